@@ -1,0 +1,97 @@
+/*
+ * kmm.h — kmm's public API.
+ *
+ * libkmm.so is usually used without this header: preloaded
+ * (LD_PRELOAD=libkmm.so or `kmm run -- CMD`), it replaces malloc, free and
+ * the rest of glibc's malloc ABI in any program.  This header gives the same
+ * allocator under prefixed names (for programs that link kmm next to another
+ * malloc), and kmm's own entry points: statistics, reports, the invariant
+ * checker.  Link with `pkg-config --libs kmm`.
+ */
+#ifndef KMM_H
+#define KMM_H
+
+#include <malloc.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define KMM_VERSION "0.1.0"
+
+/* The malloc family, with glibc's semantics (see docs/api.md). */
+void  *kmm_malloc(size_t size);
+void   kmm_free(void *ptr);
+void  *kmm_calloc(size_t nmemb, size_t size);
+void  *kmm_realloc(void *ptr, size_t size);
+void  *kmm_reallocarray(void *ptr, size_t nmemb, size_t size);
+void  *kmm_memalign(size_t alignment, size_t size);
+int    kmm_posix_memalign(void **memptr, size_t alignment, size_t size);
+void  *kmm_aligned_alloc(size_t alignment, size_t size);
+void  *kmm_valloc(size_t size);
+void  *kmm_pvalloc(size_t size);
+size_t kmm_malloc_usable_size(void *ptr);
+int    kmm_mallopt(int param, int value);
+int    kmm_malloc_trim(size_t pad);
+struct mallinfo  kmm_mallinfo(void);
+struct mallinfo2 kmm_mallinfo2(void);
+void   kmm_malloc_stats(void);
+int    kmm_malloc_info(int options, FILE *fp);
+
+/* kmm's own mallopt parameters (in addition to M_MXFAST ... M_ARENA_MAX). */
+#define KMM_M_TCACHE_COUNT          (-100)
+#define KMM_M_TCACHE_MAX            (-101)
+#define KMM_M_TCACHE_UNSORTED_LIMIT (-102)
+
+/* Which mechanism served allocations, as counted in struct kmm_stats. */
+enum kmm_served_by {
+	KMM_SERVED_TCACHE, KMM_SERVED_FASTBIN, KMM_SERVED_SMALLBIN, KMM_SERVED_UNSORTED,
+	KMM_SERVED_REMAINDER, KMM_SERVED_LARGEBIN, KMM_SERVED_BINMAP, KMM_SERVED_TOP,
+	KMM_SERVED_SYSMALLOC, KMM_SERVED_MMAP, KMM_SERVED_NR
+};
+
+/* A snapshot of what kmm did so far in this process. */
+struct kmm_stats {
+	/* program break (main arena) */
+	uint64_t brk_grows, brk_grow_bytes;
+	uint64_t brk_trims, brk_trim_bytes;
+	/* chunks with their own mapping */
+	uint64_t mmaps, munmaps, mremaps, mmap_bytes;
+	size_t   mapped_chunks, mapped_bytes;
+	size_t   mapped_chunks_peak, mapped_bytes_peak;
+	size_t   mmap_threshold, trim_threshold;
+	/* the heap */
+	size_t   heap_system_bytes, heap_system_peak;
+	size_t   heap_in_use, heap_free, heap_top;
+	/* per-thread caches, summed over threads */
+	uint64_t tcache_hits, tcache_misses;
+	uint64_t tcache_free_cached, tcache_free_full;
+	/* allocations by serving mechanism */
+	uint64_t served[KMM_SERVED_NR];
+};
+
+/* Fill *st; returns 0. */
+int kmm_stats_get(struct kmm_stats *st);
+
+/* Write reports to file descriptor fd.  `sections` is a comma-separated
+ * list of: "summary" (what `kmm run --stats` prints), "malloc_info"
+ * (glibc's XML), "params" (current parameters), or "all".  Returns 0, or
+ * -1 with errno = EINVAL for an unknown section. */
+int kmm_report(int fd, const char *sections);
+
+/* Run every invariant checker over kmm's structures.  Returns the number of
+ * violations found (0: consistent); with verbose != 0 each is described on
+ * standard error.  Safe to call at any time from any thread. */
+int kmm_check(int verbose);
+
+/* "0.1.0" */
+const char *kmm_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* KMM_H */

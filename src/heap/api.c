@@ -1,0 +1,388 @@
+/*
+ * api.c — the malloc family on top of the arena: slow paths of malloc and
+ * free, calloc, realloc, the aligned allocators and the glibc extras.
+ *
+ * Locking: each function takes the arena lock around the arena calls and
+ * drops it before anything that may take long or call out (memcpy of big
+ * blocks happens under the lock only inside kmm_int_realloc, as in glibc).
+ * While the process has a single thread (glibc's __libc_single_threaded),
+ * the lock is skipped, as glibc does: nobody can contend for it.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+#if HAVE_SYS_SINGLE_THREADED_H
+#include <sys/single_threaded.h>
+#endif
+
+#include "heap.h"
+#include "arena.h"
+#include "fastpath.h"
+#include "mmap_chunk.h"
+#include "tcache.h"
+#include "thread.h"
+#include "../init.h"
+#include "../os.h"
+#include "../util/format.h"
+
+/* Lock an arena unless the process is single-threaded (or this thread is
+ * forking and holds it already); returns whether it locked (pass that to
+ * arena_unlock). */
+static inline bool arena_lock(struct kmm_arena *a)
+{
+#if HAVE_SYS_SINGLE_THREADED_H
+	if (__libc_single_threaded)
+		return false;
+#endif
+	return kmm_lock_fork_aware(&a->lock);
+}
+
+static inline void arena_unlock(struct kmm_arena *a, bool locked)
+{
+	kmm_unlock_if(&a->lock, locked);
+}
+
+static inline struct kmm_arena *arena_for_chunk(mchunk p)
+{
+	(void)p;
+	return &kmm_main_arena;
+}
+
+/* This thread's tcache, creating it on first use; NULL if the thread is
+ * exiting or memory ran out. */
+static inline struct kmm_tcache *my_tcache(struct kmm_thread *t)
+{
+	struct kmm_tcache *tc = t->tc;
+	if (KMM_LIKELY(kmm_tcache_is_real(tc)))
+		return tc;
+	if (tc == &kmm_tcache_dead)
+		return NULL;
+	return kmm_thread_tcache_init();
+}
+
+static inline struct kmm_arena *my_arena(struct kmm_thread *t)
+{
+	(void)t;
+	return &kmm_main_arena;
+}
+
+KMM_NOINLINE void *kmm_heap_malloc_slow(size_t n)
+{
+	if (KMM_UNLIKELY(n > KMM_MAX_REQUEST)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	kmm_ensure_init();
+	struct kmm_thread *t = &kmm_self;
+	struct kmm_tcache *tc = my_tcache(t);
+	size_t nb = request2size(n);
+	size_t tidx = kmm_csize2tidx(nb);
+
+	t->c.mallocs_slow++;
+	if (tc != NULL && tidx < kmm_params.tcache_bins) {
+		/* a new tcache may have been created just now, empty */
+		if (tc->heads[tidx] != NULL) {
+			t->c.tc_alloc_hits++;
+			return kmm_tcache_get(tc, tidx);
+		}
+		t->c.tc_alloc_misses++;
+	}
+
+	struct kmm_arena *a = my_arena(t);
+	bool locked = arena_lock(a);
+	mchunk p = kmm_int_malloc(a, nb, tc);
+	arena_unlock(a, locked);
+	if (KMM_UNLIKELY(p == NULL)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return chunk2mem(p);
+}
+
+static KMM_COLD void tcache_double_free_check(struct kmm_tcache *tc, size_t tidx, void *mem)
+{
+	size_t n = 0;
+	for (struct kmm_tcache_entry *e = tc->heads[tidx]; e != NULL; e = e->next) {
+		if (KMM_UNLIKELY(n++ >= KMM_TCACHE_MAX_COUNT))
+			kmm_fatal("free(): too many chunks detected in tcache");
+		if (KMM_UNLIKELY(!aligned_ok((uintptr_t)e)))
+			kmm_fatal("free(): unaligned chunk detected in tcache 2");
+		if (e == mem)
+			kmm_fatal("free(): double free detected in tcache 2 (pointer %p)", mem);
+	}
+	/* not there: the key was a coincidence (user data) — carry on */
+}
+
+/* Abort unless mem can be a heap chunk of kmm's. */
+static inline void check_heap_pointer(void *mem, mchunk p, size_t size, const char *who)
+{
+	if (KMM_UNLIKELY(!aligned_ok((uintptr_t)mem) || (uintptr_t)p > (uintptr_t)-size))
+		kmm_fatal("%s: invalid pointer %p", who, mem);
+	if (KMM_UNLIKELY(!arena_spans(arena_for_chunk(p), p) ||
+			 !arena_spans(arena_for_chunk(p), (char *)p + size - 1)))
+		kmm_fatal("%s: invalid pointer %p (not a block kmm handed out)", who, mem);
+	if (KMM_UNLIKELY(size < KMM_MINSIZE || !aligned_ok(size)))
+		kmm_fatal("%s: invalid size %zu of chunk at %p", who, size, mem);
+}
+
+KMM_NOINLINE void kmm_heap_free_slow(void *mem)
+{
+	mchunk p = mem2chunk(mem);
+	size_t size = chunksize(p);
+	struct kmm_thread *t = &kmm_self;
+
+	if (KMM_UNLIKELY(!aligned_ok((uintptr_t)mem)))
+		kmm_fatal("free(): invalid pointer %p (misaligned)", mem);
+	t->c.frees_slow++;
+
+	if (chunk_is_mmapped(p)) {
+		kmm_munmap_chunk(p);
+		return;
+	}
+	check_heap_pointer(mem, p, size, "free()");
+
+	struct kmm_tcache *tc = my_tcache(t);
+	size_t tidx = kmm_csize2tidx(size);
+	if (tc != NULL && tidx < kmm_params.tcache_bins) {
+		struct kmm_tcache_entry *e = mem;
+		if (KMM_UNLIKELY(e->key == kmm_tcache_key))
+			tcache_double_free_check(tc, tidx, mem);
+		if (tc->counts[tidx] < kmm_params.tcache_count) {
+			kmm_tcache_put(tc, p, tidx);
+			t->c.tc_free_hits++;
+			return;
+		}
+		t->c.tc_free_overflow++;
+	}
+
+	struct kmm_arena *a = arena_for_chunk(p);
+	bool locked = arena_lock(a);
+	kmm_int_free(a, p);
+	arena_unlock(a, locked);
+}
+
+void *kmm_heap_calloc(size_t n, size_t size)
+{
+	size_t bytes;
+	if (KMM_UNLIKELY(__builtin_mul_overflow(n, size, &bytes) || bytes > KMM_MAX_REQUEST)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	kmm_ensure_init();
+	struct kmm_thread *t = &kmm_self;
+	size_t nb = request2size(bytes);
+	size_t tidx = kmm_csize2tidx(nb);
+	struct kmm_tcache *tc = my_tcache(t);
+
+	t->c.mallocs_slow++;
+	if (tc != NULL && tidx < kmm_params.tcache_bins) {
+		if (tc->heads[tidx] != NULL) {
+			void *mem = kmm_tcache_get(tc, tidx);
+			t->c.tc_alloc_hits++;
+			return memset(mem, 0, nb - KMM_SIZE_SZ);
+		}
+		t->c.tc_alloc_misses++;
+	}
+
+	struct kmm_arena *a = my_arena(t);
+	bool locked = arena_lock(a);
+	mchunk p = kmm_int_malloc(a, nb, tc);
+	enum kmm_path path = a->last_path;
+	char *fresh = a->carve_fresh;
+	arena_unlock(a, locked);
+	if (KMM_UNLIKELY(p == NULL)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	char *mem = chunk2mem(p);
+	size_t usable = chunk_usable(p);
+	if (KMM_UNLIKELY(kmm_params.perturb_byte != 0))
+		return memset(mem, 0, usable);
+	if (chunk_is_mmapped(p))
+		return mem;   /* fresh from mmap: already zero */
+	if (path == KMM_PATH_TOP || path == KMM_PATH_SYSMALLOC) {
+		/* only what lies below the never-used part of the top chunk
+		 * can be dirty */
+		size_t dirty = fresh > mem ? (size_t)(fresh - mem) : 0;
+		if (dirty < usable)
+			usable = dirty;
+	}
+	return memset(mem, 0, usable);
+}
+
+void *kmm_heap_realloc(void *mem, size_t n)
+{
+	if (mem == NULL)
+		return kmm_malloc_fast(n);
+	if (n == 0) {
+		kmm_free_fast(mem);
+		return NULL;
+	}
+	if (KMM_UNLIKELY(n > KMM_MAX_REQUEST)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	mchunk oldp = mem2chunk(mem);
+	size_t oldsize = chunksize(oldp);
+	size_t nb = request2size(n);
+	struct kmm_thread *t = &kmm_self;
+	t->c.mallocs_slow++;
+
+	if (KMM_UNLIKELY(!aligned_ok((uintptr_t)mem)))
+		kmm_fatal("realloc(): invalid pointer %p (misaligned)", mem);
+
+	if (chunk_is_mmapped(oldp)) {
+		kmm_mmap_chunk_check(oldp, "realloc()");
+		mchunk newp = kmm_mremap_chunk(oldp, nb);
+		if (newp != NULL)
+			return chunk2mem(newp);
+		/* mremap refused: still fits? */
+		if (oldsize - KMM_SIZE_SZ >= nb)
+			return mem;
+		void *nmem = kmm_malloc_fast(n);
+		if (nmem == NULL)
+			return NULL;
+		memcpy(nmem, mem, oldsize - KMM_CHUNK_HDR);
+		kmm_munmap_chunk(oldp);
+		return nmem;
+	}
+
+	check_heap_pointer(mem, oldp, oldsize, "realloc()");
+	struct kmm_arena *a = arena_for_chunk(oldp);
+	bool locked = arena_lock(a);
+	mchunk newp = kmm_int_realloc(a, oldp, oldsize, nb);
+	arena_unlock(a, locked);
+	if (newp == NULL) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return chunk2mem(newp);
+}
+
+void *kmm_heap_reallocarray(void *mem, size_t n, size_t size)
+{
+	size_t bytes;
+	if (KMM_UNLIKELY(__builtin_mul_overflow(n, size, &bytes))) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return kmm_heap_realloc(mem, bytes);
+}
+
+/* memalign with glibc's rules: alignments up to 16 are plain mallocs, a
+ * non-power-of-two alignment is rounded up to the next power of two, an
+ * alignment above SIZE_MAX/2 + 1 is EINVAL. */
+void *kmm_heap_memalign(size_t alignment, size_t n)
+{
+	if (alignment <= KMM_ALIGNMENT)
+		return kmm_malloc_fast(n);
+	if (KMM_UNLIKELY(alignment > SIZE_MAX / 2 + 1)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (alignment & (alignment - 1)) {
+		size_t a = KMM_MINSIZE;
+		while (a < alignment)
+			a <<= 1;
+		alignment = a;
+	}
+	if (alignment < KMM_MINSIZE)
+		alignment = KMM_MINSIZE;
+	if (KMM_UNLIKELY(n > KMM_MAX_REQUEST - alignment - KMM_MINSIZE)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	kmm_ensure_init();
+	struct kmm_thread *t = &kmm_self;
+	t->c.mallocs_slow++;
+	struct kmm_arena *a = my_arena(t);
+	bool locked = arena_lock(a);
+	mchunk p = kmm_int_memalign(a, alignment, request2size(n));
+	arena_unlock(a, locked);
+	if (p == NULL) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return chunk2mem(p);
+}
+
+int kmm_heap_posix_memalign(void **out, size_t alignment, size_t n)
+{
+	/* a power of two multiple of sizeof(void *) */
+	if (alignment % sizeof(void *) != 0 || alignment == 0 ||
+	    (alignment & (alignment - 1)) != 0)
+		return EINVAL;
+	int saved = errno;
+	void *mem = kmm_heap_memalign(alignment, n);
+	if (mem == NULL) {
+		errno = saved;
+		return ENOMEM;
+	}
+	*out = mem;
+	return 0;
+}
+
+/* C11: the alignment must be a power of two (glibc >= 2.38 also says EINVAL
+ * otherwise). */
+void *kmm_heap_aligned_alloc(size_t alignment, size_t n)
+{
+	if (alignment == 0 || (alignment & (alignment - 1)) != 0) {
+		errno = EINVAL;
+		return NULL;
+	}
+	return kmm_heap_memalign(alignment, n);
+}
+
+void *kmm_heap_valloc(size_t n)
+{
+	return kmm_heap_memalign(kmm_os_page_size(), n);
+}
+
+void *kmm_heap_pvalloc(size_t n)
+{
+	size_t ps = kmm_os_page_size();
+	if (KMM_UNLIKELY(n > SIZE_MAX - ps)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return kmm_heap_memalign(ps, KMM_ALIGN_UP(n, ps));
+}
+
+size_t kmm_heap_usable_size(const void *mem)
+{
+	if (mem == NULL)
+		return 0;
+	mchunk p = mem2chunk(mem);
+	if (chunk_is_mmapped(p)) {
+		kmm_mmap_chunk_check(p, "malloc_usable_size()");
+		return chunksize(p) - KMM_CHUNK_HDR;
+	}
+	check_heap_pointer((void *)mem, p, chunksize(p), "malloc_usable_size()");
+	if (inuse(p))
+		return chunksize(p) - KMM_SIZE_SZ;
+	return 0;
+}
+
+int kmm_heap_mallopt(int param, int value)
+{
+	kmm_ensure_init();
+	struct kmm_arena *a = &kmm_main_arena;
+	bool locked = kmm_lock_fork_aware(&a->lock);
+	/* as glibc: fastbins are merged first, so that changing M_MXFAST
+	 * leaves no chunk in a bin that no longer exists */
+	kmm_malloc_consolidate(a);
+	int ok = kmm_params_set(param, value);
+	kmm_unlock_if(&a->lock, locked);
+	return ok;
+}
+
+int kmm_heap_trim(size_t pad)
+{
+	kmm_ensure_init();
+	struct kmm_arena *a = &kmm_main_arena;
+	bool locked = kmm_lock_fork_aware(&a->lock);
+	int r = kmm_arena_trim(a, pad);
+	kmm_unlock_if(&a->lock, locked);
+	return r;
+}

@@ -1,0 +1,758 @@
+/*
+ * arena.c — allocation and release inside one arena.
+ *
+ * THEORY (the order in which kmm_int_malloc looks for a chunk of size nb)
+ *
+ *   1. fastbin of size nb                           (LIFO, no coalescing)
+ *   2. small bin of size nb                         (FIFO)
+ *      -- a large request first consolidates the fastbins, so that big
+ *         requests see merged free space --
+ *   3. sort the unsorted bin, chunk by chunk:
+ *        - a small request and a lone "last remainder" big enough: split it
+ *          (consecutive small requests then come from one region: locality)
+ *        - an exact fit: take it (or, with a tcache, stash it and go on)
+ *        - anything else: place it in its small or (sorted) large bin
+ *   4. large request: best fit in its own large bin, via the size skip list
+ *   5. binmap: the smallest chunk of the next non-empty larger bin, split
+ *   6. split the top chunk
+ *   7. if fastbins hold chunks: consolidate and retry from 3
+ *   8. sysmalloc: an own mapping (nb >= mmap threshold) or grow the heap
+ *
+ * Split-off remainders and freed chunks go to the unsorted bin; a chunk next
+ * to top merges into top.  This is glibc's algorithm; kmm follows it so that
+ * programs consume the heap, and move the break, as they do under glibc.
+ *
+ * Every function here runs with the arena lock held.  Corruption found on
+ * the way (broken links, impossible sizes) ends the process with a one-line
+ * diagnostic, as glibc does: continuing would hand out overlapping memory.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "arena.h"
+#include "mmap_chunk.h"
+#include "tcache.h"
+#include "../os.h"
+#include "../util/format.h"
+
+struct kmm_arena kmm_main_arena;
+
+const char *const kmm_path_names[KMM_PATH_NR] = {
+	[KMM_PATH_TCACHE]    = "tcache",
+	[KMM_PATH_FASTBIN]   = "fastbin",
+	[KMM_PATH_SMALLBIN]  = "smallbin",
+	[KMM_PATH_UNSORTED]  = "unsorted",
+	[KMM_PATH_REMAINDER] = "remainder",
+	[KMM_PATH_LARGEBIN]  = "largebin",
+	[KMM_PATH_BINMAP]    = "binmap",
+	[KMM_PATH_TOP]       = "top",
+	[KMM_PATH_SYSMALLOC] = "sysmalloc",
+	[KMM_PATH_MMAP]      = "mmap",
+};
+
+void kmm_arena_init(struct kmm_arena *a, int index)
+{
+	for (unsigned i = 1; i < KMM_NBINS; i++) {
+		mchunk b = bin_at(a, i);
+		b->fd = b->bk = b;
+	}
+	a->index = index;
+	a->top = NULL;
+	a->seg_last = &a->seg0;
+	a->span_lo = a->span_hi = 0;
+	a->initialized = true;
+}
+
+/* Fill a freshly allocated chunk / a freed chunk with the M_PERTURB pattern. */
+static inline void alloc_perturb(mchunk p, size_t n)
+{
+	if (KMM_UNLIKELY(kmm_params.perturb_byte))
+		memset(chunk2mem(p), kmm_params.perturb_byte ^ 0xff, n);
+}
+
+static inline void free_perturb(mchunk p, size_t n)
+{
+	if (KMM_UNLIKELY(kmm_params.perturb_byte))
+		memset(chunk2mem(p), kmm_params.perturb_byte, n);
+}
+
+/* Account an allocation to the path that served it. */
+static inline void served(struct kmm_arena *a, enum kmm_path path)
+{
+	a->st.served[path]++;
+	a->last_path = path;
+}
+
+static inline size_t arena_flag(const struct kmm_arena *a)
+{
+	return a == &kmm_main_arena ? 0 : KMM_NON_MAIN_ARENA;
+}
+
+/* Remove a free chunk from whatever bin holds it (not a fastbin). */
+void kmm_unlink_chunk(struct kmm_arena *a, mchunk p)
+{
+	(void)a;
+	if (KMM_UNLIKELY(chunksize(p) != next_chunk(p)->prev_size))
+		kmm_fatal("malloc(): corrupted size vs. prev_size");
+	mchunk fd = p->fd, bk = p->bk;
+	if (KMM_UNLIKELY(fd->bk != p || bk->fd != p))
+		kmm_fatal("malloc(): corrupted double-linked list");
+	fd->bk = bk;
+	bk->fd = fd;
+	if (!in_smallbin_range(chunksize(p)) && p->fd_nextsize != NULL) {
+		/* p leads a run of equal sizes in a large bin */
+		if (KMM_UNLIKELY(p->fd_nextsize->bk_nextsize != p || p->bk_nextsize->fd_nextsize != p))
+			kmm_fatal("malloc(): corrupted double-linked list (not small)");
+		if (fd->fd_nextsize == NULL) {
+			/* the next chunk has the same size: it becomes the leader.
+			 * (A bin header's fd_nextsize overlays the next bin's fd,
+			 * which is never NULL, so fd is a real chunk here.) */
+			if (p->fd_nextsize == p) {
+				fd->fd_nextsize = fd->bk_nextsize = fd;
+			} else {
+				fd->fd_nextsize = p->fd_nextsize;
+				fd->bk_nextsize = p->bk_nextsize;
+				p->fd_nextsize->bk_nextsize = fd;
+				p->bk_nextsize->fd_nextsize = fd;
+			}
+		} else {
+			p->fd_nextsize->bk_nextsize = p->bk_nextsize;
+			p->bk_nextsize->fd_nextsize = p->fd_nextsize;
+		}
+	}
+}
+
+/* Put a free chunk at the front of the unsorted bin. */
+static inline void unsorted_push(struct kmm_arena *a, mchunk p, size_t size, const char *who)
+{
+	mchunk bck = unsorted_bin(a);
+	mchunk fwd = bck->fd;
+	if (KMM_UNLIKELY(fwd->bk != bck))
+		kmm_fatal("%s: corrupted unsorted chunks", who);
+	if (!in_smallbin_range(size)) {
+		p->fd_nextsize = NULL;
+		p->bk_nextsize = NULL;
+	}
+	p->bk = bck;
+	p->fd = fwd;
+	bck->fd = p;
+	fwd->bk = p;
+}
+
+/* Insert a free chunk into large bin `idx`, keeping the bin sorted by size
+ * (largest at bin->fd) and the skip list of size leaders intact.  A chunk of
+ * a size already present goes second in its run, so the leader (and the
+ * skip list) need not change. */
+static void largebin_insert(struct kmm_arena *a, unsigned idx, mchunk victim, size_t size)
+{
+	mchunk bin = bin_at(a, idx);
+	mchunk fwd, bck;
+
+	if (bin->fd == bin) {
+		/* empty bin: a run of one */
+		victim->fd_nextsize = victim->bk_nextsize = victim;
+		fwd = bin;
+		bck = bin;
+	} else if (size < chunksize(bin->bk)) {
+		/* smaller than everything: new last run */
+		mchunk largest = bin->fd;
+		victim->fd_nextsize = largest;
+		victim->bk_nextsize = largest->bk_nextsize;
+		largest->bk_nextsize = victim;
+		victim->bk_nextsize->fd_nextsize = victim;
+		fwd = bin;
+		bck = bin->bk;
+	} else {
+		/* walk the leaders from the largest down */
+		fwd = bin->fd;
+		while (size < chunksize(fwd))
+			fwd = fwd->fd_nextsize;
+		if (size == chunksize(fwd)) {
+			fwd = fwd->fd;           /* second position of the run */
+			victim->fd_nextsize = victim->bk_nextsize = NULL;
+		} else {
+			victim->fd_nextsize = fwd;
+			victim->bk_nextsize = fwd->bk_nextsize;
+			if (KMM_UNLIKELY(fwd->bk_nextsize->fd_nextsize != fwd))
+				kmm_fatal("malloc(): largebin double linked list corrupted (nextsize)");
+			fwd->bk_nextsize = victim;
+			victim->bk_nextsize->fd_nextsize = victim;
+		}
+		bck = fwd->bk;
+		if (KMM_UNLIKELY(bck->fd != fwd))
+			kmm_fatal("malloc(): largebin double linked list corrupted (bk)");
+	}
+	mark_bin(a, idx);
+	victim->bk = bck;
+	victim->fd = fwd;
+	fwd->bk = victim;
+	bck->fd = victim;
+}
+
+static void smallbin_insert(struct kmm_arena *a, unsigned idx, mchunk victim)
+{
+	mchunk bck = bin_at(a, idx);
+	mchunk fwd = bck->fd;
+	mark_bin(a, idx);
+	victim->bk = bck;
+	victim->fd = fwd;
+	fwd->bk = victim;
+	bck->fd = victim;
+}
+
+/* Split `victim` (already unlinked, `size` bytes) into an in-use chunk of nb
+ * bytes and a free remainder that goes to the unsorted bin; or hand it out
+ * whole if the remainder would be too small to be a chunk. */
+static mchunk split_off(struct kmm_arena *a, mchunk victim, size_t size, size_t nb,
+			bool remember, const char *who)
+{
+	size_t rsize = size - nb;
+	if (rsize < KMM_MINSIZE) {
+		set_inuse_at(victim, size);
+		victim->head |= arena_flag(a);
+		return victim;
+	}
+	mchunk rem = chunk_at(victim, nb);
+	unsorted_push(a, rem, rsize, who);
+	if (remember)
+		a->last_remainder = rem;
+	set_head(victim, nb | KMM_PREV_INUSE | arena_flag(a));
+	set_head(rem, rsize | KMM_PREV_INUSE);
+	set_foot(rem, rsize);
+	return victim;
+}
+
+/* Move chunks of size nb from the arena's bin into the tcache until it is
+ * full ("stashing"): the next mallocs of this size need no lock. */
+static void stash_fastbin(struct kmm_arena *a, unsigned fidx, struct kmm_tcache *tc, size_t tidx)
+{
+	size_t limit = kmm_params.tcache_count;
+	mchunk c;
+	while (tc->counts[tidx] < limit && (c = a->fastbins[fidx]) != NULL) {
+		a->fastbins[fidx] = c->fd;
+		kmm_tcache_put(tc, c, tidx);
+		a->st.tcache_fills++;
+	}
+}
+
+static void stash_smallbin(struct kmm_arena *a, mchunk bin, size_t nb, struct kmm_tcache *tc, size_t tidx)
+{
+	size_t limit = kmm_params.tcache_count;
+	mchunk c;
+	while (tc->counts[tidx] < limit && (c = bin->bk) != bin) {
+		mchunk bck = c->bk;
+		set_inuse_at(c, nb);
+		c->head |= arena_flag(a);
+		bin->bk = bck;
+		bck->fd = bin;
+		kmm_tcache_put(tc, c, tidx);
+		a->st.tcache_fills++;
+	}
+}
+
+void kmm_malloc_consolidate(struct kmm_arena *a)
+{
+	mchunk unsorted = unsorted_bin(a);
+	a->have_fastchunks = 0;
+	a->st.consolidations++;
+	for (unsigned i = 0; i < KMM_NFASTBINS; i++) {
+		mchunk p = a->fastbins[i];
+		a->fastbins[i] = NULL;
+		while (p != NULL) {
+			if (KMM_UNLIKELY(fastbin_index(chunksize(p)) != i))
+				kmm_fatal("malloc_consolidate(): invalid chunk size");
+			mchunk nextp = p->fd;
+			size_t size = chunksize(p);
+			mchunk next = chunk_at(p, size);
+			size_t nextsize = chunksize(next);
+
+			if (!prev_inuse(p)) {
+				size_t prevsize = p->prev_size;
+				size += prevsize;
+				p = chunk_at(p, -prevsize);
+				if (KMM_UNLIKELY(chunksize(p) != prevsize))
+					kmm_fatal("malloc_consolidate(): corrupted size vs. prev_size in fastbins");
+				kmm_unlink_chunk(a, p);
+				a->st.merges++;
+			}
+			if (next != a->top) {
+				if (!inuse_at(next, nextsize)) {
+					size += nextsize;
+					kmm_unlink_chunk(a, next);
+					a->st.merges++;
+				} else {
+					clear_inuse_at(next, 0);
+				}
+				mchunk first = unsorted->fd;
+				unsorted->fd = p;
+				first->bk = p;
+				if (!in_smallbin_range(size)) {
+					p->fd_nextsize = NULL;
+					p->bk_nextsize = NULL;
+				}
+				set_head(p, size | KMM_PREV_INUSE);
+				p->bk = unsorted;
+				p->fd = first;
+				set_foot(p, size);
+			} else {
+				size += nextsize;
+				set_head(p, size | KMM_PREV_INUSE);
+				a->top = p;
+			}
+			p = nextp;
+		}
+	}
+}
+
+/* Split the top chunk. */
+static inline mchunk take_from_top(struct kmm_arena *a, size_t nb)
+{
+	mchunk victim = a->top;
+	size_t size = chunksize(victim);
+	mchunk rem = chunk_at(victim, nb);
+	a->top = rem;
+	set_head(victim, nb | KMM_PREV_INUSE | arena_flag(a));
+	set_head(rem, (size - nb) | KMM_PREV_INUSE);
+	a->carve_fresh = a->top_fresh;
+	/* the new top's header is now written: not fresh any more */
+	char *dirty = (char *)rem + KMM_CHUNK_HDR;
+	if (dirty > a->top_fresh)
+		a->top_fresh = dirty;
+	return victim;
+}
+
+mchunk kmm_int_malloc(struct kmm_arena *a, size_t nb, struct kmm_tcache *tc)
+{
+	mchunk victim, bin;
+	unsigned idx;
+	size_t size;
+	const bool tc_ok = tc != NULL && kmm_csize2tidx(nb) < kmm_params.tcache_bins;
+	const size_t tidx = kmm_csize2tidx(nb);
+
+	/* 1. fastbin */
+	if (nb <= __atomic_load_n(&kmm_params.max_fast, __ATOMIC_RELAXED)) {
+		unsigned fidx = fastbin_index(nb);
+		victim = a->fastbins[fidx];
+		if (victim != NULL) {
+			if (KMM_UNLIKELY(fastbin_index(chunksize(victim)) != fidx))
+				kmm_fatal("malloc(): memory corruption (fast)");
+			a->fastbins[fidx] = victim->fd;
+			if (tc_ok)
+				stash_fastbin(a, fidx, tc, tidx);
+			served(a, KMM_PATH_FASTBIN);
+			alloc_perturb(victim, nb - KMM_CHUNK_HDR);
+			return victim;
+		}
+	}
+
+	/* 2. small bin of the exact size */
+	if (in_smallbin_range(nb)) {
+		idx = smallbin_index(nb);
+		bin = bin_at(a, idx);
+		victim = bin->bk;
+		if (victim != bin) {
+			mchunk bck = victim->bk;
+			if (KMM_UNLIKELY(bck->fd != victim))
+				kmm_fatal("malloc(): smallbin double linked list corrupted");
+			set_inuse_at(victim, nb);
+			victim->head |= arena_flag(a);
+			bin->bk = bck;
+			bck->fd = bin;
+			if (tc_ok)
+				stash_smallbin(a, bin, nb, tc, tidx);
+			served(a, KMM_PATH_SMALLBIN);
+			alloc_perturb(victim, nb - KMM_CHUNK_HDR);
+			return victim;
+		}
+	} else {
+		idx = largebin_index(nb);
+		if (a->have_fastchunks)
+			kmm_malloc_consolidate(a);
+	}
+
+	bool return_cached = false;
+	size_t processed = 0;
+	mchunk unsorted = unsorted_bin(a);
+
+	for (;;) {
+		/* 3. sort the unsorted bin */
+		int iters = 0;
+		while ((victim = unsorted->bk) != unsorted) {
+			mchunk bck = victim->bk;
+			size = chunksize(victim);
+			mchunk next = chunk_at(victim, size);
+
+			if (KMM_UNLIKELY(size <= KMM_CHUNK_HDR || size > a->system_mem))
+				kmm_fatal("malloc(): invalid size (unsorted)");
+			if (KMM_UNLIKELY(chunksize(next) < KMM_CHUNK_HDR || chunksize(next) > a->system_mem))
+				kmm_fatal("malloc(): invalid next size (unsorted)");
+			if (KMM_UNLIKELY(next->prev_size != size))
+				kmm_fatal("malloc(): mismatching next->prev_size (unsorted)");
+			if (KMM_UNLIKELY(bck->fd != victim || victim->fd != unsorted))
+				kmm_fatal("malloc(): unsorted double linked list corrupted");
+			if (KMM_UNLIKELY(prev_inuse(next)))
+				kmm_fatal("malloc(): invalid next->prev_inuse (unsorted)");
+
+			/* a small request served from the last remainder, if that
+			 * is the only unsorted chunk */
+			if (in_smallbin_range(nb) && bck == unsorted && victim == a->last_remainder &&
+			    size > nb + KMM_MINSIZE) {
+				size_t rsize = size - nb;
+				mchunk rem = chunk_at(victim, nb);
+				unsorted->bk = unsorted->fd = rem;
+				rem->bk = rem->fd = unsorted;
+				a->last_remainder = rem;
+				if (!in_smallbin_range(rsize)) {
+					rem->fd_nextsize = NULL;
+					rem->bk_nextsize = NULL;
+				}
+				set_head(victim, nb | KMM_PREV_INUSE | arena_flag(a));
+				set_head(rem, rsize | KMM_PREV_INUSE);
+				set_foot(rem, rsize);
+				served(a, KMM_PATH_REMAINDER);
+				alloc_perturb(victim, nb - KMM_CHUNK_HDR);
+				return victim;
+			}
+
+			/* take it off the unsorted list */
+			unsorted->bk = bck;
+			bck->fd = unsorted;
+
+			if (size == nb) {
+				set_inuse_at(victim, size);
+				victim->head |= arena_flag(a);
+				if (tc_ok && tc->counts[tidx] < kmm_params.tcache_count) {
+					/* keep looking: more exact fits may follow */
+					kmm_tcache_put(tc, victim, tidx);
+					a->st.tcache_fills++;
+					return_cached = true;
+					continue;
+				}
+				served(a, KMM_PATH_UNSORTED);
+				alloc_perturb(victim, nb - KMM_CHUNK_HDR);
+				return victim;
+			}
+
+			/* place it in its bin */
+			a->st.sorted++;
+			if (in_smallbin_range(size))
+				smallbin_insert(a, smallbin_index(size), victim);
+			else
+				largebin_insert(a, largebin_index(size), victim, size);
+
+			if (return_cached && kmm_params.tcache_unsorted_limit > 0 &&
+			    ++processed > kmm_params.tcache_unsorted_limit) {
+				served(a, KMM_PATH_UNSORTED);
+				return mem2chunk(kmm_tcache_get(tc, tidx));
+			}
+			if (++iters >= KMM_MAX_UNSORTED_ITERS)
+				break;
+		}
+
+		if (return_cached) {
+			served(a, KMM_PATH_UNSORTED);
+			return mem2chunk(kmm_tcache_get(tc, tidx));
+		}
+
+		/* 4. large request: best fit in its own bin */
+		if (!in_smallbin_range(nb)) {
+			bin = bin_at(a, idx);
+			victim = bin->fd;
+			if (victim != bin && chunksize(victim) >= nb) {
+				/* from the smallest run upwards */
+				victim = victim->bk_nextsize;
+				while ((size = chunksize(victim)) < nb)
+					victim = victim->bk_nextsize;
+				/* prefer the second chunk of a run: the skip list
+				 * then need not be rerouted */
+				if (victim != bin->bk && chunksize(victim->fd) == size)
+					victim = victim->fd;
+				kmm_unlink_chunk(a, victim);
+				victim = split_off(a, victim, size, nb, false, "malloc()");
+				served(a, KMM_PATH_LARGEBIN);
+				alloc_perturb(victim, nb - KMM_CHUNK_HDR);
+				return victim;
+			}
+		}
+
+		/* 5. the next non-empty larger bin, via the binmap */
+		++idx;
+		bin = bin_at(a, idx);
+		unsigned block = idx2block(idx);
+		unsigned map = a->binmap[block];
+		unsigned bit = idx2bit(idx);
+		for (;;) {
+			if (bit > map || bit == 0) {
+				/* nothing at or above `bit` in this block */
+				do {
+					if (++block >= KMM_BINMAPSIZE)
+						goto use_top;
+				} while ((map = a->binmap[block]) == 0);
+				bin = bin_at(a, block << KMM_BINMAP_SHIFT);
+				bit = 1;
+			}
+			while ((bit & map) == 0) {
+				bin = next_bin(bin);
+				bit <<= 1;
+			}
+			victim = bin->bk;
+			if (victim == bin) {
+				/* stale bit: clear it and go on */
+				a->binmap[block] = map &= ~bit;
+				bin = next_bin(bin);
+				bit <<= 1;
+				continue;
+			}
+			size = chunksize(victim);
+			kmm_unlink_chunk(a, victim);
+			victim = split_off(a, victim, size, nb, in_smallbin_range(nb), "malloc()");
+			served(a, KMM_PATH_BINMAP);
+			alloc_perturb(victim, nb - KMM_CHUNK_HDR);
+			return victim;
+		}
+
+	use_top:
+		/* 6. the top chunk */
+		size = top_size(a);
+		if (KMM_UNLIKELY(size > a->system_mem))
+			kmm_fatal("malloc(): corrupted top size");
+		if (size >= nb + KMM_MINSIZE) {
+			victim = take_from_top(a, nb);
+			served(a, KMM_PATH_TOP);
+			alloc_perturb(victim, nb - KMM_CHUNK_HDR);
+			return victim;
+		}
+		/* 7. merge the fastbins and retry */
+		if (a->have_fastchunks) {
+			kmm_malloc_consolidate(a);
+			idx = in_smallbin_range(nb) ? smallbin_index(nb) : largebin_index(nb);
+			continue;
+		}
+		/* 8. ask the OS */
+		victim = kmm_sysmalloc(a, nb);
+		if (victim != NULL && !chunk_is_mmapped(victim))
+			alloc_perturb(victim, nb - KMM_CHUNK_HDR);
+		return victim;
+	}
+}
+
+void kmm_int_free(struct kmm_arena *a, mchunk p)
+{
+	size_t size = chunksize(p);
+
+	if (KMM_UNLIKELY((uintptr_t)p > (uintptr_t)-size || !aligned_ok((uintptr_t)p)))
+		kmm_fatal("free(): invalid pointer %p", chunk2mem(p));
+	if (KMM_UNLIKELY(size < KMM_MINSIZE || !aligned_ok(size)))
+		kmm_fatal("free(): invalid size %zu of chunk at %p", size, chunk2mem(p));
+
+	mchunk next = chunk_at(p, size);
+
+	if (size <= __atomic_load_n(&kmm_params.max_fast, __ATOMIC_RELAXED)) {
+		if (KMM_UNLIKELY(next->head <= KMM_CHUNK_HDR || chunksize(next) >= a->system_mem))
+			kmm_fatal("free(): invalid next size (fast)");
+		free_perturb(p, size - KMM_CHUNK_HDR);
+		unsigned fidx = fastbin_index(size);
+		mchunk old = a->fastbins[fidx];
+		if (KMM_UNLIKELY(old == p))
+			kmm_fatal("free(): double free detected (fasttop) at %p", chunk2mem(p));
+		if (KMM_UNLIKELY(old != NULL && fastbin_index(chunksize(old)) != fidx))
+			kmm_fatal("free(): invalid fastbin entry");
+		p->fd = old;
+		a->fastbins[fidx] = p;
+		a->have_fastchunks = 1;
+		a->st.frees_fastbin++;
+		return;
+	}
+
+	if (KMM_UNLIKELY(p == a->top))
+		kmm_fatal("free(): double free or corruption (top) at %p", chunk2mem(p));
+	if (KMM_UNLIKELY(arena_contiguous(a) && a->top != NULL &&
+			 (char *)next >= (char *)a->top + chunksize(a->top)))
+		kmm_fatal("free(): double free or corruption (out) at %p", chunk2mem(p));
+	if (KMM_UNLIKELY(!prev_inuse(next)))
+		kmm_fatal("free(): double free detected (!prev) at %p", chunk2mem(p));
+	size_t nextsize = chunksize(next);
+	if (KMM_UNLIKELY(next->head <= KMM_CHUNK_HDR || nextsize >= a->system_mem))
+		kmm_fatal("free(): invalid next size (normal)");
+
+	free_perturb(p, size - KMM_CHUNK_HDR);
+
+	if (!prev_inuse(p)) {
+		size_t prevsize = p->prev_size;
+		size += prevsize;
+		p = chunk_at(p, -prevsize);
+		if (KMM_UNLIKELY(chunksize(p) != prevsize))
+			kmm_fatal("free(): corrupted size vs. prev_size while consolidating");
+		kmm_unlink_chunk(a, p);
+		a->st.merges++;
+	}
+
+	if (next != a->top) {
+		if (!inuse_at(next, nextsize)) {
+			kmm_unlink_chunk(a, next);
+			size += nextsize;
+			a->st.merges++;
+		} else {
+			clear_inuse_at(next, 0);
+		}
+		unsorted_push(a, p, size, "free()");
+		set_head(p, size | KMM_PREV_INUSE);
+		set_foot(p, size);
+		a->st.frees_unsorted++;
+	} else {
+		size += nextsize;
+		set_head(p, size | KMM_PREV_INUSE);
+		a->top = p;
+		a->st.frees_top++;
+	}
+
+	/* A big free: merge the fastbins and see whether the top should be
+	 * returned to the OS. */
+	if (size >= KMM_FASTBIN_CONSOLIDATION_THRESHOLD) {
+		if (a->have_fastchunks)
+			kmm_malloc_consolidate(a);
+		if (top_size(a) >= kmm_params.trim_threshold)
+			kmm_systrim(a, kmm_params.top_pad);
+	}
+}
+
+mchunk kmm_int_realloc(struct kmm_arena *a, mchunk oldp, size_t oldsize, size_t nb)
+{
+	mchunk newp;
+	size_t newsize;
+	mchunk next = chunk_at(oldp, oldsize);
+
+	if (KMM_UNLIKELY(oldp->head <= KMM_CHUNK_HDR || oldsize >= a->system_mem))
+		kmm_fatal("realloc(): invalid old size");
+	if (KMM_UNLIKELY(next->head <= KMM_CHUNK_HDR || chunksize(next) >= a->system_mem))
+		kmm_fatal("realloc(): invalid next size");
+
+	if (oldsize >= nb) {
+		newp = oldp;
+		newsize = oldsize;
+	} else {
+		size_t nextsize = chunksize(next);
+		if (next == a->top && oldsize + nextsize >= nb + KMM_MINSIZE) {
+			/* grow into top */
+			set_head_size(oldp, nb);
+			mchunk rem = chunk_at(oldp, nb);
+			a->top = rem;
+			set_head(rem, (oldsize + nextsize - nb) | KMM_PREV_INUSE);
+			char *dirty = (char *)rem + KMM_CHUNK_HDR;
+			if (dirty > a->top_fresh)
+				a->top_fresh = dirty;
+			served(a, KMM_PATH_TOP);
+			return oldp;
+		}
+		if (next != a->top && !inuse_at(next, nextsize) && oldsize + nextsize >= nb) {
+			/* grow into the free chunk that follows */
+			newp = oldp;
+			newsize = oldsize + nextsize;
+			kmm_unlink_chunk(a, next);
+			a->st.merges++;
+		} else {
+			/* allocate, copy, free */
+			newp = kmm_int_malloc(a, nb, NULL);
+			if (newp == NULL)
+				return NULL;
+			if (chunk_is_mmapped(newp) || newp != next) {
+				memcpy(chunk2mem(newp), chunk2mem(oldp), oldsize - KMM_SIZE_SZ);
+				kmm_int_free(a, oldp);
+				return newp;
+			}
+			/* we got the chunk right after ours: merge in place */
+			newsize = oldsize + chunksize(newp);
+			newp = oldp;
+		}
+	}
+
+	/* give back what is not needed, if it is big enough to be a chunk */
+	size_t rsize = newsize - nb;
+	if (rsize < KMM_MINSIZE) {
+		set_head_size(newp, newsize);
+		set_inuse_at(newp, newsize);
+	} else {
+		mchunk rem = chunk_at(newp, nb);
+		set_head_size(newp, nb);
+		set_head(rem, rsize | KMM_PREV_INUSE | arena_flag(a));
+		set_inuse_at(rem, rsize);
+		kmm_int_free(a, rem);
+	}
+	return newp;
+}
+
+mchunk kmm_int_memalign(struct kmm_arena *a, size_t alignment, size_t nb)
+{
+	/* Over-allocate, then give back the misaligned front and the tail. */
+	if (nb > KMM_MAX_REQUEST - alignment - KMM_MINSIZE) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	mchunk p = kmm_int_malloc(a, nb + alignment + KMM_MINSIZE, NULL);
+	if (p == NULL)
+		return NULL;
+	uintptr_t mem = (uintptr_t)chunk2mem(p);
+	if (mem % alignment != 0) {
+		/* first aligned spot at least MINSIZE past the start, so the
+		 * front can be freed as a chunk of its own */
+		char *brk = (char *)mem2chunk((void *)((mem + alignment - 1) & -(uintptr_t)alignment));
+		if ((size_t)(brk - (char *)p) < KMM_MINSIZE)
+			brk += alignment;
+		mchunk newp = (mchunk)brk;
+		size_t lead = (size_t)(brk - (char *)p);
+		size_t newsize = chunksize(p) - lead;
+		if (chunk_is_mmapped(p)) {
+			newp->prev_size = p->prev_size + lead;
+			set_head(newp, newsize | KMM_IS_MMAPPED);
+			return newp;
+		}
+		set_head(newp, newsize | KMM_PREV_INUSE | arena_flag(a));
+		set_inuse_at(newp, newsize);
+		set_head_size(p, lead);
+		kmm_int_free(a, p);
+		p = newp;
+	}
+	if (!chunk_is_mmapped(p)) {
+		size_t size = chunksize(p);
+		if (size > nb + KMM_MINSIZE) {
+			size_t rsize = size - nb;
+			mchunk rem = chunk_at(p, nb);
+			set_head(rem, rsize | KMM_PREV_INUSE | arena_flag(a));
+			set_head_size(p, nb);
+			set_inuse_at(rem, rsize);
+			kmm_int_free(a, rem);
+		}
+	}
+	return p;
+}
+
+/* malloc_trim: consolidate, then madvise(MADV_DONTNEED) the whole pages
+ * inside every free chunk, and trim the top. */
+int kmm_arena_trim(struct kmm_arena *a, size_t pad)
+{
+	size_t ps = kmm_os_page_size();
+	int released = 0;
+
+	kmm_malloc_consolidate(a);
+	for (unsigned i = 1; i < KMM_NBINS; i++) {
+		mchunk bin = bin_at(a, i);
+		for (mchunk p = bin->fd; p != bin; p = p->fd) {
+			size_t size = chunksize(p);
+			/* keep the chunk's header and links (KMM_MINSIZE bytes) */
+			uintptr_t lo = KMM_ALIGN_UP((uintptr_t)p + KMM_MINSIZE, ps);
+			uintptr_t hi = KMM_ALIGN_DOWN((uintptr_t)p + size, ps);
+			if (hi > lo) {
+				if (kmm_os_advise((void *)lo, hi - lo, MADV_DONTNEED) == 0) {
+					a->st.madvised_bytes += hi - lo;
+					released = 1;
+				}
+			}
+		}
+	}
+	if (a == &kmm_main_arena && kmm_systrim(a, pad))
+		released = 1;
+	return released;
+}

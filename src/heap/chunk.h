@@ -1,0 +1,111 @@
+/*
+ * chunk.h — the layout of a heap chunk and the size arithmetic around it.
+ *
+ * kmm's heap side uses the boundary-tag chunks of dlmalloc/ptmalloc, with the
+ * same sizes as glibc on 64-bit Linux, so that a program allocating through
+ * kmm consumes the heap exactly as it would under glibc and the program break
+ * moves the same way.
+ *
+ *   chunk ->  +-------------------------------+
+ *             | prev_size: size of the chunk  |  only meaningful when the
+ *             | before, if that one is free   |  previous chunk is free
+ *             +-------------------------------+
+ *             | head: size | A | M | P        |  size is a multiple of 16
+ *   mem   ->  +-------------------------------+  <- what malloc returns
+ *             | user data ...                 |     (16-byte aligned)
+ *             |                               |
+ *   next  ->  +- - - - - - - - - - - - - - - -+
+ *             | next->prev_size: also user    |  an in-use chunk borrows the
+ *             | data while this chunk is used |  next chunk's prev_size field
+ *             +-------------------------------+
+ *             | next->head: size | ... | P=1  |  P of the next chunk says
+ *             +-------------------------------+  whether this one is in use
+ *
+ * Flag bits in head:
+ *   P  KMM_PREV_INUSE     the previous chunk is in use (or a fencepost)
+ *   M  KMM_IS_MMAPPED     the chunk has a mapping of its own; prev_size then
+ *                         holds the offset of the chunk from the mapping start
+ *   A  KMM_NON_MAIN_ARENA the chunk belongs to an arena other than the main
+ *                         (brk) arena
+ *
+ * A free chunk also holds, in what was user data, the bin links fd/bk and,
+ * in large bins, the size skip list fd_nextsize/bk_nextsize; its size is
+ * repeated at its end (the next chunk's prev_size, the "foot").
+ *
+ * Usable bytes of an in-use chunk: size - 8 (it borrows the next prev_size);
+ * of an mmapped chunk: size - 16 (there is no next chunk).
+ */
+#ifndef KMM_CHUNK_H
+#define KMM_CHUNK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../util/compiler.h"
+
+#define KMM_SIZE_SZ        ((size_t)sizeof(size_t))          /* 8 */
+#define KMM_ALIGNMENT      ((size_t)16)
+#define KMM_ALIGN_MASK     (KMM_ALIGNMENT - 1)
+#define KMM_CHUNK_HDR      (2 * KMM_SIZE_SZ)                 /* 16 */
+#define KMM_MINSIZE        ((size_t)32)   /* header + fd + bk, aligned */
+
+#define KMM_PREV_INUSE     ((size_t)0x1)
+#define KMM_IS_MMAPPED     ((size_t)0x2)
+#define KMM_NON_MAIN_ARENA ((size_t)0x4)
+#define KMM_SIZE_BITS      (KMM_PREV_INUSE | KMM_IS_MMAPPED | KMM_NON_MAIN_ARENA)
+
+/* Largest request kmm accepts: glibc's limit, so that size arithmetic can
+ * never wrap (malloc(SIZE_MAX) fails with ENOMEM). */
+#define KMM_MAX_REQUEST    ((size_t)PTRDIFF_MAX - 2 * KMM_MINSIZE)
+
+struct kmm_chunk {
+	size_t prev_size;
+	size_t head;
+	struct kmm_chunk *fd;
+	struct kmm_chunk *bk;
+	struct kmm_chunk *fd_nextsize;
+	struct kmm_chunk *bk_nextsize;
+};
+typedef struct kmm_chunk *mchunk;
+
+KMM_INLINE void *chunk2mem(mchunk p)        { return (char *)p + KMM_CHUNK_HDR; }
+KMM_INLINE mchunk mem2chunk(const void *m)  { return (mchunk)((char *)m - KMM_CHUNK_HDR); }
+KMM_INLINE size_t chunksize(const struct kmm_chunk *p) { return p->head & ~KMM_SIZE_BITS; }
+KMM_INLINE mchunk chunk_at(const void *p, size_t off) { return (mchunk)((char *)p + off); }
+KMM_INLINE mchunk next_chunk(mchunk p)      { return chunk_at(p, chunksize(p)); }
+KMM_INLINE mchunk prev_chunk(mchunk p)      { return (mchunk)((char *)p - p->prev_size); }
+
+KMM_INLINE int prev_inuse(const struct kmm_chunk *p)  { return (int)(p->head & KMM_PREV_INUSE); }
+KMM_INLINE int chunk_is_mmapped(const struct kmm_chunk *p) { return (p->head & KMM_IS_MMAPPED) != 0; }
+KMM_INLINE int chunk_main_arena(const struct kmm_chunk *p) { return (p->head & KMM_NON_MAIN_ARENA) == 0; }
+
+/* Whether p is in use, read from the next chunk's P bit. */
+KMM_INLINE int inuse(mchunk p)              { return prev_inuse(next_chunk(p)); }
+KMM_INLINE int inuse_at(mchunk p, size_t off) { return prev_inuse(chunk_at(p, off)); }
+KMM_INLINE void set_inuse_at(mchunk p, size_t off)   { chunk_at(p, off)->head |= KMM_PREV_INUSE; }
+KMM_INLINE void clear_inuse_at(mchunk p, size_t off) { chunk_at(p, off)->head &= ~KMM_PREV_INUSE; }
+
+KMM_INLINE void set_head(mchunk p, size_t h) { p->head = h; }
+/* Change the size, keep the flags. */
+KMM_INLINE void set_head_size(mchunk p, size_t s) { p->head = (p->head & KMM_SIZE_BITS) | s; }
+/* Write the size of a free chunk at its end (the next chunk's prev_size). */
+KMM_INLINE void set_foot(mchunk p, size_t s) { chunk_at(p, s)->prev_size = s; }
+
+KMM_INLINE int aligned_ok(uintptr_t x)      { return (x & KMM_ALIGN_MASK) == 0; }
+
+/* Chunk size for a request: request + 8 bytes of header that is not borrowed,
+ * rounded up to 16, at least KMM_MINSIZE.  Callers check the request against
+ * KMM_MAX_REQUEST first. */
+KMM_INLINE size_t request2size(size_t req)
+{
+	size_t s = (req + KMM_SIZE_SZ + KMM_ALIGN_MASK) & ~KMM_ALIGN_MASK;
+	return s < KMM_MINSIZE ? KMM_MINSIZE : s;
+}
+
+/* Bytes the user may use in an in-use chunk. */
+KMM_INLINE size_t chunk_usable(mchunk p)
+{
+	return chunk_is_mmapped(p) ? chunksize(p) - KMM_CHUNK_HDR : chunksize(p) - KMM_SIZE_SZ;
+}
+
+#endif /* KMM_CHUNK_H */

@@ -1,0 +1,68 @@
+/*
+ * fastpath.h — malloc and free as they run most of the time: a pop from or
+ * a push to this thread's tcache.  No lock, no atomic operation, no call;
+ * everything else is in the out-of-line slow paths (api.c).
+ *
+ * The tcache pointer of a thread that has not allocated yet points at a
+ * static tcache whose bins are all empty and all "full" (tcache.h), so these
+ * paths need no initialisation test.
+ *
+ * free() checks, before trusting a chunk header enough to cache it: the
+ * pointer is 16-byte aligned and inside the main arena's span, the size is a
+ * small multiple of 16 and not a mapped chunk, and the chunk does not carry
+ * the tcache key (a probable double free, which the slow path confirms).
+ */
+#ifndef KMM_HEAP_FASTPATH_H
+#define KMM_HEAP_FASTPATH_H
+
+#include "arena.h"
+#include "heap.h"
+#include "tcache.h"
+#include "thread.h"
+
+KMM_INLINE void *kmm_malloc_fast(size_t n)
+{
+	if (KMM_LIKELY(n <= KMM_TCACHE_MAX_BYTES)) {
+		struct kmm_thread *t = &kmm_self;
+		size_t idx = kmm_req2tidx(n);
+		struct kmm_tcache *tc = t->tc;
+		struct kmm_tcache_entry *e = tc->heads[idx];
+		if (KMM_LIKELY(e != NULL)) {
+			tc->heads[idx] = e->next;
+			tc->counts[idx]--;
+			e->key = 0;
+			t->c.tc_alloc_hits++;
+			return e;
+		}
+	}
+	return kmm_heap_malloc_slow(n);
+}
+
+KMM_INLINE void kmm_free_fast(void *mem)
+{
+	if (KMM_UNLIKELY(mem == NULL))
+		return;
+	struct kmm_thread *t = &kmm_self;
+	mchunk p = mem2chunk(mem);
+	size_t head = p->head;
+	size_t idx = (head >> 4) - 2;
+	struct kmm_tcache *tc = t->tc;
+	if (KMM_LIKELY(idx < kmm_params.tcache_bins &&
+		       (head & (KMM_IS_MMAPPED | 8)) == 0 &&
+		       ((uintptr_t)mem & KMM_ALIGN_MASK) == 0 &&
+		       arena_spans(&kmm_main_arena, p) &&
+		       tc->counts[idx] < kmm_params.tcache_count)) {
+		struct kmm_tcache_entry *e = mem;
+		if (KMM_LIKELY(e->key != kmm_tcache_key)) {
+			e->next = tc->heads[idx];
+			e->key = kmm_tcache_key;
+			tc->heads[idx] = e;
+			tc->counts[idx]++;
+			t->c.tc_free_hits++;
+			return;
+		}
+	}
+	kmm_heap_free_slow(mem);
+}
+
+#endif /* KMM_HEAP_FASTPATH_H */

@@ -1,0 +1,102 @@
+/*
+ * params.c — the heap parameters and mallopt() semantics (see params.h).
+ */
+#include "config.h"
+
+#include "params.h"
+#include "arena.h"
+#include "chunk.h"
+#include "tcache.h"
+
+struct kmm_params kmm_params = {
+	.top_pad               = KMM_DEFAULT_TOP_PAD,
+	.mmap_threshold        = KMM_DEFAULT_MMAP_THRESHOLD,
+	.trim_threshold        = KMM_DEFAULT_TRIM_THRESHOLD,
+	.n_mmaps_max           = KMM_DEFAULT_MMAP_MAX,
+	.no_dyn_threshold      = 0,
+	.arena_test            = 8,   /* NARENAS_FROM_NCORES(1) on 64-bit */
+	.arena_max             = 0,
+	.perturb_byte          = 0,
+	.max_fast              = KMM_DEFAULT_MXFAST,
+	.tcache_count          = KMM_DEFAULT_TCACHE_COUNT,
+	.tcache_bins           = KMM_TCACHE_BINS,
+	.tcache_max_bytes      = KMM_TCACHE_MAX_BYTES,
+	.tcache_unsorted_limit = 0,
+	.check_action          = 3,
+};
+
+static size_t max_fast_for(long long v)
+{
+	/* glibc's set_max_fast: 0 disables fastbins (only chunks smaller than
+	 * MINSIZE would qualify, i.e. none). */
+	return v == 0 ? KMM_MINSIZE / 2 : (((size_t)v + KMM_SIZE_SZ) & ~KMM_ALIGN_MASK);
+}
+
+int kmm_params_set(int param, long long value)
+{
+	struct kmm_params *p = &kmm_params;
+	switch (param) {
+	case KMM_P_MXFAST:
+		if (value < 0 || (size_t)value > KMM_MAX_MXFAST)
+			return 0;
+		__atomic_store_n(&p->max_fast, max_fast_for(value), __ATOMIC_RELAXED);
+		return 1;
+	case KMM_P_TRIM_THRESHOLD:
+		p->trim_threshold = (size_t)value;   /* -1 means "never trim", as in glibc */
+		p->no_dyn_threshold = 1;
+		return 1;
+	case KMM_P_TOP_PAD:
+		p->top_pad = (size_t)value;
+		p->no_dyn_threshold = 1;
+		return 1;
+	case KMM_P_MMAP_THRESHOLD:
+		/* glibc refuses thresholds above the largest dynamic value */
+		if (value < 0 || (size_t)value > KMM_MMAP_THRESHOLD_MAX)
+			return 0;
+		p->mmap_threshold = (size_t)value;
+		p->no_dyn_threshold = 1;
+		return 1;
+	case KMM_P_MMAP_MAX:
+		if (value < 0 || value > 0x7fffffff)
+			return 0;
+		p->n_mmaps_max = (int)value;
+		p->no_dyn_threshold = 1;
+		return 1;
+	case KMM_P_CHECK_ACTION:
+		p->check_action = (int)value;
+		return 1;
+	case KMM_P_PERTURB:
+		p->perturb_byte = (int)(value & 0xff);
+		return 1;
+	case KMM_P_ARENA_TEST:
+		if (value <= 0)
+			return 0;
+		p->arena_test = (size_t)value;
+		return 1;
+	case KMM_P_ARENA_MAX:
+		if (value <= 0)
+			return 0;
+		p->arena_max = (size_t)value;
+		return 1;
+	case KMM_P_TCACHE_COUNT:
+		if (value < 0 || value > KMM_TCACHE_MAX_COUNT)
+			return 0;
+		__atomic_store_n(&p->tcache_count, (size_t)value, __ATOMIC_RELAXED);
+		return 1;
+	case KMM_P_TCACHE_MAX: {
+		if (value < 0 || (size_t)value > KMM_TCACHE_MAX_BYTES)
+			return 0;
+		p->tcache_max_bytes = (size_t)value;
+		/* bins needed for requests up to value: tidx of the largest */
+		__atomic_store_n(&p->tcache_bins, kmm_req2tidx((size_t)value) + 1, __ATOMIC_RELAXED);
+		return 1;
+	}
+	case KMM_P_TCACHE_UNSORTED_LIMIT:
+		if (value < 0)
+			return 0;
+		p->tcache_unsorted_limit = (size_t)value;
+		return 1;
+	default:
+		return 0;
+	}
+}

@@ -1,0 +1,69 @@
+/*
+ * params.h — the heap's tunable parameters (glibc's mp_), their defaults and
+ * the one function that changes them, with mallopt() semantics.
+ *
+ * Sources, lowest precedence first: the defaults below; GLIBC_TUNABLES
+ * (glibc.malloc.*); glibc's MALLOC_*_ variables; KMM_OPTIONS; mallopt() at
+ * run time.  See docs/options.md.
+ */
+#ifndef KMM_HEAP_PARAMS_H
+#define KMM_HEAP_PARAMS_H
+
+#include <stddef.h>
+
+#define KMM_DEFAULT_TOP_PAD          ((size_t)128 * 1024)
+#define KMM_DEFAULT_MMAP_THRESHOLD   ((size_t)128 * 1024)
+#define KMM_DEFAULT_TRIM_THRESHOLD   ((size_t)128 * 1024)
+#define KMM_MMAP_THRESHOLD_MAX       ((size_t)32 * 1024 * 1024)  /* 4 * 1024 * 1024 * sizeof(long) */
+#define KMM_DEFAULT_MMAP_MAX         65536
+#define KMM_DEFAULT_TCACHE_COUNT     7
+#define KMM_TCACHE_MAX_COUNT         65535
+#define KMM_TCACHE_BINS              64
+#define KMM_TCACHE_MAX_BYTES         ((size_t)1032)   /* largest request a tcache bin holds */
+#define KMM_DEFAULT_MXFAST           ((size_t)128)    /* 64 * sizeof(size_t) / 4 */
+#define KMM_MAX_MXFAST               ((size_t)160)    /* 80 * sizeof(size_t) / 4 */
+#define KMM_MMAP_AS_MORECORE_SIZE    ((size_t)1024 * 1024)
+
+/* mallopt parameter numbers (glibc's <malloc.h> values). */
+enum kmm_param {
+	KMM_P_MXFAST          = 1,
+	KMM_P_TRIM_THRESHOLD  = -1,
+	KMM_P_TOP_PAD         = -2,
+	KMM_P_MMAP_THRESHOLD  = -3,
+	KMM_P_MMAP_MAX        = -4,
+	KMM_P_CHECK_ACTION    = -5,
+	KMM_P_PERTURB         = -6,
+	KMM_P_ARENA_TEST      = -7,
+	KMM_P_ARENA_MAX       = -8,
+	/* kmm's own, not in glibc's mallopt: */
+	KMM_P_TCACHE_COUNT    = -100,
+	KMM_P_TCACHE_MAX      = -101,
+	KMM_P_TCACHE_UNSORTED_LIMIT = -102,
+};
+
+struct kmm_params {
+	size_t top_pad;
+	size_t mmap_threshold;
+	size_t trim_threshold;
+	int    n_mmaps_max;
+	int    no_dyn_threshold;   /* set once the user fixed any threshold */
+	size_t arena_test;
+	size_t arena_max;          /* 0: 8 x cores (used by the arenas issue) */
+	int    perturb_byte;
+	size_t max_fast;           /* largest chunk size kept in fastbins (0: none) */
+	size_t tcache_count;       /* entries per tcache bin */
+	size_t tcache_bins;        /* bins in use (requests up to tcache_max_bytes) */
+	size_t tcache_max_bytes;
+	size_t tcache_unsorted_limit;
+	int    check_action;       /* accepted for compatibility; kmm always aborts */
+};
+
+extern struct kmm_params kmm_params;
+
+/* Set one parameter with mallopt semantics: returns 1 on success, 0 if the
+ * value is out of range (the parameter is then unchanged).  `from_user`
+ * disables the dynamic mmap threshold for the threshold parameters, as
+ * glibc's mallopt and environment variables do.  Caller holds no lock. */
+int kmm_params_set(int param, long long value);
+
+#endif /* KMM_HEAP_PARAMS_H */

@@ -1,0 +1,351 @@
+/*
+ * stats.c — what the heap reports about itself: mallinfo/mallinfo2,
+ * malloc_stats, malloc_info (glibc's XML) and kmm's summary report.
+ *
+ * Every report takes a snapshot under the arena lock (a walk of the bins,
+ * like glibc's int_mallinfo), drops the lock, then formats the text into a
+ * fixed buffer that flushes to a file descriptor or a stdio stream: nothing
+ * is formatted or written while a kmm lock is held.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "heap.h"
+#include "arena.h"
+#include "mmap_chunk.h"
+#include "thread.h"
+#include "../init.h"
+#include "../os.h"
+#include "../util/format.h"
+
+/* glibc's malloc_info groups free chunks by fastbin and by bin */
+struct size_row {
+	size_t from, to, total, count;
+};
+
+struct heap_snapshot {
+	size_t system_mem, max_system_mem;
+	size_t top;                   /* top chunk size */
+	size_t fast_count, fast_bytes;
+	size_t bin_count[3], bin_bytes[3];   /* unsorted, small, large */
+	size_t nblocks, avail;        /* free chunks incl. top (ordblks), free bytes */
+	char  *heap_start, *heap_end; /* first segment; end of the current one */
+	unsigned segments;
+	bool   contiguous;
+	struct kmm_arena_stats st;
+	struct size_row rows[KMM_NFASTBINS + KMM_NBINS];
+};
+
+static void snapshot(struct kmm_arena *a, struct heap_snapshot *s, bool rows)
+{
+	memset(s, 0, sizeof *s);
+	bool locked = kmm_lock_fork_aware(&a->lock);
+	s->system_mem = a->system_mem;
+	s->max_system_mem = a->max_system_mem;
+	s->top = top_size(a);
+	s->nblocks = 1;          /* the top always counts, as in glibc */
+	s->avail = s->top;
+	for (unsigned i = 0; i < KMM_NFASTBINS; i++) {
+		size_t n = 0, sz = 0;
+		for (mchunk p = a->fastbins[i]; p != NULL; p = p->fd) {
+			n++;
+			sz = chunksize(p);
+		}
+		s->fast_count += n;
+		s->fast_bytes += n * sz;
+		if (rows && n > 0) {
+			s->rows[i].from = sz - (KMM_ALIGNMENT - 1);
+			s->rows[i].to = sz;
+			s->rows[i].count = n;
+			s->rows[i].total = n * sz;
+		}
+	}
+	s->avail += s->fast_bytes;
+	for (unsigned i = 1; i < KMM_NBINS; i++) {
+		mchunk bin = bin_at(a, i);
+		struct size_row *r = &s->rows[KMM_NFASTBINS - 1 + i];
+		size_t lo = SIZE_MAX, hi = 0, n = 0, total = 0;
+		for (mchunk p = bin->fd; p != bin; p = p->fd) {
+			size_t sz = chunksize(p);
+			n++;
+			total += sz;
+			if (sz < lo) lo = sz;
+			if (sz > hi) hi = sz;
+		}
+		int kind = i == 1 ? 0 : (i < KMM_NSMALLBINS ? 1 : 2);
+		s->bin_count[kind] += n;
+		s->bin_bytes[kind] += total;
+		s->nblocks += n;
+		s->avail += total;
+		if (rows && n > 0) {
+			r->from = lo;
+			r->to = hi;
+			r->count = n;
+			r->total = total;
+		}
+	}
+	s->heap_start = a->seg0.base;
+	s->heap_end = a->seg_last->end;
+	s->contiguous = arena_contiguous(a);
+	s->segments = a->seg0.base ? 1 : 0;
+	for (struct kmm_segment *g = a->seg0.next; g != NULL; g = g->next)
+		s->segments++;
+	s->st = a->st;
+	kmm_unlock_if(&a->lock, locked);
+}
+
+struct mallinfo2 kmm_heap_mallinfo2(void)
+{
+	struct mallinfo2 m;
+	struct heap_snapshot s;
+	kmm_ensure_init();
+	snapshot(&kmm_main_arena, &s, false);
+	memset(&m, 0, sizeof m);
+	m.arena = s.system_mem;
+	m.ordblks = s.nblocks;
+	m.smblks = s.fast_count;
+	m.hblks = __atomic_load_n(&kmm_mmap_stats.n_mmaps, __ATOMIC_RELAXED);
+	m.hblkhd = __atomic_load_n(&kmm_mmap_stats.mmapped_mem, __ATOMIC_RELAXED);
+	m.usmblks = 0;
+	m.fsmblks = s.fast_bytes;
+	m.uordblks = s.system_mem - s.avail;
+	m.fordblks = s.avail;
+	m.keepcost = s.top;
+	return m;
+}
+
+struct mallinfo kmm_heap_mallinfo(void)
+{
+	struct mallinfo2 m2 = kmm_heap_mallinfo2();
+	struct mallinfo m;
+	/* the old interface's int fields wrap, as in glibc */
+	m.arena = (int)m2.arena;
+	m.ordblks = (int)m2.ordblks;
+	m.smblks = (int)m2.smblks;
+	m.hblks = (int)m2.hblks;
+	m.hblkhd = (int)m2.hblkhd;
+	m.usmblks = (int)m2.usmblks;
+	m.fsmblks = (int)m2.fsmblks;
+	m.uordblks = (int)m2.uordblks;
+	m.fordblks = (int)m2.fordblks;
+	m.keepcost = (int)m2.keepcost;
+	return m;
+}
+
+void kmm_heap_malloc_stats(void)
+{
+	struct heap_snapshot s;
+	char out[1024];
+	struct kmm_buf b;
+	kmm_ensure_init();
+	snapshot(&kmm_main_arena, &s, false);
+	size_t mmapped = __atomic_load_n(&kmm_mmap_stats.mmapped_mem, __ATOMIC_RELAXED);
+	size_t in_use = s.system_mem - s.avail;
+
+	kmm_buf_init(&b, out, sizeof out, 2);
+	/* glibc's layout, field for field */
+	kmm_buf_printf(&b, "Arena %d:\n", 0);
+	kmm_buf_printf(&b, "system bytes     = %10u\n", (unsigned)s.system_mem);
+	kmm_buf_printf(&b, "in use bytes     = %10u\n", (unsigned)in_use);
+	kmm_buf_printf(&b, "Total (incl. mmap):\n");
+	kmm_buf_printf(&b, "system bytes     = %10u\n", (unsigned)(s.system_mem + mmapped));
+	kmm_buf_printf(&b, "in use bytes     = %10u\n", (unsigned)(in_use + mmapped));
+	kmm_buf_printf(&b, "max mmap regions = %10u\n",
+		       (unsigned)__atomic_load_n(&kmm_mmap_stats.max_n_mmaps, __ATOMIC_RELAXED));
+	kmm_buf_printf(&b, "max mmap bytes   = %10lu\n",
+		       (unsigned long)__atomic_load_n(&kmm_mmap_stats.max_mmapped_mem, __ATOMIC_RELAXED));
+	kmm_buf_flush(&b);
+}
+
+void kmm_heap_report_xml(struct kmm_buf *b)
+{
+	struct heap_snapshot *s;
+	/* the snapshot holds 138 rows: keep it off small thread stacks */
+	static struct heap_snapshot snap;
+	static kmm_lock_t snap_lock;
+
+	kmm_ensure_init();
+	kmm_lock(&snap_lock);
+	s = &snap;
+	snapshot(&kmm_main_arena, s, true);
+
+	kmm_buf_puts(b, "<malloc version=\"1\">\n");
+	kmm_buf_printf(b, "<heap nr=\"%d\">\n<sizes>\n", 0);
+	for (unsigned i = 0; i < KMM_NFASTBINS + KMM_NBINS - 1; i++) {
+		struct size_row *r = &s->rows[i];
+		if (r->count != 0 && i != KMM_NFASTBINS)
+			kmm_buf_printf(b, "  <size from=\"%zu\" to=\"%zu\" total=\"%zu\" count=\"%zu\"/>\n",
+				       r->from, r->to, r->total, r->count);
+	}
+	if (s->rows[KMM_NFASTBINS].count != 0) {
+		struct size_row *r = &s->rows[KMM_NFASTBINS];
+		kmm_buf_printf(b, "  <unsorted from=\"%zu\" to=\"%zu\" total=\"%zu\" count=\"%zu\"/>\n",
+			       r->from, r->to, r->total, r->count);
+	}
+	size_t rest_count = s->nblocks, rest = s->avail - s->fast_bytes;
+	kmm_buf_puts(b, "</sizes>\n");
+	kmm_buf_printf(b, "<total type=\"fast\" count=\"%zu\" size=\"%zu\"/>\n", s->fast_count, s->fast_bytes);
+	kmm_buf_printf(b, "<total type=\"rest\" count=\"%zu\" size=\"%zu\"/>\n", rest_count, rest);
+	kmm_buf_printf(b, "<system type=\"current\" size=\"%zu\"/>\n", s->system_mem);
+	kmm_buf_printf(b, "<system type=\"max\" size=\"%zu\"/>\n", s->max_system_mem);
+	kmm_buf_printf(b, "<aspace type=\"total\" size=\"%zu\"/>\n", s->system_mem);
+	kmm_buf_printf(b, "<aspace type=\"mprotect\" size=\"%zu\"/>\n", s->system_mem);
+	kmm_buf_puts(b, "</heap>\n");
+	kmm_buf_printf(b, "<total type=\"fast\" count=\"%zu\" size=\"%zu\"/>\n", s->fast_count, s->fast_bytes);
+	kmm_buf_printf(b, "<total type=\"rest\" count=\"%zu\" size=\"%zu\"/>\n", rest_count, rest);
+	kmm_buf_printf(b, "<total type=\"mmap\" count=\"%d\" size=\"%zu\"/>\n",
+		       (int)__atomic_load_n(&kmm_mmap_stats.n_mmaps, __ATOMIC_RELAXED),
+		       __atomic_load_n(&kmm_mmap_stats.mmapped_mem, __ATOMIC_RELAXED));
+	kmm_buf_printf(b, "<system type=\"current\" size=\"%zu\"/>\n", s->system_mem);
+	kmm_buf_printf(b, "<system type=\"max\" size=\"%zu\"/>\n", s->max_system_mem);
+	kmm_buf_printf(b, "<aspace type=\"total\" size=\"%zu\"/>\n", s->system_mem);
+	kmm_buf_printf(b, "<aspace type=\"mprotect\" size=\"%zu\"/>\n", s->system_mem);
+	kmm_buf_puts(b, "</malloc>\n");
+	kmm_unlock(&snap_lock);
+}
+
+static void file_sink(void *ctx, const char *data, size_t len)
+{
+	fwrite(data, 1, len, (FILE *)ctx);
+}
+
+int kmm_heap_malloc_info(int options, FILE *fp)
+{
+	char out[2048];
+	struct kmm_buf b;
+	if (options != 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	/* stdio may allocate: the text is produced in a local buffer and
+	 * handed to fwrite with no kmm lock held */
+	kmm_buf_init_sink(&b, out, sizeof out, file_sink, fp);
+	kmm_heap_report_xml(&b);
+	kmm_buf_flush(&b);
+	return 0;
+}
+
+static void pct(struct kmm_buf *b, uint64_t part, uint64_t whole)
+{
+	if (whole == 0) {
+		kmm_buf_puts(b, "-");
+		return;
+	}
+	uint64_t tenths = (part * 1000 + whole / 2) / whole;
+	kmm_buf_printf(b, "%llu.%llu%%", (unsigned long long)(tenths / 10),
+		       (unsigned long long)(tenths % 10));
+}
+
+void kmm_heap_report_summary(struct kmm_buf *b)
+{
+	struct heap_snapshot s;
+	struct kmm_thread_counters tc;
+	kmm_ensure_init();
+	snapshot(&kmm_main_arena, &s, false);
+	kmm_thread_counters_total(&tc);
+	const struct kmm_mmap_stats *m = &kmm_mmap_stats;
+	const struct kmm_arena_stats *st = &s.st;
+
+	kmm_buf_puts(b, "heap (main arena, over brk)\n");
+	if (s.heap_start != NULL) {
+		kmm_buf_printf(b, "  heap               %p .. %p  (", (void *)s.heap_start, (void *)s.heap_end);
+		kmm_buf_size(b, (unsigned long long)(s.heap_end - s.heap_start));
+		kmm_buf_printf(b, ")%s, %u segment%s\n", s.contiguous ? "" : ", non-contiguous",
+			       s.segments, s.segments == 1 ? "" : "s");
+	} else {
+		kmm_buf_puts(b, "  heap               not created (no small allocation yet)\n");
+	}
+	kmm_buf_printf(b, "  break growth       %'llu call%s, ", (unsigned long long)st->brk_grows,
+		       st->brk_grows == 1 ? "" : "s");
+	kmm_buf_size(b, st->brk_grow_bytes);
+	kmm_buf_printf(b, "; trims %'llu, ", (unsigned long long)st->brk_trims);
+	kmm_buf_size(b, st->brk_trim_bytes);
+	kmm_buf_putc(b, '\n');
+	if (st->morecore_maps || st->segments)
+		kmm_buf_printf(b, "  segments           %'llu new segment%s; mmap fallback %'llu time%s\n",
+			       (unsigned long long)st->segments, st->segments == 1 ? "" : "s",
+			       (unsigned long long)st->morecore_maps, st->morecore_maps == 1 ? "" : "s");
+	kmm_buf_puts(b, "  system bytes       ");
+	kmm_buf_size(b, s.system_mem);
+	kmm_buf_puts(b, " (peak ");
+	kmm_buf_size(b, s.max_system_mem);
+	kmm_buf_puts(b, "), in use ");
+	kmm_buf_size(b, s.system_mem - s.avail);
+	kmm_buf_puts(b, ", free ");
+	kmm_buf_size(b, s.avail);
+	kmm_buf_printf(b, " in %'zu chunks\n", s.nblocks);
+	kmm_buf_puts(b, "  free chunks        top ");
+	kmm_buf_size(b, s.top);
+	kmm_buf_printf(b, "; fastbins %'zu (", s.fast_count);
+	kmm_buf_size(b, s.fast_bytes);
+	kmm_buf_printf(b, "); unsorted %'zu (", s.bin_count[0]);
+	kmm_buf_size(b, s.bin_bytes[0]);
+	kmm_buf_printf(b, "); small %'zu (", s.bin_count[1]);
+	kmm_buf_size(b, s.bin_bytes[1]);
+	kmm_buf_printf(b, "); large %'zu (", s.bin_count[2]);
+	kmm_buf_size(b, s.bin_bytes[2]);
+	kmm_buf_puts(b, ")\n");
+	if (st->madvised_bytes) {
+		kmm_buf_puts(b, "  malloc_trim        madvise(DONTNEED) ");
+		kmm_buf_size(b, st->madvised_bytes);
+		kmm_buf_putc(b, '\n');
+	}
+
+	kmm_buf_puts(b, "mappings (chunks at or above the mmap threshold)\n");
+	kmm_buf_printf(b, "  mapped now         %'zu (", __atomic_load_n(&m->n_mmaps, __ATOMIC_RELAXED));
+	kmm_buf_size(b, __atomic_load_n(&m->mmapped_mem, __ATOMIC_RELAXED));
+	kmm_buf_printf(b, "), peak %'zu (", m->max_n_mmaps);
+	kmm_buf_size(b, m->max_mmapped_mem);
+	kmm_buf_puts(b, ")\n");
+	kmm_buf_printf(b, "  calls              mmap %'llu (", (unsigned long long)m->maps);
+	kmm_buf_size(b, m->map_bytes);
+	kmm_buf_printf(b, "), munmap %'llu, mremap %'llu (%'llu moved)\n",
+		       (unsigned long long)m->unmaps, (unsigned long long)m->remaps,
+		       (unsigned long long)m->remap_moves);
+	kmm_buf_puts(b, "  thresholds         mmap ");
+	kmm_buf_size(b, kmm_params.mmap_threshold);
+	kmm_buf_printf(b, " (%s, raised %'llu time%s), trim ",
+		       kmm_params.no_dyn_threshold ? "fixed" : "dynamic",
+		       (unsigned long long)m->threshold_raises, m->threshold_raises == 1 ? "" : "s");
+	if (kmm_params.trim_threshold == SIZE_MAX)
+		kmm_buf_puts(b, "off");
+	else
+		kmm_buf_size(b, kmm_params.trim_threshold);
+	kmm_buf_puts(b, ", top_pad ");
+	kmm_buf_size(b, kmm_params.top_pad);
+	kmm_buf_putc(b, '\n');
+
+	uint64_t lookups = tc.tc_alloc_hits + tc.tc_alloc_misses;
+	kmm_buf_printf(b, "tcache (%zu per bin, requests up to %zu bytes)\n",
+		       kmm_params.tcache_count, kmm_params.tcache_max_bytes);
+	kmm_buf_printf(b, "  malloc             hits %'llu, misses %'llu (hit rate ",
+		       (unsigned long long)tc.tc_alloc_hits, (unsigned long long)tc.tc_alloc_misses);
+	pct(b, tc.tc_alloc_hits, lookups);
+	kmm_buf_puts(b, ")\n");
+	kmm_buf_printf(b, "  free               cached %'llu, bin full %'llu\n",
+		       (unsigned long long)tc.tc_free_hits, (unsigned long long)tc.tc_free_overflow);
+	kmm_buf_printf(b, "  threads            %'zu live\n", kmm_threads_live);
+
+	kmm_buf_puts(b, "allocations served by\n ");
+	uint64_t total = tc.tc_alloc_hits;
+	for (int i = 1; i < KMM_PATH_NR; i++)
+		total += st->served[i];
+	for (int i = 0; i < KMM_PATH_NR; i++) {
+		uint64_t n = i == KMM_PATH_TCACHE ? tc.tc_alloc_hits : st->served[i];
+		kmm_buf_printf(b, " %s %'llu (", kmm_path_names[i], (unsigned long long)n);
+		pct(b, n, total);
+		kmm_buf_puts(b, ")");
+		if (i == 4)
+			kmm_buf_puts(b, "\n ");
+	}
+	kmm_buf_putc(b, '\n');
+	kmm_buf_printf(b, "frees\n  tcache %'llu, fastbin %'llu, unsorted %'llu, into top %'llu, munmap %'llu;"
+		       " merges %'llu, consolidations %'llu, chunks sorted %'llu, tcache refills %'llu\n",
+		       (unsigned long long)tc.tc_free_hits, (unsigned long long)st->frees_fastbin,
+		       (unsigned long long)st->frees_unsorted, (unsigned long long)st->frees_top,
+		       (unsigned long long)m->unmaps, (unsigned long long)st->merges,
+		       (unsigned long long)st->consolidations, (unsigned long long)st->sorted,
+		       (unsigned long long)st->tcache_fills);
+}

@@ -1,0 +1,87 @@
+/*
+ * tcache.h — the per-thread cache in front of the arena (glibc's tcache).
+ *
+ * Each thread owns 64 LIFO bins, one per chunk size 32 ... 1040 bytes
+ * (requests up to 1032 bytes), each holding at most tcache_count (7) free
+ * chunks.  malloc pops and free pushes without any lock or atomic operation;
+ * only when a bin is empty (malloc) or full (free) does the thread go to its
+ * arena.
+ *
+ * The tcache itself is a chunk of the arena (0x290 bytes, allocated by the
+ * thread's first malloc, exactly as glibc does), so a program's heap layout
+ * and break growth match glibc's.
+ *
+ * States of a thread's tcache pointer:
+ *
+ *   &kmm_tcache_empty  the thread has not allocated yet.  Every count reads
+ *                      "full" and every bin is empty, so both fast paths
+ *                      fall through to the slow path without testing for
+ *                      initialisation; the slow path then creates the tcache.
+ *   a real tcache      normal operation.
+ *   &kmm_tcache_dead   the thread is exiting: its tcache went back to the
+ *                      arena, and frees that glibc makes after the thread
+ *                      key destructors ran go straight to the arena.
+ *
+ * A free chunk in a tcache holds {next, key} in its user data.  `key` is a
+ * per-process random value: a free that finds it set scans the bin and
+ * reports a double free.
+ */
+#ifndef KMM_HEAP_TCACHE_H
+#define KMM_HEAP_TCACHE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "chunk.h"
+#include "params.h"
+
+struct kmm_tcache_entry {
+	struct kmm_tcache_entry *next;
+	uintptr_t key;
+};
+
+struct kmm_tcache {
+	uint16_t counts[KMM_TCACHE_BINS];
+	struct kmm_tcache_entry *heads[KMM_TCACHE_BINS];
+};
+
+extern struct kmm_tcache kmm_tcache_empty;
+extern struct kmm_tcache kmm_tcache_dead;
+extern uintptr_t kmm_tcache_key;
+
+KMM_INLINE bool kmm_tcache_is_real(const struct kmm_tcache *tc)
+{
+	return tc != &kmm_tcache_empty && tc != &kmm_tcache_dead;
+}
+
+/* tcache bin of a chunk size (32 -> 0, 48 -> 1, ...). */
+KMM_INLINE size_t kmm_csize2tidx(size_t nb) { return (nb - KMM_MINSIZE) >> 4; }
+
+/* tcache bin of a request size, without computing the chunk size:
+ * request2size(n) = max(32, (n + 23) & ~15), so the bin is
+ * max(0, ((n + 23) >> 4) - 2). */
+KMM_INLINE size_t kmm_req2tidx(size_t n)
+{
+	size_t t = (n + KMM_SIZE_SZ + KMM_ALIGN_MASK) >> 4;
+	return t < 2 ? 0 : t - 2;
+}
+
+KMM_INLINE void kmm_tcache_put(struct kmm_tcache *tc, mchunk p, size_t idx)
+{
+	struct kmm_tcache_entry *e = chunk2mem(p);
+	e->next = tc->heads[idx];
+	e->key = kmm_tcache_key;
+	tc->heads[idx] = e;
+	tc->counts[idx]++;
+}
+
+KMM_INLINE void *kmm_tcache_get(struct kmm_tcache *tc, size_t idx)
+{
+	struct kmm_tcache_entry *e = tc->heads[idx];
+	tc->heads[idx] = e->next;
+	tc->counts[idx]--;
+	e->key = 0;
+	return e;
+}
+
+#endif /* KMM_HEAP_TCACHE_H */

@@ -1,0 +1,185 @@
+/*
+ * thread.c — per-thread state: tcache creation, thread exit, fork.
+ * See thread.h.  Lock order: arena lock before kmm_threads_lock; the two are
+ * never held together on the allocation paths.
+ */
+#include "config.h"
+
+#include <pthread.h>
+#include <string.h>
+
+#include "thread.h"
+#include "arena.h"
+#include "../os.h"
+#include "../util/format.h"
+
+__thread struct kmm_thread kmm_self __attribute__((tls_model("initial-exec"))) = {
+	.tc = &kmm_tcache_empty,
+};
+
+/* Both static tcaches read "every bin full, every bin empty". */
+struct kmm_tcache kmm_tcache_empty = { .counts = { [0 ... KMM_TCACHE_BINS - 1] = UINT16_MAX } };
+struct kmm_tcache kmm_tcache_dead  = { .counts = { [0 ... KMM_TCACHE_BINS - 1] = UINT16_MAX } };
+uintptr_t kmm_tcache_key;
+
+struct kmm_thread *volatile kmm_fork_owner;
+struct kmm_thread_counters kmm_threads_gone;
+kmm_lock_t kmm_threads_lock;
+size_t kmm_threads_live;
+static struct kmm_thread *threads_head;
+
+static pthread_key_t thread_key;
+static bool thread_key_ok;
+
+static void counters_add(struct kmm_thread_counters *dst, const struct kmm_thread_counters *src)
+{
+	dst->tc_alloc_hits += src->tc_alloc_hits;
+	dst->tc_free_hits += src->tc_free_hits;
+	dst->tc_alloc_misses += src->tc_alloc_misses;
+	dst->tc_free_overflow += src->tc_free_overflow;
+	dst->mallocs_slow += src->mallocs_slow;
+	dst->frees_slow += src->frees_slow;
+}
+
+static void list_add(struct kmm_thread *t)
+{
+	t->prev = NULL;
+	t->next = threads_head;
+	if (threads_head != NULL)
+		threads_head->prev = t;
+	threads_head = t;
+	t->listed = true;
+	kmm_threads_live++;
+}
+
+static void list_del(struct kmm_thread *t)
+{
+	if (t->prev != NULL)
+		t->prev->next = t->next;
+	else
+		threads_head = t->next;
+	if (t->next != NULL)
+		t->next->prev = t->prev;
+	t->next = t->prev = NULL;
+	t->listed = false;
+	kmm_threads_live--;
+}
+
+void kmm_tcache_release(struct kmm_arena *a, struct kmm_tcache *tc)
+{
+	for (size_t i = 0; i < KMM_TCACHE_BINS; i++) {
+		struct kmm_tcache_entry *e = tc->heads[i];
+		while (e != NULL) {
+			struct kmm_tcache_entry *next = e->next;
+			if (KMM_UNLIKELY(!aligned_ok((uintptr_t)e)))
+				kmm_fatal("tcache_thread_shutdown(): unaligned tcache chunk detected");
+			e->key = 0;
+			kmm_int_free(a, mem2chunk(e));
+			e = next;
+		}
+		tc->heads[i] = NULL;
+		tc->counts[i] = 0;
+	}
+	kmm_int_free(a, mem2chunk(tc));
+}
+
+static void thread_exit(void *arg)
+{
+	struct kmm_thread *t = arg;
+	struct kmm_tcache *tc = t->tc;
+	/* first: frees made while we flush (and after) go to the arena */
+	t->tc = &kmm_tcache_dead;
+	if (kmm_tcache_is_real(tc)) {
+		struct kmm_arena *a = &kmm_main_arena;
+		bool locked = kmm_lock_fork_aware(&a->lock);
+		kmm_tcache_release(a, tc);
+		kmm_unlock_if(&a->lock, locked);
+	}
+	bool locked = kmm_lock_fork_aware(&kmm_threads_lock);
+	counters_add(&kmm_threads_gone, &t->c);
+	memset(&t->c, 0, sizeof t->c);
+	if (t->listed)
+		list_del(t);
+	kmm_unlock_if(&kmm_threads_lock, locked);
+}
+
+void kmm_thread_key_init(void)
+{
+	if (pthread_key_create(&thread_key, thread_exit) == 0)
+		thread_key_ok = true;
+	kmm_tcache_key = (uintptr_t)kmm_os_random();
+}
+
+struct kmm_tcache *kmm_thread_tcache_init(void)
+{
+	struct kmm_thread *t = &kmm_self;
+	if (t->tc == &kmm_tcache_dead)
+		return NULL;
+	if (kmm_tcache_is_real(t->tc))
+		return t->tc;
+
+	struct kmm_arena *a = &kmm_main_arena;
+	size_t nb = request2size(sizeof(struct kmm_tcache));
+	bool locked = kmm_lock_fork_aware(&a->lock);
+	mchunk p = kmm_int_malloc(a, nb, NULL);
+	kmm_unlock_if(&a->lock, locked);
+	if (p == NULL)
+		return NULL;
+	struct kmm_tcache *tc = chunk2mem(p);
+	memset(tc, 0, sizeof *tc);
+	t->arena = a;
+	t->tid = kmm_os_gettid();
+
+	locked = kmm_lock_fork_aware(&kmm_threads_lock);
+	list_add(t);
+	kmm_unlock_if(&kmm_threads_lock, locked);
+
+	t->tc = tc;
+	/* May allocate (keys past the first 32 need a second-level array):
+	 * the tcache is in place, so that recursion is an ordinary malloc. */
+	if (thread_key_ok)
+		pthread_setspecific(thread_key, t);
+	return tc;
+}
+
+void kmm_thread_counters_total(struct kmm_thread_counters *out)
+{
+	bool locked = kmm_lock_fork_aware(&kmm_threads_lock);
+	*out = kmm_threads_gone;
+	for (struct kmm_thread *t = threads_head; t != NULL; t = t->next)
+		counters_add(out, &t->c);
+	kmm_unlock_if(&kmm_threads_lock, locked);
+}
+
+void kmm_thread_fork_prepare(void)
+{
+	kmm_lock(&kmm_threads_lock);
+	kmm_fork_owner = &kmm_self;
+}
+
+void kmm_thread_fork_parent(void)
+{
+	kmm_fork_owner = NULL;
+	kmm_unlock(&kmm_threads_lock);
+}
+
+void kmm_thread_fork_child(void)
+{
+	/* Only the forking thread exists in the child.  The other threads'
+	 * tcaches stay allocated, as under glibc: a thread may have been in
+	 * the middle of a lock-free push or pop when fork() copied memory, so
+	 * their lists cannot be trusted.  Their counters are kept. */
+	struct kmm_thread *self = &kmm_self;
+	kmm_fork_owner = NULL;
+	kmm_lock_reset(&kmm_threads_lock);
+	struct kmm_thread *t = threads_head;
+	while (t != NULL) {
+		struct kmm_thread *next = t->next;
+		if (t != self) {
+			counters_add(&kmm_threads_gone, &t->c);
+			list_del(t);
+		}
+		t = next;
+	}
+	self->tid = kmm_os_gettid();
+}

@@ -1,0 +1,103 @@
+/*
+ * thread.h — what kmm keeps per thread: the tcache pointer, the arena the
+ * thread allocates from, and counters.
+ *
+ * The record lives in initial-exec TLS (one %fs-relative access, no
+ * __tls_get_addr, usable from the first malloc that the dynamic loader
+ * makes).  Counters are plain increments of this thread's own record; a
+ * report sums the records of the live threads (kept on a list) and the
+ * totals that exiting threads merged into.
+ *
+ * Thread exit: a pthread key destructor flushes the tcache to the arena and
+ * marks the thread dead (tcache.h).  Fork: the child's list is cut down to
+ * the calling thread; the tcaches of the threads that do not exist in the
+ * child stay allocated there, as under glibc.
+ */
+#ifndef KMM_HEAP_THREAD_H
+#define KMM_HEAP_THREAD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "tcache.h"
+#include "../util/lock.h"
+
+struct kmm_arena;
+
+struct kmm_thread_counters {
+	uint64_t tc_alloc_hits;     /* malloc served by the tcache */
+	uint64_t tc_free_hits;      /* free kept in the tcache */
+	uint64_t tc_alloc_misses;   /* malloc that went to the arena */
+	uint64_t tc_free_overflow;  /* free of a tcache size with its bin full */
+	uint64_t mallocs_slow;      /* every malloc-family call on the slow path */
+	uint64_t frees_slow;
+};
+
+struct kmm_thread {
+	struct kmm_tcache *tc;        /* first: the fast paths load it */
+	struct kmm_thread_counters c;
+	struct kmm_arena *arena;
+	struct kmm_thread *next, *prev;
+	pid_t tid;
+	bool listed;
+};
+
+extern __thread struct kmm_thread kmm_self __attribute__((tls_model("initial-exec")));
+
+/* Between our fork prepare and parent/child handlers, the forking thread
+ * holds every kmm lock.  Other atfork handlers (registered before ours, so
+ * run after our prepare) and libc's fork internals may still call malloc on
+ * that thread: kmm_lock_fork_aware lets the owner through instead of
+ * deadlocking on its own lock.  Everyone else waits as usual. */
+extern struct kmm_thread *volatile kmm_fork_owner;
+
+KMM_INLINE bool kmm_lock_fork_aware(kmm_lock_t *l)
+{
+	if (KMM_LIKELY(kmm_trylock(l)))
+		return true;
+	if (KMM_UNLIKELY(kmm_fork_owner == &kmm_self))
+		return false;
+	kmm_lock_slow(l);
+	return true;
+}
+
+KMM_INLINE void kmm_unlock_if(kmm_lock_t *l, bool locked)
+{
+	if (locked)
+		kmm_unlock(l);
+}
+
+/* Counters of threads that have exited, merged. */
+extern struct kmm_thread_counters kmm_threads_gone;
+extern kmm_lock_t kmm_threads_lock;
+extern size_t kmm_threads_live;
+
+/* Create this thread's tcache (a chunk of its arena) and register the
+ * thread.  Returns the tcache, or NULL if memory ran out or the thread is
+ * already dead.  Caller holds no lock. */
+struct kmm_tcache *kmm_thread_tcache_init(void);
+
+/* Whether t's tcache may be used (not empty, not dead). */
+KMM_INLINE struct kmm_tcache *kmm_thread_usable_tcache(struct kmm_thread *t)
+{
+	return kmm_tcache_is_real(t->tc) ? t->tc : NULL;
+}
+
+/* Sum of all counters (live threads + exited ones). */
+void kmm_thread_counters_total(struct kmm_thread_counters *out);
+
+/* pthread key setup, once per process (called by kmm_init). */
+void kmm_thread_key_init(void);
+
+/* fork handlers (after the arena locks); prepare makes the calling
+ * thread the fork owner, parent and child clear it. */
+void kmm_thread_fork_prepare(void);
+void kmm_thread_fork_parent(void);
+void kmm_thread_fork_child(void);
+
+/* Give every chunk of a tcache back to the arena, then the tcache itself.
+ * Arena lock held. */
+void kmm_tcache_release(struct kmm_arena *a, struct kmm_tcache *tc);
+
+#endif /* KMM_HEAP_THREAD_H */

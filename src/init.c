@@ -1,0 +1,103 @@
+/*
+ * init.c — bringing kmm up in a process, fork handlers, the exit report.
+ *
+ * Order of events in a program run under LD_PRELOAD=libkmm.so:
+ *
+ *   1. the dynamic loader relocates everything and switches its own
+ *      malloc calls to ours; the first call (from the loader, libc or the
+ *      program) runs kmm_init_slow(): options, main arena bins, the
+ *      thread-exit key.  No allocation, no stdio.
+ *   2. our constructor (after libc's): registers the fork handlers, and
+ *      re-reads the options if the environment was not set up at step 1.
+ *      pthread_atfork may allocate, so it is not called from inside
+ *      malloc; and being registered early, our prepare handler runs after
+ *      every later-registered one (which may still allocate) and our child
+ *      handler before them.
+ *   3. our destructor (after the program's): the KMM_STATS report.
+ *
+ * Fork: prepare takes kmm_init_lock, the arena lock and the thread-list
+ * lock (the lock order of util/lock.h); the parent releases them; the child
+ * resets them (the threads that held them do not exist there).
+ */
+#include "config.h"
+
+#include <fcntl.h>
+#include <pthread.h>
+
+#include "init.h"
+#include "options.h"
+#include "os.h"
+#include "report.h"
+#include "heap/arena.h"
+#include "heap/thread.h"
+#include "util/format.h"
+#include "util/lock.h"
+
+int kmm_ready;
+static kmm_lock_t kmm_init_lock;
+static uint64_t kmm_start_ns;
+
+KMM_NOINLINE void kmm_init_slow(void)
+{
+	kmm_lock(&kmm_init_lock);
+	if (!kmm_ready) {
+		kmm_start_ns = kmm_os_now_ns();
+		kmm_options_load();
+		kmm_arena_init(&kmm_main_arena, 0);
+		kmm_thread_key_init();
+		__atomic_store_n(&kmm_ready, 1, __ATOMIC_RELEASE);
+	}
+	kmm_unlock(&kmm_init_lock);
+}
+
+static void fork_prepare(void)
+{
+	kmm_ensure_init();
+	kmm_lock(&kmm_init_lock);
+	kmm_lock(&kmm_main_arena.lock);
+	kmm_thread_fork_prepare();
+}
+
+static void fork_parent(void)
+{
+	kmm_thread_fork_parent();
+	kmm_unlock(&kmm_main_arena.lock);
+	kmm_unlock(&kmm_init_lock);
+}
+
+static void fork_child(void)
+{
+	kmm_lock_reset(&kmm_init_lock);
+	kmm_lock_reset(&kmm_main_arena.lock);
+	kmm_thread_fork_child();
+}
+
+__attribute__((constructor)) static void kmm_constructor(void)
+{
+	kmm_ensure_init();
+	if (kmm_options.pending) {
+		kmm_lock(&kmm_main_arena.lock);
+		kmm_options_load();
+		kmm_unlock(&kmm_main_arena.lock);
+	}
+	pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+
+__attribute__((destructor)) static void kmm_destructor(void)
+{
+	if (!kmm_ready || !kmm_options.stats)
+		return;
+	if (kmm_options.stats_pid != 0 && kmm_options.stats_pid != kmm_os_getpid())
+		return;
+	int fd = 2;
+	if (kmm_options.stats_path[0] != '\0') {
+		fd = kmm_os_open(kmm_options.stats_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+		if (fd < 0) {
+			kmm_warn("KMM_STATS: cannot open %s", kmm_options.stats_path);
+			return;
+		}
+	}
+	kmm_report_exit(fd, kmm_os_now_ns() - kmm_start_ns);
+	if (fd != 2)
+		kmm_os_close(fd);
+}

@@ -1,0 +1,214 @@
+/*
+ * options.c — reading kmm's configuration from the environment.
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "options.h"
+#include "heap/params.h"
+#include "util/format.h"
+
+extern char **environ;
+
+struct kmm_options kmm_options;
+
+struct option_name {
+	const char *name;   /* KMM_OPTIONS name = glibc tunable suffix */
+	int param;
+};
+
+static const struct option_name option_names[] = {
+	{ "mmap_threshold",        KMM_P_MMAP_THRESHOLD },
+	{ "top_pad",               KMM_P_TOP_PAD },
+	{ "trim_threshold",        KMM_P_TRIM_THRESHOLD },
+	{ "mmap_max",              KMM_P_MMAP_MAX },
+	{ "arena_max",             KMM_P_ARENA_MAX },
+	{ "arena_test",            KMM_P_ARENA_TEST },
+	{ "perturb",               KMM_P_PERTURB },
+	{ "mxfast",                KMM_P_MXFAST },
+	{ "tcache_count",          KMM_P_TCACHE_COUNT },
+	{ "tcache_max",            KMM_P_TCACHE_MAX },
+	{ "tcache_unsorted_limit", KMM_P_TCACHE_UNSORTED_LIMIT },
+};
+
+static const struct option_name legacy_names[] = {
+	{ "MALLOC_TOP_PAD_",        KMM_P_TOP_PAD },
+	{ "MALLOC_MMAP_THRESHOLD_", KMM_P_MMAP_THRESHOLD },
+	{ "MALLOC_TRIM_THRESHOLD_", KMM_P_TRIM_THRESHOLD },
+	{ "MALLOC_MMAP_MAX_",       KMM_P_MMAP_MAX },
+	{ "MALLOC_ARENA_MAX",       KMM_P_ARENA_MAX },
+	{ "MALLOC_ARENA_TEST",      KMM_P_ARENA_TEST },
+	{ "MALLOC_PERTURB_",        KMM_P_PERTURB },
+};
+
+const char *kmm_getenv(const char *name)
+{
+	char **env = environ;
+	size_t n = strlen(name);
+	if (env == NULL)
+		return NULL;
+	for (; *env != NULL; env++)
+		if (strncmp(*env, name, n) == 0 && (*env)[n] == '=')
+			return *env + n + 1;
+	return NULL;
+}
+
+bool kmm_parse_number(const char *s, size_t len, bool suffixes, long long *out)
+{
+	unsigned long long v = 0;
+	size_t i = 0;
+	bool neg = false;
+	unsigned base = 10;
+	if (len > 0 && s[0] == '-') {
+		neg = true;
+		i++;
+	}
+	if (len - i > 2 && s[i] == '0' && (s[i + 1] == 'x' || s[i + 1] == 'X')) {
+		base = 16;
+		i += 2;
+	}
+	size_t digits = 0;
+	for (; i < len; i++, digits++) {
+		char ch = s[i];
+		unsigned d;
+		if (ch >= '0' && ch <= '9') d = (unsigned)(ch - '0');
+		else if (base == 16 && ch >= 'a' && ch <= 'f') d = (unsigned)(ch - 'a' + 10);
+		else if (base == 16 && ch >= 'A' && ch <= 'F') d = (unsigned)(ch - 'A' + 10);
+		else break;
+		if (v > (0x7fffffffffffffffull - d) / base)
+			return false;
+		v = v * base + d;
+	}
+	if (digits == 0)
+		return false;
+	if (i < len && suffixes) {
+		unsigned shift = 0;
+		switch (s[i]) {
+		case 'k': case 'K': shift = 10; break;
+		case 'm': case 'M': shift = 20; break;
+		case 'g': case 'G': shift = 30; break;
+		default: return false;
+		}
+		if (v > (0x7fffffffffffffffull >> shift))
+			return false;
+		v <<= shift;
+		i++;
+		/* allow "k", "kb", "kib" */
+		if (i < len && (s[i] == 'i' || s[i] == 'I'))
+			i++;
+		if (i < len && (s[i] == 'b' || s[i] == 'B'))
+			i++;
+	}
+	if (i != len)
+		return false;
+	if (neg && v != 1)
+		return false;   /* only -1 ("unlimited") */
+	*out = neg ? -1 : (long long)v;
+	return true;
+}
+
+static const struct option_name *lookup(const struct option_name *tab, size_t n,
+					const char *name, size_t len)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strlen(tab[i].name) == len && memcmp(tab[i].name, name, len) == 0)
+			return &tab[i];
+	return NULL;
+}
+
+int kmm_options_parse(const char *text, bool warn)
+{
+	int failures = 0;
+	const char *p = text;
+	while (*p) {
+		const char *end = strchr(p, ',');
+		if (end == NULL)
+			end = p + strlen(p);
+		const char *eq = memchr(p, '=', (size_t)(end - p));
+		if (end == p) {
+			p = *end ? end + 1 : end;
+			continue;
+		}
+		if (eq == NULL) {
+			if (warn)
+				kmm_warn("KMM_OPTIONS: '%.*s' is not name=value (ignored)", (int)(end - p), p);
+			failures++;
+		} else {
+			const struct option_name *o = lookup(option_names, KMM_ARRAY_SIZE(option_names),
+							     p, (size_t)(eq - p));
+			long long v;
+			if (o == NULL) {
+				if (warn)
+					kmm_warn("KMM_OPTIONS: unknown option '%.*s' (ignored; see docs/options.md)",
+						 (int)(eq - p), p);
+				failures++;
+			} else if (!kmm_parse_number(eq + 1, (size_t)(end - eq - 1), true, &v) ||
+				   !kmm_params_set(o->param, v)) {
+				if (warn)
+					kmm_warn("KMM_OPTIONS: bad value '%.*s' for %s (ignored)",
+						 (int)(end - eq - 1), eq + 1, o->name);
+				failures++;
+			}
+		}
+		p = *end ? end + 1 : end;
+	}
+	return failures;
+}
+
+/* GLIBC_TUNABLES=glibc.malloc.tcache_count=0:glibc.malloc.mmap_threshold=... */
+static void parse_tunables(const char *text)
+{
+	static const char prefix[] = "glibc.malloc.";
+	const char *p = text;
+	while (*p) {
+		const char *end = strchr(p, ':');
+		if (end == NULL)
+			end = p + strlen(p);
+		const char *eq = memchr(p, '=', (size_t)(end - p));
+		size_t pl = sizeof prefix - 1;
+		if (eq != NULL && (size_t)(eq - p) > pl && memcmp(p, prefix, pl) == 0) {
+			const struct option_name *o = lookup(option_names, KMM_ARRAY_SIZE(option_names),
+							     p + pl, (size_t)(eq - p - pl));
+			long long v;
+			if (o != NULL && kmm_parse_number(eq + 1, (size_t)(end - eq - 1), false, &v))
+				kmm_params_set(o->param, v);
+		}
+		p = *end ? end + 1 : end;
+	}
+}
+
+void kmm_options_load(void)
+{
+	const char *v;
+	if (environ == NULL) {
+		kmm_options.pending = true;
+		return;
+	}
+	kmm_options.pending = false;
+
+	if ((v = kmm_getenv("GLIBC_TUNABLES")) != NULL)
+		parse_tunables(v);
+	for (size_t i = 0; i < KMM_ARRAY_SIZE(legacy_names); i++) {
+		long long n;
+		if ((v = kmm_getenv(legacy_names[i].name)) != NULL &&
+		    kmm_parse_number(v, strlen(v), false, &n))
+			kmm_params_set(legacy_names[i].param, n);
+	}
+	if ((v = kmm_getenv("KMM_OPTIONS")) != NULL)
+		kmm_options_parse(v, true);
+
+	v = kmm_getenv("KMM_STATS");
+	kmm_options.stats = v != NULL && *v != '\0' && strcmp(v, "0") != 0;
+	kmm_options.stats_path[0] = '\0';
+	if (kmm_options.stats && strcmp(v, "1") != 0 && strcmp(v, "stderr") != 0) {
+		size_t n = strlen(v);
+		if (n >= sizeof kmm_options.stats_path)
+			n = sizeof kmm_options.stats_path - 1;
+		memcpy(kmm_options.stats_path, v, n);
+		kmm_options.stats_path[n] = '\0';
+	}
+	long long pid = 0;
+	if ((v = kmm_getenv("KMM_STATS_PID")) != NULL && kmm_parse_number(v, strlen(v), false, &pid))
+		kmm_options.stats_pid = (pid_t)pid;
+}

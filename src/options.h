@@ -1,0 +1,48 @@
+/*
+ * options.h — kmm's configuration from the environment, read once at
+ * initialisation without allocating (see docs/options.md):
+ *
+ *   GLIBC_TUNABLES   glibc.malloc.<name>=<value>:...   (glibc compatible)
+ *   MALLOC_TOP_PAD_, MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_,
+ *   MALLOC_MMAP_MAX_, MALLOC_ARENA_MAX, MALLOC_ARENA_TEST, MALLOC_PERTURB_
+ *                    glibc's legacy variables
+ *   KMM_OPTIONS      name=value,...  (kmm's own; wins over the above)
+ *   KMM_STATS        1 / stderr, or a file to append the exit report to
+ *   KMM_STATS_PID    only report in the process with this pid
+ *
+ * Values: decimal, 0x hex; in KMM_OPTIONS also a k/m/g suffix (KiB...).
+ */
+#ifndef KMM_OPTIONS_H
+#define KMM_OPTIONS_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+struct kmm_options {
+	bool  stats;               /* print the report at exit */
+	char  stats_path[1024];    /* "" = standard error */
+	pid_t stats_pid;           /* 0 = any process */
+	bool  pending;             /* environ was not available yet */
+};
+
+extern struct kmm_options kmm_options;
+
+/* Read the environment into kmm_params and kmm_options.  If the process's
+ * environment is not set up yet (a malloc from the dynamic loader before
+ * libc initialised), mark the options pending; the library constructor
+ * calls this again. */
+void kmm_options_load(void);
+
+/* Parse one KMM_OPTIONS string (exposed for the tests).  Returns the number
+ * of entries it could not apply; each is reported on stderr if `warn`. */
+int kmm_options_parse(const char *text, bool warn);
+
+/* Parse a size: decimal or 0x hex, optional k/m/g suffix when `suffixes`;
+ * "-1" is accepted (as "unlimited" for trim_threshold).  Returns false on
+ * malformed text. */
+bool kmm_parse_number(const char *s, size_t len, bool suffixes, long long *out);
+
+/* getenv without libc (works before libc's own initialisation). */
+const char *kmm_getenv(const char *name);
+
+#endif /* KMM_OPTIONS_H */

@@ -1,0 +1,87 @@
+/*
+ * os.h — the OS layer: the only place in kmm that makes system calls.
+ *
+ * Everything strace shows for a program running under libkmm comes from the
+ * functions below, so the memory system calls of a run can be explained from
+ * this one file.  None of them allocates memory, takes a kmm lock or calls
+ * back into kmm; all are safe to call with any kmm lock held, before
+ * constructors have run and after destructors.
+ *
+ * Preconditions are stated per call; a violated precondition is a kmm bug,
+ * not a user error.
+ */
+#ifndef KMM_OS_H
+#define KMM_OS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "util/compiler.h"
+
+/* Size of a page as the kernel reports it (AT_PAGESZ); 4096 on x86-64.
+ * Valid at any time: the auxiliary vector is read on first use. */
+size_t kmm_os_page_size(void);
+
+/* Move the program break by `increment` bytes, like sbrk(2), and return the
+ * old break, or (void *)-1 with errno set on failure.  kmm goes through
+ * libc's sbrk() rather than the raw syscall so that the program's own view
+ * of the break (sbrk(0), glibc's cached __curbrk) stays exact: a program that
+ * prints sbrk(0) sees the heap kmm made.  sbrk(0) makes no system call once
+ * the break is known.  Precondition: the caller holds the main arena lock
+ * (the break is a process-wide resource). */
+void *kmm_os_sbrk(intptr_t increment);
+
+/* Anonymous private read/write mapping of `len` bytes (a multiple of the page
+ * size), or NULL with errno set.  Never MAP_SHARED: fork must keep
+ * copy-on-write semantics for user memory.  `extra_flags` may add
+ * MAP_NORESERVE or MAP_POPULATE. */
+void *kmm_os_map(size_t len, int extra_flags);
+
+/* Same, with protection `prot` and an address hint (no MAP_FIXED). */
+void *kmm_os_map_at(void *hint, size_t len, int prot, int extra_flags);
+
+/* munmap(2).  `addr` page aligned, `len` a multiple of the page size.
+ * Returns 0 or -1 with errno set. */
+int kmm_os_unmap(void *addr, size_t len);
+
+/* mremap(2) with MREMAP_MAYMOVE: returns the new address or NULL with errno
+ * set.  Same alignment preconditions as kmm_os_unmap. */
+void *kmm_os_remap(void *addr, size_t old_len, size_t new_len);
+
+/* mprotect(2) and madvise(2); 0 or -1 with errno set. */
+int kmm_os_protect(void *addr, size_t len, int prot);
+int kmm_os_advise(void *addr, size_t len, int advice);
+
+/* Write all `len` bytes to `fd`, retrying on EINTR and short writes.
+ * Returns 0, or -1 if the descriptor failed (errno is preserved). */
+int kmm_os_write_all(int fd, const void *buf, size_t len);
+
+/* open(2)/read(2)/close(2) for kmm's own report and option files.
+ * errno is preserved by all three. */
+int kmm_os_open(const char *path, int flags, int mode);
+ssize_t kmm_os_read(int fd, void *buf, size_t len);
+void kmm_os_close(int fd);
+
+/* Futex wait while *addr == expected / wake up to `n` waiters (private). */
+void kmm_os_futex_wait(volatile int *addr, int expected);
+void kmm_os_futex_wake(volatile int *addr, int n);
+
+/* Yield the CPU (sched_yield). */
+void kmm_os_yield(void);
+
+/* Process and thread ids (getpid(2), gettid(2)). */
+pid_t kmm_os_getpid(void);
+pid_t kmm_os_gettid(void);
+
+/* CLOCK_MONOTONIC in nanoseconds (vDSO, no system call in practice). */
+uint64_t kmm_os_now_ns(void);
+
+/* 64 random bits from the kernel (AT_RANDOM, then getrandom(2), then the
+ * clock): used for per-process keys.  Never blocks. */
+uint64_t kmm_os_random(void);
+
+/* abort(3): raise SIGABRT.  Does not return. */
+KMM_NORETURN void kmm_os_abort(void);
+
+#endif /* KMM_OS_H */

@@ -1,0 +1,62 @@
+/*
+ * format.h — text output without stdio or malloc.
+ *
+ * kmm formats every report and diagnostic itself into a fixed buffer (on the
+ * stack) and writes it with write(2) through the OS layer, so reporting is
+ * safe from inside malloc, with locks held, and in a process whose stdio is
+ * broken.  A buffer bound to a file descriptor flushes itself when full, so
+ * reports of any length stream through a small buffer.
+ *
+ * The printf subset: %% %c %s %d %i %u %x %X %p, length modifiers l, ll, z,
+ * flags '-' (left-justify), '0' (zero pad), "'" (thousands separators),
+ * a decimal field width or '*', and a precision for %s ('.N' or '.*').
+ */
+#ifndef KMM_FORMAT_H
+#define KMM_FORMAT_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+#include "compiler.h"
+
+struct kmm_buf {
+	char  *data;
+	size_t len;      /* bytes in data */
+	size_t cap;      /* size of data */
+	int    fd;       /* flush target, or -1 for a fixed string buffer */
+	int    truncated;/* a string buffer ran out of room */
+	/* flush target instead of fd (kmm_buf_init_sink) */
+	void (*sink)(void *ctx, const char *data, size_t len);
+	void  *sink_ctx;
+};
+
+/* A buffer that flushes to `fd` when full (fd >= 0), or a string buffer
+ * (fd < 0) that is always NUL-terminated and truncates on overflow. */
+void kmm_buf_init(struct kmm_buf *b, char *data, size_t cap, int fd);
+/* A buffer that hands its contents to sink() whenever it is full and on
+ * kmm_buf_flush() (used to write reports to a stdio FILE from outside any
+ * kmm lock). */
+void kmm_buf_init_sink(struct kmm_buf *b, char *data, size_t cap,
+		       void (*sink)(void *ctx, const char *data, size_t len), void *ctx);
+void kmm_buf_flush(struct kmm_buf *b);
+void kmm_buf_putc(struct kmm_buf *b, char c);
+void kmm_buf_write(struct kmm_buf *b, const char *s, size_t n);
+void kmm_buf_puts(struct kmm_buf *b, const char *s);
+void kmm_buf_printf(struct kmm_buf *b, const char *fmt, ...) KMM_PRINTF(2, 3);
+void kmm_buf_vprintf(struct kmm_buf *b, const char *fmt, va_list ap);
+
+/* "1.5 MiB", "512 KiB", "100 B": human-readable sizes for reports. */
+void kmm_buf_size(struct kmm_buf *b, unsigned long long bytes);
+
+/* snprintf into a fixed array; returns the length written (truncated). */
+size_t kmm_snprintf(char *dst, size_t cap, const char *fmt, ...) KMM_PRINTF(3, 4);
+
+/* Print "kmm: <message>\n" to standard error (one write) and abort().
+ * This is how heap corruption and misuse are reported, like glibc's
+ * malloc_printerr. */
+KMM_NORETURN KMM_COLD void kmm_fatal(const char *fmt, ...) KMM_PRINTF(1, 2);
+
+/* Print "kmm: <message>\n" to standard error and carry on. */
+KMM_COLD void kmm_warn(const char *fmt, ...) KMM_PRINTF(1, 2);
+
+#endif /* KMM_FORMAT_H */
