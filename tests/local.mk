@@ -1,1 +1,54 @@
-## tests — filled in below
+## tests/local.mk — the test suite (`make check`).
+##
+## Every test speaks TAP and runs under automake's tap-driver, so the summary
+## counts individual checks:
+##   tests/unit/test_*     criterion binaries linking the core (prefixed API);
+##                         each Test() is one result (tests/criterion-tap)
+##   tests/integration/*.sh  real programs run with LD_PRELOAD=libkmm.so
+
+LOG_DRIVER = env AM_TAP_AWK='$(AWK)' $(SHELL) $(top_srcdir)/build-aux/tap-driver.sh
+LOG_COMPILER = $(top_srcdir)/tests/criterion-tap
+TEST_EXTENSIONS = .sh
+SH_LOG_DRIVER = $(LOG_DRIVER)
+SH_LOG_COMPILER = $(SHELL)
+
+AM_TESTS_ENVIRONMENT = \
+	KMM_LIB='$(abs_top_builddir)/.libs/libkmm.so'; export KMM_LIB; \
+	KMM_TOOL='$(abs_top_builddir)/tools/kmm'; export KMM_TOOL; \
+	KMM_PROGS='$(abs_top_builddir)/tests/progs'; export KMM_PROGS; \
+	KMM_SRCDIR='$(abs_top_srcdir)'; export KMM_SRCDIR; \
+	STRACE='$(STRACE)'; export STRACE;
+
+EXTRA_DIST += tests/criterion-tap tests/tap.sh
+
+# --- unit tests (criterion, prefixed API) -----------------------------------
+if HAVE_CRITERION
+unit_tests = \
+	tests/unit/test_format \
+	tests/unit/test_heap \
+	tests/unit/test_model \
+	tests/unit/test_options
+check_PROGRAMS += $(unit_tests)
+TESTS += $(unit_tests)
+endif
+
+UNIT_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS) -Wno-missing-prototypes -Wno-shadow
+UNIT_LDADD = libkmmcore.la $(CRITERION_LIBS) -lpthread
+
+tests_unit_test_format_SOURCES = tests/unit/test_format.c
+tests_unit_test_format_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_format_LDADD = $(UNIT_LDADD)
+
+tests_unit_test_heap_SOURCES = tests/unit/test_heap.c tests/unit/testutil.h
+tests_unit_test_heap_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_heap_LDADD = $(UNIT_LDADD)
+
+tests_unit_test_model_SOURCES = tests/unit/test_model.c tests/unit/testutil.h
+tests_unit_test_model_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_model_LDADD = $(UNIT_LDADD)
+
+tests_unit_test_options_SOURCES = tests/unit/test_options.c tests/unit/testutil.h
+tests_unit_test_options_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_options_LDADD = $(UNIT_LDADD)
+
+include tests/integration/local.mk

@@ -66,7 +66,8 @@ void kmm_arena_init(struct kmm_arena *a, int index)
 	a->initialized = true;
 }
 
-/* Fill a freshly allocated chunk / a freed chunk with the M_PERTURB pattern. */
+/* Fill a freshly allocated chunk (n = its usable bytes) / a freed chunk
+ * with the M_PERTURB pattern. */
 static inline void alloc_perturb(mchunk p, size_t n)
 {
 	if (KMM_UNLIKELY(kmm_params.perturb_byte))
@@ -343,7 +344,7 @@ mchunk kmm_int_malloc(struct kmm_arena *a, size_t nb, struct kmm_tcache *tc)
 			if (tc_ok)
 				stash_fastbin(a, fidx, tc, tidx);
 			served(a, KMM_PATH_FASTBIN);
-			alloc_perturb(victim, nb - KMM_CHUNK_HDR);
+			alloc_perturb(victim, nb - KMM_SIZE_SZ);
 			return victim;
 		}
 	}
@@ -364,7 +365,7 @@ mchunk kmm_int_malloc(struct kmm_arena *a, size_t nb, struct kmm_tcache *tc)
 			if (tc_ok)
 				stash_smallbin(a, bin, nb, tc, tidx);
 			served(a, KMM_PATH_SMALLBIN);
-			alloc_perturb(victim, nb - KMM_CHUNK_HDR);
+			alloc_perturb(victim, nb - KMM_SIZE_SZ);
 			return victim;
 		}
 	} else {
@@ -413,7 +414,7 @@ mchunk kmm_int_malloc(struct kmm_arena *a, size_t nb, struct kmm_tcache *tc)
 				set_head(rem, rsize | KMM_PREV_INUSE);
 				set_foot(rem, rsize);
 				served(a, KMM_PATH_REMAINDER);
-				alloc_perturb(victim, nb - KMM_CHUNK_HDR);
+				alloc_perturb(victim, nb - KMM_SIZE_SZ);
 				return victim;
 			}
 
@@ -432,7 +433,7 @@ mchunk kmm_int_malloc(struct kmm_arena *a, size_t nb, struct kmm_tcache *tc)
 					continue;
 				}
 				served(a, KMM_PATH_UNSORTED);
-				alloc_perturb(victim, nb - KMM_CHUNK_HDR);
+				alloc_perturb(victim, nb - KMM_SIZE_SZ);
 				return victim;
 			}
 
@@ -473,7 +474,7 @@ mchunk kmm_int_malloc(struct kmm_arena *a, size_t nb, struct kmm_tcache *tc)
 				kmm_unlink_chunk(a, victim);
 				victim = split_off(a, victim, size, nb, false, "malloc()");
 				served(a, KMM_PATH_LARGEBIN);
-				alloc_perturb(victim, nb - KMM_CHUNK_HDR);
+				alloc_perturb(victim, nb - KMM_SIZE_SZ);
 				return victim;
 			}
 		}
@@ -510,7 +511,7 @@ mchunk kmm_int_malloc(struct kmm_arena *a, size_t nb, struct kmm_tcache *tc)
 			kmm_unlink_chunk(a, victim);
 			victim = split_off(a, victim, size, nb, in_smallbin_range(nb), "malloc()");
 			served(a, KMM_PATH_BINMAP);
-			alloc_perturb(victim, nb - KMM_CHUNK_HDR);
+			alloc_perturb(victim, nb - KMM_SIZE_SZ);
 			return victim;
 		}
 
@@ -522,7 +523,7 @@ mchunk kmm_int_malloc(struct kmm_arena *a, size_t nb, struct kmm_tcache *tc)
 		if (size >= nb + KMM_MINSIZE) {
 			victim = take_from_top(a, nb);
 			served(a, KMM_PATH_TOP);
-			alloc_perturb(victim, nb - KMM_CHUNK_HDR);
+			alloc_perturb(victim, nb - KMM_SIZE_SZ);
 			return victim;
 		}
 		/* 7. merge the fastbins and retry */
@@ -534,7 +535,7 @@ mchunk kmm_int_malloc(struct kmm_arena *a, size_t nb, struct kmm_tcache *tc)
 		/* 8. ask the OS */
 		victim = kmm_sysmalloc(a, nb);
 		if (victim != NULL && !chunk_is_mmapped(victim))
-			alloc_perturb(victim, nb - KMM_CHUNK_HDR);
+			alloc_perturb(victim, nb - KMM_SIZE_SZ);
 		return victim;
 	}
 }

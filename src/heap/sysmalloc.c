@@ -49,9 +49,11 @@ static void span_include(struct kmm_arena *a, char *lo, char *hi)
 		__atomic_store_n(&a->span_hi, h, __ATOMIC_RELAXED);
 }
 
-/* Close the segment holding `old_top` (old_size bytes) with two fenceposts
- * and free what is left of it. */
-static void close_segment(struct kmm_arena *a, mchunk old_top, size_t old_size)
+/* Close segment `seg`, whose last chunk was the old top (old_size bytes),
+ * with two fenceposts and free what is left of the old top.  a->top is the
+ * new segment's top already. */
+static void close_segment(struct kmm_arena *a, struct kmm_segment *seg, mchunk old_top,
+			  size_t old_size)
 {
 	old_size = (old_size - 2 * KMM_CHUNK_HDR) & ~KMM_ALIGN_MASK;
 	set_head(old_top, old_size | KMM_PREV_INUSE);
@@ -59,7 +61,7 @@ static void close_segment(struct kmm_arena *a, mchunk old_top, size_t old_size)
 	mchunk fp2 = chunk_at(fp1, KMM_CHUNK_HDR);
 	set_head(fp1, KMM_CHUNK_HDR | KMM_PREV_INUSE);
 	set_head(fp2, KMM_CHUNK_HDR | KMM_PREV_INUSE);
-	a->seg_last->chunks_end = (char *)fp2 + KMM_CHUNK_HDR;
+	seg->chunks_end = (char *)fp2 + KMM_CHUNK_HDR;
 	if (old_size >= KMM_MINSIZE)
 		kmm_int_free(a, old_top);
 }
@@ -205,7 +207,7 @@ mchunk kmm_sysmalloc(struct kmm_arena *a, size_t nb)
 			a->seg_last = seg;
 			prev->next = seg;
 			if (old_top != NULL)
-				close_segment(a, old_top, old_size);
+				close_segment(a, prev, old_top, old_size);
 		}
 	}
 

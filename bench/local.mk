@@ -1,0 +1,1 @@
+## bench/local.mk — benchmarks (`make bench`); never part of `make check`.

@@ -1,0 +1,1036 @@
+/*
+ * test_heap.c — the heap side through the prefixed API: break growth, the
+ * tcache, every bin, consolidation, the mmap threshold, realloc, calloc,
+ * memalign, trimming, segments, threads, fork and misuse.  Every test ends
+ * with the invariant checkers (CHECK_HEAP).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <malloc.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+#define PAGE 4096ul
+
+/* ---- break growth: the seed's experiment ---------------------------------- */
+
+Test(brk, first_malloc_grows_break_by_0x21000)
+{
+	char *b0 = sbrk(0);
+	cr_assert_eq((uintptr_t)b0 % PAGE, 0, "the break starts page aligned");
+	char *p = kmm_malloc(16);
+	char *b1 = sbrk(0);
+	/* tcache (0x290) + top_pad (0x20000) + MINSIZE (0x20), page aligned */
+	cr_assert_eq(b1 - b0, 0x21000, "first growth was %#lx", (long)(b1 - b0));
+	/* the tcache is the first chunk, the user's block the second */
+	cr_assert_eq(p, b0 + 0x290 + 0x10);
+	cr_assert_eq(arena_stats()->brk_grows, 1);
+	CHECK_HEAP();
+}
+
+Test(brk, growth_continues_in_top_pad_strides)
+{
+	char *b0 = sbrk(0);
+	kmm_malloc(16);
+	/* consume the top: 130 KiB in 1 KiB blocks */
+	for (int i = 0; i < 130; i++)
+		cr_assert_not_null(kmm_malloc(1000));
+	char *b1 = sbrk(0);
+	cr_assert_eq(arena_stats()->brk_grows, 1, "still the first growth");
+	cr_assert_not_null(kmm_malloc(4000));  /* does not fit in the top any more */
+	char *b2 = sbrk(0);
+	cr_assert_eq(arena_stats()->brk_grows, 2);
+	/* the second step: nb + top_pad + MINSIZE - old top, page aligned */
+	cr_assert((size_t)(b2 - b1) >= 0x20000 && (size_t)(b2 - b1) <= 0x21000 + PAGE,
+		  "second growth %#lx", (long)(b2 - b1));
+	cr_assert(b1 > b0);
+	CHECK_HEAP();
+}
+
+/* ---- the tcache ------------------------------------------------------------ */
+
+Test(tcache, lifo_reuse_without_lock)
+{
+	void *p = kmm_malloc(40);
+	kmm_free(p);
+	uint64_t hits = kmm_self.c.tc_alloc_hits;
+	void *q = kmm_malloc(40);
+	cr_assert_eq(q, p);
+	cr_assert_eq(kmm_self.c.tc_alloc_hits, hits + 1);
+	kmm_free(q);
+	CHECK_HEAP();
+}
+
+Test(tcache, holds_seven_then_fastbin)
+{
+	void *p[10];
+	for (int i = 0; i < 10; i++)
+		p[i] = kmm_malloc(40);            /* chunk 48 */
+	kmm_malloc(16);                           /* guard against top */
+	for (int i = 0; i < 10; i++)
+		kmm_free(p[i]);
+	struct kmm_tcache *tc = kmm_self.tc;
+	cr_assert_eq(tc->counts[kmm_csize2tidx(48)], 7);
+	cr_assert_eq(arena_stats()->frees_fastbin, 3);
+	cr_assert_eq(kmm_mallinfo2().smblks, 3);
+	CHECK_HEAP();
+
+	/* 7 from the tcache, then the fastbin serves one and stashes two */
+	for (int i = 0; i < 7; i++)
+		kmm_malloc(40);
+	uint64_t fills = arena_stats()->tcache_fills;
+	kmm_malloc(40);
+	cr_assert_eq(arena_stats()->served[KMM_PATH_FASTBIN], 1);
+	cr_assert_eq(arena_stats()->tcache_fills, fills + 2);
+	cr_assert_eq(tc->counts[kmm_csize2tidx(48)], 2);
+	CHECK_HEAP();
+}
+
+Test(tcache, double_free_detected, .signal = SIGABRT)
+{
+	void *p = kmm_malloc(64);
+	kmm_free(p);
+	kmm_free(p);
+}
+
+Test(tcache, count_zero_turns_it_off)
+{
+	tcache_off();
+	void *p = kmm_malloc(40);
+	kmm_malloc(16);
+	kmm_free(p);
+	cr_assert_eq(arena_stats()->frees_fastbin, 1);
+	cr_assert_eq(kmm_malloc(40), p);
+	cr_assert_eq(arena_stats()->served[KMM_PATH_FASTBIN], 1);
+	CHECK_HEAP();
+}
+
+/* ---- bins ------------------------------------------------------------------ */
+
+Test(bins, fastbin_double_free_detected, .signal = SIGABRT)
+{
+	tcache_off();
+	void *p = kmm_malloc(40);
+	kmm_malloc(16);
+	kmm_free(p);
+	kmm_free(p);
+}
+
+Test(bins, normal_double_free_detected, .signal = SIGABRT)
+{
+	tcache_off();
+	void *p = kmm_malloc(600);
+	kmm_malloc(16);
+	kmm_free(p);
+	kmm_free(p);
+}
+
+Test(bins, unsorted_then_smallbin_fifo)
+{
+	tcache_off();
+	void *a = kmm_malloc(200);   /* chunk 208: above max_fast */
+	kmm_malloc(16);
+	void *b = kmm_malloc(200);
+	kmm_malloc(16);
+	kmm_free(a);
+	kmm_free(b);
+	cr_assert_eq(arena_stats()->frees_unsorted, 2);
+	/* a different size sorts both into small bin 13 and takes the top */
+	kmm_malloc(300);
+	cr_assert_eq(arena_stats()->sorted, 2);
+	mchunk bin = bin_at(&kmm_main_arena, smallbin_index(208));
+	cr_assert_neq(bin->fd, bin, "small bin 13 holds the chunks");
+	CHECK_HEAP();
+	/* FIFO: the first freed comes back first */
+	cr_assert_eq(kmm_malloc(200), a);
+	cr_assert_eq(arena_stats()->served[KMM_PATH_SMALLBIN], 1);
+	cr_assert_eq(kmm_malloc(200), b);
+	CHECK_HEAP();
+}
+
+Test(bins, exact_fit_from_unsorted)
+{
+	tcache_off();
+	void *a = kmm_malloc(3000);
+	kmm_malloc(16);
+	kmm_free(a);
+	cr_assert_eq(kmm_malloc(3000), a);
+	cr_assert_eq(arena_stats()->served[KMM_PATH_UNSORTED], 1);
+	CHECK_HEAP();
+}
+
+Test(bins, neighbours_coalesce)
+{
+	tcache_off();
+	char *a = kmm_malloc(500);   /* chunk 512 */
+	char *b = kmm_malloc(500);
+	kmm_malloc(16);
+	cr_assert_eq(b - a, 512);
+	kmm_free(a);
+	kmm_free(b);
+	cr_assert(arena_stats()->merges >= 1);
+	mchunk u = unsorted_bin(&kmm_main_arena);
+	cr_assert_eq(u->fd, chunk_of(a), "the merged chunk starts at a");
+	cr_assert_eq(chunksize(u->fd), 1024);
+	cr_assert_eq(u->fd->fd, u, "exactly one chunk");
+	CHECK_HEAP();
+	/* 1008 bytes come from it, via its large bin and the binmap */
+	cr_assert_eq(kmm_malloc(1000), a);
+	CHECK_HEAP();
+}
+
+Test(bins, free_next_to_top_merges_into_top)
+{
+	tcache_off();
+	kmm_malloc(16);
+	size_t top0 = top_size(&kmm_main_arena);
+	void *p = kmm_malloc(5000);
+	kmm_free(p);
+	cr_assert_eq(top_size(&kmm_main_arena), top0);
+	cr_assert_eq(arena_stats()->frees_top, 1);
+	CHECK_HEAP();
+}
+
+Test(bins, large_bins_sorted_best_fit_and_binmap)
+{
+	tcache_off();
+	size_t req[] = { 2000, 2100, 2050, 2010 };   /* chunks 2016 2112 2064 2032 */
+	void *p[4];
+	for (int i = 0; i < 4; i++) {
+		p[i] = kmm_malloc(req[i]);
+		kmm_malloc(16);
+	}
+	void *e = kmm_malloc(500);
+	kmm_malloc(16);
+	for (int i = 0; i < 4; i++)
+		kmm_free(p[i]);
+	kmm_free(e);
+	/* the exact fit freed last: the four older chunks are sorted on the
+	 * way to it, into large bins 79 (2016, 2032), 80 and 81 */
+	cr_assert_eq(kmm_malloc(500), e);
+	cr_assert_eq(arena_stats()->sorted, 4);
+	mchunk b79 = bin_at(&kmm_main_arena, 79);
+	cr_assert_eq(chunksize(b79->fd), 2032, "largest first");
+	cr_assert_eq(chunksize(b79->bk), 2016, "smallest last");
+	cr_assert(bin_marked(&kmm_main_arena, 79) && bin_marked(&kmm_main_arena, 80) &&
+		  bin_marked(&kmm_main_arena, 81));
+	CHECK_HEAP();
+
+	/* exact size in bin 79 */
+	cr_assert_eq(kmm_malloc(2000), p[0]);
+	cr_assert_eq(arena_stats()->served[KMM_PATH_LARGEBIN], 1);
+	/* best fit for a 2032-byte chunk */
+	cr_assert_eq(kmm_malloc(2012), p[3]);
+	cr_assert_eq(arena_stats()->served[KMM_PATH_LARGEBIN], 2);
+	/* bin 79 is empty now: the binmap finds bin 80 (2064) and splits it */
+	char *q = kmm_malloc(1990);
+	cr_assert_eq(q, p[2]);
+	cr_assert_eq(arena_stats()->served[KMM_PATH_BINMAP], 1);
+	CHECK_HEAP();
+}
+
+Test(bins, small_request_splits_the_next_nonempty_bin)
+{
+	tcache_off();
+	void *a = kmm_malloc(2000);
+	kmm_malloc(16);
+	void *e = kmm_malloc(500);
+	kmm_malloc(16);
+	kmm_free(a);
+	kmm_free(e);
+	cr_assert_eq(kmm_malloc(500), e);     /* sorts a into large bin 79 */
+	/* no 48-byte chunk anywhere: the binmap finds bin 79 and splits a;
+	 * the remainder becomes the "last remainder" */
+	cr_assert_eq(kmm_malloc(40), a);
+	cr_assert_eq(arena_stats()->served[KMM_PATH_BINMAP], 1);
+	cr_assert_eq(kmm_main_arena.last_remainder, chunk_at(chunk_of(a), 48));
+	/* the next small request comes from that remainder (locality) */
+	cr_assert_eq(kmm_malloc(40), (char *)a + 48);
+	cr_assert_eq(arena_stats()->served[KMM_PATH_REMAINDER], 1);
+	CHECK_HEAP();
+}
+
+Test(bins, many_equal_sizes_keep_the_skip_list)
+{
+	tcache_off();
+	void *p[60];
+	for (int i = 0; i < 60; i++) {
+		p[i] = kmm_malloc(1500 + (size_t)(i % 5) * 16);
+		kmm_malloc(16);
+	}
+	for (int i = 0; i < 60; i += 2)
+		kmm_free(p[i]);
+	kmm_malloc(16);
+	CHECK_HEAP();
+	/* take them out in an order that unlinks run leaders */
+	for (int i = 0; i < 60; i += 4)
+		cr_assert_not_null(kmm_malloc(1500 + (size_t)(i % 5) * 16));
+	CHECK_HEAP();
+	for (int i = 1; i < 60; i += 2)
+		kmm_free(p[i]);
+	CHECK_HEAP();
+}
+
+Test(bins, consolidate_on_large_request)
+{
+	tcache_off();
+	void *p[8];
+	for (int i = 0; i < 8; i++)
+		p[i] = kmm_malloc(100);       /* fast chunks, adjacent */
+	kmm_malloc(16);
+	for (int i = 0; i < 8; i++)
+		kmm_free(p[i]);
+	cr_assert_eq(kmm_main_arena.have_fastchunks, 1);
+	kmm_malloc(2000);                 /* large: consolidates first */
+	cr_assert_eq(kmm_main_arena.have_fastchunks, 0);
+	cr_assert(arena_stats()->consolidations >= 1);
+	CHECK_HEAP();
+	/* the eight 112-byte chunks became one 896-byte chunk */
+	cr_assert_eq(kmm_malloc(880), p[0]);
+	CHECK_HEAP();
+}
+
+/* ---- the mmap threshold ----------------------------------------------------- */
+
+Test(mmap, request_above_threshold_gets_its_own_mapping)
+{
+	char *p = kmm_malloc(200 * 1024);
+	mchunk c = chunk_of(p);
+	cr_assert(chunk_is_mmapped(c));
+	cr_assert_eq((uintptr_t)p % PAGE, 16, "the chunk starts its mapping");
+	size_t expect = KMM_ALIGN_UP(request2size(200 * 1024) + 8, PAGE);
+	cr_assert_eq(chunksize(c), expect);
+	cr_assert_eq(kmm_malloc_usable_size(p), expect - 16);
+	memset(p, 1, kmm_malloc_usable_size(p));
+	cr_assert_eq(kmm_mmap_stats.n_mmaps, 1);
+	CHECK_HEAP();
+}
+
+Test(mmap, dynamic_threshold_after_free)
+{
+	char *p = kmm_malloc(200 * 1024);
+	size_t size = chunksize(chunk_of(p));
+	cr_assert_eq(kmm_params.mmap_threshold, 128 * 1024);
+	kmm_free(p);
+	cr_assert_eq(kmm_params.mmap_threshold, size, "raised to the freed chunk's size");
+	cr_assert_eq(kmm_params.trim_threshold, 2 * size);
+	cr_assert_eq(kmm_mmap_stats.threshold_raises, 1);
+	/* the same request now comes from the heap */
+	char *q = kmm_malloc(200 * 1024);
+	cr_assert(!chunk_is_mmapped(chunk_of(q)));
+	cr_assert(in_heap(q));
+	CHECK_HEAP();
+}
+
+Test(mmap, threshold_capped_at_32_mib)
+{
+	char *p = kmm_malloc(40 << 20);
+	cr_assert(chunk_is_mmapped(chunk_of(p)));
+	kmm_free(p);
+	cr_assert_eq(kmm_params.mmap_threshold, 128 * 1024, "above 32 MiB: unchanged");
+	CHECK_HEAP();
+}
+
+Test(mmap, mallopt_fixes_the_threshold)
+{
+	cr_assert_eq(kmm_mallopt(M_MMAP_THRESHOLD, 128 * 1024), 1);
+	char *p = kmm_malloc(300 * 1024);
+	cr_assert(chunk_is_mmapped(chunk_of(p)));
+	kmm_free(p);
+	cr_assert_eq(kmm_params.mmap_threshold, 128 * 1024);
+	cr_assert_eq(kmm_mallopt(M_MMAP_THRESHOLD, 64 << 20), 0, "above the 32 MiB maximum");
+	CHECK_HEAP();
+}
+
+Test(mmap, top_serves_big_request_when_it_fits)
+{
+	/* glibc's rule, which kmm keeps: the mmap threshold only matters when
+	 * the top chunk cannot serve the request */
+	kmm_malloc(16);
+	cr_assert_eq(top_size(&kmm_main_arena), 0x21000 - 0x290 - 0x20);
+	char *p = kmm_malloc(132000);   /* above 128 KiB, but the top has room */
+	cr_assert(!chunk_is_mmapped(chunk_of(p)));
+	cr_assert(in_heap(p));
+	cr_assert_eq(kmm_mmap_stats.maps, 0);
+	char *q = kmm_malloc(132000);   /* now it does not fit: own mapping */
+	cr_assert(chunk_is_mmapped(chunk_of(q)));
+	CHECK_HEAP();
+}
+
+Test(mmap, mmap_max_zero_uses_the_heap)
+{
+	cr_assert_eq(kmm_mallopt(M_MMAP_MAX, 0), 1);
+	char *p = kmm_malloc(1 << 20);
+	cr_assert(!chunk_is_mmapped(chunk_of(p)));
+	cr_assert(in_heap(p));
+	cr_assert(kmm_mmap_stats.refused_max >= 1);
+	CHECK_HEAP();
+}
+
+Test(mmap, realloc_uses_mremap)
+{
+	char *p = kmm_malloc(300 * 1024);
+	fill(p, 300 * 1024, 7);
+	char *q = kmm_realloc(p, 3 << 20);
+	cr_assert_not_null(q);
+	cr_assert(chunk_is_mmapped(chunk_of(q)));
+	cr_assert(verify(q, 300 * 1024, 7), "contents kept");
+	cr_assert_eq(kmm_mmap_stats.remaps, 1);
+	memset(q, 3, 3 << 20);
+	char *r = kmm_realloc(q, 200 * 1024);
+	cr_assert(chunk_is_mmapped(chunk_of(r)));
+	cr_assert(chunksize(chunk_of(r)) < (size_t)(3 << 20));
+	cr_assert_eq(r[200 * 1024 - 1], 3);
+	cr_assert_eq(kmm_mmap_stats.remaps, 2);
+	kmm_free(r);
+	CHECK_HEAP();
+}
+
+/* ---- trimming ------------------------------------------------------------- */
+
+Test(trim, break_shrinks_after_freeing_the_top)
+{
+	void *p[20];
+	kmm_malloc(16);
+	char *b0 = sbrk(0);
+	for (int i = 0; i < 20; i++)
+		p[i] = kmm_malloc(100 * 1024);   /* below the threshold: heap */
+	char *peak = sbrk(0);
+	cr_assert((size_t)(peak - b0) >= 20 * 100 * 1024);
+	for (int i = 19; i >= 0; i--)
+		kmm_free(p[i]);
+	char *after = sbrk(0);
+	cr_assert(after < peak, "break lowered");
+	cr_assert(arena_stats()->brk_trims >= 1);
+	/* what is left of the top: at most top_pad + MINSIZE + a page */
+	cr_assert(top_size(&kmm_main_arena) <= 128 * 1024 + 32 + PAGE,
+		  "top %zu", top_size(&kmm_main_arena));
+	CHECK_HEAP();
+}
+
+Test(trim, malloc_trim_returns_pages_inside_free_chunks)
+{
+	tcache_off();
+	char *a = kmm_malloc(64 * 1024);
+	kmm_malloc(16);          /* keeps a away from the top */
+	memset(a, 1, 64 * 1024);
+	kmm_free(a);
+	cr_assert_eq(kmm_malloc_trim(0), 1);
+	cr_assert(arena_stats()->madvised_bytes >= 14 * PAGE);
+	/* the pages read back as zero, the chunk header survived */
+	cr_assert_eq(a[32 * 1024], 0);
+	CHECK_HEAP();
+	cr_assert_eq(kmm_malloc(64 * 1024), a);
+	CHECK_HEAP();
+}
+
+Test(trim, mallopt_trim_threshold_minus_one_never_trims)
+{
+	cr_assert_eq(kmm_mallopt(M_TRIM_THRESHOLD, -1), 1);
+	void *p[10];
+	kmm_malloc(16);
+	for (int i = 0; i < 10; i++)
+		p[i] = kmm_malloc(100 * 1024);
+	for (int i = 9; i >= 0; i--)
+		kmm_free(p[i]);
+	cr_assert_eq(arena_stats()->brk_trims, 0);
+	CHECK_HEAP();
+}
+
+/* ---- calloc --------------------------------------------------------------- */
+
+Test(calloc, clears_reused_memory)
+{
+	char *p = kmm_malloc(1000);
+	memset(p, 0xAA, kmm_malloc_usable_size(p));
+	kmm_free(p);
+	char *q = kmm_calloc(1, 1000);
+	cr_assert_eq(q, p, "from the tcache");
+	cr_assert(all_zero(q, kmm_malloc_usable_size(q)));
+
+	char *r = kmm_malloc(100000);
+	memset(r, 0xBB, kmm_malloc_usable_size(r));
+	kmm_free(r);                      /* back into the top */
+	char *s = kmm_calloc(1, 100000);
+	cr_assert_eq(s, r, "from the (dirty) top");
+	cr_assert(all_zero(s, kmm_malloc_usable_size(s)));
+	CHECK_HEAP();
+}
+
+static size_t resident_pages(void *p, size_t len)
+{
+	unsigned char vec[4096];
+	uintptr_t lo = KMM_ALIGN_UP((uintptr_t)p, PAGE);
+	uintptr_t hi = KMM_ALIGN_DOWN((uintptr_t)p + len, PAGE);
+	size_t n = (hi - lo) / PAGE, res = 0;
+	cr_assert(n <= sizeof vec);
+	cr_assert_eq(mincore((void *)lo, hi - lo, vec), 0);
+	for (size_t i = 0; i < n; i++)
+		res += vec[i] & 1;
+	return res;
+}
+
+Test(calloc, does_not_touch_memory_fresh_from_brk)
+{
+	cr_assert_eq(kmm_mallopt(M_MMAP_THRESHOLD, 16 << 20), 1);
+	kmm_malloc(16);
+	char *p = kmm_calloc(1, 4 << 20);     /* grows the break by 4 MiB */
+	cr_assert(in_heap(p));
+	cr_assert(!chunk_is_mmapped(chunk_of(p)));
+	size_t res = resident_pages(p, 4 << 20);
+	cr_assert(res <= 2, "%zu of 1024 pages were touched", res);
+	cr_assert(all_zero(p, 4 << 20));
+	CHECK_HEAP();
+}
+
+Test(calloc, does_not_touch_fresh_mappings)
+{
+	char *p = kmm_calloc(256, 4096);
+	cr_assert(chunk_is_mmapped(chunk_of(p)));
+	cr_assert(resident_pages(p, 1 << 20) <= 1);
+	cr_assert(all_zero(p, 1 << 20));
+	CHECK_HEAP();
+}
+
+Test(calloc, overflow_is_enomem)
+{
+	errno = 0;
+	cr_assert_null(kmm_calloc(SIZE_MAX / 2, 3));
+	cr_assert_eq(errno, ENOMEM);
+	errno = 0;
+	cr_assert_null(kmm_calloc((size_t)1 << 32, (size_t)1 << 32));
+	cr_assert_eq(errno, ENOMEM);
+	cr_assert_not_null(kmm_calloc(0, 0));
+	CHECK_HEAP();
+}
+
+/* ---- realloc -------------------------------------------------------------- */
+
+Test(realloc, grows_into_the_top_in_place)
+{
+	kmm_malloc(16);
+	char *p = kmm_malloc(2000);
+	fill(p, 2000, 1);
+	char *q = kmm_realloc(p, 50000);
+	cr_assert_eq(q, p);
+	cr_assert(verify(q, 2000, 1));
+	CHECK_HEAP();
+}
+
+Test(realloc, grows_into_a_free_neighbour)
+{
+	tcache_off();
+	char *p = kmm_malloc(2000);
+	char *n = kmm_malloc(3000);
+	kmm_malloc(16);
+	fill(p, 2000, 2);
+	kmm_free(n);
+	char *q = kmm_realloc(p, 4500);
+	cr_assert_eq(q, p);
+	cr_assert(verify(q, 2000, 2));
+	CHECK_HEAP();
+}
+
+Test(realloc, moves_and_copies_when_boxed_in)
+{
+	char *p = kmm_malloc(2000);
+	kmm_malloc(16);
+	fill(p, 2000, 3);
+	char *q = kmm_realloc(p, 8000);
+	cr_assert_neq(q, p);
+	cr_assert(verify(q, 2000, 3));
+	CHECK_HEAP();
+}
+
+Test(realloc, shrinks_in_place)
+{
+	tcache_off();
+	char *p = kmm_malloc(8000);
+	kmm_malloc(16);
+	fill(p, 100, 4);
+	char *q = kmm_realloc(p, 100);
+	cr_assert_eq(q, p);
+	cr_assert_eq(kmm_malloc_usable_size(q), request2size(100) - 8);
+	cr_assert(verify(q, 100, 4));
+	CHECK_HEAP();
+}
+
+Test(realloc, null_and_zero)
+{
+	char *p = kmm_realloc(NULL, 100);
+	cr_assert_not_null(p);
+	errno = 0;
+	cr_assert_null(kmm_realloc(p, 0), "realloc(p, 0) frees");
+	errno = 0;
+	cr_assert_null(kmm_realloc(kmm_malloc(10), SIZE_MAX));
+	cr_assert_eq(errno, ENOMEM);
+	errno = 0;
+	cr_assert_null(kmm_reallocarray(NULL, SIZE_MAX / 2, 4));
+	cr_assert_eq(errno, ENOMEM);
+	cr_assert_not_null(kmm_reallocarray(NULL, 100, 4));
+	CHECK_HEAP();
+}
+
+Test(realloc, invalid_pointer_aborts, .signal = SIGABRT)
+{
+	char buf[64] __attribute__((aligned(16)));
+	memset(buf, 0, sizeof buf);
+	kmm_malloc(1);
+	kmm_realloc(buf + 16, 100);
+}
+
+/* ---- memalign and friends ------------------------------------------------- */
+
+Test(memalign, every_alignment_and_size)
+{
+	void *keep[200];
+	int k = 0;
+	for (size_t al = 32; al <= 65536; al <<= 1) {
+		for (size_t n = 1; n < 5000; n = n * 3 + 1) {
+			char *p = kmm_memalign(al, n);
+			cr_assert_not_null(p);
+			cr_assert_eq((uintptr_t)p % al, 0, "align %zu size %zu", al, n);
+			size_t u = kmm_malloc_usable_size(p);
+			cr_assert(u >= n);
+			memset(p, 0x5A, u);
+			if (k < 200 && (n & 1))
+				keep[k++] = p;
+			else
+				kmm_free(p);
+		}
+	}
+	CHECK_HEAP();
+	for (int i = 0; i < k; i++)
+		kmm_free(keep[i]);
+	CHECK_HEAP();
+}
+
+Test(memalign, big_alignment_of_mapped_chunks)
+{
+	char *p = kmm_memalign(1 << 20, 1 << 20);
+	cr_assert_not_null(p);
+	cr_assert_eq((uintptr_t)p % (1 << 20), 0);
+	memset(p, 1, 1 << 20);
+	kmm_free(p);
+	cr_assert_eq(kmm_mmap_stats.n_mmaps, 0);
+	CHECK_HEAP();
+}
+
+Test(memalign, bad_alignments)
+{
+	void *p = (void *)1;
+	cr_assert_eq(kmm_posix_memalign(&p, 3, 8), EINVAL);
+	cr_assert_eq(kmm_posix_memalign(&p, 24, 8), EINVAL);
+	cr_assert_eq(kmm_posix_memalign(&p, 0, 8), EINVAL);
+	cr_assert_eq(kmm_posix_memalign(&p, 4, 8), EINVAL, "not a multiple of sizeof(void *)");
+	cr_assert_eq(p, (void *)1, "untouched on error");
+	cr_assert_eq(kmm_posix_memalign(&p, 64, 8), 0);
+	cr_assert_eq((uintptr_t)p % 64, 0);
+	errno = 0;
+	cr_assert_null(kmm_aligned_alloc(3, 8));
+	cr_assert_eq(errno, EINVAL);
+	errno = 0;
+	cr_assert_null(kmm_aligned_alloc(0, 8));
+	cr_assert_eq(errno, EINVAL);
+	errno = 0;
+	cr_assert_null(kmm_memalign(SIZE_MAX / 2 + 2, 8));
+	cr_assert_eq(errno, EINVAL);
+	/* glibc's memalign rounds a non-power-of-two alignment up */
+	char *q = kmm_memalign(48, 100);
+	cr_assert_eq((uintptr_t)q % 64, 0);
+	cr_assert_eq(kmm_posix_memalign(&p, 64, SIZE_MAX), ENOMEM);
+	CHECK_HEAP();
+}
+
+Test(memalign, valloc_and_pvalloc)
+{
+	char *v = kmm_valloc(10);
+	cr_assert_eq((uintptr_t)v % PAGE, 0);
+	char *w = kmm_pvalloc(10);
+	cr_assert_eq((uintptr_t)w % PAGE, 0);
+	cr_assert(kmm_malloc_usable_size(w) >= PAGE, "pvalloc rounds the size to a page");
+	errno = 0;
+	cr_assert_null(kmm_pvalloc(SIZE_MAX - 10));
+	cr_assert_eq(errno, ENOMEM);
+	CHECK_HEAP();
+}
+
+/* ---- sizes and errors ----------------------------------------------------- */
+
+Test(sizes, usable_size_matches_chunk_arithmetic)
+{
+	for (size_t n = 0; n < 2100; n++) {
+		char *p = kmm_malloc(n);
+		cr_assert_not_null(p);
+		cr_assert_eq((uintptr_t)p % 16, 0);
+		cr_assert_eq(kmm_malloc_usable_size(p), request2size(n) - 8, "size %zu", n);
+		memset(p, 0x11, kmm_malloc_usable_size(p));
+		if (n % 3)
+			kmm_free(p);
+	}
+	cr_assert_eq(kmm_malloc_usable_size(NULL), 0);
+	CHECK_HEAP();
+}
+
+Test(sizes, impossible_requests_fail_with_enomem)
+{
+	size_t bad[] = { SIZE_MAX, SIZE_MAX - 4096, (size_t)PTRDIFF_MAX, (size_t)PTRDIFF_MAX - 16 };
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		errno = 0;
+		cr_assert_null(kmm_malloc(bad[i]));
+		cr_assert_eq(errno, ENOMEM);
+	}
+	/* a merely huge request fails at the OS, still ENOMEM */
+	errno = 0;
+	cr_assert_null(kmm_malloc((size_t)1 << 46));
+	cr_assert_eq(errno, ENOMEM);
+	CHECK_HEAP();
+}
+
+Test(misuse, free_of_stack_pointer_aborts, .signal = SIGABRT)
+{
+	char buf[128] __attribute__((aligned(16)));
+	memset(buf, 0, sizeof buf);
+	kmm_malloc(1);
+	kmm_free(buf + 32);
+}
+
+Test(misuse, free_of_interior_pointer_aborts, .signal = SIGABRT)
+{
+	tcache_off();
+	char *p = kmm_malloc(4000);
+	kmm_malloc(16);
+	kmm_free(p + 64);
+}
+
+Test(misuse, free_of_misaligned_pointer_aborts, .signal = SIGABRT)
+{
+	char *p = kmm_malloc(100);
+	kmm_free(p + 1);
+}
+
+Test(misuse, free_of_never_allocated_pointer_aborts, .signal = SIGABRT)
+{
+	static char global[256] __attribute__((aligned(16)));
+	kmm_malloc(1);
+	kmm_free(global + 64);
+}
+
+Test(misuse, free_of_unmapped_fake_mmapped_chunk_aborts, .signal = SIGABRT)
+{
+	char *m = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	mchunk c = (mchunk)(m + 8);     /* misaligned mapping offset */
+	c->prev_size = 0;
+	c->head = (2 * PAGE) | KMM_IS_MMAPPED;
+	kmm_free(chunk2mem(c));
+}
+
+/* ---- perturb ---------------------------------------------------------------- */
+
+Test(perturb, fills_allocated_and_freed_memory)
+{
+	cr_assert_eq(kmm_mallopt(M_PERTURB, 0xAB), 1);
+	tcache_off();
+	unsigned char *p = kmm_malloc(500);
+	kmm_malloc(16);
+	cr_assert_eq(p[0], 0xAB ^ 0xFF);
+	cr_assert_eq(p[499], 0xAB ^ 0xFF);
+	kmm_free(p);
+	cr_assert_eq(p[300], 0xAB, "freed memory carries the perturb byte");
+	unsigned char *z = kmm_calloc(1, 500);
+	cr_assert(all_zero(z, 500), "calloc still zeroes");
+	CHECK_HEAP();
+}
+
+/* ---- non-contiguous heaps --------------------------------------------------- */
+
+Test(segments, foreign_sbrk_starts_a_new_segment)
+{
+	kmm_malloc(16);
+	for (int i = 0; i < 100; i++)
+		kmm_malloc(1000);
+	char *foreign = sbrk(3 * PAGE + 8);     /* someone else moves the break */
+	cr_assert_neq(foreign, (char *)-1);
+	memset(foreign, 0xEE, 3 * PAGE + 8);
+	void *p[100];
+	for (int i = 0; i < 100; i++) {
+		p[i] = kmm_malloc(1000);
+		memset(p[i], i, 1000);
+	}
+	cr_assert_eq(arena_stats()->segments, 1);
+	cr_assert(arena_stats()->foreign_bytes >= 3 * PAGE);
+	cr_assert_eq(((unsigned char *)foreign)[3 * PAGE + 7], 0xEE, "foreign memory untouched");
+	CHECK_HEAP();
+	for (int i = 0; i < 100; i++)
+		kmm_free(p[i]);
+	CHECK_HEAP();
+}
+
+Test(segments, brk_failure_falls_back_to_mmap)
+{
+	kmm_malloc(16);
+	/* block the break: map something right where it would grow */
+	char *brk_end = sbrk(0);
+	void *blocker = mmap(brk_end, 64 * PAGE, PROT_NONE,
+			     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	cr_assert_eq(blocker, (void *)brk_end, "could not place the blocker");
+	void *p[400];
+	for (int i = 0; i < 400; i++) {
+		p[i] = kmm_malloc(1000);
+		cr_assert_not_null(p[i]);
+		memset(p[i], i, 1000);
+	}
+	cr_assert(arena_stats()->morecore_maps >= 1);
+	cr_assert(!arena_contiguous(&kmm_main_arena));
+	CHECK_HEAP();
+	for (int i = 0; i < 400; i += 2)
+		kmm_free(p[i]);
+	CHECK_HEAP();
+}
+
+/* ---- reports ---------------------------------------------------------------- */
+
+Test(reports, mallinfo2_balances)
+{
+	void *p[50];
+	for (int i = 0; i < 50; i++)
+		p[i] = kmm_malloc((size_t)i * 100);
+	for (int i = 0; i < 50; i += 3)
+		kmm_free(p[i]);
+	struct mallinfo2 mi = kmm_mallinfo2();
+	cr_assert_eq(mi.arena, kmm_main_arena.system_mem);
+	cr_assert_eq(mi.uordblks + mi.fordblks, mi.arena);
+	cr_assert_eq(mi.keepcost, top_size(&kmm_main_arena));
+	cr_assert(mi.ordblks >= 1);
+	char *big = kmm_malloc(1 << 20);
+	mi = kmm_mallinfo2();
+	cr_assert_eq(mi.hblks, 1);
+	cr_assert(mi.hblkhd >= 1 << 20);
+	kmm_free(big);
+	CHECK_HEAP();
+}
+
+Test(reports, malloc_info_xml_like_glibc)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	tcache_off();
+	void *a = kmm_malloc(100), *b = kmm_malloc(3000);
+	kmm_malloc(16);
+	kmm_free(a);
+	kmm_free(b);
+	FILE *f = open_memstream(&buf, &len);
+	cr_assert_eq(kmm_malloc_info(0, f), 0);
+	fclose(f);
+	cr_assert(strncmp(buf, "<malloc version=\"1\">\n<heap nr=\"0\">\n<sizes>\n", 42) == 0, "%s", buf);
+	cr_assert(strstr(buf, "  <size from=\"97\" to=\"112\" total=\"112\" count=\"1\"/>\n") != NULL, "%s", buf);
+	cr_assert(strstr(buf, "  <unsorted from=\"3008\" to=\"3008\" total=\"3008\" count=\"1\"/>\n") != NULL, "%s", buf);
+	cr_assert(strstr(buf, "<total type=\"fast\" count=\"1\" size=\"112\"/>") != NULL);
+	cr_assert(strstr(buf, "<total type=\"mmap\" count=\"0\" size=\"0\"/>") != NULL);
+	cr_assert(strstr(buf, "</malloc>\n") != NULL);
+	free(buf);
+	errno = 0;
+	cr_assert_eq(kmm_malloc_info(1, stdout), -1);
+	cr_assert_eq(errno, EINVAL);
+	CHECK_HEAP();
+}
+
+static char *read_all(int fd)
+{
+	static char out[65536];
+	size_t n = 0;
+	ssize_t r;
+	while ((r = read(fd, out + n, sizeof out - 1 - n)) > 0)
+		n += (size_t)r;
+	out[n] = '\0';
+	return out;
+}
+
+Test(reports, report_sections)
+{
+	char path[] = "/tmp/kmm-report-XXXXXX";
+	int fd = mkstemp(path);
+	cr_assert(fd >= 0);
+	unlink(path);
+	kmm_free(kmm_malloc(100));
+	kmm_free(kmm_malloc(1 << 20));
+	cr_assert_eq(kmm_report(fd, "summary,params"), 0);
+	lseek(fd, 0, SEEK_SET);
+	char *s = read_all(fd);
+	cr_assert(strstr(s, "break growth       1 call, 132 KiB") != NULL, "%s", s);
+	cr_assert(strstr(s, "mmap 1 (1 MiB)") != NULL, "%s", s);
+	cr_assert(strstr(s, "tcache (7 per bin") != NULL, "%s", s);
+	cr_assert(strstr(s, "allocations served by") != NULL);
+	cr_assert(strstr(s, "mmap_threshold        1052672 (dynamic)") != NULL, "%s", s);
+	errno = 0;
+	cr_assert_eq(kmm_report(fd, "summary,nonsense"), -1);
+	cr_assert_eq(errno, EINVAL);
+	close(fd);
+	CHECK_HEAP();
+}
+
+Test(reports, stats_get_counts)
+{
+	struct kmm_stats st;
+	void *p = kmm_malloc(100);
+	kmm_free(p);
+	kmm_malloc(100);
+	void *m = kmm_malloc(1 << 20);
+	kmm_free(m);
+	cr_assert_eq(kmm_stats_get(&st), 0);
+	cr_assert_eq(st.brk_grows, 1);
+	cr_assert_eq(st.brk_grow_bytes, 0x21000);
+	cr_assert_eq(st.mmaps, 1);
+	cr_assert_eq(st.munmaps, 1);
+	cr_assert_eq(st.tcache_hits, 1);
+	cr_assert_eq(st.served[KMM_SERVED_TCACHE], 1);
+	cr_assert_eq(st.served[KMM_SERVED_MMAP], 1);
+	cr_assert_eq(st.mmap_threshold, KMM_ALIGN_UP(request2size(1 << 20) + 8, PAGE));
+	cr_assert_eq(st.heap_system_bytes, 0x21000);
+	cr_assert_str_eq(kmm_version(), "0.1.0");
+	CHECK_HEAP();
+}
+
+/* ---- threads and fork -------------------------------------------------------- */
+
+#define NTHREADS 4
+#define SLOTS 512
+static void *volatile shared[NTHREADS][SLOTS];
+
+static void *churn(void *arg)
+{
+	int me = (int)(intptr_t)arg;
+	unsigned s = (unsigned)me * 7919u + 1;
+	for (int i = 0; i < 20000; i++) {
+		s = s * 1103515245u + 12345u;
+		int t = (int)((s >> 8) % NTHREADS), k = (int)((s >> 16) % SLOTS);
+		/* take a block from any thread's table, free it, put a new one */
+		void *old = __atomic_exchange_n(&shared[t][k], NULL, __ATOMIC_ACQ_REL);
+		if (old != NULL) {
+			size_t n = *(size_t *)old;
+			if (!verify((char *)old + sizeof(size_t), n, (unsigned)n))
+				return (void *)1;
+			kmm_free(old);
+		}
+		size_t n = (s >> 4) % (i % 50 == 0 ? 200000 : 600);
+		char *p = kmm_malloc(n + sizeof(size_t));
+		if (p == NULL)
+			return (void *)2;
+		*(size_t *)p = n;
+		fill(p + sizeof(size_t), n, (unsigned)n);
+		old = __atomic_exchange_n(&shared[me][k], p, __ATOMIC_ACQ_REL);
+		if (old != NULL)
+			kmm_free(old);
+	}
+	return NULL;
+}
+
+Test(threads, cross_thread_frees_and_exit_flush)
+{
+	pthread_t th[NTHREADS];
+	kmm_malloc(1);
+	for (int i = 0; i < NTHREADS; i++)
+		cr_assert_eq(pthread_create(&th[i], NULL, churn, (void *)(intptr_t)i), 0);
+	for (int i = 0; i < NTHREADS; i++) {
+		void *r;
+		pthread_join(th[i], &r);
+		cr_assert_null(r, "thread %d saw corrupted memory (%p)", i, r);
+	}
+	cr_assert_eq(kmm_threads_live, 1, "exited threads left the list");
+	struct kmm_thread_counters tc;
+	kmm_thread_counters_total(&tc);
+	cr_assert(tc.tc_alloc_hits > 0 && tc.mallocs_slow > 0);
+	CHECK_HEAP();
+	for (int t = 0; t < NTHREADS; t++)
+		for (int k = 0; k < SLOTS; k++)
+			kmm_free(shared[t][k]);
+	CHECK_HEAP();
+}
+
+static pthread_key_t late_key;
+static void late_destructor(void *arg)
+{
+	/* runs after kmm's own key destructor: the thread is "dead" to kmm,
+	 * so these go straight to the arena */
+	kmm_free(arg);
+	void *p = kmm_malloc(100);
+	memset(p, 1, 100);
+	kmm_free(p);
+}
+
+static void *with_late_free(void *arg)
+{
+	(void)arg;
+	kmm_free(kmm_malloc(10));            /* creates this thread's tcache */
+	pthread_setspecific(late_key, kmm_malloc(200));
+	return NULL;
+}
+
+Test(threads, frees_after_thread_teardown_go_to_the_arena)
+{
+	kmm_malloc(1);
+	cr_assert_eq(pthread_key_create(&late_key, late_destructor), 0);
+	for (int i = 0; i < 20; i++) {
+		pthread_t t;
+		pthread_create(&t, NULL, with_late_free, NULL);
+		pthread_join(t, NULL);
+	}
+	cr_assert_eq(kmm_threads_live, 1);
+	CHECK_HEAP();
+}
+
+static volatile int stop_churn;
+static void *background(void *arg)
+{
+	(void)arg;
+	void *keep[64] = { 0 };
+	unsigned s = 1;
+	while (!stop_churn) {
+		s = s * 1103515245u + 12345u;
+		int k = (int)((s >> 16) % 64);
+		kmm_free(keep[k]);
+		keep[k] = kmm_malloc((s >> 4) % 3000);
+	}
+	for (int k = 0; k < 64; k++)
+		kmm_free(keep[k]);
+	return NULL;
+}
+
+/* kmm's fork handlers are registered by the library constructor (init.c),
+ * which also runs in this test binary. */
+Test(fork, children_allocate_while_threads_churn)
+{
+	pthread_t th[3];
+	kmm_malloc(1);
+	stop_churn = 0;
+	for (int i = 0; i < 3; i++)
+		pthread_create(&th[i], NULL, background, NULL);
+	for (int i = 0; i < 100; i++) {
+		pid_t pid = fork();
+		cr_assert(pid >= 0);
+		if (pid == 0) {
+			void *p[100];
+			for (int j = 0; j < 100; j++) {
+				p[j] = kmm_malloc((size_t)j * 37);
+				memset(p[j], j, (size_t)j * 37);
+			}
+			for (int j = 0; j < 100; j++)
+				kmm_free(p[j]);
+			_exit(kmm_check(1) == 0 ? 0 : 3);
+		}
+		int st;
+		cr_assert_eq(waitpid(pid, &st, 0), pid);
+		cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child %d: status %#x", i, st);
+	}
+	stop_churn = 1;
+	for (int i = 0; i < 3; i++)
+		pthread_join(th[i], NULL);
+	CHECK_HEAP();
+}

@@ -1,0 +1,134 @@
+/*
+ * test_options.c — configuration from the environment (src/options.c) and
+ * mallopt (src/heap/params.c).  The library constructor has read the
+ * environment before any test runs, so the tests that change it read it
+ * again with kmm_options_load().
+ */
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "testutil.h"
+#include "options.h"
+
+static long long num(const char *s, bool suffixes)
+{
+	long long v = -12345;
+	cr_assert(kmm_parse_number(s, strlen(s), suffixes, &v), "'%s' should parse", s);
+	return v;
+}
+
+static void no_num(const char *s, bool suffixes)
+{
+	long long v;
+	cr_assert(!kmm_parse_number(s, strlen(s), suffixes, &v), "'%s' should not parse", s);
+}
+
+Test(options, numbers)
+{
+	cr_assert_eq(num("0", false), 0);
+	cr_assert_eq(num("131072", false), 131072);
+	cr_assert_eq(num("0x21000", false), 0x21000);
+	cr_assert_eq(num("-1", false), -1);
+	cr_assert_eq(num("64k", true), 65536);
+	cr_assert_eq(num("1M", true), 1 << 20);
+	cr_assert_eq(num("2MiB", true), 2 << 20);
+	cr_assert_eq(num("1g", true), 1 << 30);
+	no_num("", false);
+	no_num("12x", false);
+	no_num("64k", false);
+	no_num("-2", false);
+	no_num("0x", false);
+	no_num("99999999999999999999", false);
+	no_num("9999999999g", true);
+}
+
+Test(options, kmm_options_string)
+{
+	cr_assert_eq(kmm_options_parse("mmap_threshold=1m,tcache_count=3,top_pad=0x1000", false), 0);
+	cr_assert_eq(kmm_params.mmap_threshold, 1 << 20);
+	cr_assert_eq(kmm_params.no_dyn_threshold, 1);
+	cr_assert_eq(kmm_params.tcache_count, 3);
+	cr_assert_eq(kmm_params.top_pad, 0x1000);
+	/* errors are counted and leave the value alone */
+	cr_assert_eq(kmm_options_parse("nonsense=1,tcache_count=99999999,mmap_threshold,,", false), 3);
+	cr_assert_eq(kmm_params.tcache_count, 3);
+	cr_assert_eq(kmm_options_parse("mmap_threshold=64m", false), 1, "above the 32 MiB maximum");
+	cr_assert_eq(kmm_options_parse("tcache_max=100,mxfast=0,perturb=0x5a", false), 0);
+	cr_assert_eq(kmm_params.tcache_bins, kmm_req2tidx(100) + 1);
+	cr_assert_eq(kmm_params.perturb_byte, 0x5a);
+	cr_assert_eq(kmm_params.max_fast, 16);
+	cr_assert_eq(kmm_options_parse("trim_threshold=-1", false), 0);
+	cr_assert_eq(kmm_params.trim_threshold, SIZE_MAX);
+}
+
+Test(options, environment_top_pad_zero)
+{
+	setenv("KMM_OPTIONS", "top_pad=0", 1);
+	kmm_options_load();
+	char *b0 = sbrk(0);
+	kmm_malloc(16);
+	char *b1 = sbrk(0);
+	/* tcache 0x290 + 0x20 + MINSIZE: one page */
+	cr_assert_eq(b1 - b0, 4096);
+	CHECK_HEAP();
+}
+
+Test(options, glibc_tunables_and_legacy_variables)
+{
+	setenv("GLIBC_TUNABLES", "glibc.malloc.tcache_count=2:glibc.rtld.nns=2:glibc.malloc.mmap_threshold=65536", 1);
+	setenv("MALLOC_TOP_PAD_", "65536", 1);
+	setenv("MALLOC_MMAP_MAX_", "7", 1);
+	kmm_options_load();
+	kmm_malloc(1);
+	cr_assert_eq(kmm_params.tcache_count, 2);
+	cr_assert_eq(kmm_params.mmap_threshold, 65536);
+	cr_assert_eq(kmm_params.top_pad, 65536);
+	cr_assert_eq(kmm_params.n_mmaps_max, 7);
+	char *p = kmm_malloc(100 * 1024);
+	cr_assert(chunk_is_mmapped(chunk_of(p)), "100 KiB is above the 64 KiB threshold");
+	CHECK_HEAP();
+}
+
+Test(options, kmm_options_win_over_glibc_variables)
+{
+	setenv("MALLOC_MMAP_THRESHOLD_", "65536", 1);
+	setenv("KMM_OPTIONS", "mmap_threshold=256k", 1);
+	kmm_options_load();
+	cr_assert_eq(kmm_params.mmap_threshold, 256 * 1024);
+}
+
+Test(options, stats_variables)
+{
+	setenv("KMM_STATS", "/tmp/some-report", 1);
+	setenv("KMM_STATS_PID", "4242", 1);
+	kmm_options_load();
+	cr_assert(kmm_options.stats);
+	cr_assert_str_eq(kmm_options.stats_path, "/tmp/some-report");
+	cr_assert_eq(kmm_options.stats_pid, 4242);
+}
+
+Test(options, mallopt_semantics)
+{
+	cr_assert_eq(kmm_mallopt(M_MXFAST, 200), 0, "above 160");
+	cr_assert_eq(kmm_mallopt(M_MXFAST, 64), 1);
+	cr_assert_eq(kmm_params.max_fast, 64 + 8 - (64 + 8) % 16);
+	cr_assert_eq(kmm_mallopt(M_ARENA_MAX, 0), 0);
+	cr_assert_eq(kmm_mallopt(M_ARENA_MAX, 4), 1);
+	cr_assert_eq(kmm_mallopt(M_ARENA_TEST, 2), 1);
+	cr_assert_eq(kmm_mallopt(M_CHECK_ACTION, 1), 1);
+	cr_assert_eq(kmm_mallopt(12345, 1), 0, "unknown parameter");
+	cr_assert_eq(kmm_mallopt(M_MMAP_MAX, -1), 0);
+	/* M_MXFAST: chunks in fastbins are merged before the limit changes */
+	cr_assert_eq(kmm_mallopt(M_MXFAST, 128), 1);
+	void *p[4];
+	for (int i = 0; i < 4; i++)
+		p[i] = kmm_malloc(100);
+	kmm_malloc(16);
+	tcache_off();
+	for (int i = 0; i < 4; i++)
+		kmm_free(p[i]);
+	cr_assert_eq(kmm_main_arena.have_fastchunks, 1);
+	cr_assert_eq(kmm_mallopt(M_MXFAST, 0), 1);
+	cr_assert_eq(kmm_main_arena.have_fastchunks, 0);
+	CHECK_HEAP();
+}

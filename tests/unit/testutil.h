@@ -1,0 +1,78 @@
+/*
+ * testutil.h — shared helpers for kmm's criterion unit tests.
+ *
+ * The unit tests link the allocator core with its prefixed API (kmm_malloc,
+ * ...), next to criterion's own glibc malloc.  kmm's constructor has read
+ * the options and set up the (empty) main arena when the binary started;
+ * criterion runs each Test() in a fresh child process, so every test starts
+ * with no heap and no tcache yet.
+ * Both allocators move the same program break; kmm treats glibc's moves as
+ * "foreign sbrk" (a new heap segment), which the tests exercise too.
+ */
+#ifndef KMM_TESTUTIL_H
+#define KMM_TESTUTIL_H
+
+#include <criterion/criterion.h>
+#include <stdint.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kmm.h"
+#include "heap/arena.h"
+#include "heap/chunk.h"
+#include "heap/mmap_chunk.h"
+#include "heap/params.h"
+#include "heap/tcache.h"
+#include "heap/thread.h"
+
+/* Every test ends with the invariant checkers. */
+#define CHECK_HEAP() cr_assert_eq(kmm_check(1), 0, "heap invariants violated (see stderr)")
+
+static inline struct kmm_arena_stats *arena_stats(void)
+{
+	return &kmm_main_arena.st;
+}
+
+static inline mchunk chunk_of(void *mem)
+{
+	return mem2chunk(mem);
+}
+
+/* Turn the tcache off, so frees reach the arena's bins. */
+static inline void tcache_off(void)
+{
+	cr_assert_eq(kmm_mallopt(KMM_M_TCACHE_COUNT, 0), 1);
+}
+
+/* Fill / verify a block with a pattern derived from a seed. */
+static inline void fill(void *p, size_t n, unsigned seed)
+{
+	unsigned char *c = p;
+	for (size_t i = 0; i < n; i++)
+		c[i] = (unsigned char)(seed * 131u + i * 7u);
+}
+
+static inline int verify(const void *p, size_t n, unsigned seed)
+{
+	const unsigned char *c = p;
+	for (size_t i = 0; i < n; i++)
+		if (c[i] != (unsigned char)(seed * 131u + i * 7u))
+			return 0;
+	return 1;
+}
+
+static inline int all_zero(const void *p, size_t n)
+{
+	const unsigned char *c = p;
+	for (size_t i = 0; i < n; i++)
+		if (c[i] != 0)
+			return 0;
+	return 1;
+}
+
+static inline int in_heap(const void *p)
+{
+	return arena_spans(&kmm_main_arena, mem2chunk(p));
+}
+
+#endif /* KMM_TESTUTIL_H */
