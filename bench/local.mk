@@ -1,1 +1,70 @@
 ## bench/local.mk — benchmarks (`make bench`); never part of `make check`.
+##
+## The workloads (bench/*.c) and the runner are EXTRA_PROGRAMS: plain `make`
+## and `make check` leave them alone; `make bench` builds them into
+## bench/bin/ and runs bench/run against the libkmm.so just built.
+##   make bench BENCH_ARGS='-n 3 -s 0.5 -w small,mixed'   (see bench/run --help)
+
+BENCH_WORKLOADS = \
+	bench/bin/small \
+	bench/bin/mixed \
+	bench/bin/realloc \
+	bench/bin/prodcons \
+	bench/bin/threads \
+	bench/bin/large
+BENCH_BINS = $(BENCH_WORKLOADS) bench/bin/runner
+
+EXTRA_PROGRAMS = $(BENCH_BINS)
+CLEANFILES += $(BENCH_BINS)
+EXTRA_DIST += bench/README.md bench/run
+
+# -O2 whatever CFLAGS say first; no builtin malloc family, so the compiler
+# cannot fold or drop an allocation (the checksums make the results
+# observable as well).
+BENCH_CFLAGS = -O2 -Wall -Wextra \
+	-fno-builtin-malloc -fno-builtin-calloc -fno-builtin-realloc -fno-builtin-free
+
+# The project's AM_CPPFLAGS (the allocator's own include paths) are not
+# wanted here: the workloads are plain programs.
+BENCH_CPPFLAGS = -D_GNU_SOURCE
+
+bench_bin_small_SOURCES = bench/small.c bench/common.h
+bench_bin_small_CPPFLAGS = $(BENCH_CPPFLAGS)
+bench_bin_small_CFLAGS = $(BENCH_CFLAGS)
+
+bench_bin_mixed_SOURCES = bench/mixed.c bench/common.h
+bench_bin_mixed_CPPFLAGS = $(BENCH_CPPFLAGS)
+bench_bin_mixed_CFLAGS = $(BENCH_CFLAGS)
+
+bench_bin_realloc_SOURCES = bench/realloc.c bench/common.h
+bench_bin_realloc_CPPFLAGS = $(BENCH_CPPFLAGS)
+bench_bin_realloc_CFLAGS = $(BENCH_CFLAGS)
+
+bench_bin_prodcons_SOURCES = bench/prodcons.c bench/common.h
+bench_bin_prodcons_CPPFLAGS = $(BENCH_CPPFLAGS)
+bench_bin_prodcons_CFLAGS = $(BENCH_CFLAGS) -pthread
+bench_bin_prodcons_LDADD = -lpthread
+
+bench_bin_threads_SOURCES = bench/threads.c bench/common.h
+bench_bin_threads_CPPFLAGS = $(BENCH_CPPFLAGS)
+bench_bin_threads_CFLAGS = $(BENCH_CFLAGS) -pthread
+bench_bin_threads_LDADD = -lpthread
+
+bench_bin_large_SOURCES = bench/large.c bench/common.h
+bench_bin_large_CPPFLAGS = $(BENCH_CPPFLAGS)
+bench_bin_large_CFLAGS = $(BENCH_CFLAGS)
+
+bench_bin_runner_SOURCES = bench/runner.c
+bench_bin_runner_CPPFLAGS = $(BENCH_CPPFLAGS)
+bench_bin_runner_CFLAGS = -O2 -Wall -Wextra
+bench_bin_runner_LDADD = -lm
+
+BENCH_ARGS =
+
+.PHONY: bench bench-build
+bench-build: $(BENCH_BINS)
+
+bench: bench-build $(lib_LTLIBRARIES)
+	KMM_BENCH_BIN='$(abs_top_builddir)/bench/bin' \
+	  $(SHELL) '$(top_srcdir)/bench/run' \
+	  --kmm='$(abs_top_builddir)/.libs/libkmm.so' $(BENCH_ARGS)

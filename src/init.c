@@ -13,7 +13,9 @@
  *      malloc; and being registered early, our prepare handler runs after
  *      every later-registered one (which may still allocate) and our child
  *      handler before them.
- *   3. our destructor (after the program's): the KMM_STATS report.
+ *   3. our destructor (after the program's): the KMM_STATS report, on a
+ *      copy of stderr taken in step 2 (only when a report to stderr was
+ *      asked for), since programs may close their stderr at exit.
  *
  * Fork: prepare takes kmm_init_lock, the arena lock and the thread-list
  * lock (the lock order of util/lock.h); the parent releases them; the child
@@ -36,6 +38,16 @@
 int kmm_ready;
 static kmm_lock_t kmm_init_lock;
 static uint64_t kmm_start_ns;
+/* Where the exit report goes when it goes to standard error: a private
+ * copy of fd 2, because programs may close stderr before our destructor
+ * runs (coreutils' close_stdout does). */
+static int kmm_report_fd = -1;
+
+static bool report_wanted_here(void)
+{
+	return kmm_options.stats &&
+	       (kmm_options.stats_pid == 0 || kmm_options.stats_pid == kmm_os_getpid());
+}
 
 KMM_NOINLINE void kmm_init_slow(void)
 {
@@ -81,15 +93,15 @@ __attribute__((constructor)) static void kmm_constructor(void)
 		kmm_unlock(&kmm_main_arena.lock);
 	}
 	pthread_atfork(fork_prepare, fork_parent, fork_child);
+	if (report_wanted_here() && kmm_options.stats_path[0] == '\0')
+		kmm_report_fd = kmm_os_dup_fd(2, 100);
 }
 
 __attribute__((destructor)) static void kmm_destructor(void)
 {
-	if (!kmm_ready || !kmm_options.stats)
+	if (!kmm_ready || !report_wanted_here())
 		return;
-	if (kmm_options.stats_pid != 0 && kmm_options.stats_pid != kmm_os_getpid())
-		return;
-	int fd = 2;
+	int fd = kmm_report_fd >= 0 ? kmm_report_fd : 2;
 	if (kmm_options.stats_path[0] != '\0') {
 		fd = kmm_os_open(kmm_options.stats_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
 		if (fd < 0) {
@@ -100,4 +112,5 @@ __attribute__((destructor)) static void kmm_destructor(void)
 	kmm_report_exit(fd, kmm_os_now_ns() - kmm_start_ns);
 	if (fd != 2)
 		kmm_os_close(fd);
+	kmm_report_fd = -1;
 }

@@ -122,6 +122,14 @@ void kmm_os_close(int fd)
 	errno = saved;
 }
 
+int kmm_os_dup_fd(int fd, int min_fd)
+{
+	int saved = errno;
+	int r = fcntl(fd, F_DUPFD_CLOEXEC, min_fd);
+	errno = saved;
+	return r;
+}
+
 void kmm_os_futex_wait(volatile int *addr, int expected)
 {
 	int saved = errno;

@@ -63,6 +63,10 @@ int kmm_os_open(const char *path, int flags, int mode);
 ssize_t kmm_os_read(int fd, void *buf, size_t len);
 void kmm_os_close(int fd);
 
+/* fcntl(fd, F_DUPFD_CLOEXEC, min_fd): a private copy of a descriptor, or
+ * -1.  errno is preserved. */
+int kmm_os_dup_fd(int fd, int min_fd);
+
 /* Futex wait while *addr == expected / wake up to `n` waiters (private). */
 void kmm_os_futex_wait(volatile int *addr, int expected);
 void kmm_os_futex_wake(volatile int *addr, int n);

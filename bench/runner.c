@@ -1,0 +1,1014 @@
+/*
+ * bench/runner.c — run kmm's benchmark workloads under several allocators.
+ *
+ * Each workload is a separate program (bench/bin/<name>).  The runner starts
+ * it once per allocator and repetition, with the allocator preloaded
+ * (LD_PRELOAD; nothing for glibc), measures the wall time around
+ * fork/exec/wait and the peak RSS the kernel reports in wait4's rusage,
+ * checks that the run exited 0 and printed the same checksum as every other
+ * run of that workload, and prints medians and ratios to the baseline
+ * allocator (glibc unless told otherwise).
+ *
+ * Repetitions are interleaved: repetition 1 runs every workload under every
+ * allocator, then repetition 2, and so on, and the order of the allocators
+ * rotates from one repetition to the next, so slow drifts of the machine
+ * (other load, thermal throttling, page cache) spread over all allocators
+ * instead of landing on one of them.
+ *
+ * `runner --help` for the options.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <gnu/libc-version.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+/* ------------------------------------------------------------------------ */
+/* What to run                                                               */
+
+struct workload {
+	const char *name;
+	int threaded;           /* takes -t */
+	const char *what;
+	int selected;
+};
+
+static struct workload workloads[] = {
+	{ "small",    0, "single thread, malloc/free 16..4096 B in bursts, long-lived pool", 1 },
+	{ "mixed",    0, "random replacement in a pool, skewed sizes 8 B..64 KiB", 1 },
+	{ "realloc",  0, "buffers grown by realloc from bytes to 1 MiB (builders, vectors)", 1 },
+	{ "prodcons", 1, "producer threads malloc, consumer threads free (via queues)", 1 },
+	{ "threads",  1, "threads churning their own small blocks, no sharing", 1 },
+	{ "large",    0, "16 KiB..4 MiB buffers, a few alive, around the mmap threshold", 1 },
+};
+#define NWORK ((int)(sizeof workloads / sizeof workloads[0]))
+
+#define MAXALLOC 16
+#define NAMELEN  24
+
+struct allocator {
+	char name[NAMELEN];
+	char *path;             /* NULL: no preload (the system allocator) */
+	const char *missing;    /* why it cannot be used, or NULL */
+	int selected;
+};
+
+static struct allocator allocs[MAXALLOC];
+static int nalloc;
+
+/* Where a Debian-style system keeps shared libraries for this architecture. */
+#if defined(__x86_64__)
+#define MULTIARCH "x86_64-linux-gnu"
+#elif defined(__aarch64__)
+#define MULTIARCH "aarch64-linux-gnu"
+#elif defined(__i386__)
+#define MULTIARCH "i386-linux-gnu"
+#elif defined(__powerpc64__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define MULTIARCH "powerpc64le-linux-gnu"
+#elif defined(__s390x__)
+#define MULTIARCH "s390x-linux-gnu"
+#elif defined(__riscv) && __riscv_xlen == 64
+#define MULTIARCH "riscv64-linux-gnu"
+#else
+#define MULTIARCH "unknown"
+#endif
+
+static const char *const libdirs[] = {
+	"/usr/lib/" MULTIARCH, "/lib/" MULTIARCH, "/usr/lib64", "/lib64",
+	"/usr/local/lib", "/usr/lib", NULL
+};
+
+struct known_lib {
+	const char *name;
+	const char *files[3];
+};
+
+static const struct known_lib known[] = {
+	{ "jemalloc", { "libjemalloc.so.2", "libjemalloc.so", NULL } },
+	{ "tcmalloc", { "libtcmalloc_minimal.so.4", "libtcmalloc.so.4", NULL } },
+	{ "mimalloc", { "libmimalloc.so.2", "libmimalloc.so", NULL } },
+};
+
+/* ------------------------------------------------------------------------ */
+/* Small utilities                                                           */
+
+static const char *prog = "bench/run";
+
+static void die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+static void die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(2);
+}
+
+static void *xmalloc(size_t n)
+{
+	void *p = calloc(1, n ? n : 1);
+
+	if (p == NULL)
+		die("out of memory");
+	return p;
+}
+
+static char *xstrdup(const char *s)
+{
+	char *p = strdup(s);
+
+	if (p == NULL)
+		die("out of memory");
+	return p;
+}
+
+static char *xprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *xprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+	int r;
+
+	va_start(ap, fmt);
+	r = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	if (r < 0)
+		die("out of memory");
+	return s;
+}
+
+static int is_file(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+static int is_exec(const char *path)
+{
+	return is_file(path) && access(path, X_OK) == 0;
+}
+
+/* An absolute version of path (symbolic links left as they are). */
+static char *absolute(const char *path)
+{
+	char cwd[PATH_MAX];
+
+	if (path[0] == '/' || getcwd(cwd, sizeof cwd) == NULL)
+		return xstrdup(path);
+	while (path[0] == '.' && path[1] == '/')
+		path += 2;
+	return xprintf("%s/%s", cwd, path);
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static double tv_secs(struct timeval tv)
+{
+	return (double)tv.tv_sec + (double)tv.tv_usec * 1e-6;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof *v, cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Allocators                                                                */
+
+static struct allocator *find_alloc(const char *name)
+{
+	int i;
+
+	for (i = 0; i < nalloc; i++)
+		if (strcmp(allocs[i].name, name) == 0)
+			return &allocs[i];
+	return NULL;
+}
+
+static struct allocator *add_alloc(const char *name)
+{
+	struct allocator *a = find_alloc(name);
+
+	if (a != NULL)
+		return a;
+	if (nalloc == MAXALLOC)
+		die("too many allocators (at most %d)", MAXALLOC);
+	if (strlen(name) == 0 || strlen(name) >= NAMELEN || strchr(name, ','))
+		die("bad allocator name '%s'", name);
+	a = &allocs[nalloc++];
+	snprintf(a->name, sizeof a->name, "%s", name);
+	a->selected = 1;
+	return a;
+}
+
+static void find_known(struct allocator *a, const struct known_lib *k)
+{
+	int d, f;
+
+	for (d = 0; libdirs[d] != NULL; d++) {
+		for (f = 0; k->files[f] != NULL; f++) {
+			char *p = xprintf("%s/%s", libdirs[d], k->files[f]);
+
+			if (is_file(p)) {
+				a->path = p;
+				return;
+			}
+			free(p);
+		}
+	}
+	a->missing = xprintf("%s not found (looked for %s in %s, ...)",
+			     k->name, k->files[0], libdirs[0]);
+}
+
+/* libkmm.so: --kmm, $KMM_LIB, or the build tree around the workload dir. */
+static void find_kmm(struct allocator *a, const char *opt, const char *bindir)
+{
+	const char *env = getenv("KMM_LIB");
+	char *p;
+
+	if (opt != NULL || (env != NULL && *env != '\0')) {
+		const char *want = opt ? opt : env;
+
+		if (is_file(want))
+			a->path = absolute(want);
+		else
+			a->missing = xprintf("libkmm.so not found at %s", want);
+		return;
+	}
+	p = xprintf("%s/../../.libs/libkmm.so", bindir);
+	if (is_file(p)) {
+		char *dir = xprintf("%s/../../.libs", bindir), *real = realpath(dir, NULL);
+
+		a->path = real ? xprintf("%s/libkmm.so", real) : xstrdup(p);
+		free(real);
+		free(dir);
+		free(p);
+		return;
+	}
+	free(p);
+	a->missing = xstrdup("libkmm.so not found (build it with make, or pass --kmm=PATH)");
+}
+
+/* ------------------------------------------------------------------------ */
+/* Running one workload once                                                 */
+
+struct run {
+	int done;               /* was attempted */
+	int ok;                 /* exited 0, printed a checksum, matched */
+	double wall, user, sys; /* seconds */
+	long maxrss;            /* KiB */
+	uint64_t checksum;
+	char *why;              /* failure description */
+	char *output;           /* what the program printed, on failure */
+};
+
+#define OUTMAX 8192
+
+static char **child_env(const struct allocator *a, char **preload)
+{
+	size_t n = 0, i, j = 0;
+	char **env;
+
+	while (environ[n] != NULL)
+		n++;
+	env = xmalloc((n + 2) * sizeof *env);
+	for (i = 0; i < n; i++)
+		if (strncmp(environ[i], "LD_PRELOAD=", 11) != 0)
+			env[j++] = environ[i];
+	*preload = NULL;
+	if (a->path != NULL)
+		env[j++] = *preload = xprintf("LD_PRELOAD=%s", a->path);
+	env[j] = NULL;
+	return env;
+}
+
+static void run_once(struct run *r, const char *bin, char *const argv[],
+		     const struct allocator *a, double timeout)
+{
+	char *preload;
+	char **env = child_env(a, &preload);
+	char out[OUTMAX + 1];
+	size_t outlen = 0;
+	int fds[2], status, timed_out = 0;
+	struct rusage ru;
+	double t0, t1, deadline;
+	pid_t pid;
+	char *line;
+
+	memset(r, 0, sizeof *r);
+	r->done = 1;
+	if (pipe2(fds, O_CLOEXEC) != 0)
+		die("pipe: %s", strerror(errno));
+	fflush(NULL);
+	t0 = now();
+	pid = fork();
+	if (pid < 0)
+		die("fork: %s", strerror(errno));
+	if (pid == 0) {
+		dup2(fds[1], STDOUT_FILENO);
+		dup2(fds[1], STDERR_FILENO);
+		execve(bin, argv, env);
+		fprintf(stderr, "cannot run %s: %s\n", bin, strerror(errno));
+		_exit(127);
+	}
+	close(fds[1]);
+
+	/* collect the output until EOF, within the time limit */
+	deadline = t0 + timeout;
+	for (;;) {
+		struct pollfd pfd = { .fd = fds[0], .events = POLLIN };
+		double left = deadline - now();
+		char buf[4096];
+		ssize_t got;
+		int pr;
+
+		if (left <= 0) {
+			kill(pid, SIGKILL);
+			timed_out = 1;
+			break;
+		}
+		pr = poll(&pfd, 1, (int)(left * 1000) + 1);
+		if (pr < 0 && errno == EINTR)
+			continue;
+		if (pr <= 0)
+			continue;
+		got = read(fds[0], buf, sizeof buf);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			break;
+		if (outlen < OUTMAX) {
+			size_t take = (size_t)got < OUTMAX - outlen ? (size_t)got : OUTMAX - outlen;
+
+			memcpy(out + outlen, buf, take);
+			outlen += take;
+		}
+	}
+	close(fds[0]);
+	while (wait4(pid, &status, 0, &ru) < 0)
+		if (errno != EINTR)
+			die("wait4: %s", strerror(errno));
+	t1 = now();
+	out[outlen] = '\0';
+	free(preload);
+	free(env);
+
+	r->wall = t1 - t0;
+	r->user = tv_secs(ru.ru_utime);
+	r->sys = tv_secs(ru.ru_stime);
+	r->maxrss = ru.ru_maxrss;
+
+	if (timed_out)
+		r->why = xprintf("killed after the %g s time limit", timeout);
+	else if (WIFSIGNALED(status))
+		r->why = xprintf("killed by signal %d (%s)", WTERMSIG(status),
+				 strsignal(WTERMSIG(status)));
+	else if (WEXITSTATUS(status) != 0)
+		r->why = xprintf("exit status %d", WEXITSTATUS(status));
+	else if (strstr(out, "ld.so:") != NULL)
+		r->why = xstrdup("the dynamic linker could not preload the library");
+	else {
+		for (line = out; line != NULL; line = strchr(line, '\n')) {
+			if (*line == '\n')
+				line++;
+			if (strncmp(line, "checksum ", 9) == 0) {
+				char *end;
+
+				errno = 0;
+				r->checksum = strtoull(line + 9, &end, 16);
+				if (errno == 0 && end != line + 9 && (*end == '\n' || *end == '\0')) {
+					r->ok = 1;
+					break;
+				}
+			}
+		}
+		if (!r->ok)
+			r->why = xstrdup("printed no checksum");
+	}
+	if (!r->ok)
+		r->output = xstrdup(out);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Options                                                                   */
+
+static void usage(FILE *f)
+{
+	int i;
+
+	fprintf(f,
+"usage: bench/run [OPTIONS]\n"
+"\n"
+"Run kmm's benchmark workloads under glibc's malloc and under jemalloc,\n"
+"tcmalloc, mimalloc and kmm (each preloaded with LD_PRELOAD), repetitions\n"
+"interleaved, and print per workload the median wall time and median peak\n"
+"RSS of every allocator, their ratios to glibc, and the geometric means of\n"
+"the ratios.  Every run must exit 0 and print the same checksum as all the\n"
+"other runs of its workload.  Allocators whose library is missing are\n"
+"skipped with a note.\n"
+"\n"
+"Options:\n"
+"  -n, --reps=N          repetitions (default 5)\n"
+"  -s, --scale=X         workload size multiplier (default 1; 0.1 for a\n"
+"                        quick check, 3 for steadier figures)\n"
+"  -t, --threads=N       threads for the threaded workloads (default 2)\n"
+"  -w, --workloads=LIST  comma-separated workloads to run (default: all)\n"
+"  -a, --allocators=LIST comma-separated allocators (default: all found)\n"
+"  -k, --kmm=PATH        libkmm.so to test (default: $KMM_LIB, or the build\n"
+"                        tree the workloads were built in)\n"
+"  -L, --lib=NAME=PATH   add an allocator (or replace a built-in one's\n"
+"                        library), e.g. -L kmm-old=/tmp/old/libkmm.so\n"
+"  -b, --baseline=NAME   allocator the ratios are relative to (default glibc)\n"
+"  -B, --bin-dir=DIR     where the workload programs are (default: the\n"
+"                        runner's own directory)\n"
+"      --timeout=SEC     kill a run after SEC seconds (default 300)\n"
+"      --csv=FILE        write every run as CSV\n"
+"      --json=FILE       write settings, runs and summary as JSON\n"
+"                        (FILE `-`: standard output; the table then goes\n"
+"                        to standard error)\n"
+"  -q, --quiet           no progress lines on standard error\n"
+"  -l, --list            list workloads and allocators, then exit\n"
+"  -h, --help            this text\n"
+"\n"
+"Workloads:\n");
+	for (i = 0; i < NWORK; i++)
+		fprintf(f, "  %-9s %s%s\n", workloads[i].name, workloads[i].what,
+			workloads[i].threaded ? " [-t]" : "");
+	fprintf(f,
+"\n"
+"Allocators: glibc (no preload), jemalloc, tcmalloc, mimalloc, kmm.\n"
+"Exit status: 0 if every run succeeded and the checksums agree, 1 if not,\n"
+"2 on a usage error.\n");
+}
+
+static long parse_long(const char *s, const char *what, long lo, long hi)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi)
+		die("bad %s '%s' (%ld..%ld)", what, s, lo, hi);
+	return v;
+}
+
+/* Mark the names in a comma-separated list as selected, and the rest not. */
+static void select_workloads(const char *list)
+{
+	char *copy = xstrdup(list), *tok, *save = NULL;
+	int i;
+
+	for (i = 0; i < NWORK; i++)
+		workloads[i].selected = 0;
+	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		for (i = 0; i < NWORK; i++)
+			if (strcmp(workloads[i].name, tok) == 0)
+				break;
+		if (i == NWORK)
+			die("unknown workload '%s' (try --list)", tok);
+		workloads[i].selected = 1;
+	}
+	free(copy);
+}
+
+static void select_allocators(const char *list)
+{
+	char *copy = xstrdup(list), *tok, *save = NULL;
+	struct allocator *a;
+	int i;
+
+	for (i = 0; i < nalloc; i++)
+		allocs[i].selected = 0;
+	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if ((a = find_alloc(tok)) == NULL)
+			die("unknown allocator '%s' (try --list)", tok);
+		a->selected = 1;
+	}
+	free(copy);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Reporting                                                                 */
+
+struct summary {
+	int n;                  /* successful runs */
+	double time, rss;       /* medians (s, KiB) */
+	double tmin, tmax;
+	double cpu;             /* median user+sys */
+};
+
+static void fmt_rss(char *buf, size_t size, double kib)
+{
+	if (kib >= 1024.0 * 1024.0)
+		snprintf(buf, size, "%.2f GiB", kib / (1024.0 * 1024.0));
+	else if (kib >= 1024.0)
+		snprintf(buf, size, "%.1f MiB", kib / 1024.0);
+	else
+		snprintf(buf, size, "%.0f KiB", kib);
+}
+
+static void json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; s != NULL && *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c == '\n')
+			fputs("\\n", f);
+		else if (c < 0x20)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+static FILE *open_out(const char *path)
+{
+	FILE *f;
+
+	if (strcmp(path, "-") == 0)
+		return stdout;
+	if ((f = fopen(path, "w")) == NULL)
+		die("cannot write %s: %s", path, strerror(errno));
+	return f;
+}
+
+static void close_out(FILE *f, const char *path)
+{
+	if (f == stdout) {
+		fflush(f);
+		return;
+	}
+	if (ferror(f) | fclose(f))
+		die("error writing %s", path);
+}
+
+static void machine_line(FILE *f)
+{
+	struct utsname u;
+	char line[512], model[256] = "unknown CPU";
+	FILE *c = fopen("/proc/cpuinfo", "r");
+
+	if (c != NULL) {
+		while (fgets(line, sizeof line, c) != NULL) {
+			char *colon = strchr(line, ':');
+
+			if (strncmp(line, "model name", 10) == 0 && colon != NULL) {
+				snprintf(model, sizeof model, "%s", colon + 2);
+				model[strcspn(model, "\n")] = '\0';
+				break;
+			}
+		}
+		fclose(c);
+	}
+	uname(&u);
+	fprintf(f, "machine: %s, %ld CPUs online, Linux %s, glibc %s\n", model,
+		sysconf(_SC_NPROCESSORS_ONLN), u.release, gnu_get_libc_version());
+}
+
+/* ------------------------------------------------------------------------ */
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "reps",       required_argument, NULL, 'n' },
+		{ "scale",      required_argument, NULL, 's' },
+		{ "threads",    required_argument, NULL, 't' },
+		{ "workloads",  required_argument, NULL, 'w' },
+		{ "allocators", required_argument, NULL, 'a' },
+		{ "kmm",        required_argument, NULL, 'k' },
+		{ "lib",        required_argument, NULL, 'L' },
+		{ "baseline",   required_argument, NULL, 'b' },
+		{ "bin-dir",    required_argument, NULL, 'B' },
+		{ "timeout",    required_argument, NULL, 'T' },
+		{ "csv",        required_argument, NULL, 'C' },
+		{ "json",       required_argument, NULL, 'J' },
+		{ "quiet",      no_argument,       NULL, 'q' },
+		{ "list",       no_argument,       NULL, 'l' },
+		{ "help",       no_argument,       NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *wlist = NULL, *alist = NULL, *kmm_opt = NULL, *bindir_opt = NULL;
+	const char *baseline_name = "glibc", *csv_path = NULL, *json_path = NULL;
+	char *extra[MAXALLOC];
+	int nextra = 0, reps = 5, threads = 2, quiet = 0, list = 0;
+	double scale = 1.0, timeout = 300.0;
+	char *bindir, *end, scale_s[32], threads_s[16];
+	int c, i, j, w, rep, nw = 0, na = 0, failures = 0, mismatches = 0;
+	int widx[NWORK], aidx[MAXALLOC], base = -1;
+	struct run *runs;
+	struct summary *sum;
+	double started;
+	FILE *f, *out;
+
+	while ((c = getopt_long(argc, argv, "n:s:t:w:a:k:L:b:B:qlh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'n': reps = (int)parse_long(optarg, "repetition count", 1, 1000); break;
+		case 't': threads = (int)parse_long(optarg, "thread count", 1, 1024); break;
+		case 's':
+			errno = 0;
+			scale = strtod(optarg, &end);
+			if (errno != 0 || end == optarg || *end != '\0' || !(scale > 0) || scale > 1e6)
+				die("bad scale '%s'", optarg);
+			break;
+		case 'T':
+			errno = 0;
+			timeout = strtod(optarg, &end);
+			if (errno != 0 || end == optarg || *end != '\0' || !(timeout > 0) || timeout > 1e6)
+				die("bad timeout '%s'", optarg);
+			break;
+		case 'w': wlist = optarg; break;
+		case 'a': alist = optarg; break;
+		case 'k': kmm_opt = optarg; break;
+		case 'L':
+			if (nextra == MAXALLOC)
+				die("too many -L options");
+			if (strchr(optarg, '=') == NULL || optarg[0] == '=')
+				die("-L wants NAME=PATH, not '%s'", optarg);
+			extra[nextra++] = optarg;
+			break;
+		case 'b': baseline_name = optarg; break;
+		case 'B': bindir_opt = optarg; break;
+		case 'C': csv_path = optarg; break;
+		case 'J': json_path = optarg; break;
+		case 'q': quiet = 1; break;
+		case 'l': list = 1; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind != argc)
+		die("unexpected argument '%s' (try --help)", argv[optind]);
+
+	/* the workload programs: --bin-dir, or next to this program */
+	if (bindir_opt != NULL) {
+		bindir = absolute(bindir_opt);
+	} else {
+		char self[PATH_MAX];
+		ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+
+		if (n <= 0)
+			die("cannot find my own directory; pass --bin-dir");
+		self[n] = '\0';
+		*strrchr(self, '/') = '\0';
+		bindir = xstrdup(self);
+	}
+
+	/* the allocators: built-in ones, then -L additions and overrides */
+	add_alloc("glibc");
+	for (i = 0; i < (int)(sizeof known / sizeof known[0]); i++)
+		find_known(add_alloc(known[i].name), &known[i]);
+	find_kmm(add_alloc("kmm"), kmm_opt, bindir);
+	for (i = 0; i < nextra; i++) {
+		char *eq = strchr(extra[i], '=');
+		struct allocator *a;
+
+		*eq = '\0';
+		a = add_alloc(extra[i]);
+		a->missing = NULL;
+		if (strcmp(a->name, "glibc") == 0 && eq[1] == '\0')
+			a->path = NULL;
+		else if (is_file(eq + 1))
+			a->path = absolute(eq + 1);
+		else
+			a->missing = xprintf("%s: no such file", eq + 1);
+	}
+	if (wlist != NULL)
+		select_workloads(wlist);
+	if (alist != NULL)
+		select_allocators(alist);
+
+	if (list) {
+		printf("workloads (in %s):\n", bindir);
+		for (i = 0; i < NWORK; i++)
+			printf("  %-9s %s%s\n", workloads[i].name, workloads[i].what,
+			       workloads[i].threaded ? " [-t]" : "");
+		printf("allocators:\n");
+		for (i = 0; i < nalloc; i++)
+			printf("  %-9s %s\n", allocs[i].name,
+			       allocs[i].missing ? allocs[i].missing :
+			       allocs[i].path ? allocs[i].path : "(no preload)");
+		return 0;
+	}
+
+	for (w = 0; w < NWORK; w++) {
+		char *p;
+
+		if (!workloads[w].selected)
+			continue;
+		p = xprintf("%s/%s", bindir, workloads[w].name);
+		if (!is_exec(p))
+			die("workload program %s is missing (run `make bench`, or pass --bin-dir)", p);
+		free(p);
+		widx[nw++] = w;
+	}
+	for (i = 0; i < nalloc; i++) {
+		if (!allocs[i].selected)
+			continue;
+		if (allocs[i].missing != NULL) {
+			fprintf(stderr, "%s: note: skipping %s: %s\n", prog, allocs[i].name,
+				allocs[i].missing);
+			continue;
+		}
+		if (strcmp(allocs[i].name, baseline_name) == 0)
+			base = na;
+		aidx[na++] = i;
+	}
+	if (nw == 0 || na == 0)
+		die("nothing to run");
+	if (base < 0) {
+		fprintf(stderr, "%s: note: baseline '%s' is not among the allocators run; "
+			"ratios are relative to %s\n", prog, baseline_name, allocs[aidx[0]].name);
+		base = 0;
+	}
+
+	snprintf(scale_s, sizeof scale_s, "%g", scale);
+	snprintf(threads_s, sizeof threads_s, "%d", threads);
+	runs = xmalloc((size_t)reps * (size_t)nw * (size_t)na * sizeof *runs);
+#define RUN(rep, wi, ai) (&runs[((size_t)(rep) * (size_t)nw + (size_t)(wi)) * (size_t)na + (size_t)(ai)])
+
+	/* --- run everything, interleaved ------------------------------------ */
+	started = now();
+	for (rep = 0; rep < reps; rep++) {
+		for (i = 0; i < nw; i++) {
+			const struct workload *wl = &workloads[widx[i]];
+			char *bin = xprintf("%s/%s", bindir, wl->name);
+			char *args[] = { bin, "-s", scale_s, wl->threaded ? "-t" : NULL, threads_s, NULL };
+
+			if (!quiet)
+				fprintf(stderr, "[rep %d/%d] %-9s", rep + 1, reps, wl->name);
+			for (j = 0; j < na; j++) {
+				int ai = (j + rep) % na;    /* rotate the order */
+				struct run *r = RUN(rep, i, ai);
+
+				run_once(r, bin, args, &allocs[aidx[ai]], timeout);
+				if (!quiet) {
+					if (r->ok)
+						fprintf(stderr, " %s %.2fs", allocs[aidx[ai]].name, r->wall);
+					else
+						fprintf(stderr, " %s FAILED", allocs[aidx[ai]].name);
+				}
+			}
+			if (!quiet)
+				fputc('\n', stderr);
+			free(bin);
+		}
+	}
+
+	/* --- checks: every run ok, one checksum per workload ------------------ */
+	for (i = 0; i < nw; i++) {
+		const struct run *ref = NULL;
+		int ai, refai = -1;
+
+		/* reference: the baseline's first good run, else any good run */
+		for (rep = 0; rep < reps && ref == NULL; rep++)
+			if (RUN(rep, i, base)->ok)
+				ref = RUN(rep, i, base), refai = base;
+		for (rep = 0; rep < reps && ref == NULL; rep++)
+			for (ai = 0; ai < na && ref == NULL; ai++)
+				if (RUN(rep, i, ai)->ok)
+					ref = RUN(rep, i, ai), refai = ai;
+		for (rep = 0; rep < reps; rep++) {
+			for (ai = 0; ai < na; ai++) {
+				struct run *r = RUN(rep, i, ai);
+
+				if (r->ok && r->checksum != ref->checksum) {
+					r->ok = 0;
+					r->why = xprintf("checksum %016" PRIx64 " differs from %s's %016"
+							 PRIx64, r->checksum, allocs[aidx[refai]].name,
+							 ref->checksum);
+					mismatches++;
+				}
+				if (!r->ok) {
+					failures++;
+					fprintf(stderr, "%s: FAILED: %s under %s, rep %d: %s\n", prog,
+						workloads[widx[i]].name, allocs[aidx[ai]].name,
+						rep + 1, r->why);
+					if (r->output != NULL && r->output[0] != '\0') {
+						char *o = r->output;
+						size_t len = strlen(o);
+
+						fprintf(stderr, "  output:\n");
+						if (len > 1200)
+							fprintf(stderr, "    ...\n"), o += len - 1200;
+						fprintf(stderr, "%s%s", o, len && o[strlen(o) - 1] == '\n' ? "" : "\n");
+					}
+				}
+			}
+		}
+	}
+
+	/* the table goes to stdout, unless machine-readable output goes there */
+	out = (csv_path && strcmp(csv_path, "-") == 0) ||
+	      (json_path && strcmp(json_path, "-") == 0) ? stderr : stdout;
+
+	/* --- summary ---------------------------------------------------------- */
+	sum = xmalloc((size_t)nw * (size_t)na * sizeof *sum);
+	for (i = 0; i < nw; i++) {
+		for (j = 0; j < na; j++) {
+			struct summary *s = &sum[i * na + j];
+			double *t = xmalloc((size_t)reps * sizeof *t);
+			double *m = xmalloc((size_t)reps * sizeof *m);
+			double *cpu = xmalloc((size_t)reps * sizeof *cpu);
+
+			for (rep = 0; rep < reps; rep++) {
+				const struct run *r = RUN(rep, i, j);
+
+				if (!r->ok)
+					continue;
+				t[s->n] = r->wall;
+				m[s->n] = (double)r->maxrss;
+				cpu[s->n] = r->user + r->sys;
+				s->n++;
+			}
+			if (s->n > 0) {
+				s->time = median(t, s->n);
+				s->tmin = t[0];
+				s->tmax = t[s->n - 1];
+				s->rss = median(m, s->n);
+				s->cpu = median(cpu, s->n);
+			}
+			free(t);
+			free(m);
+			free(cpu);
+		}
+	}
+
+	fprintf(out, "\nkmm benchmarks: %d repetitions (interleaved), scale %s, %d threads, %.0f s\n",
+	       reps, scale_s, threads, now() - started);
+	machine_line(out);
+	for (j = 0; j < na; j++)
+		fprintf(out, "  %-10s %s\n", allocs[aidx[j]].name,
+		       allocs[aidx[j]].path ? allocs[aidx[j]].path : "(system malloc, no preload)");
+	fprintf(out, "\ntime: median wall seconds; range: (max-min)/median; peak RSS: median ru_maxrss\n");
+	fprintf(out, "ratios are to %s (below 1 = faster / smaller)\n\n", allocs[aidx[base]].name);
+	fprintf(out, "%-9s %-10s %9s %6s %8s %11s %8s\n",
+	       "workload", "allocator", "time", "range", "x time", "peak RSS", "x RSS");
+	for (i = 0; i < nw; i++) {
+		const struct summary *b = &sum[i * na + base];
+
+		for (j = 0; j < na; j++) {
+			const struct summary *s = &sum[i * na + j];
+			char rss[32], range[16], tr[16], mr[16];
+
+			fprintf(out, "%-9s %-10s ", j == 0 ? workloads[widx[i]].name : "",
+			       allocs[aidx[j]].name);
+			if (s->n == 0) {
+				fprintf(out, "%9s\n", "FAILED");
+				continue;
+			}
+			fmt_rss(rss, sizeof rss, s->rss);
+			snprintf(range, sizeof range, "%.0f%%", 100.0 * (s->tmax - s->tmin) / s->time);
+			if (b->n > 0) {
+				snprintf(tr, sizeof tr, "%.2f", s->time / b->time);
+				snprintf(mr, sizeof mr, "%.2f", s->rss / b->rss);
+			} else {
+				strcpy(tr, "-");
+				strcpy(mr, "-");
+			}
+			fprintf(out, "%8.3fs %6s %8s %11s %8s%s\n", s->time, range, tr, rss, mr,
+			       s->n < reps ? "  (failed runs left out)" : "");
+		}
+	}
+
+	fprintf(out, "\ngeometric mean of the ratios to %s over the workloads:\n", allocs[aidx[base]].name);
+	fprintf(out, "%-10s %8s %8s\n", "allocator", "x time", "x RSS");
+	for (j = 0; j < na; j++) {
+		double lt = 0, lm = 0;
+		int k = 0;
+
+		for (i = 0; i < nw; i++) {
+			const struct summary *s = &sum[i * na + j], *b = &sum[i * na + base];
+
+			if (s->n == 0 || b->n == 0)
+				continue;
+			lt += log(s->time / b->time);
+			lm += log(s->rss / b->rss);
+			k++;
+		}
+		if (k == 0)
+			fprintf(out, "%-10s %8s %8s\n", allocs[aidx[j]].name, "-", "-");
+		else
+			fprintf(out, "%-10s %8.2f %8.2f%s\n", allocs[aidx[j]].name, exp(lt / k), exp(lm / k),
+			       k < nw ? "  (over the workloads that succeeded)" : "");
+	}
+	if (failures)
+		fprintf(out, "\n%d run(s) FAILED%s; see the messages above.\n", failures,
+		       mismatches ? " (including checksum mismatches)" : "");
+	else
+		fprintf(out, "\nall %d runs exited 0 with matching checksums.\n", reps * nw * na);
+
+	/* --- machine-readable output ------------------------------------------ */
+	if (csv_path != NULL) {
+		f = open_out(csv_path);
+		fprintf(f, "workload,allocator,rep,ok,wall_s,user_s,sys_s,maxrss_kib,checksum\n");
+		for (rep = 0; rep < reps; rep++)
+			for (i = 0; i < nw; i++)
+				for (j = 0; j < na; j++) {
+					const struct run *r = RUN(rep, i, j);
+
+					fprintf(f, "%s,%s,%d,%d,%.6f,%.6f,%.6f,%ld,%016" PRIx64 "\n",
+						workloads[widx[i]].name, allocs[aidx[j]].name, rep + 1,
+						r->ok, r->wall, r->user, r->sys, r->maxrss, r->checksum);
+				}
+		close_out(f, csv_path);
+	}
+	if (json_path != NULL) {
+		f = open_out(json_path);
+		fprintf(f, "{\n  \"reps\": %d, \"scale\": %s, \"threads\": %d, \"baseline\": ",
+			reps, scale_s, threads);
+		json_str(f, allocs[aidx[base]].name);
+		fprintf(f, ",\n  \"allocators\": {");
+		for (j = 0; j < na; j++) {
+			fprintf(f, "%s\n    ", j ? "," : "");
+			json_str(f, allocs[aidx[j]].name);
+			fputs(": ", f);
+			if (allocs[aidx[j]].path)
+				json_str(f, allocs[aidx[j]].path);
+			else
+				fputs("null", f);
+		}
+		fprintf(f, "\n  },\n  \"runs\": [");
+		for (rep = 0; rep < reps; rep++)
+			for (i = 0; i < nw; i++)
+				for (j = 0; j < na; j++) {
+					const struct run *r = RUN(rep, i, j);
+
+					fprintf(f, "%s\n    {\"workload\": \"%s\", \"allocator\": ",
+						rep || i || j ? "," : "", workloads[widx[i]].name);
+					json_str(f, allocs[aidx[j]].name);
+					fprintf(f, ", \"rep\": %d, \"ok\": %s, \"wall_s\": %.6f, "
+						"\"user_s\": %.6f, \"sys_s\": %.6f, \"maxrss_kib\": %ld, "
+						"\"checksum\": \"%016" PRIx64 "\"", rep + 1,
+						r->ok ? "true" : "false", r->wall, r->user, r->sys,
+						r->maxrss, r->checksum);
+					if (!r->ok) {
+						fputs(", \"error\": ", f);
+						json_str(f, r->why);
+					}
+					fputc('}', f);
+				}
+		fprintf(f, "\n  ],\n  \"summary\": [");
+		for (i = 0; i < nw; i++)
+			for (j = 0; j < na; j++) {
+				const struct summary *s = &sum[i * na + j], *b = &sum[i * na + base];
+
+				fprintf(f, "%s\n    {\"workload\": \"%s\", \"allocator\": ",
+					i || j ? "," : "", workloads[widx[i]].name);
+				json_str(f, allocs[aidx[j]].name);
+				fprintf(f, ", \"ok_runs\": %d", s->n);
+				if (s->n > 0)
+					fprintf(f, ", \"time_s\": %.6f, \"cpu_s\": %.6f, \"maxrss_kib\": %.1f",
+						s->time, s->cpu, s->rss);
+				if (s->n > 0 && b->n > 0)
+					fprintf(f, ", \"time_ratio\": %.4f, \"rss_ratio\": %.4f",
+						s->time / b->time, s->rss / b->rss);
+				fputc('}', f);
+			}
+		fprintf(f, "\n  ],\n  \"failures\": %d\n}\n", failures);
+		close_out(f, json_path);
+	}
+	return failures ? 1 : 0;
+}
