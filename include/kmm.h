@@ -3,10 +3,12 @@
  *
  * libkmm.so is usually used without this header: preloaded
  * (LD_PRELOAD=libkmm.so or `kmm run -- CMD`), it replaces malloc, free and
- * the rest of glibc's malloc ABI in any program.  This header gives the same
- * allocator under prefixed names (for programs that link kmm next to another
- * malloc), and kmm's own entry points: statistics, reports, the invariant
- * checker.  Link with `pkg-config --libs kmm`.
+ * the rest of glibc's malloc ABI in any program.  Linking with it
+ * (`pkg-config --libs kmm`) does the same, since the library exports glibc's
+ * names.  This header adds the same allocator under kmm_ names, for code that
+ * wants to name it explicitly, and kmm's own entry points: statistics,
+ * reports, the invariant checker.  A preloaded program can reach them with
+ * dlsym(RTLD_DEFAULT, "kmm_check") and friends.
  */
 #ifndef KMM_H
 #define KMM_H
