@@ -1,1 +1,54 @@
 ## tests/integration/local.mk — integration tests (real programs under libkmm.so).
+##
+## Each tests/integration/*.sh is a TAP script run by tests/local.mk's
+## SH_LOG_DRIVER; it sources tests/tap.sh and tests/integration/common.sh,
+## runs programs plainly (glibc's malloc) and with LD_PRELOAD=libkmm.so, and
+## skips what this machine lacks (sort, python3, gcc, g++, git, sqlite3,
+## strace, nm).  The helper programs in tests/progs/ are check_PROGRAMS: they
+## never link libkmm, they get it preloaded.
+
+integration_tests = \
+	tests/integration/symbols.sh \
+	tests/integration/tool.sh \
+	tests/integration/errors.sh \
+	tests/integration/options.sh \
+	tests/integration/heap-strace.sh \
+	tests/integration/threads-fork.sh \
+	tests/integration/shell.sh \
+	tests/integration/sort.sh \
+	tests/integration/sqlite.sh \
+	tests/integration/git.sh \
+	tests/integration/compilers.sh \
+	tests/integration/python.sh
+
+TESTS += $(integration_tests)
+dist_check_SCRIPTS += $(integration_tests)
+EXTRA_DIST += tests/integration/common.sh
+
+check_PROGRAMS += \
+	tests/progs/heapprobe \
+	tests/progs/forkstress \
+	tests/progs/malloc_errors \
+	tests/progs/cxxalloc
+
+# -fno-builtin: the compiler must not fold or drop the allocations the
+# helpers make on purpose (malloc(SIZE_MAX), new/delete pairs, ...)
+PROGS_CFLAGS = -Wall -Wextra -fno-builtin
+# dlsym (kmm_version, kmm_stats_get): in libc since glibc 2.34, in libdl before
+PROGS_LIBS = -ldl
+
+tests_progs_heapprobe_SOURCES = tests/progs/heapprobe.c
+tests_progs_heapprobe_CFLAGS = $(PROGS_CFLAGS)
+tests_progs_heapprobe_LDADD = $(PROGS_LIBS)
+
+tests_progs_forkstress_SOURCES = tests/progs/forkstress.c
+tests_progs_forkstress_CFLAGS = $(PROGS_CFLAGS) -pthread
+tests_progs_forkstress_LDADD = $(PROGS_LIBS) -lpthread
+
+tests_progs_malloc_errors_SOURCES = tests/progs/malloc_errors.c
+tests_progs_malloc_errors_CFLAGS = $(PROGS_CFLAGS)
+tests_progs_malloc_errors_LDADD = $(PROGS_LIBS)
+
+tests_progs_cxxalloc_SOURCES = tests/progs/cxxalloc.cc
+tests_progs_cxxalloc_CXXFLAGS = -std=c++17 $(PROGS_CFLAGS)
+tests_progs_cxxalloc_LDADD = $(PROGS_LIBS)

@@ -1,0 +1,118 @@
+#!/bin/sh
+# errors.sh — how kmm fails: errno values, aborts on misuse of free(), and
+# glibc's malloc_stats / malloc_info formats (tests/progs/malloc_errors).
+. "$KMM_SRCDIR/tests/tap.sh"
+. "$KMM_SRCDIR/tests/integration/common.sh"
+
+ME=$KMM_PROGS/malloc_errors
+
+# what `malloc_errors errno` must print under kmm, line by line
+expected_errno='malloc(SIZE_MAX): NULL ENOMEM
+malloc(PTRDIFF_MAX+1): NULL ENOMEM
+calloc(SIZE_MAX/2+1, 2): NULL ENOMEM
+calloc(2, SIZE_MAX/2+1): NULL ENOMEM
+reallocarray(NULL, SIZE_MAX/2+1, 2): NULL ENOMEM
+reallocarray(p, SIZE_MAX/2+1, 4): NULL ENOMEM
+realloc(p, SIZE_MAX): NULL ENOMEM
+block intact after failed reallocs: yes
+posix_memalign(3, 8): EINVAL
+posix_memalign(24, 8): EINVAL
+posix_memalign(sizeof(void *)/2, 8): EINVAL
+posix_memalign(64, SIZE_MAX): ENOMEM
+posix_memalign(4096, 100): 0 aligned
+aligned_alloc(3, 8): NULL EINVAL
+aligned_alloc(64, SIZE_MAX): NULL ENOMEM
+aligned_alloc(256, 1000): aligned
+memalign(64, SIZE_MAX): NULL ENOMEM
+valloc(SIZE_MAX): NULL ENOMEM
+malloc(0): unique pointer
+malloc_usable_size(NULL): 0
+realloc(NULL, 16): ptr
+kmm yes'
+printf '%s\n' "$expected_errno" >"$KMM_TMP/errno.expected"
+nerrno=$(wc -l <"$KMM_TMP/errno.expected")
+
+# misuse MODE, and how kmm's one-line message must begin
+aborts='double-free|kmm: free(): double free
+double-free-unsorted|kmm: free(): double free
+free-stack|kmm: free(): invalid pointer
+free-stack-misaligned|kmm: free(): invalid pointer
+free-middle|kmm: free()
+free-middle-misaligned|kmm: free()'
+printf '%s\n' "$aborts" >"$KMM_TMP/aborts"
+naborts=$(wc -l <"$KMM_TMP/aborts")
+
+plan $((nerrno + naborts + 1 + 4))
+
+# --- errno -------------------------------------------------------------------
+kmm_run "$KMM_TMP/errno.stats" "$ME" errno >"$KMM_TMP/errno.out" 2>&1
+while IFS= read -r line; do
+	ok "errno: $line" grep -qxF "$line" "$KMM_TMP/errno.out"
+done <"$KMM_TMP/errno.expected"
+
+# --- misuse of free() aborts with one line on stderr -------------------------
+# aborts_like MODE PREFIX: SIGABRT, exactly one line on stderr, starting with
+# PREFIX, nothing on stdout (the "survived" line)
+# (dash prints its "Aborted" notice while the command's redirections are
+# still in place: the helper's stderr is redirected by an exec instead)
+aborts_like() {
+	with_timeout 60 env LD_PRELOAD="$KMM_LIB" \
+		sh -c 'exec "$0" "$1" 2>"$2"' "$ME" "$1" "$KMM_TMP/abort.err" \
+		>"$KMM_TMP/abort.out" 2>/dev/null
+	_st=$?
+	_fail=0
+	[ $_st -eq 134 ] || { echo "exit status $_st, expected 134 (SIGABRT)"; _fail=1; }
+	[ -s "$KMM_TMP/abort.out" ] && { echo "stdout: $(cat "$KMM_TMP/abort.out")"; _fail=1; }
+	[ "$(wc -l <"$KMM_TMP/abort.err")" -eq 1 ] || { echo "stderr is not one line:"; _fail=1; }
+	case $(head -1 "$KMM_TMP/abort.err") in
+	"$2"*) ;;
+	*) echo "stderr does not start with '$2':"; _fail=1 ;;
+	esac
+	[ $_fail -eq 0 ] || cat "$KMM_TMP/abort.err"
+	return $_fail
+}
+while IFS='|' read -r mode prefix; do
+	ok "$mode: aborts, one line on stderr: $prefix..." aborts_like "$mode" "$prefix"
+done <"$KMM_TMP/aborts"
+
+# the helper's misuse is real: glibc's malloc aborts on each too
+glibc_aborts() {
+	while IFS='|' read -r _m _p; do
+		plain_run "$ME" "$_m" >/dev/null 2>&1
+		_st=$?
+		[ $_st -eq 134 ] || { echo "$_m: exit status $_st with glibc"; return 1; }
+	done <"$KMM_TMP/aborts"
+}
+ok "each misuse aborts with glibc's malloc as well" glibc_aborts
+
+# --- malloc_stats and malloc_info: glibc's formats -----------------------------
+plain_run "$ME" stats >"$KMM_TMP/stats.plain" 2>&1
+kmm_run "$KMM_TMP/x.stats" "$ME" stats >"$KMM_TMP/stats.kmm" 2>&1
+has_stats_lines() {
+	for l in 'Arena 0:' 'system bytes     =' 'in use bytes     =' 'Total (incl. mmap):' \
+		'max mmap regions =' 'max mmap bytes   ='; do
+		grep -qF "$l" "$1" || { echo "no line '$l' in:"; cat "$1"; return 1; }
+	done
+}
+ok "malloc_stats under kmm prints glibc's lines" has_stats_lines "$KMM_TMP/stats.kmm"
+# numbers aside, the same text as glibc's
+sed -e 's/[0-9][0-9]*/N/g' -e 's/  */ /g' "$KMM_TMP/stats.plain" >"$KMM_TMP/stats.plain.n"
+sed -e 's/[0-9][0-9]*/N/g' -e 's/  */ /g' "$KMM_TMP/stats.kmm" >"$KMM_TMP/stats.kmm.n"
+ok "malloc_stats under kmm has glibc's layout" same_output "$KMM_TMP/stats.plain.n" "$KMM_TMP/stats.kmm.n"
+
+plain_run "$ME" info >"$KMM_TMP/info.plain" 2>&1
+kmm_run "$KMM_TMP/x.stats" "$ME" info >"$KMM_TMP/info.kmm" 2>&1
+has_info_elements() {
+	for l in '<malloc version="1">' '<heap nr="0">' '<sizes>' '</sizes>' '<total type="fast" ' \
+		'<total type="rest" ' '<total type="mmap" ' '<system type="current" ' \
+		'<system type="max" ' '<aspace type="total" ' '</heap>' '</malloc>'; do
+		grep -qF "$l" "$1" || { echo "no '$l' in:"; cat "$1"; return 1; }
+	done
+}
+ok "malloc_info under kmm: glibc's XML elements" has_info_elements "$KMM_TMP/info.kmm"
+# element structure: attribute values blanked, runs of <size .../> as one
+structure() { sed -e 's/="[^"]*"/=""/g' "$1" | uniq; }
+structure "$KMM_TMP/info.plain" >"$KMM_TMP/info.plain.s"
+structure "$KMM_TMP/info.kmm" >"$KMM_TMP/info.kmm.s"
+ok "malloc_info under kmm: same element structure as glibc's" \
+	same_output "$KMM_TMP/info.plain.s" "$KMM_TMP/info.kmm.s"

@@ -1,0 +1,140 @@
+#!/bin/sh
+# heap-strace.sh — kmm moves the program break and maps chunks as glibc does:
+# the first small malloc grows the break by 0x21000, requests at or above
+# the mmap threshold that the top cannot serve get their own anonymous
+# mapping, freeing one raises the threshold (the same request then comes
+# from the heap), and freeing a large heap gives the memory back (the break
+# shrinks).  Checked with tests/progs/heapprobe's own view (sbrk(0), the
+# returned addresses, /proc/self/maps) and, if strace is usable, in the
+# system calls themselves: under glibc and under kmm.
+. "$KMM_SRCDIR/tests/tap.sh"
+. "$KMM_SRCDIR/tests/integration/common.sh"
+
+plan 19
+
+HP=$KMM_PROGS/heapprobe
+FIRST_GROWTH=135168        # 0x21000: tcache + 16 bytes + top_pad 128 KiB, in pages
+
+# the scenario: markers (M) between the steps, so that strace shows which
+# step made which system call
+#   mark 1..2  malloc(16): the heap's first growth
+#   mark 2..3  malloc(256 KiB): above the threshold, the top is too small: mmap
+#   mark 3..4  free it: munmap, and the threshold rises to 256 KiB + page
+#   mark 4..5  malloc(256 KiB) again: now below the threshold: from the heap
+#   mark 5..6  4000 blocks of 512 bytes: the heap grows past 2 MiB
+#   mark 6..7  free them all, first to last: the break comes back down
+SCENARIO='M m16 M m256k M f1 M m256k M n4000x512 b M F b M k'
+
+plain_run "$HP" $SCENARIO >"$KMM_TMP/probe.plain" 2>/dev/null
+kmm_run "$KMM_TMP/probe.stats" "$HP" $SCENARIO >"$KMM_TMP/probe.kmm" 2>/dev/null
+# what the probe saw, without the addresses
+grep -v "^kmm " "$KMM_TMP/probe.plain" | cut -d" " -f1-3 >"$KMM_TMP/probe.plain.n"
+grep -v "^kmm " "$KMM_TMP/probe.kmm" | cut -d" " -f1-3 >"$KMM_TMP/probe.kmm.n"
+
+# --- the probe's own view ------------------------------------------------------
+ok "probe under kmm: libkmm.so is loaded" grep -qx 'kmm yes' "$KMM_TMP/probe.kmm"
+expect_kinds() {
+	sed -n 1,3p "$1" | cut -d' ' -f1-3 | tr '\n' '|' |
+		grep -qx 'm 16 heap|m 262144 mmap|m 262144 heap|' && return 0
+	echo "got:"; cat "$1"; return 1
+}
+ok "glibc: 16 B from the heap, 256 KiB mmapped, again 256 KiB after free from the heap" \
+	expect_kinds "$KMM_TMP/probe.plain"
+ok "kmm: 16 B from the heap, 256 KiB mmapped, again 256 KiB after free from the heap" \
+	expect_kinds "$KMM_TMP/probe.kmm"
+# b before and after freeing the 4000 blocks
+shrinks() {
+	_b1=$(grep '^brk ' "$1" | sed -n '1s/^brk //p')
+	_b2=$(grep '^brk ' "$1" | sed -n '2s/^brk //p')
+	[ -n "$_b1" ] && [ -n "$_b2" ] && [ "$_b1" -gt 2097152 ] && [ "$_b2" -lt "$_b1" ] && return 0
+	echo "break (relative to the start): after the blocks '$_b1', after freeing them '$_b2'"
+	return 1
+}
+ok "glibc: freeing 2 MiB of small blocks trims the break (sbrk(0))" shrinks "$KMM_TMP/probe.plain"
+ok "kmm: freeing 2 MiB of small blocks trims the break (sbrk(0))" shrinks "$KMM_TMP/probe.kmm"
+ok "kmm: the probe sees the same heap as under glibc (kinds and break offsets)" \
+	same_output "$KMM_TMP/probe.plain.n" "$KMM_TMP/probe.kmm.n"
+
+# the first small malloc's growth, by sbrk(0)
+plain_run "$HP" m16 b >"$KMM_TMP/first.plain" 2>&1
+kmm_run "$KMM_TMP/first.stats" "$HP" m16 b k >"$KMM_TMP/first.kmm" 2>&1
+is "$(sed -n 's/^brk //p' "$KMM_TMP/first.kmm")/$(sed -n 's/^kmm //p' "$KMM_TMP/first.kmm")" \
+	"$(sed -n 's/^brk //p' "$KMM_TMP/first.plain")/yes" \
+	"kmm: the first malloc(16) grows the break as much as glibc (sbrk(0))"
+
+# --- the system calls ------------------------------------------------------------
+if ! strace_ok; then
+	for t in 8 9 10 11 12 13 14 15 16 17 18 19; do
+		skip "strace check $t" "strace not available (STRACE='${STRACE-}')"
+	done
+	exit 0
+fi
+
+trace_heap "$KMM_TMP/trace.plain" "$HP" $SCENARIO >"$KMM_TMP/tprobe.plain" 2>/dev/null
+trace_heap "$KMM_TMP/trace.kmm" -E LD_PRELOAD="$KMM_LIB" "$HP" $SCENARIO >"$KMM_TMP/tprobe.kmm" 2>/dev/null
+# (up to the last marker: the k step after it differs by design)
+trace_events "$KMM_TMP/trace.plain" | sed '/^mark 7$/q' >"$KMM_TMP/events.plain"
+trace_events "$KMM_TMP/trace.kmm" | sed '/^mark 7$/q' >"$KMM_TMP/events.kmm"
+diag "glibc: $(tr '\n' ';' <"$KMM_TMP/events.plain" | cut -c1-300)"
+ok "strace under kmm: libkmm.so is loaded" grep -qx 'kmm yes' "$KMM_TMP/tprobe.kmm"
+
+# the first growth: from the break before to the first successful brk()
+first_growth() { trace_between "$1" 1 | sed -n 's/^brk +//p' | head -1; }
+g_plain=$(first_growth "$KMM_TMP/trace.plain")
+g_kmm=$(first_growth "$KMM_TMP/trace.kmm")
+is "$g_plain" "$FIRST_GROWTH" "strace, glibc: the first malloc(16) grows the break by 0x21000"
+is "$g_kmm" "$g_plain" "strace, kmm: the first malloc(16) grows the break as glibc does (0x21000)"
+
+# the 256 KiB block lies in an anonymous read-write mapping made for it
+ptr_of() { sed -n "$2p" "$1" | cut -d' ' -f4; }
+ok "strace, glibc: malloc(256 KiB) after a small malloc is a new anonymous mmap" \
+	mapped_by_mmap "$KMM_TMP/trace.plain" 2 "$(ptr_of "$KMM_TMP/tprobe.plain" 2)"
+ok "strace, kmm: malloc(256 KiB) after a small malloc is a new anonymous mmap" \
+	mapped_by_mmap "$KMM_TMP/trace.kmm" 2 "$(ptr_of "$KMM_TMP/tprobe.kmm" 2)"
+
+# the very first allocation being 256 KiB
+trace_heap "$KMM_TMP/trace1.plain" "$HP" M m256k M >"$KMM_TMP/tprobe1.plain" 2>/dev/null
+trace_heap "$KMM_TMP/trace1.kmm" -E LD_PRELOAD="$KMM_LIB" "$HP" M m256k M >"$KMM_TMP/tprobe1.kmm" 2>/dev/null
+ok "strace, glibc: a first allocation of 256 KiB is a new anonymous mmap" \
+	mapped_by_mmap "$KMM_TMP/trace1.plain" 1 "$(ptr_of "$KMM_TMP/tprobe1.plain" 1)"
+ok "strace, kmm: a first allocation of 256 KiB is a new anonymous mmap" \
+	mapped_by_mmap "$KMM_TMP/trace1.kmm" 1 "$(ptr_of "$KMM_TMP/tprobe1.kmm" 1)"
+
+# after free (munmap), the same request comes from the heap: no mmap, the
+# break grows
+from_heap() {
+	_ev=$(trace_between "$1" 3 | tr '\n' '|')
+	case $_ev in
+	"munmap 266240|") ;;
+	*) echo "free: events '$_ev', expected a munmap of 266240 bytes"; return 1 ;;
+	esac
+	_ev=$(trace_between "$1" 4 | tr '\n' '|')
+	case $_ev in
+	"brk +"*) ;;
+	*) echo "second malloc(256 KiB): events '$_ev', expected the break to grow"; return 1 ;;
+	esac
+	case $_ev in
+	*mmap*) echo "second malloc(256 KiB): events '$_ev' include an mmap"; return 1 ;;
+	esac
+	sed -n 3p "$2" | grep -q '^m 262144 heap ' || { echo "probe: $(sed -n 3p "$2")"; return 1; }
+}
+ok "strace, glibc: after munmap, malloc(256 KiB) grows the heap instead (dynamic threshold)" \
+	from_heap "$KMM_TMP/trace.plain" "$KMM_TMP/tprobe.plain"
+ok "strace, kmm: after munmap, malloc(256 KiB) grows the heap instead (dynamic threshold)" \
+	from_heap "$KMM_TMP/trace.kmm" "$KMM_TMP/tprobe.kmm"
+
+# trimming: freeing the blocks shrinks the break
+trims() {
+	_ev=$(trace_between "$1" 6 | tr '\n' '|')
+	case $_ev in
+	*"brk -"*) return 0 ;;
+	esac
+	echo "freeing 4000 blocks: events '$_ev', expected the break to shrink"
+	return 1
+}
+ok "strace, glibc: freeing 2 MiB of small blocks shrinks the break (brk)" trims "$KMM_TMP/trace.plain"
+ok "strace, kmm: freeing 2 MiB of small blocks shrinks the break (brk)" trims "$KMM_TMP/trace.kmm"
+
+# everything together: the same system calls, in the same order, same sizes
+ok "strace: the whole scenario makes the same brk/mmap/munmap calls under kmm as under glibc" \
+	same_output "$KMM_TMP/events.plain" "$KMM_TMP/events.kmm"

@@ -1,0 +1,112 @@
+#!/bin/sh
+# options.sh — kmm's options (KMM_OPTIONS) and glibc's (GLIBC_TUNABLES
+# glibc.malloc.*, MALLOC_*_) take effect, and glibc's have the same effect
+# under kmm as under glibc.  Uses tests/progs/heapprobe: "m" lines say where
+# a block landed, "brk" how far the break moved, "stats" kmm's counters.
+. "$KMM_SRCDIR/tests/tap.sh"
+. "$KMM_SRCDIR/tests/integration/common.sh"
+
+plan 18
+
+HP=$KMM_PROGS/heapprobe
+
+# probe NAME plain|kmm 'VAR=VALUE ...' STEPS...: output in $KMM_TMP/NAME.MODE
+probe() {
+	_pn=$1 _pm=$2 _pe=$3; shift 3
+	if [ "$_pm" = kmm ]; then
+		with_timeout 60 env LD_PRELOAD="$KMM_LIB" $_pe "$HP" "$@" >"$KMM_TMP/$_pn.kmm" 2>"$KMM_TMP/$_pn.kmm.err"
+	else
+		with_timeout 60 env $_pe "$HP" "$@" >"$KMM_TMP/$_pn.plain" 2>"$KMM_TMP/$_pn.plain.err"
+	fi
+}
+# kinds FILE: where the blocks landed, e.g. "heap,mmap"
+kinds() { awk '$1 == "m" { printf "%s%s", sep, $3; sep = "," } END { print "" }' "$1"; }
+# growth FILE: the first "brk" line's value
+growth() { sed -n 's/^brk //p' "$1" | head -1; }
+# stat FILE KEY: a counter from the "stats" line
+stat() { tr ' ' '\n' <"$1" | sed -n "s/^$2=//p"; }
+
+# --- mmap_threshold -------------------------------------------------------------
+# Two requests of 100 KiB: the first always comes from the top (the first
+# small allocation, the tcache, grew the heap by 132 KiB); the second does
+# not fit in what is left: with the default threshold (128 KiB) the heap
+# grows, with a threshold of 64 KiB it gets its own mapping.
+probe thr0 kmm '' m100k m100k s k
+is "$(kinds "$KMM_TMP/thr0.kmm") $(stat "$KMM_TMP/thr0.kmm" mmaps) $(sed -n 's/^kmm //p' "$KMM_TMP/thr0.kmm")" \
+	"heap,heap 0 yes" "kmm, default threshold: two 100 KiB blocks from the heap, no mmap"
+
+probe thr1 kmm 'KMM_OPTIONS=mmap_threshold=64k' m100k m100k s
+is "$(kinds "$KMM_TMP/thr1.kmm") $(stat "$KMM_TMP/thr1.kmm" mmaps) $(stat "$KMM_TMP/thr1.kmm" mmap_threshold)" \
+	"heap,mmap 1 65536" "KMM_OPTIONS=mmap_threshold=64k: the second 100 KiB block is mmapped"
+
+probe thr2 kmm 'GLIBC_TUNABLES=glibc.malloc.mmap_threshold=65536' m100k m100k s
+probe thr2 plain 'GLIBC_TUNABLES=glibc.malloc.mmap_threshold=65536' m100k m100k
+is "$(kinds "$KMM_TMP/thr2.kmm") $(stat "$KMM_TMP/thr2.kmm" mmaps) $(stat "$KMM_TMP/thr2.kmm" mmap_threshold)" \
+	"heap,mmap 1 65536" "GLIBC_TUNABLES=glibc.malloc.mmap_threshold=65536: honoured by kmm"
+is "$(kinds "$KMM_TMP/thr2.kmm")" "$(kinds "$KMM_TMP/thr2.plain")" \
+	"GLIBC_TUNABLES mmap_threshold: same placement as glibc"
+
+probe thr3 kmm 'MALLOC_MMAP_THRESHOLD_=65536' m100k m100k s
+probe thr3 plain 'MALLOC_MMAP_THRESHOLD_=65536' m100k m100k
+is "$(kinds "$KMM_TMP/thr3.kmm")/$(stat "$KMM_TMP/thr3.kmm" mmaps)" "$(kinds "$KMM_TMP/thr3.plain")/1" \
+	"MALLOC_MMAP_THRESHOLD_=65536: same placement as glibc, mmapped under kmm"
+
+# with no top_pad the first growth is small, and the very first 100 KiB
+# request is mmapped
+probe thr4 kmm 'KMM_OPTIONS=top_pad=0,mmap_threshold=64k' m100k s
+probe thr4 plain 'MALLOC_TOP_PAD_=0 MALLOC_MMAP_THRESHOLD_=65536' m100k
+is "$(kinds "$KMM_TMP/thr4.kmm") $(stat "$KMM_TMP/thr4.kmm" mmaps)/$(kinds "$KMM_TMP/thr4.plain")" \
+	"mmap 1/mmap" "top_pad=0,mmap_threshold=64k: a first 100 KiB request is mmapped (as glibc's)"
+
+# --- top_pad: the first growth ----------------------------------------------------
+probe pad0 plain 'MALLOC_TOP_PAD_=0' m16 b
+probe pad0 kmm 'MALLOC_TOP_PAD_=0' m16 b
+g=$(growth "$KMM_TMP/pad0.plain")
+ok "glibc, MALLOC_TOP_PAD_=0: the first malloc(16) grows the break less than 132 KiB ($g)" \
+	test "${g:-0}" -gt 0 -a "${g:-0}" -lt 135168
+is "$(growth "$KMM_TMP/pad0.kmm")" "$g" "kmm, MALLOC_TOP_PAD_=0: the same first growth as glibc"
+probe pad1 kmm 'KMM_OPTIONS=top_pad=0' m16 b
+is "$(growth "$KMM_TMP/pad1.kmm")" "$g" "kmm, KMM_OPTIONS=top_pad=0: the same first growth as glibc's MALLOC_TOP_PAD_=0"
+probe pad2 plain 'GLIBC_TUNABLES=glibc.malloc.top_pad=0' m16 b
+probe pad2 kmm 'GLIBC_TUNABLES=glibc.malloc.top_pad=0' m16 b
+is "$(growth "$KMM_TMP/pad2.kmm")" "$(growth "$KMM_TMP/pad2.plain")" \
+	"GLIBC_TUNABLES=glibc.malloc.top_pad=0: the same first growth as glibc"
+probe pad3 plain 'MALLOC_TOP_PAD_=1048576' m16 b
+probe pad3 kmm 'KMM_OPTIONS=top_pad=1m' m16 b
+g=$(growth "$KMM_TMP/pad3.plain")
+is "$(growth "$KMM_TMP/pad3.kmm")" "$g" "KMM_OPTIONS=top_pad=1m: the same first growth as glibc's MALLOC_TOP_PAD_=1048576 ($g)"
+
+# --- mmap_max, trim_threshold -----------------------------------------------------------
+probe max0 plain 'MALLOC_MMAP_MAX_=0' m256k
+probe max0 kmm 'KMM_OPTIONS=mmap_max=0' m256k s
+is "$(kinds "$KMM_TMP/max0.kmm") $(stat "$KMM_TMP/max0.kmm" mmaps)/$(kinds "$KMM_TMP/max0.plain")" \
+	"heap 0/heap" "mmap_max=0: 256 KiB from the heap, as glibc's MALLOC_MMAP_MAX_=0"
+probe trim0 plain 'MALLOC_TRIM_THRESHOLD_=67108864' n4000x512 b F b
+probe trim0 kmm 'KMM_OPTIONS=trim_threshold=64m' n4000x512 b F b s
+trims() { sed -n 's/^brk //p' "$1" | tr '\n' ' '; }
+is "$(trims "$KMM_TMP/trim0.kmm")/$(stat "$KMM_TMP/trim0.kmm" brk_trims)" "$(trims "$KMM_TMP/trim0.plain")/0" \
+	"trim_threshold=64m: the break stays up after freeing 2 MiB, as glibc's MALLOC_TRIM_THRESHOLD_"
+probe trim1 kmm '' n4000x512 b F b
+ok "trim_threshold default (128 KiB): the break comes down after freeing 2 MiB" sh -c "
+	sed -n 's/^brk //p' '$KMM_TMP/trim1.kmm' | tr '\n' ' ' | awk '{ exit !(NF == 2 && \$2 < \$1) }'"
+
+# --- bad options: a warning, and the program runs --------------------------------
+probe bad1 kmm 'KMM_OPTIONS=no_such_option=1,top_pad=0' m16 b k
+ok "KMM_OPTIONS with an unknown name: a 'kmm: ' warning naming it" \
+	grep -q '^kmm: .*no_such_option' "$KMM_TMP/bad1.kmm.err"
+is "$(growth "$KMM_TMP/bad1.kmm") $(sed -n 's/^kmm //p' "$KMM_TMP/bad1.kmm")" "$(growth "$KMM_TMP/pad0.plain") yes" \
+	"KMM_OPTIONS with an unknown name: the program runs, the other options apply"
+probe bad2 kmm 'KMM_OPTIONS=top_pad=lots' m16 b
+ok "KMM_OPTIONS with a bad value: a 'kmm: ' warning, the value ignored" sh -c "
+	grep -q '^kmm: .*top_pad' '$KMM_TMP/bad2.kmm.err' && grep -qx 'brk 135168' '$KMM_TMP/bad2.kmm'"
+
+# --- the same in the system calls --------------------------------------------------
+if strace_ok; then
+	trace_heap "$KMM_TMP/trace.kmm" -E LD_PRELOAD="$KMM_LIB" -E KMM_OPTIONS=top_pad=0,mmap_threshold=64k \
+		"$HP" M m100k M >"$KMM_TMP/tprobe.kmm" 2>/dev/null
+	ok "strace, KMM_OPTIONS=top_pad=0,mmap_threshold=64k: a first 100 KiB request is an anonymous mmap" \
+		mapped_by_mmap "$KMM_TMP/trace.kmm" 1 "$(cut -d' ' -f4 "$KMM_TMP/tprobe.kmm")"
+else
+	skip "strace, KMM_OPTIONS=top_pad=0,mmap_threshold=64k: a first 100 KiB request is an anonymous mmap" \
+		"strace not available"
+fi

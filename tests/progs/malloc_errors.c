@@ -1,0 +1,179 @@
+/*
+ * malloc_errors — how the malloc ABI fails, for tests/integration/errors.sh.
+ *
+ * Usage: malloc_errors MODE
+ *   errno        each failing call with its result and errno, one per line
+ *                ("malloc(SIZE_MAX): NULL ENOMEM"), and "kmm yes|no"
+ *   double-free, double-free-unsorted, free-stack, free-stack-misaligned,
+ *   free-middle, free-middle-misaligned
+ *                misuse of free() that must abort the process; prints
+ *                "survived" and exits 0 if it does not
+ *   stats        some allocations, then malloc_stats() (on stderr)
+ *   info         some allocations, then malloc_info(0, stdout), twice
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <malloc.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+
+static void *volatile sink;
+
+static const char *errname(int e)
+{
+	switch (e) {
+	case 0: return "0";
+	case ENOMEM: return "ENOMEM";
+	case EINVAL: return "EINVAL";
+	default: return "other";
+	}
+}
+
+/* "NAME: NULL ENOMEM" or "NAME: ptr" (the errno only matters for NULL) */
+static void show_ptr(const char *name, void *p, int err)
+{
+	if (p == NULL)
+		printf("%s: NULL %s\n", name, errname(err));
+	else
+		printf("%s: ptr\n", name);
+}
+
+static void errno_cases(void)
+{
+	void *p;
+	unsigned char *q;
+	void *volatile vq;           /* hides the reuse after a failed realloc from -Wuse-after-free */
+	int r;
+	volatile size_t huge = SIZE_MAX, half = SIZE_MAX / 2 + 1, over = (size_t)PTRDIFF_MAX + 1;
+
+	errno = 0; p = malloc(huge);
+	show_ptr("malloc(SIZE_MAX)", p, errno);
+	errno = 0; p = malloc(over);
+	show_ptr("malloc(PTRDIFF_MAX+1)", p, errno);
+	errno = 0; p = calloc(half, 2);
+	show_ptr("calloc(SIZE_MAX/2+1, 2)", p, errno);
+	errno = 0; p = calloc(2, half);
+	show_ptr("calloc(2, SIZE_MAX/2+1)", p, errno);
+	errno = 0; p = reallocarray(NULL, half, 2);
+	show_ptr("reallocarray(NULL, SIZE_MAX/2+1, 2)", p, errno);
+
+	/* a failed realloc leaves the block alone */
+	vq = malloc(100);
+	memset(vq, 0x42, 100);
+	errno = 0; p = reallocarray(vq, half, 4);
+	show_ptr("reallocarray(p, SIZE_MAX/2+1, 4)", p, errno);
+	errno = 0; p = realloc(vq, huge);
+	show_ptr("realloc(p, SIZE_MAX)", p, errno);
+	q = vq;
+	printf("block intact after failed reallocs: %s\n", q[0] == 0x42 && q[99] == 0x42 ? "yes" : "no");
+	free(vq);
+
+	p = (void *)&sink;
+	r = posix_memalign(&p, 3, 8);
+	printf("posix_memalign(3, 8): %s%s\n", errname(r), p == (void *)&sink ? "" : " (memptr changed)");
+	r = posix_memalign(&p, 24, 8);
+	printf("posix_memalign(24, 8): %s\n", errname(r));
+	r = posix_memalign(&p, sizeof(void *) / 2, 8);
+	printf("posix_memalign(sizeof(void *)/2, 8): %s\n", errname(r));
+	r = posix_memalign(&p, 64, huge);
+	printf("posix_memalign(64, SIZE_MAX): %s\n", errname(r));
+	r = posix_memalign(&p, 4096, 100);
+	printf("posix_memalign(4096, 100): %s%s\n", errname(r),
+	       r == 0 && ((uintptr_t)p & 4095) == 0 ? " aligned" : "");
+	if (r == 0)
+		free(p);
+
+	errno = 0; p = aligned_alloc(3, 8);
+	show_ptr("aligned_alloc(3, 8)", p, errno);
+	errno = 0; p = aligned_alloc(64, huge);
+	show_ptr("aligned_alloc(64, SIZE_MAX)", p, errno);
+	p = aligned_alloc(256, 1000);
+	printf("aligned_alloc(256, 1000): %s\n", p && ((uintptr_t)p & 255) == 0 ? "aligned" : "not aligned");
+	free(p);
+	errno = 0; p = memalign(64, huge);
+	show_ptr("memalign(64, SIZE_MAX)", p, errno);
+	errno = 0; p = valloc(huge);
+	show_ptr("valloc(SIZE_MAX)", p, errno);
+
+	p = malloc(0);
+	printf("malloc(0): %s\n", p ? "unique pointer" : "NULL");
+	free(p);
+	free(NULL);
+	printf("malloc_usable_size(NULL): %zu\n", malloc_usable_size(NULL));
+	p = realloc(NULL, 16);
+	printf("realloc(NULL, 16): %s\n", p && malloc_usable_size(p) >= 16 ? "ptr" : "bad");
+	printf("kmm %s\n", dlsym(RTLD_DEFAULT, "kmm_version") ? "yes" : "no");
+	free(p);
+}
+
+static void allocate_some(void)
+{
+	static void *keep[64];
+	for (int i = 0; i < 64; i++)
+		keep[i] = malloc((size_t)(i + 1) * 24);
+	for (int i = 0; i < 64; i += 3) {
+		free(keep[i]);
+		keep[i] = NULL;
+	}
+	sink = malloc(300000);    /* one mapped chunk */
+}
+
+int main(int argc, char **argv)
+{
+	const char *mode = argc > 1 ? argv[1] : "";
+	char stack[256] __attribute__((aligned(64)));
+	char *volatile bad;
+	char *p;
+
+	memset(stack, 0, sizeof stack);
+	if (strncmp(mode, "double-free", 11) == 0 || strncmp(mode, "free-", 5) == 0)
+		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);     /* no core file */
+
+	if (strcmp(mode, "errno") == 0) {
+		errno_cases();
+	} else if (strcmp(mode, "double-free") == 0) {
+		p = malloc(32);             /* a tcache-sized block */
+		free(p);
+		bad = p;
+		free(bad);
+	} else if (strcmp(mode, "double-free-unsorted") == 0) {
+		p = malloc(2000);           /* above the tcache limit */
+		sink = malloc(2000);        /* keeps p away from the top */
+		free(p);
+		bad = p;
+		free(bad);
+	} else if (strcmp(mode, "free-stack") == 0) {
+		bad = stack + 64;
+		free(bad);
+	} else if (strcmp(mode, "free-stack-misaligned") == 0) {
+		bad = stack + 8;
+		free(bad);
+	} else if (strcmp(mode, "free-middle") == 0) {
+		p = malloc(256);
+		memset(p, 0, 256);
+		bad = p + 64;
+		free(bad);
+	} else if (strcmp(mode, "free-middle-misaligned") == 0) {
+		p = malloc(256);
+		memset(p, 0, 256);
+		bad = p + 8;
+		free(bad);
+	} else if (strcmp(mode, "stats") == 0) {
+		allocate_some();
+		malloc_stats();
+	} else if (strcmp(mode, "info") == 0) {
+		sink = malloc(100);
+		malloc_info(0, stdout);
+		allocate_some();
+		malloc_info(0, stdout);
+		return 0;
+	} else {
+		fprintf(stderr, "malloc_errors: unknown mode '%s'\n", mode);
+		return 2;
+	}
+	printf("survived\n");
+	return 0;
+}
