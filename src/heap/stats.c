@@ -68,7 +68,10 @@ static void snapshot(struct kmm_arena *a, struct heap_snapshot *s, bool rows)
 		struct size_row *r = &s->rows[KMM_NFASTBINS - 1 + i];
 		size_t lo = SIZE_MAX, hi = 0, n = 0, total = 0;
 		for (mchunk p = bin->fd; p != bin; p = p->fd) {
-			size_t sz = chunksize(p);
+			/* glibc's malloc_info reads bin chunk sizes with their
+			 * flag bits (chunksize_nomask: a free chunk's P bit is
+			 * always set, so +1); kmm prints the same numbers */
+			size_t sz = rows ? p->head : chunksize(p);
 			n++;
 			total += sz;
 			if (sz < lo) lo = sz;

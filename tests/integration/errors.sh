@@ -42,7 +42,7 @@ free-middle-misaligned|kmm: free()'
 printf '%s\n' "$aborts" >"$KMM_TMP/aborts"
 naborts=$(wc -l <"$KMM_TMP/aborts")
 
-plan $((nerrno + naborts + 1 + 4))
+plan $((nerrno + naborts + 1 + 5))
 
 # --- errno -------------------------------------------------------------------
 kmm_run "$KMM_TMP/errno.stats" "$ME" errno >"$KMM_TMP/errno.out" 2>&1
@@ -116,3 +116,10 @@ structure "$KMM_TMP/info.plain" >"$KMM_TMP/info.plain.s"
 structure "$KMM_TMP/info.kmm" >"$KMM_TMP/info.kmm.s"
 ok "malloc_info under kmm: same element structure as glibc's" \
 	same_output "$KMM_TMP/info.plain.s" "$KMM_TMP/info.kmm.s"
+
+# the same allocations leave the same heap: every malloc_info row and the
+# malloc_stats numbers are identical to glibc's
+plain_run "$ME" info-exact >"$KMM_TMP/exact.plain" 2>&1
+kmm_run "$KMM_TMP/y.stats" "$ME" info-exact >"$KMM_TMP/exact.kmm" 2>&1
+ok "malloc_info and malloc_stats after a fixed pattern: byte-identical to glibc's" \
+	same_output "$KMM_TMP/exact.plain" "$KMM_TMP/exact.kmm"

@@ -19,7 +19,8 @@ integration_tests = \
 	tests/integration/sqlite.sh \
 	tests/integration/git.sh \
 	tests/integration/compilers.sh \
-	tests/integration/python.sh
+	tests/integration/python.sh \
+	tests/integration/startup.sh
 
 TESTS += $(integration_tests)
 dist_check_SCRIPTS += $(integration_tests)
@@ -52,3 +53,18 @@ tests_progs_malloc_errors_LDADD = $(PROGS_LIBS)
 tests_progs_cxxalloc_SOURCES = tests/progs/cxxalloc.cc
 tests_progs_cxxalloc_CXXFLAGS = -std=c++17 $(PROGS_CFLAGS)
 tests_progs_cxxalloc_LDADD = $(PROGS_LIBS)
+
+# libearly.so: a real shared library (not a module) that earlyprobe links,
+# so that its constructor runs before libkmm's; -rpath makes libtool build
+# it shared, -no-install lets earlyprobe run from the build tree directly.
+check_LTLIBRARIES = tests/progs/libearly.la
+tests_progs_libearly_la_SOURCES = tests/progs/early.c
+tests_progs_libearly_la_CFLAGS = $(PROGS_CFLAGS)
+tests_progs_libearly_la_LDFLAGS = -rpath '$(abs_builddir)/tests/progs' -avoid-version
+tests_progs_libearly_la_LIBADD = $(PROGS_LIBS) -lpthread
+
+check_PROGRAMS += tests/progs/earlyprobe
+tests_progs_earlyprobe_SOURCES = tests/progs/earlyprobe.c
+tests_progs_earlyprobe_CFLAGS = $(PROGS_CFLAGS)
+tests_progs_earlyprobe_LDADD = tests/progs/libearly.la $(PROGS_LIBS)
+tests_progs_earlyprobe_LDFLAGS = -no-install

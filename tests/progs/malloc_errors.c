@@ -10,6 +10,8 @@
  *                "survived" and exits 0 if it does not
  *   stats        some allocations, then malloc_stats() (on stderr)
  *   info         some allocations, then malloc_info(0, stdout), twice
+ *   info-exact   a fixed pattern of allocations and frees, then malloc_info
+ *                and malloc_stats, with stdio allocating nothing
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -164,6 +166,25 @@ int main(int argc, char **argv)
 	} else if (strcmp(mode, "stats") == 0) {
 		allocate_some();
 		malloc_stats();
+	} else if (strcmp(mode, "info-exact") == 0) {
+		/* The same allocations must leave the same heap under glibc and
+		 * kmm, down to every bin: stdout gets a static buffer so stdio
+		 * allocates nothing, then malloc_info and malloc_stats. */
+		static char obuf[1 << 16];
+		static void *keep[600];
+		setvbuf(stdout, obuf, _IOFBF, sizeof obuf);
+		for (int i = 0; i < 600; i++)
+			keep[i] = malloc((size_t)(i % 150 + 1) * 24);
+		for (int i = 0; i < 600; i += 2)
+			free(keep[i]);            /* tcache, fastbins, unsorted */
+		sink = malloc(300000);            /* a mapped chunk */
+		sink = malloc(5000);              /* sorts the unsorted bin */
+		for (int i = 1; i < 600; i += 6)
+			free(keep[i]);            /* coalescing with free neighbours */
+		malloc_info(0, stdout);
+		fflush(stdout);
+		malloc_stats();
+		return 0;
 	} else if (strcmp(mode, "info") == 0) {
 		sink = malloc(100);
 		malloc_info(0, stdout);
