@@ -42,7 +42,7 @@ API const char *kmm_version(void)                      { return PACKAGE_VERSION;
 API int kmm_check(int verbose)
 {
 	kmm_ensure_init();
-	return kmm_heap_check(verbose);
+	return kmm_heap_check(verbose) + kmm_thread_check(verbose);
 }
 
 API int kmm_report(int fd, const char *sections)

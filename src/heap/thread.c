@@ -151,6 +151,35 @@ void kmm_thread_counters_total(struct kmm_thread_counters *out)
 	kmm_unlock_if(&kmm_threads_lock, locked);
 }
 
+int kmm_thread_check(int verbose)
+{
+	int errors = 0;
+	size_t n = 0;
+	bool locked = kmm_lock_fork_aware(&kmm_threads_lock);
+	struct kmm_thread *prev = NULL;
+	for (struct kmm_thread *t = threads_head; t != NULL; prev = t, t = t->next) {
+		if (++n > kmm_threads_live + 1000000) {
+			errors++;
+			if (verbose)
+				kmm_warn("check: thread list: cycle");
+			break;
+		}
+		if (t->prev != prev || !t->listed) {
+			errors++;
+			if (verbose)
+				kmm_warn("check: thread list: record %p (tid %d) badly linked", (void *)t, (int)t->tid);
+		}
+	}
+	if (n != kmm_threads_live) {
+		errors++;
+		if (verbose)
+			kmm_warn("check: thread list holds %zu records, kmm_threads_live says %zu", n,
+				 kmm_threads_live);
+	}
+	kmm_unlock_if(&kmm_threads_lock, locked);
+	return errors;
+}
+
 void kmm_thread_fork_prepare(void)
 {
 	kmm_lock(&kmm_threads_lock);

@@ -87,6 +87,11 @@ KMM_INLINE struct kmm_tcache *kmm_thread_usable_tcache(struct kmm_thread *t)
 /* Sum of all counters (live threads + exited ones). */
 void kmm_thread_counters_total(struct kmm_thread_counters *out);
 
+/* Invariant checker of the thread list: links consistent both ways, every
+ * member marked listed, the count equal to kmm_threads_live.  Returns the
+ * number of violations (described on stderr if verbose). */
+int kmm_thread_check(int verbose);
+
 /* pthread key setup, once per process (called by kmm_init). */
 void kmm_thread_key_init(void);
 
