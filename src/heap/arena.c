@@ -254,9 +254,46 @@ static void stash_smallbin(struct kmm_arena *a, mchunk bin, size_t nb, struct km
 	}
 }
 
+/* Merge free chunk p (size bytes, not in any bin) with its free neighbours
+ * and put the result at the front of the unsorted bin, or merge it into the
+ * top chunk.  Returns the size of the merged chunk. */
+static size_t coalesce(struct kmm_arena *a, mchunk p, size_t size, bool *into_top, const char *who)
+{
+	mchunk next = chunk_at(p, size);
+	size_t nextsize = chunksize(next);
+
+	if (!prev_inuse(p)) {
+		size_t prevsize = p->prev_size;
+		size += prevsize;
+		p = chunk_at(p, -prevsize);
+		if (KMM_UNLIKELY(chunksize(p) != prevsize))
+			kmm_fatal("%s: corrupted size vs. prev_size while consolidating", who);
+		kmm_unlink_chunk(a, p);
+		a->st.merges++;
+	}
+	if (next != a->top) {
+		if (!inuse_at(next, nextsize)) {
+			kmm_unlink_chunk(a, next);
+			size += nextsize;
+			a->st.merges++;
+		} else {
+			clear_inuse_at(next, 0);
+		}
+		unsorted_push(a, p, size, who);
+		set_head(p, size | KMM_PREV_INUSE);
+		set_foot(p, size);
+		*into_top = false;
+	} else {
+		size += nextsize;
+		set_head(p, size | KMM_PREV_INUSE);
+		a->top = p;
+		*into_top = true;
+	}
+	return size;
+}
+
 void kmm_malloc_consolidate(struct kmm_arena *a)
 {
-	mchunk unsorted = unsorted_bin(a);
 	a->have_fastchunks = 0;
 	a->st.consolidations++;
 	for (unsigned i = 0; i < KMM_NFASTBINS; i++) {
@@ -266,63 +303,11 @@ void kmm_malloc_consolidate(struct kmm_arena *a)
 			if (KMM_UNLIKELY(fastbin_index(chunksize(p)) != i))
 				kmm_fatal("malloc_consolidate(): invalid chunk size");
 			mchunk nextp = p->fd;
-			size_t size = chunksize(p);
-			mchunk next = chunk_at(p, size);
-			size_t nextsize = chunksize(next);
-
-			if (!prev_inuse(p)) {
-				size_t prevsize = p->prev_size;
-				size += prevsize;
-				p = chunk_at(p, -prevsize);
-				if (KMM_UNLIKELY(chunksize(p) != prevsize))
-					kmm_fatal("malloc_consolidate(): corrupted size vs. prev_size in fastbins");
-				kmm_unlink_chunk(a, p);
-				a->st.merges++;
-			}
-			if (next != a->top) {
-				if (!inuse_at(next, nextsize)) {
-					size += nextsize;
-					kmm_unlink_chunk(a, next);
-					a->st.merges++;
-				} else {
-					clear_inuse_at(next, 0);
-				}
-				mchunk first = unsorted->fd;
-				unsorted->fd = p;
-				first->bk = p;
-				if (!in_smallbin_range(size)) {
-					p->fd_nextsize = NULL;
-					p->bk_nextsize = NULL;
-				}
-				set_head(p, size | KMM_PREV_INUSE);
-				p->bk = unsorted;
-				p->fd = first;
-				set_foot(p, size);
-			} else {
-				size += nextsize;
-				set_head(p, size | KMM_PREV_INUSE);
-				a->top = p;
-			}
+			bool into_top;
+			coalesce(a, p, chunksize(p), &into_top, "malloc_consolidate()");
 			p = nextp;
 		}
 	}
-}
-
-/* Split the top chunk. */
-static inline mchunk take_from_top(struct kmm_arena *a, size_t nb)
-{
-	mchunk victim = a->top;
-	size_t size = chunksize(victim);
-	mchunk rem = chunk_at(victim, nb);
-	a->top = rem;
-	set_head(victim, nb | KMM_PREV_INUSE | arena_flag(a));
-	set_head(rem, (size - nb) | KMM_PREV_INUSE);
-	a->carve_fresh = a->top_fresh;
-	/* the new top's header is now written: not fresh any more */
-	char *dirty = (char *)rem + KMM_CHUNK_HDR;
-	if (dirty > a->top_fresh)
-		a->top_fresh = dirty;
-	return victim;
 }
 
 mchunk kmm_int_malloc(struct kmm_arena *a, size_t nb, struct kmm_tcache *tc)
@@ -521,7 +506,7 @@ mchunk kmm_int_malloc(struct kmm_arena *a, size_t nb, struct kmm_tcache *tc)
 		if (KMM_UNLIKELY(size > a->system_mem))
 			kmm_fatal("malloc(): corrupted top size");
 		if (size >= nb + KMM_MINSIZE) {
-			victim = take_from_top(a, nb);
+			victim = kmm_split_top(a, nb, arena_flag(a));
 			served(a, KMM_PATH_TOP);
 			alloc_perturb(victim, nb - KMM_SIZE_SZ);
 			return victim;
@@ -581,34 +566,12 @@ void kmm_int_free(struct kmm_arena *a, mchunk p)
 
 	free_perturb(p, size - KMM_CHUNK_HDR);
 
-	if (!prev_inuse(p)) {
-		size_t prevsize = p->prev_size;
-		size += prevsize;
-		p = chunk_at(p, -prevsize);
-		if (KMM_UNLIKELY(chunksize(p) != prevsize))
-			kmm_fatal("free(): corrupted size vs. prev_size while consolidating");
-		kmm_unlink_chunk(a, p);
-		a->st.merges++;
-	}
-
-	if (next != a->top) {
-		if (!inuse_at(next, nextsize)) {
-			kmm_unlink_chunk(a, next);
-			size += nextsize;
-			a->st.merges++;
-		} else {
-			clear_inuse_at(next, 0);
-		}
-		unsorted_push(a, p, size, "free()");
-		set_head(p, size | KMM_PREV_INUSE);
-		set_foot(p, size);
-		a->st.frees_unsorted++;
-	} else {
-		size += nextsize;
-		set_head(p, size | KMM_PREV_INUSE);
-		a->top = p;
+	bool into_top;
+	size = coalesce(a, p, size, &into_top, "free()");
+	if (into_top)
 		a->st.frees_top++;
-	}
+	else
+		a->st.frees_unsorted++;
 
 	/* A big free: merge the fastbins and see whether the top should be
 	 * returned to the OS. */
@@ -639,12 +602,7 @@ mchunk kmm_int_realloc(struct kmm_arena *a, mchunk oldp, size_t oldsize, size_t 
 		if (next == a->top && oldsize + nextsize >= nb + KMM_MINSIZE) {
 			/* grow into top */
 			set_head_size(oldp, nb);
-			mchunk rem = chunk_at(oldp, nb);
-			a->top = rem;
-			set_head(rem, (oldsize + nextsize - nb) | KMM_PREV_INUSE);
-			char *dirty = (char *)rem + KMM_CHUNK_HDR;
-			if (dirty > a->top_fresh)
-				a->top_fresh = dirty;
+			kmm_set_top(a, chunk_at(oldp, nb), oldsize + nextsize - nb);
 			served(a, KMM_PATH_TOP);
 			return oldp;
 		}

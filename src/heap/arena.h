@@ -186,6 +186,30 @@ KMM_INLINE bool bin_marked(const struct kmm_arena *a, unsigned i) { return (a->b
 KMM_INLINE bool arena_contiguous(const struct kmm_arena *a) { return !(a->flags & KMM_ARENA_NONCONTIGUOUS); }
 KMM_INLINE size_t top_size(const struct kmm_arena *a) { return a->top ? chunksize(a->top) : 0; }
 
+/* Make `rem` (size bytes) the top chunk.  Its header is written now, so the
+ * fresh part of the segment starts after it at the earliest. */
+KMM_INLINE void kmm_set_top(struct kmm_arena *a, mchunk rem, size_t size)
+{
+	a->top = rem;
+	set_head(rem, size | KMM_PREV_INUSE);
+	char *dirty = (char *)rem + KMM_CHUNK_HDR;
+	if (dirty > a->top_fresh)
+		a->top_fresh = dirty;
+}
+
+/* Carve an in-use chunk of nb bytes (plus flag bits `flags`) from the front
+ * of the top chunk, which must hold at least nb + KMM_MINSIZE.  Records in
+ * carve_fresh where the never-used part of the carved memory began. */
+KMM_INLINE mchunk kmm_split_top(struct kmm_arena *a, size_t nb, size_t flags)
+{
+	mchunk victim = a->top;
+	size_t size = chunksize(victim);
+	a->carve_fresh = a->top_fresh;
+	set_head(victim, nb | KMM_PREV_INUSE | flags);
+	kmm_set_top(a, chunk_at(victim, nb), size - nb);
+	return victim;
+}
+
 /* Whether p may be a chunk of arena a (address inside its segments' span). */
 KMM_INLINE bool arena_spans(const struct kmm_arena *a, const void *p)
 {

@@ -214,20 +214,10 @@ mchunk kmm_sysmalloc(struct kmm_arena *a, size_t nb)
 	if (a->system_mem > a->max_system_mem)
 		a->max_system_mem = a->system_mem;
 
-	mchunk top = a->top;
-	size_t tsize = chunksize(top);
-	if (tsize >= nb + KMM_MINSIZE) {
-		mchunk rem = chunk_at(top, nb);
-		a->top = rem;
-		set_head(top, nb | KMM_PREV_INUSE);
-		set_head(rem, (tsize - nb) | KMM_PREV_INUSE);
-		a->carve_fresh = a->top_fresh;
-		char *dirty = (char *)rem + KMM_CHUNK_HDR;
-		if (dirty > a->top_fresh)
-			a->top_fresh = dirty;
+	if (chunksize(a->top) >= nb + KMM_MINSIZE) {
 		a->st.served[KMM_PATH_SYSMALLOC]++;
 		a->last_path = KMM_PATH_SYSMALLOC;
-		return top;
+		return kmm_split_top(a, nb, 0);
 	}
 	errno = ENOMEM;
 	return NULL;
