@@ -201,6 +201,33 @@ static inline void *bench_malloc(size_t n)
 	return p;
 }
 
+/* A block a workload holds: its memory, size, and the tag its pattern is
+ * derived from. */
+struct bench_blk {
+	void *p;
+	size_t n;
+	uint64_t tag;
+};
+
+/* Allocate n bytes for b and write its pattern. */
+static inline void bench_blk_get(struct bench_blk *b, size_t n, uint64_t tag)
+{
+	b->n = n;
+	b->tag = tag;
+	b->p = bench_malloc(n);
+	bench_fill(b->p, n, tag);
+}
+
+/* Check b's pattern and free it; returns what bench_verify returned. */
+static inline uint64_t bench_blk_put(struct bench_blk *b)
+{
+	uint64_t v = bench_verify(b->p, b->n, b->tag);
+
+	free(b->p);
+	b->p = NULL;
+	return v;
+}
+
 static inline void bench_print_checksum(uint64_t sum)
 {
 	printf("checksum %016" PRIx64 "\n", sum);

@@ -12,12 +12,6 @@
 #define LIVE      8         /* buffers alive at a time */
 #define STEPS     3000      /* allocations at scale 1 */
 
-struct blk {
-	void *p;
-	size_t n;
-	uint64_t tag;
-};
-
 static size_t pick_size(struct bench_rng *r)
 {
 	/* log-uniform over 16 KiB .. 4 MiB */
@@ -30,7 +24,7 @@ int main(int argc, char **argv)
 {
 	struct bench_args a;
 	struct bench_rng rng = { 0x6c61726765ULL };
-	struct blk live[LIVE];
+	struct bench_blk live[LIVE];
 	uint64_t steps, step, sum = 0;
 	size_t i;
 
@@ -40,23 +34,15 @@ int main(int argc, char **argv)
 	memset(live, 0, sizeof live);
 
 	for (step = 0; step < steps; step++) {
-		struct blk *b = &live[bench_below(&rng, LIVE)];
+		struct bench_blk *b = &live[bench_below(&rng, LIVE)];
 
-		if (b->p != NULL) {
-			sum += bench_verify(b->p, b->n, b->tag);
-			free(b->p);
-		}
-		b->n = pick_size(&rng);
-		b->tag = step + 1;
-		b->p = bench_malloc(b->n);
-		bench_fill(b->p, b->n, b->tag);
+		if (b->p != NULL)
+			sum += bench_blk_put(b);
+		bench_blk_get(b, pick_size(&rng), step + 1);
 	}
-	for (i = 0; i < LIVE; i++) {
-		if (live[i].p != NULL) {
-			sum += bench_verify(live[i].p, live[i].n, live[i].tag);
-			free(live[i].p);
-		}
-	}
+	for (i = 0; i < LIVE; i++)
+		if (live[i].p != NULL)
+			sum += bench_blk_put(&live[i]);
 	bench_print_checksum(sum ^ steps);
 	return 0;
 }

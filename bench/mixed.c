@@ -15,12 +15,6 @@
 #define HOT       512       /* the fast-turnover part of the pool */
 #define STEPS     2500000   /* replacements at scale 1 */
 
-struct blk {
-	void *p;
-	size_t n;
-	uint64_t tag;
-};
-
 static size_t pick_size(struct bench_rng *r)
 {
 	uint64_t u = bench_below(r, 1000);
@@ -40,7 +34,7 @@ int main(int argc, char **argv)
 {
 	struct bench_args a;
 	struct bench_rng rng = { 0x6d69786564ULL };
-	static struct blk pool[SLOTS];
+	static struct bench_blk pool[SLOTS];
 	uint64_t steps, step, serial = 0, sum = 0;
 	size_t i;
 
@@ -50,28 +44,20 @@ int main(int argc, char **argv)
 	steps = bench_scaled(STEPS, a.scale);
 
 	for (step = 0; step < steps; step++) {
-		struct blk *b;
+		struct bench_blk *b;
 
 		/* half of the steps hit the hot slots */
 		if (bench_below(&rng, 2) == 0)
 			b = &pool[bench_below(&rng, HOT)];
 		else
 			b = &pool[HOT + bench_below(&rng, SLOTS - HOT)];
-		if (b->p != NULL) {
-			sum += bench_verify(b->p, b->n, b->tag);
-			free(b->p);
-		}
-		b->n = pick_size(&rng);
-		b->tag = ++serial;
-		b->p = bench_malloc(b->n);
-		bench_fill(b->p, b->n, b->tag);
+		if (b->p != NULL)
+			sum += bench_blk_put(b);
+		bench_blk_get(b, pick_size(&rng), ++serial);
 	}
-	for (i = 0; i < SLOTS; i++) {
-		if (pool[i].p != NULL) {
-			sum += bench_verify(pool[i].p, pool[i].n, pool[i].tag);
-			free(pool[i].p);
-		}
-	}
+	for (i = 0; i < SLOTS; i++)
+		if (pool[i].p != NULL)
+			sum += bench_blk_put(&pool[i]);
 	bench_print_checksum(sum ^ serial);
 	return 0;
 }

@@ -14,12 +14,6 @@
 #define KEEP      4096      /* long-lived blocks */
 #define ROUNDS    120000    /* bursts at scale 1 */
 
-struct blk {
-	void *p;
-	size_t n;
-	uint64_t tag;
-};
-
 static size_t pick_size(struct bench_rng *r)
 {
 	uint64_t u = bench_below(r, 100);
@@ -31,29 +25,12 @@ static size_t pick_size(struct bench_rng *r)
 	return bench_range(r, 1025, 4096);
 }
 
-static void get(struct blk *b, struct bench_rng *r, uint64_t *serial)
-{
-	b->n = pick_size(r);
-	b->tag = ++*serial;
-	b->p = bench_malloc(b->n);
-	bench_fill(b->p, b->n, b->tag);
-}
-
-static uint64_t put(struct blk *b)
-{
-	uint64_t v = bench_verify(b->p, b->n, b->tag);
-
-	free(b->p);
-	b->p = NULL;
-	return v;
-}
-
 int main(int argc, char **argv)
 {
 	struct bench_args a;
 	struct bench_rng rng = { 0x736d616c6cULL };
-	static struct blk keep[KEEP];
-	struct blk batch[BATCH];
+	static struct bench_blk keep[KEEP];
+	struct bench_blk batch[BATCH];
 	uint64_t rounds, round, serial = 0, sum = 0;
 	size_t i, k = 0;
 
@@ -66,24 +43,24 @@ int main(int argc, char **argv)
 		size_t nb = BATCH / 2 + (size_t)bench_below(&rng, BATCH / 2 + 1);
 
 		for (i = 0; i < nb; i++)
-			get(&batch[i], &rng, &serial);
+			bench_blk_get(&batch[i], pick_size(&rng), ++serial);
 		/* every burst promotes one block to the long-lived pool */
 		if (keep[k].p != NULL)
-			sum += put(&keep[k]) * 3;
+			sum += bench_blk_put(&keep[k]) * 3;
 		keep[k] = batch[nb - 1];
 		k = (k + 1) % KEEP;
 		nb--;
 		if (round & 1) {
 			for (i = nb; i-- > 0;)     /* LIFO: stack-like */
-				sum += put(&batch[i]);
+				sum += bench_blk_put(&batch[i]);
 		} else {
 			for (i = 0; i < nb; i++)   /* FIFO: queue-like */
-				sum += put(&batch[i]);
+				sum += bench_blk_put(&batch[i]);
 		}
 	}
 	for (i = 0; i < KEEP; i++)
 		if (keep[i].p != NULL)
-			sum += put(&keep[i]) * 3;
+			sum += bench_blk_put(&keep[i]) * 3;
 	bench_print_checksum(sum ^ serial);
 	return 0;
 }

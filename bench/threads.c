@@ -19,12 +19,6 @@
 #define LIVE      2048      /* long-lived blocks per thread */
 #define BURST     16        /* short-lived blocks per round, at most */
 
-struct blk {
-	void *p;
-	size_t n;
-	uint64_t tag;
-};
-
 struct worker {
 	pthread_t tid;
 	int id;
@@ -43,29 +37,12 @@ static size_t pick_size(struct bench_rng *r)
 	return bench_range(r, 769, 4096);
 }
 
-static void get(struct blk *b, struct bench_rng *r, uint64_t tag)
-{
-	b->n = pick_size(r);
-	b->tag = tag;
-	b->p = bench_malloc(b->n);
-	bench_fill(b->p, b->n, b->tag);
-}
-
-static uint64_t put(struct blk *b)
-{
-	uint64_t v = bench_verify(b->p, b->n, b->tag);
-
-	free(b->p);
-	b->p = NULL;
-	return v;
-}
-
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 	struct bench_rng rng = { 0x74687265ULL + (uint64_t)w->id * 0x100000001b3ULL };
-	struct blk *live = calloc(LIVE, sizeof *live);
-	struct blk burst[BURST];
+	struct bench_blk *live = calloc(LIVE, sizeof *live);
+	struct bench_blk burst[BURST];
 	uint64_t round, serial = (uint64_t)w->id << 40, sum = 0;
 	size_t i, nb;
 
@@ -74,18 +51,18 @@ static void *worker_main(void *arg)
 	for (round = 0; round < w->rounds; round++) {
 		nb = 1 + (size_t)bench_below(&rng, BURST);
 		for (i = 0; i < nb; i++)
-			get(&burst[i], &rng, ++serial);
+			bench_blk_get(&burst[i], pick_size(&rng), ++serial);
 		/* replace one long-lived block */
 		i = (size_t)bench_below(&rng, LIVE);
 		if (live[i].p != NULL)
-			sum += put(&live[i]) * 5;
-		get(&live[i], &rng, ++serial);
+			sum += bench_blk_put(&live[i]) * 5;
+		bench_blk_get(&live[i], pick_size(&rng), ++serial);
 		while (nb-- > 0)
-			sum += put(&burst[nb]);
+			sum += bench_blk_put(&burst[nb]);
 	}
 	for (i = 0; i < LIVE; i++)
 		if (live[i].p != NULL)
-			sum += put(&live[i]) * 5;
+			sum += bench_blk_put(&live[i]) * 5;
 	free(live);
 	w->sum = sum ^ serial;
 	return NULL;
