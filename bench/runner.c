@@ -34,7 +34,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/perf_event.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -295,6 +298,7 @@ struct run {
 	int ok;                 /* exited 0, printed a checksum, matched */
 	double wall, user, sys; /* seconds */
 	long maxrss;            /* KiB */
+	uint64_t instr;         /* user-space instructions, 0 if not countable */
 	uint64_t checksum;
 	char *why;              /* failure description */
 	char *output;           /* what the program printed, on failure */
@@ -320,6 +324,27 @@ static char **child_env(const struct allocator *a, char **preload)
 	return env;
 }
 
+/* A counter of the user-space instructions of `pid` and the threads and
+ * processes it starts, enabled when it calls execve.  Instruction counts
+ * hardly vary from run to run, unlike wall time on a shared machine, so
+ * they show an allocator's own cost reliably.  -1 where perf events are not
+ * available (kernel.perf_event_paranoid, containers, some VMs). */
+static int instr_counter(pid_t pid)
+{
+	struct perf_event_attr pe;
+
+	memset(&pe, 0, sizeof pe);
+	pe.size = sizeof pe;
+	pe.type = PERF_TYPE_HARDWARE;
+	pe.config = PERF_COUNT_HW_INSTRUCTIONS;
+	pe.disabled = 1;
+	pe.enable_on_exec = 1;
+	pe.inherit = 1;
+	pe.exclude_kernel = 1;
+	pe.exclude_hv = 1;
+	return (int)syscall(SYS_perf_event_open, &pe, pid, -1, -1, PERF_FLAG_FD_CLOEXEC);
+}
+
 static void run_once(struct run *r, const char *bin, char *const argv[],
 		     const struct allocator *a, double timeout)
 {
@@ -327,7 +352,7 @@ static void run_once(struct run *r, const char *bin, char *const argv[],
 	char **env = child_env(a, &preload);
 	char out[OUTMAX + 1];
 	size_t outlen = 0;
-	int fds[2], status, timed_out = 0;
+	int fds[2], go[2], status, timed_out = 0, counter;
 	struct rusage ru;
 	double t0, t1, deadline;
 	pid_t pid;
@@ -335,7 +360,7 @@ static void run_once(struct run *r, const char *bin, char *const argv[],
 
 	memset(r, 0, sizeof *r);
 	r->done = 1;
-	if (pipe2(fds, O_CLOEXEC) != 0)
+	if (pipe2(fds, O_CLOEXEC) != 0 || pipe2(go, O_CLOEXEC) != 0)
 		die("pipe: %s", strerror(errno));
 	fflush(NULL);
 	t0 = now();
@@ -343,6 +368,12 @@ static void run_once(struct run *r, const char *bin, char *const argv[],
 	if (pid < 0)
 		die("fork: %s", strerror(errno));
 	if (pid == 0) {
+		char c;
+
+		/* wait until the parent has attached the instruction counter */
+		close(go[1]);
+		while (read(go[0], &c, 1) < 0 && errno == EINTR)
+			;
 		dup2(fds[1], STDOUT_FILENO);
 		dup2(fds[1], STDERR_FILENO);
 		execve(bin, argv, env);
@@ -350,6 +381,9 @@ static void run_once(struct run *r, const char *bin, char *const argv[],
 		_exit(127);
 	}
 	close(fds[1]);
+	close(go[0]);
+	counter = instr_counter(pid);
+	close(go[1]);
 
 	/* collect the output until EOF, within the time limit */
 	deadline = t0 + timeout;
@@ -391,6 +425,14 @@ static void run_once(struct run *r, const char *bin, char *const argv[],
 	free(preload);
 	free(env);
 
+	r->instr = 0;
+	if (counter >= 0) {
+		uint64_t v;
+
+		if (read(counter, &v, sizeof v) == (ssize_t)sizeof v)
+			r->instr = v;
+		close(counter);
+	}
 	r->wall = t1 - t0;
 	r->user = tv_secs(ru.ru_utime);
 	r->sys = tv_secs(ru.ru_stime);
@@ -534,6 +576,7 @@ struct summary {
 	double time, rss;       /* medians (s, KiB) */
 	double tmin, tmax;
 	double cpu;             /* median user+sys */
+	double instr;           /* median instructions (0: not counted) */
 };
 
 static void fmt_rss(char *buf, size_t size, double kib)
@@ -852,6 +895,8 @@ int main(int argc, char **argv)
 			double *t = xmalloc((size_t)reps * sizeof *t);
 			double *m = xmalloc((size_t)reps * sizeof *m);
 			double *cpu = xmalloc((size_t)reps * sizeof *cpu);
+			double *ins = xmalloc((size_t)reps * sizeof *ins);
+			int ni = 0;
 
 			for (rep = 0; rep < reps; rep++) {
 				const struct run *r = RUN(rep, i, j);
@@ -861,6 +906,8 @@ int main(int argc, char **argv)
 				t[s->n] = r->wall;
 				m[s->n] = (double)r->maxrss;
 				cpu[s->n] = r->user + r->sys;
+				if (r->instr > 0)
+					ins[ni++] = (double)r->instr;
 				s->n++;
 			}
 			if (s->n > 0) {
@@ -870,9 +917,12 @@ int main(int argc, char **argv)
 				s->rss = median(m, s->n);
 				s->cpu = median(cpu, s->n);
 			}
+			/* only when every successful run was counted */
+			s->instr = ni > 0 && ni == s->n ? median(ins, ni) : 0;
 			free(t);
 			free(m);
 			free(cpu);
+			free(ins);
 		}
 	}
 
@@ -882,16 +932,18 @@ int main(int argc, char **argv)
 	for (j = 0; j < na; j++)
 		fprintf(out, "  %-10s %s\n", allocs[aidx[j]].name,
 		       allocs[aidx[j]].path ? allocs[aidx[j]].path : "(system malloc, no preload)");
-	fprintf(out, "\ntime: median wall seconds; range: (max-min)/median; peak RSS: median ru_maxrss\n");
+	fprintf(out, "\ntime: median wall seconds; range: (max-min)/median; peak RSS: median ru_maxrss;\n"
+		     "instr: median user-space instructions (perf counter; '-' if unavailable),\n"
+		     "       the steadiest measure of an allocator's own cost on a noisy machine\n");
 	fprintf(out, "ratios are to %s (below 1 = faster / smaller)\n\n", allocs[aidx[base]].name);
-	fprintf(out, "%-9s %-10s %9s %6s %8s %11s %8s\n",
-	       "workload", "allocator", "time", "range", "x time", "peak RSS", "x RSS");
+	fprintf(out, "%-9s %-10s %9s %6s %8s %11s %8s %9s %8s\n",
+	       "workload", "allocator", "time", "range", "x time", "peak RSS", "x RSS", "instr", "x instr");
 	for (i = 0; i < nw; i++) {
 		const struct summary *b = &sum[i * na + base];
 
 		for (j = 0; j < na; j++) {
 			const struct summary *s = &sum[i * na + j];
-			char rss[32], range[16], tr[16], mr[16];
+			char rss[32], range[16], tr[16], mr[16], ins[16], ir[16];
 
 			fprintf(out, "%-9s %-10s ", j == 0 ? workloads[widx[i]].name : "",
 			       allocs[aidx[j]].name);
@@ -908,16 +960,25 @@ int main(int argc, char **argv)
 				strcpy(tr, "-");
 				strcpy(mr, "-");
 			}
-			fprintf(out, "%8.3fs %6s %8s %11s %8s%s\n", s->time, range, tr, rss, mr,
-			       s->n < reps ? "  (failed runs left out)" : "");
+			if (s->instr > 0)
+				snprintf(ins, sizeof ins, "%.3gG", s->instr / 1e9);
+			else
+				strcpy(ins, "-");
+			if (s->instr > 0 && b->instr > 0)
+				snprintf(ir, sizeof ir, "%.2f", s->instr / b->instr);
+			else
+				strcpy(ir, "-");
+			fprintf(out, "%8.3fs %6s %8s %11s %8s %9s %8s%s\n", s->time, range, tr, rss, mr,
+			       ins, ir, s->n < reps ? "  (failed runs left out)" : "");
 		}
 	}
 
 	fprintf(out, "\ngeometric mean of the ratios to %s over the workloads:\n", allocs[aidx[base]].name);
-	fprintf(out, "%-10s %8s %8s\n", "allocator", "x time", "x RSS");
+	fprintf(out, "%-10s %8s %8s %8s\n", "allocator", "x time", "x RSS", "x instr");
 	for (j = 0; j < na; j++) {
-		double lt = 0, lm = 0;
-		int k = 0;
+		double lt = 0, lm = 0, li = 0;
+		int k = 0, ki = 0;
+		char gi[16];
 
 		for (i = 0; i < nw; i++) {
 			const struct summary *s = &sum[i * na + j], *b = &sum[i * na + base];
@@ -927,12 +988,20 @@ int main(int argc, char **argv)
 			lt += log(s->time / b->time);
 			lm += log(s->rss / b->rss);
 			k++;
+			if (s->instr > 0 && b->instr > 0) {
+				li += log(s->instr / b->instr);
+				ki++;
+			}
 		}
-		if (k == 0)
-			fprintf(out, "%-10s %8s %8s\n", allocs[aidx[j]].name, "-", "-");
+		if (ki == k && k > 0)
+			snprintf(gi, sizeof gi, "%.2f", exp(li / ki));
 		else
-			fprintf(out, "%-10s %8.2f %8.2f%s\n", allocs[aidx[j]].name, exp(lt / k), exp(lm / k),
-			       k < nw ? "  (over the workloads that succeeded)" : "");
+			strcpy(gi, "-");
+		if (k == 0)
+			fprintf(out, "%-10s %8s %8s %8s\n", allocs[aidx[j]].name, "-", "-", "-");
+		else
+			fprintf(out, "%-10s %8.2f %8.2f %8s%s\n", allocs[aidx[j]].name, exp(lt / k),
+			       exp(lm / k), gi, k < nw ? "  (over the workloads that succeeded)" : "");
 	}
 	if (failures)
 		fprintf(out, "\n%d run(s) FAILED%s; see the messages above.\n", failures,
@@ -943,15 +1012,16 @@ int main(int argc, char **argv)
 	/* --- machine-readable output ------------------------------------------ */
 	if (csv_path != NULL) {
 		f = open_out(csv_path);
-		fprintf(f, "workload,allocator,rep,ok,wall_s,user_s,sys_s,maxrss_kib,checksum\n");
+		fprintf(f, "workload,allocator,rep,ok,wall_s,user_s,sys_s,maxrss_kib,instructions,checksum\n");
 		for (rep = 0; rep < reps; rep++)
 			for (i = 0; i < nw; i++)
 				for (j = 0; j < na; j++) {
 					const struct run *r = RUN(rep, i, j);
 
-					fprintf(f, "%s,%s,%d,%d,%.6f,%.6f,%.6f,%ld,%016" PRIx64 "\n",
+					fprintf(f, "%s,%s,%d,%d,%.6f,%.6f,%.6f,%ld,%" PRIu64 ",%016" PRIx64 "\n",
 						workloads[widx[i]].name, allocs[aidx[j]].name, rep + 1,
-						r->ok, r->wall, r->user, r->sys, r->maxrss, r->checksum);
+						r->ok, r->wall, r->user, r->sys, r->maxrss, r->instr,
+						r->checksum);
 				}
 		close_out(f, csv_path);
 	}
@@ -981,9 +1051,10 @@ int main(int argc, char **argv)
 					json_str(f, allocs[aidx[j]].name);
 					fprintf(f, ", \"rep\": %d, \"ok\": %s, \"wall_s\": %.6f, "
 						"\"user_s\": %.6f, \"sys_s\": %.6f, \"maxrss_kib\": %ld, "
+						"\"instructions\": %" PRIu64 ", "
 						"\"checksum\": \"%016" PRIx64 "\"", rep + 1,
 						r->ok ? "true" : "false", r->wall, r->user, r->sys,
-						r->maxrss, r->checksum);
+						r->maxrss, r->instr, r->checksum);
 					if (!r->ok) {
 						fputs(", \"error\": ", f);
 						json_str(f, r->why);
@@ -1005,6 +1076,10 @@ int main(int argc, char **argv)
 				if (s->n > 0 && b->n > 0)
 					fprintf(f, ", \"time_ratio\": %.4f, \"rss_ratio\": %.4f",
 						s->time / b->time, s->rss / b->rss);
+				if (s->instr > 0)
+					fprintf(f, ", \"instructions\": %.0f", s->instr);
+				if (s->instr > 0 && b->instr > 0)
+					fprintf(f, ", \"instr_ratio\": %.4f", s->instr / b->instr);
 				fputc('}', f);
 			}
 		fprintf(f, "\n  ],\n  \"failures\": %d\n}\n", failures);
