@@ -10,7 +10,7 @@
 . "$KMM_SRCDIR/tests/tap.sh"
 . "$KMM_SRCDIR/tests/integration/common.sh"
 
-plan 19
+plan 23
 
 HP=$KMM_PROGS/heapprobe
 FIRST_GROWTH=135168        # 0x21000: tcache + 16 bytes + top_pad 128 KiB, in pages
@@ -64,7 +64,7 @@ is "$(sed -n 's/^brk //p' "$KMM_TMP/first.kmm")/$(sed -n 's/^kmm //p' "$KMM_TMP/
 
 # --- the system calls ------------------------------------------------------------
 if ! strace_ok; then
-	for t in 8 9 10 11 12 13 14 15 16 17 18 19; do
+	for t in 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23; do
 		skip "strace check $t" "strace not available (STRACE='${STRACE-}')"
 	done
 	exit 0
@@ -99,6 +99,19 @@ ok "strace, glibc: a first allocation of 256 KiB is a new anonymous mmap" \
 	mapped_by_mmap "$KMM_TMP/trace1.plain" 1 "$(ptr_of "$KMM_TMP/tprobe1.plain" 1)"
 ok "strace, kmm: a first allocation of 256 KiB is a new anonymous mmap" \
 	mapped_by_mmap "$KMM_TMP/trace1.kmm" 1 "$(ptr_of "$KMM_TMP/tprobe1.kmm" 1)"
+
+# exactly at the threshold (128 KiB), once the top chunk is too small to
+# serve it: 16 B, then 120000 B from the top, then 131072 B
+trace_heap "$KMM_TMP/trace2.plain" "$HP" M m16 m120000 M m128k M >"$KMM_TMP/tprobe2.plain" 2>/dev/null
+trace_heap "$KMM_TMP/trace2.kmm" -E LD_PRELOAD="$KMM_LIB" "$HP" M m16 m120000 M m128k M >"$KMM_TMP/tprobe2.kmm" 2>/dev/null
+is "$(sed -n 3p "$KMM_TMP/tprobe2.plain" | cut -d' ' -f1-3)" "m 131072 mmap" \
+	"glibc: malloc(128 KiB) exactly, the top too small: its own mapping"
+is "$(sed -n 3p "$KMM_TMP/tprobe2.kmm" | cut -d' ' -f1-3)" "m 131072 mmap" \
+	"kmm: malloc(128 KiB) exactly, the top too small: its own mapping"
+ok "strace, glibc: that 128 KiB block is a new anonymous mmap" \
+	mapped_by_mmap "$KMM_TMP/trace2.plain" 2 "$(ptr_of "$KMM_TMP/tprobe2.plain" 3)"
+ok "strace, kmm: that 128 KiB block is a new anonymous mmap" \
+	mapped_by_mmap "$KMM_TMP/trace2.kmm" 2 "$(ptr_of "$KMM_TMP/tprobe2.kmm" 3)"
 
 # after free (munmap), the same request comes from the heap: no mmap, the
 # break grows

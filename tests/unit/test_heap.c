@@ -936,6 +936,7 @@ Test(threads, cross_thread_frees_and_exit_flush)
 {
 	pthread_t th[NTHREADS];
 	kmm_malloc(1);
+	size_t in_use0 = kmm_mallinfo2().uordblks;
 	for (int i = 0; i < NTHREADS; i++)
 		cr_assert_eq(pthread_create(&th[i], NULL, churn, (void *)(intptr_t)i), 0);
 	for (int i = 0; i < NTHREADS; i++) {
@@ -948,9 +949,15 @@ Test(threads, cross_thread_frees_and_exit_flush)
 	kmm_thread_counters_total(&tc);
 	cr_assert(tc.tc_alloc_hits > 0 && tc.mallocs_slow > 0);
 	CHECK_HEAP();
+	/* with this thread's tcache off, the frees below reach the arena: in
+	 * use is then exactly what it was before the threads, so every exited
+	 * thread's tcache (entries and the tcache itself) went back */
+	tcache_off();
 	for (int t = 0; t < NTHREADS; t++)
 		for (int k = 0; k < SLOTS; k++)
 			kmm_free(shared[t][k]);
+	cr_assert_eq(kmm_mallinfo2().uordblks, in_use0, "in use %zu, before the threads %zu",
+		     kmm_mallinfo2().uordblks, in_use0);
 	CHECK_HEAP();
 }
 
