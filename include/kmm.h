@@ -47,6 +47,10 @@ int    kmm_malloc_info(int options, FILE *fp);
 #define KMM_M_TCACHE_COUNT          (-100)
 #define KMM_M_TCACHE_MAX            (-101)
 #define KMM_M_TCACHE_UNSORTED_LIMIT (-102)
+/* Whether freeing a big block raises the mmap threshold: */
+#define KMM_M_THRESHOLD_RULE        (-103)
+#define KMM_THRESHOLD_RULE_CACHE    0   /* no: kmm caches freed big blocks (default) */
+#define KMM_THRESHOLD_RULE_GLIBC    1   /* glibc's dynamic threshold, at free() */
 
 /* Which mechanism served allocations, as counted in struct kmm_stats. */
 enum kmm_served_by {

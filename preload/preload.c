@@ -40,23 +40,24 @@
 #pragma GCC diagnostic ignored "-Wmissing-attributes"
 
 #define EXPORT KMM_EXPORT
+#define RET __builtin_return_address(0)
 #define ALIAS(name) __attribute__((alias(#name), visibility("default")))
 
 /* --- the C ABI ------------------------------------------------------------ */
 
-EXPORT void *malloc(size_t size)                        { return kmm_malloc_fast(size); }
+EXPORT void *malloc(size_t size)                        { return kmm_malloc_fast(size, RET); }
 EXPORT void  free(void *ptr)                            { kmm_free_fast(ptr); }
-EXPORT void *calloc(size_t n, size_t size)              { return kmm_heap_calloc(n, size); }
-EXPORT void *realloc(void *ptr, size_t size)            { return kmm_heap_realloc(ptr, size); }
-EXPORT void *reallocarray(void *ptr, size_t n, size_t size) { return kmm_heap_reallocarray(ptr, n, size); }
-EXPORT void *memalign(size_t alignment, size_t size)    { return kmm_heap_memalign(alignment, size); }
+EXPORT void *calloc(size_t n, size_t size)              { return kmm_heap_calloc(n, size, RET); }
+EXPORT void *realloc(void *ptr, size_t size)            { return kmm_heap_realloc(ptr, size, RET); }
+EXPORT void *reallocarray(void *ptr, size_t n, size_t size) { return kmm_heap_reallocarray(ptr, n, size, RET); }
+EXPORT void *memalign(size_t alignment, size_t size)    { return kmm_heap_memalign(alignment, size, RET); }
 EXPORT int   posix_memalign(void **memptr, size_t alignment, size_t size)
 {
-	return kmm_heap_posix_memalign(memptr, alignment, size);
+	return kmm_heap_posix_memalign(memptr, alignment, size, RET);
 }
-EXPORT void *aligned_alloc(size_t alignment, size_t size) { return kmm_heap_aligned_alloc(alignment, size); }
-EXPORT void *valloc(size_t size)                        { return kmm_heap_valloc(size); }
-EXPORT void *pvalloc(size_t size)                       { return kmm_heap_pvalloc(size); }
+EXPORT void *aligned_alloc(size_t alignment, size_t size) { return kmm_heap_aligned_alloc(alignment, size, RET); }
+EXPORT void *valloc(size_t size)                        { return kmm_heap_valloc(size, RET); }
+EXPORT void *pvalloc(size_t size)                       { return kmm_heap_pvalloc(size, RET); }
 EXPORT size_t malloc_usable_size(void *ptr)             { return kmm_heap_usable_size(ptr); }
 EXPORT int   mallopt(int param, int value)              { return kmm_heap_mallopt(param, value); }
 EXPORT struct mallinfo  mallinfo(void)                  { return kmm_heap_mallinfo(); }
@@ -102,14 +103,14 @@ static KMM_NORETURN KMM_COLD void throw_bad_alloc(void)
 	kmm_fatal("operator new: out of memory, and std::bad_alloc cannot be thrown");
 }
 
-static void *alloc_for_new(size_t size, size_t align)
+static void *alloc_for_new(size_t size, size_t align, const void *caller)
 {
-	return align > KMM_ALIGNMENT ? kmm_heap_memalign(align, size) : kmm_malloc_fast(size);
+	return align > KMM_ALIGNMENT ? kmm_heap_memalign(align, size, caller) : kmm_malloc_fast(size, caller);
 }
 
 /* The standard's loop: call the new-handler until memory comes or there is
  * no handler; then throw (or return NULL for the nothrow forms). */
-static KMM_COLD void *new_slow(size_t size, size_t align, bool nothrow)
+static KMM_COLD void *new_slow(size_t size, size_t align, bool nothrow, const void *caller)
 {
 	for (;;) {
 		kmm_new_handler_t h = _ZSt15get_new_handlerv ? _ZSt15get_new_handlerv() : NULL;
@@ -119,29 +120,22 @@ static KMM_COLD void *new_slow(size_t size, size_t align, bool nothrow)
 			throw_bad_alloc();
 		}
 		h();
-		void *p = alloc_for_new(size, align);
+		void *p = alloc_for_new(size, align, caller);
 		if (p != NULL)
 			return p;
 	}
 }
 
-static inline void *op_new(size_t size)
-{
-	void *p = kmm_malloc_fast(size);
-	return KMM_LIKELY(p != NULL) ? p : new_slow(size, 0, false);
-}
-
-static inline void *op_new_nothrow(size_t size)
-{
-	void *p = kmm_malloc_fast(size);
-	return KMM_LIKELY(p != NULL) ? p : new_slow(size, 0, true);
-}
-
-static inline void *op_new_aligned(size_t size, size_t align, bool nothrow)
-{
-	void *p = alloc_for_new(size, align);
-	return KMM_LIKELY(p != NULL) ? p : new_slow(size, align, nothrow);
-}
+/* inlined into each operator, so RET is the operator's caller */
+#define op_new(size) ({ \
+	void *p_ = kmm_malloc_fast(size, RET); \
+	KMM_LIKELY(p_ != NULL) ? p_ : new_slow(size, 0, false, RET); })
+#define op_new_nothrow(size) ({ \
+	void *p_ = kmm_malloc_fast(size, RET); \
+	KMM_LIKELY(p_ != NULL) ? p_ : new_slow(size, 0, true, RET); })
+#define op_new_aligned(size, align, nothrow) ({ \
+	void *p_ = alloc_for_new(size, align, RET); \
+	KMM_LIKELY(p_ != NULL) ? p_ : new_slow(size, align, nothrow, RET); })
 
 typedef struct { int dummy; } nothrow_t;   /* only passed by reference */
 

@@ -14,22 +14,24 @@
 #include "heap/fastpath.h"
 #include "heap/heap.h"
 #include "heap/mmap_chunk.h"
+#include "kernel/kernel.h"
 
 #define API KMM_EXPORT
+#define RET __builtin_return_address(0)
 
-API void *kmm_malloc(size_t size)                      { return kmm_malloc_fast(size); }
+API void *kmm_malloc(size_t size)                      { return kmm_malloc_fast(size, RET); }
 API void  kmm_free(void *ptr)                          { kmm_free_fast(ptr); }
-API void *kmm_calloc(size_t n, size_t size)            { return kmm_heap_calloc(n, size); }
-API void *kmm_realloc(void *ptr, size_t size)          { return kmm_heap_realloc(ptr, size); }
-API void *kmm_reallocarray(void *ptr, size_t n, size_t size) { return kmm_heap_reallocarray(ptr, n, size); }
-API void *kmm_memalign(size_t alignment, size_t size)  { return kmm_heap_memalign(alignment, size); }
+API void *kmm_calloc(size_t n, size_t size)            { return kmm_heap_calloc(n, size, RET); }
+API void *kmm_realloc(void *ptr, size_t size)          { return kmm_heap_realloc(ptr, size, RET); }
+API void *kmm_reallocarray(void *ptr, size_t n, size_t size) { return kmm_heap_reallocarray(ptr, n, size, RET); }
+API void *kmm_memalign(size_t alignment, size_t size)  { return kmm_heap_memalign(alignment, size, RET); }
 API int   kmm_posix_memalign(void **memptr, size_t alignment, size_t size)
 {
-	return kmm_heap_posix_memalign(memptr, alignment, size);
+	return kmm_heap_posix_memalign(memptr, alignment, size, RET);
 }
-API void *kmm_aligned_alloc(size_t alignment, size_t size) { return kmm_heap_aligned_alloc(alignment, size); }
-API void *kmm_valloc(size_t size)                      { return kmm_heap_valloc(size); }
-API void *kmm_pvalloc(size_t size)                     { return kmm_heap_pvalloc(size); }
+API void *kmm_aligned_alloc(size_t alignment, size_t size) { return kmm_heap_aligned_alloc(alignment, size, RET); }
+API void *kmm_valloc(size_t size)                      { return kmm_heap_valloc(size, RET); }
+API void *kmm_pvalloc(size_t size)                     { return kmm_heap_pvalloc(size, RET); }
 API size_t kmm_malloc_usable_size(void *ptr)           { return kmm_heap_usable_size(ptr); }
 API int   kmm_mallopt(int param, int value)            { return kmm_heap_mallopt(param, value); }
 API int   kmm_malloc_trim(size_t pad)                  { return kmm_heap_trim(pad); }
@@ -42,7 +44,7 @@ API const char *kmm_version(void)                      { return PACKAGE_VERSION;
 API int kmm_check(int verbose)
 {
 	kmm_ensure_init();
-	return kmm_heap_check(verbose) + kmm_thread_check(verbose);
+	return kmm_heap_check(verbose) + kmm_thread_check(verbose) + kmm_kernel_check(verbose);
 }
 
 API int kmm_report(int fd, const char *sections)

@@ -32,6 +32,7 @@
 #include "report.h"
 #include "heap/arena.h"
 #include "heap/thread.h"
+#include "kernel/kernel.h"
 #include "util/format.h"
 #include "util/lock.h"
 
@@ -68,10 +69,14 @@ static void fork_prepare(void)
 	kmm_lock(&kmm_init_lock);
 	kmm_lock(&kmm_main_arena.lock);
 	kmm_thread_fork_prepare();
+	kmm_kernel_fork_prepare();
+	kmm_in_fork = true;
 }
 
 static void fork_parent(void)
 {
+	kmm_in_fork = false;
+	kmm_kernel_fork_parent();
 	kmm_thread_fork_parent();
 	kmm_unlock(&kmm_main_arena.lock);
 	kmm_unlock(&kmm_init_lock);
@@ -79,6 +84,8 @@ static void fork_parent(void)
 
 static void fork_child(void)
 {
+	kmm_in_fork = false;
+	kmm_kernel_fork_child();
 	kmm_lock_reset(&kmm_init_lock);
 	kmm_lock_reset(&kmm_main_arena.lock);
 	kmm_thread_fork_child();

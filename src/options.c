@@ -7,6 +7,7 @@
 
 #include "options.h"
 #include "heap/params.h"
+#include "kernel/kernel.h"
 #include "util/format.h"
 
 extern char **environ;
@@ -16,30 +17,39 @@ struct kmm_options kmm_options;
 struct option_name {
 	const char *name;   /* KMM_OPTIONS name = glibc tunable suffix */
 	int param;
+	int (*set)(int param, long long value);   /* NULL: the heap's kmm_params_set */
 };
 
 static const struct option_name option_names[] = {
-	{ "mmap_threshold",        KMM_P_MMAP_THRESHOLD },
-	{ "top_pad",               KMM_P_TOP_PAD },
-	{ "trim_threshold",        KMM_P_TRIM_THRESHOLD },
-	{ "mmap_max",              KMM_P_MMAP_MAX },
-	{ "arena_max",             KMM_P_ARENA_MAX },
-	{ "arena_test",            KMM_P_ARENA_TEST },
-	{ "perturb",               KMM_P_PERTURB },
-	{ "mxfast",                KMM_P_MXFAST },
-	{ "tcache_count",          KMM_P_TCACHE_COUNT },
-	{ "tcache_max",            KMM_P_TCACHE_MAX },
-	{ "tcache_unsorted_limit", KMM_P_TCACHE_UNSORTED_LIMIT },
+	{ "mmap_threshold",        KMM_P_MMAP_THRESHOLD, NULL },
+	{ "top_pad",               KMM_P_TOP_PAD, NULL },
+	{ "trim_threshold",        KMM_P_TRIM_THRESHOLD, NULL },
+	{ "mmap_max",              KMM_P_MMAP_MAX, NULL },
+	{ "arena_max",             KMM_P_ARENA_MAX, NULL },
+	{ "arena_test",            KMM_P_ARENA_TEST, NULL },
+	{ "perturb",               KMM_P_PERTURB, NULL },
+	{ "mxfast",                KMM_P_MXFAST, NULL },
+	{ "tcache_count",          KMM_P_TCACHE_COUNT, NULL },
+	{ "tcache_max",            KMM_P_TCACHE_MAX, NULL },
+	{ "tcache_unsorted_limit", KMM_P_TCACHE_UNSORTED_LIMIT, NULL },
+	/* kmm's own (KMM_OPTIONS only) */
+	{ "threshold_rule",        KMM_P_THRESHOLD_RULE, NULL },
+	{ "vmalloc_lazy_max",      KMM_KP_VMALLOC_LAZY_MAX, kmm_kernel_param_set },
+	{ "vmalloc_space",         KMM_KP_VMALLOC_SPACE,    kmm_kernel_param_set },
+	{ "populate",              KMM_KP_POPULATE,         kmm_kernel_param_set },
+	{ "watermark_high",        KMM_KP_WATERMARK_HIGH,   kmm_kernel_param_set },
+	{ "watermark_low",         KMM_KP_WATERMARK_LOW,    kmm_kernel_param_set },
+	{ "watermark_min",         KMM_KP_WATERMARK_MIN,    kmm_kernel_param_set },
 };
 
 static const struct option_name legacy_names[] = {
-	{ "MALLOC_TOP_PAD_",        KMM_P_TOP_PAD },
-	{ "MALLOC_MMAP_THRESHOLD_", KMM_P_MMAP_THRESHOLD },
-	{ "MALLOC_TRIM_THRESHOLD_", KMM_P_TRIM_THRESHOLD },
-	{ "MALLOC_MMAP_MAX_",       KMM_P_MMAP_MAX },
-	{ "MALLOC_ARENA_MAX",       KMM_P_ARENA_MAX },
-	{ "MALLOC_ARENA_TEST",      KMM_P_ARENA_TEST },
-	{ "MALLOC_PERTURB_",        KMM_P_PERTURB },
+	{ "MALLOC_TOP_PAD_",        KMM_P_TOP_PAD, NULL },
+	{ "MALLOC_MMAP_THRESHOLD_", KMM_P_MMAP_THRESHOLD, NULL },
+	{ "MALLOC_TRIM_THRESHOLD_", KMM_P_TRIM_THRESHOLD, NULL },
+	{ "MALLOC_MMAP_MAX_",       KMM_P_MMAP_MAX, NULL },
+	{ "MALLOC_ARENA_MAX",       KMM_P_ARENA_MAX, NULL },
+	{ "MALLOC_ARENA_TEST",      KMM_P_ARENA_TEST, NULL },
+	{ "MALLOC_PERTURB_",        KMM_P_PERTURB, NULL },
 };
 
 const char *kmm_getenv(const char *name)
@@ -117,6 +127,24 @@ static const struct option_name *lookup(const struct option_name *tab, size_t n,
 	return NULL;
 }
 
+/* Numbers, and the words some options take. */
+static bool parse_value(const struct option_name *o, const char *s, size_t len, long long *v)
+{
+	static const struct { const char *option, *word; long long value; } words[] = {
+		{ "threshold_rule", "cache", KMM_THRESHOLD_CACHE },
+		{ "threshold_rule", "glibc", KMM_THRESHOLD_GLIBC },
+		{ "populate",       "on",    1 },
+		{ "populate",       "off",   0 },
+	};
+	for (size_t i = 0; i < KMM_ARRAY_SIZE(words); i++)
+		if (strcmp(words[i].option, o->name) == 0 && strlen(words[i].word) == len &&
+		    memcmp(words[i].word, s, len) == 0) {
+			*v = words[i].value;
+			return true;
+		}
+	return kmm_parse_number(s, len, true, v);
+}
+
 int kmm_options_parse(const char *text, bool warn)
 {
 	int failures = 0;
@@ -143,8 +171,8 @@ int kmm_options_parse(const char *text, bool warn)
 					kmm_warn("KMM_OPTIONS: unknown option '%.*s' (ignored; see docs/options.md)",
 						 (int)(eq - p), p);
 				failures++;
-			} else if (!kmm_parse_number(eq + 1, (size_t)(end - eq - 1), true, &v) ||
-				   !kmm_params_set(o->param, v)) {
+			} else if (!parse_value(o, eq + 1, (size_t)(end - eq - 1), &v) ||
+				   !(o->set ? o->set(o->param, v) : kmm_params_set(o->param, v))) {
 				if (warn)
 					kmm_warn("KMM_OPTIONS: bad value '%.*s' for %s (ignored)",
 						 (int)(end - eq - 1), eq + 1, o->name);
@@ -171,7 +199,8 @@ static void parse_tunables(const char *text)
 			const struct option_name *o = lookup(option_names, KMM_ARRAY_SIZE(option_names),
 							     p + pl, (size_t)(eq - p - pl));
 			long long v;
-			if (o != NULL && kmm_parse_number(eq + 1, (size_t)(end - eq - 1), false, &v))
+			if (o != NULL && o->set == NULL && o->param != KMM_P_THRESHOLD_RULE &&
+			    kmm_parse_number(eq + 1, (size_t)(end - eq - 1), false, &v))
 				kmm_params_set(o->param, v);
 		}
 		p = *end ? end + 1 : end;

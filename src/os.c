@@ -9,8 +9,14 @@
  *                             main arena's fallback when brk fails
  *   munmap   kmm_os_unmap     freeing those
  *   mremap   kmm_os_remap     realloc of mmapped chunks
+ *   mremap   kmm_os_move_pages   vmalloc mapping buddy frames into an area
+ *                              and back (MREMAP_DONTUNMAP: page tables
+ *                              move, contents are not copied)
+ *   mmap     kmm_os_reserve_fixed  re-reserving a range PROT_NONE
  *   mprotect kmm_os_protect   (heaps of further arenas, later)
- *   madvise  kmm_os_advise    malloc_trim returning free pages
+ *   madvise  kmm_os_advise    malloc_trim and the buddy allocator returning
+ *                             free pages, MADV_POPULATE_WRITE
+ *   mincore  kmm_os_resident_pages  resident pages for the reports
  */
 #include "config.h"
 
@@ -21,6 +27,7 @@
 #include <stdlib.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -65,6 +72,88 @@ void *kmm_os_remap(void *addr, size_t old_len, size_t new_len)
 {
 	void *p = mremap(addr, old_len, new_len, MREMAP_MAYMOVE);
 	return p == MAP_FAILED ? NULL : p;
+}
+
+#ifndef MREMAP_DONTUNMAP
+#define MREMAP_DONTUNMAP 4
+#endif
+
+static int dontunmap_broken;   /* the kernel refused MREMAP_DONTUNMAP once */
+
+int kmm_os_move_pages(void *from, void *to, size_t len)
+{
+	if (!__atomic_load_n(&dontunmap_broken, __ATOMIC_RELAXED)) {
+		void *r = mremap(from, len, len, MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP, to);
+		if (r != MAP_FAILED)
+			return 0;
+		if (errno != EINVAL)
+			return -1;
+		__atomic_store_n(&dontunmap_broken, 1, __ATOMIC_RELAXED);
+	}
+	/* old kernel: move, then put an empty mapping back at the source
+	 * (NOREPLACE: never over a mapping someone made in the meantime) */
+	void *r = mremap(from, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, to);
+	if (r == MAP_FAILED)
+		return -1;
+	r = mmap(from, len, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE | MAP_NORESERVE, -1, 0);
+	return r == from ? 0 : -1;
+}
+
+int kmm_os_reserve_fixed(void *addr, size_t len)
+{
+	void *r = mmap(addr, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE,
+		       -1, 0);
+	return r == MAP_FAILED ? -1 : 0;
+}
+
+long kmm_os_resident_pages(void *addr, size_t len)
+{
+	unsigned char vec[512];
+	size_t ps = kmm_os_page_size();
+	size_t pages = (len + ps - 1) / ps;
+	long resident = 0;
+	int saved = errno;
+	for (size_t done = 0; done < pages;) {
+		size_t n = pages - done < sizeof vec ? pages - done : sizeof vec;
+		if (mincore((char *)addr + done * ps, n * ps, vec) != 0) {
+			errno = saved;
+			return -1;
+		}
+		for (size_t i = 0; i < n; i++)
+			resident += vec[i] & 1;
+		done += n;
+	}
+	errno = saved;
+	return resident;
+}
+
+long kmm_os_mincore(void *addr, size_t len, unsigned char *vec)
+{
+	int saved = errno;
+	size_t ps = kmm_os_page_size();
+	long resident = 0;
+	if (mincore(addr, len, vec) != 0) {
+		errno = saved;
+		return -1;
+	}
+	for (size_t i = 0; i < (len + ps - 1) / ps; i++)
+		resident += vec[i] & 1;
+	errno = saved;
+	return resident;
+}
+
+void kmm_os_faults(unsigned long *minor, unsigned long *major)
+{
+	struct rusage ru;
+	int saved = errno;
+	if (getrusage(RUSAGE_SELF, &ru) != 0) {
+		ru.ru_minflt = 0;
+		ru.ru_majflt = 0;
+	}
+	errno = saved;
+	*minor = (unsigned long)ru.ru_minflt;
+	*major = (unsigned long)ru.ru_majflt;
 }
 
 int kmm_os_protect(void *addr, size_t len, int prot)

@@ -49,6 +49,30 @@ int kmm_os_unmap(void *addr, size_t len);
  * set.  Same alignment preconditions as kmm_os_unmap. */
 void *kmm_os_remap(void *addr, size_t old_len, size_t new_len);
 
+/* Move the page-table entries of [from, from+len) to [to, to+len) without
+ * copying page contents: mremap(MREMAP_MAYMOVE | MREMAP_FIXED |
+ * MREMAP_DONTUNMAP).  The source range stays mapped, now empty (its pages
+ * read back as zero); whatever was mapped at `to` is replaced.  Both ranges
+ * page aligned, `from` private anonymous memory.  Falls back to a plain
+ * MREMAP_FIXED move followed by re-mapping the source range (kernels before
+ * 5.7) when DONTUNMAP is refused.  Returns 0 or -1 with errno set. */
+int kmm_os_move_pages(void *from, void *to, size_t len);
+
+/* Replace [addr, addr+len) with a fresh PROT_NONE, MAP_NORESERVE anonymous
+ * mapping (MAP_FIXED): drops the pages and keeps the range reserved. */
+int kmm_os_reserve_fixed(void *addr, size_t len);
+
+/* mincore(2): how many of the pages of [addr, addr+len) are resident.
+ * addr page aligned.  Returns -1 on error. */
+long kmm_os_resident_pages(void *addr, size_t len);
+
+/* mincore(2) itself: one byte per page of [addr, addr+len) into vec (bit 0:
+ * resident).  Returns the resident count, or -1. */
+long kmm_os_mincore(void *addr, size_t len, unsigned char *vec);
+
+/* The process's minor and major page faults so far (getrusage). */
+void kmm_os_faults(unsigned long *minor, unsigned long *major);
+
 /* mprotect(2) and madvise(2); 0 or -1 with errno set. */
 int kmm_os_protect(void *addr, size_t len, int prot);
 int kmm_os_advise(void *addr, size_t len, int advice);

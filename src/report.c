@@ -9,8 +9,14 @@
 
 #include "report.h"
 #include "os.h"
+#include "heap/arena.h"
 #include "heap/heap.h"
+#include "heap/mmap_chunk.h"
 #include "heap/params.h"
+#include "kernel/page_alloc.h"
+#include "kernel/region.h"
+#include "kernel/slab.h"
+#include "kernel/vmalloc.h"
 #include "util/format.h"
 
 struct section {
@@ -23,7 +29,9 @@ static void emit_params(struct kmm_buf *b)
 	const struct kmm_params *p = &kmm_params;
 	kmm_buf_puts(b, "parameters\n");
 	kmm_buf_printf(b, "  mmap_threshold        %zu (%s)\n", p->mmap_threshold,
-		       p->no_dyn_threshold ? "fixed" : "dynamic");
+		       p->no_dyn_threshold ? "fixed" : "automatic");
+	kmm_buf_printf(b, "  threshold_rule        %s\n",
+		       p->threshold_rule == KMM_THRESHOLD_GLIBC ? "glibc" : "cache");
 	kmm_buf_printf(b, "  trim_threshold        %zu\n", p->trim_threshold);
 	kmm_buf_printf(b, "  top_pad               %zu\n", p->top_pad);
 	kmm_buf_printf(b, "  mmap_max              %d\n", p->n_mmaps_max);
@@ -36,10 +44,99 @@ static void emit_params(struct kmm_buf *b)
 	kmm_buf_printf(b, "  perturb               %d\n", p->perturb_byte);
 }
 
+static void kb(struct kmm_buf *b, const char *key, unsigned long long bytes)
+{
+	kmm_buf_printf(b, "%-18s%10llu kB\n", key, bytes >> 10);
+}
+
+/* /proc/meminfo for kmm: where the process's memory is, heap and kernel
+ * side together. */
+static void emit_meminfo(struct kmm_buf *b)
+{
+	struct mallinfo2 mi = kmm_heap_mallinfo2();
+	struct kmm_vmalloc_stats vs;
+	struct kmm_region_totals rt;
+	unsigned long minflt, majflt;
+	struct kmm_zone *z = &kmm_zone;
+	kmm_vmalloc_stats(&vs);
+	kmm_region_totals(&rt);
+	kmm_os_faults(&minflt, &majflt);
+
+	kmm_buf_puts(b, "meminfo\n");
+	kb(b, "HeapTotal:", mi.arena);
+	kb(b, "HeapInUse:", mi.uordblks);
+	kb(b, "HeapFree:", mi.fordblks);
+	kb(b, "HeapTop:", mi.keepcost);
+	kb(b, "BigBlocks:", mi.hblkhd);
+	kmm_buf_printf(b, "%-18s%10zu\n", "BigBlockCount:", mi.hblks);
+	kb(b, "VmallocTotal:", vs.space_bytes);
+	kb(b, "VmallocUsed:", vs.busy_bytes);
+	kb(b, "VmallocLazy:", vs.lazy_bytes);
+	kb(b, "VmallocFree:", vs.free_bytes);
+	kb(b, "VmallocCache:", vs.cache_budget);
+	kb(b, "Slab:", kmm_slab_total_bytes());
+	kb(b, "BuddyTotal:", (unsigned long long)z->managed_pages * KMM_PAGE_SIZE);
+	kb(b, "BuddyFree:", (unsigned long long)z->free_pages * KMM_PAGE_SIZE);
+	kb(b, "BuddyFreeResident:", (unsigned long long)z->dirty_free_pages * KMM_PAGE_SIZE);
+	kb(b, "BuddyHigh:", (unsigned long long)z->wmark_high * KMM_PAGE_SIZE);
+	kb(b, "BuddyReleased:", (unsigned long long)z->st.released_pages * KMM_PAGE_SIZE);
+	kmm_buf_printf(b, "%-18s%10zu\n", "Sections:", z->nr_sections);
+	kmm_buf_printf(b, "%-18s%10llu (reused %llu, grown in place %llu, moved %llu)\n", "VmallocAllocs:",
+		       (unsigned long long)vs.allocs, (unsigned long long)vs.reused,
+		       (unsigned long long)vs.grown_in_place, (unsigned long long)vs.moved);
+	kmm_buf_printf(b, "%-18s%10llu (purges %llu)\n", "VmallocPurged:", (unsigned long long)vs.purged_areas,
+		       (unsigned long long)vs.purges);
+	kb(b, "FramesFresh:", vs.frames_fresh * KMM_PAGE_SIZE);
+	kb(b, "FramesRecycled:", vs.frames_recycled * KMM_PAGE_SIZE);
+	kmm_buf_printf(b, "%-18s%10lu\n%-18s%10lu\n", "MinorFaults:", minflt, "MajorFaults:", majflt);
+}
+
+static void emit_buddyinfo(struct kmm_buf *b)
+{
+	kmm_buf_puts(b, "buddyinfo (free blocks of 4 KiB << order, orders 0..10)\n");
+	kmm_buddy_report_buddyinfo(b);
+}
+
+static void emit_pagetypeinfo(struct kmm_buf *b)
+{
+	kmm_buf_puts(b, "pagetypeinfo\n");
+	kmm_buddy_report_pagetypeinfo(b);
+}
+
+static void emit_zoneinfo(struct kmm_buf *b)
+{
+	kmm_buf_puts(b, "zoneinfo\n");
+	kmm_buddy_report_zoneinfo(b);
+}
+
+static void emit_slabinfo(struct kmm_buf *b)
+{
+	kmm_slab_report_slabinfo(b);
+}
+
+static void emit_vmallocinfo(struct kmm_buf *b)
+{
+	kmm_buf_puts(b, "vmallocinfo\n");
+	kmm_vmalloc_report_vmallocinfo(b);
+}
+
+static void emit_maps(struct kmm_buf *b)
+{
+	kmm_buf_puts(b, "maps\n");
+	kmm_region_report_maps(b);
+}
+
 static const struct section sections[] = {
-	{ "summary",     kmm_heap_report_summary },
-	{ "malloc_info", kmm_heap_report_xml },
-	{ "params",      emit_params },
+	{ "summary",      kmm_heap_report_summary },
+	{ "meminfo",      emit_meminfo },
+	{ "buddyinfo",    emit_buddyinfo },
+	{ "pagetypeinfo", emit_pagetypeinfo },
+	{ "zoneinfo",     emit_zoneinfo },
+	{ "slabinfo",     emit_slabinfo },
+	{ "vmallocinfo",  emit_vmallocinfo },
+	{ "maps",         emit_maps },
+	{ "malloc_info",  kmm_heap_report_xml },
+	{ "params",       emit_params },
 };
 
 static const struct section *find(const char *name, size_t len)

@@ -22,8 +22,11 @@ AM_TESTS_ENVIRONMENT = \
 EXTRA_DIST += tests/criterion-tap tests/tap.sh
 
 # --- unit tests (criterion, prefixed API) -----------------------------------
+unit_tests_kernel =
+include tests/unit/rbtree.mk
+
 if HAVE_CRITERION
-unit_tests = \
+unit_tests = $(unit_tests_kernel) \
 	tests/unit/test_format \
 	tests/unit/test_heap \
 	tests/unit/test_model \

@@ -23,6 +23,7 @@
 #include "tcache.h"
 #include "thread.h"
 #include "../init.h"
+#include "../kernel/kernel.h"
 #include "../os.h"
 #include "../util/format.h"
 
@@ -67,7 +68,7 @@ static inline struct kmm_arena *my_arena(struct kmm_thread *t)
 	return &kmm_main_arena;
 }
 
-KMM_NOINLINE void *kmm_heap_malloc_slow(size_t n)
+KMM_NOINLINE void *kmm_heap_malloc_slow(size_t n, const void *caller)
 {
 	if (KMM_UNLIKELY(n > KMM_MAX_REQUEST)) {
 		errno = ENOMEM;
@@ -79,6 +80,7 @@ KMM_NOINLINE void *kmm_heap_malloc_slow(size_t n)
 	size_t nb = request2size(n);
 	size_t tidx = kmm_csize2tidx(nb);
 
+	t->caller = caller;
 	t->c.mallocs_slow++;
 	if (tc != NULL && tidx < kmm_params.tcache_bins) {
 		/* a new tcache may have been created just now, empty */
@@ -162,7 +164,7 @@ KMM_NOINLINE void kmm_heap_free_slow(void *mem)
 	arena_unlock(a, locked);
 }
 
-void *kmm_heap_calloc(size_t n, size_t size)
+void *kmm_heap_calloc(size_t n, size_t size, const void *caller)
 {
 	size_t bytes;
 	if (KMM_UNLIKELY(__builtin_mul_overflow(n, size, &bytes) || bytes > KMM_MAX_REQUEST)) {
@@ -175,6 +177,7 @@ void *kmm_heap_calloc(size_t n, size_t size)
 	size_t tidx = kmm_csize2tidx(nb);
 	struct kmm_tcache *tc = my_tcache(t);
 
+	t->caller = caller;
 	t->c.mallocs_slow++;
 	if (tc != NULL && tidx < kmm_params.tcache_bins) {
 		if (tc->heads[tidx] != NULL) {
@@ -199,8 +202,11 @@ void *kmm_heap_calloc(size_t n, size_t size)
 	size_t usable = chunk_usable(p);
 	if (KMM_UNLIKELY(kmm_params.perturb_byte != 0))
 		return memset(mem, 0, usable);
-	if (chunk_is_mmapped(p))
-		return mem;   /* fresh from mmap: already zero */
+	if (chunk_is_mmapped(p)) {
+		/* only pages that may hold old data are cleared */
+		kmm_mmap_chunk_zero(p, mem, usable);
+		return mem;
+	}
 	if (path == KMM_PATH_TOP || path == KMM_PATH_SYSMALLOC) {
 		/* only what lies below the never-used part of the top chunk
 		 * can be dirty */
@@ -211,10 +217,10 @@ void *kmm_heap_calloc(size_t n, size_t size)
 	return memset(mem, 0, usable);
 }
 
-void *kmm_heap_realloc(void *mem, size_t n)
+void *kmm_heap_realloc(void *mem, size_t n, const void *caller)
 {
 	if (mem == NULL)
-		return kmm_malloc_fast(n);
+		return kmm_malloc_fast(n, caller);
 	if (n == 0) {
 		kmm_free_fast(mem);
 		return NULL;
@@ -227,6 +233,7 @@ void *kmm_heap_realloc(void *mem, size_t n)
 	size_t oldsize = chunksize(oldp);
 	size_t nb = request2size(n);
 	struct kmm_thread *t = &kmm_self;
+	t->caller = caller;
 	t->c.mallocs_slow++;
 
 	if (KMM_UNLIKELY(!aligned_ok((uintptr_t)mem)))
@@ -240,7 +247,7 @@ void *kmm_heap_realloc(void *mem, size_t n)
 		/* mremap refused: still fits? */
 		if (oldsize - KMM_SIZE_SZ >= nb)
 			return mem;
-		void *nmem = kmm_malloc_fast(n);
+		void *nmem = kmm_malloc_fast(n, caller);
 		if (nmem == NULL)
 			return NULL;
 		memcpy(nmem, mem, oldsize - KMM_CHUNK_HDR);
@@ -260,23 +267,23 @@ void *kmm_heap_realloc(void *mem, size_t n)
 	return chunk2mem(newp);
 }
 
-void *kmm_heap_reallocarray(void *mem, size_t n, size_t size)
+void *kmm_heap_reallocarray(void *mem, size_t n, size_t size, const void *caller)
 {
 	size_t bytes;
 	if (KMM_UNLIKELY(__builtin_mul_overflow(n, size, &bytes))) {
 		errno = ENOMEM;
 		return NULL;
 	}
-	return kmm_heap_realloc(mem, bytes);
+	return kmm_heap_realloc(mem, bytes, caller);
 }
 
 /* memalign with glibc's rules: alignments up to 16 are plain mallocs, a
  * non-power-of-two alignment is rounded up to the next power of two, an
  * alignment above SIZE_MAX/2 + 1 is EINVAL. */
-void *kmm_heap_memalign(size_t alignment, size_t n)
+void *kmm_heap_memalign(size_t alignment, size_t n, const void *caller)
 {
 	if (alignment <= KMM_ALIGNMENT)
-		return kmm_malloc_fast(n);
+		return kmm_malloc_fast(n, caller);
 	if (KMM_UNLIKELY(alignment > SIZE_MAX / 2 + 1)) {
 		errno = EINVAL;
 		return NULL;
@@ -295,6 +302,7 @@ void *kmm_heap_memalign(size_t alignment, size_t n)
 	}
 	kmm_ensure_init();
 	struct kmm_thread *t = &kmm_self;
+	t->caller = caller;
 	t->c.mallocs_slow++;
 	struct kmm_arena *a = my_arena(t);
 	bool locked = arena_lock(a);
@@ -307,14 +315,14 @@ void *kmm_heap_memalign(size_t alignment, size_t n)
 	return chunk2mem(p);
 }
 
-int kmm_heap_posix_memalign(void **out, size_t alignment, size_t n)
+int kmm_heap_posix_memalign(void **out, size_t alignment, size_t n, const void *caller)
 {
 	/* a power of two multiple of sizeof(void *) */
 	if (alignment % sizeof(void *) != 0 || alignment == 0 ||
 	    (alignment & (alignment - 1)) != 0)
 		return EINVAL;
 	int saved = errno;
-	void *mem = kmm_heap_memalign(alignment, n);
+	void *mem = kmm_heap_memalign(alignment, n, caller);
 	if (mem == NULL) {
 		errno = saved;
 		return ENOMEM;
@@ -325,28 +333,28 @@ int kmm_heap_posix_memalign(void **out, size_t alignment, size_t n)
 
 /* C11: the alignment must be a power of two (glibc >= 2.38 also says EINVAL
  * otherwise). */
-void *kmm_heap_aligned_alloc(size_t alignment, size_t n)
+void *kmm_heap_aligned_alloc(size_t alignment, size_t n, const void *caller)
 {
 	if (alignment == 0 || (alignment & (alignment - 1)) != 0) {
 		errno = EINVAL;
 		return NULL;
 	}
-	return kmm_heap_memalign(alignment, n);
+	return kmm_heap_memalign(alignment, n, caller);
 }
 
-void *kmm_heap_valloc(size_t n)
+void *kmm_heap_valloc(size_t n, const void *caller)
 {
-	return kmm_heap_memalign(kmm_os_page_size(), n);
+	return kmm_heap_memalign(kmm_os_page_size(), n, caller);
 }
 
-void *kmm_heap_pvalloc(size_t n)
+void *kmm_heap_pvalloc(size_t n, const void *caller)
 {
 	size_t ps = kmm_os_page_size();
 	if (KMM_UNLIKELY(n > SIZE_MAX - ps)) {
 		errno = ENOMEM;
 		return NULL;
 	}
-	return kmm_heap_memalign(ps, KMM_ALIGN_UP(n, ps));
+	return kmm_heap_memalign(ps, KMM_ALIGN_UP(n, ps), caller);
 }
 
 size_t kmm_heap_usable_size(const void *mem)
@@ -384,5 +392,9 @@ int kmm_heap_trim(size_t pad)
 	bool locked = kmm_lock_fork_aware(&a->lock);
 	int r = kmm_arena_trim(a, pad);
 	kmm_unlock_if(&a->lock, locked);
+	/* and the kernel side: lazily freed vmalloc areas, resident free
+	 * buddy blocks */
+	if (kmm_kernel_trim() > 0)
+		r = 1;
 	return r;
 }

@@ -50,7 +50,7 @@ const char *const kmm_path_names[KMM_PATH_NR] = {
 	[KMM_PATH_BINMAP]    = "binmap",
 	[KMM_PATH_TOP]       = "top",
 	[KMM_PATH_SYSMALLOC] = "sysmalloc",
-	[KMM_PATH_MMAP]      = "mmap",
+	[KMM_PATH_MMAP]      = "vmalloc",
 };
 
 void kmm_arena_init(struct kmm_arena *a, int index)

@@ -48,6 +48,7 @@
 
 #include "chunk.h"
 #include "params.h"
+#include "../kernel/region.h"
 #include "../util/lock.h"
 
 #define KMM_NBINS          128
@@ -76,7 +77,7 @@ enum kmm_path {
 	KMM_PATH_BINMAP,      /* smallest chunk of the next non-empty bin, split */
 	KMM_PATH_TOP,         /* split of the top chunk */
 	KMM_PATH_SYSMALLOC,   /* top chunk after growing the heap */
-	KMM_PATH_MMAP,        /* a mapping of its own */
+	KMM_PATH_MMAP,        /* a big block: a vmalloc area of its own */
 	KMM_PATH_NR
 };
 extern const char *const kmm_path_names[KMM_PATH_NR];
@@ -109,6 +110,7 @@ struct kmm_segment {
 				       NULL for the open one (it ends with top) */
 	struct kmm_segment *next;
 	int   from_mmap;
+	struct kmm_region region;   /* the segment in the region registry */
 };
 #define KMM_SEGMENT_HDR KMM_ALIGN_UP(sizeof(struct kmm_segment), KMM_ALIGNMENT)
 

@@ -20,7 +20,7 @@
 #include "tcache.h"
 #include "thread.h"
 
-KMM_INLINE void *kmm_malloc_fast(size_t n)
+KMM_INLINE void *kmm_malloc_fast(size_t n, const void *caller)
 {
 	if (KMM_LIKELY(n <= KMM_TCACHE_MAX_BYTES)) {
 		struct kmm_thread *t = &kmm_self;
@@ -35,7 +35,7 @@ KMM_INLINE void *kmm_malloc_fast(size_t n)
 			return e;
 		}
 	}
-	return kmm_heap_malloc_slow(n);
+	return kmm_heap_malloc_slow(n, caller);
 }
 
 KMM_INLINE void kmm_free_fast(void *mem)

@@ -19,16 +19,18 @@
 
 struct kmm_buf;
 
-void  *kmm_heap_malloc_slow(size_t n);
+/* `caller` is the return address of the exported function (for the
+ * vmallocinfo report and, later, the trace log). */
+void  *kmm_heap_malloc_slow(size_t n, const void *caller);
 void   kmm_heap_free_slow(void *mem);
-void  *kmm_heap_calloc(size_t n, size_t size);
-void  *kmm_heap_realloc(void *mem, size_t n);
-void  *kmm_heap_reallocarray(void *mem, size_t n, size_t size);
-void  *kmm_heap_memalign(size_t alignment, size_t n);
-int    kmm_heap_posix_memalign(void **out, size_t alignment, size_t n);
-void  *kmm_heap_aligned_alloc(size_t alignment, size_t n);
-void  *kmm_heap_valloc(size_t n);
-void  *kmm_heap_pvalloc(size_t n);
+void  *kmm_heap_calloc(size_t n, size_t size, const void *caller);
+void  *kmm_heap_realloc(void *mem, size_t n, const void *caller);
+void  *kmm_heap_reallocarray(void *mem, size_t n, size_t size, const void *caller);
+void  *kmm_heap_memalign(size_t alignment, size_t n, const void *caller);
+int    kmm_heap_posix_memalign(void **out, size_t alignment, size_t n, const void *caller);
+void  *kmm_heap_aligned_alloc(size_t alignment, size_t n, const void *caller);
+void  *kmm_heap_valloc(size_t n, const void *caller);
+void  *kmm_heap_pvalloc(size_t n, const void *caller);
 size_t kmm_heap_usable_size(const void *mem);
 int    kmm_heap_mallopt(int param, int value);
 int    kmm_heap_trim(size_t pad);

@@ -1,8 +1,8 @@
 /*
- * mmap_chunk.c — chunks with a mapping of their own (see mmap_chunk.h).
+ * mmap_chunk.c — big chunks in vmalloc areas (see mmap_chunk.h).
  *
- * No arena lock is needed here: the mapping belongs to the chunk, and the
- * counters are updated atomically.
+ * No arena lock is needed here: the area belongs to the chunk, vmalloc has
+ * its own lock, and the counters are updated atomically.
  */
 #include "config.h"
 
@@ -11,6 +11,7 @@
 
 #include "mmap_chunk.h"
 #include "params.h"
+#include "../kernel/vmalloc.h"
 #include "../os.h"
 #include "../util/format.h"
 
@@ -27,7 +28,18 @@ static void raise_max(size_t *max, size_t v)
 		;
 }
 
-mchunk kmm_mmap_chunk(size_t nb)
+/* glibc's dynamic threshold rule for a released big chunk of `size` bytes */
+static void raise_threshold(size_t size)
+{
+	if (!kmm_params.no_dyn_threshold && size > kmm_params.mmap_threshold &&
+	    size <= KMM_MMAP_THRESHOLD_MAX) {
+		kmm_params.mmap_threshold = size;
+		kmm_params.trim_threshold = 2 * size;
+		ADD(threshold_raises, 1);
+	}
+}
+
+mchunk kmm_mmap_chunk(size_t nb, const void *caller)
 {
 	size_t ps = kmm_os_page_size();
 	if (__atomic_load_n(&kmm_mmap_stats.n_mmaps, __ATOMIC_RELAXED) >=
@@ -36,13 +48,15 @@ mchunk kmm_mmap_chunk(size_t nb)
 		return NULL;
 	}
 	/* no next chunk to borrow a prev_size from: 8 more bytes */
-	size_t size = KMM_ALIGN_UP(nb + KMM_SIZE_SZ, ps);
-	if (size <= nb)
+	size_t want = KMM_ALIGN_UP(nb + KMM_SIZE_SZ, ps);
+	if (want <= nb)
 		return NULL;   /* wrapped */
-	char *mm = kmm_os_map(size, 0);
-	if (mm == NULL)
+	char *area = kmm_vmalloc(want, caller);
+	if (area == NULL)
 		return NULL;
-	mchunk p = (mchunk)mm;
+	/* a reused area may be bigger than asked: the chunk takes all of it */
+	size_t size = kmm_vmalloc_size(area);
+	mchunk p = (mchunk)area;
 	p->prev_size = 0;
 	set_head(p, size | KMM_IS_MMAPPED);
 
@@ -56,13 +70,12 @@ mchunk kmm_mmap_chunk(size_t nb)
 void kmm_mmap_chunk_check(mchunk p, const char *who)
 {
 	size_t ps = kmm_os_page_size();
-	uintptr_t block = (uintptr_t)p - p->prev_size;
+	uintptr_t area = (uintptr_t)p - p->prev_size;
 	size_t total = p->prev_size + chunksize(p);
-	uintptr_t mem_off = (uintptr_t)chunk2mem(p) & (ps - 1);
-	/* the mapping and its length are page aligned, and the user pointer
-	 * sits at a power-of-two offset in its page (16 unless memalign) */
-	if (KMM_UNLIKELY(((block | total) & (ps - 1)) != 0 || (mem_off & (mem_off - 1)) != 0 ||
-			 total < ps || chunksize(p) < KMM_MINSIZE))
+	/* the area must be one kmm handed out, exactly this size: checked
+	 * against vmalloc's own records, not just the header */
+	if (KMM_UNLIKELY((area & (ps - 1)) != 0 || chunksize(p) < KMM_MINSIZE ||
+			 kmm_vmalloc_size((void *)area) != total))
 		kmm_fatal("%s: invalid pointer %p (not a block kmm handed out)", who, chunk2mem(p));
 }
 
@@ -70,23 +83,14 @@ void kmm_munmap_chunk(mchunk p)
 {
 	kmm_mmap_chunk_check(p, "free()");
 	size_t size = chunksize(p);
-	uintptr_t block = (uintptr_t)p - p->prev_size;
 	size_t total = p->prev_size + size;
-
-	/* glibc's dynamic threshold */
-	if (!kmm_params.no_dyn_threshold && size > kmm_params.mmap_threshold &&
-	    size <= KMM_MMAP_THRESHOLD_MAX) {
-		kmm_params.mmap_threshold = size;
-		kmm_params.trim_threshold = 2 * size;
-		ADD(threshold_raises, 1);
-	}
 
 	SUB(n_mmaps, 1);
 	SUB(mmapped_mem, total);
 	ADD(unmaps, 1);
-	if (KMM_UNLIKELY(kmm_os_unmap((void *)block, total) != 0))
-		kmm_fatal("free(): munmap of %p (%zu bytes) failed: not a block kmm handed out",
-			  chunk2mem(p), total);
+	kmm_vfree((char *)p - p->prev_size);
+	if (kmm_params.threshold_rule == KMM_THRESHOLD_GLIBC)
+		raise_threshold(size);
 }
 
 mchunk kmm_mremap_chunk(mchunk p, size_t nb)
@@ -94,21 +98,28 @@ mchunk kmm_mremap_chunk(mchunk p, size_t nb)
 	size_t ps = kmm_os_page_size();
 	size_t offset = p->prev_size;
 	size_t size = chunksize(p);
-	size_t new_size = KMM_ALIGN_UP(nb + offset + KMM_SIZE_SZ, ps);
+	size_t new_total = KMM_ALIGN_UP(nb + offset + KMM_SIZE_SZ, ps);
 
-	if (size + offset == new_size)
+	if (size + offset == new_total)
 		return p;
-	char *cp = kmm_os_remap((char *)p - offset, size + offset, new_size);
-	if (cp == NULL)
+	char *old_area = (char *)p - offset;
+	char *area = kmm_vrealloc(old_area, new_total);
+	if (area == NULL)
 		return NULL;
+	size_t total = kmm_vmalloc_size(area);
 	ADD(remaps, 1);
-	if (cp != (char *)p - offset)
+	if (area != old_area)
 		ADD(remap_moves, 1);
-	p = (mchunk)(cp + offset);
-	set_head(p, (new_size - offset) | KMM_IS_MMAPPED);
-	if (new_size > size + offset)
-		raise_max(&kmm_mmap_stats.max_mmapped_mem, ADD(mmapped_mem, new_size - (size + offset)));
+	p = (mchunk)(area + offset);
+	set_head(p, (total - offset) | KMM_IS_MMAPPED);
+	if (total > size + offset)
+		raise_max(&kmm_mmap_stats.max_mmapped_mem, ADD(mmapped_mem, total - (size + offset)));
 	else
-		SUB(mmapped_mem, (size + offset) - new_size);
+		SUB(mmapped_mem, (size + offset) - total);
 	return p;
+}
+
+void kmm_mmap_chunk_zero(mchunk p, void *mem, size_t len)
+{
+	kmm_vmalloc_zero((char *)p - p->prev_size, mem, len);
 }

@@ -1,21 +1,31 @@
 /*
- * mmap_chunk.h — chunks with a mapping of their own (requests at or above
- * the mmap threshold that the top chunk cannot serve), and glibc's dynamic
- * mmap threshold.
+ * mmap_chunk.h — chunks too big for the heap: what glibc gives a mapping of
+ * its own (requests at or above the mmap threshold that the top chunk
+ * cannot serve), kmm serves from a vmalloc area (src/kernel/vmalloc.h).
  *
- *   mapping start                      page aligned
- *   +-----------+------------+-------------------------------------+
- *   | (memalign | prev_size  | head = size | IS_MMAPPED           | user data ...
- *   |  offset)  | = offset   |                                    |
- *   +-----------+------------+-------------------------------------+
- *                ^ chunk = mapping start + offset (0 unless memalign)
+ *   vmalloc area (page aligned)                                 guard page
+ *   +-----------+------------+--------------------------------+----------+
+ *   | (memalign | prev_size  | head = size | IS_MMAPPED       | ...  |//////////|
+ *   |  offset)  | = offset   |                  user data ... |      |//////////|
+ *   +-----------+------------+--------------------------------+----------+
+ *                ^ chunk = area + offset (0 unless memalign)
  *
- * The dynamic threshold: freeing a mapped chunk bigger than the current
- * threshold (and at most 32 MiB) raises the threshold to that chunk's size
- * and the trim threshold to twice that — a program that repeatedly allocates
- * and frees such blocks then gets them from the heap, without an mmap/munmap
- * pair (and fresh page faults) each time.  Setting any threshold by hand
- * (mallopt, environment) turns this off.
+ * free() of such a chunk vfree()s the area: lazily, so a later big malloc
+ * can take it back without system calls or page faults.
+ *
+ * The dynamic threshold.  glibc: releasing a mapped chunk bigger than the
+ * current threshold (and at most 32 MiB) raises the threshold to that
+ * chunk's size and the trim threshold to twice that, so a program that
+ * keeps allocating such blocks gets them from the heap — because under
+ * glibc every big free costs a munmap and the next big malloc an mmap and
+ * fresh page faults.  Under kmm neither happens: a freed area stays
+ * resident, in vmalloc's lazy pool or as resident free frames of the buddy
+ * allocator, within a budget that follows the program's big-block working
+ * set (vmalloc.h).  Moving such blocks into the brk heap would only bring
+ * back the heap's grow/trim faults, so by default kmm keeps the threshold
+ * where it is (threshold_rule=cache).  KMM_OPTIONS=threshold_rule=glibc
+ * applies glibc's rule exactly, for comparisons with glibc.  Setting any
+ * threshold by hand (mallopt, environment) fixes it, as in glibc.
  */
 #ifndef KMM_HEAP_MMAP_CHUNK_H
 #define KMM_HEAP_MMAP_CHUNK_H
@@ -26,27 +36,32 @@
 #include "chunk.h"
 
 struct kmm_mmap_stats {
-	size_t   n_mmaps;           /* chunks mapped now */
+	size_t   n_mmaps;           /* big chunks now (vmalloc areas) */
 	size_t   max_n_mmaps;
 	size_t   mmapped_mem;       /* bytes in them */
 	size_t   max_mmapped_mem;
-	uint64_t maps, unmaps;      /* mmap/munmap calls for chunks */
-	uint64_t map_bytes;         /* total bytes ever mapped for chunks */
-	uint64_t remaps, remap_moves;
+	uint64_t maps, unmaps;      /* big chunks allocated / freed */
+	uint64_t map_bytes;         /* total bytes ever allocated as big chunks */
+	uint64_t remaps, remap_moves;   /* realloc of big chunks / that moved */
 	uint64_t threshold_raises;  /* dynamic threshold changes */
-	uint64_t refused_max;       /* requests not mapped because of M_MMAP_MAX */
+	uint64_t refused_max;       /* requests kept in the heap because of M_MMAP_MAX */
 };
 
 extern struct kmm_mmap_stats kmm_mmap_stats;
 
-/* Map a chunk for nb bytes (nb = request2size); NULL if the OS refused or
- * M_MMAP_MAX mappings exist already. */
-mchunk kmm_mmap_chunk(size_t nb);
-/* Check and unmap; also applies the dynamic threshold rule. */
+/* A big chunk for nb bytes (nb = request2size); NULL if memory ran out or
+ * M_MMAP_MAX big chunks exist already.  `caller` is recorded for
+ * vmallocinfo. */
+mchunk kmm_mmap_chunk(size_t nb, const void *caller);
+/* Check and free; applies the dynamic threshold rule. */
 void   kmm_munmap_chunk(mchunk p);
-/* Resize with mremap(MREMAP_MAYMOVE); NULL if the OS refused. */
+/* Resize (in place, or moved without copying); NULL if memory ran out. */
 mchunk kmm_mremap_chunk(mchunk p, size_t nb);
-/* Abort with a diagnostic unless p looks like a mapped chunk. */
+/* Abort with a diagnostic unless p is a big chunk kmm handed out. */
 void   kmm_mmap_chunk_check(mchunk p, const char *who);
+/* calloc: zero [mem, mem + len) of big chunk p, leaving alone pages the OS
+ * zero-filled. */
+void   kmm_mmap_chunk_zero(mchunk p, void *mem, size_t len);
+
 
 #endif /* KMM_HEAP_MMAP_CHUNK_H */

@@ -23,6 +23,7 @@ struct kmm_params kmm_params = {
 	.tcache_max_bytes      = KMM_TCACHE_MAX_BYTES,
 	.tcache_unsorted_limit = 0,
 	.check_action          = 3,
+	.threshold_rule        = KMM_THRESHOLD_CACHE,
 };
 
 static size_t max_fast_for(long long v)
@@ -91,6 +92,11 @@ int kmm_params_set(int param, long long value)
 		__atomic_store_n(&p->tcache_bins, kmm_req2tidx((size_t)value) + 1, __ATOMIC_RELAXED);
 		return 1;
 	}
+	case KMM_P_THRESHOLD_RULE:
+		if (value != KMM_THRESHOLD_CACHE && value != KMM_THRESHOLD_GLIBC)
+			return 0;
+		p->threshold_rule = (int)value;
+		return 1;
 	case KMM_P_TCACHE_UNSORTED_LIMIT:
 		if (value < 0)
 			return 0;

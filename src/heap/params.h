@@ -39,6 +39,13 @@ enum kmm_param {
 	KMM_P_TCACHE_COUNT    = -100,
 	KMM_P_TCACHE_MAX      = -101,
 	KMM_P_TCACHE_UNSORTED_LIMIT = -102,
+	KMM_P_THRESHOLD_RULE        = -103,
+};
+
+/* whether freeing a big chunk raises the mmap threshold (mmap_chunk.h) */
+enum kmm_threshold_rule {
+	KMM_THRESHOLD_CACHE,      /* kmm: no; vmalloc keeps freed blocks resident instead */
+	KMM_THRESHOLD_GLIBC,      /* glibc's dynamic rule, applied at free() */
 };
 
 struct kmm_params {
@@ -56,6 +63,7 @@ struct kmm_params {
 	size_t tcache_max_bytes;
 	size_t tcache_unsorted_limit;
 	int    check_action;       /* accepted for compatibility; kmm always aborts */
+	int    threshold_rule;     /* enum kmm_threshold_rule */
 };
 
 extern struct kmm_params kmm_params;

@@ -296,22 +296,27 @@ void kmm_heap_report_summary(struct kmm_buf *b)
 		kmm_buf_putc(b, '\n');
 	}
 
-	kmm_buf_puts(b, "mappings (chunks at or above the mmap threshold)\n");
-	kmm_buf_printf(b, "  mapped now         %'zu (", __atomic_load_n(&m->n_mmaps, __ATOMIC_RELAXED));
+	kmm_buf_puts(b, "big blocks (at or above the mmap threshold: vmalloc areas)\n");
+	kmm_buf_printf(b, "  live now           %'zu (", __atomic_load_n(&m->n_mmaps, __ATOMIC_RELAXED));
 	kmm_buf_size(b, __atomic_load_n(&m->mmapped_mem, __ATOMIC_RELAXED));
 	kmm_buf_printf(b, "), peak %'zu (", m->max_n_mmaps);
 	kmm_buf_size(b, m->max_mmapped_mem);
 	kmm_buf_puts(b, ")\n");
-	kmm_buf_printf(b, "  calls              mmap %'llu (", (unsigned long long)m->maps);
+	kmm_buf_printf(b, "  calls              vmalloc %'llu (", (unsigned long long)m->maps);
 	kmm_buf_size(b, m->map_bytes);
-	kmm_buf_printf(b, "), munmap %'llu, mremap %'llu (%'llu moved)\n",
+	kmm_buf_printf(b, "), vfree %'llu, realloc %'llu (%'llu moved)\n",
 		       (unsigned long long)m->unmaps, (unsigned long long)m->remaps,
 		       (unsigned long long)m->remap_moves);
 	kmm_buf_puts(b, "  thresholds         mmap ");
 	kmm_buf_size(b, kmm_params.mmap_threshold);
-	kmm_buf_printf(b, " (%s, raised %'llu time%s), trim ",
-		       kmm_params.no_dyn_threshold ? "fixed" : "dynamic",
-		       (unsigned long long)m->threshold_raises, m->threshold_raises == 1 ? "" : "s");
+	if (kmm_params.no_dyn_threshold)
+		kmm_buf_puts(b, " (fixed by an option)");
+	else if (kmm_params.threshold_rule == KMM_THRESHOLD_GLIBC)
+		kmm_buf_printf(b, " (glibc's dynamic rule, raised %'llu time%s)",
+			       (unsigned long long)m->threshold_raises, m->threshold_raises == 1 ? "" : "s");
+	else
+		kmm_buf_puts(b, " (freed big blocks are cached, not moved to the heap)");
+	kmm_buf_puts(b, ", trim ");
 	if (kmm_params.trim_threshold == SIZE_MAX)
 		kmm_buf_puts(b, "off");
 	else
@@ -344,7 +349,7 @@ void kmm_heap_report_summary(struct kmm_buf *b)
 			kmm_buf_puts(b, "\n ");
 	}
 	kmm_buf_putc(b, '\n');
-	kmm_buf_printf(b, "frees\n  tcache %'llu, fastbin %'llu, unsorted %'llu, into top %'llu, munmap %'llu;"
+	kmm_buf_printf(b, "frees\n  tcache %'llu, fastbin %'llu, unsorted %'llu, into top %'llu, vfree %'llu;"
 		       " merges %'llu, consolidations %'llu, chunks sorted %'llu, tcache refills %'llu\n",
 		       (unsigned long long)tc.tc_free_hits, (unsigned long long)st->frees_fastbin,
 		       (unsigned long long)st->frees_unsorted, (unsigned long long)st->frees_top,

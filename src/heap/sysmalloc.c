@@ -32,9 +32,11 @@
 #include "config.h"
 
 #include <errno.h>
+#include <string.h>
 
 #include "arena.h"
 #include "mmap_chunk.h"
+#include "thread.h"
 #include "../os.h"
 #include "../util/format.h"
 
@@ -72,7 +74,7 @@ mchunk kmm_sysmalloc(struct kmm_arena *a, size_t nb)
 
 	/* 1. a mapping of its own */
 	if (nb >= kmm_params.mmap_threshold) {
-		mchunk p = kmm_mmap_chunk(nb);
+		mchunk p = kmm_mmap_chunk(nb, kmm_self.caller);
 		if (p != NULL) {
 			a->st.served[KMM_PATH_MMAP]++;
 			a->last_path = KMM_PATH_MMAP;
@@ -139,6 +141,7 @@ mchunk kmm_sysmalloc(struct kmm_arena *a, size_t nb)
 		set_head(old_top, (size + old_size) | KMM_PREV_INUSE);
 		a->seg_last->end = brk + size;
 		span_include(a, a->seg_last->base, brk + size);
+		kmm_region_update(&a->seg_last->region, (uintptr_t)a->seg_last->mem, (uintptr_t)brk + size);
 	} else if (old_top != NULL && arena_contiguous(a) && brk < old_end) {
 		kmm_fatal("sysmalloc(): break adjusted to free malloc space");
 	} else {
@@ -197,6 +200,9 @@ mchunk kmm_sysmalloc(struct kmm_arena *a, size_t nb)
 		seg->next = NULL;
 		seg->from_mmap = mapped;
 		span_include(a, chunk0, seg_end);
+		memset(&seg->region, 0, sizeof seg->region);
+		kmm_region_add(&seg->region, mapped ? KMM_REGION_HEAP_SEGMENT : KMM_REGION_BRK_HEAP,
+			       (uintptr_t)brk, (uintptr_t)seg_end, KMM_PROT_R | KMM_PROT_W, KMM_POPULATE_DEMAND);
 
 		a->top = (mchunk)chunk0;
 		set_head(a->top, (size_t)(seg_end - chunk0) | KMM_PREV_INUSE);
@@ -249,6 +255,7 @@ int kmm_systrim(struct kmm_arena *a, size_t pad)
 	a->system_mem -= released;
 	set_head(a->top, (tsize - released) | KMM_PREV_INUSE);
 	a->seg_last->end = now;
+	kmm_region_update(&a->seg_last->region, (uintptr_t)a->seg_last->mem, (uintptr_t)now);
 	/* pages above the new break come back zero-filled */
 	if (a->top_fresh > now)
 		a->top_fresh = now;

@@ -10,6 +10,7 @@
 
 #include "thread.h"
 #include "arena.h"
+#include "../kernel/kernel.h"
 #include "../os.h"
 #include "../util/format.h"
 
@@ -22,7 +23,6 @@ struct kmm_tcache kmm_tcache_empty = { .counts = { [0 ... KMM_TCACHE_BINS - 1] =
 struct kmm_tcache kmm_tcache_dead  = { .counts = { [0 ... KMM_TCACHE_BINS - 1] = UINT16_MAX } };
 uintptr_t kmm_tcache_key;
 
-struct kmm_thread *volatile kmm_fork_owner;
 struct kmm_thread_counters kmm_threads_gone;
 kmm_lock_t kmm_threads_lock;
 size_t kmm_threads_live;
@@ -87,6 +87,7 @@ static void thread_exit(void *arg)
 {
 	struct kmm_thread *t = arg;
 	struct kmm_tcache *tc = t->tc;
+	kmm_kernel_thread_exit();
 	/* first: frees made while we flush (and after) go to the arena */
 	t->tc = &kmm_tcache_dead;
 	if (kmm_tcache_is_real(tc)) {
@@ -183,12 +184,10 @@ int kmm_thread_check(int verbose)
 void kmm_thread_fork_prepare(void)
 {
 	kmm_lock(&kmm_threads_lock);
-	kmm_fork_owner = &kmm_self;
 }
 
 void kmm_thread_fork_parent(void)
 {
-	kmm_fork_owner = NULL;
 	kmm_unlock(&kmm_threads_lock);
 }
 
@@ -199,7 +198,6 @@ void kmm_thread_fork_child(void)
 	 * the middle of a lock-free push or pop when fork() copied memory, so
 	 * their lists cannot be trusted.  Their counters are kept. */
 	struct kmm_thread *self = &kmm_self;
-	kmm_fork_owner = NULL;
 	kmm_lock_reset(&kmm_threads_lock);
 	struct kmm_thread *t = threads_head;
 	while (t != NULL) {

@@ -38,35 +38,13 @@ struct kmm_thread {
 	struct kmm_tcache *tc;        /* first: the fast paths load it */
 	struct kmm_thread_counters c;
 	struct kmm_arena *arena;
+	const void *caller;           /* return address of the current slow-path call */
 	struct kmm_thread *next, *prev;
 	pid_t tid;
 	bool listed;
 };
 
 extern __thread struct kmm_thread kmm_self __attribute__((tls_model("initial-exec")));
-
-/* Between our fork prepare and parent/child handlers, the forking thread
- * holds every kmm lock.  Other atfork handlers (registered before ours, so
- * run after our prepare) and libc's fork internals may still call malloc on
- * that thread: kmm_lock_fork_aware lets the owner through instead of
- * deadlocking on its own lock.  Everyone else waits as usual. */
-extern struct kmm_thread *volatile kmm_fork_owner;
-
-KMM_INLINE bool kmm_lock_fork_aware(kmm_lock_t *l)
-{
-	if (KMM_LIKELY(kmm_trylock(l)))
-		return true;
-	if (KMM_UNLIKELY(kmm_fork_owner == &kmm_self))
-		return false;
-	kmm_lock_slow(l);
-	return true;
-}
-
-KMM_INLINE void kmm_unlock_if(kmm_lock_t *l, bool locked)
-{
-	if (locked)
-		kmm_unlock(l);
-}
 
 /* Counters of threads that have exited, merged. */
 extern struct kmm_thread_counters kmm_threads_gone;
@@ -95,8 +73,7 @@ int kmm_thread_check(int verbose);
 /* pthread key setup, once per process (called by kmm_init). */
 void kmm_thread_key_init(void);
 
-/* fork handlers (after the arena locks); prepare makes the calling
- * thread the fork owner, parent and child clear it. */
+/* fork handlers (after the arena locks) */
 void kmm_thread_fork_prepare(void);
 void kmm_thread_fork_parent(void);
 void kmm_thread_fork_child(void);

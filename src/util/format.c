@@ -136,11 +136,12 @@ void kmm_buf_vprintf(struct kmm_buf *b, const char *fmt, va_list ap)
 			continue;
 		}
 		f++;
-		int left = 0, zero = 0, group = 0, width = 0, prec = -1, lng = 0;
+		int left = 0, zero = 0, group = 0, alt = 0, width = 0, prec = -1, lng = 0;
 		for (;; f++) {
 			if (*f == '-') left = 1;
 			else if (*f == '0') zero = 1;
 			else if (*f == '\'') group = 1;
+			else if (*f == '#') alt = 1;
 			else break;
 		}
 		if (*f == '*') {
@@ -201,7 +202,7 @@ void kmm_buf_vprintf(struct kmm_buf *b, const char *fmt, va_list ap)
 			unsigned long long v = lng >= 2 ? va_arg(ap, unsigned long long)
 					     : lng == 1 ? va_arg(ap, unsigned long) : va_arg(ap, unsigned);
 			size_t n = utoa(end, v, *f == 'u' ? 10 : 16, *f == 'X', group && *f == 'u');
-			field(b, "", end - n, n, width, left, zero);
+			field(b, alt && *f != 'u' && v != 0 ? "0x" : "", end - n, n, width, left, zero);
 			break;
 		}
 		case 'p': {

@@ -9,6 +9,7 @@
  *
  * The printf subset: %% %c %s %d %i %u %x %X %p, length modifiers l, ll, z,
  * flags '-' (left-justify), '0' (zero pad), "'" (thousands separators),
+ * '#' (0x before a non-zero %x),
  * a decimal field width or '*', and a precision for %s ('.N' or '.*').
  */
 #ifndef KMM_FORMAT_H

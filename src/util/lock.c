@@ -6,6 +6,8 @@
 #include "lock.h"
 #include "../os.h"
 
+__thread bool kmm_in_fork __attribute__((tls_model("initial-exec")));
+
 KMM_NOINLINE void kmm_lock_slow(kmm_lock_t *l)
 {
 	/* Spin briefly: arena critical sections are short. */

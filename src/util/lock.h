@@ -48,6 +48,30 @@ KMM_INLINE void kmm_unlock(kmm_lock_t *l)
 		kmm_unlock_wake(l);
 }
 
+/* Between kmm's fork prepare handler and its parent/child handler, the
+ * forking thread holds every kmm lock.  Other atfork handlers (registered
+ * before kmm's, so run after its prepare) and libc's fork internals may
+ * still allocate on that thread: kmm_lock_fork_aware lets it through
+ * instead of deadlocking on its own lock, while every other thread waits as
+ * usual.  Returns whether it took the lock (pass that to kmm_unlock_if). */
+extern __thread bool kmm_in_fork __attribute__((tls_model("initial-exec")));
+
+KMM_INLINE bool kmm_lock_fork_aware(kmm_lock_t *l)
+{
+	if (KMM_LIKELY(kmm_trylock(l)))
+		return true;
+	if (KMM_UNLIKELY(kmm_in_fork))
+		return false;
+	kmm_lock_slow(l);
+	return true;
+}
+
+KMM_INLINE void kmm_unlock_if(kmm_lock_t *l, bool locked)
+{
+	if (locked)
+		kmm_unlock(l);
+}
+
 /* In a fork child only: the thread that held the lock does not exist there. */
 KMM_INLINE void kmm_lock_reset(kmm_lock_t *l)
 {

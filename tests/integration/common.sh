@@ -181,6 +181,24 @@ trace_between() {
 		inside'
 }
 
+# mapped_by_vmalloc TRACE N PTR: between markers N and N+1, kmm moved page
+# frames (mremap with MREMAP_DONTUNMAP) into a range that holds PTR
+mapped_by_vmalloc() {
+	awk -v n="$2" -v ptr="$3" "$AWK_HEX"'
+	{ line = $0; sub(/^(\[pid +)?[0-9]+\]? +/, "", line) }
+	line ~ /^write\(2, "@@heapprobe mark [0-9]+@@/ {
+		m = line; sub(/^write\(2, "@@heapprobe mark /, "", m); sub(/@@.*/, "", m)
+		inside = (m + 0 == n + 0)
+		next
+	}
+	inside && line ~ /^mremap\(/ && line ~ /MREMAP_DONTUNMAP/ && line ~ /= 0x/ {
+		a = line; sub(/^mremap\(/, "", a); split(a, f, ", ")
+		r = line; sub(/.*= /, "", r)
+		if (hex(ptr) >= hex(r) && hex(ptr) < hex(r) + f[2]) found = 1
+	}
+	END { exit found ? 0 : 1 }' "$1"
+}
+
 # mapped_by_mmap TRACE N PTR: PTR lies in an anonymous read-write mapping
 # made between markers N and N+1
 mapped_by_mmap() {

@@ -104,9 +104,9 @@ ok "KMM_OPTIONS with a bad value: a 'kmm: ' warning, the value ignored" sh -c "
 if strace_ok; then
 	trace_heap "$KMM_TMP/trace.kmm" -E LD_PRELOAD="$KMM_LIB" -E KMM_OPTIONS=top_pad=0,mmap_threshold=64k \
 		"$HP" M m100k M >"$KMM_TMP/tprobe.kmm" 2>/dev/null
-	ok "strace, KMM_OPTIONS=top_pad=0,mmap_threshold=64k: a first 100 KiB request is an anonymous mmap" \
-		mapped_by_mmap "$KMM_TMP/trace.kmm" 1 "$(cut -d' ' -f4 "$KMM_TMP/tprobe.kmm")"
+	ok "strace, KMM_OPTIONS=top_pad=0,mmap_threshold=64k: a first 100 KiB request is a vmalloc area" \
+		mapped_by_vmalloc "$KMM_TMP/trace.kmm" 1 "$(cut -d' ' -f4 "$KMM_TMP/tprobe.kmm")"
 else
-	skip "strace, KMM_OPTIONS=top_pad=0,mmap_threshold=64k: a first 100 KiB request is an anonymous mmap" \
+	skip "strace, KMM_OPTIONS=top_pad=0,mmap_threshold=64k: a first 100 KiB request is a vmalloc area" \
 		"strace not available"
 fi

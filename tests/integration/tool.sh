@@ -22,7 +22,7 @@ ok "kmm lib prints the libkmm.so the tests use" sh -c "test \"\$('$KMM_TOOL' lib
 # --- run --stats ------------------------------------------------------------------
 has_report() { # FILE: one report with its main sections
 	[ "$(stats_reports "$1")" -eq 1 ] || { echo "$(stats_reports "$1") reports in:"; cat "$1"; return 1; }
-	for s in 'break growth' 'tcache' 'allocations served by' 'mapped now'; do
+	for s in 'break growth' 'tcache' 'allocations served by' 'live now'; do
 		grep -q "$s" "$1" || { echo "no '$s' in the report:"; cat "$1"; return 1; }
 	done
 }

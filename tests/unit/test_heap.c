@@ -313,8 +313,29 @@ Test(mmap, request_above_threshold_gets_its_own_mapping)
 	CHECK_HEAP();
 }
 
-Test(mmap, dynamic_threshold_after_free)
+Test(mmap, freed_big_block_is_cached_and_reused)
 {
+	/* kmm's default: the area stays mapped (lazily freed) and the next
+	 * block of that size takes it back: no new area, no threshold change */
+	char *p = kmm_malloc(200 * 1024);
+	memset(p, 7, 200 * 1024);
+	kmm_free(p);
+	cr_assert_eq(kmm_params.mmap_threshold, 128 * 1024);
+	struct kmm_vmalloc_stats before, after;
+	kmm_vmalloc_stats(&before);
+	cr_assert_eq(before.lazy_areas, 1);
+	char *q = kmm_malloc(200 * 1024);
+	kmm_vmalloc_stats(&after);
+	cr_assert_eq(q, p, "the lazily freed area came back");
+	cr_assert(chunk_is_mmapped(chunk_of(q)));
+	cr_assert_eq(after.reused, before.reused + 1);
+	cr_assert_eq(after.lazy_areas, 0);
+	CHECK_HEAP();
+}
+
+Test(mmap, glibc_rule_raises_the_threshold_after_free)
+{
+	cr_assert_eq(kmm_mallopt(KMM_M_THRESHOLD_RULE, KMM_THRESHOLD_RULE_GLIBC), 1);
 	char *p = kmm_malloc(200 * 1024);
 	size_t size = chunksize(chunk_of(p));
 	cr_assert_eq(kmm_params.mmap_threshold, 128 * 1024);
@@ -331,6 +352,7 @@ Test(mmap, dynamic_threshold_after_free)
 
 Test(mmap, threshold_capped_at_32_mib)
 {
+	cr_assert_eq(kmm_mallopt(KMM_M_THRESHOLD_RULE, KMM_THRESHOLD_RULE_GLIBC), 1);
 	char *p = kmm_malloc(40 << 20);
 	cr_assert(chunk_is_mmapped(chunk_of(p)));
 	kmm_free(p);
@@ -865,10 +887,11 @@ Test(reports, report_sections)
 	lseek(fd, 0, SEEK_SET);
 	char *s = read_all(fd);
 	cr_assert(strstr(s, "break growth       1 call, 132 KiB") != NULL, "%s", s);
-	cr_assert(strstr(s, "mmap 1 (1 MiB)") != NULL, "%s", s);
+	cr_assert(strstr(s, "vmalloc 1 (1 MiB)") != NULL, "%s", s);
 	cr_assert(strstr(s, "tcache (7 per bin") != NULL, "%s", s);
 	cr_assert(strstr(s, "allocations served by") != NULL);
-	cr_assert(strstr(s, "mmap_threshold        1052672 (dynamic)") != NULL, "%s", s);
+	cr_assert(strstr(s, "mmap_threshold        131072 (automatic)") != NULL, "%s", s);
+	cr_assert(strstr(s, "threshold_rule        cache") != NULL, "%s", s);
 	errno = 0;
 	cr_assert_eq(kmm_report(fd, "summary,nonsense"), -1);
 	cr_assert_eq(errno, EINVAL);
@@ -892,7 +915,7 @@ Test(reports, stats_get_counts)
 	cr_assert_eq(st.tcache_hits, 1);
 	cr_assert_eq(st.served[KMM_SERVED_TCACHE], 1);
 	cr_assert_eq(st.served[KMM_SERVED_MMAP], 1);
-	cr_assert_eq(st.mmap_threshold, KMM_ALIGN_UP(request2size(1 << 20) + 8, PAGE));
+	cr_assert_eq(st.mmap_threshold, 128 * 1024, "kmm keeps the threshold (threshold_rule=cache)");
 	cr_assert_eq(st.heap_system_bytes, 0x21000);
 	cr_assert_str_eq(kmm_version(), "0.1.0");
 	CHECK_HEAP();

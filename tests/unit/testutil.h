@@ -24,6 +24,7 @@
 #include "heap/params.h"
 #include "heap/tcache.h"
 #include "heap/thread.h"
+#include "kernel/vmalloc.h"
 
 /* Every test ends with the invariant checkers. */
 #define CHECK_HEAP() cr_assert_eq(kmm_check(1), 0, "heap invariants violated (see stderr)")

@@ -1,0 +1,624 @@
+/*
+ * slab.c — SLUB-style slab caches and kmalloc (see slab.h).
+ *
+ * THEORY
+ *
+ * A slab is frozen while it is some thread's active slab: that thread owns
+ * the objects on its private freelist, the slab's inuse counts everything
+ * not on the slab's own (shared) freelist, and the slab is on no list.
+ * When the private freelist runs dry the thread takes the slab's shared
+ * freelist (the remote frees) under the lock; if that is empty too, the
+ * slab is full and is unfrozen (SLUB does not track full slabs), and the
+ * thread freezes a partial slab or a new one.
+ *
+ *   alloc:  private freelist ─▶ slab's remote frees ─▶ partial slab ─▶ new slab
+ *   free:   own active slab: private freelist (no lock)
+ *           other slab: its freelist under the lock; full -> partial,
+ *                       empty -> buddy (beyond min_partial)
+ *
+ * Bootstrap: the kmalloc caches and the "kmem_cache" cache (where further
+ * cache descriptors come from) are static; the first allocation sets them
+ * up.  Nothing here calls the heap side.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "slab.h"
+#include "../os.h"
+#include "../util/format.h"
+
+struct cpu_slab {
+	void *freelist;
+	struct kmm_page *page;
+	unsigned nfree;           /* objects on freelist */
+};
+
+static __thread struct cpu_slab cpu_slabs[KMM_MAX_CACHES] __attribute__((tls_model("initial-exec")));
+/* set once this thread gave its active slabs back at exit */
+static __thread bool slab_thread_dead __attribute__((tls_model("initial-exec")));
+
+static const size_t kmalloc_sizes[] = { 8, 16, 32, 64, 96, 128, 192, 256, 512, 1024, 2048, 4096, 8192 };
+#define NR_KMALLOC (sizeof kmalloc_sizes / sizeof kmalloc_sizes[0])
+
+static struct kmm_kmem_cache kmalloc_caches[NR_KMALLOC];
+static struct kmm_kmem_cache cache_cache;     /* "kmem_cache": descriptors of further caches */
+static struct kmm_list cache_list;
+static kmm_lock_t cache_list_lock;
+static int next_index;
+static int slab_ready;
+
+/* ---- objects and slabs ------------------------------------------------------ */
+
+static inline void *get_free(const void *obj)
+{
+	return *(void *const *)obj;
+}
+
+static inline void set_free(void *obj, void *next)
+{
+	*(void **)obj = next;
+}
+
+static inline char *slab_base(const struct kmm_page *page)
+{
+	return kmm_page_address(page);
+}
+
+static void cache_setup(struct kmm_kmem_cache *c, const char *name, size_t size, size_t align)
+{
+	size_t n = strlen(name);
+	if (n >= KMM_CACHE_NAME_LEN)
+		n = KMM_CACHE_NAME_LEN - 1;
+	memcpy(c->name, name, n);
+	c->name[n] = '\0';
+	if (align < sizeof(void *))
+		align = sizeof(void *);
+	c->object_size = size;
+	c->align = align;
+	c->size = KMM_ALIGN_UP(size < sizeof(void *) ? sizeof(void *) : size, align);
+	/* the smallest order that holds enough objects and wastes at most an
+	 * eighth of the slab */
+	unsigned min_objects = c->size <= 256 ? 16 : c->size <= 1024 ? 8 : 4;
+	unsigned order = 0;
+	for (; order < 3; order++) {
+		size_t slab = KMM_PAGE_SIZE << order;
+		size_t objs = slab / c->size;
+		if (objs >= min_objects && slab - objs * c->size <= slab / 8)
+			break;
+	}
+	c->order = order;
+	c->objects = (unsigned)((KMM_PAGE_SIZE << order) / c->size);
+	c->min_partial = c->size >= 1024 ? 2 : 4;
+	kmm_lock_reset(&c->lock);
+	kmm_list_init(&c->partial);
+	c->index = next_index++;
+	kmm_list_add_tail(&c->list, &cache_list);
+}
+
+static void slab_init_slow(void)
+{
+	static kmm_lock_t once;
+	kmm_lock(&once);
+	if (!slab_ready) {
+		char name[KMM_CACHE_NAME_LEN];
+		kmm_list_init(&cache_list);
+		cache_setup(&cache_cache, "kmem_cache", sizeof(struct kmm_kmem_cache), 64);
+		for (size_t i = 0; i < NR_KMALLOC; i++) {
+			kmm_snprintf(name, sizeof name, "kmalloc-%zu", kmalloc_sizes[i]);
+			cache_setup(&kmalloc_caches[i], name, kmalloc_sizes[i],
+				    kmalloc_sizes[i] >= 64 && (kmalloc_sizes[i] & (kmalloc_sizes[i] - 1)) == 0
+					    ? kmalloc_sizes[i] > 4096 ? 4096 : kmalloc_sizes[i] : 8);
+		}
+		__atomic_store_n(&slab_ready, 1, __ATOMIC_RELEASE);
+	}
+	kmm_unlock(&once);
+}
+
+static inline void slab_init(void)
+{
+	if (KMM_UNLIKELY(!__atomic_load_n(&slab_ready, __ATOMIC_ACQUIRE)))
+		slab_init_slow();
+}
+
+/* A new slab from the buddy allocator, all objects on its freelist.
+ * Cache lock held (the zone lock nests inside it). */
+static struct kmm_page *new_slab(struct kmm_kmem_cache *c)
+{
+	struct kmm_page *page = kmm_alloc_pages(c->order, KMM_GFP_KERNEL | KMM_GFP_COMP, KMM_OWNER_SLAB);
+	if (page == NULL)
+		return NULL;
+	char *base = slab_base(page);
+	void *prev = NULL;
+	/* chain in address order, last object first in the list's tail */
+	for (unsigned i = c->objects; i-- > 0;) {
+		void *obj = base + (size_t)i * c->size;
+		set_free(obj, prev);
+		prev = obj;
+	}
+	page->flags |= KMM_PG_SLAB;
+	page->slab_cache = c;
+	page->freelist = prev;
+	page->inuse = 0;
+	page->objects = (uint16_t)c->objects;
+	page->frozen = 0;
+	kmm_list_init(&page->lru);
+	c->nr_slabs++;
+	c->slabs_allocated++;
+	return page;
+}
+
+/* Cache lock held. */
+static void discard_slab(struct kmm_kmem_cache *c, struct kmm_page *page)
+{
+	c->nr_slabs--;
+	c->slabs_freed++;
+	page->flags &= ~KMM_PG_SLAB;
+	page->slab_cache = NULL;
+	page->freelist = NULL;
+	kmm_free_pages(page, c->order);
+}
+
+/* A slab stopped being frozen, or lost an object: file it where it belongs.
+ * `on_partial` says whether it is on the partial list now.  Lock held. */
+static void settle_slab(struct kmm_kmem_cache *c, struct kmm_page *page, bool on_partial)
+{
+	if (page->inuse == 0) {
+		if (c->nr_partial >= c->min_partial + (on_partial ? 1 : 0)) {
+			if (on_partial) {
+				kmm_list_del(&page->lru);
+				c->nr_partial--;
+			}
+			discard_slab(c, page);
+			return;
+		}
+	}
+	if (page->freelist != NULL && !on_partial) {
+		kmm_list_add(&page->lru, &c->partial);
+		c->nr_partial++;
+	}
+}
+
+/* Give a frozen slab back: the private freelist returns to the slab.
+ * Lock held. */
+static void deactivate(struct kmm_kmem_cache *c, struct cpu_slab *cs)
+{
+	struct kmm_page *page = cs->page;
+	if (page == NULL)
+		return;
+	void *obj = cs->freelist;
+	while (obj != NULL) {
+		void *next = get_free(obj);
+		set_free(obj, page->freelist);
+		page->freelist = obj;
+		page->inuse--;
+		obj = next;
+	}
+	page->frozen = 0;
+	cs->page = NULL;
+	cs->freelist = NULL;
+	cs->nfree = 0;
+	settle_slab(c, page, false);
+}
+
+static KMM_NOINLINE void *alloc_slow(struct kmm_kmem_cache *c, struct cpu_slab *cs)
+{
+	bool locked = kmm_lock_fork_aware(&c->lock);
+	void *obj = NULL;
+	c->alloc_slow++;
+
+	if (slab_thread_dead) {
+		/* exiting thread: no active slab any more, straight from a
+		 * partial or new slab */
+		struct kmm_page *page;
+		if (!kmm_list_empty(&c->partial)) {
+			page = kmm_list_entry(c->partial.next, struct kmm_page, lru);
+		} else {
+			page = new_slab(c);
+			if (page == NULL)
+				goto out;
+			kmm_list_add(&page->lru, &c->partial);
+			c->nr_partial++;
+		}
+		obj = page->freelist;
+		page->freelist = get_free(obj);
+		page->inuse++;
+		if (page->freelist == NULL) {
+			kmm_list_del(&page->lru);
+			c->nr_partial--;
+		}
+		goto out;
+	}
+
+	if (cs->page != NULL) {
+		struct kmm_page *page = cs->page;
+		if (page->freelist != NULL) {
+			/* collect the remote frees */
+			cs->freelist = page->freelist;
+			page->freelist = NULL;
+			cs->nfree = 0;
+			for (void *o = cs->freelist; o != NULL; o = get_free(o))
+				cs->nfree++;
+			page->inuse = (uint16_t)(page->inuse + cs->nfree);
+		} else {
+			deactivate(c, cs);   /* full: unfreeze */
+		}
+	}
+	if (cs->freelist == NULL) {
+		struct kmm_page *page;
+		if (!kmm_list_empty(&c->partial)) {
+			page = kmm_list_entry(c->partial.next, struct kmm_page, lru);
+			kmm_list_del(&page->lru);
+			c->nr_partial--;
+		} else {
+			page = new_slab(c);
+			if (page == NULL)
+				goto out;
+		}
+		/* freeze it: every object not on the private list is in use */
+		page->frozen = 1;
+		cs->page = page;
+		cs->freelist = page->freelist;
+		page->freelist = NULL;
+		cs->nfree = (unsigned)(page->objects - page->inuse);
+		page->inuse = page->objects;
+	}
+	obj = cs->freelist;
+	cs->freelist = get_free(obj);
+	cs->nfree--;
+out:
+	kmm_unlock_if(&c->lock, locked);
+	if (obj == NULL)
+		errno = ENOMEM;
+	return obj;
+}
+
+void *kmm_kmem_cache_alloc(struct kmm_kmem_cache *c)
+{
+	struct cpu_slab *cs = &cpu_slabs[c->index];
+	void *obj = cs->freelist;
+	if (KMM_LIKELY(obj != NULL)) {
+		cs->freelist = get_free(obj);
+		cs->nfree--;
+		c->alloc_fast++;   /* racy statistic, like the kernel's */
+		return obj;
+	}
+	return alloc_slow(c, cs);
+}
+
+void *kmm_kmem_cache_zalloc(struct kmm_kmem_cache *c)
+{
+	void *obj = kmm_kmem_cache_alloc(c);
+	if (obj != NULL)
+		memset(obj, 0, c->object_size);
+	return obj;
+}
+
+static KMM_NOINLINE void free_remote(struct kmm_kmem_cache *c, struct kmm_page *page, void *obj)
+{
+	bool locked = kmm_lock_fork_aware(&c->lock);
+	c->free_remote++;
+	bool was_full = page->freelist == NULL && !page->frozen;
+	set_free(obj, page->freelist);
+	page->freelist = obj;
+	page->inuse--;
+	if (!page->frozen) {
+		/* a full slab becomes partial; an empty one may go back */
+		settle_slab(c, page, !was_full);
+	}
+	kmm_unlock_if(&c->lock, locked);
+}
+
+static inline void check_object(struct kmm_kmem_cache *c, struct kmm_page *page, const void *obj)
+{
+	uintptr_t off = (uintptr_t)obj - (uintptr_t)slab_base(page);
+	if (KMM_UNLIKELY(page->slab_cache != c || off % c->size != 0 || off / c->size >= page->objects))
+		kmm_fatal("kmem_cache_free(%s): %p is not an object of this cache", c->name, obj);
+}
+
+void kmm_kmem_cache_free(struct kmm_kmem_cache *c, void *obj)
+{
+	if (obj == NULL)
+		return;
+	struct kmm_page *page = kmm_virt_to_head_page(obj);
+	if (KMM_UNLIKELY(page == NULL || !(page->flags & KMM_PG_SLAB)))
+		kmm_fatal("kmem_cache_free(%s): %p is not in a slab", c->name, obj);
+	check_object(c, page, obj);
+	struct cpu_slab *cs = &cpu_slabs[c->index];
+	if (KMM_LIKELY(cs->page == page)) {
+		set_free(obj, cs->freelist);
+		cs->freelist = obj;
+		cs->nfree++;
+		c->free_fast++;
+		return;
+	}
+	free_remote(c, page, obj);
+}
+
+struct kmm_kmem_cache *kmm_kmem_cache_create(const char *name, size_t size, size_t align)
+{
+	slab_init();
+	struct kmm_kmem_cache *c = kmm_kmem_cache_zalloc(&cache_cache);
+	if (c == NULL)
+		return NULL;
+	kmm_lock(&cache_list_lock);
+	if (next_index >= KMM_MAX_CACHES) {
+		kmm_unlock(&cache_list_lock);
+		kmm_kmem_cache_free(&cache_cache, c);
+		errno = ENOMEM;
+		return NULL;
+	}
+	cache_setup(c, name, size, align);
+	kmm_unlock(&cache_list_lock);
+	return c;
+}
+
+/* ---- kmalloc ------------------------------------------------------------------ */
+
+static inline struct kmm_kmem_cache *kmalloc_cache(size_t size)
+{
+	for (size_t i = 0; i < NR_KMALLOC; i++)
+		if (size <= kmalloc_sizes[i])
+			return &kmalloc_caches[i];
+	return NULL;
+}
+
+void *kmm_kmalloc(size_t size)
+{
+	slab_init();
+	if (size <= KMM_KMALLOC_MAX)
+		return kmm_kmem_cache_alloc(kmalloc_cache(size == 0 ? 1 : size));
+	/* bigger: whole pages from the buddy allocator */
+	unsigned order = 0;
+	while ((KMM_PAGE_SIZE << order) < size)
+		order++;
+	struct kmm_page *page = kmm_alloc_pages(order, KMM_GFP_KERNEL | KMM_GFP_COMP, KMM_OWNER_PAGES);
+	return page != NULL ? kmm_page_address(page) : NULL;
+}
+
+void *kmm_kzalloc(size_t size)
+{
+	void *p = kmm_kmalloc(size);
+	if (p != NULL)
+		memset(p, 0, size);
+	return p;
+}
+
+void kmm_kfree(const void *obj)
+{
+	if (obj == NULL)
+		return;
+	struct kmm_page *page = kmm_virt_to_head_page(obj);
+	if (KMM_UNLIKELY(page == NULL))
+		kmm_fatal("kfree(): %p was not allocated by kmalloc", obj);
+	if (page->flags & KMM_PG_SLAB) {
+		kmm_kmem_cache_free(page->slab_cache, (void *)obj);
+		return;
+	}
+	if (KMM_UNLIKELY(page->owner != KMM_OWNER_PAGES || kmm_page_address(page) != obj))
+		kmm_fatal("kfree(): %p was not allocated by kmalloc", obj);
+	kmm_free_pages(page, page->order);
+}
+
+size_t kmm_ksize(const void *obj)
+{
+	struct kmm_page *page = kmm_virt_to_head_page(obj);
+	if (page == NULL)
+		return 0;
+	if (page->flags & KMM_PG_SLAB)
+		return page->slab_cache->object_size;
+	return KMM_PAGE_SIZE << page->order;
+}
+
+void kmm_slab_thread_exit(void)
+{
+	if (!__atomic_load_n(&slab_ready, __ATOMIC_ACQUIRE))
+		return;
+	slab_thread_dead = true;
+	kmm_lock(&cache_list_lock);
+	for (struct kmm_list *l = cache_list.next; l != &cache_list; l = l->next) {
+		struct kmm_kmem_cache *c = kmm_list_entry(l, struct kmm_kmem_cache, list);
+		struct cpu_slab *cs = &cpu_slabs[c->index];
+		if (cs->page == NULL)
+			continue;
+		bool locked = kmm_lock_fork_aware(&c->lock);
+		deactivate(c, cs);
+		kmm_unlock_if(&c->lock, locked);
+	}
+	kmm_unlock(&cache_list_lock);
+}
+
+/* ---- reports ------------------------------------------------------------------ */
+
+struct cache_snap {
+	char name[KMM_CACHE_NAME_LEN];
+	size_t active_objs, num_objs, objsize, objperslab, pagesperslab, active_slabs, num_slabs;
+};
+
+/* active objects: everything except what is free on partial slabs (objects
+ * on threads' private lists count as active, as in SLUB) */
+static void snap_cache(struct kmm_kmem_cache *c, struct cache_snap *s)
+{
+	kmm_lock(&c->lock);
+	size_t free_on_partial = 0;
+	for (struct kmm_list *l = c->partial.next; l != &c->partial; l = l->next) {
+		struct kmm_page *p = kmm_list_entry(l, struct kmm_page, lru);
+		free_on_partial += (size_t)(p->objects - p->inuse);
+	}
+	memcpy(s->name, c->name, sizeof s->name);
+	s->num_slabs = c->nr_slabs;
+	s->num_objs = c->nr_slabs * c->objects;
+	s->active_objs = s->num_objs - free_on_partial;
+	s->objsize = c->size;
+	s->objperslab = c->objects;
+	s->pagesperslab = (size_t)1 << c->order;
+	s->active_slabs = c->nr_slabs;
+	kmm_unlock(&c->lock);
+}
+
+void kmm_slab_report_slabinfo(struct kmm_buf *b)
+{
+	slab_init();
+	kmm_buf_puts(b, "slabinfo - version: 2.1\n");
+	kmm_buf_puts(b, "# name            <active_objs> <num_objs> <objsize> <objperslab> <pagesperslab>"
+			" : tunables <limit> <batchcount> <sharedfactor> : slabdata <active_slabs> <num_slabs>"
+			" <sharedavail>\n");
+	kmm_lock(&cache_list_lock);
+	for (struct kmm_list *l = cache_list.next; l != &cache_list; l = l->next) {
+		struct cache_snap s;
+		snap_cache(kmm_list_entry(l, struct kmm_kmem_cache, list), &s);
+		kmm_buf_printf(b, "%-17s %6zu %6zu %6zu %4zu %4zu : tunables %4d %4d %4d : slabdata %6zu %6zu %6d\n",
+			       s.name, s.active_objs, s.num_objs, s.objsize, s.objperslab, s.pagesperslab, 0, 0, 0,
+			       s.active_slabs, s.num_slabs, 0);
+	}
+	kmm_unlock(&cache_list_lock);
+}
+
+size_t kmm_slab_total_bytes(void)
+{
+	size_t bytes = 0;
+	if (!__atomic_load_n(&slab_ready, __ATOMIC_ACQUIRE))
+		return 0;
+	kmm_lock(&cache_list_lock);
+	for (struct kmm_list *l = cache_list.next; l != &cache_list; l = l->next) {
+		struct kmm_kmem_cache *c = kmm_list_entry(l, struct kmm_kmem_cache, list);
+		bytes += c->nr_slabs * (KMM_PAGE_SIZE << c->order);
+	}
+	kmm_unlock(&cache_list_lock);
+	return bytes;
+}
+
+/* ---- invariant checker ----------------------------------------------------------- */
+
+static int slab_bad(int verbose, int *errors, const char *fmt, ...) KMM_PRINTF(3, 4);
+static int slab_bad(int verbose, int *errors, const char *fmt, ...)
+{
+	(*errors)++;
+	if (verbose && *errors <= 20) {
+		char line[256];
+		struct kmm_buf b;
+		va_list ap;
+		kmm_buf_init(&b, line, sizeof line, -1);
+		va_start(ap, fmt);
+		kmm_buf_vprintf(&b, fmt, ap);
+		va_end(ap);
+		kmm_warn("check: slab: %s", line);
+	}
+	return 0;
+}
+
+/* Walk a freelist of a slab: objects on boundaries, inside, no repeats.
+ * Returns its length. */
+static size_t walk_freelist(struct kmm_kmem_cache *c, struct kmm_page *page, void *head, int verbose,
+			    int *errors)
+{
+	char *base = slab_base(page);
+	size_t n = 0;
+	for (void *o = head; o != NULL; o = get_free(o)) {
+		uintptr_t off = (uintptr_t)o - (uintptr_t)base;
+		if ((uintptr_t)o < (uintptr_t)base || off % c->size != 0 || off / c->size >= page->objects) {
+			slab_bad(verbose, errors, "%s: freelist entry %p outside its slab %p", c->name, o, (void *)base);
+			break;
+		}
+		if (++n > page->objects) {
+			slab_bad(verbose, errors, "%s: freelist of slab %p longer than the slab (a loop?)", c->name,
+				 (void *)base);
+			break;
+		}
+	}
+	return n;
+}
+
+int kmm_slab_check(int verbose)
+{
+	int errors = 0;
+	size_t counted[KMM_MAX_CACHES] = { 0 };
+	struct kmm_kmem_cache *by_index[KMM_MAX_CACHES] = { 0 };
+
+	if (!__atomic_load_n(&slab_ready, __ATOMIC_ACQUIRE))
+		return 0;
+	kmm_lock(&cache_list_lock);
+	for (struct kmm_list *l = cache_list.next; l != &cache_list; l = l->next) {
+		struct kmm_kmem_cache *c = kmm_list_entry(l, struct kmm_kmem_cache, list);
+		by_index[c->index] = c;
+		kmm_lock(&c->lock);
+		size_t np = 0;
+		for (struct kmm_list *pl = c->partial.next; pl != &c->partial; pl = pl->next) {
+			struct kmm_page *p = kmm_list_entry(pl, struct kmm_page, lru);
+			np++;
+			if (!(p->flags & KMM_PG_SLAB) || p->slab_cache != c || p->frozen)
+				slab_bad(verbose, &errors, "%s: partial list holds a page that is not its unfrozen slab",
+					 c->name);
+			size_t nfree = walk_freelist(c, p, p->freelist, verbose, &errors);
+			if (nfree == 0 || nfree != (size_t)(p->objects - p->inuse))
+				slab_bad(verbose, &errors, "%s: partial slab %p: %zu free objects, inuse %u of %u",
+					 c->name, (void *)slab_base(p), nfree, p->inuse, p->objects);
+			if (np > c->nr_slabs)
+				break;
+		}
+		if (np != c->nr_partial)
+			slab_bad(verbose, &errors, "%s: %zu partial slabs listed, counter %zu", c->name, np,
+				 c->nr_partial);
+		/* this thread's active slab */
+		struct cpu_slab *cs = &cpu_slabs[c->index];
+		if (cs->page != NULL) {
+			if (!cs->page->frozen || cs->page->slab_cache != c)
+				slab_bad(verbose, &errors, "%s: the active slab is not frozen", c->name);
+			size_t n = walk_freelist(c, cs->page, cs->freelist, verbose, &errors);
+			if (n != cs->nfree)
+				slab_bad(verbose, &errors, "%s: private freelist has %zu objects, count %u", c->name, n,
+					 cs->nfree);
+			walk_freelist(c, cs->page, cs->page->freelist, verbose, &errors);
+		}
+		kmm_unlock(&c->lock);
+	}
+	/* every slab the buddy allocator knows belongs to a cache that
+	 * counts it (all cache locks held: no slab comes or goes meanwhile) */
+	for (struct kmm_list *l = cache_list.next; l != &cache_list; l = l->next)
+		kmm_lock(&kmm_list_entry(l, struct kmm_kmem_cache, list)->lock);
+	kmm_lock(&kmm_zone.lock);
+	for (struct kmm_mem_section *s = kmm_zone.sections; s != NULL; s = s->next)
+		for (size_t i = s->reserved_pages; i < KMM_SECTION_PAGES;) {
+			struct kmm_page *p = &s->mem_map[i];
+			if ((p->flags & (KMM_PG_HEAD | KMM_PG_SLAB)) == (KMM_PG_HEAD | KMM_PG_SLAB)) {
+				struct kmm_kmem_cache *c = p->slab_cache;
+				if (c == NULL || c->index < 0 || c->index >= KMM_MAX_CACHES || by_index[c->index] != c)
+					slab_bad(verbose, &errors, "slab page %zu points at no known cache", i);
+				else
+					counted[c->index]++;
+			}
+			i += (p->flags & (KMM_PG_BUDDY | KMM_PG_HEAD)) ? (size_t)1 << p->order : 1;
+		}
+	kmm_unlock(&kmm_zone.lock);
+	for (int i = 0; i < KMM_MAX_CACHES; i++)
+		if (by_index[i] != NULL && counted[i] != by_index[i]->nr_slabs)
+			slab_bad(verbose, &errors, "%s: %zu slabs in the buddy allocator, counter %zu",
+				 by_index[i]->name, counted[i], by_index[i]->nr_slabs);
+	for (struct kmm_list *l = cache_list.next; l != &cache_list; l = l->next)
+		kmm_unlock(&kmm_list_entry(l, struct kmm_kmem_cache, list)->lock);
+	kmm_unlock(&cache_list_lock);
+	return errors;
+}
+
+void kmm_slab_fork_prepare(void)
+{
+	slab_init();
+	kmm_lock(&cache_list_lock);
+	for (struct kmm_list *l = cache_list.next; l != &cache_list; l = l->next)
+		kmm_lock(&kmm_list_entry(l, struct kmm_kmem_cache, list)->lock);
+}
+
+void kmm_slab_fork_parent(void)
+{
+	for (struct kmm_list *l = cache_list.next; l != &cache_list; l = l->next)
+		kmm_unlock(&kmm_list_entry(l, struct kmm_kmem_cache, list)->lock);
+	kmm_unlock(&cache_list_lock);
+}
+
+void kmm_slab_fork_child(void)
+{
+	for (struct kmm_list *l = cache_list.next; l != &cache_list; l = l->next)
+		kmm_lock_reset(&kmm_list_entry(l, struct kmm_kmem_cache, list)->lock);
+	kmm_lock_reset(&cache_list_lock);
+}

@@ -1,0 +1,97 @@
+/*
+ * slab.h — SLUB-style slab caches and kmalloc: where all of kmm's own
+ * metadata comes from.
+ *
+ * A kmem_cache hands out objects of one size, carved from slabs: blocks of
+ * 2^order frames from the buddy allocator (the order chosen from the object
+ * size so that a slab holds enough objects and wastes little).  Free objects
+ * of a slab are chained through their first word (the freelist).
+ *
+ *   slab (order 0, kmalloc-512):  [obj][obj][obj][obj][obj][obj][obj][obj]
+ *                                   ^ freelist -> obj 3 -> obj 5 -> NULL
+ *
+ * Every thread has, per cache, an active slab and a private freelist of its
+ * objects (the kernel's per-CPU kmem_cache_cpu): allocation pops from it and
+ * a free of an object of that slab pushes to it, without a lock.  Other
+ * frees go to the owning slab's own freelist under the cache lock ("remote"
+ * frees); the active thread collects them when its private list runs dry.
+ * Slabs that are neither active nor full sit on the cache's partial list;
+ * a slab whose objects are all free goes back to the buddy allocator once
+ * the cache keeps min_partial partial slabs.
+ *
+ * kmalloc(n) rounds n up to one of the kmalloc-8 ... kmalloc-8192 caches;
+ * bigger requests get whole pages from the buddy allocator.
+ *
+ * Locking: a lock per cache, taken before the zone lock (vmalloc lock >
+ * cache locks > zone lock > region lock).
+ */
+#ifndef KMM_KERNEL_SLAB_H
+#define KMM_KERNEL_SLAB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "list.h"
+#include "page_alloc.h"
+#include "../util/lock.h"
+
+struct kmm_buf;
+
+#define KMM_MAX_CACHES      32
+#define KMM_KMALLOC_MAX     8192
+#define KMM_CACHE_NAME_LEN  24
+
+struct kmm_kmem_cache {
+	char     name[KMM_CACHE_NAME_LEN];
+	size_t   object_size;    /* what users asked for */
+	size_t   size;           /* stride of objects in a slab */
+	size_t   align;
+	unsigned order;          /* slab = 2^order frames */
+	unsigned objects;        /* objects per slab */
+	unsigned min_partial;    /* empty slabs kept before freeing to the buddy */
+	int      index;          /* slot in the per-thread active-slab table */
+	kmm_lock_t lock;
+	struct kmm_list partial;
+	size_t   nr_partial;
+	size_t   nr_slabs;
+	struct kmm_list list;    /* all caches */
+	/* statistics */
+	uint64_t alloc_fast, alloc_slow, free_fast, free_remote;
+	uint64_t slabs_allocated, slabs_freed;
+};
+
+/* Create a cache (its descriptor comes from the "kmem_cache" cache).
+ * NULL if all KMM_MAX_CACHES slots are taken or memory ran out. */
+struct kmm_kmem_cache *kmm_kmem_cache_create(const char *name, size_t size, size_t align);
+
+void *kmm_kmem_cache_alloc(struct kmm_kmem_cache *c);
+void *kmm_kmem_cache_zalloc(struct kmm_kmem_cache *c);
+void  kmm_kmem_cache_free(struct kmm_kmem_cache *c, void *obj);
+
+void *kmm_kmalloc(size_t size);
+void *kmm_kzalloc(size_t size);
+void  kmm_kfree(const void *obj);
+/* Bytes usable in a kmalloc'ed object. */
+size_t kmm_ksize(const void *obj);
+
+/* The calling thread is exiting: give its active slabs back. */
+void kmm_slab_thread_exit(void);
+
+/* /proc/slabinfo, version 2.1 */
+void kmm_slab_report_slabinfo(struct kmm_buf *b);
+/* Totals for meminfo: bytes in slabs. */
+size_t kmm_slab_total_bytes(void);
+
+/* Invariant checker: partial lists hold partial, unfrozen slabs of their
+ * cache; every freelist stays inside its slab on object boundaries, without
+ * repeats, and its length matches the slab's in-use count; the slabs the
+ * buddy allocator says belong to a cache match the cache's count.  Returns
+ * the number of violations. */
+int kmm_slab_check(int verbose);
+
+void kmm_slab_fork_prepare(void);
+void kmm_slab_fork_parent(void);
+void kmm_slab_fork_child(void);
+
+#endif /* KMM_KERNEL_SLAB_H */

@@ -1,0 +1,1227 @@
+/*
+ * vmalloc.c — the vmalloc-style region allocator (see vmalloc.h).
+ *
+ * THEORY
+ *
+ * Virtual space: spaces of space_size bytes (4 GiB by default) reserved
+ * PROT_NONE from the OS, another one whenever a request does not fit.  Every
+ * byte of a space is in exactly one vmap_area:
+ *
+ *   free  in the free tree, keyed by start, augmented with subtree_max_size
+ *   busy  in the busy tree: a live area, [start, start + size + guard page)
+ *   lazy  in the busy tree and on the purge list: freed, frames still mapped
+ *
+ * find_vmap_lowest_match: from the root, go left while the left subtree has
+ * a range big enough (its subtree_max_size says so), else take this node if
+ * it is big enough, else go right — the lowest-addressed fitting range in
+ * O(log n).  The area is cut from the front of that range.
+ *
+ * Frames: the buddy allocator gives blocks as large as possible (order 10 =
+ * 4 MiB, smaller for the tail), split into order-0 frames (pages[] holds one
+ * descriptor per 4 KiB page, as in the kernel); blocks are laid out largest
+ * first (each at an offset that is a multiple of its size) and by address
+ * within an order, so adjacent ones form one run, and each run's page-table
+ * entries move into the area with one mremap.  Frames that come from never-used or
+ * madvised blocks are empty (zero); others may hold old data, which
+ * kmm_vmalloc_zero() knows, so calloc clears only those pages.
+ *
+ * Lazy free and reuse: vfree puts the area on the purge list.  A later
+ * request takes the smallest lazy area that is big enough (splitting off
+ * and returning a large excess), so recently freed memory is used again
+ * while still resident.  When the lazily freed bytes exceed lazy_max, the
+ * oldest areas are purged as a batch: frames move back to their sections
+ * and return to the buddy allocator (which keeps some resident, see its
+ * watermarks), the ranges return to the free tree, merged with their free
+ * neighbours.
+ *
+ * LOCKING: vmap_lock protects the trees, the purge list and the counters.
+ * System calls (mremap, mmap) and frame allocation happen without it, on
+ * ranges that are busy and therefore owned by the caller.  Lock order:
+ * vmap_lock > slab cache locks > zone lock > region lock.
+ */
+#include "config.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "vmalloc.h"
+#include "slab.h"
+#include "../os.h"
+#include "../util/format.h"
+
+#define VA(n) kmm_rb_entry(n, struct kmm_vmap_area, rb_node)
+#define PAGE KMM_PAGE_SIZE
+
+struct kmm_vmalloc_params kmm_vmalloc_params = {
+	.lazy_max = 0,
+	.space_size = (size_t)4 << 30,
+	.populate = false,
+};
+
+struct vm_space {
+	uintptr_t start, end;
+	struct vm_space *next;
+};
+
+static kmm_lock_t vmap_lock;
+static struct kmm_rb_root busy_root = KMM_RB_ROOT;
+static struct kmm_rb_root free_root = KMM_RB_ROOT;
+static struct kmm_list purge_list = { &purge_list, &purge_list };
+static size_t lazy_bytes, lazy_areas, busy_areas, busy_bytes;
+static struct vm_space *spaces;
+static size_t nr_spaces, space_bytes;
+static struct kmm_kmem_cache *vmap_area_cachep;
+static struct kmm_vmalloc_stats vst;
+
+/* A range taken from the free tree that is not yet in an area (a realloc
+ * moving its area): the checker counts it as covered. */
+struct inflight {
+	uintptr_t start, end;
+	struct kmm_list link;
+};
+static struct kmm_list inflight_list = { &inflight_list, &inflight_list };
+static size_t recent_largest;      /* largest area freed lately (decaying) */
+static size_t cache_budget = (size_t)16 << 20;
+
+#define CACHE_MIN ((size_t)16 << 20)
+#define CACHE_MAX ((size_t)64 << 20)
+
+/* An area of `bytes` was freed: the cache budget follows twice the largest
+ * recently freed area, as glibc's trim threshold follows twice the largest
+ * freed mapped chunk.  Lock held; returns the buddy target to set after
+ * unlocking (0: unchanged). */
+static size_t note_free(size_t bytes)
+{
+	recent_largest -= recent_largest / 8;
+	if (bytes > recent_largest)
+		recent_largest = bytes;
+	size_t budget = 2 * recent_largest;
+	if (budget < CACHE_MIN)
+		budget = CACHE_MIN;
+	if (budget > CACHE_MAX)
+		budget = CACHE_MAX;
+	static size_t pushed;   /* the target the buddy allocator has */
+	cache_budget = budget;
+	if (budget / ((size_t)1 << 20) == pushed / ((size_t)1 << 20))
+		return 0;
+	pushed = budget;
+	return budget / PAGE;
+}
+
+/* cleared when an option fixes the buddy's watermarks */
+bool kmm_buddy_auto_target = true;
+
+static inline size_t lazy_limit(void)
+{
+	return kmm_vmalloc_params.lazy_max != 0 ? kmm_vmalloc_params.lazy_max : cache_budget;
+}
+
+static inline size_t va_size(const struct kmm_vmap_area *va)
+{
+	return va->va_end - va->va_start;
+}
+
+/* ---- the free tree (augmented) --------------------------------------------- */
+
+static inline size_t sub_max(struct kmm_rb_node *n)
+{
+	return n ? VA(n)->subtree_max_size : 0;
+}
+
+static inline size_t compute_max(struct kmm_vmap_area *va)
+{
+	size_t m = va_size(va), l = sub_max(va->rb_node.left), r = sub_max(va->rb_node.right);
+	if (l > m)
+		m = l;
+	if (r > m)
+		m = r;
+	return m;
+}
+
+static void aug_propagate(struct kmm_rb_node *n, struct kmm_rb_node *stop)
+{
+	for (; n != stop; n = kmm_rb_parent(n)) {
+		struct kmm_vmap_area *va = VA(n);
+		size_t m = compute_max(va);
+		if (va->subtree_max_size == m)
+			break;
+		va->subtree_max_size = m;
+	}
+}
+
+static void aug_copy(struct kmm_rb_node *from, struct kmm_rb_node *to)
+{
+	VA(to)->subtree_max_size = VA(from)->subtree_max_size;
+}
+
+static void aug_rotate(struct kmm_rb_node *from, struct kmm_rb_node *to)
+{
+	VA(to)->subtree_max_size = VA(from)->subtree_max_size;
+	VA(from)->subtree_max_size = compute_max(VA(from));
+}
+
+static const struct kmm_rb_augment_ops free_ops = { aug_propagate, aug_copy, aug_rotate };
+
+static struct kmm_vmap_area *alloc_va_node(void)
+{
+	struct kmm_vmap_area *va = kmm_kmem_cache_zalloc(vmap_area_cachep);
+	if (va != NULL)
+		kmm_rb_clear_node(&va->rb_node);
+	return va;
+}
+
+/* Find the free neighbours of the range starting at `start`. */
+static void free_neighbours(uintptr_t start, struct kmm_vmap_area **prev, struct kmm_vmap_area **next,
+			    struct kmm_rb_node **parent, struct kmm_rb_node ***link)
+{
+	struct kmm_rb_node **l = &free_root.node, *p = NULL;
+	*prev = *next = NULL;
+	while (*l != NULL) {
+		p = *l;
+		if (start < VA(p)->va_start) {
+			*next = VA(p);
+			l = &p->left;
+		} else {
+			*prev = VA(p);
+			l = &p->right;
+		}
+	}
+	*parent = p;
+	*link = l;
+}
+
+/* Return [start, end) to the free tree, merging with free neighbours.
+ * `node` (may be NULL) is a vmap_area the range can live in.  Lock held. */
+static void free_range(uintptr_t start, uintptr_t end, struct kmm_vmap_area *node)
+{
+	struct kmm_vmap_area *prev, *next;
+	struct kmm_rb_node *parent, **link;
+
+	free_neighbours(start, &prev, &next, &parent, &link);
+	bool merge_prev = prev != NULL && prev->va_end == start;
+	bool merge_next = next != NULL && next->va_start == end;
+
+	if (merge_prev && merge_next) {
+		/* erase first: the tree's own propagation may stop early only
+		 * while every node's value is right, so prev grows after */
+		uintptr_t new_end = next->va_end;
+		kmm_rb_erase_augmented(&next->rb_node, &free_root, &free_ops);
+		prev->va_end = new_end;
+		aug_propagate(&prev->rb_node, NULL);
+		kmm_kmem_cache_free(vmap_area_cachep, next);
+	} else if (merge_prev) {
+		prev->va_end = end;
+		aug_propagate(&prev->rb_node, NULL);
+	} else if (merge_next) {
+		/* its start moves down but no other range lies in between:
+		 * its place in key order is unchanged */
+		next->va_start = start;
+		aug_propagate(&next->rb_node, NULL);
+	} else {
+		if (node == NULL)
+			node = alloc_va_node();
+		if (node == NULL) {
+			/* out of memory for a node: the range is lost to
+			 * reuse, which is safe (it stays reserved) */
+			return;
+		}
+		node->va_start = start;
+		node->va_end = end;
+		node->state = KMM_VA_FREE;
+		node->vm = NULL;
+		kmm_rb_link_node(&node->rb_node, parent, link);
+		kmm_rb_insert_augmented(&node->rb_node, &free_root, &free_ops);
+		return;
+	}
+	if (node != NULL)
+		kmm_kmem_cache_free(vmap_area_cachep, node);
+}
+
+static struct kmm_vmap_area *find_lowest_match(size_t size)
+{
+	struct kmm_rb_node *n = free_root.node;
+	while (n != NULL) {
+		if (sub_max(n->left) >= size) {
+			n = n->left;
+			continue;
+		}
+		if (va_size(VA(n)) >= size)
+			return VA(n);
+		if (sub_max(n->right) >= size) {
+			n = n->right;
+			continue;
+		}
+		return NULL;
+	}
+	return NULL;
+}
+
+static struct kmm_vmap_area *find_lowest_linear(size_t size)
+{
+	for (struct kmm_rb_node *n = kmm_rb_first(&free_root); n != NULL; n = kmm_rb_next(n))
+		if (va_size(VA(n)) >= size)
+			return VA(n);
+	return NULL;
+}
+
+/* Cut `size` bytes from the front of the lowest fitting free range.
+ * Returns the start, or 0 if nothing fits.  Lock held. */
+static uintptr_t alloc_range(size_t size)
+{
+	struct kmm_vmap_area *va = find_lowest_match(size);
+	if (va == NULL)
+		return 0;
+	uintptr_t start = va->va_start;
+	if (va_size(va) == size) {
+		kmm_rb_erase_augmented(&va->rb_node, &free_root, &free_ops);
+		kmm_kmem_cache_free(vmap_area_cachep, va);
+	} else {
+		va->va_start += size;   /* still before the next range */
+		aug_propagate(&va->rb_node, NULL);
+	}
+	return start;
+}
+
+/* Take [start, start + size) from the front of the free range that begins
+ * at `start`, if it is big enough.  Lock held. */
+static bool take_range_at(uintptr_t start, size_t size)
+{
+	struct kmm_vmap_area *prev, *next;
+	struct kmm_rb_node *parent, **link;
+	free_neighbours(start, &prev, &next, &parent, &link);
+	struct kmm_vmap_area *va = prev;   /* the range with the largest start <= start */
+	if (va == NULL || va->va_start != start || va_size(va) < size)
+		return false;
+	if (va_size(va) == size) {
+		kmm_rb_erase_augmented(&va->rb_node, &free_root, &free_ops);
+		kmm_kmem_cache_free(vmap_area_cachep, va);
+	} else {
+		va->va_start += size;
+		aug_propagate(&va->rb_node, NULL);
+	}
+	return true;
+}
+
+/* ---- the busy tree ------------------------------------------------------------ */
+
+static void busy_insert(struct kmm_vmap_area *va)
+{
+	struct kmm_rb_node **l = &busy_root.node, *p = NULL;
+	while (*l != NULL) {
+		p = *l;
+		l = va->va_start < VA(p)->va_start ? &p->left : &p->right;
+	}
+	kmm_rb_link_node(&va->rb_node, p, l);
+	kmm_rb_insert_color(&va->rb_node, &busy_root);
+}
+
+static struct kmm_vmap_area *busy_find(uintptr_t addr)
+{
+	struct kmm_rb_node *n = busy_root.node;
+	while (n != NULL) {
+		struct kmm_vmap_area *va = VA(n);
+		if (addr < va->va_start)
+			n = n->left;
+		else if (addr >= va->va_end)
+			n = n->right;
+		else
+			return va;
+	}
+	return NULL;
+}
+
+/* ---- spaces ---------------------------------------------------------------------- */
+
+static void vmalloc_init(void)
+{
+	if (KMM_LIKELY(__atomic_load_n(&vmap_area_cachep, __ATOMIC_ACQUIRE) != NULL))
+		return;
+	struct kmm_kmem_cache *c = kmm_kmem_cache_create("vmap_area", sizeof(struct kmm_vmap_area), 8);
+	if (c == NULL)
+		kmm_fatal("vmalloc: cannot create the vmap_area cache");
+	struct kmm_kmem_cache *expected = NULL;
+	if (!__atomic_compare_exchange_n(&vmap_area_cachep, &expected, c, false, __ATOMIC_RELEASE,
+					 __ATOMIC_ACQUIRE)) {
+		/* another thread won; the spare cache stays registered but unused */
+	}
+}
+
+/* Reserve another virtual space big enough for `need` bytes.  Lock held. */
+static bool add_space(size_t need)
+{
+	size_t size = kmm_vmalloc_params.space_size;
+	size_t min = KMM_ALIGN_UP(need + PAGE, (size_t)64 << 20);
+	if (size < min)
+		size = min;
+	void *p = NULL;
+	/* shrink the reservation under a small RLIMIT_AS */
+	while (p == NULL && size >= min) {
+		p = kmm_os_map_at(NULL, size, PROT_NONE, MAP_NORESERVE);
+		if (p == NULL)
+			size /= 2;
+	}
+	if (p == NULL)
+		return false;
+	struct vm_space *sp = kmm_kmalloc(sizeof *sp);
+	struct kmm_vmap_area *node = alloc_va_node();
+	if (sp == NULL || node == NULL) {
+		kmm_kfree(sp);
+		if (node != NULL)
+			kmm_kmem_cache_free(vmap_area_cachep, node);
+		kmm_os_unmap(p, size);
+		return false;
+	}
+	sp->start = (uintptr_t)p;
+	sp->end = (uintptr_t)p + size;
+	sp->next = spaces;
+	spaces = sp;
+	nr_spaces++;
+	space_bytes += size;
+	free_range(sp->start, sp->end, node);
+	return true;
+}
+
+/* ---- frames ----------------------------------------------------------------------- */
+
+struct block {
+	struct kmm_page *page;
+	unsigned order;
+};
+
+/* Allocate `count` frames as large blocks, sorted by address, into pages[].
+ * Returns false (with nothing allocated) if memory ran out. */
+static bool alloc_frames(struct kmm_page **pages, size_t count)
+{
+	size_t max_blocks = (count >> (KMM_MAX_ORDER - 1)) + KMM_MAX_ORDER + 1;
+	struct block *blocks = kmm_kmalloc(max_blocks * sizeof *blocks);
+	size_t nb = 0, got = 0;
+	if (blocks == NULL)
+		return false;
+	while (got < count) {
+		size_t left = count - got;
+		unsigned order = KMM_MAX_ORDER - 1;
+		while (((size_t)1 << order) > left)
+			order--;
+		struct kmm_page *page;
+		while ((page = kmm_alloc_pages(order, KMM_GFP_USER, KMM_OWNER_VMALLOC)) == NULL && order > 0)
+			order--;
+		if (page == NULL || nb == max_blocks) {
+			if (page != NULL)
+				kmm_free_pages(page, order);
+			for (size_t i = 0; i < nb; i++)
+				kmm_free_pages(blocks[i].page, blocks[i].order);
+			kmm_kfree(blocks);
+			errno = ENOMEM;
+			return false;
+		}
+		blocks[nb++] = (struct block){ page, order };
+		got += (size_t)1 << order;
+	}
+	/* largest blocks first, so each lands at an offset of the area that is
+	 * a multiple of its own size (a recycled block's resident pages stay
+	 * where a similar user touches them); by address within an order, so
+	 * neighbouring blocks map with one system call */
+	for (size_t i = 1; i < nb; i++) {
+		struct block b = blocks[i];
+		size_t j = i;
+		while (j > 0 && (blocks[j - 1].order < b.order ||
+				 (blocks[j - 1].order == b.order &&
+				  (uintptr_t)blocks[j - 1].page > (uintptr_t)b.page))) {
+			blocks[j] = blocks[j - 1];
+			j--;
+		}
+		blocks[j] = b;
+	}
+	size_t k = 0;
+	for (size_t i = 0; i < nb; i++) {
+		size_t n = (size_t)1 << blocks[i].order;
+		if (blocks[i].page->flags & KMM_PG_DIRTY)
+			__atomic_add_fetch(&vst.frames_recycled, n, __ATOMIC_RELAXED);
+		else
+			__atomic_add_fetch(&vst.frames_fresh, n, __ATOMIC_RELAXED);
+		kmm_split_page(blocks[i].page, blocks[i].order, KMM_OWNER_VMALLOC);
+		for (size_t j = 0; j < ((size_t)1 << blocks[i].order); j++)
+			pages[k++] = blocks[i].page + j;
+	}
+	kmm_kfree(blocks);
+	return true;
+}
+
+/* Length (in pages) of the run of physically consecutive frames starting
+ * at pages[i], at most `max`. */
+static size_t run_length(struct kmm_page **pages, size_t i, size_t max)
+{
+	size_t n = 1;
+	while (n < max && pages[i + n] == pages[i + n - 1] + 1 &&
+	       ((uintptr_t)pages[i + n] & ~((uintptr_t)KMM_SECTION_SIZE - 1)) ==
+		       ((uintptr_t)pages[i] & ~((uintptr_t)KMM_SECTION_SIZE - 1)))
+		n++;
+	return n;
+}
+
+/* Map pages[0..count) at `addr`: move each run's page-table entries from
+ * its section into the area. */
+static void map_frames(struct kmm_page **pages, size_t count, uintptr_t addr)
+{
+	for (size_t i = 0; i < count;) {
+		size_t n = run_length(pages, i, count - i);
+		if (kmm_os_move_pages(kmm_page_address(pages[i]), (void *)(addr + i * PAGE), n * PAGE) != 0)
+			kmm_fatal("vmalloc: mremap of %zu frames into %p failed (errno %d)", n,
+				  (void *)(addr + i * PAGE), errno);
+		for (size_t j = 0; j < n; j++)
+			pages[i + j]->mapped_at = addr + (i + j) * PAGE;
+		__atomic_add_fetch(&vst.runs_mapped, 1, __ATOMIC_RELAXED);
+		i += n;
+	}
+}
+
+/* Move pages[0..count), mapped at `addr`, back into their sections. */
+static void unmap_frames(struct kmm_page **pages, size_t count, uintptr_t addr)
+{
+	for (size_t i = 0; i < count;) {
+		size_t n = run_length(pages, i, count - i);
+		if (kmm_os_move_pages((void *)(addr + i * PAGE), kmm_page_address(pages[i]), n * PAGE) != 0)
+			kmm_fatal("vmalloc: mremap of %zu frames back from %p failed (errno %d)", n,
+				  (void *)(addr + i * PAGE), errno);
+		for (size_t j = 0; j < n; j++)
+			pages[i + j]->mapped_at = 0;
+		i += n;
+	}
+}
+
+/* Free pages[0..count), moved back from `addr` already, telling the buddy
+ * allocator which of them are resident (mincore on their frames, in
+ * batches; one system call per batch): untouched pages do not count
+ * against its high watermark. */
+static void free_frames(struct kmm_page **pages, size_t count)
+{
+	unsigned char vec[1024];
+	for (size_t i = 0; i < count;) {
+		size_t n = run_length(pages, i, count - i);
+		for (size_t done = 0; done < n;) {
+			size_t k = n - done < sizeof vec ? n - done : sizeof vec;
+			long res = kmm_os_mincore(kmm_page_address(pages[i + done]), k * PAGE, vec);
+			kmm_free_page_range(pages[i + done], k, res < 0 ? NULL : vec);
+			done += k;
+		}
+		i += n;
+	}
+}
+
+/* pages[] with room for at least n entries (a power of two, so that growing
+ * areas rarely need a new array): kmalloc if it fits a page, else vmalloc
+ * itself, as in the kernel.  *cap gets the capacity. */
+static struct kmm_page **alloc_pages_array(size_t n, bool *vmalloced, unsigned *cap)
+{
+	size_t c = 8;
+	while (c < n)
+		c <<= 1;
+	*cap = (unsigned)c;
+	size_t bytes = c * sizeof(struct kmm_page *);
+	if (bytes <= PAGE) {
+		*vmalloced = false;
+		return kmm_kmalloc(bytes);
+	}
+	*vmalloced = true;
+	return kmm_vmalloc(bytes, (const void *)alloc_pages_array);
+}
+
+static void free_pages_array(struct kmm_page **pages, bool vmalloced)
+{
+	if (vmalloced)
+		kmm_vfree(pages);
+	else
+		kmm_kfree(pages);
+}
+
+static void populate(uintptr_t addr, size_t len)
+{
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+	if (kmm_os_advise((void *)addr, len, MADV_POPULATE_WRITE) != 0) {
+		/* kernels before 5.14: touch every page */
+		for (size_t off = 0; off < len; off += PAGE)
+			*(volatile char *)(addr + off) = *(volatile char *)(addr + off);
+	}
+}
+
+/* ---- vmalloc / vfree ----------------------------------------------------------------- */
+
+/* Smallest lazily freed area with at least `need` bytes (guard included).
+ * Lock held. */
+static struct kmm_vmap_area *lazy_best_fit(size_t need)
+{
+	struct kmm_vmap_area *best = NULL;
+	for (struct kmm_list *l = purge_list.next; l != &purge_list; l = l->next) {
+		struct kmm_vmap_area *va = kmm_list_entry(l, struct kmm_vmap_area, list);
+		if (va_size(va) >= need && (best == NULL || va_size(va) < va_size(best)))
+			best = va;
+	}
+	return best;
+}
+
+/* The largest lazily freed area whose following free range lets it grow
+ * to `need` bytes (guard included) in place.  Lock held. */
+static struct kmm_vmap_area *lazy_growable(size_t need)
+{
+	struct kmm_vmap_area *best = NULL;
+	for (struct kmm_list *l = purge_list.next; l != &purge_list; l = l->next) {
+		struct kmm_vmap_area *va = kmm_list_entry(l, struct kmm_vmap_area, list);
+		if (best != NULL && va_size(va) <= va_size(best))
+			continue;
+		struct kmm_vmap_area *prev, *next;
+		struct kmm_rb_node *parent, **link;
+		free_neighbours(va->va_end, &prev, &next, &parent, &link);
+		if (prev != NULL && prev->va_start == va->va_end && va_size(va) + va_size(prev) >= need)
+			best = va;
+	}
+	return best;
+}
+
+/* Give back the frames and range beyond `pages` pages of a busy area (its
+ * page at that point becomes the new guard page). */
+static void shrink_area(struct kmm_vmap_area *va, size_t pages)
+{
+	struct kmm_vm_struct *vm = va->vm;
+	size_t old = vm->nr_pages;
+	uintptr_t cut = va->va_start + pages * PAGE;
+	bool locked = kmm_lock_fork_aware(&vmap_lock);
+	vm->flags |= KMM_VM_RESIZING;
+	kmm_unlock_if(&vmap_lock, locked);
+	unmap_frames(vm->pages + pages, old - pages, cut);
+	free_frames(vm->pages + pages, old - pages);
+	__atomic_add_fetch(&vst.frames_shrunk, old - pages, __ATOMIC_RELAXED);
+	/* [cut, old end) no longer mapped: PROT_NONE again */
+	kmm_os_reserve_fixed((void *)cut, (old - pages) * PAGE);
+	uintptr_t old_end = va->va_end;
+	locked = kmm_lock_fork_aware(&vmap_lock);
+	vm->nr_pages = (unsigned)pages;
+	vm->size = (pages + 1) * PAGE;
+	va->va_end = cut + PAGE;
+	busy_bytes -= (old - pages) * PAGE;
+	free_range(cut + PAGE, old_end, NULL);
+	vm->flags &= ~KMM_VM_RESIZING;
+	kmm_unlock_if(&vmap_lock, locked);
+	kmm_region_update(&va->region, va->va_start, cut);
+}
+
+void *kmm_vmalloc(size_t size, const void *caller)
+{
+	if (size == 0 || size > ((size_t)1 << 46)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	vmalloc_init();
+	size_t nr_pages = KMM_ALIGN_UP(size, PAGE) / PAGE;
+	size_t need = (nr_pages + 1) * PAGE;   /* + guard page */
+
+	bool locked = kmm_lock_fork_aware(&vmap_lock);
+	/* 1. a lazily freed area that is big enough: still mapped, resident */
+	struct kmm_vmap_area *va = lazy_best_fit(need);
+	if (va != NULL) {
+		kmm_list_del(&va->list);
+		lazy_bytes -= va_size(va);
+		lazy_areas--;
+		va->state = KMM_VA_BUSY;
+		busy_areas++;
+		busy_bytes += va->vm->nr_pages * PAGE;
+		vst.allocs++;
+		vst.reused++;
+		va->vm->caller = caller;
+		kmm_unlock_if(&vmap_lock, locked);
+		/* keep the excess unless it is both more than the request and
+		 * more than half the cache budget: the area was cached memory
+		 * anyway, and shrinking costs system calls */
+		size_t excess = va->vm->nr_pages - nr_pages;
+		if (excess > nr_pages && excess * PAGE > lazy_limit() / 2)
+			shrink_area(va, nr_pages);
+		return (void *)va->va_start;
+	}
+
+	/* 1b. a lazily freed area followed by enough free space: take it and
+	 * grow it in place, mapping only the frames it lacks */
+	va = lazy_growable(need);
+	if (va != NULL) {
+		size_t have = va->vm->nr_pages;
+		kmm_list_del(&va->list);
+		lazy_bytes -= va_size(va);
+		lazy_areas--;
+		va->state = KMM_VA_BUSY;
+		busy_areas++;
+		busy_bytes += have * PAGE;
+		vst.allocs++;
+		vst.reused++;
+		va->vm->caller = caller;
+		kmm_unlock_if(&vmap_lock, locked);
+		if (kmm_vrealloc((void *)va->va_start, nr_pages * PAGE) == (void *)va->va_start)
+			return (void *)va->va_start;
+		/* the neighbour was taken meanwhile: give the area back */
+		kmm_vfree((void *)va->va_start);
+		locked = kmm_lock_fork_aware(&vmap_lock);
+	}
+
+	/* 2. lazily freed areas too small for this request: purge them now, so
+	 * their resident frames go back to the buddy allocator, whose free
+	 * lists (LIFO) hand them straight to this area */
+	bool purge_first = lazy_areas > 0;
+	kmm_unlock_if(&vmap_lock, locked);
+	if (purge_first)
+		kmm_vmalloc_purge(true);
+
+	/* 3. vm_struct and pages[] first (pages[] may be a vmalloc area
+	 * itself: taken before this one's range, it does not sit right
+	 * after it and block growth in place) */
+	struct kmm_vm_struct *vm = kmm_kzalloc(sizeof *vm);
+	bool vmalloced = false;
+	unsigned cap = 0;
+	struct kmm_page **pages = vm != NULL ? alloc_pages_array(nr_pages, &vmalloced, &cap) : NULL;
+	if (pages == NULL) {
+		kmm_kfree(vm);
+		errno = ENOMEM;
+		return NULL;
+	}
+
+	/* 4. the range: the lowest that fits, in a new space if none does */
+	locked = kmm_lock_fork_aware(&vmap_lock);
+	uintptr_t start = alloc_range(need);
+	if (start == 0 && add_space(need))
+		start = alloc_range(need);
+	struct kmm_vmap_area *node = start != 0 ? alloc_va_node() : NULL;
+	if (node == NULL) {
+		if (start != 0)
+			free_range(start, start + need, NULL);
+		kmm_unlock_if(&vmap_lock, locked);
+		free_pages_array(pages, vmalloced);
+		kmm_kfree(vm);
+		errno = ENOMEM;
+		return NULL;
+	}
+	node->va_start = start;
+	node->va_end = start + need;
+	node->state = KMM_VA_BUSY;
+	busy_insert(node);
+	busy_areas++;
+	vst.allocs++;
+	kmm_unlock_if(&vmap_lock, locked);
+
+	/* 5. the frames, mapped into the area */
+	if (!alloc_frames(pages, nr_pages)) {
+		free_pages_array(pages, vmalloced);
+		kmm_kfree(vm);
+		locked = kmm_lock_fork_aware(&vmap_lock);
+		kmm_rb_erase(&node->rb_node, &busy_root);
+		busy_areas--;
+		vst.allocs--;
+		free_range(node->va_start, node->va_end, node);
+		kmm_unlock_if(&vmap_lock, locked);
+		errno = ENOMEM;
+		return NULL;
+	}
+	vm->addr = (void *)start;
+	vm->size = need;
+	vm->flags = KMM_VM_ALLOC | KMM_VM_UNINITIALIZED;
+	vm->pages = pages;
+	vm->nr_pages = (unsigned)nr_pages;
+	vm->pages_capacity = cap;
+	vm->caller = caller;
+	vm->pages_vmalloced = vmalloced;
+	map_frames(pages, nr_pages, start);
+	if (kmm_vmalloc_params.populate)
+		populate(start, nr_pages * PAGE);
+	vm->flags &= ~KMM_VM_UNINITIALIZED;
+
+	locked = kmm_lock_fork_aware(&vmap_lock);
+	node->vm = vm;
+	busy_bytes += nr_pages * PAGE;
+	kmm_unlock_if(&vmap_lock, locked);
+	kmm_region_add(&node->region, KMM_REGION_VMALLOC_AREA, start, start + nr_pages * PAGE,
+		       KMM_PROT_R | KMM_PROT_W,
+		       kmm_vmalloc_params.populate ? KMM_POPULATE_PREFAULT : KMM_POPULATE_DEMAND);
+	return (void *)start;
+}
+
+static struct kmm_vmap_area *find_area_locked(const void *addr, const char *who)
+{
+	struct kmm_vmap_area *va = busy_find((uintptr_t)addr);
+	if (KMM_UNLIKELY(va == NULL || va->va_start != (uintptr_t)addr || va->state != KMM_VA_BUSY ||
+			 va->vm == NULL)) {
+		kmm_unlock(&vmap_lock);
+		kmm_fatal("%s: invalid pointer %p (not a vmalloc area kmm handed out)", who, addr);
+	}
+	return va;
+}
+
+void kmm_vfree(const void *addr)
+{
+	if (addr == NULL)
+		return;
+	bool locked = kmm_lock_fork_aware(&vmap_lock);
+	struct kmm_vmap_area *va = find_area_locked(addr, "free()");
+	va->state = KMM_VA_LAZY;
+	va->vm->used = true;   /* contents now unknown: see kmm_vmalloc_zero */
+	kmm_list_add_tail(&va->list, &purge_list);
+	lazy_bytes += va_size(va);
+	lazy_areas++;
+	busy_areas--;
+	busy_bytes -= va->vm->nr_pages * PAGE;
+	vst.frees++;
+	size_t target = note_free(va->vm->nr_pages * PAGE);
+	bool purge = lazy_bytes > lazy_limit();
+	kmm_unlock_if(&vmap_lock, locked);
+	if (target != 0 && kmm_buddy_auto_target)
+		kmm_buddy_set_cache_target(target);
+	if (purge)
+		kmm_vmalloc_purge(false);
+}
+
+size_t kmm_vmalloc_purge(bool all)
+{
+	struct kmm_list batch;
+	size_t purged = 0;
+	kmm_list_init(&batch);
+
+	bool locked = kmm_lock_fork_aware(&vmap_lock);
+	size_t target = all ? 0 : lazy_limit() / 2;
+	while (!kmm_list_empty(&purge_list) && (all || lazy_bytes > target)) {
+		struct kmm_vmap_area *va = kmm_list_entry(purge_list.next, struct kmm_vmap_area, list);
+		kmm_list_del(&va->list);
+		kmm_list_add_tail(&va->list, &batch);
+		va->state = KMM_VA_PURGING;
+		lazy_bytes -= va_size(va);
+		lazy_areas--;
+	}
+	if (!kmm_list_empty(&batch))
+		vst.purges++;
+	kmm_unlock_if(&vmap_lock, locked);
+
+	for (struct kmm_list *l = batch.next; l != &batch; l = l->next) {
+		struct kmm_vmap_area *va = kmm_list_entry(l, struct kmm_vmap_area, list);
+		struct kmm_vm_struct *vm = va->vm;
+		size_t bytes = vm->nr_pages * PAGE;
+		unmap_frames(vm->pages, vm->nr_pages, va->va_start);
+		kmm_os_reserve_fixed((void *)va->va_start, bytes);
+		free_frames(vm->pages, vm->nr_pages);
+		free_pages_array(vm->pages, vm->pages_vmalloced);
+		kmm_kfree(vm);
+		va->vm = NULL;
+		kmm_region_del(&va->region);
+		purged += bytes;
+	}
+
+	locked = kmm_lock_fork_aware(&vmap_lock);
+	while (!kmm_list_empty(&batch)) {
+		struct kmm_vmap_area *va = kmm_list_entry(batch.next, struct kmm_vmap_area, list);
+		kmm_list_del(&va->list);
+		kmm_rb_erase(&va->rb_node, &busy_root);
+		vst.purged_areas++;
+		free_range(va->va_start, va->va_end, va);
+	}
+	kmm_unlock_if(&vmap_lock, locked);
+	return purged;
+}
+
+size_t kmm_vmalloc_size(const void *addr)
+{
+	bool locked = kmm_lock_fork_aware(&vmap_lock);
+	struct kmm_vmap_area *va = busy_find((uintptr_t)addr);
+	size_t n = 0;
+	if (va != NULL && va->va_start == (uintptr_t)addr && va->state == KMM_VA_BUSY && va->vm != NULL)
+		n = va->vm->nr_pages * PAGE;
+	kmm_unlock_if(&vmap_lock, locked);
+	return n;
+}
+
+void *kmm_vrealloc(void *addr, size_t new_size)
+{
+	size_t new_pages = KMM_ALIGN_UP(new_size, PAGE) / PAGE;
+	if (new_size == 0 || new_size > ((size_t)1 << 46)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	bool locked = kmm_lock_fork_aware(&vmap_lock);
+	struct kmm_vmap_area *va = find_area_locked(addr, "realloc()");
+	struct kmm_vm_struct *vm = va->vm;
+	size_t old_pages = vm->nr_pages;
+
+	if (new_pages <= old_pages) {
+		kmm_unlock_if(&vmap_lock, locked);
+		if ((old_pages - new_pages) * PAGE >= ((size_t)64 << 10))
+			shrink_area(va, new_pages);
+		return addr;
+	}
+	/* grow by a quarter at least: buffers grown step by step (realloc
+	 * loops) then find the room already mapped, and an untouched page
+	 * costs neither memory nor a fault */
+	if (new_pages < old_pages + old_pages / 4)
+		new_pages = old_pages + old_pages / 4;
+	size_t extra = new_pages - old_pages;
+	/* in place: the range right after the guard page is free; the area
+	 * covers it at once (its size and pages[] catch up below) */
+	struct inflight moving = { 0, 0, { NULL, NULL } };
+	bool in_place = take_range_at(va->va_end, extra * PAGE);
+	uintptr_t new_start = 0;
+	vm->flags |= KMM_VM_RESIZING;
+	if (in_place) {
+		va->va_end += extra * PAGE;
+	} else {
+		new_start = alloc_range((new_pages + 1) * PAGE);
+		if (new_start == 0 && add_space((new_pages + 1) * PAGE))
+			new_start = alloc_range((new_pages + 1) * PAGE);
+		if (new_start == 0) {
+			vm->flags &= ~KMM_VM_RESIZING;
+			kmm_unlock_if(&vmap_lock, locked);
+			errno = ENOMEM;
+			return NULL;
+		}
+		moving.start = new_start;
+		moving.end = new_start + (new_pages + 1) * PAGE;
+		kmm_list_add(&moving.link, &inflight_list);
+	}
+	kmm_unlock_if(&vmap_lock, locked);
+
+	/* everything that may fail first: a bigger pages[] if needed, and the
+	 * frames */
+	bool vmalloced = vm->pages_vmalloced;
+	unsigned cap = vm->pages_capacity;
+	struct kmm_page **pages = vm->pages;
+	if (new_pages > cap)
+		pages = alloc_pages_array(new_pages, &vmalloced, &cap);
+	if (pages == NULL || !alloc_frames(pages + old_pages, extra)) {
+		if (pages != NULL && pages != vm->pages)
+			free_pages_array(pages, vmalloced);
+		locked = kmm_lock_fork_aware(&vmap_lock);
+		if (in_place) {
+			va->va_end -= extra * PAGE;
+			free_range(va->va_end, va->va_end + extra * PAGE, NULL);
+		} else {
+			kmm_list_del(&moving.link);
+			free_range(new_start, new_start + (new_pages + 1) * PAGE, NULL);
+		}
+		vm->flags &= ~KMM_VM_RESIZING;
+		kmm_unlock_if(&vmap_lock, locked);
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (pages != vm->pages) {
+		memcpy(pages, vm->pages, old_pages * sizeof *pages);
+		free_pages_array(vm->pages, vm->pages_vmalloced);
+		vm->pages = pages;
+		vm->pages_vmalloced = vmalloced;
+		vm->pages_capacity = cap;
+	}
+
+	uintptr_t old_start = va->va_start;
+	if (in_place) {
+		/* the old guard page becomes data, a new one follows */
+		map_frames(pages + old_pages, extra, old_start + old_pages * PAGE);
+		locked = kmm_lock_fork_aware(&vmap_lock);
+		busy_bytes += extra * PAGE;
+		vst.grown_in_place++;
+		kmm_unlock_if(&vmap_lock, locked);
+	} else {
+		/* move: page tables move, contents are not copied */
+		for (size_t i = 0; i < old_pages;) {
+			size_t n = run_length(pages, i, old_pages - i);
+			if (kmm_os_move_pages((void *)(old_start + i * PAGE), (void *)(new_start + i * PAGE),
+					      n * PAGE) != 0)
+				kmm_fatal("realloc(): mremap of a vmalloc area failed (errno %d)", errno);
+			for (size_t j = 0; j < n; j++)
+				pages[i + j]->mapped_at = new_start + (i + j) * PAGE;
+			i += n;
+		}
+		map_frames(pages + old_pages, extra, new_start + old_pages * PAGE);
+		kmm_os_reserve_fixed((void *)old_start, old_pages * PAGE);
+		locked = kmm_lock_fork_aware(&vmap_lock);
+		kmm_rb_erase(&va->rb_node, &busy_root);
+		kmm_list_del(&moving.link);
+		uintptr_t old_end = va->va_end;
+		va->va_start = new_start;
+		va->va_end = new_start + (new_pages + 1) * PAGE;
+		busy_insert(va);
+		free_range(old_start, old_end, NULL);
+		busy_bytes += extra * PAGE;
+		vst.moved++;
+		kmm_unlock_if(&vmap_lock, locked);
+	}
+	locked = kmm_lock_fork_aware(&vmap_lock);
+	vm->addr = (void *)va->va_start;
+	vm->nr_pages = (unsigned)new_pages;
+	vm->size = (new_pages + 1) * PAGE;
+	vm->flags &= ~KMM_VM_RESIZING;
+	kmm_unlock_if(&vmap_lock, locked);
+	if (kmm_vmalloc_params.populate)
+		populate(va->va_start + old_pages * PAGE, extra * PAGE);
+	kmm_region_update(&va->region, va->va_start, va->va_start + new_pages * PAGE);
+	return (void *)va->va_start;
+}
+
+void kmm_vmalloc_zero(const void *area, void *from, size_t len)
+{
+	bool locked = kmm_lock_fork_aware(&vmap_lock);
+	struct kmm_vmap_area *va = find_area_locked(area, "calloc()");
+	struct kmm_vm_struct *vm = va->vm;
+	kmm_unlock_if(&vmap_lock, locked);
+	if (vm->used) {
+		memset(from, 0, len);
+		return;
+	}
+	/* page by page: only those that may hold data */
+	uintptr_t lo = (uintptr_t)from, hi = lo + len, base = va->va_start;
+	while (lo < hi) {
+		size_t i = (lo - base) / PAGE;
+		uintptr_t page_end = base + (i + 1) * PAGE;
+		uintptr_t end = page_end < hi ? page_end : hi;
+		if (i >= vm->nr_pages || (vm->pages[i]->flags & KMM_PG_DIRTY))
+			memset((void *)lo, 0, end - lo);
+		lo = end;
+	}
+}
+
+/* ---- statistics and reports ------------------------------------------------------- */
+
+void kmm_vmalloc_stats(struct kmm_vmalloc_stats *st)
+{
+	bool locked = kmm_lock_fork_aware(&vmap_lock);
+	*st = vst;
+	st->cache_budget = lazy_limit();
+	st->spaces = nr_spaces;
+	st->space_bytes = space_bytes;
+	st->busy_areas = busy_areas;
+	st->busy_bytes = busy_bytes;
+	st->lazy_areas = lazy_areas;
+	st->lazy_bytes = lazy_bytes;
+	st->free_ranges = 0;
+	st->free_bytes = 0;
+	for (struct kmm_rb_node *n = kmm_rb_first(&free_root); n != NULL; n = kmm_rb_next(n)) {
+		st->free_ranges++;
+		st->free_bytes += va_size(VA(n));
+	}
+	kmm_unlock_if(&vmap_lock, locked);
+}
+
+/* "main+0x2a" for a return address, like the kernel's %pS */
+static void print_caller(struct kmm_buf *b, const void *caller)
+{
+	Dl_info info;
+	if (caller != NULL && dladdr(caller, &info) != 0 && info.dli_sname != NULL) {
+		kmm_buf_printf(b, "%s+%#lx", info.dli_sname,
+			       (unsigned long)((const char *)caller - (const char *)info.dli_saddr));
+		return;
+	}
+	if (caller != NULL && dladdr(caller, &info) != 0 && info.dli_fname != NULL) {
+		const char *base = strrchr(info.dli_fname, '/');
+		kmm_buf_printf(b, "%s+%#lx", base ? base + 1 : info.dli_fname,
+			       (unsigned long)((const char *)caller - (const char *)info.dli_fbase));
+		return;
+	}
+	kmm_buf_printf(b, "%p", caller);
+}
+
+void kmm_vmalloc_report_vmallocinfo(struct kmm_buf *b)
+{
+	struct row {
+		uintptr_t start, end;
+		const void *caller;
+		size_t pages;
+		uint8_t state;
+	} batch[32];
+	uintptr_t next = 0;
+	for (;;) {
+		int n = 0;
+		bool locked = kmm_lock_fork_aware(&vmap_lock);
+		for (struct kmm_rb_node *nd = kmm_rb_first(&busy_root); nd != NULL && n < 32; nd = kmm_rb_next(nd)) {
+			struct kmm_vmap_area *va = VA(nd);
+			if (va->va_start < next || va->vm == NULL)
+				continue;
+			batch[n++] = (struct row){ va->va_start, va->va_end, va->vm->caller, va->vm->nr_pages,
+						   va->state };
+		}
+		kmm_unlock_if(&vmap_lock, locked);
+		if (n == 0)
+			break;
+		for (int i = 0; i < n; i++) {
+			struct row *r = &batch[i];
+			long res = kmm_os_resident_pages((void *)r->start, r->pages * PAGE);
+			kmm_buf_printf(b, "0x%016lx-0x%016lx %8zu ", (unsigned long)r->start, (unsigned long)r->end,
+				       (size_t)(r->end - r->start));
+			print_caller(b, r->caller);
+			kmm_buf_printf(b, " pages=%zu resident=%ld vmalloc%s\n", r->pages, res,
+				       r->state == KMM_VA_LAZY ? " lazy-freed" : "");
+		}
+		next = batch[n - 1].start + 1;
+	}
+}
+
+/* ---- invariant checker ------------------------------------------------------------- */
+
+static void vbad(int verbose, int *errors, const char *fmt, ...) KMM_PRINTF(3, 4);
+static void vbad(int verbose, int *errors, const char *fmt, ...)
+{
+	(*errors)++;
+	if (verbose && *errors <= 20) {
+		char line[256];
+		struct kmm_buf b;
+		va_list ap;
+		kmm_buf_init(&b, line, sizeof line, -1);
+		va_start(ap, fmt);
+		kmm_buf_vprintf(&b, fmt, ap);
+		va_end(ap);
+		kmm_warn("check: vmalloc: %s", line);
+	}
+}
+
+/* the oracle: subtree_max_size recomputed from scratch */
+static size_t recompute(struct kmm_rb_node *n, int verbose, int *errors)
+{
+	if (n == NULL)
+		return 0;
+	size_t l = recompute(n->left, verbose, errors), r = recompute(n->right, verbose, errors);
+	size_t m = va_size(VA(n));
+	if (l > m)
+		m = l;
+	if (r > m)
+		m = r;
+	if (VA(n)->subtree_max_size != m)
+		vbad(verbose, errors, "free range %#lx: subtree_max_size %zu, recomputed %zu",
+		     (unsigned long)VA(n)->va_start, VA(n)->subtree_max_size, m);
+	return m;
+}
+
+uintptr_t kmm_vmalloc_lowest_match(size_t size, bool linear)
+{
+	bool locked = kmm_lock_fork_aware(&vmap_lock);
+	struct kmm_vmap_area *va = linear ? find_lowest_linear(size) : find_lowest_match(size);
+	uintptr_t r = va ? va->va_start : 0;
+	kmm_unlock_if(&vmap_lock, locked);
+	return r;
+}
+
+/* end of an in-flight range starting at `at`, or 0.  Lock held. */
+static uintptr_t inflight_at(uintptr_t at)
+{
+	for (struct kmm_list *l = inflight_list.next; l != &inflight_list; l = l->next) {
+		struct inflight *r = kmm_list_entry(l, struct inflight, link);
+		if (r->start == at)
+			return r->end;
+	}
+	return 0;
+}
+
+int kmm_vmalloc_check(int verbose)
+{
+	int errors = 0;
+	const char *why;
+	bool locked = kmm_lock_fork_aware(&vmap_lock);
+
+	if (kmm_rb_check(&busy_root, &why) != 0)
+		vbad(verbose, &errors, "busy tree: %s", why);
+	if (kmm_rb_check(&free_root, &why) != 0)
+		vbad(verbose, &errors, "free tree: %s", why);
+	recompute(free_root.node, verbose, &errors);
+
+	/* lowest match against a linear scan, for sizes around those present */
+	size_t probes[] = { PAGE, 2 * PAGE, 64 * PAGE, (size_t)1 << 20, (size_t)8 << 20, (size_t)64 << 20,
+			    (size_t)1 << 30, (size_t)64 << 30 };
+	for (size_t i = 0; i < sizeof probes / sizeof probes[0]; i++)
+		if (find_lowest_match(probes[i]) != find_lowest_linear(probes[i]))
+			vbad(verbose, &errors, "lowest match for %zu differs from the linear scan", probes[i]);
+
+	/* busy/lazy and free ranges tile every space exactly */
+	size_t lazy = 0, nlazy = 0, nbusy = 0, mapped = 0, total = 0;
+	bool in_flux = false;   /* another thread is resizing an area */
+	for (struct vm_space *sp = spaces; sp != NULL; sp = sp->next) {
+		uintptr_t at = sp->start;
+		struct kmm_rb_node *b = kmm_rb_first(&busy_root), *f = kmm_rb_first(&free_root);
+		while (b != NULL && VA(b)->va_start < sp->start)
+			b = kmm_rb_next(b);
+		while (f != NULL && VA(f)->va_start < sp->start)
+			f = kmm_rb_next(f);
+		while (at < sp->end) {
+			struct kmm_vmap_area *va;
+			if (b != NULL && VA(b)->va_start == at) {
+				va = VA(b);
+				b = kmm_rb_next(b);
+				if (va->state == KMM_VA_LAZY) {
+					lazy += va_size(va);
+					nlazy++;
+				} else if (va->state == KMM_VA_BUSY) {
+					nbusy++;
+				} else if (va->state == KMM_VA_PURGING) {
+					/* another thread is purging it */
+				} else {
+					vbad(verbose, &errors, "busy tree holds a free area at %#lx", (unsigned long)at);
+				}
+				if (va->vm != NULL && (va->vm->flags & KMM_VM_RESIZING))
+					in_flux = true;
+				if (va->vm != NULL && va->state != KMM_VA_PURGING &&
+				    !(va->vm->flags & (KMM_VM_RESIZING | KMM_VM_UNINITIALIZED))) {
+					struct kmm_vm_struct *vm = va->vm;
+					if ((vm->nr_pages + 1) * PAGE != va_size(va) || (uintptr_t)vm->addr != va->va_start)
+						vbad(verbose, &errors, "area %#lx: vm_struct says %u pages at %p, area is %zu bytes",
+						     (unsigned long)at, vm->nr_pages, vm->addr, va_size(va));
+					for (size_t i = 0; i < vm->nr_pages; i++) {
+						struct kmm_page *p = vm->pages[i];
+						if (p->owner != KMM_OWNER_VMALLOC || !(p->flags & KMM_PG_HEAD) ||
+						    p->mapped_at != va->va_start + i * PAGE) {
+							vbad(verbose, &errors, "area %#lx page %zu: frame not vmalloc's or mapped elsewhere",
+							     (unsigned long)at, i);
+							break;
+						}
+					}
+					if (va->state == KMM_VA_BUSY)
+						mapped += vm->nr_pages * PAGE;
+				}
+			} else if (f != NULL && VA(f)->va_start == at) {
+				va = VA(f);
+				f = kmm_rb_next(f);
+			} else if (inflight_at(at) != 0) {
+				at = inflight_at(at);
+				continue;
+			} else {
+				vbad(verbose, &errors, "nothing describes %#lx in space %#lx-%#lx", (unsigned long)at,
+				     (unsigned long)sp->start, (unsigned long)sp->end);
+				break;
+			}
+			if (va->va_end <= va->va_start || va->va_end > sp->end) {
+				vbad(verbose, &errors, "range %#lx-%#lx leaves its space", (unsigned long)va->va_start,
+				     (unsigned long)va->va_end);
+				break;
+			}
+			at = va->va_end;
+		}
+		total += sp->end - sp->start;
+	}
+	if (total != space_bytes)
+		vbad(verbose, &errors, "spaces total %zu, counter %zu", total, space_bytes);
+	if (lazy != lazy_bytes || nlazy != lazy_areas)
+		vbad(verbose, &errors, "lazy areas %zu (%zu bytes), counters %zu (%zu)", nlazy, lazy, lazy_areas,
+		     lazy_bytes);
+	if (nbusy != busy_areas || (!in_flux && mapped != busy_bytes))
+		vbad(verbose, &errors, "busy areas %zu (%zu bytes), counters %zu (%zu)", nbusy, mapped, busy_areas,
+		     busy_bytes);
+	size_t listed = 0;
+	for (struct kmm_list *l = purge_list.next; l != &purge_list; l = l->next)
+		listed++;
+	if (listed != lazy_areas)
+		vbad(verbose, &errors, "purge list holds %zu areas, counter %zu", listed, lazy_areas);
+	kmm_unlock_if(&vmap_lock, locked);
+	return errors;
+}
+
+void kmm_vmalloc_fork_prepare(void)
+{
+	kmm_lock(&vmap_lock);
+}
+
+void kmm_vmalloc_fork_parent(void)
+{
+	kmm_unlock(&vmap_lock);
+}
+
+void kmm_vmalloc_fork_child(void)
+{
+	kmm_lock_reset(&vmap_lock);
+}

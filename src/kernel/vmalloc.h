@@ -1,0 +1,146 @@
+/*
+ * vmalloc.h — a vmalloc-style region allocator: virtually contiguous areas
+ * built from page frames of the buddy allocator, for every malloc that
+ * glibc would serve with an mmap of its own.
+ *
+ * The call path follows the seed's kernel one:
+ *
+ *   kmm_vmalloc(size)
+ *     alloc_vmap_area      a vmap_area (from the "vmap_area" kmem_cache) and
+ *                          the lowest free range that fits size + a guard
+ *                          page (find_vmap_lowest_match in the free tree,
+ *                          augmented with subtree_max_size)
+ *     setup_vmalloc_vm     a vm_struct (kmalloc) with addr, size (with the
+ *                          guard page), caller
+ *     __vmalloc_area_node  pages[] (kmalloc if it fits a page, else
+ *                          vmalloc itself), the frames from the buddy
+ *                          allocator, mapped into the area
+ *
+ * "Mapping" a frame is done for real: its page-table entries move from the
+ * frame's place in its memory section to the area (mremap with
+ * MREMAP_DONTUNMAP), so the area is virtually contiguous although its frames
+ * need not be — what vmalloc is about.  The guard page after each area is
+ * never mapped: an overflow faults.
+ *
+ * vfree is lazy: the area keeps its frames, and a later request that fits
+ * takes it as it is — no system call, no page fault.  Once the lazily freed
+ * bytes exceed lazy_max, the oldest areas are purged in a batch
+ * (purge_vmap_area_lazy): frames go back to their sections and to the buddy
+ * allocator, the range back to the free tree, merged with free neighbours.
+ *
+ * The cache budget: freed big blocks stay resident for reuse — in the lazy
+ * pool, then as free frames of the buddy allocator — up to twice the
+ * largest area freed lately (decaying), at least 16 and at most 64 MiB:
+ * glibc keeps as much in its heap top, since its trim threshold follows
+ * twice the largest freed mapped chunk.  lazy_max and the buddy's high
+ * watermark are each that budget, unless set by options.
+ */
+#ifndef KMM_KERNEL_VMALLOC_H
+#define KMM_KERNEL_VMALLOC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "list.h"
+#include "page_alloc.h"
+#include "rbtree.h"
+#include "region.h"
+
+struct kmm_buf;
+
+#define KMM_VM_ALLOC          0x02u   /* as the kernel's VM_ALLOC */
+#define KMM_VM_UNINITIALIZED  0x20u   /* being set up (the seed shows 0x22) */
+#define KMM_VM_RESIZING       0x40u   /* growing or shrinking: size and pages[] in flux */
+
+struct kmm_vm_struct {
+	void *addr;
+	size_t size;                 /* with the guard page, as the kernel reports it */
+	unsigned long flags;
+	struct kmm_page **pages;
+	unsigned int nr_pages;
+	unsigned int pages_capacity;  /* entries pages[] has room for */
+	const void *caller;
+	bool pages_vmalloced;        /* pages[] came from vmalloc, not kmalloc */
+	bool used;                   /* was freed and reused: contents unknown */
+};
+
+enum kmm_va_state { KMM_VA_FREE, KMM_VA_BUSY, KMM_VA_LAZY, KMM_VA_PURGING };
+
+struct kmm_vmap_area {
+	uintptr_t va_start, va_end;  /* [start, end); busy areas include the guard page */
+	struct kmm_rb_node rb_node;  /* busy tree, or free tree */
+	struct kmm_list list;        /* busy: all areas; lazy: the purge list */
+	size_t subtree_max_size;     /* free tree: largest free range below */
+	struct kmm_vm_struct *vm;
+	uint8_t state;               /* enum kmm_va_state */
+	struct kmm_region region;    /* the area in the region registry */
+};
+
+struct kmm_vmalloc_params {
+	size_t lazy_max;             /* bytes lazily freed before a purge (0: automatic) */
+	size_t space_size;           /* virtual space reserved at a time (default 4 GiB) */
+	bool   populate;             /* prefault areas (MADV_POPULATE_WRITE) */
+};
+extern struct kmm_vmalloc_params kmm_vmalloc_params;
+/* vmalloc sets the buddy allocator's cache target unless this is false
+ * (watermarks fixed by options) */
+extern bool kmm_buddy_auto_target;
+
+/* A virtually contiguous area of at least `size` bytes, page aligned, its
+ * pages demand-faulted (or populated); NULL with errno = ENOMEM. */
+void  *kmm_vmalloc(size_t size, const void *caller);
+/* Free an area (lazily).  Aborts with a diagnostic if addr is not the start
+ * of a busy area. */
+void   kmm_vfree(const void *addr);
+/* Resize to at least new_size: in place when the following range is free,
+ * else moved (page tables move, contents are not copied).  Returns the
+ * (possibly new) address, or NULL with the area untouched. */
+void  *kmm_vrealloc(void *addr, size_t new_size);
+/* Mapped bytes of the area starting at addr (no guard page), 0 if addr is
+ * not the start of a busy area. */
+size_t kmm_vmalloc_size(const void *addr);
+/* Zero [from, from + len) inside the area starting at `area`, touching
+ * only pages that may hold old data (recycled frames, a reused area):
+ * frames that come from never-used or madvised memory are zero already.
+ * This is calloc's "do not clear what the OS cleared" for vmalloc blocks. */
+void   kmm_vmalloc_zero(const void *area, void *from, size_t len);
+/* Purge lazily freed areas: all of them, or down to half of lazy_max.
+ * Returns the bytes purged. */
+size_t kmm_vmalloc_purge(bool all);
+
+struct kmm_vmalloc_stats {
+	size_t spaces, space_bytes;          /* reserved virtual spaces */
+	size_t busy_areas, busy_bytes;       /* mapped bytes of live areas */
+	size_t lazy_areas, lazy_bytes;
+	size_t free_ranges, free_bytes;
+	uint64_t allocs, frees, reused, grown_in_place, moved, purges, purged_areas;
+	uint64_t runs_mapped;                /* mremap calls that mapped frames */
+	uint64_t frames_fresh;               /* frames that came zero-filled */
+	uint64_t frames_recycled;            /* frames that came back resident (no fault) */
+	uint64_t frames_shrunk;              /* frames given back by shrinking reused areas */
+	size_t   cache_budget;               /* bytes (lazy pool and buddy high watermark) */
+};
+void kmm_vmalloc_stats(struct kmm_vmalloc_stats *st);
+
+/* /proc/vmallocinfo: range, size with the guard page, caller, pages=N,
+ * resident pages; lazily freed areas marked. */
+void kmm_vmalloc_report_vmallocinfo(struct kmm_buf *b);
+
+/* Invariant checker: busy and free trees sorted, non-overlapping and
+ * red-black; every free node's subtree_max_size recomputed from scratch;
+ * the lowest-match search equals a linear scan for sample sizes; busy, lazy
+ * and free ranges tile the reserved spaces exactly; lazy byte count right;
+ * every page of a busy or lazy area owned by vmalloc and mapped at its
+ * place.  Returns the number of violations. */
+int kmm_vmalloc_check(int verbose);
+
+/* For tests: the lowest free range of at least `size` bytes (tree search,
+ * and the same by a linear scan), or 0. */
+uintptr_t kmm_vmalloc_lowest_match(size_t size, bool linear);
+
+void kmm_vmalloc_fork_prepare(void);
+void kmm_vmalloc_fork_parent(void);
+void kmm_vmalloc_fork_child(void);
+
+#endif /* KMM_KERNEL_VMALLOC_H */
