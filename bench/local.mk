@@ -11,7 +11,9 @@ BENCH_WORKLOADS = \
 	bench/bin/realloc \
 	bench/bin/prodcons \
 	bench/bin/threads \
-	bench/bin/large
+	bench/bin/large \
+	bench/bin/big \
+	bench/bin/bigrealloc
 BENCH_BINS = $(BENCH_WORKLOADS) bench/bin/runner
 
 EXTRA_PROGRAMS = $(BENCH_BINS)
@@ -53,6 +55,14 @@ bench_bin_threads_LDADD = -lpthread
 bench_bin_large_SOURCES = bench/large.c bench/common.h
 bench_bin_large_CPPFLAGS = $(BENCH_CPPFLAGS)
 bench_bin_large_CFLAGS = $(BENCH_CFLAGS)
+
+bench_bin_big_SOURCES = bench/big.c bench/common.h
+bench_bin_big_CPPFLAGS = $(BENCH_CPPFLAGS)
+bench_bin_big_CFLAGS = $(BENCH_CFLAGS)
+
+bench_bin_bigrealloc_SOURCES = bench/bigrealloc.c bench/common.h
+bench_bin_bigrealloc_CPPFLAGS = $(BENCH_CPPFLAGS)
+bench_bin_bigrealloc_CFLAGS = $(BENCH_CFLAGS)
 
 bench_bin_runner_SOURCES = bench/runner.c
 bench_bin_runner_CPPFLAGS = $(BENCH_CPPFLAGS)

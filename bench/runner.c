@@ -63,6 +63,8 @@ static struct workload workloads[] = {
 	{ "prodcons", 1, "producer threads malloc, consumer threads free (via queues)", 1 },
 	{ "threads",  1, "threads churning their own small blocks, no sharing", 1 },
 	{ "large",    0, "16 KiB..4 MiB buffers, a few alive, around the mmap threshold", 1 },
+	{ "big",      0, "5..25 MiB blocks, four alive, partly touched and freed", 1 },
+	{ "bigrealloc", 0, "three buffers grown by 64..128 KiB reallocs up to 8..32 MiB", 1 },
 };
 #define NWORK ((int)(sizeof workloads / sizeof workloads[0]))
 
@@ -512,7 +514,7 @@ static void usage(FILE *f)
 "\n"
 "Workloads:\n");
 	for (i = 0; i < NWORK; i++)
-		fprintf(f, "  %-9s %s%s\n", workloads[i].name, workloads[i].what,
+		fprintf(f, "  %-10s %s%s\n", workloads[i].name, workloads[i].what,
 			workloads[i].threaded ? " [-t]" : "");
 	fprintf(f,
 "\n"
@@ -766,7 +768,7 @@ int main(int argc, char **argv)
 	if (list) {
 		printf("workloads (in %s):\n", bindir);
 		for (i = 0; i < NWORK; i++)
-			printf("  %-9s %s%s\n", workloads[i].name, workloads[i].what,
+			printf("  %-10s %s%s\n", workloads[i].name, workloads[i].what,
 			       workloads[i].threaded ? " [-t]" : "");
 		printf("allocators:\n");
 		for (i = 0; i < nalloc; i++)
@@ -821,7 +823,7 @@ int main(int argc, char **argv)
 			char *args[] = { bin, "-s", scale_s, wl->threaded ? "-t" : NULL, threads_s, NULL };
 
 			if (!quiet)
-				fprintf(stderr, "[rep %d/%d] %-9s", rep + 1, reps, wl->name);
+				fprintf(stderr, "[rep %d/%d] %-10s", rep + 1, reps, wl->name);
 			for (j = 0; j < na; j++) {
 				int ai = (j + rep) % na;    /* rotate the order */
 				struct run *r = RUN(rep, i, ai);
@@ -936,7 +938,7 @@ int main(int argc, char **argv)
 		     "instr: median user-space instructions (perf counter; '-' if unavailable),\n"
 		     "       the steadiest measure of an allocator's own cost on a noisy machine\n");
 	fprintf(out, "ratios are to %s (below 1 = faster / smaller)\n\n", allocs[aidx[base]].name);
-	fprintf(out, "%-9s %-10s %9s %6s %8s %11s %8s %9s %8s\n",
+	fprintf(out, "%-10s %-10s %9s %6s %8s %11s %8s %9s %8s\n",
 	       "workload", "allocator", "time", "range", "x time", "peak RSS", "x RSS", "instr", "x instr");
 	for (i = 0; i < nw; i++) {
 		const struct summary *b = &sum[i * na + base];
@@ -945,7 +947,7 @@ int main(int argc, char **argv)
 			const struct summary *s = &sum[i * na + j];
 			char rss[32], range[16], tr[16], mr[16], ins[16], ir[16];
 
-			fprintf(out, "%-9s %-10s ", j == 0 ? workloads[widx[i]].name : "",
+			fprintf(out, "%-10s %-10s ", j == 0 ? workloads[widx[i]].name : "",
 			       allocs[aidx[j]].name);
 			if (s->n == 0) {
 				fprintf(out, "%9s\n", "FAILED");

@@ -83,9 +83,14 @@ struct kmm_stats {
 int kmm_stats_get(struct kmm_stats *st);
 
 /* Write reports to file descriptor fd.  `sections` is a comma-separated
- * list of: "summary" (what `kmm run --stats` prints), "malloc_info"
- * (glibc's XML), "params" (current parameters), or "all".  Returns 0, or
- * -1 with errno = EINVAL for an unknown section. */
+ * list of: "summary" (the heap side: break, big blocks, tcache, bins),
+ * "meminfo" (where the memory is, heap and kernel side), "buddyinfo",
+ * "pagetypeinfo", "zoneinfo" (the buddy allocator), "slabinfo" (the slab
+ * caches), "vmallocinfo" (the vmalloc areas), "maps" (every region kmm
+ * mapped, resident pages, page faults), "malloc_info" (glibc's XML),
+ * "params" (current parameters), or "all".  `kmm run --stats` prints
+ * summary,meminfo,buddyinfo,slabinfo,vmallocinfo,maps.  Returns 0, or -1
+ * with errno = EINVAL for an unknown section (nothing is written). */
 int kmm_report(int fd, const char *sections);
 
 /* Run every invariant checker over kmm's structures.  Returns the number of

@@ -13,7 +13,7 @@
 #include "report.h"
 #include "heap/fastpath.h"
 #include "heap/heap.h"
-#include "heap/mmap_chunk.h"
+#include "heap/big.h"
 #include "kernel/kernel.h"
 
 #define API KMM_EXPORT
@@ -58,7 +58,7 @@ API int kmm_stats_get(struct kmm_stats *st)
 	struct kmm_thread_counters tc;
 	struct mallinfo2 mi;
 	struct kmm_arena *a = &kmm_main_arena;
-	const struct kmm_mmap_stats *m = &kmm_mmap_stats;
+	const struct kmm_big_stats *m = &kmm_big_stats;
 
 	kmm_ensure_init();
 	mi = kmm_heap_mallinfo2();

@@ -116,7 +116,7 @@ __attribute__((destructor)) static void kmm_destructor(void)
 			return;
 		}
 	}
-	kmm_report_exit(fd, kmm_os_now_ns() - kmm_start_ns);
+	kmm_report_exit(fd, kmm_os_now_ns() - kmm_start_ns, kmm_options.stats_report);
 	if (fd != 2)
 		kmm_os_close(fd);
 	kmm_report_fd = -1;

@@ -240,4 +240,12 @@ void kmm_options_load(void)
 	long long pid = 0;
 	if ((v = kmm_getenv("KMM_STATS_PID")) != NULL && kmm_parse_number(v, strlen(v), false, &pid))
 		kmm_options.stats_pid = (pid_t)pid;
+	v = kmm_getenv("KMM_STATS_REPORT");
+	if (v == NULL || *v == '\0')
+		v = KMM_DEFAULT_REPORT;
+	size_t n = strlen(v);
+	if (n >= sizeof kmm_options.stats_report)
+		n = sizeof kmm_options.stats_report - 1;
+	memcpy(kmm_options.stats_report, v, n);
+	kmm_options.stats_report[n] = '\0';
 }

@@ -9,6 +9,8 @@
  *   KMM_OPTIONS      name=value,...  (kmm's own; wins over the above)
  *   KMM_STATS        1 / stderr, or a file to append the exit report to
  *   KMM_STATS_PID    only report in the process with this pid
+ *   KMM_STATS_REPORT the report's sections (default: summary,meminfo,
+ *                    buddyinfo,slabinfo,vmallocinfo,maps)
  *
  * Values: decimal, 0x hex; in KMM_OPTIONS also a k/m/g suffix (KiB...).
  */
@@ -18,10 +20,13 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#define KMM_DEFAULT_REPORT "summary,meminfo,buddyinfo,slabinfo,vmallocinfo,maps"
+
 struct kmm_options {
 	bool  stats;               /* print the report at exit */
 	char  stats_path[1024];    /* "" = standard error */
 	pid_t stats_pid;           /* 0 = any process */
+	char  stats_report[128];   /* sections of the exit report */
 	bool  pending;             /* environ was not available yet */
 };
 

@@ -11,7 +11,7 @@
 #include "os.h"
 #include "heap/arena.h"
 #include "heap/heap.h"
-#include "heap/mmap_chunk.h"
+#include "heap/big.h"
 #include "heap/params.h"
 #include "kernel/page_alloc.h"
 #include "kernel/region.h"
@@ -74,6 +74,7 @@ static void emit_meminfo(struct kmm_buf *b)
 	kb(b, "VmallocLazy:", vs.lazy_bytes);
 	kb(b, "VmallocFree:", vs.free_bytes);
 	kb(b, "VmallocCache:", vs.cache_budget);
+	kb(b, "VmallocLazyMax:", vs.lazy_limit);
 	kb(b, "Slab:", kmm_slab_total_bytes());
 	kb(b, "BuddyTotal:", (unsigned long long)z->managed_pages * KMM_PAGE_SIZE);
 	kb(b, "BuddyFree:", (unsigned long long)z->free_pages * KMM_PAGE_SIZE);
@@ -180,7 +181,7 @@ int kmm_report_sections(int fd, const char *list)
 	return 0;
 }
 
-void kmm_report_exit(int fd, unsigned long long uptime_ns)
+void kmm_report_exit(int fd, unsigned long long uptime_ns, const char *list)
 {
 	char out[2048], comm[64] = "?";
 	struct kmm_buf b;
@@ -199,6 +200,8 @@ void kmm_report_exit(int fd, unsigned long long uptime_ns)
 	kmm_buf_printf(&b, "== kmm %s report: pid %d (%s), %llu.%03llu s ==\n", PACKAGE_VERSION,
 		       (int)kmm_os_getpid(), comm, uptime_ns / 1000000000ull,
 		       (uptime_ns / 1000000ull) % 1000);
-	kmm_heap_report_summary(&b);
 	kmm_buf_flush(&b);
+	if (kmm_report_sections(fd, list) != 0)
+		kmm_warn("KMM_STATS_REPORT: unknown section in '%s' (known: summary, meminfo, buddyinfo, "
+			 "pagetypeinfo, zoneinfo, slabinfo, vmallocinfo, maps, malloc_info, params, all)", list);
 }

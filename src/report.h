@@ -11,7 +11,7 @@
 int kmm_report_sections(int fd, const char *sections);
 
 /* The report printed at exit: a header naming the process, then the
- * summary. */
-void kmm_report_exit(int fd, unsigned long long uptime_ns);
+ * sections (an unknown one is reported and skipped). */
+void kmm_report_exit(int fd, unsigned long long uptime_ns, const char *sections);
 
 #endif /* KMM_REPORT_H */

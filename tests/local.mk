@@ -24,6 +24,7 @@ EXTRA_DIST += tests/criterion-tap tests/tap.sh
 # --- unit tests (criterion, prefixed API) -----------------------------------
 unit_tests_kernel =
 include tests/unit/rbtree.mk
+include tests/unit/kernel.mk
 
 if HAVE_CRITERION
 unit_tests = $(unit_tests_kernel) \

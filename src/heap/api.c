@@ -5,6 +5,13 @@
  * Locking: each function takes the arena lock around the arena calls and
  * drops it before anything that may take long or call out (memcpy of big
  * blocks happens under the lock only inside kmm_int_realloc, as in glibc).
+ * Big blocks (big.h) are allocated and freed without the arena lock: the
+ * arena only decides that a request is big (last_path == KMM_PATH_BIG).
+ *
+ * Telling a big block from a heap chunk: big blocks are page aligned and lie
+ * in vmalloc's spaces; nothing in front of one may be read.  So free,
+ * realloc and malloc_usable_size look at the address first, and read a
+ * chunk header only for what can be a heap chunk.
  * While the process has a single thread (glibc's __libc_single_threaded),
  * the lock is skipped, as glibc does: nobody can contend for it.
  */
@@ -19,7 +26,7 @@
 #include "heap.h"
 #include "arena.h"
 #include "fastpath.h"
-#include "mmap_chunk.h"
+#include "big.h"
 #include "tcache.h"
 #include "thread.h"
 #include "../init.h"
@@ -68,6 +75,28 @@ static inline struct kmm_arena *my_arena(struct kmm_thread *t)
 	return &kmm_main_arena;
 }
 
+/* A request the arena found big (its lock dropped): a vmalloc area aligned
+ * to `align` (0: a page), or if vmalloc fails a heap chunk, as glibc falls
+ * back to brk when mmap fails.  align > 16 means a memalign request. */
+static KMM_NOINLINE void *big_or_heap(struct kmm_arena *a, size_t n, size_t align, const void *caller)
+{
+	void *mem = kmm_big_alloc(n, align, caller);
+	if (KMM_LIKELY(mem != NULL))
+		return mem;
+	__atomic_add_fetch(&kmm_big_stats.fallbacks, 1, __ATOMIC_RELAXED);
+	bool locked = arena_lock(a);
+	a->no_big = true;
+	mchunk p = align > KMM_ALIGNMENT ? kmm_int_memalign(a, align, request2size(n))
+					 : kmm_int_malloc(a, request2size(n), NULL);
+	a->no_big = false;
+	arena_unlock(a, locked);
+	if (p == NULL) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return chunk2mem(p);
+}
+
 KMM_NOINLINE void *kmm_heap_malloc_slow(size_t n, const void *caller)
 {
 	if (KMM_UNLIKELY(n > KMM_MAX_REQUEST)) {
@@ -94,8 +123,11 @@ KMM_NOINLINE void *kmm_heap_malloc_slow(size_t n, const void *caller)
 	struct kmm_arena *a = my_arena(t);
 	bool locked = arena_lock(a);
 	mchunk p = kmm_int_malloc(a, nb, tc);
+	enum kmm_path path = a->last_path;
 	arena_unlock(a, locked);
 	if (KMM_UNLIKELY(p == NULL)) {
+		if (path == KMM_PATH_BIG)
+			return big_or_heap(a, n, 0, caller);
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -116,33 +148,41 @@ static KMM_COLD void tcache_double_free_check(struct kmm_tcache *tc, size_t tidx
 	/* not there: the key was a coincidence (user data) — carry on */
 }
 
-/* Abort unless mem can be a heap chunk of kmm's. */
-static inline void check_heap_pointer(void *mem, mchunk p, size_t size, const char *who)
+static KMM_COLD KMM_NORETURN void not_ours(const void *mem, const char *who)
 {
-	if (KMM_UNLIKELY(!aligned_ok((uintptr_t)mem) || (uintptr_t)p > (uintptr_t)-size))
-		kmm_fatal("%s: invalid pointer %p", who, mem);
-	if (KMM_UNLIKELY(!arena_spans(arena_for_chunk(p), p) ||
+	kmm_fatal("%s: invalid pointer %p (not a block kmm handed out)", who, mem);
+}
+
+/* The header of what should be a heap chunk: aborts unless mem is 16-byte
+ * aligned and inside the arena's span (checked before reading anything),
+ * not inside vmalloc's spaces (the span of a non-contiguous heap may
+ * enclose them), and the header's size is sane. */
+static inline size_t heap_chunk_size(const void *mem, const char *who)
+{
+	mchunk p = mem2chunk(mem);
+	if (KMM_UNLIKELY(!aligned_ok((uintptr_t)mem)))
+		kmm_fatal("%s: invalid pointer %p (misaligned)", who, mem);
+	if (KMM_UNLIKELY(!arena_spans(arena_for_chunk(p), p) || kmm_vmalloc_in_space(mem)))
+		not_ours(mem, who);
+	size_t size = chunksize(p);
+	if (KMM_UNLIKELY((uintptr_t)p > (uintptr_t)-size ||
 			 !arena_spans(arena_for_chunk(p), (char *)p + size - 1)))
-		kmm_fatal("%s: invalid pointer %p (not a block kmm handed out)", who, mem);
-	if (KMM_UNLIKELY(size < KMM_MINSIZE || !aligned_ok(size)))
+		not_ours(mem, who);
+	if (KMM_UNLIKELY(size < KMM_MINSIZE || !aligned_ok(size) || chunk_is_mmapped(p)))
 		kmm_fatal("%s: invalid size %zu of chunk at %p", who, size, mem);
+	return size;
 }
 
 KMM_NOINLINE void kmm_heap_free_slow(void *mem)
 {
-	mchunk p = mem2chunk(mem);
-	size_t size = chunksize(p);
 	struct kmm_thread *t = &kmm_self;
-
-	if (KMM_UNLIKELY(!aligned_ok((uintptr_t)mem)))
-		kmm_fatal("free(): invalid pointer %p (misaligned)", mem);
 	t->c.frees_slow++;
-
-	if (chunk_is_mmapped(p)) {
-		kmm_munmap_chunk(p);
+	if (kmm_big_owns(mem)) {
+		kmm_big_free(mem);
 		return;
 	}
-	check_heap_pointer(mem, p, size, "free()");
+	mchunk p = mem2chunk(mem);
+	size_t size = heap_chunk_size(mem, "free()");
 
 	struct kmm_tcache *tc = my_tcache(t);
 	size_t tidx = kmm_csize2tidx(size);
@@ -162,6 +202,21 @@ KMM_NOINLINE void kmm_heap_free_slow(void *mem)
 	bool locked = arena_lock(a);
 	kmm_int_free(a, p);
 	arena_unlock(a, locked);
+}
+
+/* calloc of a big block: all of it reads as zero (a reused area may be
+ * bigger than asked), but only pages that may hold old data are cleared. */
+static KMM_NOINLINE void *calloc_big(struct kmm_arena *a, size_t bytes, const void *caller)
+{
+	void *mem = big_or_heap(a, bytes, 0, caller);
+	if (mem == NULL)
+		return NULL;
+	if (!kmm_big_owns(mem))   /* the heap fallback */
+		return memset(mem, 0, chunk_usable(mem2chunk(mem)));
+	if (KMM_UNLIKELY(kmm_params.perturb_byte != 0))
+		return memset(mem, 0, bytes);
+	kmm_big_zero(mem, kmm_big_usable(mem, "calloc()"));
+	return mem;
 }
 
 void *kmm_heap_calloc(size_t n, size_t size, const void *caller)
@@ -195,6 +250,8 @@ void *kmm_heap_calloc(size_t n, size_t size, const void *caller)
 	char *fresh = a->carve_fresh;
 	arena_unlock(a, locked);
 	if (KMM_UNLIKELY(p == NULL)) {
+		if (path == KMM_PATH_BIG)
+			return calloc_big(a, bytes, caller);
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -202,11 +259,6 @@ void *kmm_heap_calloc(size_t n, size_t size, const void *caller)
 	size_t usable = chunk_usable(p);
 	if (KMM_UNLIKELY(kmm_params.perturb_byte != 0))
 		return memset(mem, 0, usable);
-	if (chunk_is_mmapped(p)) {
-		/* only pages that may hold old data are cleared */
-		kmm_mmap_chunk_zero(p, mem, usable);
-		return mem;
-	}
 	if (path == KMM_PATH_TOP || path == KMM_PATH_SYSMALLOC) {
 		/* only what lies below the never-used part of the top chunk
 		 * can be dirty */
@@ -215,6 +267,52 @@ void *kmm_heap_calloc(size_t n, size_t size, const void *caller)
 			usable = dirty;
 	}
 	return memset(mem, 0, usable);
+}
+
+/* realloc of a big block: vrealloc grows in place or moves the pages
+ * without copying; it stays a big block even when it shrinks below the
+ * threshold, as a mapped chunk does in glibc. */
+static KMM_NOINLINE void *realloc_big(void *mem, size_t n, const void *caller)
+{
+	size_t old = kmm_big_usable(mem, "realloc()");
+	void *nmem = kmm_big_realloc(mem, n);
+	if (nmem != NULL)
+		return nmem;
+	if (old >= n)   /* could not shrink: still fits */
+		return mem;
+	nmem = kmm_malloc_fast(n, caller);
+	if (nmem == NULL)
+		return NULL;
+	memcpy(nmem, mem, old);
+	kmm_big_free(mem);
+	return nmem;
+}
+
+/* A heap chunk grows past the threshold: copy it to a big block (or, if
+ * vmalloc fails, grow it in the heap after all). */
+static KMM_NOINLINE void *realloc_heap_to_big(struct kmm_arena *a, mchunk oldp, size_t n,
+					      const void *caller)
+{
+	void *nmem = kmm_big_alloc(n, 0, caller);
+	bool locked;
+	if (nmem != NULL) {
+		memcpy(nmem, chunk2mem(oldp), chunk_usable(oldp));
+		locked = arena_lock(a);
+		kmm_int_free(a, oldp);
+		arena_unlock(a, locked);
+		return nmem;
+	}
+	__atomic_add_fetch(&kmm_big_stats.fallbacks, 1, __ATOMIC_RELAXED);
+	locked = arena_lock(a);
+	a->no_big = true;
+	mchunk newp = kmm_int_realloc(a, oldp, chunksize(oldp), request2size(n));
+	a->no_big = false;
+	arena_unlock(a, locked);
+	if (newp == NULL) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return chunk2mem(newp);
 }
 
 void *kmm_heap_realloc(void *mem, size_t n, const void *caller)
@@ -229,38 +327,24 @@ void *kmm_heap_realloc(void *mem, size_t n, const void *caller)
 		errno = ENOMEM;
 		return NULL;
 	}
-	mchunk oldp = mem2chunk(mem);
-	size_t oldsize = chunksize(oldp);
-	size_t nb = request2size(n);
 	struct kmm_thread *t = &kmm_self;
 	t->caller = caller;
 	t->c.mallocs_slow++;
 
-	if (KMM_UNLIKELY(!aligned_ok((uintptr_t)mem)))
-		kmm_fatal("realloc(): invalid pointer %p (misaligned)", mem);
+	if (kmm_big_owns(mem))
+		return realloc_big(mem, n, caller);
 
-	if (chunk_is_mmapped(oldp)) {
-		kmm_mmap_chunk_check(oldp, "realloc()");
-		mchunk newp = kmm_mremap_chunk(oldp, nb);
-		if (newp != NULL)
-			return chunk2mem(newp);
-		/* mremap refused: still fits? */
-		if (oldsize - KMM_SIZE_SZ >= nb)
-			return mem;
-		void *nmem = kmm_malloc_fast(n, caller);
-		if (nmem == NULL)
-			return NULL;
-		memcpy(nmem, mem, oldsize - KMM_CHUNK_HDR);
-		kmm_munmap_chunk(oldp);
-		return nmem;
-	}
-
-	check_heap_pointer(mem, oldp, oldsize, "realloc()");
+	mchunk oldp = mem2chunk(mem);
+	size_t oldsize = heap_chunk_size(mem, "realloc()");
+	size_t nb = request2size(n);
 	struct kmm_arena *a = arena_for_chunk(oldp);
 	bool locked = arena_lock(a);
 	mchunk newp = kmm_int_realloc(a, oldp, oldsize, nb);
+	enum kmm_path path = a->last_path;
 	arena_unlock(a, locked);
-	if (newp == NULL) {
+	if (KMM_UNLIKELY(newp == NULL)) {
+		if (path == KMM_PATH_BIG)
+			return realloc_heap_to_big(a, oldp, n, caller);
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -307,8 +391,11 @@ void *kmm_heap_memalign(size_t alignment, size_t n, const void *caller)
 	struct kmm_arena *a = my_arena(t);
 	bool locked = arena_lock(a);
 	mchunk p = kmm_int_memalign(a, alignment, request2size(n));
+	enum kmm_path path = a->last_path;
 	arena_unlock(a, locked);
 	if (p == NULL) {
+		if (path == KMM_PATH_BIG)
+			return big_or_heap(a, n, alignment, caller);
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -361,14 +448,12 @@ size_t kmm_heap_usable_size(const void *mem)
 {
 	if (mem == NULL)
 		return 0;
+	if (kmm_big_owns(mem))
+		return kmm_big_usable(mem, "malloc_usable_size()");
 	mchunk p = mem2chunk(mem);
-	if (chunk_is_mmapped(p)) {
-		kmm_mmap_chunk_check(p, "malloc_usable_size()");
-		return chunksize(p) - KMM_CHUNK_HDR;
-	}
-	check_heap_pointer((void *)mem, p, chunksize(p), "malloc_usable_size()");
+	size_t size = heap_chunk_size(mem, "malloc_usable_size()");
 	if (inuse(p))
-		return chunksize(p) - KMM_SIZE_SZ;
+		return size - KMM_SIZE_SZ;
 	return 0;
 }
 

@@ -33,7 +33,7 @@
 #include <sys/mman.h>
 
 #include "arena.h"
-#include "mmap_chunk.h"
+#include "big.h"
 #include "tcache.h"
 #include "../os.h"
 #include "../util/format.h"
@@ -50,7 +50,7 @@ const char *const kmm_path_names[KMM_PATH_NR] = {
 	[KMM_PATH_BINMAP]    = "binmap",
 	[KMM_PATH_TOP]       = "top",
 	[KMM_PATH_SYSMALLOC] = "sysmalloc",
-	[KMM_PATH_MMAP]      = "vmalloc",
+	[KMM_PATH_BIG]       = "vmalloc",
 };
 
 void kmm_arena_init(struct kmm_arena *a, int index)
@@ -519,7 +519,7 @@ mchunk kmm_int_malloc(struct kmm_arena *a, size_t nb, struct kmm_tcache *tc)
 		}
 		/* 8. ask the OS */
 		victim = kmm_sysmalloc(a, nb);
-		if (victim != NULL && !chunk_is_mmapped(victim))
+		if (victim != NULL)
 			alloc_perturb(victim, nb - KMM_SIZE_SZ);
 		return victim;
 	}
@@ -617,7 +617,7 @@ mchunk kmm_int_realloc(struct kmm_arena *a, mchunk oldp, size_t oldsize, size_t 
 			newp = kmm_int_malloc(a, nb, NULL);
 			if (newp == NULL)
 				return NULL;
-			if (chunk_is_mmapped(newp) || newp != next) {
+			if (newp != next) {
 				memcpy(chunk2mem(newp), chunk2mem(oldp), oldsize - KMM_SIZE_SZ);
 				kmm_int_free(a, oldp);
 				return newp;
@@ -647,6 +647,7 @@ mchunk kmm_int_memalign(struct kmm_arena *a, size_t alignment, size_t nb)
 {
 	/* Over-allocate, then give back the misaligned front and the tail. */
 	if (nb > KMM_MAX_REQUEST - alignment - KMM_MINSIZE) {
+		a->last_path = KMM_PATH_NR;
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -663,27 +664,20 @@ mchunk kmm_int_memalign(struct kmm_arena *a, size_t alignment, size_t nb)
 		mchunk newp = (mchunk)brk;
 		size_t lead = (size_t)(brk - (char *)p);
 		size_t newsize = chunksize(p) - lead;
-		if (chunk_is_mmapped(p)) {
-			newp->prev_size = p->prev_size + lead;
-			set_head(newp, newsize | KMM_IS_MMAPPED);
-			return newp;
-		}
 		set_head(newp, newsize | KMM_PREV_INUSE | arena_flag(a));
 		set_inuse_at(newp, newsize);
 		set_head_size(p, lead);
 		kmm_int_free(a, p);
 		p = newp;
 	}
-	if (!chunk_is_mmapped(p)) {
-		size_t size = chunksize(p);
-		if (size > nb + KMM_MINSIZE) {
-			size_t rsize = size - nb;
-			mchunk rem = chunk_at(p, nb);
-			set_head(rem, rsize | KMM_PREV_INUSE | arena_flag(a));
-			set_head_size(p, nb);
-			set_inuse_at(rem, rsize);
-			kmm_int_free(a, rem);
-		}
+	size_t size = chunksize(p);
+	if (size > nb + KMM_MINSIZE) {
+		size_t rsize = size - nb;
+		mchunk rem = chunk_at(p, nb);
+		set_head(rem, rsize | KMM_PREV_INUSE | arena_flag(a));
+		set_head_size(p, nb);
+		set_inuse_at(rem, rsize);
+		kmm_int_free(a, rem);
 	}
 	return p;
 }

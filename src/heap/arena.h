@@ -77,7 +77,7 @@ enum kmm_path {
 	KMM_PATH_BINMAP,      /* smallest chunk of the next non-empty bin, split */
 	KMM_PATH_TOP,         /* split of the top chunk */
 	KMM_PATH_SYSMALLOC,   /* top chunk after growing the heap */
-	KMM_PATH_MMAP,        /* a big block: a vmalloc area of its own */
+	KMM_PATH_BIG,         /* a big block: a vmalloc area of its own (big.h) */
 	KMM_PATH_NR
 };
 extern const char *const kmm_path_names[KMM_PATH_NR];
@@ -137,6 +137,9 @@ struct kmm_arena {
 	 * before dropping the lock). */
 	enum kmm_path last_path;
 	char      *carve_fresh;
+	/* Serve requests above the mmap threshold from the heap too (set
+	 * for a retry when vmalloc failed). */
+	bool       no_big;
 
 	struct kmm_segment  seg0;     /* the first segment (brk) */
 	struct kmm_segment *seg_last; /* the segment that holds top */
@@ -227,9 +230,11 @@ struct kmm_tcache;
 void   kmm_arena_init(struct kmm_arena *a, int index);
 /* Allocate a chunk of exactly nb bytes (nb = request2size(...)).  May move
  * further chunks of that size into tc (NULL: no tcache).  Returns NULL with
- * errno = ENOMEM when the OS refuses memory. */
+ * errno = ENOMEM when the OS refuses memory, or NULL with last_path =
+ * KMM_PATH_BIG when the request is to be a big block (big.h).  The same
+ * holds for kmm_int_realloc and kmm_int_memalign. */
 mchunk kmm_int_malloc(struct kmm_arena *a, size_t nb, struct kmm_tcache *tc);
-/* Return a heap chunk (not mmapped) to the arena's bins. */
+/* Return a heap chunk to the arena's bins. */
 void   kmm_int_free(struct kmm_arena *a, mchunk p);
 /* Resize a heap chunk; returns the chunk to use (possibly moved and with
  * contents copied) or NULL with the old chunk untouched. */

@@ -30,7 +30,7 @@
 
 #include "heap.h"
 #include "arena.h"
-#include "mmap_chunk.h"
+#include "big.h"
 #include "tcache.h"
 #include "thread.h"
 #include "../util/format.h"
@@ -301,7 +301,7 @@ int kmm_heap_check(int verbose)
 	if (a->max_system_mem < a->system_mem)
 		bad(&c, "max_system_mem %zu < system_mem %zu", a->max_system_mem, a->system_mem);
 
-	const struct kmm_mmap_stats *m = &kmm_mmap_stats;
+	const struct kmm_big_stats *m = &kmm_big_stats;
 	if (m->n_mmaps > m->max_n_mmaps || m->mmapped_mem > m->max_mmapped_mem)
 		bad(&c, "mmap counters above their maxima");
 	if (m->unmaps > m->maps)

@@ -23,8 +23,9 @@
  *
  * Flag bits in head:
  *   P  KMM_PREV_INUSE     the previous chunk is in use (or a fencepost)
- *   M  KMM_IS_MMAPPED     the chunk has a mapping of its own; prev_size then
- *                         holds the offset of the chunk from the mapping start
+ *   M  KMM_IS_MMAPPED     glibc's "mapping of its own"; never set by kmm,
+ *                         whose big blocks have no chunk header (big.h):
+ *                         a chunk that shows it is corrupt
  *   A  KMM_NON_MAIN_ARENA the chunk belongs to an arena other than the main
  *                         (brk) arena
  *
@@ -32,8 +33,7 @@
  * in large bins, the size skip list fd_nextsize/bk_nextsize; its size is
  * repeated at its end (the next chunk's prev_size, the "foot").
  *
- * Usable bytes of an in-use chunk: size - 8 (it borrows the next prev_size);
- * of an mmapped chunk: size - 16 (there is no next chunk).
+ * Usable bytes of an in-use chunk: size - 8 (it borrows the next prev_size).
  */
 #ifndef KMM_CHUNK_H
 #define KMM_CHUNK_H
@@ -48,6 +48,10 @@
 #define KMM_ALIGN_MASK     (KMM_ALIGNMENT - 1)
 #define KMM_CHUNK_HDR      (2 * KMM_SIZE_SZ)                 /* 16 */
 #define KMM_MINSIZE        ((size_t)32)   /* header + fd + bk, aligned */
+/* Big blocks (big.h) have no chunk header and are aligned to this, a page
+ * of vmalloc's: a pointer not aligned to it always has a header in front
+ * of it on the same page. */
+#define KMM_BIG_ALIGN      ((uintptr_t)4096)
 
 #define KMM_PREV_INUSE     ((size_t)0x1)
 #define KMM_IS_MMAPPED     ((size_t)0x2)
@@ -105,7 +109,7 @@ KMM_INLINE size_t request2size(size_t req)
 /* Bytes the user may use in an in-use chunk. */
 KMM_INLINE size_t chunk_usable(mchunk p)
 {
-	return chunk_is_mmapped(p) ? chunksize(p) - KMM_CHUNK_HDR : chunksize(p) - KMM_SIZE_SZ;
+	return chunksize(p) - KMM_SIZE_SZ;
 }
 
 #endif /* KMM_CHUNK_H */

@@ -8,9 +8,11 @@
  * paths need no initialisation test.
  *
  * free() checks, before trusting a chunk header enough to cache it: the
- * pointer is 16-byte aligned and inside the main arena's span, the size is a
- * small multiple of 16 and not a mapped chunk, and the chunk does not carry
- * the tcache key (a probable double free, which the slow path confirms).
+ * pointer is 16-byte aligned and not page aligned (so the header in front of
+ * it lies on the same, readable page: a big block is page aligned and has
+ * no header, big.h), it is inside the main arena's span, the size is a small
+ * multiple of 16 without the M bit, and the chunk does not carry the tcache
+ * key (a probable double free, which the slow path confirms).
  */
 #ifndef KMM_HEAP_FASTPATH_H
 #define KMM_HEAP_FASTPATH_H
@@ -44,22 +46,24 @@ KMM_INLINE void kmm_free_fast(void *mem)
 		return;
 	struct kmm_thread *t = &kmm_self;
 	mchunk p = mem2chunk(mem);
-	size_t head = p->head;
-	size_t idx = (head >> 4) - 2;
-	struct kmm_tcache *tc = t->tc;
-	if (KMM_LIKELY(idx < kmm_params.tcache_bins &&
-		       (head & (KMM_IS_MMAPPED | 8)) == 0 &&
-		       ((uintptr_t)mem & KMM_ALIGN_MASK) == 0 &&
-		       arena_spans(&kmm_main_arena, p) &&
-		       tc->counts[idx] < kmm_params.tcache_count)) {
-		struct kmm_tcache_entry *e = mem;
-		if (KMM_LIKELY(e->key != kmm_tcache_key)) {
-			e->next = tc->heads[idx];
-			e->key = kmm_tcache_key;
-			tc->heads[idx] = e;
-			tc->counts[idx]++;
-			t->c.tc_free_hits++;
-			return;
+	uintptr_t in_page = (uintptr_t)mem & (KMM_BIG_ALIGN - 1);
+	if (KMM_LIKELY((in_page & KMM_ALIGN_MASK) == 0 && in_page != 0)) {
+		size_t head = p->head;
+		size_t idx = (head >> 4) - 2;
+		struct kmm_tcache *tc = t->tc;
+		if (KMM_LIKELY(idx < kmm_params.tcache_bins &&
+			       (head & (KMM_IS_MMAPPED | 8)) == 0 &&
+			       arena_spans(&kmm_main_arena, p) &&
+			       tc->counts[idx] < kmm_params.tcache_count)) {
+			struct kmm_tcache_entry *e = mem;
+			if (KMM_LIKELY(e->key != kmm_tcache_key)) {
+				e->next = tc->heads[idx];
+				e->key = kmm_tcache_key;
+				tc->heads[idx] = e;
+				tc->counts[idx]++;
+				t->c.tc_free_hits++;
+				return;
+			}
 		}
 	}
 	kmm_heap_free_slow(mem);

@@ -42,7 +42,7 @@ enum kmm_param {
 	KMM_P_THRESHOLD_RULE        = -103,
 };
 
-/* whether freeing a big chunk raises the mmap threshold (mmap_chunk.h) */
+/* whether freeing a big chunk raises the mmap threshold (big.h) */
 enum kmm_threshold_rule {
 	KMM_THRESHOLD_CACHE,      /* kmm: no; vmalloc keeps freed blocks resident instead */
 	KMM_THRESHOLD_GLIBC,      /* glibc's dynamic rule, applied at free() */

@@ -14,7 +14,7 @@
 
 #include "heap.h"
 #include "arena.h"
-#include "mmap_chunk.h"
+#include "big.h"
 #include "thread.h"
 #include "../init.h"
 #include "../os.h"
@@ -109,8 +109,8 @@ struct mallinfo2 kmm_heap_mallinfo2(void)
 	m.arena = s.system_mem;
 	m.ordblks = s.nblocks;
 	m.smblks = s.fast_count;
-	m.hblks = __atomic_load_n(&kmm_mmap_stats.n_mmaps, __ATOMIC_RELAXED);
-	m.hblkhd = __atomic_load_n(&kmm_mmap_stats.mmapped_mem, __ATOMIC_RELAXED);
+	m.hblks = __atomic_load_n(&kmm_big_stats.n_mmaps, __ATOMIC_RELAXED);
+	m.hblkhd = __atomic_load_n(&kmm_big_stats.mmapped_mem, __ATOMIC_RELAXED);
 	m.usmblks = 0;
 	m.fsmblks = s.fast_bytes;
 	m.uordblks = s.system_mem - s.avail;
@@ -144,7 +144,7 @@ void kmm_heap_malloc_stats(void)
 	struct kmm_buf b;
 	kmm_ensure_init();
 	snapshot(&kmm_main_arena, &s, false);
-	size_t mmapped = __atomic_load_n(&kmm_mmap_stats.mmapped_mem, __ATOMIC_RELAXED);
+	size_t mmapped = __atomic_load_n(&kmm_big_stats.mmapped_mem, __ATOMIC_RELAXED);
 	size_t in_use = s.system_mem - s.avail;
 
 	kmm_buf_init(&b, out, sizeof out, 2);
@@ -156,9 +156,9 @@ void kmm_heap_malloc_stats(void)
 	kmm_buf_printf(&b, "system bytes     = %10u\n", (unsigned)(s.system_mem + mmapped));
 	kmm_buf_printf(&b, "in use bytes     = %10u\n", (unsigned)(in_use + mmapped));
 	kmm_buf_printf(&b, "max mmap regions = %10u\n",
-		       (unsigned)__atomic_load_n(&kmm_mmap_stats.max_n_mmaps, __ATOMIC_RELAXED));
+		       (unsigned)__atomic_load_n(&kmm_big_stats.max_n_mmaps, __ATOMIC_RELAXED));
 	kmm_buf_printf(&b, "max mmap bytes   = %10lu\n",
-		       (unsigned long)__atomic_load_n(&kmm_mmap_stats.max_mmapped_mem, __ATOMIC_RELAXED));
+		       (unsigned long)__atomic_load_n(&kmm_big_stats.max_mmapped_mem, __ATOMIC_RELAXED));
 	kmm_buf_flush(&b);
 }
 
@@ -199,8 +199,8 @@ void kmm_heap_report_xml(struct kmm_buf *b)
 	kmm_buf_printf(b, "<total type=\"fast\" count=\"%zu\" size=\"%zu\"/>\n", s->fast_count, s->fast_bytes);
 	kmm_buf_printf(b, "<total type=\"rest\" count=\"%zu\" size=\"%zu\"/>\n", rest_count, rest);
 	kmm_buf_printf(b, "<total type=\"mmap\" count=\"%d\" size=\"%zu\"/>\n",
-		       (int)__atomic_load_n(&kmm_mmap_stats.n_mmaps, __ATOMIC_RELAXED),
-		       __atomic_load_n(&kmm_mmap_stats.mmapped_mem, __ATOMIC_RELAXED));
+		       (int)__atomic_load_n(&kmm_big_stats.n_mmaps, __ATOMIC_RELAXED),
+		       __atomic_load_n(&kmm_big_stats.mmapped_mem, __ATOMIC_RELAXED));
 	kmm_buf_printf(b, "<system type=\"current\" size=\"%zu\"/>\n", s->system_mem);
 	kmm_buf_printf(b, "<system type=\"max\" size=\"%zu\"/>\n", s->max_system_mem);
 	kmm_buf_printf(b, "<aspace type=\"total\" size=\"%zu\"/>\n", s->system_mem);
@@ -248,7 +248,7 @@ void kmm_heap_report_summary(struct kmm_buf *b)
 	kmm_ensure_init();
 	snapshot(&kmm_main_arena, &s, false);
 	kmm_thread_counters_total(&tc);
-	const struct kmm_mmap_stats *m = &kmm_mmap_stats;
+	const struct kmm_big_stats *m = &kmm_big_stats;
 	const struct kmm_arena_stats *st = &s.st;
 
 	kmm_buf_puts(b, "heap (main arena, over brk)\n");

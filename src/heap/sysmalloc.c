@@ -5,8 +5,13 @@
  *
  * When no bin and not the top chunk can serve a request of nb bytes:
  *
- *   1. nb >= mmap threshold (128 KiB at start, raised by the dynamic rule in
- *      mmap_chunk.h): the chunk gets a mapping of its own.
+ *   1. nb >= mmap threshold (128 KiB at start; see big.h for the dynamic
+ *      rule): glibc gives the chunk a mapping of its own, kmm a vmalloc
+ *      area.  sysmalloc only decides: it returns NULL with last_path =
+ *      KMM_PATH_BIG and the caller (api.c) allocates the area without the
+ *      arena lock.  If vmalloc fails, the caller retries with no_big set
+ *      and the request is served by the heap, as glibc falls back to brk
+ *      when mmap fails.
  *   2. Otherwise the main arena grows its heap with brk, by
  *          nb + top_pad + MINSIZE - (old top size)   rounded up to pages
  *      so the first malloc of a program (the 0x290-byte tcache, then the
@@ -35,7 +40,7 @@
 #include <string.h>
 
 #include "arena.h"
-#include "mmap_chunk.h"
+#include "big.h"
 #include "thread.h"
 #include "../os.h"
 #include "../util/format.h"
@@ -72,14 +77,13 @@ mchunk kmm_sysmalloc(struct kmm_arena *a, size_t nb)
 {
 	const size_t ps = kmm_os_page_size();
 
-	/* 1. a mapping of its own */
-	if (nb >= kmm_params.mmap_threshold) {
-		mchunk p = kmm_mmap_chunk(nb, kmm_self.caller);
-		if (p != NULL) {
-			a->st.served[KMM_PATH_MMAP]++;
-			a->last_path = KMM_PATH_MMAP;
-			return p;
-		}
+	a->last_path = KMM_PATH_NR;   /* until something serves the request */
+	/* 1. a big block: the caller serves it from vmalloc after dropping
+	 * the arena lock (big.h) */
+	if (nb >= kmm_params.mmap_threshold && !a->no_big && kmm_big_allowed()) {
+		a->st.served[KMM_PATH_BIG]++;
+		a->last_path = KMM_PATH_BIG;
+		return NULL;
 	}
 
 	if (a != &kmm_main_arena) {

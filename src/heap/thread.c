@@ -122,7 +122,9 @@ struct kmm_tcache *kmm_thread_tcache_init(void)
 	struct kmm_arena *a = &kmm_main_arena;
 	size_t nb = request2size(sizeof(struct kmm_tcache));
 	bool locked = kmm_lock_fork_aware(&a->lock);
+	a->no_big = true;    /* in the heap, whatever the mmap threshold */
 	mchunk p = kmm_int_malloc(a, nb, NULL);
+	a->no_big = false;
 	kmm_unlock_if(&a->lock, locked);
 	if (p == NULL)
 		return NULL;

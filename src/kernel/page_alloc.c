@@ -167,8 +167,9 @@ static void set_watermarks(struct kmm_zone *z)
 {
 	if (z->wmark_fixed)
 		return;
-	/* min: 1 MiB of reserve per section, high: an eighth of the managed
-	 * memory (at least 8 MiB) may stay resident while free, low: half */
+	/* min: 1 MiB of reserve per section; high: what vmalloc's cache
+	 * budget leaves for free resident frames, at least 8 MiB; low: three
+	 * quarters of high */
 	z->wmark_min = 256 * z->nr_sections;
 	z->wmark_high = z->cache_target > 2048 ? z->cache_target : 2048;
 	z->wmark_low = z->wmark_high / 4 * 3;
@@ -393,12 +394,16 @@ static void free_one_block(struct kmm_zone *z, struct kmm_page *page, unsigned o
 static size_t release_dirty(struct kmm_zone *z, size_t target, unsigned min_order)
 {
 	size_t released = 0;
-	for (int o = KMM_MAX_ORDER - 1; o >= (int)min_order && z->dirty_free_pages > target; o--) {
+	/* target 0 (release everything): every block that may hold resident
+	 * pages, whatever its estimate says — a split gives each half half the
+	 * estimate, not knowing which half holds the pages */
+	bool all = target == 0;
+	for (int o = KMM_MAX_ORDER - 1; o >= (int)min_order && (all || z->dirty_free_pages > target); o--) {
 		for (unsigned t = 0; t < KMM_MIGRATE_TYPES; t++) {
 			struct kmm_list *h = &z->free_area[o].free_list[t];
-			for (struct kmm_list *l = h->prev; l != h && z->dirty_free_pages > target; l = l->prev) {
+			for (struct kmm_list *l = h->prev; l != h && (all || z->dirty_free_pages > target); l = l->prev) {
 				struct kmm_page *p = kmm_list_entry(l, struct kmm_page, lru);
-				if (p->resident == 0)
+				if (all ? !(p->flags & KMM_PG_DIRTY) : p->resident == 0)
 					continue;
 				size_t n = (size_t)1 << o;
 				if (kmm_os_advise(kmm_page_address(p), n << KMM_PAGE_SHIFT, MADV_DONTNEED) != 0)
@@ -452,6 +457,10 @@ void kmm_free_pages(struct kmm_page *page, unsigned order)
 
 void kmm_split_page(struct kmm_page *page, unsigned order, enum kmm_page_owner owner)
 {
+	/* under the zone lock: the checker walks mem_map holding it, and must
+	 * not see a block half split */
+	struct kmm_zone *z = &kmm_zone;
+	bool zl = kmm_lock_fork_aware(&z->lock);
 	uint32_t dirty = page->flags & KMM_PG_DIRTY;
 	for (size_t i = 0; i < ((size_t)1 << order); i++) {
 		page[i].flags = KMM_PG_HEAD | dirty;
@@ -459,6 +468,7 @@ void kmm_split_page(struct kmm_page *page, unsigned order, enum kmm_page_owner o
 		page[i].owner = (uint8_t)owner;
 		page[i].head = NULL;
 	}
+	kmm_unlock_if(&z->lock, zl);
 }
 
 void kmm_free_page_range(struct kmm_page *first, size_t n, const unsigned char *resident)
@@ -505,6 +515,7 @@ void kmm_buddy_set_cache_target(size_t pages)
 	bool zl = kmm_lock_fork_aware(&z->lock);
 	z->cache_target = pages;
 	set_watermarks(z);
+	after_free(z);   /* a lower mark applies at once */
 	kmm_unlock_if(&z->lock, zl);
 }
 

@@ -35,9 +35,10 @@
  *         madvise(MADV_DONTNEED) of free high-order blocks, largest first —
  *         until they are down to low.  So a program's RSS falls after it
  *         frees big blocks, while a bounded amount of freed memory stays
- *         resident to be reused without page faults.  Automatic high: 8 MiB,
- *         or what vmalloc asks for (kmm_buddy_set_cache_target); low: three
- *         quarters of high.
+ *         resident to be reused without page faults.  Automatic high: what
+ *         vmalloc's cache budget leaves after its lazy pool
+ *         (kmm_buddy_set_cache_target), at least 8 MiB; low: three quarters
+ *         of high.
  *
  * Locking: one zone lock, innermost of the kernel side (vmalloc lock >
  * slab cache locks > zone lock > region lock).  Sections are never removed,
@@ -165,7 +166,8 @@ extern struct kmm_zone kmm_zone;
 
 /* Allocate a block of 2^order frames; NULL with errno = ENOMEM if the OS
  * gives no more memory.  The head page describes the block (flags
- * KMM_PG_HEAD, order, owner). */
+ * KMM_PG_HEAD, order, owner; if KMM_PG_DIRTY, `resident` keeps the free
+ * block's estimate of its resident pages). */
 struct kmm_page *kmm_alloc_pages(unsigned order, unsigned gfp, enum kmm_page_owner owner);
 /* Free a block allocated with kmm_alloc_pages (same order). */
 void kmm_free_pages(struct kmm_page *page, unsigned order);

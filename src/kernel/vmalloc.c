@@ -18,17 +18,20 @@
  *
  * Frames: the buddy allocator gives blocks as large as possible (order 10 =
  * 4 MiB, smaller for the tail), split into order-0 frames (pages[] holds one
- * descriptor per 4 KiB page, as in the kernel); blocks are laid out largest
- * first (each at an offset that is a multiple of its size) and by address
- * within an order, so adjacent ones form one run, and each run's page-table
- * entries move into the area with one mremap.  Frames that come from never-used or
- * madvised blocks are empty (zero); others may hold old data, which
- * kmm_vmalloc_zero() knows, so calloc clears only those pages.
+ * descriptor per 4 KiB page, as in the kernel).  Blocks are laid out with
+ * the most resident first (programs touch big blocks from the start, often
+ * not to the end: recycled resident frames at the front save faults,
+ * zero-filled ones at the back may never be touched), then largest first
+ * and by address, so adjacent ones form one run, and each run's page-table
+ * entries move into the area with one mremap (each run is one VMA of the
+ * process).  Frames that come from never-used or madvised blocks are empty
+ * (zero); others may hold old data, which kmm_vmalloc_zero() knows, so
+ * calloc clears only those pages.
  *
  * Lazy free and reuse: vfree puts the area on the purge list.  A later
- * request takes the smallest lazy area that is big enough (splitting off
- * and returning a large excess), so recently freed memory is used again
- * while still resident.  When the lazily freed bytes exceed lazy_max, the
+ * request takes the smallest lazy area that is big enough (an excess of
+ * more than a quarter of the request goes back to the buddy allocator), so
+ * recently freed memory is used again while still resident.  When the lazily freed bytes exceed lazy_max, the
  * oldest areas are purged as a batch: frames move back to their sections
  * and return to the buddy allocator (which keeps some resident, see its
  * watermarks), the ranges return to the free tree, merged with their free
@@ -88,34 +91,46 @@ static size_t cache_budget = (size_t)16 << 20;
 #define CACHE_MIN ((size_t)16 << 20)
 #define CACHE_MAX ((size_t)64 << 20)
 
-/* An area of `bytes` was freed: the cache budget follows twice the largest
- * recently freed area, as glibc's trim threshold follows twice the largest
- * freed mapped chunk.  Lock held; returns the buddy target to set after
- * unlocking (0: unchanged). */
-static size_t note_free(size_t bytes)
+/* An area of `bytes` was freed: the cache budget follows eight times the
+ * largest recently freed area (see vmalloc.h).  Lock held. */
+static void note_free(size_t bytes)
 {
-	recent_largest -= recent_largest / 8;
+	recent_largest -= recent_largest / 64;
 	if (bytes > recent_largest)
 		recent_largest = bytes;
-	size_t budget = 2 * recent_largest;
+	size_t budget = 8 * recent_largest;
 	if (budget < CACHE_MIN)
 		budget = CACHE_MIN;
 	if (budget > CACHE_MAX)
 		budget = CACHE_MAX;
-	static size_t pushed;   /* the target the buddy allocator has */
 	cache_budget = budget;
-	if (budget / ((size_t)1 << 20) == pushed / ((size_t)1 << 20))
-		return 0;
-	pushed = budget;
-	return budget / PAGE;
 }
 
 /* cleared when an option fixes the buddy's watermarks */
 bool kmm_buddy_auto_target = true;
 
+/* The budget covers the lazy pool and the buddy allocator's resident free
+ * frames together: the buddy may keep what the pool leaves.  Computed under
+ * the lock; 0 if the buddy's mark need not change (less than 1 MiB off what
+ * it has, or fixed by options). */
+static size_t buddy_target_update(void)
+{
+	static size_t pushed;   /* pages the buddy allocator was last given */
+	if (!kmm_buddy_auto_target)
+		return 0;
+	size_t t = cache_budget > lazy_bytes ? (cache_budget - lazy_bytes) / PAGE : 0;
+	if (t == 0)
+		t = 1;          /* "as low as it goes" (the buddy keeps 8 MiB) */
+	size_t diff = t > pushed ? t - pushed : pushed - t;
+	if (diff < 256)
+		return 0;
+	pushed = t;
+	return t;
+}
+
 static inline size_t lazy_limit(void)
 {
-	return kmm_vmalloc_params.lazy_max != 0 ? kmm_vmalloc_params.lazy_max : cache_budget;
+	return kmm_vmalloc_params.lazy_max != 0 ? kmm_vmalloc_params.lazy_max : cache_budget / 4;
 }
 
 static inline size_t va_size(const struct kmm_vmap_area *va)
@@ -192,16 +207,30 @@ static void free_neighbours(uintptr_t start, struct kmm_vmap_area **prev, struct
 	*link = l;
 }
 
-/* Return [start, end) to the free tree, merging with free neighbours.
- * `node` (may be NULL) is a vmap_area the range can live in.  Lock held. */
+/* The reserved space that holds addr (NULL if none).  Spaces are only
+ * ever added, published with release order: no lock needed. */
+static struct vm_space *space_of(uintptr_t addr)
+{
+	for (struct vm_space *sp = __atomic_load_n(&spaces, __ATOMIC_ACQUIRE); sp != NULL; sp = sp->next)
+		if (addr - sp->start < sp->end - sp->start)
+			return sp;
+	return NULL;
+}
+
+/* Return [start, end) to the free tree, merging with free neighbours in
+ * the same reserved space (two spaces may be adjacent in the address space:
+ * a range must never cross from one into the other, since each is a
+ * reservation of its own).  `node` (may be NULL) is a vmap_area the range
+ * can live in.  Lock held. */
 static void free_range(uintptr_t start, uintptr_t end, struct kmm_vmap_area *node)
 {
 	struct kmm_vmap_area *prev, *next;
 	struct kmm_rb_node *parent, **link;
 
 	free_neighbours(start, &prev, &next, &parent, &link);
-	bool merge_prev = prev != NULL && prev->va_end == start;
-	bool merge_next = next != NULL && next->va_start == end;
+	struct vm_space *sp = space_of(start);
+	bool merge_prev = prev != NULL && prev->va_end == start && sp != NULL && start != sp->start;
+	bool merge_next = next != NULL && next->va_start == end && sp != NULL && end != sp->end;
 
 	if (merge_prev && merge_next) {
 		/* erase first: the tree's own propagation may stop early only
@@ -258,6 +287,27 @@ static struct kmm_vmap_area *find_lowest_match(size_t size)
 	return NULL;
 }
 
+/* The mirror image: the highest-addressed free range of at least `size`
+ * bytes (right subtree first). */
+static struct kmm_vmap_area *find_highest_match(size_t size)
+{
+	struct kmm_rb_node *n = free_root.node;
+	while (n != NULL) {
+		if (sub_max(n->right) >= size) {
+			n = n->right;
+			continue;
+		}
+		if (va_size(VA(n)) >= size)
+			return VA(n);
+		if (sub_max(n->left) >= size) {
+			n = n->left;
+			continue;
+		}
+		return NULL;
+	}
+	return NULL;
+}
+
 static struct kmm_vmap_area *find_lowest_linear(size_t size)
 {
 	for (struct kmm_rb_node *n = kmm_rb_first(&free_root); n != NULL; n = kmm_rb_next(n))
@@ -282,6 +332,43 @@ static uintptr_t alloc_range(size_t size)
 		aug_propagate(&va->rb_node, NULL);
 	}
 	return start;
+}
+
+/* Cut `size` bytes from the end of the highest fitting free range: kmm's
+ * own pages[] arrays are placed top-down (as the kernel's per-cpu areas
+ * are), so they do not land right after a user's area and stop it from
+ * growing in place.  Returns the start, or 0.  Lock held. */
+static uintptr_t alloc_range_top(size_t size)
+{
+	struct kmm_vmap_area *va = find_highest_match(size);
+	if (va == NULL)
+		return 0;
+	uintptr_t start = va->va_end - size;
+	if (va_size(va) == size) {
+		kmm_rb_erase_augmented(&va->rb_node, &free_root, &free_ops);
+		kmm_kmem_cache_free(vmap_area_cachep, va);
+	} else {
+		va->va_end = start;
+		aug_propagate(&va->rb_node, NULL);
+	}
+	return start;
+}
+
+/* Cut `size` bytes starting at an `align`-aligned address from the lowest
+ * range that can hold them (the lead before it stays free).  Lock held. */
+static uintptr_t alloc_range_aligned(size_t size, size_t align)
+{
+	if (align <= PAGE)
+		return alloc_range(size);
+	uintptr_t start = alloc_range(size + align - PAGE);
+	if (start == 0)
+		return 0;
+	uintptr_t aligned = KMM_ALIGN_UP(start, align);
+	if (aligned > start)
+		free_range(start, aligned, NULL);
+	if (aligned + size < start + size + align - PAGE)
+		free_range(aligned + size, start + size + align - PAGE, NULL);
+	return aligned;
 }
 
 /* Take [start, start + size) from the front of the free range that begins
@@ -376,11 +463,16 @@ static bool add_space(size_t need)
 	sp->start = (uintptr_t)p;
 	sp->end = (uintptr_t)p + size;
 	sp->next = spaces;
-	spaces = sp;
+	__atomic_store_n(&spaces, sp, __ATOMIC_RELEASE);
 	nr_spaces++;
 	space_bytes += size;
 	free_range(sp->start, sp->end, node);
 	return true;
+}
+
+bool kmm_vmalloc_in_space(const void *p)
+{
+	return space_of((uintptr_t)p) != NULL;
 }
 
 /* ---- frames ----------------------------------------------------------------------- */
@@ -388,10 +480,22 @@ static bool add_space(size_t need)
 struct block {
 	struct kmm_page *page;
 	unsigned order;
+	size_t resident;    /* of its pages, how many may be resident */
 };
 
-/* Allocate `count` frames as large blocks, sorted by address, into pages[].
- * Returns false (with nothing allocated) if memory ran out. */
+/* Order in which alloc_frames lays blocks out in an area. */
+static bool block_before(const struct block *a, const struct block *b)
+{
+	if (a->resident != b->resident)
+		return a->resident > b->resident;
+	if (a->order != b->order)
+		return a->order > b->order;
+	return (uintptr_t)a->page < (uintptr_t)b->page;
+}
+
+/* Allocate `count` frames as large blocks into pages[], resident ones
+ * first.  Returns false (with nothing allocated) if memory ran out. */
+
 static bool alloc_frames(struct kmm_page **pages, size_t count)
 {
 	size_t max_blocks = (count >> (KMM_MAX_ORDER - 1)) + KMM_MAX_ORDER + 1;
@@ -416,19 +520,21 @@ static bool alloc_frames(struct kmm_page **pages, size_t count)
 			errno = ENOMEM;
 			return false;
 		}
-		blocks[nb++] = (struct block){ page, order };
+		/* a free block's estimate of its resident pages survives
+		 * the allocation (dirty blocks only: see kmm_alloc_pages) */
+		size_t res = (page->flags & KMM_PG_DIRTY) ? (size_t)page->resident : 0;
+		blocks[nb++] = (struct block){ page, order, res };
 		got += (size_t)1 << order;
 	}
-	/* largest blocks first, so each lands at an offset of the area that is
-	 * a multiple of its own size (a recycled block's resident pages stay
-	 * where a similar user touches them); by address within an order, so
+	/* blocks with the most resident pages first: programs touch big
+	 * blocks from the start, often not to the end, so resident frames
+	 * belong at the front and zero-filled ones at the back, where they may
+	 * never cost a fault; then larger blocks first, and by address, so
 	 * neighbouring blocks map with one system call */
 	for (size_t i = 1; i < nb; i++) {
 		struct block b = blocks[i];
 		size_t j = i;
-		while (j > 0 && (blocks[j - 1].order < b.order ||
-				 (blocks[j - 1].order == b.order &&
-				  (uintptr_t)blocks[j - 1].page > (uintptr_t)b.page))) {
+		while (j > 0 && block_before(&b, &blocks[j - 1])) {
 			blocks[j] = blocks[j - 1];
 			j--;
 		}
@@ -477,42 +583,46 @@ static void map_frames(struct kmm_page **pages, size_t count, uintptr_t addr)
 	}
 }
 
-/* Move pages[0..count), mapped at `addr`, back into their sections. */
-static void unmap_frames(struct kmm_page **pages, size_t count, uintptr_t addr)
-{
-	for (size_t i = 0; i < count;) {
-		size_t n = run_length(pages, i, count - i);
-		if (kmm_os_move_pages((void *)(addr + i * PAGE), kmm_page_address(pages[i]), n * PAGE) != 0)
-			kmm_fatal("vmalloc: mremap of %zu frames back from %p failed (errno %d)", n,
-				  (void *)(addr + i * PAGE), errno);
-		for (size_t j = 0; j < n; j++)
-			pages[i + j]->mapped_at = 0;
-		i += n;
-	}
-}
-
-/* Free pages[0..count), moved back from `addr` already, telling the buddy
- * allocator which of them are resident (mincore on their frames, in
- * batches; one system call per batch): untouched pages do not count
- * against its high watermark. */
-static void free_frames(struct kmm_page **pages, size_t count)
+/* Take pages[0..count) out of the area at `addr` and give them back to
+ * the buddy allocator.  One mincore(2) per 4 MiB of the area tells which
+ * pages are resident: a run with none is not moved at all (its frames'
+ * home is still mapped, empty), the others move home (page tables, one
+ * mremap per run), and the buddy allocator learns how many of each block's
+ * pages are resident (its watermarks count them).  The caller re-reserves
+ * the area's range afterwards. */
+static void release_frames(struct kmm_page **pages, size_t count, uintptr_t addr)
 {
 	unsigned char vec[1024];
-	for (size_t i = 0; i < count;) {
-		size_t n = run_length(pages, i, count - i);
-		for (size_t done = 0; done < n;) {
-			size_t k = n - done < sizeof vec ? n - done : sizeof vec;
-			long res = kmm_os_mincore(kmm_page_address(pages[i + done]), k * PAGE, vec);
-			kmm_free_page_range(pages[i + done], k, res < 0 ? NULL : vec);
-			done += k;
+	for (size_t base = 0; base < count; base += sizeof vec) {
+		size_t chunk = count - base < sizeof vec ? count - base : sizeof vec;
+		bool known = kmm_os_mincore((void *)(addr + base * PAGE), chunk * PAGE, vec) >= 0;
+		for (size_t i = 0; i < chunk;) {
+			struct kmm_page **run = pages + base + i;
+			size_t n = run_length(run, 0, chunk - i);
+			bool resident = !known;
+			for (size_t j = 0; j < n && !resident; j++)
+				resident = (vec[i + j] & 1) != 0;
+			if (resident &&
+			    kmm_os_move_pages((void *)(addr + (base + i) * PAGE), kmm_page_address(run[0]),
+					      n * PAGE) != 0)
+				kmm_fatal("vmalloc: mremap of %zu frames back from %p failed (errno %d)", n,
+					  (void *)(addr + (base + i) * PAGE), errno);
+			for (size_t j = 0; j < n; j++)
+				run[j]->mapped_at = 0;
+			kmm_free_page_range(run[0], n, known ? vec + i : NULL);
+			i += n;
 		}
-		i += n;
 	}
 }
 
 /* pages[] with room for at least n entries (a power of two, so that growing
  * areas rarely need a new array): kmalloc if it fits a page, else vmalloc
  * itself, as in the kernel.  *cap gets the capacity. */
+#define VMALLOC_TOPDOWN ((size_t)1)   /* align argument: place the area top-down */
+static void *vmalloc_node(size_t size, size_t align, const void *caller);
+static void *vrealloc_area(void *addr, size_t new_size, bool may_move);
+static size_t vfree_area(const void *addr, bool now);
+
 static struct kmm_page **alloc_pages_array(size_t n, bool *vmalloced, unsigned *cap)
 {
 	size_t c = 8;
@@ -525,13 +635,13 @@ static struct kmm_page **alloc_pages_array(size_t n, bool *vmalloced, unsigned *
 		return kmm_kmalloc(bytes);
 	}
 	*vmalloced = true;
-	return kmm_vmalloc(bytes, (const void *)alloc_pages_array);
+	return vmalloc_node(bytes, VMALLOC_TOPDOWN, (const void *)alloc_pages_array);
 }
 
 static void free_pages_array(struct kmm_page **pages, bool vmalloced)
 {
 	if (vmalloced)
-		kmm_vfree(pages);
+		vfree_area(pages, true);
 	else
 		kmm_kfree(pages);
 }
@@ -550,13 +660,15 @@ static void populate(uintptr_t addr, size_t len)
 
 /* ---- vmalloc / vfree ----------------------------------------------------------------- */
 
-/* Smallest lazily freed area with at least `need` bytes (guard included).
- * Lock held. */
-static struct kmm_vmap_area *lazy_best_fit(size_t need)
+/* Smallest lazily freed area with at least `need` bytes (guard included),
+ * starting at an `align`-aligned address.  Lock held. */
+static struct kmm_vmap_area *lazy_best_fit(size_t need, size_t align)
 {
 	struct kmm_vmap_area *best = NULL;
 	for (struct kmm_list *l = purge_list.next; l != &purge_list; l = l->next) {
 		struct kmm_vmap_area *va = kmm_list_entry(l, struct kmm_vmap_area, list);
+		if ((va->va_start & (align - 1)) != 0)
+			continue;
 		if (va_size(va) >= need && (best == NULL || va_size(va) < va_size(best)))
 			best = va;
 	}
@@ -565,11 +677,13 @@ static struct kmm_vmap_area *lazy_best_fit(size_t need)
 
 /* The largest lazily freed area whose following free range lets it grow
  * to `need` bytes (guard included) in place.  Lock held. */
-static struct kmm_vmap_area *lazy_growable(size_t need)
+static struct kmm_vmap_area *lazy_growable(size_t need, size_t align)
 {
 	struct kmm_vmap_area *best = NULL;
 	for (struct kmm_list *l = purge_list.next; l != &purge_list; l = l->next) {
 		struct kmm_vmap_area *va = kmm_list_entry(l, struct kmm_vmap_area, list);
+		if ((va->va_start & (align - 1)) != 0)
+			continue;
 		if (best != NULL && va_size(va) <= va_size(best))
 			continue;
 		struct kmm_vmap_area *prev, *next;
@@ -591,12 +705,13 @@ static void shrink_area(struct kmm_vmap_area *va, size_t pages)
 	bool locked = kmm_lock_fork_aware(&vmap_lock);
 	vm->flags |= KMM_VM_RESIZING;
 	kmm_unlock_if(&vmap_lock, locked);
-	unmap_frames(vm->pages + pages, old - pages, cut);
-	free_frames(vm->pages + pages, old - pages);
+	release_frames(vm->pages + pages, old - pages, cut);
 	__atomic_add_fetch(&vst.frames_shrunk, old - pages, __ATOMIC_RELAXED);
 	/* [cut, old end) no longer mapped: PROT_NONE again */
 	kmm_os_reserve_fixed((void *)cut, (old - pages) * PAGE);
 	uintptr_t old_end = va->va_end;
+	/* the region shrinks before the range is free for others to map */
+	kmm_region_update(&va->region, va->va_start, cut);
 	locked = kmm_lock_fork_aware(&vmap_lock);
 	vm->nr_pages = (unsigned)pages;
 	vm->size = (pages + 1) * PAGE;
@@ -605,11 +720,15 @@ static void shrink_area(struct kmm_vmap_area *va, size_t pages)
 	free_range(cut + PAGE, old_end, NULL);
 	vm->flags &= ~KMM_VM_RESIZING;
 	kmm_unlock_if(&vmap_lock, locked);
-	kmm_region_update(&va->region, va->va_start, cut);
 }
 
-void *kmm_vmalloc(size_t size, const void *caller)
+/* align: a power of two >= PAGE, or VMALLOC_TOPDOWN (page aligned, placed
+ * from the top of the free space) */
+static void *vmalloc_node(size_t size, size_t align, const void *caller)
 {
+	bool topdown = align == VMALLOC_TOPDOWN;
+	if (topdown)
+		align = PAGE;
 	if (size == 0 || size > ((size_t)1 << 46)) {
 		errno = ENOMEM;
 		return NULL;
@@ -620,7 +739,7 @@ void *kmm_vmalloc(size_t size, const void *caller)
 
 	bool locked = kmm_lock_fork_aware(&vmap_lock);
 	/* 1. a lazily freed area that is big enough: still mapped, resident */
-	struct kmm_vmap_area *va = lazy_best_fit(need);
+	struct kmm_vmap_area *va = lazy_best_fit(need, align);
 	if (va != NULL) {
 		kmm_list_del(&va->list);
 		lazy_bytes -= va_size(va);
@@ -631,19 +750,21 @@ void *kmm_vmalloc(size_t size, const void *caller)
 		vst.allocs++;
 		vst.reused++;
 		va->vm->caller = caller;
+		va->vm->requested_size = size;
 		kmm_unlock_if(&vmap_lock, locked);
-		/* keep the excess unless it is both more than the request and
-		 * more than half the cache budget: the area was cached memory
-		 * anyway, and shrinking costs system calls */
+		/* an excess of more than a quarter of the request (and at
+		 * least 64 KiB) goes back to the buddy allocator, where it stays
+		 * resident for the next area: a small request must not pin a
+		 * big area's memory as "in use" */
 		size_t excess = va->vm->nr_pages - nr_pages;
-		if (excess > nr_pages && excess * PAGE > lazy_limit() / 2)
+		if (excess > nr_pages / 4 && excess * PAGE >= ((size_t)64 << 10))
 			shrink_area(va, nr_pages);
 		return (void *)va->va_start;
 	}
 
 	/* 1b. a lazily freed area followed by enough free space: take it and
 	 * grow it in place, mapping only the frames it lacks */
-	va = lazy_growable(need);
+	va = topdown ? NULL : lazy_growable(need, align);
 	if (va != NULL) {
 		size_t have = va->vm->nr_pages;
 		kmm_list_del(&va->list);
@@ -656,8 +777,11 @@ void *kmm_vmalloc(size_t size, const void *caller)
 		vst.reused++;
 		va->vm->caller = caller;
 		kmm_unlock_if(&vmap_lock, locked);
-		if (kmm_vrealloc((void *)va->va_start, nr_pages * PAGE) == (void *)va->va_start)
-			return (void *)va->va_start;
+		void *start = (void *)va->va_start;
+		if (vrealloc_area(start, nr_pages * PAGE, false) == start) {
+			va->vm->requested_size = size;
+			return start;
+		}
 		/* the neighbour was taken meanwhile: give the area back */
 		kmm_vfree((void *)va->va_start);
 		locked = kmm_lock_fork_aware(&vmap_lock);
@@ -686,9 +810,9 @@ void *kmm_vmalloc(size_t size, const void *caller)
 
 	/* 4. the range: the lowest that fits, in a new space if none does */
 	locked = kmm_lock_fork_aware(&vmap_lock);
-	uintptr_t start = alloc_range(need);
-	if (start == 0 && add_space(need))
-		start = alloc_range(need);
+	uintptr_t start = topdown ? alloc_range_top(need) : alloc_range_aligned(need, align);
+	if (start == 0 && add_space(need + align))
+		start = topdown ? alloc_range_top(need) : alloc_range_aligned(need, align);
 	struct kmm_vmap_area *node = start != 0 ? alloc_va_node() : NULL;
 	if (node == NULL) {
 		if (start != 0)
@@ -727,6 +851,7 @@ void *kmm_vmalloc(size_t size, const void *caller)
 	vm->nr_pages = (unsigned)nr_pages;
 	vm->pages_capacity = cap;
 	vm->caller = caller;
+	vm->requested_size = size;
 	vm->pages_vmalloced = vmalloced;
 	map_frames(pages, nr_pages, start);
 	if (kmm_vmalloc_params.populate)
@@ -743,44 +868,120 @@ void *kmm_vmalloc(size_t size, const void *caller)
 	return (void *)start;
 }
 
+void *kmm_vmalloc(size_t size, const void *caller)
+{
+	return vmalloc_node(size, PAGE, caller);
+}
+
+void *kmm_vmalloc_aligned(size_t size, size_t align, const void *caller)
+{
+	if (align < PAGE)
+		align = PAGE;
+	if ((align & (align - 1)) != 0 || align > ((size_t)1 << 40)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	return vmalloc_node(size, align, caller);
+}
+
 static struct kmm_vmap_area *find_area_locked(const void *addr, const char *who)
 {
 	struct kmm_vmap_area *va = busy_find((uintptr_t)addr);
 	if (KMM_UNLIKELY(va == NULL || va->va_start != (uintptr_t)addr || va->state != KMM_VA_BUSY ||
 			 va->vm == NULL)) {
+		bool freed = va != NULL && va->va_start == (uintptr_t)addr &&
+			     (va->state == KMM_VA_LAZY || va->state == KMM_VA_PURGING);
 		kmm_unlock(&vmap_lock);
-		kmm_fatal("%s: invalid pointer %p (not a vmalloc area kmm handed out)", who, addr);
+		if (freed)
+			kmm_fatal("%s: double free detected (big block %p was freed already)", who, addr);
+		kmm_fatal("%s: invalid pointer %p (not a block kmm handed out)", who, addr);
 	}
 	return va;
 }
 
-void kmm_vfree(const void *addr)
+/* Tear down the areas on `batch` (state PURGING, off the purge list, still
+ * in the busy tree): frames back to their sections and to the buddy
+ * allocator, the ranges back to the free tree.  Called without the lock.
+ * Returns the bytes purged. */
+static size_t purge_batch(struct kmm_list *batch)
+{
+	size_t purged = 0;
+	for (struct kmm_list *l = batch->next; l != batch; l = l->next) {
+		struct kmm_vmap_area *va = kmm_list_entry(l, struct kmm_vmap_area, list);
+		struct kmm_vm_struct *vm = va->vm;
+		size_t bytes = vm->nr_pages * PAGE;
+		release_frames(vm->pages, vm->nr_pages, va->va_start);
+		kmm_os_reserve_fixed((void *)va->va_start, bytes);
+		free_pages_array(vm->pages, vm->pages_vmalloced);
+		kmm_kfree(vm);
+		va->vm = NULL;
+		kmm_region_del(&va->region);
+		purged += bytes;
+	}
+
+	bool locked = kmm_lock_fork_aware(&vmap_lock);
+	while (!kmm_list_empty(batch)) {
+		struct kmm_vmap_area *va = kmm_list_entry(batch->next, struct kmm_vmap_area, list);
+		kmm_list_del(&va->list);
+		kmm_rb_erase(&va->rb_node, &busy_root);
+		vst.purged_areas++;
+		free_range(va->va_start, va->va_end, va);
+	}
+	kmm_unlock_if(&vmap_lock, locked);
+	return purged;
+}
+
+/* vfree.  `now`: purge the area at once (a batch of its own) instead of
+ * leaving it lazily freed — for areas too big for the lazy pool, whose
+ * frames the buddy allocator caches better (vmalloc.h), and for pages[]
+ * arrays freed while purging (so a purge leaves nothing lazy behind). */
+static size_t vfree_area(const void *addr, bool now)
 {
 	if (addr == NULL)
-		return;
+		return 0;
 	bool locked = kmm_lock_fork_aware(&vmap_lock);
 	struct kmm_vmap_area *va = find_area_locked(addr, "free()");
-	va->state = KMM_VA_LAZY;
+	size_t bytes = va->vm->nr_pages * PAGE;
 	va->vm->used = true;   /* contents now unknown: see kmm_vmalloc_zero */
-	kmm_list_add_tail(&va->list, &purge_list);
-	lazy_bytes += va_size(va);
-	lazy_areas++;
 	busy_areas--;
-	busy_bytes -= va->vm->nr_pages * PAGE;
+	busy_bytes -= bytes;
 	vst.frees++;
-	size_t target = note_free(va->vm->nr_pages * PAGE);
-	bool purge = lazy_bytes > lazy_limit();
+	note_free(bytes);
+	if (!now && va_size(va) > lazy_limit() / 4)
+		now = true;
+	struct kmm_list batch;
+	kmm_list_init(&batch);
+	bool purge = false;
+	if (now) {
+		va->state = KMM_VA_PURGING;
+		kmm_list_add_tail(&va->list, &batch);
+		vst.purges++;
+	} else {
+		va->state = KMM_VA_LAZY;
+		kmm_list_add_tail(&va->list, &purge_list);
+		lazy_bytes += va_size(va);
+		lazy_areas++;
+		purge = lazy_bytes > lazy_limit();
+	}
+	size_t buddy_target = purge ? 0 : buddy_target_update();
 	kmm_unlock_if(&vmap_lock, locked);
-	if (target != 0 && kmm_buddy_auto_target)
-		kmm_buddy_set_cache_target(target);
-	if (purge)
+	if (buddy_target != 0)
+		kmm_buddy_set_cache_target(buddy_target);
+	if (now)
+		purge_batch(&batch);
+	else if (purge)
 		kmm_vmalloc_purge(false);
+	return bytes;
+}
+
+size_t kmm_vfree(const void *addr)
+{
+	return vfree_area(addr, false);
 }
 
 size_t kmm_vmalloc_purge(bool all)
 {
 	struct kmm_list batch;
-	size_t purged = 0;
 	kmm_list_init(&batch);
 
 	bool locked = kmm_lock_fork_aware(&vmap_lock);
@@ -795,32 +996,22 @@ size_t kmm_vmalloc_purge(bool all)
 	}
 	if (!kmm_list_empty(&batch))
 		vst.purges++;
+	size_t buddy_target = buddy_target_update();
 	kmm_unlock_if(&vmap_lock, locked);
+	if (buddy_target != 0)
+		kmm_buddy_set_cache_target(buddy_target);
+	return purge_batch(&batch);
+}
 
-	for (struct kmm_list *l = batch.next; l != &batch; l = l->next) {
-		struct kmm_vmap_area *va = kmm_list_entry(l, struct kmm_vmap_area, list);
-		struct kmm_vm_struct *vm = va->vm;
-		size_t bytes = vm->nr_pages * PAGE;
-		unmap_frames(vm->pages, vm->nr_pages, va->va_start);
-		kmm_os_reserve_fixed((void *)va->va_start, bytes);
-		free_frames(vm->pages, vm->nr_pages);
-		free_pages_array(vm->pages, vm->pages_vmalloced);
-		kmm_kfree(vm);
-		va->vm = NULL;
-		kmm_region_del(&va->region);
-		purged += bytes;
-	}
-
-	locked = kmm_lock_fork_aware(&vmap_lock);
-	while (!kmm_list_empty(&batch)) {
-		struct kmm_vmap_area *va = kmm_list_entry(batch.next, struct kmm_vmap_area, list);
-		kmm_list_del(&va->list);
-		kmm_rb_erase(&va->rb_node, &busy_root);
-		vst.purged_areas++;
-		free_range(va->va_start, va->va_end, va);
-	}
+size_t kmm_vmalloc_requested(const void *addr)
+{
+	bool locked = kmm_lock_fork_aware(&vmap_lock);
+	struct kmm_vmap_area *va = busy_find((uintptr_t)addr);
+	size_t n = 0;
+	if (va != NULL && va->va_start == (uintptr_t)addr && va->state == KMM_VA_BUSY && va->vm != NULL)
+		n = va->vm->requested_size;
 	kmm_unlock_if(&vmap_lock, locked);
-	return purged;
+	return n;
 }
 
 size_t kmm_vmalloc_size(const void *addr)
@@ -834,7 +1025,10 @@ size_t kmm_vmalloc_size(const void *addr)
 	return n;
 }
 
-void *kmm_vrealloc(void *addr, size_t new_size)
+/* kmm_vrealloc, and with may_move = false the in-place growth that
+ * vmalloc_node uses for a lazily freed area (NULL if the range after the
+ * area is taken). */
+static void *vrealloc_area(void *addr, size_t new_size, bool may_move)
 {
 	size_t new_pages = KMM_ALIGN_UP(new_size, PAGE) / PAGE;
 	if (new_size == 0 || new_size > ((size_t)1 << 46)) {
@@ -847,21 +1041,40 @@ void *kmm_vrealloc(void *addr, size_t new_size)
 	size_t old_pages = vm->nr_pages;
 
 	if (new_pages <= old_pages) {
+		vm->requested_size = new_size;
 		kmm_unlock_if(&vmap_lock, locked);
-		if ((old_pages - new_pages) * PAGE >= ((size_t)64 << 10))
+		/* give back an excess beyond the quarter a growing area is
+		 * over-reserved by (below), and only 64 KiB or more: a buffer
+		 * that shrinks a little, or grows within its reserve, keeps
+		 * its frames */
+		size_t excess = old_pages - new_pages;
+		if (excess > new_pages / 4 && excess * PAGE >= ((size_t)64 << 10))
 			shrink_area(va, new_pages);
 		return addr;
 	}
 	/* grow by a quarter at least: buffers grown step by step (realloc
 	 * loops) then find the room already mapped, and an untouched page
 	 * costs neither memory nor a fault */
-	if (new_pages < old_pages + old_pages / 4)
-		new_pages = old_pages + old_pages / 4;
-	size_t extra = new_pages - old_pages;
-	/* in place: the range right after the guard page is free; the area
-	 * covers it at once (its size and pages[] catch up below) */
+	size_t reserve = old_pages + old_pages / 4;
+	if (reserve < new_pages)
+		reserve = new_pages;
+	/* in place: the range right after the guard page is free (for the
+	 * reserve, else for what was asked); the area covers it at once (its
+	 * size and pages[] catch up below) */
 	struct inflight moving = { 0, 0, { NULL, NULL } };
-	bool in_place = take_range_at(va->va_end, extra * PAGE);
+	bool in_place = true;
+	if (take_range_at(va->va_end, (reserve - old_pages) * PAGE))
+		new_pages = reserve;
+	else if (!take_range_at(va->va_end, (new_pages - old_pages) * PAGE))
+		in_place = false;
+	if (!in_place && !may_move) {
+		kmm_unlock_if(&vmap_lock, locked);
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (!in_place)
+		new_pages = reserve;
+	size_t extra = new_pages - old_pages;
 	uintptr_t new_start = 0;
 	vm->flags |= KMM_VM_RESIZING;
 	if (in_place) {
@@ -941,6 +1154,9 @@ void *kmm_vrealloc(void *addr, size_t new_size)
 		va->va_start = new_start;
 		va->va_end = new_start + (new_pages + 1) * PAGE;
 		busy_insert(va);
+		/* the region moves before the old range is free for others
+		 * (region lock nests inside vmap_lock) */
+		kmm_region_update(&va->region, new_start, new_start + new_pages * PAGE);
 		free_range(old_start, old_end, NULL);
 		busy_bytes += extra * PAGE;
 		vst.moved++;
@@ -950,12 +1166,18 @@ void *kmm_vrealloc(void *addr, size_t new_size)
 	vm->addr = (void *)va->va_start;
 	vm->nr_pages = (unsigned)new_pages;
 	vm->size = (new_pages + 1) * PAGE;
+	vm->requested_size = new_size;
 	vm->flags &= ~KMM_VM_RESIZING;
 	kmm_unlock_if(&vmap_lock, locked);
 	if (kmm_vmalloc_params.populate)
 		populate(va->va_start + old_pages * PAGE, extra * PAGE);
 	kmm_region_update(&va->region, va->va_start, va->va_start + new_pages * PAGE);
 	return (void *)va->va_start;
+}
+
+void *kmm_vrealloc(void *addr, size_t new_size)
+{
+	return vrealloc_area(addr, new_size, true);
 }
 
 void kmm_vmalloc_zero(const void *area, void *from, size_t len)
@@ -986,7 +1208,8 @@ void kmm_vmalloc_stats(struct kmm_vmalloc_stats *st)
 {
 	bool locked = kmm_lock_fork_aware(&vmap_lock);
 	*st = vst;
-	st->cache_budget = lazy_limit();
+	st->cache_budget = cache_budget;
+	st->lazy_limit = lazy_limit();
 	st->spaces = nr_spaces;
 	st->space_bytes = space_bytes;
 	st->busy_areas = busy_areas;
@@ -1006,6 +1229,11 @@ void kmm_vmalloc_stats(struct kmm_vmalloc_stats *st)
 static void print_caller(struct kmm_buf *b, const void *caller)
 {
 	Dl_info info;
+	/* kmm's own callers have hidden symbols dladdr cannot name */
+	if (caller == (const void *)alloc_pages_array) {
+		kmm_buf_puts(b, "vmalloc:pages[]");
+		return;
+	}
 	if (caller != NULL && dladdr(caller, &info) != 0 && info.dli_sname != NULL) {
 		kmm_buf_printf(b, "%s+%#lx", info.dli_sname,
 			       (unsigned long)((const char *)caller - (const char *)info.dli_saddr));

@@ -28,12 +28,29 @@
  * (purge_vmap_area_lazy): frames go back to their sections and to the buddy
  * allocator, the range back to the free tree, merged with free neighbours.
  *
- * The cache budget: freed big blocks stay resident for reuse — in the lazy
- * pool, then as free frames of the buddy allocator — up to twice the
- * largest area freed lately (decaying), at least 16 and at most 64 MiB:
- * glibc keeps as much in its heap top, since its trim threshold follows
- * twice the largest freed mapped chunk.  lazy_max and the buddy's high
- * watermark are each that budget, unless set by options.
+ * The cache budget: freed big blocks stay resident for reuse — briefly in
+ * the lazy pool, then as free frames of the buddy allocator — up to eight
+ * times the largest area freed lately (decaying by 1/64 per free), at
+ * least 16 and at most 64 MiB.  64 MiB is the most glibc keeps in its heap
+ * top (its trim threshold follows twice the largest freed mapped chunk, up
+ * to 2 x 32 MiB), and glibc's heap also keeps the free chunks below its
+ * top.  A program that churns big blocks thus reuses resident frames
+ * instead of faulting in new ones (bench/big, bench/large: a quarter of
+ * glibc's page faults), and one that frees everything keeps at most the
+ * budget; resident free memory above it goes back to the OS (madvise).
+ *
+ * The lazy pool holds a quarter of the budget (lazy_max), and only areas
+ * of up to a quarter of that: their reuse as they are costs no system call
+ * at all, which matters for blocks of a few hundred KiB churned quickly.
+ * Bigger areas are purged as soon as they are freed: whole areas are a
+ * coarse cache (their untouched pages count against it and a reused area
+ * rarely fits the next request's touched part), frames are a fine one (the
+ * buddy counts resident pages, and recycled frames are laid out where the
+ * next user touches first).  Measured on bench/big: keeping 5..25 MiB areas
+ * in a lazy pool of a quarter of the budget faulted twice as often.  The
+ * pool is purged when it exceeds lazy_max, down to half of it; as it
+ * changes (each vfree and purge) the buddy's high watermark becomes what
+ * the budget leaves after the pool (at least 8 MiB).  Options can fix both.
  */
 #ifndef KMM_KERNEL_VMALLOC_H
 #define KMM_KERNEL_VMALLOC_H
@@ -56,6 +73,7 @@ struct kmm_buf;
 struct kmm_vm_struct {
 	void *addr;
 	size_t size;                 /* with the guard page, as the kernel reports it */
+	size_t requested_size;       /* what the last vmalloc/vrealloc asked for */
 	unsigned long flags;
 	struct kmm_page **pages;
 	unsigned int nr_pages;
@@ -90,9 +108,14 @@ extern bool kmm_buddy_auto_target;
 /* A virtually contiguous area of at least `size` bytes, page aligned, its
  * pages demand-faulted (or populated); NULL with errno = ENOMEM. */
 void  *kmm_vmalloc(size_t size, const void *caller);
-/* Free an area (lazily).  Aborts with a diagnostic if addr is not the start
- * of a busy area. */
-void   kmm_vfree(const void *addr);
+/* The same, aligned to `align` (a power of two, at least a page). */
+void  *kmm_vmalloc_aligned(size_t size, size_t align, const void *caller);
+/* Whether p lies inside one of vmalloc's reserved spaces (no lock; spaces
+ * are never given back).  Heap memory never does. */
+bool   kmm_vmalloc_in_space(const void *p);
+/* Free an area (lazily); returns its mapped bytes.  Aborts with a
+ * diagnostic if addr is not the start of a busy area. */
+size_t kmm_vfree(const void *addr);
 /* Resize to at least new_size: in place when the following range is free,
  * else moved (page tables move, contents are not copied).  Returns the
  * (possibly new) address, or NULL with the area untouched. */
@@ -100,6 +123,9 @@ void  *kmm_vrealloc(void *addr, size_t new_size);
 /* Mapped bytes of the area starting at addr (no guard page), 0 if addr is
  * not the start of a busy area. */
 size_t kmm_vmalloc_size(const void *addr);
+/* The size the area was last asked for (vmalloc or vrealloc), 0 if addr
+ * is not the start of a busy area. */
+size_t kmm_vmalloc_requested(const void *addr);
 /* Zero [from, from + len) inside the area starting at `area`, touching
  * only pages that may hold old data (recycled frames, a reused area):
  * frames that come from never-used or madvised memory are zero already.
@@ -119,7 +145,8 @@ struct kmm_vmalloc_stats {
 	uint64_t frames_fresh;               /* frames that came zero-filled */
 	uint64_t frames_recycled;            /* frames that came back resident (no fault) */
 	uint64_t frames_shrunk;              /* frames given back by shrinking reused areas */
-	size_t   cache_budget;               /* bytes (lazy pool and buddy high watermark) */
+	size_t   cache_budget;               /* bytes: lazy pool + buddy's resident free frames */
+	size_t   lazy_limit;                 /* bytes lazily freed before a purge */
 };
 void kmm_vmalloc_stats(struct kmm_vmalloc_stats *st);
 

@@ -20,6 +20,7 @@ integration_tests = \
 	tests/integration/git.sh \
 	tests/integration/compilers.sh \
 	tests/integration/python.sh \
+	tests/integration/kernel.sh \
 	tests/integration/startup.sh
 
 TESTS += $(integration_tests)

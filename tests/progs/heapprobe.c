@@ -5,11 +5,16 @@
  * Usage: heapprobe STEP...   where each STEP is
  *   mSIZE        malloc(SIZE) into the next slot; prints "m SIZE KIND ADDR"
  *                with KIND heap (in [start_brk, brk)), mmap (an anonymous
- *                read-write mapping) or other; SIZE takes a k suffix
+ *                read-write mapping) or other; SIZE takes a k or m suffix
+ *                (KiB, MiB); the first 4 KiB are written
  *   fN           free slot N (0-based)
+ *   tN           touch slot N: write one byte in each of its pages
+ *   rN,SIZE      realloc slot N to SIZE; prints "r SIZE KIND ADDR moved|kept"
+ *                and checks that the first min(old, new) bytes survived
  *   nCOUNTxSIZE  COUNT more blocks of SIZE bytes (kept apart from the slots)
  *   F            free those COUNT blocks, first to last
  *   b            print "brk DELTA": the break now minus the break at startup
+ *   R            print "rss KB": VmRSS from /proc/self/status
  *   M            write a marker "@@heapprobe mark N@@" to stderr (for strace)
  *   s            print kmm's counters if kmm is loaded ("stats none" if not)
  *   k            print "kmm yes" if libkmm.so is loaded, "kmm no" if not
@@ -36,6 +41,7 @@ static char out_buf[1 << 16];
 static size_t out_len;
 static char file_buf[1 << 20];
 static void *slots[MAX_SLOTS];
+static size_t slot_size[MAX_SLOTS];
 static int nslots;
 static void *blocks[MAX_BLOCKS];
 static int nblocks;
@@ -150,6 +156,9 @@ static size_t parse_size(const char *s, char **endp)
 	if (**endp == 'k' || **endp == 'K') {
 		v *= 1024;
 		(*endp)++;
+	} else if (**endp == 'm' || **endp == 'M') {
+		v *= 1024 * 1024;
+		(*endp)++;
 	}
 	return v;
 }
@@ -163,6 +172,7 @@ static void step(const char *arg)
 		if (*end || nslots == MAX_SLOTS)
 			die("bad m step");
 		char *p = malloc(size);
+		slot_size[nslots] = size;
 		slots[nslots++] = p;
 		if (p == NULL) {
 			out("m %zu null 0x0\n", size);
@@ -178,6 +188,40 @@ static void step(const char *arg)
 			die("bad f step");
 		free(slots[i]);
 		slots[i] = NULL;
+		break;
+	}
+	case 't': {
+		long i = strtol(arg + 1, &end, 10);
+		if (*end || i < 0 || i >= nslots || slots[i] == NULL)
+			die("bad t step");
+		char *p = slots[i];
+		for (size_t off = 0; off < slot_size[i]; off += 4096)
+			p[off] = 0x5a;
+		break;
+	}
+	case 'r': {
+		long i = strtol(arg + 1, &end, 10);
+		if (*end != ',' || i < 0 || i >= nslots)
+			die("bad r step");
+		size_t size = parse_size(end + 1, &end);
+		if (*end)
+			die("bad r step");
+		char *old = slots[i];
+		size_t keep = slot_size[i] < size ? slot_size[i] : size;
+		/* a pattern in the first byte of each page that must survive */
+		for (size_t off = 0; old != NULL && off < keep; off += 4096)
+			old[off] = (char)(off >> 12);
+		char *p = realloc(old, size);
+		if (p == NULL) {
+			out("r %zu null 0x0 kept\n", size);
+			break;
+		}
+		for (size_t off = 0; old != NULL && off < keep; off += 4096)
+			if (p[off] != (char)(off >> 12))
+				die("realloc lost data");
+		slots[i] = p;
+		slot_size[i] = size;
+		out("r %zu %s %p %s\n", size, kind_of(p), (void *)p, p == old ? "kept" : "moved");
 		break;
 	}
 	case 'n': {
@@ -204,6 +248,12 @@ static void step(const char *arg)
 	case 'b':
 		out("brk %ld\n", (long)(cur_brk() - brk0));
 		break;
+	case 'R': {
+		read_file("/proc/self/status");
+		char *l = strstr(file_buf, "VmRSS:");
+		out("rss %lu\n", l ? strtoul(l + 6, NULL, 10) : 0UL);
+		break;
+	}
 	case 'M': {
 		char buf[64];
 		int n = snprintf(buf, sizeof buf, "@@heapprobe mark %d@@\n", ++marks);

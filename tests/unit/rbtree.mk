@@ -4,6 +4,6 @@
 
 unit_tests_kernel += tests/unit/test_rbtree
 
-tests_unit_test_rbtree_SOURCES = tests/unit/test_rbtree.c
+tests_unit_test_rbtree_SOURCES = tests/unit/test_rbtree.c tests/unit/ktest.h
 tests_unit_test_rbtree_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_rbtree_LDADD = $(UNIT_LDADD)

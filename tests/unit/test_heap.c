@@ -4,7 +4,6 @@
  * memalign, trimming, segments, threads, fork and misuse.  Every test ends
  * with the invariant checkers (CHECK_HEAP).
  */
-#define _GNU_SOURCE
 #include <errno.h>
 #include <malloc.h>
 #include <pthread.h>
@@ -299,17 +298,47 @@ Test(bins, consolidate_on_large_request)
 
 /* ---- the mmap threshold ----------------------------------------------------- */
 
-Test(mmap, request_above_threshold_gets_its_own_mapping)
+Test(mmap, request_above_threshold_gets_its_own_vmalloc_area)
 {
 	char *p = kmm_malloc(200 * 1024);
-	mchunk c = chunk_of(p);
-	cr_assert(chunk_is_mmapped(c));
-	cr_assert_eq((uintptr_t)p % PAGE, 16, "the chunk starts its mapping");
-	size_t expect = KMM_ALIGN_UP(request2size(200 * 1024) + 8, PAGE);
-	cr_assert_eq(chunksize(c), expect);
-	cr_assert_eq(kmm_malloc_usable_size(p), expect - 16);
+	cr_assert(is_big(p));
+	cr_assert_eq((uintptr_t)p % PAGE, 0, "the block is the area: no header in front");
+	size_t expect = KMM_ALIGN_UP(200 * 1024, PAGE);
+	cr_assert_eq(kmm_vmalloc_size(p), expect);
+	cr_assert_eq(kmm_malloc_usable_size(p), expect);
 	memset(p, 1, kmm_malloc_usable_size(p));
-	cr_assert_eq(kmm_mmap_stats.n_mmaps, 1);
+	cr_assert_eq(kmm_big_stats.n_mmaps, 1);
+	cr_assert_eq(kmm_big_stats.mmapped_mem, expect);
+	CHECK_HEAP();
+}
+
+Test(mmap, eight_mib_is_2048_pages_plus_a_guard_page)
+{
+	/* the seed's example: vmalloc(8 MiB) shows size 0x801000 */
+	char *p = kmm_malloc(8 << 20);
+	cr_assert(is_big(p));
+	cr_assert_eq(kmm_vmalloc_size(p), (size_t)8 << 20, "2048 pages, no more");
+	char *q = kmm_malloc(8 << 20);
+	cr_assert_geq((uintptr_t)q, (uintptr_t)p + (8 << 20) + PAGE, "a guard page between areas");
+	kmm_free(q);
+	kmm_free(p);
+	CHECK_HEAP();
+}
+
+Test(mmap, page_aligned_heap_chunks_are_not_big_blocks)
+{
+	/* memalign in the heap can return page aligned chunks: free must tell
+	 * them from big blocks by address, not by alignment alone */
+	kmm_malloc(16);
+	for (int i = 0; i < 8; i++) {
+		char *p = kmm_memalign(PAGE, 100);
+		cr_assert_eq((uintptr_t)p % PAGE, 0);
+		cr_assert(in_heap(p) && !is_big(p));
+		cr_assert_eq(kmm_malloc_usable_size(p), chunksize(chunk_of(p)) - 8);
+		char *q = kmm_realloc(p, 50);
+		cr_assert_eq(q, p);
+		kmm_free(q);
+	}
 	CHECK_HEAP();
 }
 
@@ -327,7 +356,7 @@ Test(mmap, freed_big_block_is_cached_and_reused)
 	char *q = kmm_malloc(200 * 1024);
 	kmm_vmalloc_stats(&after);
 	cr_assert_eq(q, p, "the lazily freed area came back");
-	cr_assert(chunk_is_mmapped(chunk_of(q)));
+	cr_assert(is_big(q));
 	cr_assert_eq(after.reused, before.reused + 1);
 	cr_assert_eq(after.lazy_areas, 0);
 	CHECK_HEAP();
@@ -337,15 +366,16 @@ Test(mmap, glibc_rule_raises_the_threshold_after_free)
 {
 	cr_assert_eq(kmm_mallopt(KMM_M_THRESHOLD_RULE, KMM_THRESHOLD_RULE_GLIBC), 1);
 	char *p = kmm_malloc(200 * 1024);
-	size_t size = chunksize(chunk_of(p));
+	/* what glibc's mapped chunk would measure: header + data in pages */
+	size_t size = KMM_ALIGN_UP(200 * 1024 + 16, PAGE);
 	cr_assert_eq(kmm_params.mmap_threshold, 128 * 1024);
 	kmm_free(p);
 	cr_assert_eq(kmm_params.mmap_threshold, size, "raised to the freed chunk's size");
 	cr_assert_eq(kmm_params.trim_threshold, 2 * size);
-	cr_assert_eq(kmm_mmap_stats.threshold_raises, 1);
+	cr_assert_eq(kmm_big_stats.threshold_raises, 1);
 	/* the same request now comes from the heap */
 	char *q = kmm_malloc(200 * 1024);
-	cr_assert(!chunk_is_mmapped(chunk_of(q)));
+	cr_assert(!is_big(q));
 	cr_assert(in_heap(q));
 	CHECK_HEAP();
 }
@@ -354,7 +384,7 @@ Test(mmap, threshold_capped_at_32_mib)
 {
 	cr_assert_eq(kmm_mallopt(KMM_M_THRESHOLD_RULE, KMM_THRESHOLD_RULE_GLIBC), 1);
 	char *p = kmm_malloc(40 << 20);
-	cr_assert(chunk_is_mmapped(chunk_of(p)));
+	cr_assert(is_big(p));
 	kmm_free(p);
 	cr_assert_eq(kmm_params.mmap_threshold, 128 * 1024, "above 32 MiB: unchanged");
 	CHECK_HEAP();
@@ -364,7 +394,7 @@ Test(mmap, mallopt_fixes_the_threshold)
 {
 	cr_assert_eq(kmm_mallopt(M_MMAP_THRESHOLD, 128 * 1024), 1);
 	char *p = kmm_malloc(300 * 1024);
-	cr_assert(chunk_is_mmapped(chunk_of(p)));
+	cr_assert(is_big(p));
 	kmm_free(p);
 	cr_assert_eq(kmm_params.mmap_threshold, 128 * 1024);
 	cr_assert_eq(kmm_mallopt(M_MMAP_THRESHOLD, 64 << 20), 0, "above the 32 MiB maximum");
@@ -378,11 +408,11 @@ Test(mmap, top_serves_big_request_when_it_fits)
 	kmm_malloc(16);
 	cr_assert_eq(top_size(&kmm_main_arena), 0x21000 - 0x290 - 0x20);
 	char *p = kmm_malloc(132000);   /* above 128 KiB, but the top has room */
-	cr_assert(!chunk_is_mmapped(chunk_of(p)));
+	cr_assert(!is_big(p));
 	cr_assert(in_heap(p));
-	cr_assert_eq(kmm_mmap_stats.maps, 0);
+	cr_assert_eq(kmm_big_stats.maps, 0);
 	char *q = kmm_malloc(132000);   /* now it does not fit: own mapping */
-	cr_assert(chunk_is_mmapped(chunk_of(q)));
+	cr_assert(is_big(q));
 	CHECK_HEAP();
 }
 
@@ -390,9 +420,9 @@ Test(mmap, mmap_max_zero_uses_the_heap)
 {
 	cr_assert_eq(kmm_mallopt(M_MMAP_MAX, 0), 1);
 	char *p = kmm_malloc(1 << 20);
-	cr_assert(!chunk_is_mmapped(chunk_of(p)));
+	cr_assert(!is_big(p));
 	cr_assert(in_heap(p));
-	cr_assert(kmm_mmap_stats.refused_max >= 1);
+	cr_assert(kmm_big_stats.refused_max >= 1);
 	CHECK_HEAP();
 }
 
@@ -402,15 +432,15 @@ Test(mmap, realloc_uses_mremap)
 	fill(p, 300 * 1024, 7);
 	char *q = kmm_realloc(p, 3 << 20);
 	cr_assert_not_null(q);
-	cr_assert(chunk_is_mmapped(chunk_of(q)));
+	cr_assert(is_big(q));
 	cr_assert(verify(q, 300 * 1024, 7), "contents kept");
-	cr_assert_eq(kmm_mmap_stats.remaps, 1);
+	cr_assert_eq(kmm_big_stats.remaps, 1);
 	memset(q, 3, 3 << 20);
 	char *r = kmm_realloc(q, 200 * 1024);
-	cr_assert(chunk_is_mmapped(chunk_of(r)));
-	cr_assert(chunksize(chunk_of(r)) < (size_t)(3 << 20));
+	cr_assert(is_big(r));
+	cr_assert(kmm_malloc_usable_size(r) < (size_t)(3 << 20));
 	cr_assert_eq(r[200 * 1024 - 1], 3);
-	cr_assert_eq(kmm_mmap_stats.remaps, 2);
+	cr_assert_eq(kmm_big_stats.remaps, 2);
 	kmm_free(r);
 	CHECK_HEAP();
 }
@@ -505,7 +535,7 @@ Test(calloc, does_not_touch_memory_fresh_from_brk)
 	kmm_malloc(16);
 	char *p = kmm_calloc(1, 4 << 20);     /* grows the break by 4 MiB */
 	cr_assert(in_heap(p));
-	cr_assert(!chunk_is_mmapped(chunk_of(p)));
+	cr_assert(!is_big(p));
 	size_t res = resident_pages(p, 4 << 20);
 	cr_assert(res <= 2, "%zu of 1024 pages were touched", res);
 	cr_assert(all_zero(p, 4 << 20));
@@ -515,7 +545,7 @@ Test(calloc, does_not_touch_memory_fresh_from_brk)
 Test(calloc, does_not_touch_fresh_mappings)
 {
 	char *p = kmm_calloc(256, 4096);
-	cr_assert(chunk_is_mmapped(chunk_of(p)));
+	cr_assert(is_big(p));
 	cr_assert(resident_pages(p, 1 << 20) <= 1);
 	cr_assert(all_zero(p, 1 << 20));
 	CHECK_HEAP();
@@ -641,7 +671,7 @@ Test(memalign, big_alignment_of_mapped_chunks)
 	cr_assert_eq((uintptr_t)p % (1 << 20), 0);
 	memset(p, 1, 1 << 20);
 	kmm_free(p);
-	cr_assert_eq(kmm_mmap_stats.n_mmaps, 0);
+	cr_assert_eq(kmm_big_stats.n_mmaps, 0);
 	CHECK_HEAP();
 }
 
@@ -745,13 +775,35 @@ Test(misuse, free_of_never_allocated_pointer_aborts, .signal = SIGABRT)
 	kmm_free(global + 64);
 }
 
-Test(misuse, free_of_unmapped_fake_mmapped_chunk_aborts, .signal = SIGABRT)
+Test(misuse, free_of_fake_mmapped_chunk_aborts, .signal = SIGABRT)
 {
+	/* glibc's M bit means nothing to kmm: a "mapped chunk" outside the
+	 * heap and vmalloc is just a foreign pointer */
 	char *m = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	mchunk c = (mchunk)(m + 8);     /* misaligned mapping offset */
+	mchunk c = (mchunk)(m + 16);
 	c->prev_size = 0;
 	c->head = (2 * PAGE) | KMM_IS_MMAPPED;
 	kmm_free(chunk2mem(c));
+}
+
+Test(misuse, free_inside_a_big_block_aborts, .signal = SIGABRT)
+{
+	char *p = kmm_malloc(1 << 20);
+	kmm_free(p + PAGE);
+}
+
+Test(misuse, double_free_of_a_big_block_aborts, .signal = SIGABRT)
+{
+	char *p = kmm_malloc(1 << 20);
+	kmm_free(p);
+	kmm_free(p);
+}
+
+Test(misuse, realloc_of_a_freed_big_block_aborts, .signal = SIGABRT)
+{
+	char *p = kmm_malloc(1 << 20);
+	kmm_free(p);
+	kmm_realloc(p, 2 << 20);
 }
 
 /* ---- perturb ---------------------------------------------------------------- */

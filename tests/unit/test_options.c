@@ -85,7 +85,7 @@ Test(options, glibc_tunables_and_legacy_variables)
 	cr_assert_eq(kmm_params.top_pad, 65536);
 	cr_assert_eq(kmm_params.n_mmaps_max, 7);
 	char *p = kmm_malloc(100 * 1024);
-	cr_assert(chunk_is_mmapped(chunk_of(p)), "100 KiB is above the 64 KiB threshold");
+	cr_assert(is_big(p), "100 KiB is above the 64 KiB threshold");
 	CHECK_HEAP();
 }
 

@@ -11,22 +11,9 @@
 #include <string.h>
 
 #include "kernel/rbtree.h"
+#include "ktest.h"
 
 /* --- helpers ------------------------------------------------------------ */
-
-static uint64_t rng_next(uint64_t *s)	/* splitmix64 */
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
-static size_t rng_below(uint64_t *s, size_t n)
-{
-	return (size_t)(rng_next(s) % n);
-}
 
 static void shuffle(size_t *a, size_t n, uint64_t *s)
 {

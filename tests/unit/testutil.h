@@ -20,7 +20,7 @@
 #include "kmm.h"
 #include "heap/arena.h"
 #include "heap/chunk.h"
-#include "heap/mmap_chunk.h"
+#include "heap/big.h"
 #include "heap/params.h"
 #include "heap/tcache.h"
 #include "heap/thread.h"
@@ -73,7 +73,13 @@ static inline int all_zero(const void *p, size_t n)
 
 static inline int in_heap(const void *p)
 {
-	return arena_spans(&kmm_main_arena, mem2chunk(p));
+	return arena_spans(&kmm_main_arena, mem2chunk(p)) && !kmm_vmalloc_in_space(p);
+}
+
+/* A big block: a vmalloc area of its own, no chunk header (heap/big.h). */
+static inline int is_big(const void *p)
+{
+	return kmm_big_owns(p) && kmm_vmalloc_size(p) != 0;
 }
 
 #endif /* KMM_TESTUTIL_H */

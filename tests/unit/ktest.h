@@ -1,0 +1,64 @@
+/*
+ * ktest.h — helpers shared by the kernel-side unit tests (test_buddy,
+ * test_slab, test_vmalloc, test_region) and test_rbtree: a seeded
+ * generator whose seed every failure message prints, and byte patterns to
+ * fill and check memory with.
+ */
+#ifndef KMM_KTEST_H
+#define KMM_KTEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PG  ((size_t)4096)
+#define MiB ((size_t)1 << 20)
+
+/* splitmix64 */
+static inline uint64_t rng_next(uint64_t *s)
+{
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+/* uniform in [0, n) (n > 0) */
+static inline size_t rng_below(uint64_t *s, size_t n)
+{
+	return (size_t)(rng_next(s) % n);
+}
+
+/* A pattern that differs per seed and per byte, with a slow component so
+ * that whole pages differ too. */
+static inline unsigned char pattern_byte(uint64_t seed, size_t i)
+{
+	return (unsigned char)(seed * 131u + i * 7u + (i >> 12));
+}
+
+static inline void fill(void *p, size_t n, uint64_t seed)
+{
+	unsigned char *c = p;
+	for (size_t i = 0; i < n; i++)
+		c[i] = pattern_byte(seed, i);
+}
+
+static inline int verify(const void *p, size_t n, uint64_t seed)
+{
+	const unsigned char *c = p;
+	for (size_t i = 0; i < n; i++)
+		if (c[i] != pattern_byte(seed, i))
+			return 0;
+	return 1;
+}
+
+static inline int all_zero(const void *p, size_t n)
+{
+	const unsigned char *c = p;
+	for (size_t i = 0; i < n; i++)
+		if (c[i] != 0)
+			return 0;
+	return 1;
+}
+
+#endif /* KMM_KTEST_H */

@@ -1,0 +1,718 @@
+/*
+ * test_slab.c — the SLUB-style slab caches and kmalloc of the kernel side
+ * (src/kernel/slab.c): every kmalloc size, large kmalloc, kmem_cache_create,
+ * random alloc/free with pattern checks and an overlap model, several
+ * threads with remote frees and thread exit, the slabinfo report, and empty
+ * slabs going back to the buddy allocator.
+ *
+ * criterion runs every Test() in a fresh process.  Every test ends with
+ * kmm_slab_check(1) and kmm_check(1) returning 0.  Random tests print their
+ * seed in every failure message.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kmm.h"
+#include "kernel/page_alloc.h"
+#include "kernel/slab.h"
+#include "util/format.h"
+#include "ktest.h"
+
+
+#define CHECK_SLAB() do { \
+	cr_assert_eq(kmm_slab_check(1), 0, "slab invariants violated (see stderr)"); \
+	cr_assert_eq(kmm_check(1), 0, "kmm invariants violated (see stderr)"); \
+} while (0)
+
+/* ---- helpers ---------------------------------------------------------------- */
+
+static const size_t classes[] = { 8, 16, 32, 64, 96, 128, 192, 256, 512, 1024, 2048, 4096, 8192 };
+#define NCLASSES (sizeof classes / sizeof classes[0])
+
+static size_t class_of(size_t n)
+{
+	if (n == 0)
+		n = 1;
+	for (size_t i = 0; i < NCLASSES; i++)
+		if (n <= classes[i])
+			return classes[i];
+	return 0;
+}
+
+/* the alignment kmalloc-N guarantees: N for powers of two >= 64 (at most a
+ * page), 8 otherwise */
+static size_t class_align(size_t cls)
+{
+	if (cls >= 64 && (cls & (cls - 1)) == 0)
+		return cls > 4096 ? 4096 : cls;
+	return 8;
+}
+
+struct obj {
+	char *p;
+	size_t size;      /* asked for */
+	uint64_t seed;
+	struct kmm_kmem_cache *cache;   /* NULL: kmalloc */
+};
+
+static int cmp_obj(const void *a, const void *b)
+{
+	const struct obj *x = a, *y = b;
+	return x->p < y->p ? -1 : x->p > y->p;
+}
+
+/* No two live objects overlap: sorted by address, each ends (at its usable
+ * size) before the next begins. */
+static void check_no_overlap(struct obj *o, size_t n, uint64_t seed)
+{
+	struct obj *s = malloc(n * sizeof *s);
+	cr_assert(n == 0 || s != NULL);
+	memcpy(s, o, n * sizeof *s);
+	qsort(s, n, sizeof *s, cmp_obj);
+	for (size_t i = 1; i < n; i++) {
+		size_t span = s[i - 1].cache ? s[i - 1].cache->size : kmm_ksize(s[i - 1].p);
+		cr_assert(s[i - 1].p + span <= s[i].p, "objects %p (+%zu) and %p overlap (seed %llu)",
+			  (void *)s[i - 1].p, span, (void *)s[i].p, (unsigned long long)seed);
+	}
+	free(s);
+}
+
+/* a random kmalloc size: mostly small, sometimes up to 8 KiB, rarely pages */
+static size_t random_size(uint64_t *rs, bool large)
+{
+	size_t r = rng_below(rs, 100);
+	if (r < 60)
+		return 1 + rng_below(rs, 256);
+	if (r < 90)
+		return 1 + rng_below(rs, 2048);
+	if (r < 98 || !large)
+		return 1 + rng_below(rs, KMM_KMALLOC_MAX);
+	return KMM_KMALLOC_MAX + 1 + rng_below(rs, 60000);
+}
+
+/* ---- slabinfo --------------------------------------------------------------------- */
+
+struct slabinfo_row {
+	char name[32];
+	size_t active_objs, num_objs, objsize, objperslab, pagesperslab, active_slabs, num_slabs;
+};
+
+static char slabinfo_text[16384];
+
+/* Parse the slabinfo report; returns the number of cache lines. */
+static size_t read_slabinfo(struct slabinfo_row *rows, size_t max)
+{
+	struct kmm_buf b;
+	kmm_buf_init(&b, slabinfo_text, sizeof slabinfo_text, -1);
+	kmm_slab_report_slabinfo(&b);
+	cr_assert(!b.truncated);
+	static char copy[sizeof slabinfo_text];
+	memcpy(copy, slabinfo_text, sizeof copy);
+
+	size_t n = 0, lineno = 0;
+	char *save = NULL;
+	for (char *line = strtok_r(copy, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save), lineno++) {
+		if (lineno == 0) {
+			cr_assert_str_eq(line, "slabinfo - version: 2.1");
+			continue;
+		}
+		if (lineno == 1) {
+			cr_assert_eq(strncmp(line, "# name", 6), 0, "header line: %s", line);
+			cr_assert_not_null(strstr(line, "<active_objs> <num_objs> <objsize> <objperslab> <pagesperslab>"));
+			cr_assert_not_null(strstr(line, ": slabdata <active_slabs> <num_slabs> <sharedavail>"));
+			continue;
+		}
+		cr_assert(n < max);
+		struct slabinfo_row *r = &rows[n];
+		int lim, batch, shared, avail, end = 0;
+		int got = sscanf(line, "%31s %zu %zu %zu %zu %zu : tunables %d %d %d : slabdata %zu %zu %d%n", r->name,
+				 &r->active_objs, &r->num_objs, &r->objsize, &r->objperslab, &r->pagesperslab, &lim,
+				 &batch, &shared, &r->active_slabs, &r->num_slabs, &avail, &end);
+		cr_assert_eq(got, 12, "slabinfo line does not parse: %s", line);
+		cr_assert_eq(line[end], '\0', "trailing text: %s", line);
+		/* consistency of the numbers */
+		cr_assert_eq(r->num_objs, r->num_slabs * r->objperslab, "%s: num_objs", r->name);
+		cr_assert(r->active_objs <= r->num_objs, "%s: active %zu > num %zu", r->name, r->active_objs,
+			  r->num_objs);
+		cr_assert_eq(r->active_slabs, r->num_slabs, "%s", r->name);
+		cr_assert(r->objperslab >= 1 && r->objperslab * r->objsize <= r->pagesperslab * PG, "%s: %zu x %zu in %zu pages",
+			  r->name, r->objperslab, r->objsize, r->pagesperslab);
+		cr_assert(r->pagesperslab >= 1 && (r->pagesperslab & (r->pagesperslab - 1)) == 0, "%s", r->name);
+		n++;
+	}
+	return n;
+}
+
+static struct slabinfo_row *find_row(struct slabinfo_row *rows, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(rows[i].name, name) == 0)
+			return &rows[i];
+	return NULL;
+}
+
+/* The cache of kmalloc(n). */
+static struct kmm_kmem_cache *kmalloc_cache_of(size_t n)
+{
+	void *p = kmm_kmalloc(n);
+	cr_assert_not_null(p);
+	struct kmm_page *head = kmm_virt_to_head_page(p);
+	cr_assert(head->flags & KMM_PG_SLAB);
+	struct kmm_kmem_cache *c = head->slab_cache;
+	kmm_kfree(p);
+	return c;
+}
+
+/* ---- kmalloc sizes ------------------------------------------------------------------ */
+
+Test(kmalloc, every_size_up_to_8192)
+{
+	enum { N = KMM_KMALLOC_MAX };
+	static struct obj o[N];
+	for (size_t s = 1; s <= N; s++) {
+		char *p = kmm_kmalloc(s);
+		cr_assert_not_null(p, "kmalloc(%zu)", s);
+		size_t cls = class_of(s);
+		cr_assert_eq(kmm_ksize(p), cls, "ksize(kmalloc(%zu)) = %zu, want %zu", s, kmm_ksize(p), cls);
+		cr_assert_eq((uintptr_t)p % class_align(cls), 0, "kmalloc(%zu) = %p not aligned to %zu", s, (void *)p,
+			     class_align(cls));
+		struct kmm_page *head = kmm_virt_to_head_page(p);
+		cr_assert_not_null(head);
+		cr_assert(head->flags & KMM_PG_SLAB, "kmalloc(%zu) is in a slab", s);
+		cr_assert_eq(head->slab_cache->object_size, cls);
+		char name[32];
+		snprintf(name, sizeof name, "kmalloc-%zu", cls);
+		cr_assert_str_eq(head->slab_cache->name, name);
+		cr_assert_eq((size_t)(p - (char *)kmm_page_address(head)) % head->slab_cache->size, 0,
+			     "on an object boundary");
+		fill(p, s, s);
+		o[s - 1] = (struct obj){ p, s, s, NULL };
+	}
+	check_no_overlap(o, N, 0);
+	cr_assert_eq(kmm_slab_check(1), 0);
+	for (size_t s = 1; s <= N; s++) {
+		cr_assert(verify(o[s - 1].p, s, s), "kmalloc(%zu) lost its contents", s);
+		kmm_kfree(o[s - 1].p);
+	}
+	CHECK_SLAB();
+}
+
+Test(kmalloc, zero_size_and_null)
+{
+	void *p = kmm_kmalloc(0);
+	cr_assert_not_null(p);
+	cr_assert_eq(kmm_ksize(p), 8);
+	kmm_kfree(p);
+	kmm_kfree(NULL);
+	int local;
+	cr_assert_eq(kmm_ksize(&local), 0, "ksize of memory kmalloc does not own");
+	CHECK_SLAB();
+}
+
+Test(kmalloc, larger_than_8192_gets_pages)
+{
+	const size_t sizes[] = { 8193, 12288, 12289, 16384, 16385, 65536, 100000, 1 << 20, (1 << 20) + 1, 4 << 20 };
+	void *p[sizeof sizes / sizeof sizes[0]];
+	size_t free0 = 0;
+	for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+		size_t s = sizes[i];
+		if (i == 1)
+			free0 = kmm_zone.free_pages + (kmm_ksize(p[0]) / PG);
+		p[i] = kmm_kmalloc(s);
+		cr_assert_not_null(p[i], "kmalloc(%zu)", s);
+		size_t want = PG;
+		while (want < s)
+			want <<= 1;
+		cr_assert_eq(kmm_ksize(p[i]), want, "ksize(kmalloc(%zu)) = %zu, want %zu", s, kmm_ksize(p[i]), want);
+		cr_assert_eq((uintptr_t)p[i] % PG, 0);
+		struct kmm_page *head = kmm_virt_to_head_page(p[i]);
+		cr_assert_eq(kmm_page_address(head), p[i]);
+		cr_assert_eq(head->owner, KMM_OWNER_PAGES);
+		cr_assert_eq(head->flags & KMM_PG_SLAB, 0);
+		cr_assert_eq(kmm_virt_to_head_page((char *)p[i] + want - 1), head, "compound block");
+		cr_assert_eq(kmm_ksize((char *)p[i] + want / 2), want, "ksize inside the block");
+		fill(p[i], s, i);
+	}
+	for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+		cr_assert(verify(p[i], sizes[i], i), "kmalloc(%zu) lost its contents", sizes[i]);
+		kmm_kfree(p[i]);
+	}
+	cr_assert_eq(kmm_zone.free_pages, free0, "the pages went back to the buddy allocator");
+	errno = 0;
+	cr_assert_null(kmm_kmalloc((4 << 20) + 1), "beyond the largest buddy block");
+	cr_assert_eq(errno, ENOMEM);
+	CHECK_SLAB();
+}
+
+Test(kmalloc, kzalloc_clears_recycled_objects)
+{
+	for (size_t s = 24; s <= 8192 * 3; s = s * 2 + 8) {
+		char *p = kmm_kmalloc(s);
+		cr_assert_not_null(p);
+		memset(p, 0xee, s);
+		kmm_kfree(p);
+		char *q = kmm_kzalloc(s);
+		cr_assert_not_null(q);
+		if (s <= KMM_KMALLOC_MAX)
+			cr_assert_eq(q, p, "kmalloc(%zu): the object just freed comes back (LIFO)", s);
+		cr_assert(all_zero(q, s), "kzalloc(%zu) returned dirty memory", s);
+		kmm_kfree(q);
+	}
+	struct kmm_kmem_cache *c = kmm_kmem_cache_create("zalloc-test", 333, 8);
+	cr_assert_not_null(c);
+	char *p = kmm_kmem_cache_alloc(c);
+	memset(p, 0x11, 333);
+	kmm_kmem_cache_free(c, p);
+	char *q = kmm_kmem_cache_zalloc(c);
+	cr_assert_eq(q, p);
+	cr_assert(all_zero(q, 333));
+	kmm_kmem_cache_free(c, q);
+	kmm_kmem_cache_free(c, NULL);
+	CHECK_SLAB();
+}
+
+/* ---- random, one thread ----------------------------------------------------------- */
+
+static void random_kmalloc(uint64_t seed, unsigned ops, struct kmm_kmem_cache *cache)
+{
+	enum { MAX_LIVE = 3000 };
+	static struct obj live[MAX_LIVE];
+	size_t n = 0;
+	uint64_t rs = seed;
+
+	for (unsigned op = 0; op < ops; op++) {
+		bool alloc = n == 0 || (n < MAX_LIVE && rng_below(&rs, 100) < 55);
+		if (alloc) {
+			struct obj o = { NULL, 0, rng_next(&rs), NULL };
+			if (cache != NULL && rng_below(&rs, 3) == 0) {
+				o.cache = cache;
+				o.size = cache->object_size;
+				o.p = rng_below(&rs, 4) == 0 ? kmm_kmem_cache_zalloc(cache) : kmm_kmem_cache_alloc(cache);
+				cr_assert_not_null(o.p, "cache alloc (seed %llu)", (unsigned long long)seed);
+				struct kmm_page *head = kmm_virt_to_head_page(o.p);
+				cr_assert(head->flags & KMM_PG_SLAB);
+				cr_assert_eq(head->slab_cache, cache, "object in a slab of its cache (seed %llu)",
+					     (unsigned long long)seed);
+				cr_assert_eq((size_t)(o.p - (char *)kmm_page_address(head)) % cache->size, 0,
+					     "object %p not on a boundary (seed %llu)", (void *)o.p, (unsigned long long)seed);
+				cr_assert_eq((uintptr_t)o.p % cache->align, 0);
+			} else {
+				o.size = random_size(&rs, true);
+				o.p = kmm_kmalloc(o.size);
+				cr_assert_not_null(o.p, "kmalloc(%zu) (seed %llu)", o.size, (unsigned long long)seed);
+				size_t ks = kmm_ksize(o.p);
+				cr_assert(ks >= o.size && (o.size > KMM_KMALLOC_MAX || ks == class_of(o.size)),
+					  "ksize(kmalloc(%zu)) = %zu (seed %llu)", o.size, ks, (unsigned long long)seed);
+			}
+			fill(o.p, o.size, o.seed);
+			live[n++] = o;
+		} else {
+			size_t i = rng_below(&rs, n);
+			struct obj o = live[i];
+			cr_assert(verify(o.p, o.size, o.seed), "op %u: object %p (%zu bytes) was overwritten (seed %llu)", op,
+				  (void *)o.p, o.size, (unsigned long long)seed);
+			if (o.cache)
+				kmm_kmem_cache_free(o.cache, o.p);
+			else
+				kmm_kfree(o.p);
+			live[i] = live[--n];
+		}
+		if (op % 2000 == 1999) {
+			check_no_overlap(live, n, seed);
+			cr_assert_eq(kmm_slab_check(1), 0, "slab check at op %u (seed %llu)", op, (unsigned long long)seed);
+		}
+	}
+	check_no_overlap(live, n, seed);
+	while (n > 0) {
+		struct obj o = live[--n];
+		cr_assert(verify(o.p, o.size, o.seed), "object %p was overwritten (seed %llu)", (void *)o.p,
+			  (unsigned long long)seed);
+		if (o.cache)
+			kmm_kmem_cache_free(o.cache, o.p);
+		else
+			kmm_kfree(o.p);
+	}
+	cr_assert_eq(kmm_slab_check(1), 0, "slab check after freeing all (seed %llu)", (unsigned long long)seed);
+}
+
+Test(slab_random, kmalloc_seed_1) { random_kmalloc(1, 30000, NULL); CHECK_SLAB(); }
+Test(slab_random, kmalloc_seed_77) { random_kmalloc(77, 30000, NULL); CHECK_SLAB(); }
+
+Test(slab_random, cache_and_kmalloc_seed_5)
+{
+	struct kmm_kmem_cache *c = kmm_kmem_cache_create("test-obj-200", 200, 8);
+	cr_assert_not_null(c);
+	cr_assert_str_eq(c->name, "test-obj-200");
+	cr_assert_eq(c->object_size, 200);
+	cr_assert_eq(c->size, 200);
+	cr_assert_eq(c->order, 0);
+	cr_assert_eq(c->objects, 20);
+	random_kmalloc(5, 30000, c);
+	CHECK_SLAB();
+}
+
+Test(slab_random, aligned_cache_seed_9)
+{
+	struct kmm_kmem_cache *c = kmm_kmem_cache_create("aligned-100", 100, 64);
+	cr_assert_not_null(c);
+	cr_assert_eq(c->size, 128, "100 bytes aligned to 64: stride 128");
+	cr_assert_eq(c->align, 64);
+	random_kmalloc(9, 20000, c);
+	struct kmm_kmem_cache *d = kmm_kmem_cache_create("tiny-3", 3, 1);
+	cr_assert_not_null(d);
+	cr_assert(d->size >= sizeof(void *), "room for the free pointer");
+	random_kmalloc(10, 10000, d);
+	CHECK_SLAB();
+}
+
+Test(slab, cache_name_truncated)
+{
+	struct kmm_kmem_cache *c = kmm_kmem_cache_create("a-very-long-cache-name-that-does-not-fit", 64, 8);
+	cr_assert_not_null(c);
+	cr_assert_eq(strlen(c->name), KMM_CACHE_NAME_LEN - 1);
+	cr_assert_eq(strncmp(c->name, "a-very-long-cache-name-that", KMM_CACHE_NAME_LEN - 1), 0);
+	CHECK_SLAB();
+}
+
+Test(slab, cache_slots_run_out_cleanly)
+{
+	struct kmm_kmem_cache *made[KMM_MAX_CACHES + 1];
+	size_t n = 0;
+	char name[24];
+	errno = 0;
+	for (;;) {
+		snprintf(name, sizeof name, "slot-%zu", n);
+		struct kmm_kmem_cache *c = kmm_kmem_cache_create(name, 32 + 8 * n, 8);
+		if (c == NULL)
+			break;
+		cr_assert(n < KMM_MAX_CACHES, "more caches than slots");
+		made[n++] = c;
+	}
+	cr_assert_eq(errno, ENOMEM);
+	/* kmem_cache and the 13 kmalloc caches take 14 slots */
+	cr_assert_eq(n, KMM_MAX_CACHES - 1 - NCLASSES, "%zu caches could be created", n);
+	cr_assert_eq(kmm_slab_check(1), 0);
+	for (size_t i = 0; i < n; i++) {
+		void *a = kmm_kmem_cache_alloc(made[i]), *b = kmm_kmem_cache_alloc(made[i]);
+		cr_assert(a && b && a != b, "cache %zu works", i);
+		memset(a, 1, made[i]->object_size);
+		memset(b, 2, made[i]->object_size);
+		kmm_kmem_cache_free(made[i], a);
+		kmm_kmem_cache_free(made[i], b);
+	}
+	CHECK_SLAB();
+}
+
+/* ---- empty slabs go back ------------------------------------------------------------ */
+
+static void drain_test(struct kmm_kmem_cache *c, size_t nobj, uint64_t seed, bool use_kmalloc, size_t ksz)
+{
+	void **o = malloc(nobj * sizeof *o);
+	uint64_t rs = seed;
+	cr_assert_not_null(o);
+	size_t slabs0 = c->nr_slabs;
+	uint64_t freed0 = c->slabs_freed;
+	for (size_t i = 0; i < nobj; i++) {
+		o[i] = use_kmalloc ? kmm_kmalloc(ksz) : kmm_kmem_cache_alloc(c);
+		cr_assert_not_null(o[i]);
+	}
+	size_t want = (nobj + c->objects - 1) / c->objects;
+	cr_assert(c->nr_slabs >= slabs0 + want - 1 && c->nr_slabs <= slabs0 + want + 1,
+		  "%s: %zu slabs for %zu objects of %u per slab", c->name, c->nr_slabs, nobj, c->objects);
+	size_t peak = c->nr_slabs;
+	size_t free_mid = kmm_zone.free_pages;
+	/* free in random order */
+	for (size_t i = nobj; i > 1; i--) {
+		size_t j = rng_below(&rs, i);
+		void *t = o[i - 1];
+		o[i - 1] = o[j];
+		o[j] = t;
+	}
+	for (size_t i = 0; i < nobj; i++) {
+		if (use_kmalloc)
+			kmm_kfree(o[i]);
+		else
+			kmm_kmem_cache_free(c, o[i]);
+	}
+	/* at most min_partial empty slabs stay, besides the thread's active one */
+	cr_assert(c->nr_slabs <= c->min_partial + 1, "%s: %zu slabs left after freeing everything (min_partial %u)",
+		  c->name, c->nr_slabs, c->min_partial);
+	cr_assert(c->slabs_freed - freed0 >= peak - c->min_partial - 1, "%s: only %llu slabs freed", c->name,
+		  (unsigned long long)(c->slabs_freed - freed0));
+	size_t back = (peak - c->nr_slabs) << c->order;
+	cr_assert(kmm_zone.free_pages >= free_mid + back, "%s: the buddy allocator got %zu pages back, want %zu",
+		  c->name, kmm_zone.free_pages - free_mid, back);
+	cr_assert_eq(kmm_slab_check(1), 0);
+	free(o);
+}
+
+Test(slab, empty_slabs_go_back_to_the_buddy)
+{
+	struct kmm_kmem_cache *c = kmm_kmem_cache_create("drain-256", 256, 8);
+	cr_assert_not_null(c);
+	cr_assert_eq(c->objects, 16);
+	cr_assert_eq(c->min_partial, 4);
+	drain_test(c, 1600, 3, false, 0);
+
+	struct kmm_kmem_cache *k1024 = kmalloc_cache_of(1000);
+	cr_assert_str_eq(k1024->name, "kmalloc-1024");
+	cr_assert_eq(k1024->min_partial, 2);
+	drain_test(k1024, 777, 4, true, 1000);
+
+	struct kmm_kmem_cache *k8192 = kmalloc_cache_of(8000);
+	drain_test(k8192, 300, 5, true, 8000);
+
+	/* the thread's active slabs back too: now at most min_partial */
+	kmm_slab_thread_exit();
+	cr_assert(c->nr_slabs <= c->min_partial, "%zu slabs", c->nr_slabs);
+	cr_assert(k1024->nr_slabs <= k1024->min_partial, "%zu slabs", k1024->nr_slabs);
+	cr_assert(k8192->nr_slabs <= k8192->min_partial, "%zu slabs", k8192->nr_slabs);
+	struct slabinfo_row rows[KMM_MAX_CACHES];
+	size_t nr = read_slabinfo(rows, KMM_MAX_CACHES);
+	struct slabinfo_row *r = find_row(rows, nr, "drain-256");
+	cr_assert_not_null(r);
+	cr_assert_eq(r->active_objs, 0, "nothing allocated: %s", slabinfo_text);
+	cr_assert_eq(r->num_slabs, c->nr_slabs);
+	cr_assert_eq(kmm_slab_check(1), 0);
+
+	/* an exited thread can still allocate and free (from partial slabs) */
+	void *p = kmm_kmem_cache_alloc(c), *q = kmm_kmalloc(1000);
+	cr_assert(p && q);
+	memset(p, 1, 256);
+	memset(q, 2, 1000);
+	cr_assert_eq(kmm_slab_check(1), 0);
+	kmm_kmem_cache_free(c, p);
+	kmm_kfree(q);
+	CHECK_SLAB();
+}
+
+/* ---- slabinfo ----------------------------------------------------------------------- */
+
+Test(slab, slabinfo_lines_consistent)
+{
+	struct kmm_kmem_cache *c = kmm_kmem_cache_create("info-cache", 500, 8);
+	cr_assert_not_null(c);
+	enum { N = 45 };
+	void *o[N];
+	for (int i = 0; i < N; i++)
+		o[i] = kmm_kmem_cache_alloc(c);
+	void *k[100];
+	for (int i = 0; i < 100; i++)
+		k[i] = kmm_kmalloc(40);   /* kmalloc-64 */
+
+	struct slabinfo_row rows[KMM_MAX_CACHES];
+	size_t nr = read_slabinfo(rows, KMM_MAX_CACHES);
+	cr_assert_eq(nr, NCLASSES + 2, "kmem_cache, 13 kmalloc caches and ours:\n%s", slabinfo_text);
+	cr_assert_not_null(find_row(rows, nr, "kmem_cache"));
+	for (size_t i = 0; i < NCLASSES; i++) {
+		char name[32];
+		snprintf(name, sizeof name, "kmalloc-%zu", classes[i]);
+		struct slabinfo_row *r = find_row(rows, nr, name);
+		cr_assert_not_null(r, "no line for %s", name);
+		cr_assert_eq(r->objsize, classes[i], "%s objsize", name);
+	}
+	struct slabinfo_row *r = find_row(rows, nr, "info-cache");
+	cr_assert_not_null(r);
+	cr_assert_eq(r->objsize, c->size);
+	cr_assert_eq(r->objperslab, c->objects);
+	cr_assert_eq(r->pagesperslab, (size_t)1 << c->order);
+	cr_assert_eq(r->num_slabs, c->nr_slabs);
+	cr_assert_eq(r->num_slabs, (N + c->objects - 1) / c->objects);
+	/* objects on the thread's private list count as active (as in SLUB) */
+	cr_assert(r->active_objs >= N, "active %zu < %d", r->active_objs, N);
+	struct slabinfo_row *r64 = find_row(rows, nr, "kmalloc-64");
+	cr_assert(r64->active_objs >= 100);
+
+	size_t total = 0;
+	for (size_t i = 0; i < nr; i++)
+		total += rows[i].num_slabs * rows[i].pagesperslab * PG;
+	cr_assert_eq(kmm_slab_total_bytes(), total);
+
+	/* with the active slabs given back, active counts are exact */
+	kmm_slab_thread_exit();
+	nr = read_slabinfo(rows, KMM_MAX_CACHES);
+	r = find_row(rows, nr, "info-cache");
+	cr_assert_eq(r->active_objs, N, "%s", slabinfo_text);
+	r64 = find_row(rows, nr, "kmalloc-64");
+	cr_assert_eq(r64->active_objs, 100, "%s", slabinfo_text);
+	for (int i = 0; i < N; i += 2)
+		kmm_kmem_cache_free(c, o[i]);
+	nr = read_slabinfo(rows, KMM_MAX_CACHES);
+	r = find_row(rows, nr, "info-cache");
+	cr_assert_eq(r->active_objs, N / 2, "%s", slabinfo_text);
+	for (int i = 1; i < N; i += 2)
+		kmm_kmem_cache_free(c, o[i]);
+	for (int i = 0; i < 100; i++)
+		kmm_kfree(k[i]);
+	nr = read_slabinfo(rows, KMM_MAX_CACHES);
+	r = find_row(rows, nr, "info-cache");
+	cr_assert_eq(r->active_objs, 0);
+	cr_assert(r->num_slabs <= c->min_partial);
+	CHECK_SLAB();
+}
+
+/* ---- threads: remote frees and thread exit ------------------------------------------ */
+
+enum { NTHREADS = 4, THREAD_OPS = 40000, MAILBOX = 512 };
+
+static struct {
+	pthread_mutex_t lock;
+	struct obj slot[MAILBOX];
+	size_t n;
+} mailbox = { PTHREAD_MUTEX_INITIALIZER, { { 0 } }, 0 };
+
+static struct kmm_kmem_cache *shared_cache;
+static int thread_failed;
+static char thread_error[256];
+static uint64_t remote_handoffs;
+
+static void thread_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void thread_fail(const char *fmt, ...)
+{
+	if (__atomic_exchange_n(&thread_failed, 1, __ATOMIC_ACQ_REL))
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(thread_error, sizeof thread_error, fmt, ap);
+	va_end(ap);
+}
+
+static void free_obj(struct obj *o)
+{
+	if (o->cache)
+		kmm_kmem_cache_free(o->cache, o->p);
+	else
+		kmm_kfree(o->p);
+}
+
+static void *slab_thread(void *arg)
+{
+	uint64_t seed = (uint64_t)(uintptr_t)arg, rs = seed;
+	enum { MAX_LIVE = 600 };
+	struct obj *live = calloc(MAX_LIVE, sizeof *live);
+	size_t n = 0;
+
+	for (unsigned op = 0; op < THREAD_OPS && !__atomic_load_n(&thread_failed, __ATOMIC_RELAXED); op++) {
+		size_t r = rng_below(&rs, 100);
+		if (n == 0 || (n < MAX_LIVE && r < 45)) {
+			struct obj o = { NULL, 0, rng_next(&rs), NULL };
+			if (rng_below(&rs, 3) == 0) {
+				o.cache = shared_cache;
+				o.size = shared_cache->object_size;
+				o.p = kmm_kmem_cache_alloc(shared_cache);
+			} else {
+				o.size = random_size(&rs, false);
+				o.p = kmm_kmalloc(o.size);
+			}
+			if (o.p == NULL) {
+				thread_fail("thread %llu: allocation of %zu failed", (unsigned long long)seed, o.size);
+				break;
+			}
+			fill(o.p, o.size, o.seed);
+			live[n++] = o;
+		} else if (r < 80) {
+			size_t i = rng_below(&rs, n);
+			if (!verify(live[i].p, live[i].size, live[i].seed))
+				thread_fail("thread %llu op %u: object %p (%zu bytes) overwritten", (unsigned long long)seed,
+					    op, (void *)live[i].p, live[i].size);
+			free_obj(&live[i]);
+			live[i] = live[--n];
+		} else {
+			/* exchange with other threads: take one of theirs and free
+			 * it here (a remote free), or hand one of ours over */
+			struct obj got = { NULL, 0, 0, NULL };
+			size_t i = rng_below(&rs, n);
+			pthread_mutex_lock(&mailbox.lock);
+			if (mailbox.n > 0 && rng_below(&rs, 2) == 0) {
+				size_t k = rng_below(&rs, mailbox.n);
+				got = mailbox.slot[k];
+				mailbox.slot[k] = mailbox.slot[--mailbox.n];
+			} else if (mailbox.n < MAILBOX) {
+				mailbox.slot[mailbox.n++] = live[i];
+				live[i] = live[--n];
+			}
+			pthread_mutex_unlock(&mailbox.lock);
+			if (got.p != NULL) {
+				if (!verify(got.p, got.size, got.seed))
+					thread_fail("thread %llu: object %p from another thread overwritten",
+						    (unsigned long long)seed, (void *)got.p);
+				free_obj(&got);
+				__atomic_add_fetch(&remote_handoffs, 1, __ATOMIC_RELAXED);
+			}
+		}
+	}
+	/* leave some objects behind for others to free after this thread exited */
+	for (size_t i = 0; i < n; i++) {
+		if (!verify(live[i].p, live[i].size, live[i].seed))
+			thread_fail("thread %llu: object %p overwritten at exit", (unsigned long long)seed, (void *)live[i].p);
+		bool handed = false;
+		if (i % 4 == 0) {
+			pthread_mutex_lock(&mailbox.lock);
+			if (mailbox.n < MAILBOX) {
+				mailbox.slot[mailbox.n++] = live[i];
+				handed = true;
+			}
+			pthread_mutex_unlock(&mailbox.lock);
+		}
+		if (!handed)
+			free_obj(&live[i]);
+	}
+	free(live);
+	kmm_slab_thread_exit();   /* what the heap's thread-exit path does */
+	return NULL;
+}
+
+static void run_threads(uint64_t seed)
+{
+	pthread_t t[NTHREADS];
+	for (int i = 0; i < NTHREADS; i++)
+		cr_assert_eq(pthread_create(&t[i], NULL, slab_thread, (void *)(uintptr_t)(seed * 100 + (uint64_t)i)), 0);
+	for (int i = 0; i < NTHREADS; i++)
+		pthread_join(t[i], NULL);
+	cr_assert(!thread_failed, "%s (seed %llu)", thread_error, (unsigned long long)seed);
+}
+
+Test(slab_threads, remote_frees_and_thread_exit, .timeout = 60)
+{
+	shared_cache = kmm_kmem_cache_create("shared-72", 72, 8);
+	cr_assert_not_null(shared_cache);
+	run_threads(1);
+	cr_assert_eq(kmm_slab_check(1), 0, "after the first round of threads");
+	/* a second round frees what the first left behind, from new threads */
+	run_threads(2);
+	cr_assert(remote_handoffs > 1000, "only %llu objects changed threads", (unsigned long long)remote_handoffs);
+	cr_assert(shared_cache->free_remote > 0);
+	cr_assert_eq(kmm_slab_check(1), 0, "after joining");
+
+	/* the main thread frees what the exited threads left in the mailbox */
+	for (size_t i = 0; i < mailbox.n; i++) {
+		cr_assert(verify(mailbox.slot[i].p, mailbox.slot[i].size, mailbox.slot[i].seed),
+			  "object left by an exited thread was overwritten");
+		free_obj(&mailbox.slot[i]);
+	}
+	mailbox.n = 0;
+	cr_assert_eq(kmm_slab_check(1), 0);
+
+	/* nothing is allocated any more: no active object in any kmalloc
+	 * cache or the shared one, and at most min_partial slabs each */
+	struct slabinfo_row rows[KMM_MAX_CACHES];
+	size_t nr = read_slabinfo(rows, KMM_MAX_CACHES);
+	for (size_t i = 0; i < nr; i++) {
+		if (strcmp(rows[i].name, "kmem_cache") == 0)
+			continue;
+		cr_assert_eq(rows[i].active_objs, 0, "%s: %zu objects still active after everything was freed:\n%s",
+			     rows[i].name, rows[i].active_objs, slabinfo_text);
+	}
+	cr_assert(shared_cache->nr_slabs <= shared_cache->min_partial, "shared cache keeps %zu slabs",
+		  shared_cache->nr_slabs);
+	for (size_t i = 0; i < NCLASSES; i++) {
+		struct kmm_kmem_cache *c = kmalloc_cache_of(classes[i]);
+		cr_assert(c->nr_slabs <= c->min_partial + 1, "%s keeps %zu slabs", c->name, c->nr_slabs);
+	}
+	CHECK_SLAB();
+}
