@@ -239,9 +239,34 @@ static void expand(struct kmm_zone *z, struct kmm_page *page, unsigned low, unsi
 	}
 }
 
-static struct kmm_page *rmqueue_smallest(struct kmm_zone *z, unsigned order, unsigned mt)
+/* The order whose list head (the most recently freed block of that order)
+ * holds the most resident pages, from `order` up to two orders more (a
+ * small request must not break up a big resident block that the next big
+ * area wants whole); -1 if none holds any.  For KMM_GFP_HOT. */
+static int hottest_order(struct kmm_zone *z, unsigned order, unsigned mt)
 {
-	for (unsigned o = order; o < KMM_MAX_ORDER; o++) {
+	int best = -1;
+	size_t best_res = 0;
+	for (unsigned o = order; o < KMM_MAX_ORDER && o <= order + 2; o++) {
+		struct kmm_list *l = &z->free_area[o].free_list[mt];
+		if (kmm_list_empty(l))
+			continue;
+		struct kmm_page *page = kmm_list_entry(l->next, struct kmm_page, lru);
+		/* what the piece split off for this request may get: the
+		 * block's estimate, spread evenly over its halves */
+		size_t res = page->resident >> (o - order);
+		if (res > best_res) {
+			best_res = res;
+			best = (int)o;
+		}
+	}
+	return best;
+}
+
+static struct kmm_page *rmqueue_smallest(struct kmm_zone *z, unsigned order, unsigned mt, bool hot)
+{
+	int first = hot ? hottest_order(z, order, mt) : -1;
+	for (unsigned o = first >= 0 ? (unsigned)first : order; o < KMM_MAX_ORDER; o++) {
 		struct kmm_list *l = &z->free_area[o].free_list[mt];
 		if (kmm_list_empty(l))
 			continue;
@@ -323,7 +348,7 @@ struct kmm_page *kmm_alloc_pages(unsigned order, unsigned gfp, enum kmm_page_own
 	for (;;) {
 		bool below_min = (gfp & KMM_GFP_USER) && z->free_pages < need + z->wmark_min;
 		if (!below_min) {
-			page = rmqueue_smallest(z, order, mt);
+			page = rmqueue_smallest(z, order, mt, (gfp & KMM_GFP_HOT) != 0);
 			if (page == NULL)
 				page = rmqueue_fallback(z, order, mt);
 			if (page != NULL)
@@ -336,7 +361,7 @@ struct kmm_page *kmm_alloc_pages(unsigned order, unsigned gfp, enum kmm_page_own
 		if (s == NULL) {
 			/* the OS said no: user allocations may still use the
 			 * reserve rather than fail */
-			page = rmqueue_smallest(z, order, mt);
+			page = rmqueue_smallest(z, order, mt, (gfp & KMM_GFP_HOT) != 0);
 			if (page == NULL)
 				page = rmqueue_fallback(z, order, mt);
 			if (page != NULL)

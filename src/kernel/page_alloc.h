@@ -121,6 +121,9 @@ struct kmm_page {
 #define KMM_GFP_KERNEL  0x0u   /* kmm's own metadata: unmovable, may use the reserve */
 #define KMM_GFP_USER    0x1u   /* user memory: movable, keeps the min reserve */
 #define KMM_GFP_COMP    0x2u   /* a compound block: tail pages point at the head */
+#define KMM_GFP_HOT     0x4u   /* prefer a block with resident pages, even a bigger one
+				* to split (user memory that will be touched: a
+				* resident frame saves a page fault) */
 
 struct kmm_free_area {
 	struct kmm_list free_list[KMM_MIGRATE_TYPES];

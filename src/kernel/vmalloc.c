@@ -17,7 +17,8 @@
  * O(log n).  The area is cut from the front of that range.
  *
  * Frames: the buddy allocator gives blocks as large as possible (order 10 =
- * 4 MiB, smaller for the tail), split into order-0 frames (pages[] holds one
+ * 4 MiB, smaller for the tail), preferring blocks that still hold resident
+ * pages (KMM_GFP_HOT), split into order-0 frames (pages[] holds one
  * descriptor per 4 KiB page, as in the kernel).  Blocks are laid out with
  * the most resident first (programs touch big blocks from the start, often
  * not to the end: recycled resident frames at the front save faults,
@@ -509,7 +510,7 @@ static bool alloc_frames(struct kmm_page **pages, size_t count)
 		while (((size_t)1 << order) > left)
 			order--;
 		struct kmm_page *page;
-		while ((page = kmm_alloc_pages(order, KMM_GFP_USER, KMM_OWNER_VMALLOC)) == NULL && order > 0)
+		while ((page = kmm_alloc_pages(order, KMM_GFP_USER | KMM_GFP_HOT, KMM_OWNER_VMALLOC)) == NULL && order > 0)
 			order--;
 		if (page == NULL || nb == max_blocks) {
 			if (page != NULL)

@@ -35,8 +35,8 @@
  * top (its trim threshold follows twice the largest freed mapped chunk, up
  * to 2 x 32 MiB), and glibc's heap also keeps the free chunks below its
  * top.  A program that churns big blocks thus reuses resident frames
- * instead of faulting in new ones (bench/big, bench/large: a quarter of
- * glibc's page faults), and one that frees everything keeps at most the
+ * instead of faulting in new ones (bench/big, bench/large: a sixth of
+ * glibc's page faults or fewer), and one that frees everything keeps at most the
  * budget; resident free memory above it goes back to the OS (madvise).
  *
  * The lazy pool holds a quarter of the budget (lazy_max), and only areas
