@@ -9,7 +9,12 @@
  *
  * The tcache itself is a chunk of the arena (0x290 bytes, allocated by the
  * thread's first malloc, exactly as glibc does), so a program's heap layout
- * and break growth match glibc's.
+ * and break growth match glibc's.  It is the one piece of kmm's own
+ * metadata that does not come from a slab cache (src/kernel/slab.c), on
+ * purpose: in a slab, the heap's top is 0x290 bytes bigger than glibc's,
+ * and which requests the top serves rather than mmap, and when the break
+ * moves, stop matching glibc (tried: heap-strace.sh and options.sh then
+ * fail their comparisons with glibc).
  *
  * States of a thread's tcache pointer:
  *
