@@ -87,9 +87,9 @@ struct inflight {
 };
 static struct kmm_list inflight_list = { &inflight_list, &inflight_list };
 static size_t recent_largest;      /* largest area freed lately (decaying) */
-static size_t cache_budget = (size_t)16 << 20;
+static size_t cache_budget = (size_t)8 << 20;
 
-#define CACHE_MIN ((size_t)16 << 20)
+#define CACHE_MIN ((size_t)8 << 20)
 #define CACHE_MAX ((size_t)64 << 20)
 
 /* An area of `bytes` was freed: the cache budget follows eight times the

@@ -31,7 +31,7 @@
  * The cache budget: freed big blocks stay resident for reuse — briefly in
  * the lazy pool, then as free frames of the buddy allocator — up to eight
  * times the largest area freed lately (decaying by 1/64 per free), at
- * least 16 and at most 64 MiB.  64 MiB is the most glibc keeps in its heap
+ * least 8 and at most 64 MiB.  64 MiB is the most glibc keeps in its heap
  * top (its trim threshold follows twice the largest freed mapped chunk, up
  * to 2 x 32 MiB), and glibc's heap also keeps the free chunks below its
  * top.  A program that churns big blocks thus reuses resident frames
