@@ -11,6 +11,10 @@ BENCH_WORKLOADS = \
 	bench/bin/realloc \
 	bench/bin/prodcons \
 	bench/bin/threads \
+	bench/bin/larson \
+	bench/bin/xmalloc \
+	bench/bin/cache-scratch \
+	bench/bin/cache-thrash \
 	bench/bin/large \
 	bench/bin/big \
 	bench/bin/bigrealloc
@@ -51,6 +55,26 @@ bench_bin_threads_SOURCES = bench/threads.c bench/common.h
 bench_bin_threads_CPPFLAGS = $(BENCH_CPPFLAGS)
 bench_bin_threads_CFLAGS = $(BENCH_CFLAGS) -pthread
 bench_bin_threads_LDADD = -lpthread
+
+bench_bin_larson_SOURCES = bench/larson.c bench/common.h
+bench_bin_larson_CPPFLAGS = $(BENCH_CPPFLAGS)
+bench_bin_larson_CFLAGS = $(BENCH_CFLAGS) -pthread
+bench_bin_larson_LDADD = -lpthread
+
+bench_bin_xmalloc_SOURCES = bench/xmalloc.c bench/common.h
+bench_bin_xmalloc_CPPFLAGS = $(BENCH_CPPFLAGS)
+bench_bin_xmalloc_CFLAGS = $(BENCH_CFLAGS) -pthread
+bench_bin_xmalloc_LDADD = -lpthread
+
+bench_bin_cache_scratch_SOURCES = bench/cache-scratch.c bench/common.h
+bench_bin_cache_scratch_CPPFLAGS = $(BENCH_CPPFLAGS)
+bench_bin_cache_scratch_CFLAGS = $(BENCH_CFLAGS) -pthread
+bench_bin_cache_scratch_LDADD = -lpthread
+
+bench_bin_cache_thrash_SOURCES = bench/cache-thrash.c bench/common.h
+bench_bin_cache_thrash_CPPFLAGS = $(BENCH_CPPFLAGS)
+bench_bin_cache_thrash_CFLAGS = $(BENCH_CFLAGS) -pthread
+bench_bin_cache_thrash_LDADD = -lpthread
 
 bench_bin_large_SOURCES = bench/large.c bench/common.h
 bench_bin_large_CPPFLAGS = $(BENCH_CPPFLAGS)

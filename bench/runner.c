@@ -62,11 +62,26 @@ static struct workload workloads[] = {
 	{ "realloc",  0, "buffers grown by realloc from bytes to 1 MiB (builders, vectors)", 1 },
 	{ "prodcons", 1, "producer threads malloc, consumer threads free (via queues)", 1 },
 	{ "threads",  1, "threads churning their own small blocks, no sharing", 1 },
+	{ "larson",   1, "server threads replace random blocks, pass them to new threads", 1 },
+	{ "xmalloc",  1, "threads pass batches of blocks to one another via one queue", 1 },
+	{ "cache-scratch", 1, "8 B objects written hard after freeing a handed-over one", 1 },
+	{ "cache-thrash", 1, "threads writing hard to 8 B objects of their own", 1 },
 	{ "large",    0, "16 KiB..4 MiB buffers, a few alive, around the mmap threshold", 1 },
 	{ "big",      0, "5..25 MiB blocks, four alive, partly touched and freed", 1 },
 	{ "bigrealloc", 0, "three buffers grown by 64..128 KiB reallocs up to 8..32 MiB", 1 },
 };
 #define NWORK ((int)(sizeof workloads / sizeof workloads[0]))
+
+/* Width of the workload-name column: the longest name. */
+static int name_width(void)
+{
+	int i, w = 8;           /* strlen("workload") */
+
+	for (i = 0; i < NWORK; i++)
+		if ((int)strlen(workloads[i].name) > w)
+			w = (int)strlen(workloads[i].name);
+	return w;
+}
 
 #define MAXALLOC 16
 #define NAMELEN  24
@@ -494,7 +509,9 @@ static void usage(FILE *f)
 "  -s, --scale=X         workload size multiplier (default 1; 0.1 for a\n"
 "                        quick check, 3 for steadier figures)\n"
 "  -t, --threads=N       threads for the threaded workloads (default 2)\n"
-"  -w, --workloads=LIST  comma-separated workloads to run (default: all)\n"
+"  -w, --workloads=LIST  comma-separated workloads to run (default: all);\n"
+"                        `threaded` stands for all those marked [-t] below,\n"
+"                        `single` for all the others\n"
 "  -a, --allocators=LIST comma-separated allocators (default: all found)\n"
 "  -k, --kmm=PATH        libkmm.so to test (default: $KMM_LIB, or the build\n"
 "                        tree the workloads were built in)\n"
@@ -514,7 +531,7 @@ static void usage(FILE *f)
 "\n"
 "Workloads:\n");
 	for (i = 0; i < NWORK; i++)
-		fprintf(f, "  %-10s %s%s\n", workloads[i].name, workloads[i].what,
+		fprintf(f, "  %-*s %s%s\n", name_width(), workloads[i].name, workloads[i].what,
 			workloads[i].threaded ? " [-t]" : "");
 	fprintf(f,
 "\n"
@@ -535,7 +552,9 @@ static long parse_long(const char *s, const char *what, long lo, long hi)
 	return v;
 }
 
-/* Mark the names in a comma-separated list as selected, and the rest not. */
+/* Mark the names in a comma-separated list as selected, and the rest not.
+ * Two group names stand for several workloads: `threaded` (all that take
+ * -t) and `single` (all that do not). */
 static void select_workloads(const char *list)
 {
 	char *copy = xstrdup(list), *tok, *save = NULL;
@@ -544,6 +563,14 @@ static void select_workloads(const char *list)
 	for (i = 0; i < NWORK; i++)
 		workloads[i].selected = 0;
 	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (strcmp(tok, "threaded") == 0 || strcmp(tok, "single") == 0) {
+			int threaded = tok[0] == 't';
+
+			for (i = 0; i < NWORK; i++)
+				if (workloads[i].threaded == threaded)
+					workloads[i].selected = 1;
+			continue;
+		}
 		for (i = 0; i < NWORK; i++)
 			if (strcmp(workloads[i].name, tok) == 0)
 				break;
@@ -682,6 +709,7 @@ int main(int argc, char **argv)
 	double scale = 1.0, timeout = 300.0;
 	char *bindir, *end, scale_s[32], threads_s[16];
 	int c, i, j, w, rep, nw = 0, na = 0, failures = 0, mismatches = 0;
+	int nwid = name_width();
 	int widx[NWORK], aidx[MAXALLOC], base = -1;
 	struct run *runs;
 	struct summary *sum;
@@ -768,7 +796,7 @@ int main(int argc, char **argv)
 	if (list) {
 		printf("workloads (in %s):\n", bindir);
 		for (i = 0; i < NWORK; i++)
-			printf("  %-10s %s%s\n", workloads[i].name, workloads[i].what,
+			printf("  %-*s %s%s\n", name_width(), workloads[i].name, workloads[i].what,
 			       workloads[i].threaded ? " [-t]" : "");
 		printf("allocators:\n");
 		for (i = 0; i < nalloc; i++)
@@ -823,7 +851,7 @@ int main(int argc, char **argv)
 			char *args[] = { bin, "-s", scale_s, wl->threaded ? "-t" : NULL, threads_s, NULL };
 
 			if (!quiet)
-				fprintf(stderr, "[rep %d/%d] %-10s", rep + 1, reps, wl->name);
+				fprintf(stderr, "[rep %d/%d] %-*s", rep + 1, reps, nwid, wl->name);
 			for (j = 0; j < na; j++) {
 				int ai = (j + rep) % na;    /* rotate the order */
 				struct run *r = RUN(rep, i, ai);
@@ -938,8 +966,8 @@ int main(int argc, char **argv)
 		     "instr: median user-space instructions (perf counter; '-' if unavailable),\n"
 		     "       the steadiest measure of an allocator's own cost on a noisy machine\n");
 	fprintf(out, "ratios are to %s (below 1 = faster / smaller)\n\n", allocs[aidx[base]].name);
-	fprintf(out, "%-10s %-10s %9s %6s %8s %11s %8s %9s %8s\n",
-	       "workload", "allocator", "time", "range", "x time", "peak RSS", "x RSS", "instr", "x instr");
+	fprintf(out, "%-*s %-10s %9s %6s %8s %11s %8s %9s %8s\n",
+	       nwid, "workload", "allocator", "time", "range", "x time", "peak RSS", "x RSS", "instr", "x instr");
 	for (i = 0; i < nw; i++) {
 		const struct summary *b = &sum[i * na + base];
 
@@ -947,7 +975,7 @@ int main(int argc, char **argv)
 			const struct summary *s = &sum[i * na + j];
 			char rss[32], range[16], tr[16], mr[16], ins[16], ir[16];
 
-			fprintf(out, "%-10s %-10s ", j == 0 ? workloads[widx[i]].name : "",
+			fprintf(out, "%-*s %-10s ", nwid, j == 0 ? workloads[widx[i]].name : "",
 			       allocs[aidx[j]].name);
 			if (s->n == 0) {
 				fprintf(out, "%9s\n", "FAILED");
