@@ -69,14 +69,21 @@ struct kmm_stats {
 	size_t   mapped_chunks, mapped_bytes;
 	size_t   mapped_chunks_peak, mapped_bytes_peak;
 	size_t   mmap_threshold, trim_threshold;
-	/* the heap */
+	/* the heap: every arena, summed (the peak is the sum of the arenas'
+	 * peaks).  heap_in_use counts, as glibc's mallinfo does, the header
+	 * of each heap of a further arena: heap_headers bytes of it. */
 	size_t   heap_system_bytes, heap_system_peak;
 	size_t   heap_in_use, heap_free, heap_top;
+	size_t   heap_headers;
 	/* per-thread caches, summed over threads */
 	uint64_t tcache_hits, tcache_misses;
 	uint64_t tcache_free_cached, tcache_free_full;
-	/* allocations by serving mechanism */
+	/* allocations by serving mechanism, all arenas */
 	uint64_t served[KMM_SERVED_NR];
+	/* arenas (the main one included) and frees of blocks of another
+	 * thread's arena pushed on its remote list */
+	size_t   arenas;
+	uint64_t remote_frees;
 };
 
 /* Fill *st; returns 0. */

@@ -13,6 +13,7 @@
 #include "report.h"
 #include "heap/fastpath.h"
 #include "heap/heap.h"
+#include "heap/arenas.h"
 #include "heap/big.h"
 #include "kernel/kernel.h"
 
@@ -57,15 +58,11 @@ API int kmm_stats_get(struct kmm_stats *st)
 	struct kmm_arena_stats as;
 	struct kmm_thread_counters tc;
 	struct mallinfo2 mi;
-	struct kmm_arena *a = &kmm_main_arena;
 	const struct kmm_big_stats *m = &kmm_big_stats;
 
 	kmm_ensure_init();
 	mi = kmm_heap_mallinfo2();
-	bool locked = kmm_lock_fork_aware(&a->lock);
-	as = a->st;
-	st->heap_system_peak = a->max_system_mem;
-	kmm_unlock_if(&a->lock, locked);
+	kmm_heap_arena_stats_total(&as, &st->heap_system_peak);
 	kmm_thread_counters_total(&tc);
 
 	st->brk_grows = as.brk_grows;
@@ -90,6 +87,9 @@ API int kmm_stats_get(struct kmm_stats *st)
 	st->tcache_misses = tc.tc_alloc_misses;
 	st->tcache_free_cached = tc.tc_free_hits;
 	st->tcache_free_full = tc.tc_free_overflow;
+	st->heap_headers = kmm_heap_headers_total();
+	st->arenas = __atomic_load_n(&kmm_narenas, __ATOMIC_RELAXED);
+	st->remote_frees = tc.remote_frees;
 	_Static_assert((int)KMM_SERVED_NR == (int)KMM_PATH_NR, "served-by lists differ");
 	for (int i = 0; i < KMM_SERVED_NR; i++)
 		st->served[i] = i == KMM_SERVED_TCACHE ? tc.tc_alloc_hits : as.served[i];

@@ -31,6 +31,7 @@
 #include "os.h"
 #include "report.h"
 #include "heap/arena.h"
+#include "heap/arenas.h"
 #include "heap/thread.h"
 #include "kernel/kernel.h"
 #include "util/format.h"
@@ -63,11 +64,13 @@ KMM_NOINLINE void kmm_init_slow(void)
 	kmm_unlock(&kmm_init_lock);
 }
 
+/* Fork: every kmm lock in lock order (util/lock.h): init, the arena list,
+ * each arena, the arena free list, the thread list, the kernel side. */
 static void fork_prepare(void)
 {
 	kmm_ensure_init();
 	kmm_lock(&kmm_init_lock);
-	kmm_lock(&kmm_main_arena.lock);
+	kmm_arenas_fork_prepare();
 	kmm_thread_fork_prepare();
 	kmm_kernel_fork_prepare();
 	kmm_in_fork = true;
@@ -78,7 +81,7 @@ static void fork_parent(void)
 	kmm_in_fork = false;
 	kmm_kernel_fork_parent();
 	kmm_thread_fork_parent();
-	kmm_unlock(&kmm_main_arena.lock);
+	kmm_arenas_fork_parent();
 	kmm_unlock(&kmm_init_lock);
 }
 
@@ -87,7 +90,7 @@ static void fork_child(void)
 	kmm_in_fork = false;
 	kmm_kernel_fork_child();
 	kmm_lock_reset(&kmm_init_lock);
-	kmm_lock_reset(&kmm_main_arena.lock);
+	kmm_arenas_fork_child(&kmm_self);
 	kmm_thread_fork_child();
 }
 

@@ -5,17 +5,21 @@
  *
  *   brk      kmm_os_sbrk      main arena growth and trimming (through libc's
  *                             sbrk so the program's sbrk(0) stays exact)
- *   mmap     kmm_os_map*      chunks at/above the mmap threshold, and the
- *                             main arena's fallback when brk fails
- *   munmap   kmm_os_unmap     freeing those
+ *   mmap     kmm_os_map*      buddy sections and vmalloc spaces (big blocks),
+ *                             the main arena's fallback when brk fails, and
+ *                             the 64 MiB PROT_NONE reservations of the
+ *                             further arenas' heaps
+ *   munmap   kmm_os_unmap     freeing those (and trimming a reservation to
+ *                             its aligned 64 MiB)
  *   mremap   kmm_os_remap     realloc of mmapped chunks
  *   mremap   kmm_os_move_pages   vmalloc mapping buddy frames into an area
  *                              and back (MREMAP_DONTUNMAP: page tables
  *                              move, contents are not copied)
  *   mmap     kmm_os_reserve_fixed  re-reserving a range PROT_NONE
- *   mprotect kmm_os_protect   (heaps of further arenas, later)
- *   madvise  kmm_os_advise    malloc_trim and the buddy allocator returning
- *                             free pages, MADV_POPULATE_WRITE
+ *   mprotect kmm_os_protect   growing a heap of a further arena
+ *   madvise  kmm_os_advise    malloc_trim, shrinking a further arena's heap,
+ *                             the buddy allocator returning free pages,
+ *                             MADV_POPULATE_WRITE
  *   mincore  kmm_os_resident_pages  resident pages for the reports
  */
 #include "config.h"
@@ -236,6 +240,15 @@ void kmm_os_futex_wake(volatile int *addr, int n)
 void kmm_os_yield(void)
 {
 	sched_yield();
+}
+
+int kmm_os_ncpus(void)
+{
+	cpu_set_t set;
+	if (sched_getaffinity(0, sizeof set, &set) != 0)
+		return 1;
+	int n = CPU_COUNT(&set);
+	return n > 0 ? n : 1;
 }
 
 pid_t kmm_os_getpid(void)

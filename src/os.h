@@ -98,6 +98,10 @@ void kmm_os_futex_wake(volatile int *addr, int n);
 /* Yield the CPU (sched_yield). */
 void kmm_os_yield(void);
 
+/* CPUs this process may run on (sched_getaffinity with a fixed-size set on
+ * the stack, as glibc's arena code counts them); at least 1. */
+int kmm_os_ncpus(void);
+
 /* Process and thread ids (getpid(2), gettid(2)). */
 pid_t kmm_os_getpid(void);
 pid_t kmm_os_gettid(void);

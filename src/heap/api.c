@@ -25,6 +25,8 @@
 
 #include "heap.h"
 #include "arena.h"
+#include "arena_heap.h"
+#include "arenas.h"
 #include "fastpath.h"
 #include "big.h"
 #include "tcache.h"
@@ -34,16 +36,23 @@
 #include "../os.h"
 #include "../util/format.h"
 
-/* Lock an arena unless the process is single-threaded (or this thread is
- * forking and holds it already); returns whether it locked (pass that to
- * arena_unlock). */
-static inline bool arena_lock(struct kmm_arena *a)
+static inline bool single_threaded(void)
 {
 #if HAVE_SYS_SINGLE_THREADED_H
-	if (__libc_single_threaded)
-		return false;
+	return __libc_single_threaded;
+#else
+	return false;
 #endif
-	return kmm_lock_fork_aware(&a->lock);
+}
+
+/* Lock an arena unless the process is single-threaded (or this thread is
+ * forking and holds it already); returns whether it locked (pass that to
+ * arena_unlock).  Whoever holds an arena drains its remote frees. */
+static inline bool arena_lock(struct kmm_arena *a)
+{
+	bool locked = single_threaded() ? false : kmm_lock_fork_aware(&a->lock);
+	kmm_arena_remote_drain(a);
+	return locked;
 }
 
 static inline void arena_unlock(struct kmm_arena *a, bool locked)
@@ -51,10 +60,48 @@ static inline void arena_unlock(struct kmm_arena *a, bool locked)
 	kmm_unlock_if(&a->lock, locked);
 }
 
-static inline struct kmm_arena *arena_for_chunk(mchunk p)
+/* Lock the arena this thread allocates from, attaching it to one on first
+ * use and moving on to another if its own is taken (arenas.h).  A thread
+ * past its exit (tcache dead) borrows the main arena without attaching. */
+static inline struct kmm_arena *lock_my_arena(struct kmm_thread *t, bool *locked)
 {
-	(void)p;
-	return &kmm_main_arena;
+	struct kmm_arena *a = t->arena;
+	if (KMM_UNLIKELY(a == NULL)) {
+		/* the thread's first call (memalign, say): registering it
+		 * gives it an arena; a thread past its exit borrows */
+		kmm_thread_tcache_init();
+		a = t->arena;
+		if (a == NULL) {
+			a = &kmm_main_arena;
+			*locked = arena_lock(a);
+			return a;
+		}
+	}
+	if (single_threaded()) {
+		*locked = false;
+	} else if (KMM_LIKELY(kmm_trylock(&a->lock))) {
+		*locked = true;
+	} else if (kmm_in_fork) {
+		*locked = false;
+	} else {
+		a = kmm_arena_lock_contended(t, a);
+		*locked = true;
+	}
+	kmm_arena_remote_drain(a);
+	return a;
+}
+
+/* glibc's arena_get_retry: a further arena could not grow (no address
+ * space for another heap): try the main arena, which can use brk. */
+static KMM_NOINLINE mchunk retry_in_main(struct kmm_arena *failed, size_t nb, struct kmm_tcache *tc)
+{
+	if (failed == &kmm_main_arena)
+		return NULL;
+	struct kmm_arena *a = &kmm_main_arena;
+	bool locked = arena_lock(a);
+	mchunk p = kmm_int_malloc(a, nb, tc);
+	arena_unlock(a, locked);
+	return p;
 }
 
 /* This thread's tcache, creating it on first use; NULL if the thread is
@@ -67,12 +114,6 @@ static inline struct kmm_tcache *my_tcache(struct kmm_thread *t)
 	if (tc == &kmm_tcache_dead)
 		return NULL;
 	return kmm_thread_tcache_init();
-}
-
-static inline struct kmm_arena *my_arena(struct kmm_thread *t)
-{
-	(void)t;
-	return &kmm_main_arena;
 }
 
 /* A request the arena found big (its lock dropped): a vmalloc area aligned
@@ -120,16 +161,19 @@ KMM_NOINLINE void *kmm_heap_malloc_slow(size_t n, const void *caller)
 		t->c.tc_alloc_misses++;
 	}
 
-	struct kmm_arena *a = my_arena(t);
-	bool locked = arena_lock(a);
+	bool locked;
+	struct kmm_arena *a = lock_my_arena(t, &locked);
 	mchunk p = kmm_int_malloc(a, nb, tc);
 	enum kmm_path path = a->last_path;
 	arena_unlock(a, locked);
 	if (KMM_UNLIKELY(p == NULL)) {
 		if (path == KMM_PATH_BIG)
 			return big_or_heap(a, n, 0, caller);
-		errno = ENOMEM;
-		return NULL;
+		p = retry_in_main(a, nb, tc);
+		if (p == NULL) {
+			errno = ENOMEM;
+			return NULL;
+		}
 	}
 	return chunk2mem(p);
 }
@@ -153,23 +197,42 @@ static KMM_COLD KMM_NORETURN void not_ours(const void *mem, const char *who)
 	kmm_fatal("%s: invalid pointer %p (not a block kmm handed out)", who, mem);
 }
 
-/* The header of what should be a heap chunk: aborts unless mem is 16-byte
- * aligned and inside the arena's span (checked before reading anything),
- * not inside vmalloc's spaces (the span of a non-contiguous heap may
- * enclose them), and the header's size is sane. */
-static inline size_t heap_chunk_size(const void *mem, const char *who)
+/* The header of what should be a heap chunk, and its arena: aborts unless
+ * mem is 16-byte aligned and inside a heap kmm made — the read/write part
+ * of a further arena's heap, or the main arena's span but not vmalloc's
+ * spaces (the span of a non-contiguous main heap may enclose them) — all
+ * checked before reading anything; then the header's size must be sane,
+ * keep the chunk inside that heap, and its A bit must match. */
+static inline size_t heap_chunk_size(const void *mem, const char *who, struct kmm_arena **ap)
 {
 	mchunk p = mem2chunk(mem);
+	struct kmm_arena *a;
+	size_t size;
 	if (KMM_UNLIKELY(!aligned_ok((uintptr_t)mem)))
 		kmm_fatal("%s: invalid pointer %p (misaligned)", who, mem);
-	if (KMM_UNLIKELY(!arena_spans(arena_for_chunk(p), p) || kmm_vmalloc_in_space(mem)))
-		not_ours(mem, who);
-	size_t size = chunksize(p);
-	if (KMM_UNLIKELY((uintptr_t)p > (uintptr_t)-size ||
-			 !arena_spans(arena_for_chunk(p), (char *)p + size - 1)))
-		not_ours(mem, who);
+	if (kmm_heap_registered(p)) {
+		a = heap_for_ptr(p)->ar;
+		if (KMM_UNLIKELY(!kmm_arena_heap_contains(a, p, KMM_CHUNK_HDR)))
+			not_ours(mem, who);
+		size = chunksize(p);
+		if (KMM_UNLIKELY(!kmm_arena_heap_contains(a, p, size)))
+			not_ours(mem, who);
+		if (KMM_UNLIKELY(chunk_main_arena(p)))
+			kmm_fatal("%s: corrupted chunk header at %p (arena bit clear in arena %d)", who, mem,
+				  a->index);
+	} else {
+		a = &kmm_main_arena;
+		if (KMM_UNLIKELY(!arena_spans(a, p) || kmm_vmalloc_in_space(mem)))
+			not_ours(mem, who);
+		size = chunksize(p);
+		if (KMM_UNLIKELY((uintptr_t)p > (uintptr_t)-size || !arena_spans(a, (char *)p + size - 1)))
+			not_ours(mem, who);
+		if (KMM_UNLIKELY(!chunk_main_arena(p)))
+			kmm_fatal("%s: corrupted chunk header at %p (arena bit set in the main heap)", who, mem);
+	}
 	if (KMM_UNLIKELY(size < KMM_MINSIZE || !aligned_ok(size) || chunk_is_mmapped(p)))
 		kmm_fatal("%s: invalid size %zu of chunk at %p", who, size, mem);
+	*ap = a;
 	return size;
 }
 
@@ -182,7 +245,8 @@ KMM_NOINLINE void kmm_heap_free_slow(void *mem)
 		return;
 	}
 	mchunk p = mem2chunk(mem);
-	size_t size = heap_chunk_size(mem, "free()");
+	struct kmm_arena *a;
+	size_t size = heap_chunk_size(mem, "free()", &a);
 
 	struct kmm_tcache *tc = my_tcache(t);
 	size_t tidx = kmm_csize2tidx(size);
@@ -198,7 +262,17 @@ KMM_NOINLINE void kmm_heap_free_slow(void *mem)
 		t->c.tc_free_overflow++;
 	}
 
-	struct kmm_arena *a = arena_for_chunk(p);
+	/* another thread's arena: no lock, a push on its remote list; and
+	 * now and then drain it ourselves if its lock is free */
+	if (a != t->arena && !single_threaded() &&
+	    __atomic_load_n(&a->attached_threads, __ATOMIC_RELAXED) != 0) {
+		kmm_arena_remote_push(a, p);
+		if ((++t->c.remote_frees & 63) == 0 && kmm_trylock(&a->lock)) {
+			kmm_arena_remote_drain(a);
+			kmm_unlock(&a->lock);
+		}
+		return;
+	}
 	bool locked = arena_lock(a);
 	kmm_int_free(a, p);
 	arena_unlock(a, locked);
@@ -243,8 +317,8 @@ void *kmm_heap_calloc(size_t n, size_t size, const void *caller)
 		t->c.tc_alloc_misses++;
 	}
 
-	struct kmm_arena *a = my_arena(t);
-	bool locked = arena_lock(a);
+	bool locked;
+	struct kmm_arena *a = lock_my_arena(t, &locked);
 	mchunk p = kmm_int_malloc(a, nb, tc);
 	enum kmm_path path = a->last_path;
 	char *fresh = a->carve_fresh;
@@ -252,8 +326,12 @@ void *kmm_heap_calloc(size_t n, size_t size, const void *caller)
 	if (KMM_UNLIKELY(p == NULL)) {
 		if (path == KMM_PATH_BIG)
 			return calloc_big(a, bytes, caller);
-		errno = ENOMEM;
-		return NULL;
+		p = retry_in_main(a, nb, tc);
+		if (p == NULL) {
+			errno = ENOMEM;
+			return NULL;
+		}
+		path = KMM_PATH_NR;   /* clear all of it */
 	}
 	char *mem = chunk2mem(p);
 	size_t usable = chunk_usable(p);
@@ -335,9 +413,9 @@ void *kmm_heap_realloc(void *mem, size_t n, const void *caller)
 		return realloc_big(mem, n, caller);
 
 	mchunk oldp = mem2chunk(mem);
-	size_t oldsize = heap_chunk_size(mem, "realloc()");
+	struct kmm_arena *a;
+	size_t oldsize = heap_chunk_size(mem, "realloc()", &a);
 	size_t nb = request2size(n);
-	struct kmm_arena *a = arena_for_chunk(oldp);
 	bool locked = arena_lock(a);
 	mchunk newp = kmm_int_realloc(a, oldp, oldsize, nb);
 	enum kmm_path path = a->last_path;
@@ -388,8 +466,8 @@ void *kmm_heap_memalign(size_t alignment, size_t n, const void *caller)
 	struct kmm_thread *t = &kmm_self;
 	t->caller = caller;
 	t->c.mallocs_slow++;
-	struct kmm_arena *a = my_arena(t);
-	bool locked = arena_lock(a);
+	bool locked;
+	struct kmm_arena *a = lock_my_arena(t, &locked);
 	mchunk p = kmm_int_memalign(a, alignment, request2size(n));
 	enum kmm_path path = a->last_path;
 	arena_unlock(a, locked);
@@ -451,7 +529,8 @@ size_t kmm_heap_usable_size(const void *mem)
 	if (kmm_big_owns(mem))
 		return kmm_big_usable(mem, "malloc_usable_size()");
 	mchunk p = mem2chunk(mem);
-	size_t size = heap_chunk_size(mem, "malloc_usable_size()");
+	struct kmm_arena *a;
+	size_t size = heap_chunk_size(mem, "malloc_usable_size()", &a);
 	if (inuse(p))
 		return size - KMM_SIZE_SZ;
 	return 0;
@@ -460,10 +539,17 @@ size_t kmm_heap_usable_size(const void *mem)
 int kmm_heap_mallopt(int param, int value)
 {
 	kmm_ensure_init();
-	struct kmm_arena *a = &kmm_main_arena;
-	bool locked = kmm_lock_fork_aware(&a->lock);
 	/* as glibc: fastbins are merged first, so that changing M_MXFAST
 	 * leaves no chunk in a bin that no longer exists */
+	kmm_for_each_arena(o) {
+		if (o == &kmm_main_arena)
+			continue;
+		bool locked = kmm_lock_fork_aware(&o->lock);
+		kmm_malloc_consolidate(o);
+		kmm_unlock_if(&o->lock, locked);
+	}
+	struct kmm_arena *a = &kmm_main_arena;
+	bool locked = kmm_lock_fork_aware(&a->lock);
 	kmm_malloc_consolidate(a);
 	int ok = kmm_params_set(param, value);
 	kmm_unlock_if(&a->lock, locked);
@@ -473,10 +559,14 @@ int kmm_heap_mallopt(int param, int value)
 int kmm_heap_trim(size_t pad)
 {
 	kmm_ensure_init();
-	struct kmm_arena *a = &kmm_main_arena;
-	bool locked = kmm_lock_fork_aware(&a->lock);
-	int r = kmm_arena_trim(a, pad);
-	kmm_unlock_if(&a->lock, locked);
+	int r = 0;
+	kmm_for_each_arena(a) {
+		bool locked = kmm_lock_fork_aware(&a->lock);
+		kmm_arena_remote_drain(a);
+		if (kmm_arena_trim(a, pad))
+			r = 1;
+		kmm_unlock_if(&a->lock, locked);
+	}
 	/* and the kernel side: lazily freed vmalloc areas, resident free
 	 * buddy blocks */
 	if (kmm_kernel_trim() > 0)

@@ -33,6 +33,7 @@
 #include <sys/mman.h>
 
 #include "arena.h"
+#include "arena_heap.h"
 #include "big.h"
 #include "tcache.h"
 #include "../os.h"
@@ -61,6 +62,7 @@ void kmm_arena_init(struct kmm_arena *a, int index)
 	}
 	a->index = index;
 	a->top = NULL;
+	a->seg_first = &a->seg0;
 	a->seg_last = &a->seg0;
 	a->span_lo = a->span_hi = 0;
 	a->initialized = true;
@@ -89,7 +91,7 @@ static inline void served(struct kmm_arena *a, enum kmm_path path)
 
 static inline size_t arena_flag(const struct kmm_arena *a)
 {
-	return a == &kmm_main_arena ? 0 : KMM_NON_MAIN_ARENA;
+	return kmm_arena_flag(a);
 }
 
 /* Remove a free chunk from whatever bin holds it (not a fastbin). */
@@ -578,7 +580,9 @@ void kmm_int_free(struct kmm_arena *a, mchunk p)
 	if (size >= KMM_FASTBIN_CONSOLIDATION_THRESHOLD) {
 		if (a->have_fastchunks)
 			kmm_malloc_consolidate(a);
-		if (top_size(a) >= kmm_params.trim_threshold)
+		if (a != &kmm_main_arena)
+			kmm_arena_heap_trim(a, kmm_params.top_pad, false);
+		else if (top_size(a) >= kmm_params.trim_threshold)
 			kmm_systrim(a, kmm_params.top_pad);
 	}
 }
@@ -705,7 +709,7 @@ int kmm_arena_trim(struct kmm_arena *a, size_t pad)
 			}
 		}
 	}
-	if (a == &kmm_main_arena && kmm_systrim(a, pad))
+	if (a == &kmm_main_arena ? kmm_systrim(a, pad) : kmm_arena_heap_trim(a, pad, true))
 		released = 1;
 	return released;
 }

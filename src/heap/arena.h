@@ -97,6 +97,10 @@ struct kmm_arena_stats {
 	uint64_t segments;                /* non-contiguous heap segments started */
 	uint64_t foreign_bytes;           /* break moved by others between our segments */
 	uint64_t madvised_bytes;          /* returned by malloc_trim() */
+	uint64_t remote_drained;          /* remote frees put into the bins */
+	uint64_t heaps_new, heaps_deleted;/* further arenas: heaps made and unmapped */
+	uint64_t heap_grows, heap_shrinks;/* ... grown (mprotect) and shrunk (madvise) */
+	uint64_t heap_grow_bytes, heap_shrink_bytes;
 };
 
 /* A run of contiguous chunks.  The first segment of an arena lives in the
@@ -108,7 +112,9 @@ struct kmm_segment {
 	char *end;                  /* end of the memory obtained from the OS */
 	char *chunks_end;           /* closed segment: end of its last fencepost;
 				       NULL for the open one (it ends with top) */
-	struct kmm_segment *next;
+	char *closed_top;           /* closed segment: where its top chunk began
+				       when it was closed (to reopen it) */
+	struct kmm_segment *next, *prev;
 	int   from_mmap;
 	struct kmm_region region;   /* the segment in the region registry */
 };
@@ -141,14 +147,29 @@ struct kmm_arena {
 	 * for a retry when vmalloc failed). */
 	bool       no_big;
 
-	struct kmm_segment  seg0;     /* the first segment (brk) */
+	struct kmm_segment  seg0;     /* main arena: the first segment (brk) */
+	struct kmm_segment *seg_first;/* &seg0, or the first heap's (arena_heap.h) */
 	struct kmm_segment *seg_last; /* the segment that holds top */
-	uintptr_t  span_lo, span_hi;  /* every chunk lies in [span_lo, span_hi) */
+	uintptr_t  span_lo, span_hi;  /* main arena: every chunk lies in [span_lo, span_hi) */
 
 	struct kmm_arena_stats st;
 	int        index;
 	bool       initialized;
+
+	/* The arena list (arenas.h): under kmm_arena_list_lock for next,
+	 * under kmm_arena_free_lock for the rest. */
+	struct kmm_arena *next;       /* all arenas, from the main arena, never unlinked */
+	struct kmm_arena *next_free;  /* free list: arenas no thread is attached to */
+	size_t     attached_threads;
+	uint64_t   contended;         /* a thread found the lock taken (racy count) */
+
+	/* Remote frees: chunks freed by threads attached to other arenas,
+	 * pushed without the lock (a Treiber stack linked through the
+	 * chunks' fd fields) and freed into the bins by the next thread that
+	 * holds the lock.  Own cache line: pushers must not bounce the lock's. */
+	_Alignas(64) mchunk remote_head;
 };
+
 
 extern struct kmm_arena kmm_main_arena;
 
@@ -223,6 +244,12 @@ KMM_INLINE bool arena_spans(const struct kmm_arena *a, const void *p)
 	return (uintptr_t)p - lo < hi - lo;
 }
 
+/* The A bit that chunks handed out by arena a carry. */
+KMM_INLINE size_t kmm_arena_flag(const struct kmm_arena *a)
+{
+	return a == &kmm_main_arena ? 0 : KMM_NON_MAIN_ARENA;
+}
+
 /* --- the arena's internal API (arena lock held for all of these) ---------- */
 
 struct kmm_tcache;
@@ -251,5 +278,8 @@ void   kmm_unlink_chunk(struct kmm_arena *a, mchunk p);
 /* sysmalloc.c */
 mchunk kmm_sysmalloc(struct kmm_arena *a, size_t nb);
 int    kmm_systrim(struct kmm_arena *a, size_t pad);
+/* Close segment seg (its top was old_top, old_size bytes) with two
+ * fenceposts and free the rest of the old top; a->top is already elsewhere. */
+void   kmm_close_segment(struct kmm_arena *a, struct kmm_segment *seg, mchunk old_top, size_t old_size);
 
 #endif /* KMM_HEAP_ARENA_H */

@@ -19,10 +19,18 @@
  *            in use, of the bin's size, carrying the key;
  *   counters the free chunks found by the walk are exactly those found in
  *            the bins (count and bytes); system_mem equals the segments'
- *            memory plus the foreign-sbrk gaps; maxima not below currents.
+ *            memory plus the foreign-sbrk gaps; maxima not below currents;
+ *   heaps    (further arenas) each segment is a registered heap whose
+ *            header names the arena, links back to the previous heap and
+ *            agrees with the segment's end; in-use chunks carry the A bit;
+ *   remote   every chunk waiting on an arena's remote list is an in-use
+ *            chunk of that arena, and the list has no cycle;
+ *   arenas   the list is numbered in order and as long as narenas; each
+ *            arena's attached_threads equals the threads using it, and it
+ *            is on the free list exactly when that is zero (arenas.c).
  *
- * Runs with the arena lock held; the other threads' tcaches are not read
- * (they change without a lock).
+ * Every arena is checked in turn under its own lock; the other threads'
+ * tcaches are not read (they change without a lock).
  */
 #include "config.h"
 
@@ -30,6 +38,8 @@
 
 #include "heap.h"
 #include "arena.h"
+#include "arena_heap.h"
+#include "arenas.h"
 #include "big.h"
 #include "tcache.h"
 #include "thread.h"
@@ -59,7 +69,19 @@ static void KMM_PRINTF(2, 3) bad(struct checker *c, const char *fmt, ...)
 
 static bool in_arena(struct kmm_arena *a, const void *p)
 {
-	return arena_spans(a, p);
+	if (a == &kmm_main_arena)
+		return arena_spans(a, p) && !kmm_heap_registered(p);
+	return kmm_arena_heap_contains(a, p, KMM_MINSIZE);
+}
+
+/* The arena a chunk pointer of unknown origin belongs to, or NULL. */
+static struct kmm_arena *owner_of(const void *p)
+{
+	if (kmm_heap_registered(p)) {
+		struct kmm_arena *a = heap_for_ptr(p)->ar;
+		return kmm_arena_heap_contains(a, p, KMM_MINSIZE) ? a : NULL;
+	}
+	return arena_spans(&kmm_main_arena, p) ? &kmm_main_arena : NULL;
 }
 
 static void check_bins(struct kmm_arena *a, struct checker *c, size_t *count, size_t *bytes)
@@ -168,7 +190,8 @@ static void check_tcache(struct checker *c, size_t *count)
 				break;
 			}
 			mchunk p = mem2chunk(e);
-			if (!aligned_ok((uintptr_t)e) || !in_arena(&kmm_main_arena, p)) {
+			struct kmm_arena *owner = aligned_ok((uintptr_t)e) ? owner_of(p) : NULL;
+			if (owner == NULL) {
 				bad(c, "tcache bin %zu: entry %p outside the heap", i, (void *)e);
 				break;
 			}
@@ -176,6 +199,9 @@ static void check_tcache(struct checker *c, size_t *count)
 				bad(c, "tcache bin %zu: entry %p of size %zu", i, (void *)e, chunksize(p));
 			if (!inuse(p))
 				bad(c, "tcache bin %zu: entry %p not marked in use", i, (void *)e);
+			if ((owner == &kmm_main_arena) != (bool)chunk_main_arena(p))
+				bad(c, "tcache bin %zu: entry %p in arena %d has the A bit %s", i, (void *)e,
+				    owner->index, chunk_main_arena(p) ? "clear" : "set");
 			if (e->key != kmm_tcache_key)
 				bad(c, "tcache bin %zu: entry %p lost its key", i, (void *)e);
 		}
@@ -229,6 +255,9 @@ static void walk_segment(struct kmm_arena *a, struct checker *c, struct kmm_segm
 		} else if (fence_run) {
 			bad(c, "walk: chunk %p after a fencepost", (void *)p);
 		}
+		if (!is_free && size >= KMM_MINSIZE && nextp < end && a != &kmm_main_arena &&
+		    chunk_main_arena(ch))
+			bad(c, "walk: in-use chunk %p of arena %d lacks the A bit", (void *)p, a->index);
 		if (is_free) {
 			if (prev_free)
 				bad(c, "walk: free chunks %p and its predecessor not merged", (void *)p);
@@ -251,55 +280,101 @@ static void walk_segment(struct kmm_arena *a, struct checker *c, struct kmm_segm
 	}
 }
 
-int kmm_heap_check(int verbose)
+/* Remote frees waiting for the arena: in-use chunks of this arena, no
+ * cycle.  Pushers only prepend, so the list behind the head read here is
+ * stable while the lock is held. */
+static void check_remote(struct kmm_arena *a, struct checker *c)
 {
-	struct checker c = { 0, verbose };
-	struct kmm_arena *a = &kmm_main_arena;
-	if (!a->initialized)
-		return 0;
+	size_t n = 0;
+	for (mchunk p = __atomic_load_n(&a->remote_head, __ATOMIC_ACQUIRE); p != NULL; p = p->fd) {
+		if (++n > MAX_LIST) {
+			bad(c, "arena %d: remote list: cycle", a->index);
+			return;
+		}
+		if (!aligned_ok((uintptr_t)chunk2mem(p)) || owner_of(p) != a) {
+			bad(c, "arena %d: remote list: chunk %p not in the arena", a->index, (void *)p);
+			return;
+		}
+		size_t size = chunksize(p);
+		if (size < KMM_MINSIZE || !aligned_ok(size) || !inuse(p))
+			bad(c, "arena %d: remote list: chunk %p (size %zu) not an in-use chunk", a->index,
+			    (void *)p, size);
+	}
+}
 
+static void check_arena(struct kmm_arena *a, struct checker *c)
+{
 	bool locked = kmm_lock_fork_aware(&a->lock);
 
 	size_t bin_count = 0, bin_bytes = 0, fast_count = 0, tc_count = 0;
-	check_bins(a, &c, &bin_count, &bin_bytes);
-	check_fastbins(a, &c, &fast_count);
-	check_tcache(&c, &tc_count);
+	check_bins(a, c, &bin_count, &bin_bytes);
+	check_fastbins(a, c, &fast_count);
+	check_remote(a, c);
 
 	size_t walk_free = 0, walk_bytes = 0, seg_mem = 0;
 	if (a->top != NULL) {
-		for (struct kmm_segment *s = &a->seg0; s != NULL; s = s->next) {
+		struct kmm_segment *prev = NULL;
+		for (struct kmm_segment *s = a->seg_first; s != NULL; prev = s, s = s->next) {
 			bool closed = s != a->seg_last;
+			if (s->prev != prev)
+				bad(c, "arena %d: segment %p: prev link %p, expected %p", a->index,
+				    (void *)s->base, (void *)s->prev, (void *)prev);
 			if (closed != (s->chunks_end != NULL))
-				bad(&c, "segment %p: closed=%d but chunks_end=%p", (void *)s->base, closed,
+				bad(c, "segment %p: closed=%d but chunks_end=%p", (void *)s->base, closed,
 				    (void *)s->chunks_end);
 			char *end = closed ? s->chunks_end : (char *)a->top;
 			if (!closed && ((char *)a->top < s->base || (char *)a->top >= s->end)) {
-				bad(&c, "top %p is not in the last segment [%p, %p)", (void *)a->top,
+				bad(c, "top %p is not in the last segment [%p, %p)", (void *)a->top,
 				    (void *)s->base, (void *)s->end);
 				break;
 			}
-			walk_segment(a, &c, s, end, closed, &walk_free, &walk_bytes);
+			if (a != &kmm_main_arena) {
+				struct kmm_heap_info *h = heap_for_ptr(s->mem);
+				if ((char *)h != s->mem || &h->seg != s || h->ar != a || !kmm_heap_registered(h) ||
+				    s->end != (char *)h + h->size || h->size > h->mprotect_size ||
+				    h->mprotect_size > KMM_HEAP_MAX ||
+				    (prev != NULL && &h->prev->seg != prev) || (prev == NULL && h->prev != NULL))
+					bad(c, "arena %d: heap %p: header inconsistent with its segment",
+					    a->index, (void *)h);
+			}
+			walk_segment(a, c, s, end, closed, &walk_free, &walk_bytes);
 			seg_mem += (size_t)(s->end - s->mem);
 		}
 		size_t ts = chunksize(a->top);
 		if (ts < KMM_MINSIZE)
-			bad(&c, "top size %zu below MINSIZE", ts);
+			bad(c, "top size %zu below MINSIZE", ts);
 		if (!prev_inuse(a->top))
-			bad(&c, "top has P clear");
+			bad(c, "top has P clear");
 		if ((char *)a->top + ts != a->seg_last->end)
-			bad(&c, "top ends at %p, its segment at %p", (void *)((char *)a->top + ts),
+			bad(c, "top ends at %p, its segment at %p", (void *)((char *)a->top + ts),
 			    (void *)a->seg_last->end);
 		if (a->top_fresh < a->seg_last->base || a->top_fresh > a->seg_last->end)
-			bad(&c, "top_fresh %p outside the open segment", (void *)a->top_fresh);
+			bad(c, "top_fresh %p outside the open segment", (void *)a->top_fresh);
 		if (a->system_mem != seg_mem + a->st.foreign_bytes)
-			bad(&c, "system_mem %zu != segments %zu + foreign %llu", a->system_mem, seg_mem,
-			    (unsigned long long)a->st.foreign_bytes);
+			bad(c, "arena %d: system_mem %zu != segments %zu + foreign %llu", a->index,
+			    a->system_mem, seg_mem, (unsigned long long)a->st.foreign_bytes);
 	}
 	if (walk_free != bin_count || walk_bytes != bin_bytes)
-		bad(&c, "walk found %zu free chunks (%zu bytes), bins hold %zu (%zu bytes)",
-		    walk_free, walk_bytes, bin_count, bin_bytes);
+		bad(c, "arena %d: walk found %zu free chunks (%zu bytes), bins hold %zu (%zu bytes)",
+		    a->index, walk_free, walk_bytes, bin_count, bin_bytes);
 	if (a->max_system_mem < a->system_mem)
-		bad(&c, "max_system_mem %zu < system_mem %zu", a->max_system_mem, a->system_mem);
+		bad(c, "max_system_mem %zu < system_mem %zu", a->max_system_mem, a->system_mem);
+	kmm_unlock_if(&a->lock, locked);
+	(void)fast_count;
+	(void)tc_count;
+}
+
+int kmm_heap_check(int verbose)
+{
+	struct checker c = { 0, verbose };
+	if (!kmm_main_arena.initialized)
+		return 0;
+
+	kmm_for_each_arena(a)
+		check_arena(a, &c);
+	size_t tc_count = 0;
+	check_tcache(&c, &tc_count);
+	c.errors += kmm_arenas_check(verbose);
 
 	const struct kmm_big_stats *m = &kmm_big_stats;
 	if (m->n_mmaps > m->max_n_mmaps || m->mmapped_mem > m->max_mmapped_mem)
@@ -310,9 +385,5 @@ int kmm_heap_check(int verbose)
 	if (m->maps - m->unmaps != m->n_mmaps)
 		bad(&c, "mmaps %llu - munmaps %llu != mapped chunks %zu", (unsigned long long)m->maps,
 		    (unsigned long long)m->unmaps, m->n_mmaps);
-
-	kmm_unlock_if(&a->lock, locked);
-	(void)fast_count;
-	(void)tc_count;
 	return c.errors;
 }

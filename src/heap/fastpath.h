@@ -10,14 +10,17 @@
  * free() checks, before trusting a chunk header enough to cache it: the
  * pointer is 16-byte aligned and not page aligned (so the header in front of
  * it lies on the same, readable page: a big block is page aligned and has
- * no header, big.h), it is inside the main arena's span, the size is a small
- * multiple of 16 without the M bit, and the chunk does not carry the tcache
- * key (a probable double free, which the slow path confirms).
+ * no header, big.h), it is inside the main arena's span or (A bit set) in a
+ * heap of a further arena (arena_heap.h), the size is a small multiple of 16
+ * without the M bit, and the chunk does not carry the tcache key (a
+ * probable double free, which the slow path confirms).  The tcache takes
+ * chunks of any arena, as glibc's does.
  */
 #ifndef KMM_HEAP_FASTPATH_H
 #define KMM_HEAP_FASTPATH_H
 
 #include "arena.h"
+#include "arena_heap.h"
 #include "heap.h"
 #include "tcache.h"
 #include "thread.h"
@@ -53,7 +56,8 @@ KMM_INLINE void kmm_free_fast(void *mem)
 		struct kmm_tcache *tc = t->tc;
 		if (KMM_LIKELY(idx < kmm_params.tcache_bins &&
 			       (head & (KMM_IS_MMAPPED | 8)) == 0 &&
-			       arena_spans(&kmm_main_arena, p) &&
+			       ((head & KMM_NON_MAIN_ARENA) ? kmm_heap_registered(p)
+							    : arena_spans(&kmm_main_arena, p)) &&
 			       tc->counts[idx] < kmm_params.tcache_count)) {
 			struct kmm_tcache_entry *e = mem;
 			if (KMM_LIKELY(e->key != kmm_tcache_key)) {

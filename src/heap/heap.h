@@ -35,6 +35,11 @@ size_t kmm_heap_usable_size(const void *mem);
 int    kmm_heap_mallopt(int param, int value);
 int    kmm_heap_trim(size_t pad);
 struct mallinfo2 kmm_heap_mallinfo2(void);
+/* Every arena's counters added up, and the sum of their peak system bytes. */
+struct kmm_arena_stats;
+void kmm_heap_arena_stats_total(struct kmm_arena_stats *sum, size_t *max_system_mem);
+/* Bytes of the headers of the further arenas' heaps. */
+size_t kmm_heap_headers_total(void);
 struct mallinfo  kmm_heap_mallinfo(void);
 void   kmm_heap_malloc_stats(void);
 int    kmm_heap_malloc_info(int options, FILE *fp);

@@ -14,6 +14,8 @@
 
 #include "heap.h"
 #include "arena.h"
+#include "arena_heap.h"
+#include "arenas.h"
 #include "big.h"
 #include "thread.h"
 #include "../init.h"
@@ -34,6 +36,10 @@ struct heap_snapshot {
 	char  *heap_start, *heap_end; /* first segment; end of the current one */
 	unsigned segments;
 	bool   contiguous;
+	size_t aspace, aspace_mprotect;  /* further arenas: heap bytes, made read/write */
+	size_t threads;               /* attached */
+	size_t remote_count, remote_bytes;
+	uint64_t contended;
 	struct kmm_arena_stats st;
 	struct size_row rows[KMM_NFASTBINS + KMM_NBINS];
 };
@@ -89,33 +95,101 @@ static void snapshot(struct kmm_arena *a, struct heap_snapshot *s, bool rows)
 			r->total = total;
 		}
 	}
-	s->heap_start = a->seg0.base;
+	s->heap_start = a->seg_first->base;
 	s->heap_end = a->seg_last->end;
 	s->contiguous = arena_contiguous(a);
-	s->segments = a->seg0.base ? 1 : 0;
-	for (struct kmm_segment *g = a->seg0.next; g != NULL; g = g->next)
+	s->segments = a->seg_first->base ? 1 : 0;
+	for (struct kmm_segment *g = a->seg_first->next; g != NULL; g = g->next)
 		s->segments++;
+	if (a == &kmm_main_arena) {
+		s->aspace = s->aspace_mprotect = a->system_mem;
+	} else {
+		for (struct kmm_segment *g = a->seg_first; g != NULL; g = g->next) {
+			struct kmm_heap_info *h = heap_for_ptr(g->mem);
+			s->aspace += h->size;
+			s->aspace_mprotect += h->mprotect_size;
+		}
+	}
+	for (mchunk p = a->remote_head; p != NULL; p = p->fd) {
+		s->remote_count++;
+		s->remote_bytes += chunksize(p);
+	}
+	s->contended = __atomic_load_n(&a->contended, __ATOMIC_RELAXED);
 	s->st = a->st;
 	kmm_unlock_if(&a->lock, locked);
+	s->threads = __atomic_load_n(&a->attached_threads, __ATOMIC_RELAXED);
 }
 
+/* Bytes not free: in chunks handed out, cached in a tcache, waiting on a
+ * remote list, fenceposts, and (as glibc counts its heap_info and arena
+ * struct) the header of each heap of a further arena, so that system =
+ * in use + free as in glibc's mallinfo. */
+static size_t in_use(const struct heap_snapshot *s)
+{
+	return s->system_mem - s->avail;
+}
+
+/* Header bytes of the further arenas' heaps (counted in use). */
+size_t kmm_heap_headers_total(void)
+{
+	size_t n = 0;
+	kmm_for_each_arena(a) {
+		if (a == &kmm_main_arena)
+			continue;
+		bool locked = kmm_lock_fork_aware(&a->lock);
+		for (struct kmm_segment *g = a->seg_first; g != NULL; g = g->next)
+			n += KMM_HEAP_HDR;
+		kmm_unlock_if(&a->lock, locked);
+	}
+	return n;
+}
+
+/* Counters of every arena, added up. */
+static void stats_sum(struct kmm_arena_stats *sum, const struct kmm_arena_stats *st)
+{
+	const uint64_t *src = (const uint64_t *)st;
+	uint64_t *dst = (uint64_t *)sum;
+	_Static_assert(sizeof *st % sizeof(uint64_t) == 0, "kmm_arena_stats holds only uint64_t");
+	for (size_t i = 0; i < sizeof *st / sizeof(uint64_t); i++)
+		dst[i] += src[i];
+}
+
+void kmm_heap_arena_stats_total(struct kmm_arena_stats *sum, size_t *max_system_mem)
+{
+	memset(sum, 0, sizeof *sum);
+	size_t peak = 0;
+	kmm_for_each_arena(a) {
+		bool locked = kmm_lock_fork_aware(&a->lock);
+		stats_sum(sum, &a->st);
+		peak += a->max_system_mem;
+		kmm_unlock_if(&a->lock, locked);
+	}
+	if (max_system_mem != NULL)
+		*max_system_mem = peak;
+}
+
+/* Summed over the arenas, as glibc's mallinfo2; keepcost is the main
+ * arena's top (glibc's is whichever arena it visited last). */
 struct mallinfo2 kmm_heap_mallinfo2(void)
 {
 	struct mallinfo2 m;
 	struct heap_snapshot s;
 	kmm_ensure_init();
-	snapshot(&kmm_main_arena, &s, false);
 	memset(&m, 0, sizeof m);
-	m.arena = s.system_mem;
-	m.ordblks = s.nblocks;
-	m.smblks = s.fast_count;
+	kmm_for_each_arena(a) {
+		snapshot(a, &s, false);
+		m.arena += s.system_mem;
+		m.ordblks += s.nblocks;
+		m.smblks += s.fast_count;
+		m.fsmblks += s.fast_bytes;
+		m.uordblks += in_use(&s);
+		m.fordblks += s.avail;
+		if (a == &kmm_main_arena)
+			m.keepcost = s.top;
+	}
 	m.hblks = __atomic_load_n(&kmm_big_stats.n_mmaps, __ATOMIC_RELAXED);
 	m.hblkhd = __atomic_load_n(&kmm_big_stats.mmapped_mem, __ATOMIC_RELAXED);
 	m.usmblks = 0;
-	m.fsmblks = s.fast_bytes;
-	m.uordblks = s.system_mem - s.avail;
-	m.fordblks = s.avail;
-	m.keepcost = s.top;
 	return m;
 }
 
@@ -143,18 +217,22 @@ void kmm_heap_malloc_stats(void)
 	char out[1024];
 	struct kmm_buf b;
 	kmm_ensure_init();
-	snapshot(&kmm_main_arena, &s, false);
 	size_t mmapped = __atomic_load_n(&kmm_big_stats.mmapped_mem, __ATOMIC_RELAXED);
-	size_t in_use = s.system_mem - s.avail;
+	size_t system = 0, used = 0;
 
 	kmm_buf_init(&b, out, sizeof out, 2);
-	/* glibc's layout, field for field */
-	kmm_buf_printf(&b, "Arena %d:\n", 0);
-	kmm_buf_printf(&b, "system bytes     = %10u\n", (unsigned)s.system_mem);
-	kmm_buf_printf(&b, "in use bytes     = %10u\n", (unsigned)in_use);
+	/* glibc's layout, field for field, one block per arena */
+	kmm_for_each_arena(a) {
+		snapshot(a, &s, false);
+		system += s.system_mem;
+		used += in_use(&s);
+		kmm_buf_printf(&b, "Arena %d:\n", a->index);
+		kmm_buf_printf(&b, "system bytes     = %10u\n", (unsigned)s.system_mem);
+		kmm_buf_printf(&b, "in use bytes     = %10u\n", (unsigned)(in_use(&s)));
+	}
 	kmm_buf_printf(&b, "Total (incl. mmap):\n");
-	kmm_buf_printf(&b, "system bytes     = %10u\n", (unsigned)(s.system_mem + mmapped));
-	kmm_buf_printf(&b, "in use bytes     = %10u\n", (unsigned)(in_use + mmapped));
+	kmm_buf_printf(&b, "system bytes     = %10u\n", (unsigned)(system + mmapped));
+	kmm_buf_printf(&b, "in use bytes     = %10u\n", (unsigned)(used + mmapped));
 	kmm_buf_printf(&b, "max mmap regions = %10u\n",
 		       (unsigned)__atomic_load_n(&kmm_big_stats.max_n_mmaps, __ATOMIC_RELAXED));
 	kmm_buf_printf(&b, "max mmap bytes   = %10lu\n",
@@ -162,49 +240,68 @@ void kmm_heap_malloc_stats(void)
 	kmm_buf_flush(&b);
 }
 
+/* glibc's malloc_info: a <heap> per arena, then the totals. */
 void kmm_heap_report_xml(struct kmm_buf *b)
 {
 	struct heap_snapshot *s;
 	/* the snapshot holds 138 rows: keep it off small thread stacks */
 	static struct heap_snapshot snap;
 	static kmm_lock_t snap_lock;
+	size_t fast_count = 0, fast_bytes = 0, rest_count = 0, rest_bytes = 0;
+	size_t system = 0, system_max = 0, aspace = 0, aspace_mprotect = 0;
 
 	kmm_ensure_init();
 	kmm_lock(&snap_lock);
 	s = &snap;
-	snapshot(&kmm_main_arena, s, true);
-
 	kmm_buf_puts(b, "<malloc version=\"1\">\n");
-	kmm_buf_printf(b, "<heap nr=\"%d\">\n<sizes>\n", 0);
-	for (unsigned i = 0; i < KMM_NFASTBINS + KMM_NBINS - 1; i++) {
-		struct size_row *r = &s->rows[i];
-		if (r->count != 0 && i != KMM_NFASTBINS)
-			kmm_buf_printf(b, "  <size from=\"%zu\" to=\"%zu\" total=\"%zu\" count=\"%zu\"/>\n",
+	kmm_for_each_arena(a) {
+		snapshot(a, s, true);
+		kmm_buf_printf(b, "<heap nr=\"%d\">\n<sizes>\n", a->index);
+		for (unsigned i = 0; i < KMM_NFASTBINS + KMM_NBINS - 1; i++) {
+			struct size_row *r = &s->rows[i];
+			if (r->count != 0 && i != KMM_NFASTBINS)
+				kmm_buf_printf(b, "  <size from=\"%zu\" to=\"%zu\" total=\"%zu\" count=\"%zu\"/>\n",
+					       r->from, r->to, r->total, r->count);
+		}
+		if (s->rows[KMM_NFASTBINS].count != 0) {
+			struct size_row *r = &s->rows[KMM_NFASTBINS];
+			kmm_buf_printf(b, "  <unsorted from=\"%zu\" to=\"%zu\" total=\"%zu\" count=\"%zu\"/>\n",
 				       r->from, r->to, r->total, r->count);
+		}
+		size_t rc = s->nblocks, rest = s->avail - s->fast_bytes;
+		kmm_buf_puts(b, "</sizes>\n");
+		kmm_buf_printf(b, "<total type=\"fast\" count=\"%zu\" size=\"%zu\"/>\n", s->fast_count,
+			       s->fast_bytes);
+		kmm_buf_printf(b, "<total type=\"rest\" count=\"%zu\" size=\"%zu\"/>\n", rc, rest);
+		kmm_buf_printf(b, "<system type=\"current\" size=\"%zu\"/>\n", s->system_mem);
+		kmm_buf_printf(b, "<system type=\"max\" size=\"%zu\"/>\n", s->max_system_mem);
+		kmm_buf_printf(b, "<aspace type=\"total\" size=\"%zu\"/>\n", s->aspace);
+		kmm_buf_printf(b, "<aspace type=\"mprotect\" size=\"%zu\"/>\n", s->aspace_mprotect);
+		if (a != &kmm_main_arena)
+			kmm_buf_printf(b, "<aspace type=\"subheaps\" size=\"%u\"/>\n", s->segments);
+		/* kmm's additions (glibc's readers ignore unknown elements) */
+		kmm_buf_printf(b, "<threads count=\"%zu\"/>\n", s->threads);
+		kmm_buf_printf(b, "<remote count=\"%zu\" size=\"%zu\" drained=\"%llu\"/>\n", s->remote_count,
+			       s->remote_bytes, (unsigned long long)s->st.remote_drained);
+		kmm_buf_puts(b, "</heap>\n");
+		fast_count += s->fast_count;
+		fast_bytes += s->fast_bytes;
+		rest_count += rc;
+		rest_bytes += rest;
+		system += s->system_mem;
+		system_max += s->max_system_mem;
+		aspace += s->aspace;
+		aspace_mprotect += s->aspace_mprotect;
 	}
-	if (s->rows[KMM_NFASTBINS].count != 0) {
-		struct size_row *r = &s->rows[KMM_NFASTBINS];
-		kmm_buf_printf(b, "  <unsorted from=\"%zu\" to=\"%zu\" total=\"%zu\" count=\"%zu\"/>\n",
-			       r->from, r->to, r->total, r->count);
-	}
-	size_t rest_count = s->nblocks, rest = s->avail - s->fast_bytes;
-	kmm_buf_puts(b, "</sizes>\n");
-	kmm_buf_printf(b, "<total type=\"fast\" count=\"%zu\" size=\"%zu\"/>\n", s->fast_count, s->fast_bytes);
-	kmm_buf_printf(b, "<total type=\"rest\" count=\"%zu\" size=\"%zu\"/>\n", rest_count, rest);
-	kmm_buf_printf(b, "<system type=\"current\" size=\"%zu\"/>\n", s->system_mem);
-	kmm_buf_printf(b, "<system type=\"max\" size=\"%zu\"/>\n", s->max_system_mem);
-	kmm_buf_printf(b, "<aspace type=\"total\" size=\"%zu\"/>\n", s->system_mem);
-	kmm_buf_printf(b, "<aspace type=\"mprotect\" size=\"%zu\"/>\n", s->system_mem);
-	kmm_buf_puts(b, "</heap>\n");
-	kmm_buf_printf(b, "<total type=\"fast\" count=\"%zu\" size=\"%zu\"/>\n", s->fast_count, s->fast_bytes);
-	kmm_buf_printf(b, "<total type=\"rest\" count=\"%zu\" size=\"%zu\"/>\n", rest_count, rest);
+	kmm_buf_printf(b, "<total type=\"fast\" count=\"%zu\" size=\"%zu\"/>\n", fast_count, fast_bytes);
+	kmm_buf_printf(b, "<total type=\"rest\" count=\"%zu\" size=\"%zu\"/>\n", rest_count, rest_bytes);
 	kmm_buf_printf(b, "<total type=\"mmap\" count=\"%d\" size=\"%zu\"/>\n",
 		       (int)__atomic_load_n(&kmm_big_stats.n_mmaps, __ATOMIC_RELAXED),
 		       __atomic_load_n(&kmm_big_stats.mmapped_mem, __ATOMIC_RELAXED));
-	kmm_buf_printf(b, "<system type=\"current\" size=\"%zu\"/>\n", s->system_mem);
-	kmm_buf_printf(b, "<system type=\"max\" size=\"%zu\"/>\n", s->max_system_mem);
-	kmm_buf_printf(b, "<aspace type=\"total\" size=\"%zu\"/>\n", s->system_mem);
-	kmm_buf_printf(b, "<aspace type=\"mprotect\" size=\"%zu\"/>\n", s->system_mem);
+	kmm_buf_printf(b, "<system type=\"current\" size=\"%zu\"/>\n", system);
+	kmm_buf_printf(b, "<system type=\"max\" size=\"%zu\"/>\n", system_max);
+	kmm_buf_printf(b, "<aspace type=\"total\" size=\"%zu\"/>\n", aspace);
+	kmm_buf_printf(b, "<aspace type=\"mprotect\" size=\"%zu\"/>\n", aspace_mprotect);
 	kmm_buf_puts(b, "</malloc>\n");
 	kmm_unlock(&snap_lock);
 }
@@ -241,13 +338,46 @@ static void pct(struct kmm_buf *b, uint64_t part, uint64_t whole)
 		       (unsigned long long)(tenths % 10));
 }
 
+/* One line per arena: threads attached, memory, heaps, remote frees. */
+static void report_arenas(struct kmm_buf *b, const struct kmm_thread_counters *tc)
+{
+	struct heap_snapshot s;
+	kmm_buf_printf(b, "arenas (%zu, at most %zu now; threads move on when theirs is busy)\n",
+		       __atomic_load_n(&kmm_narenas, __ATOMIC_RELAXED), kmm_arena_limit());
+	kmm_for_each_arena(a) {
+		snapshot(a, &s, false);
+		kmm_buf_printf(b, "  arena %-3d %s  %'zu thread%s  system ", a->index,
+			       a == &kmm_main_arena ? "brk " : "heap", s.threads, s.threads == 1 ? ", " : "s,");
+		kmm_buf_size(b, s.system_mem);
+		kmm_buf_puts(b, ", in use ");
+		kmm_buf_size(b, in_use(&s));
+		kmm_buf_printf(b, ", free %'zu chunks (", s.nblocks);
+		kmm_buf_size(b, s.avail);
+		kmm_buf_puts(b, ")");
+		if (a != &kmm_main_arena)
+			kmm_buf_printf(b, ", %u heap%s (made %'llu, unmapped %'llu)", s.segments,
+				       s.segments == 1 ? "" : "s", (unsigned long long)s.st.heaps_new,
+				       (unsigned long long)s.st.heaps_deleted);
+		kmm_buf_printf(b, ", remote frees %'llu", (unsigned long long)s.st.remote_drained);
+		if (s.remote_count)
+			kmm_buf_printf(b, " (+%'zu waiting)", s.remote_count);
+		if (s.contended)
+			kmm_buf_printf(b, ", found busy %'llu", (unsigned long long)s.contended);
+		kmm_buf_putc(b, '\n');
+	}
+	kmm_buf_printf(b, "  frees of other arenas' blocks pushed without their lock: %'llu\n",
+		       (unsigned long long)tc->remote_frees);
+}
+
 void kmm_heap_report_summary(struct kmm_buf *b)
 {
 	struct heap_snapshot s;
 	struct kmm_thread_counters tc;
 	kmm_ensure_init();
+	struct kmm_arena_stats tot;
 	snapshot(&kmm_main_arena, &s, false);
 	kmm_thread_counters_total(&tc);
+	kmm_heap_arena_stats_total(&tot, NULL);
 	const struct kmm_big_stats *m = &kmm_big_stats;
 	const struct kmm_arena_stats *st = &s.st;
 
@@ -275,7 +405,7 @@ void kmm_heap_report_summary(struct kmm_buf *b)
 	kmm_buf_puts(b, " (peak ");
 	kmm_buf_size(b, s.max_system_mem);
 	kmm_buf_puts(b, "), in use ");
-	kmm_buf_size(b, s.system_mem - s.avail);
+	kmm_buf_size(b, in_use(&s));
 	kmm_buf_puts(b, ", free ");
 	kmm_buf_size(b, s.avail);
 	kmm_buf_printf(b, " in %'zu chunks\n", s.nblocks);
@@ -295,6 +425,8 @@ void kmm_heap_report_summary(struct kmm_buf *b)
 		kmm_buf_size(b, st->madvised_bytes);
 		kmm_buf_putc(b, '\n');
 	}
+
+	report_arenas(b, &tc);
 
 	kmm_buf_puts(b, "big blocks (at or above the mmap threshold: vmalloc areas)\n");
 	kmm_buf_printf(b, "  live now           %'zu (", __atomic_load_n(&m->n_mmaps, __ATOMIC_RELAXED));
@@ -339,9 +471,9 @@ void kmm_heap_report_summary(struct kmm_buf *b)
 	kmm_buf_puts(b, "allocations served by\n ");
 	uint64_t total = tc.tc_alloc_hits;
 	for (int i = 1; i < KMM_PATH_NR; i++)
-		total += st->served[i];
+		total += tot.served[i];
 	for (int i = 0; i < KMM_PATH_NR; i++) {
-		uint64_t n = i == KMM_PATH_TCACHE ? tc.tc_alloc_hits : st->served[i];
+		uint64_t n = i == KMM_PATH_TCACHE ? tc.tc_alloc_hits : tot.served[i];
 		kmm_buf_printf(b, " %s %'llu (", kmm_path_names[i], (unsigned long long)n);
 		pct(b, n, total);
 		kmm_buf_puts(b, ")");
@@ -351,9 +483,9 @@ void kmm_heap_report_summary(struct kmm_buf *b)
 	kmm_buf_putc(b, '\n');
 	kmm_buf_printf(b, "frees\n  tcache %'llu, fastbin %'llu, unsorted %'llu, into top %'llu, vfree %'llu;"
 		       " merges %'llu, consolidations %'llu, chunks sorted %'llu, tcache refills %'llu\n",
-		       (unsigned long long)tc.tc_free_hits, (unsigned long long)st->frees_fastbin,
-		       (unsigned long long)st->frees_unsorted, (unsigned long long)st->frees_top,
-		       (unsigned long long)m->unmaps, (unsigned long long)st->merges,
-		       (unsigned long long)st->consolidations, (unsigned long long)st->sorted,
-		       (unsigned long long)st->tcache_fills);
+		       (unsigned long long)tc.tc_free_hits, (unsigned long long)tot.frees_fastbin,
+		       (unsigned long long)tot.frees_unsorted, (unsigned long long)tot.frees_top,
+		       (unsigned long long)m->unmaps, (unsigned long long)tot.merges,
+		       (unsigned long long)tot.consolidations, (unsigned long long)tot.sorted,
+		       (unsigned long long)tot.tcache_fills);
 }

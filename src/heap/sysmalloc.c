@@ -40,6 +40,7 @@
 #include <string.h>
 
 #include "arena.h"
+#include "arena_heap.h"
 #include "big.h"
 #include "thread.h"
 #include "../os.h"
@@ -59,16 +60,16 @@ static void span_include(struct kmm_arena *a, char *lo, char *hi)
 /* Close segment `seg`, whose last chunk was the old top (old_size bytes),
  * with two fenceposts and free what is left of the old top.  a->top is the
  * new segment's top already. */
-static void close_segment(struct kmm_arena *a, struct kmm_segment *seg, mchunk old_top,
-			  size_t old_size)
+void kmm_close_segment(struct kmm_arena *a, struct kmm_segment *seg, mchunk old_top, size_t old_size)
 {
 	old_size = (old_size - 2 * KMM_CHUNK_HDR) & ~KMM_ALIGN_MASK;
-	set_head(old_top, old_size | KMM_PREV_INUSE);
+	set_head(old_top, old_size | KMM_PREV_INUSE | kmm_arena_flag(a));
 	mchunk fp1 = chunk_at(old_top, old_size);
 	mchunk fp2 = chunk_at(fp1, KMM_CHUNK_HDR);
 	set_head(fp1, KMM_CHUNK_HDR | KMM_PREV_INUSE);
 	set_head(fp2, KMM_CHUNK_HDR | KMM_PREV_INUSE);
 	seg->chunks_end = (char *)fp2 + KMM_CHUNK_HDR;
+	seg->closed_top = (char *)old_top;
 	if (old_size >= KMM_MINSIZE)
 		kmm_int_free(a, old_top);
 }
@@ -86,10 +87,8 @@ mchunk kmm_sysmalloc(struct kmm_arena *a, size_t nb)
 		return NULL;
 	}
 
-	if (a != &kmm_main_arena) {
-		errno = ENOMEM;   /* further arenas grow their own heaps (later) */
-		return NULL;
-	}
+	if (a != &kmm_main_arena)
+		return kmm_arena_heap_sysmalloc(a, nb);   /* further arenas: their heaps */
 
 	mchunk old_top = a->top;
 	size_t old_size = top_size(a);
@@ -197,6 +196,8 @@ mchunk kmm_sysmalloc(struct kmm_arena *a, size_t nb)
 			seg = (struct kmm_segment *)(chunk0 - hdr);
 			a->st.segments++;
 		}
+		seg->closed_top = NULL;
+		seg->prev = first ? NULL : a->seg_last;
 		seg->mem = brk;
 		seg->base = chunk0;
 		seg->end = seg_end;
@@ -217,7 +218,7 @@ mchunk kmm_sysmalloc(struct kmm_arena *a, size_t nb)
 			a->seg_last = seg;
 			prev->next = seg;
 			if (old_top != NULL)
-				close_segment(a, prev, old_top, old_size);
+				kmm_close_segment(a, prev, old_top, old_size);
 		}
 	}
 

@@ -10,6 +10,8 @@
 
 #include "thread.h"
 #include "arena.h"
+#include "arenas.h"
+#include "arena_heap.h"
 #include "../kernel/kernel.h"
 #include "../os.h"
 #include "../util/format.h"
@@ -37,6 +39,7 @@ static void counters_add(struct kmm_thread_counters *dst, const struct kmm_threa
 	dst->tc_free_hits += src->tc_free_hits;
 	dst->tc_alloc_misses += src->tc_alloc_misses;
 	dst->tc_free_overflow += src->tc_free_overflow;
+	dst->remote_frees += src->remote_frees;
 	dst->mallocs_slow += src->mallocs_slow;
 	dst->frees_slow += src->frees_slow;
 }
@@ -65,8 +68,32 @@ static void list_del(struct kmm_thread *t)
 	kmm_threads_live--;
 }
 
-void kmm_tcache_release(struct kmm_arena *a, struct kmm_tcache *tc)
+/* Free chunk p (in use, not cached) from a thread whose own arena is
+ * `mine` (or NULL): into its arena under the lock, or onto the arena's
+ * remote list when other threads use that arena.  No lock held. */
+void kmm_free_chunk_to_arena(struct kmm_arena *mine, mchunk p)
 {
+	struct kmm_arena *a = kmm_arena_for_chunk(p);
+	if (a != mine && __atomic_load_n(&a->attached_threads, __ATOMIC_RELAXED) != 0) {
+		kmm_arena_remote_push(a, p);
+		return;
+	}
+	bool locked = kmm_lock_fork_aware(&a->lock);
+	kmm_arena_remote_drain(a);
+	kmm_int_free(a, p);
+	kmm_unlock_if(&a->lock, locked);
+}
+
+void kmm_tcache_release(struct kmm_arena *mine, struct kmm_tcache *tc)
+{
+	/* chunks of our own arena under one lock; the others (cached here
+	 * after frees of other threads' blocks) afterwards, one by one */
+	mchunk foreign = NULL;
+	bool locked = false;
+	if (mine != NULL) {
+		locked = kmm_lock_fork_aware(&mine->lock);
+		kmm_arena_remote_drain(mine);
+	}
 	for (size_t i = 0; i < KMM_TCACHE_BINS; i++) {
 		struct kmm_tcache_entry *e = tc->heads[i];
 		while (e != NULL) {
@@ -74,13 +101,28 @@ void kmm_tcache_release(struct kmm_arena *a, struct kmm_tcache *tc)
 			if (KMM_UNLIKELY(!aligned_ok((uintptr_t)e)))
 				kmm_fatal("tcache_thread_shutdown(): unaligned tcache chunk detected");
 			e->key = 0;
-			kmm_int_free(a, mem2chunk(e));
+			mchunk p = mem2chunk(e);
+			if (mine != NULL && kmm_arena_for_chunk(p) == mine) {
+				kmm_int_free(mine, p);
+			} else {
+				p->fd = foreign;
+				foreign = p;
+			}
 			e = next;
 		}
 		tc->heads[i] = NULL;
 		tc->counts[i] = 0;
 	}
-	kmm_int_free(a, mem2chunk(tc));
+	if (mine != NULL)
+		kmm_unlock_if(&mine->lock, locked);
+	while (foreign != NULL) {
+		mchunk next = foreign->fd;
+		kmm_free_chunk_to_arena(mine, foreign);
+		foreign = next;
+	}
+	/* the tcache itself: a chunk of the arena the thread had when it
+	 * made it */
+	kmm_free_chunk_to_arena(mine, mem2chunk(tc));
 }
 
 static void thread_exit(void *arg)
@@ -90,12 +132,9 @@ static void thread_exit(void *arg)
 	kmm_kernel_thread_exit();
 	/* first: frees made while we flush (and after) go to the arena */
 	t->tc = &kmm_tcache_dead;
-	if (kmm_tcache_is_real(tc)) {
-		struct kmm_arena *a = &kmm_main_arena;
-		bool locked = kmm_lock_fork_aware(&a->lock);
-		kmm_tcache_release(a, tc);
-		kmm_unlock_if(&a->lock, locked);
-	}
+	if (kmm_tcache_is_real(tc))
+		kmm_tcache_release(t->arena, tc);
+	kmm_arena_detach(t);
 	bool locked = kmm_lock_fork_aware(&kmm_threads_lock);
 	counters_add(&kmm_threads_gone, &t->c);
 	memset(&t->c, 0, sizeof t->c);
@@ -119,18 +158,22 @@ struct kmm_tcache *kmm_thread_tcache_init(void)
 	if (kmm_tcache_is_real(t->tc))
 		return t->tc;
 
-	struct kmm_arena *a = &kmm_main_arena;
+	struct kmm_arena *a = t->arena;
+	if (a == NULL)
+		a = kmm_arena_attach(t);
 	size_t nb = request2size(sizeof(struct kmm_tcache));
 	bool locked = kmm_lock_fork_aware(&a->lock);
+	kmm_arena_remote_drain(a);
 	a->no_big = true;    /* in the heap, whatever the mmap threshold */
 	mchunk p = kmm_int_malloc(a, nb, NULL);
 	a->no_big = false;
 	kmm_unlock_if(&a->lock, locked);
-	if (p == NULL)
+	if (p == NULL) {
+		kmm_arena_detach(t);
 		return NULL;
+	}
 	struct kmm_tcache *tc = chunk2mem(p);
 	memset(tc, 0, sizeof *tc);
-	t->arena = a;
 	t->tid = kmm_os_gettid();
 
 	locked = kmm_lock_fork_aware(&kmm_threads_lock);
@@ -143,6 +186,15 @@ struct kmm_tcache *kmm_thread_tcache_init(void)
 	if (thread_key_ok)
 		pthread_setspecific(thread_key, t);
 	return tc;
+}
+
+size_t kmm_thread_count_attached(const struct kmm_arena *a)
+{
+	size_t n = 0;
+	for (struct kmm_thread *t = threads_head; t != NULL; t = t->next)
+		if (t->arena == a)
+			n++;
+	return n;
 }
 
 void kmm_thread_counters_total(struct kmm_thread_counters *out)

@@ -30,6 +30,7 @@ struct kmm_thread_counters {
 	uint64_t tc_free_hits;      /* free kept in the tcache */
 	uint64_t tc_alloc_misses;   /* malloc that went to the arena */
 	uint64_t tc_free_overflow;  /* free of a tcache size with its bin full */
+	uint64_t remote_frees;      /* frees pushed on another arena's remote list */
 	uint64_t mallocs_slow;      /* every malloc-family call on the slow path */
 	uint64_t frees_slow;
 };
@@ -78,8 +79,16 @@ void kmm_thread_fork_prepare(void);
 void kmm_thread_fork_parent(void);
 void kmm_thread_fork_child(void);
 
-/* Give every chunk of a tcache back to the arena, then the tcache itself.
- * Arena lock held. */
-void kmm_tcache_release(struct kmm_arena *a, struct kmm_tcache *tc);
+/* Give every chunk of a tcache back to its arena, then the tcache itself;
+ * `mine` is the thread's own arena (or NULL).  No lock held. */
+void kmm_tcache_release(struct kmm_arena *mine, struct kmm_tcache *tc);
+
+/* Free an in-use heap chunk that no tcache takes, from a thread whose
+ * arena is `mine`: remote push if other threads use its arena, else into
+ * the bins under the arena lock.  No lock held. */
+void kmm_free_chunk_to_arena(struct kmm_arena *mine, mchunk p);
+
+/* Listed threads whose arena is a.  kmm_threads_lock held. */
+size_t kmm_thread_count_attached(const struct kmm_arena *a);
 
 #endif /* KMM_HEAP_THREAD_H */

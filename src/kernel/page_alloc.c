@@ -91,16 +91,15 @@ struct kmm_page *kmm_virt_to_head_page(const void *addr)
 	return p;
 }
 
-static inline struct kmm_page *pageblock_head(struct kmm_page *page)
+static inline uint8_t *pageblock_type_slot(struct kmm_page *page)
 {
 	struct kmm_mem_section *s = page_section(page);
-	size_t idx = page_index(page) & ~(KMM_PAGEBLOCK_PAGES - 1);
-	return &s->mem_map[idx];
+	return &s->pb_type[page_index(page) / KMM_PAGEBLOCK_PAGES];
 }
 
 static inline unsigned pageblock_type(struct kmm_page *page)
 {
-	return pageblock_head(page)->pb_type;
+	return *pageblock_type_slot(page);
 }
 
 /* Reserve a new 64 MiB section from the OS and describe it.  No lock:
@@ -131,7 +130,8 @@ static struct kmm_mem_section *section_create(void)
 	/* pageblock types: the one holding mem_map is unmovable, the rest
 	 * start movable (mem_map is zero, and 1 == movable must be written) */
 	for (size_t pb = 0; pb < KMM_SECTION_PAGES; pb += KMM_PAGEBLOCK_PAGES)
-		s->mem_map[pb].pb_type = pb < s->reserved_pages ? KMM_MIGRATE_UNMOVABLE : KMM_MIGRATE_MOVABLE;
+		s->pb_type[pb / KMM_PAGEBLOCK_PAGES] =
+			pb < s->reserved_pages ? KMM_MIGRATE_UNMOVABLE : KMM_MIGRATE_MOVABLE;
 	return s;
 }
 
@@ -301,7 +301,7 @@ static struct kmm_page *rmqueue_fallback(struct kmm_zone *z, unsigned order, uns
 			z->st.steals++;
 			if (o >= KMM_PAGEBLOCK_ORDER) {
 				for (size_t i = 0; i < ((size_t)1 << o); i += KMM_PAGEBLOCK_PAGES)
-					page[i].pb_type = (uint8_t)mt;
+					*pageblock_type_slot(&page[i]) = (uint8_t)mt;
 				z->st.claims++;
 			}
 			/* the split-off halves go to the lists of their own
@@ -605,7 +605,7 @@ void kmm_buddy_report_pagetypeinfo(struct kmm_buf *b)
 		}
 	for (struct kmm_mem_section *s = z->sections; s != NULL; s = s->next)
 		for (size_t pb = 0; pb < KMM_SECTION_PAGES; pb += KMM_PAGEBLOCK_PAGES)
-			blocks[s->mem_map[pb].pb_type]++;
+			blocks[s->pb_type[pb / KMM_PAGEBLOCK_PAGES]]++;
 	kmm_unlock(&z->lock);
 
 	kmm_buf_printf(b, "Page block order: %d\nPages per block:  %zu\n\n", KMM_PAGEBLOCK_ORDER,

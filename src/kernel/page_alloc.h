@@ -100,7 +100,7 @@ struct kmm_page {
 	uint32_t flags;
 	uint8_t  order;        /* head of a block: its order */
 	uint8_t  owner;        /* enum kmm_page_owner */
-	uint8_t  pb_type;      /* first page of a pageblock: the block's migrate type */
+	uint8_t  unused;
 	uint8_t  migratetype;  /* free block: the free list it is on */
 	struct kmm_list lru;   /* free block: its free list; slab: its partial list */
 	union {
@@ -139,6 +139,11 @@ struct kmm_mem_section {
 	size_t   reserved_pages;
 	size_t   free_pages;
 	struct kmm_region region;   /* the section in the region registry */
+	/* migrate type of each pageblock, kept here rather than in the
+	 * pageblocks' first struct page (as Linux keeps pageblock_flags in
+	 * the section's usemap): setting them up then touches one line
+	 * instead of one page of mem_map per pageblock */
+	uint8_t  pb_type[KMM_SECTION_PAGES / KMM_PAGEBLOCK_PAGES];
 };
 
 struct kmm_zone_stats {

@@ -6,11 +6,14 @@
  *
  * Lock order (the rule every kmm file follows; see docs/design.md):
  *
- *     kmm_init_lock  >  arena lock  >  kmm_threads_lock
+ *     kmm_init_lock  >  kmm_arena_list_lock  >  arena locks (list order)
+ *       >  kmm_arena_free_lock  >  kmm_threads_lock  >  kernel-side locks
  *
- * i.e. a thread holding an arena lock may take kmm_threads_lock but never the
- * other way round.  All of them are taken in this order by the fork prepare
- * handler and released in reverse.
+ * i.e. a thread holding an arena lock may take kmm_arena_free_lock or
+ * kmm_threads_lock but never the other way round, and holds at most one
+ * arena lock except while forking.  The kernel side (src/kernel/) never
+ * calls up, so its locks come last.  All of them are taken in this order by
+ * the fork prepare handler and released in reverse.
  */
 #ifndef KMM_LOCK_H
 #define KMM_LOCK_H

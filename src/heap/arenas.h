@@ -1,0 +1,115 @@
+/*
+ * arenas.h — the set of arenas, which thread allocates from which, and
+ * frees that cross arenas.
+ *
+ * THEORY
+ *
+ * As in glibc, the thread that starts kmm uses the main arena (over brk);
+ * every other thread is given an arena at its first allocation:
+ *
+ *   1. one on the free list (arenas whose threads have all exited);
+ *   2. else a new arena, while there are fewer than the limit: arena_max if
+ *      set (M_ARENA_MAX, KMM_OPTIONS=arena_max=N, MALLOC_ARENA_MAX), else
+ *      unlimited up to arena_test (8) arenas, then 8 x the CPUs the process
+ *      may run on;
+ *   3. else an existing one, round robin from the last one handed out,
+ *      preferring one whose lock is free at that moment (glibc's
+ *      reused_arena).
+ *
+ * A thread that finds its arena's lock taken when it needs it (the arena is
+ * shared, or another thread is reallocating a block of it) does not wait if
+ * it can move on: to an arena on the free list, a new one, or one whose
+ * lock it gets at once; it stays there.  Arenas are never destroyed: their
+ * reference count (attached_threads) puts them on the free list when it
+ * drops to zero, and the next new thread reuses them.
+ *
+ * Frees across arenas.  A thread freeing a chunk of another thread's arena
+ * (the chunk did not fit its tcache) does not take that arena's lock: it
+ * pushes the chunk on the arena's remote list with one compare-and-swap.
+ * Whoever next holds the arena's lock (its own threads, on their next trip
+ * past the tcache) drains the whole list into the bins.  A pusher also
+ * drains the list itself now and then (every 64th remote free it makes) if
+ * the lock is free, so that memory does not pile up behind an idle owner;
+ * an arena with no thread attached is freed into directly, under its lock.
+ *
+ * LOCK ORDER (util/lock.h has the whole chain)
+ *
+ *   kmm_arena_list_lock  >  arena locks (in list order)  >  kmm_arena_free_lock
+ *
+ * The list lock covers creating and linking arenas (the list is append-only
+ * and read without a lock); the free lock covers the free list, the
+ * attached counts and the round-robin cursor.  Fork takes all of them in
+ * this order.
+ */
+#ifndef KMM_HEAP_ARENAS_H
+#define KMM_HEAP_ARENAS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "arena.h"
+#include "../util/lock.h"
+
+struct kmm_thread;
+
+extern kmm_lock_t kmm_arena_list_lock;
+extern kmm_lock_t kmm_arena_free_lock;
+extern size_t kmm_narenas;
+
+/* The arena after a in the list (NULL at the end); the list starts at the
+ * main arena and is never shortened, so it may be walked without a lock. */
+KMM_INLINE struct kmm_arena *kmm_arena_next(const struct kmm_arena *a)
+{
+	return __atomic_load_n(&a->next, __ATOMIC_ACQUIRE);
+}
+
+#define kmm_for_each_arena(a) \
+	for (struct kmm_arena *a = &kmm_main_arena; a != NULL; a = kmm_arena_next(a))
+
+/* The most arenas kmm will create now (glibc's narenas_limit). */
+size_t kmm_arena_limit(void);
+
+/* Give t an arena (t->arena == NULL): the main arena to the first thread
+ * that asks, then the free list, a new one, or a reused one.  No lock held
+ * by the caller.  Never fails: at worst t shares an existing arena. */
+struct kmm_arena *kmm_arena_attach(struct kmm_thread *t);
+
+/* t found a's lock taken: move t to an arena it can lock now, or wait for
+ * a.  Returns the arena t uses from now on, locked. */
+struct kmm_arena *kmm_arena_lock_contended(struct kmm_thread *t, struct kmm_arena *a);
+
+/* Thread exit: t no longer uses its arena. */
+void kmm_arena_detach(struct kmm_thread *t);
+
+/* Push chunk p (in use, of arena a) on a's remote list. */
+KMM_INLINE void kmm_arena_remote_push(struct kmm_arena *a, mchunk p)
+{
+	mchunk old = __atomic_load_n(&a->remote_head, __ATOMIC_RELAXED);
+	do {
+		p->fd = old;
+	} while (!__atomic_compare_exchange_n(&a->remote_head, &old, p, true, __ATOMIC_RELEASE,
+					      __ATOMIC_RELAXED));
+}
+
+/* Free every chunk of a's remote list into the bins.  a's lock held. */
+void kmm_arena_remote_drain_slow(struct kmm_arena *a);
+
+KMM_INLINE void kmm_arena_remote_drain(struct kmm_arena *a)
+{
+	if (KMM_UNLIKELY(__atomic_load_n(&a->remote_head, __ATOMIC_RELAXED) != NULL))
+		kmm_arena_remote_drain_slow(a);
+}
+
+/* Chunks waiting on a's remote list, and their bytes (racy; reports). */
+size_t kmm_arena_remote_pending(struct kmm_arena *a, size_t *bytes);
+
+/* The arena list, free list and attached counts are consistent with each
+ * other and with the thread list; every remote-list entry is an in-use
+ * chunk of its arena.  Returns the number of violations. */
+int kmm_arenas_check(int verbose);
+
+void kmm_arenas_fork_prepare(void);
+void kmm_arenas_fork_parent(void);
+void kmm_arenas_fork_child(struct kmm_thread *self);
+
+#endif /* KMM_HEAP_ARENAS_H */
