@@ -60,6 +60,19 @@ static inline void arena_unlock(struct kmm_arena *a, bool locked)
 	kmm_unlock_if(&a->lock, locked);
 }
 
+/* The arena lock was taken.  Most holds are short (a drain of remote
+ * frees, another thread's realloc of one of our blocks): spin for a few
+ * microseconds before moving to another arena for good. */
+static KMM_NOINLINE struct kmm_arena *lock_contended(struct kmm_thread *t, struct kmm_arena *a)
+{
+	for (int i = 0; i < 1024; i++) {
+		kmm_cpu_relax();
+		if (!kmm_lock_is_held(&a->lock) && kmm_trylock(&a->lock))
+			return a;
+	}
+	return kmm_arena_lock_contended(t, a);
+}
+
 /* Lock the arena this thread allocates from, attaching it to one on first
  * use and moving on to another if its own is taken (arenas.h).  A thread
  * past its exit (tcache dead) borrows the main arena without attaching. */
@@ -84,7 +97,7 @@ static inline struct kmm_arena *lock_my_arena(struct kmm_thread *t, bool *locked
 	} else if (kmm_in_fork) {
 		*locked = false;
 	} else {
-		a = kmm_arena_lock_contended(t, a);
+		a = lock_contended(t, a);
 		*locked = true;
 	}
 	kmm_arena_remote_drain(a);
@@ -203,14 +216,16 @@ static KMM_COLD KMM_NORETURN void not_ours(const void *mem, const char *who)
  * spaces (the span of a non-contiguous main heap may enclose them) — all
  * checked before reading anything; then the header's size must be sane,
  * keep the chunk inside that heap, and its A bit must match. */
-static inline size_t heap_chunk_size(const void *mem, const char *who, struct kmm_arena **ap)
+KMM_INLINE size_t heap_chunk_size(const void *mem, const char *who, struct kmm_arena **ap)
 {
 	mchunk p = mem2chunk(mem);
 	struct kmm_arena *a;
 	size_t size;
 	if (KMM_UNLIKELY(!aligned_ok((uintptr_t)mem)))
 		kmm_fatal("%s: invalid pointer %p (misaligned)", who, mem);
-	if (kmm_heap_registered(p)) {
+	/* a further arena's heap cannot lie inside a contiguous brk heap */
+	if (KMM_UNLIKELY((!arena_spans(&kmm_main_arena, p) || !arena_contiguous(&kmm_main_arena)) &&
+			 kmm_heap_registered(p))) {
 		a = heap_for_ptr(p)->ar;
 		if (KMM_UNLIKELY(!kmm_arena_heap_contains(a, p, KMM_CHUNK_HDR)))
 			not_ours(mem, who);

@@ -1125,3 +1125,138 @@ Test(fork, children_allocate_while_threads_churn)
 		pthread_join(th[i], NULL);
 	CHECK_HEAP();
 }
+
+/* --- heaps of further arenas (arena_heap.c) --------------------------------- */
+
+#include "heap/arena_heap.h"
+#include "heap/arenas.h"
+
+struct heap_probe {
+	struct kmm_arena *arena;
+	uint64_t heaps_new, heaps_deleted, shrinks;
+	size_t system_full, system_after;
+	unsigned segments_full, segments_after;
+	int bad;
+};
+
+static unsigned count_segments(struct kmm_arena *a)
+{
+	unsigned n = 0;
+	for (struct kmm_segment *s = a->seg_first; s != NULL; s = s->next)
+		n++;
+	return n;
+}
+
+/* 80 MiB of 4000-byte blocks: more than one 64 MiB heap.  Then all freed
+ * (tcache off, so every free reaches the arena). */
+static void *fill_two_heaps(void *arg)
+{
+	struct heap_probe *pr = arg;
+	enum { N = 80 * 1024 * 1024 / 4000 };
+	static char *blk[N];
+	for (int i = 0; i < N; i++) {
+		blk[i] = kmm_malloc(4000);
+		if (blk[i] == NULL) {
+			pr->bad = 1;
+			return NULL;
+		}
+		memset(blk[i], i & 0xff, 64);
+	}
+	struct kmm_arena *a = kmm_self.arena;
+	pr->arena = a;
+	pr->system_full = a->system_mem;
+	pr->segments_full = count_segments(a);
+	pr->heaps_new = a->st.heaps_new;
+	for (int i = 0; i < N; i++) {
+		if ((unsigned char)blk[i][63] != (unsigned char)(i & 0xff))
+			pr->bad = 2;
+		kmm_free(blk[i]);
+	}
+	pr->system_after = a->system_mem;
+	pr->segments_after = count_segments(a);
+	pr->heaps_deleted = a->st.heaps_deleted;
+	pr->shrinks = a->st.heap_shrinks;
+	return NULL;
+}
+
+Test(arenas, a_thread_gets_heaps_that_grow_and_go_back)
+{
+	struct heap_probe pr = { 0 };
+	pthread_t th;
+	kmm_free(kmm_malloc(1));   /* this thread: the main arena */
+	tcache_off();
+	cr_assert_eq(pthread_create(&th, NULL, fill_two_heaps, &pr), 0);
+	pthread_join(th, NULL);
+	cr_assert_eq(pr.bad, 0, "allocation failed or contents lost (%d)", pr.bad);
+	cr_assert_neq(pr.arena, &kmm_main_arena, "a second thread got the main arena");
+	cr_assert(pr.segments_full >= 2 && pr.heaps_new >= 2,
+		  "80 MiB in one arena: %u heaps (%llu made)", pr.segments_full,
+		  (unsigned long long)pr.heaps_new);
+	cr_assert(pr.system_full >= 80u * 1024 * 1024, "system bytes %zu", pr.system_full);
+	/* every chunk free again: the later heaps are unmapped, the first one
+	 * shrunk to about top_pad */
+	cr_assert_eq(pr.segments_after, 1, "%u heaps left after freeing everything", pr.segments_after);
+	cr_assert_eq(pr.heaps_deleted, pr.heaps_new - 1);
+	cr_assert(pr.system_after <= 512 * 1024, "system bytes %zu after freeing everything",
+		  pr.system_after);
+	/* the arena is free for the next thread, and its heap is still ours */
+	cr_assert_eq(pr.arena->attached_threads, 0);
+	cr_assert(kmm_heap_registered(pr.arena->seg_first->mem));
+	CHECK_HEAP();
+}
+
+static void *report_arena(void *arg)
+{
+	kmm_free(kmm_malloc(100));
+	*(struct kmm_arena **)arg = kmm_self.arena;
+	return NULL;
+}
+
+Test(arenas, exited_threads_arena_is_reused)
+{
+	struct kmm_arena *first = NULL, *second = NULL;
+	pthread_t th;
+	kmm_free(kmm_malloc(1));
+	pthread_create(&th, NULL, report_arena, &first);
+	pthread_join(th, NULL);
+	size_t n = kmm_narenas;
+	for (int i = 0; i < 50; i++) {
+		pthread_create(&th, NULL, report_arena, &second);
+		pthread_join(th, NULL);
+		cr_assert_eq(second, first, "round %d: a new thread got arena %d, not the free one %d", i,
+			     second->index, first->index);
+	}
+	cr_assert_eq(kmm_narenas, n, "arenas made for threads that ran one after another");
+	CHECK_HEAP();
+}
+
+static void *remote_free_all(void *arg)
+{
+	void **v = arg;
+	for (int i = 0; i < 1000; i++)
+		kmm_free(v[i]);
+	return NULL;
+}
+
+Test(arenas, frees_from_another_thread_go_to_the_remote_list)
+{
+	static void *v[1000];
+	pthread_t th;
+	kmm_free(kmm_malloc(1));
+	tcache_off();
+	for (int i = 0; i < 1000; i++)
+		v[i] = kmm_malloc(200);
+	struct kmm_stats st0, st1;
+	kmm_stats_get(&st0);
+	/* the other thread is attached to another arena: no lock of ours */
+	pthread_create(&th, NULL, remote_free_all, v);
+	pthread_join(th, NULL);
+	kmm_stats_get(&st1);
+	cr_assert_eq(st1.remote_frees - st0.remote_frees, 1000);
+	cr_assert_eq(kmm_check(1), 0);
+	/* the next malloc of this thread drains them: in use back */
+	void *p = kmm_malloc(200);
+	cr_assert_null(kmm_main_arena.remote_head);
+	kmm_free(p);
+	CHECK_HEAP();
+}
