@@ -32,6 +32,7 @@
 #include "report.h"
 #include "heap/arena.h"
 #include "heap/arenas.h"
+#include "heap/big.h"
 #include "heap/thread.h"
 #include "kernel/kernel.h"
 #include "util/format.h"
@@ -65,13 +66,15 @@ KMM_NOINLINE void kmm_init_slow(void)
 }
 
 /* Fork: every kmm lock in lock order (util/lock.h): init, the arena list,
- * each arena, the arena free list, the thread list, the kernel side. */
+ * each arena, the arena free list, the thread list, the big-block
+ * counters, the kernel side. */
 static void fork_prepare(void)
 {
 	kmm_ensure_init();
 	kmm_lock(&kmm_init_lock);
 	kmm_arenas_fork_prepare();
 	kmm_thread_fork_prepare();
+	kmm_lock(&kmm_big_stats_lock);
 	kmm_kernel_fork_prepare();
 	kmm_in_fork = true;
 }
@@ -80,6 +83,7 @@ static void fork_parent(void)
 {
 	kmm_in_fork = false;
 	kmm_kernel_fork_parent();
+	kmm_unlock(&kmm_big_stats_lock);
 	kmm_thread_fork_parent();
 	kmm_arenas_fork_parent();
 	kmm_unlock(&kmm_init_lock);
@@ -90,6 +94,7 @@ static void fork_child(void)
 	kmm_in_fork = false;
 	kmm_kernel_fork_child();
 	kmm_lock_reset(&kmm_init_lock);
+	kmm_lock_reset(&kmm_big_stats_lock);
 	kmm_arenas_fork_child(&kmm_self);
 	kmm_thread_fork_child();
 }

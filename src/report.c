@@ -5,6 +5,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
+#include <sys/mman.h>
 #include <string.h>
 
 #include "report.h"
@@ -148,6 +150,35 @@ static const struct section *find(const char *name, size_t len)
 	return NULL;
 }
 
+static int list_valid(const char *list)
+{
+	for (const char *p = list; *p;) {
+		const char *end = strchr(p, ',');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		if (!(len == 3 && memcmp(p, "all", 3) == 0) && len > 0 && find(p, len) == NULL) {
+			errno = EINVAL;
+			return 0;
+		}
+		p += len + (end ? 1 : 0);
+	}
+	return 1;
+}
+
+static void emit_list(struct kmm_buf *b, const char *list)
+{
+	for (const char *p = list; *p;) {
+		const char *end = strchr(p, ',');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		if (len == 3 && memcmp(p, "all", 3) == 0) {
+			for (size_t i = 0; i < KMM_ARRAY_SIZE(sections); i++)
+				sections[i].emit(b);
+		} else if (len > 0) {
+			find(p, len)->emit(b);
+		}
+		p += len + (end ? 1 : 0);
+	}
+}
+
 int kmm_report_sections(int fd, const char *list)
 {
 	char out[2048];
@@ -156,34 +187,23 @@ int kmm_report_sections(int fd, const char *list)
 	if (list == NULL || *list == '\0')
 		list = "summary";
 	/* validate first: write nothing on error */
-	for (const char *p = list; *p;) {
-		const char *end = strchr(p, ',');
-		size_t len = end ? (size_t)(end - p) : strlen(p);
-		if (!(len == 3 && memcmp(p, "all", 3) == 0) && len > 0 && find(p, len) == NULL) {
-			errno = EINVAL;
-			return -1;
-		}
-		p += len + (end ? 1 : 0);
-	}
+	if (!list_valid(list))
+		return -1;
 	kmm_buf_init(&b, out, sizeof out, fd);
-	for (const char *p = list; *p;) {
-		const char *end = strchr(p, ',');
-		size_t len = end ? (size_t)(end - p) : strlen(p);
-		if (len == 3 && memcmp(p, "all", 3) == 0) {
-			for (size_t i = 0; i < KMM_ARRAY_SIZE(sections); i++)
-				sections[i].emit(&b);
-		} else if (len > 0) {
-			find(p, len)->emit(&b);
-		}
-		p += len + (end ? 1 : 0);
-	}
+	emit_list(&b, list);
 	kmm_buf_flush(&b);
 	return 0;
 }
 
+/* The exit report goes out in one write(2) when it fits the buffer (a
+ * mapping of its own, 1 MiB, reserved without backing): processes that end
+ * at the same time and append to one KMM_STATS file then do not mix their
+ * lines. */
+#define EXIT_BUF ((size_t)1 << 20)
+
 void kmm_report_exit(int fd, unsigned long long uptime_ns, const char *list)
 {
-	char out[2048], comm[64] = "?";
+	char small[2048], comm[64] = "?";
 	struct kmm_buf b;
 	int cfd = kmm_os_open("/proc/self/comm", O_RDONLY, 0);
 	if (cfd >= 0) {
@@ -196,12 +216,23 @@ void kmm_report_exit(int fd, unsigned long long uptime_ns, const char *list)
 				*nl = '\0';
 		}
 	}
-	kmm_buf_init(&b, out, sizeof out, fd);
+	if (list == NULL || *list == '\0')
+		list = "summary";
+	bool valid = list_valid(list);
+	char *big = kmm_os_map(EXIT_BUF, MAP_NORESERVE);
+	if (big != NULL)
+		kmm_buf_init(&b, big, EXIT_BUF, fd);
+	else
+		kmm_buf_init(&b, small, sizeof small, fd);
 	kmm_buf_printf(&b, "== kmm %s report: pid %d (%s), %llu.%03llu s ==\n", PACKAGE_VERSION,
 		       (int)kmm_os_getpid(), comm, uptime_ns / 1000000000ull,
 		       (uptime_ns / 1000000ull) % 1000);
+	if (valid)
+		emit_list(&b, list);
 	kmm_buf_flush(&b);
-	if (kmm_report_sections(fd, list) != 0)
+	if (big != NULL)
+		kmm_os_unmap(big, EXIT_BUF);
+	if (!valid)
 		kmm_warn("KMM_STATS_REPORT: unknown section in '%s' (known: summary, meminfo, buddyinfo, "
 			 "pagetypeinfo, zoneinfo, slabinfo, vmallocinfo, maps, malloc_info, params, all)", list);
 }

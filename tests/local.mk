@@ -31,7 +31,8 @@ unit_tests = $(unit_tests_kernel) \
 	tests/unit/test_format \
 	tests/unit/test_heap \
 	tests/unit/test_model \
-	tests/unit/test_options
+	tests/unit/test_options \
+	tests/unit/test_threads
 check_PROGRAMS += $(unit_tests)
 TESTS += $(unit_tests)
 endif
@@ -54,5 +55,9 @@ tests_unit_test_model_LDADD = $(UNIT_LDADD)
 tests_unit_test_options_SOURCES = tests/unit/test_options.c tests/unit/testutil.h
 tests_unit_test_options_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_options_LDADD = $(UNIT_LDADD)
+
+tests_unit_test_threads_SOURCES = tests/unit/test_threads.c
+tests_unit_test_threads_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_threads_LDADD = $(UNIT_LDADD)
 
 include tests/integration/local.mk

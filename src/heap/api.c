@@ -78,6 +78,8 @@ static KMM_NOINLINE struct kmm_arena *lock_contended(struct kmm_thread *t, struc
  * past its exit (tcache dead) borrows the main arena without attaching. */
 static inline struct kmm_arena *lock_my_arena(struct kmm_thread *t, bool *locked)
 {
+	if (KMM_UNLIKELY(t->rb_count != 0))
+		kmm_thread_remote_flush(t);
 	struct kmm_arena *a = t->arena;
 	if (KMM_UNLIKELY(a == NULL)) {
 		/* the thread's first call (memalign, say): registering it
@@ -205,6 +207,24 @@ static KMM_COLD void tcache_double_free_check(struct kmm_tcache *tc, size_t tidx
 	/* not there: the key was a coincidence (user data) — carry on */
 }
 
+/* A chunk of another arena freed with the "freed" key in place: look for
+ * it in this thread's remote batch and the arena's remote list (pushers
+ * only prepend, so the walk is safe; a drain racing with it makes it miss,
+ * never misread). */
+static KMM_COLD void remote_double_free_check(struct kmm_thread *t, struct kmm_arena *a, mchunk p)
+{
+	size_t n = 0;
+	for (mchunk q = t->rb_head; q != NULL && n <= KMM_REMOTE_BATCH; q = q->fd, n++)
+		if (q == p)
+			kmm_fatal("free(): double free detected (remote batch) at %p", chunk2mem(p));
+	n = 0;
+	for (mchunk q = __atomic_load_n(&a->remote_head, __ATOMIC_ACQUIRE); q != NULL && n < 1000000;
+	     q = q->fd, n++)
+		if (q == p)
+			kmm_fatal("free(): double free detected (remote list of arena %d) at %p", a->index,
+				  chunk2mem(p));
+}
+
 static KMM_COLD KMM_NORETURN void not_ours(const void *mem, const char *who)
 {
 	kmm_fatal("%s: invalid pointer %p (not a block kmm handed out)", who, mem);
@@ -264,6 +284,30 @@ KMM_NOINLINE void kmm_heap_free_slow(void *mem)
 	size_t size = heap_chunk_size(mem, "free()", &a);
 
 	struct kmm_tcache *tc = my_tcache(t);
+
+	/* another thread's arena: not into our tcache (fastpath.h says why),
+	 * no lock either: into this thread's remote batch for that arena,
+	 * pushed on its remote list when full (arenas.h) */
+	if (a != t->arena && !single_threaded() &&
+	    __atomic_load_n(&a->attached_threads, __ATOMIC_RELAXED) != 0) {
+		struct kmm_tcache_entry *e = mem;
+		if (KMM_UNLIKELY(e->key == kmm_tcache_key))
+			remote_double_free_check(t, a, p);
+		if (t->rb_arena != a) {
+			kmm_thread_remote_flush(t);
+			t->rb_arena = a;
+		}
+		e->key = kmm_tcache_key;   /* freed: a second free looks */
+		p->fd = t->rb_head;
+		t->rb_head = p;
+		if (t->rb_tail == NULL)
+			t->rb_tail = p;
+		t->c.remote_frees++;
+		if (++t->rb_count >= KMM_REMOTE_BATCH)
+			kmm_thread_remote_flush(t);
+		return;
+	}
+
 	size_t tidx = kmm_csize2tidx(size);
 	if (tc != NULL && tidx < kmm_params.tcache_bins) {
 		struct kmm_tcache_entry *e = mem;
@@ -277,17 +321,6 @@ KMM_NOINLINE void kmm_heap_free_slow(void *mem)
 		t->c.tc_free_overflow++;
 	}
 
-	/* another thread's arena: no lock, a push on its remote list; and
-	 * now and then drain it ourselves if its lock is free */
-	if (a != t->arena && !single_threaded() &&
-	    __atomic_load_n(&a->attached_threads, __ATOMIC_RELAXED) != 0) {
-		kmm_arena_remote_push(a, p);
-		if ((++t->c.remote_frees & 63) == 0 && kmm_trylock(&a->lock)) {
-			kmm_arena_remote_drain(a);
-			kmm_unlock(&a->lock);
-		}
-		return;
-	}
 	bool locked = arena_lock(a);
 	kmm_int_free(a, p);
 	arena_unlock(a, locked);
@@ -574,6 +607,7 @@ int kmm_heap_mallopt(int param, int value)
 int kmm_heap_trim(size_t pad)
 {
 	kmm_ensure_init();
+	kmm_thread_remote_flush(&kmm_self);
 	int r = 0;
 	kmm_for_each_arena(a) {
 		bool locked = kmm_lock_fork_aware(&a->lock);

@@ -288,14 +288,3 @@ int kmm_arena_heap_trim(struct kmm_arena *a, size_t pad, bool force)
 	set_head(a->top, (tsize - extra) | KMM_PREV_INUSE);
 	return 1;
 }
-
-bool kmm_arena_heap_contains(const struct kmm_arena *a, const void *p, size_t size)
-{
-	if (!kmm_heap_registered(p))
-		return false;
-	const struct kmm_heap_info *h = heap_for_ptr(p);
-	if (h->ar != a)
-		return false;
-	const char *c = p;
-	return c >= h->seg.base && size <= (size_t)((const char *)h + h->size - c);
-}

@@ -96,6 +96,15 @@ int kmm_arena_heap_trim(struct kmm_arena *a, size_t pad, bool force);
 
 /* The heap is the arena's: registered, owned by a, and [p, p + size) lies
  * within its chunks.  For validating pointers handed to free/realloc. */
-bool kmm_arena_heap_contains(const struct kmm_arena *a, const void *p, size_t size);
+KMM_INLINE bool kmm_arena_heap_contains(const struct kmm_arena *a, const void *p, size_t size)
+{
+	if (!kmm_heap_registered(p))
+		return false;
+	const struct kmm_heap_info *h = heap_for_ptr(p);
+	if (h->ar != a)
+		return false;
+	const char *c = p;
+	return c >= h->seg.base && size <= (size_t)((const char *)h + h->size - c);
+}
 
 #endif /* KMM_HEAP_ARENA_HEAP_H */

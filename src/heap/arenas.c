@@ -223,13 +223,26 @@ void kmm_arena_detach(struct kmm_thread *t)
 
 void kmm_arena_remote_drain_slow(struct kmm_arena *a)
 {
+	/* A thread of the arena drains into its own tcache first, as the
+	 * frees would have gone had they been its own: the next mallocs of
+	 * those sizes then need neither the bins nor the lock.  The rest go
+	 * into the bins. */
+	struct kmm_thread *t = &kmm_self;
+	struct kmm_tcache *tc = t->arena == a && kmm_tcache_is_real(t->tc) ? t->tc : NULL;
+	const size_t tcount = kmm_params.tcache_count, tbins = kmm_params.tcache_bins;
 	mchunk p = __atomic_exchange_n(&a->remote_head, NULL, __ATOMIC_ACQUIRE);
 	while (p != NULL) {
 		mchunk next = p->fd;
 		if (KMM_UNLIKELY(!aligned_ok((uintptr_t)chunk2mem(p))))
 			kmm_fatal("free(): corrupted remote free list of arena %d", a->index);
-		kmm_int_free(a, p);
 		a->st.remote_drained++;
+		size_t tidx = kmm_csize2tidx(chunksize(p));
+		if (tc != NULL && tidx < tbins && tc->counts[tidx] < tcount) {
+			kmm_tcache_put(tc, p, tidx);   /* keeps the "freed" key */
+		} else {
+			((struct kmm_tcache_entry *)chunk2mem(p))->key = 0;
+			kmm_int_free(a, p);
+		}
 		p = next;
 	}
 }
@@ -331,6 +344,8 @@ void kmm_arenas_fork_child(struct kmm_thread *self)
 		a->next_free = NULL;
 		if (a == self->arena) {
 			a->attached_threads = 1;
+		} else if (a == &kmm_main_arena && !main_claimed) {
+			a->attached_threads = 0;   /* waits for its first thread */
 		} else {
 			a->attached_threads = 0;
 			a->next_free = free_list;

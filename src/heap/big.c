@@ -13,6 +13,10 @@
 #include "../util/format.h"
 
 struct kmm_big_stats kmm_big_stats;
+kmm_lock_t kmm_big_stats_lock;
+
+#define STATS_LOCK()   bool stats_locked_ = kmm_lock_fork_aware(&kmm_big_stats_lock)
+#define STATS_UNLOCK() kmm_unlock_if(&kmm_big_stats_lock, stats_locked_)
 
 #define ADD(field, v) __atomic_add_fetch(&kmm_big_stats.field, (v), __ATOMIC_RELAXED)
 #define SUB(field, v) __atomic_sub_fetch(&kmm_big_stats.field, (v), __ATOMIC_RELAXED)
@@ -53,10 +57,12 @@ void *kmm_big_alloc(size_t n, size_t align, const void *caller)
 		return NULL;
 	/* a reused area may be bigger than asked: the block takes all of it */
 	size_t size = kmm_vmalloc_size(mem);
+	STATS_LOCK();
 	raise_max(&kmm_big_stats.max_n_mmaps, ADD(n_mmaps, 1));
 	raise_max(&kmm_big_stats.max_mmapped_mem, ADD(mmapped_mem, size));
 	ADD(maps, 1);
 	ADD(map_bytes, size);
+	STATS_UNLOCK();
 	if (KMM_UNLIKELY(kmm_params.perturb_byte != 0))
 		memset(mem, kmm_params.perturb_byte ^ 0xff, n);
 	return mem;
@@ -82,9 +88,11 @@ void kmm_big_free(void *mem)
 		glibc_size = KMM_ALIGN_UP(request2size(req) + KMM_SIZE_SZ, kmm_os_page_size());
 	}
 	size_t size = kmm_vfree(mem);
+	STATS_LOCK();
 	SUB(n_mmaps, 1);
 	SUB(mmapped_mem, size);
 	ADD(unmaps, 1);
+	STATS_UNLOCK();
 	if (glibc_size != 0)
 		raise_threshold(glibc_size);
 }
@@ -96,6 +104,7 @@ void *kmm_big_realloc(void *mem, size_t n)
 	if (p == NULL)
 		return NULL;
 	size_t size = kmm_vmalloc_size(p);
+	STATS_LOCK();
 	ADD(remaps, 1);
 	if (p != mem)
 		ADD(remap_moves, 1);
@@ -103,6 +112,7 @@ void *kmm_big_realloc(void *mem, size_t n)
 		raise_max(&kmm_big_stats.max_mmapped_mem, ADD(mmapped_mem, size - old));
 	else
 		SUB(mmapped_mem, old - size);
+	STATS_UNLOCK();
 	return p;
 }
 

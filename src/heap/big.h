@@ -48,6 +48,7 @@
 #include "../kernel/vmalloc.h"
 #include "../util/compiler.h"
 #include "chunk.h"
+#include "../util/lock.h"
 
 /* glibc's names where glibc has the notion (mallinfo's hblks, hblkhd) */
 struct kmm_big_stats {
@@ -64,6 +65,11 @@ struct kmm_big_stats {
 };
 
 extern struct kmm_big_stats kmm_big_stats;
+/* The counters of one allocation, free or realloc change together under
+ * this lock (a leaf), so that the checker, which reads them under it, and a
+ * fork child never see half an update.  Readers of single counters need
+ * no lock. */
+extern kmm_lock_t kmm_big_stats_lock;
 
 /* Whether mem is a big block's address (or at least lies where only big
  * blocks live): page aligned and inside vmalloc's spaces.  Lock free, and

@@ -377,6 +377,7 @@ int kmm_heap_check(int verbose)
 	c.errors += kmm_arenas_check(verbose);
 
 	const struct kmm_big_stats *m = &kmm_big_stats;
+	bool big_locked = kmm_lock_fork_aware(&kmm_big_stats_lock);
 	if (m->n_mmaps > m->max_n_mmaps || m->mmapped_mem > m->max_mmapped_mem)
 		bad(&c, "mmap counters above their maxima");
 	if (m->unmaps > m->maps)
@@ -385,5 +386,6 @@ int kmm_heap_check(int verbose)
 	if (m->maps - m->unmaps != m->n_mmaps)
 		bad(&c, "mmaps %llu - munmaps %llu != mapped chunks %zu", (unsigned long long)m->maps,
 		    (unsigned long long)m->unmaps, m->n_mmaps);
+	kmm_unlock_if(&kmm_big_stats_lock, big_locked);
 	return c.errors;
 }

@@ -10,11 +10,18 @@
  * free() checks, before trusting a chunk header enough to cache it: the
  * pointer is 16-byte aligned and not page aligned (so the header in front of
  * it lies on the same, readable page: a big block is page aligned and has
- * no header, big.h), it is inside the main arena's span or (A bit set) in a
- * heap of a further arena (arena_heap.h), the size is a small multiple of 16
- * without the M bit, and the chunk does not carry the tcache key (a
- * probable double free, which the slow path confirms).  The tcache takes
- * chunks of any arena, as glibc's does.
+ * no header, big.h), it belongs to this thread's own arena — inside the
+ * main arena's span, or (A bit set) in a heap of a further arena whose
+ * header names the thread's arena (arena_heap.h) — the size is a small
+ * multiple of 16 without the M bit, and the chunk does not carry the
+ * tcache key (a probable double free, which the slow path confirms).
+ *
+ * Unlike glibc's, the tcache keeps only chunks of the thread's own arena:
+ * a block of another thread's arena goes back to that arena (its remote
+ * list, arenas.h), so a thread does not reuse memory that shares cache
+ * lines with another thread's blocks (passive false sharing), and memory
+ * flows back to where it came from instead of piling up in consumers'
+ * caches.
  */
 #ifndef KMM_HEAP_FASTPATH_H
 #define KMM_HEAP_FASTPATH_H
@@ -54,10 +61,12 @@ KMM_INLINE void kmm_free_fast(void *mem)
 		size_t head = p->head;
 		size_t idx = (head >> 4) - 2;
 		struct kmm_tcache *tc = t->tc;
+		struct kmm_arena *mine = t->arena;
 		if (KMM_LIKELY(idx < kmm_params.tcache_bins &&
 			       (head & (KMM_IS_MMAPPED | 8)) == 0 &&
-			       ((head & KMM_NON_MAIN_ARENA) ? kmm_heap_registered(p)
-							    : arena_spans(&kmm_main_arena, p)) &&
+			       ((head & KMM_NON_MAIN_ARENA)
+					? kmm_heap_registered(p) && heap_for_ptr(p)->ar == mine
+					: mine == &kmm_main_arena && arena_spans(&kmm_main_arena, p)) &&
 			       tc->counts[idx] < kmm_params.tcache_count)) {
 			struct kmm_tcache_entry *e = mem;
 			if (KMM_LIKELY(e->key != kmm_tcache_key)) {

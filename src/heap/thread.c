@@ -40,6 +40,7 @@ static void counters_add(struct kmm_thread_counters *dst, const struct kmm_threa
 	dst->tc_alloc_misses += src->tc_alloc_misses;
 	dst->tc_free_overflow += src->tc_free_overflow;
 	dst->remote_frees += src->remote_frees;
+	dst->remote_batches += src->remote_batches;
 	dst->mallocs_slow += src->mallocs_slow;
 	dst->frees_slow += src->frees_slow;
 }
@@ -82,6 +83,22 @@ void kmm_free_chunk_to_arena(struct kmm_arena *mine, mchunk p)
 	kmm_arena_remote_drain(a);
 	kmm_int_free(a, p);
 	kmm_unlock_if(&a->lock, locked);
+}
+
+void kmm_thread_remote_flush(struct kmm_thread *t)
+{
+	struct kmm_arena *a = t->rb_arena;
+	if (t->rb_count == 0 || a == NULL)
+		return;
+	kmm_arena_remote_push_chain(a, t->rb_head, t->rb_tail);
+	t->rb_head = t->rb_tail = NULL;
+	t->rb_count = 0;
+	t->rb_arena = NULL;
+	/* now and then help an owner that has not come by */
+	if ((++t->c.remote_batches & 7) == 0 && kmm_trylock(&a->lock)) {
+		kmm_arena_remote_drain(a);
+		kmm_unlock(&a->lock);
+	}
 }
 
 void kmm_tcache_release(struct kmm_arena *mine, struct kmm_tcache *tc)
@@ -132,6 +149,7 @@ static void thread_exit(void *arg)
 	kmm_kernel_thread_exit();
 	/* first: frees made while we flush (and after) go to the arena */
 	t->tc = &kmm_tcache_dead;
+	kmm_thread_remote_flush(t);
 	if (kmm_tcache_is_real(tc))
 		kmm_tcache_release(t->arena, tc);
 	kmm_arena_detach(t);

@@ -30,16 +30,25 @@ struct kmm_thread_counters {
 	uint64_t tc_free_hits;      /* free kept in the tcache */
 	uint64_t tc_alloc_misses;   /* malloc that went to the arena */
 	uint64_t tc_free_overflow;  /* free of a tcache size with its bin full */
-	uint64_t remote_frees;      /* frees pushed on another arena's remote list */
+	uint64_t remote_frees;      /* frees of another arena's chunks (remote batch) */
+	uint64_t remote_batches;    /* batches pushed on remote lists */
 	uint64_t mallocs_slow;      /* every malloc-family call on the slow path */
 	uint64_t frees_slow;
 };
 
 struct kmm_thread {
-	struct kmm_tcache *tc;        /* first: the fast paths load it */
+	struct kmm_tcache *tc;        /* first: the fast paths load it ... */
+	struct kmm_arena *arena;      /* ... and this, on the same line */
 	struct kmm_thread_counters c;
-	struct kmm_arena *arena;
 	const void *caller;           /* return address of the current slow-path call */
+	/* Remote batch: chunks of another arena freed by this thread, linked
+	 * through fd, pushed on that arena's remote list together (one
+	 * compare-and-swap per KMM_REMOTE_BATCH frees) when the batch is full,
+	 * when a chunk of a different arena comes, and whenever this thread
+	 * takes a malloc slow path or exits (api.c). */
+	struct kmm_arena *rb_arena;
+	struct kmm_chunk *rb_head, *rb_tail;
+	unsigned rb_count;
 	struct kmm_thread *next, *prev;
 	pid_t tid;
 	bool listed;
@@ -87,6 +96,10 @@ void kmm_tcache_release(struct kmm_arena *mine, struct kmm_tcache *tc);
  * arena is `mine`: remote push if other threads use its arena, else into
  * the bins under the arena lock.  No lock held. */
 void kmm_free_chunk_to_arena(struct kmm_arena *mine, mchunk p);
+
+/* Push t's remote batch, if any, on its arena's remote list (t is the
+ * calling thread, or a thread being torn down). */
+void kmm_thread_remote_flush(struct kmm_thread *t);
 
 /* Listed threads whose arena is a.  kmm_threads_lock held. */
 size_t kmm_thread_count_attached(const struct kmm_arena *a);

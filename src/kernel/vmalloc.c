@@ -1453,4 +1453,19 @@ void kmm_vmalloc_fork_parent(void)
 void kmm_vmalloc_fork_child(void)
 {
 	kmm_lock_reset(&vmap_lock);
+	/* A realloc another thread had in progress took a range for its
+	 * area's new place.  That thread does not exist here, and the record
+	 * of the range lives on its stack, which the child's libc may reuse:
+	 * empty the range (some page tables may have moved into it) and give
+	 * it back to the free tree now.  The area itself stays where it was,
+	 * marked resizing. */
+	struct kmm_list *l = inflight_list.next;
+	while (l != &inflight_list) {
+		struct inflight *r = kmm_list_entry(l, struct inflight, link);
+		uintptr_t start = r->start, end = r->end;
+		l = l->next;
+		kmm_os_reserve_fixed((void *)start, end - start);
+		free_range(start, end, NULL);
+	}
+	inflight_list.next = inflight_list.prev = &inflight_list;
 }

@@ -7,7 +7,8 @@
  * Lock order (the rule every kmm file follows; see docs/design.md):
  *
  *     kmm_init_lock  >  kmm_arena_list_lock  >  arena locks (list order)
- *       >  kmm_arena_free_lock  >  kmm_threads_lock  >  kernel-side locks
+ *       >  kmm_arena_free_lock  >  kmm_threads_lock  >  kmm_big_stats_lock
+ *       >  kernel-side locks
  *
  * i.e. a thread holding an arena lock may take kmm_arena_free_lock or
  * kmm_threads_lock but never the other way round, and holds at most one

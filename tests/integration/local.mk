@@ -4,7 +4,7 @@
 ## SH_LOG_DRIVER; it sources tests/tap.sh and tests/integration/common.sh,
 ## runs programs plainly (glibc's malloc) and with LD_PRELOAD=libkmm.so, and
 ## skips what this machine lacks (sort, python3, gcc, g++, git, sqlite3,
-## strace, nm).  The helper programs in tests/progs/ are check_PROGRAMS: they
+## strace, nm, xz).  The helper programs in tests/progs/ are check_PROGRAMS: they
 ## never link libkmm, they get it preloaded.
 
 integration_tests = \
@@ -14,6 +14,7 @@ integration_tests = \
 	tests/integration/options.sh \
 	tests/integration/heap-strace.sh \
 	tests/integration/threads-fork.sh \
+	tests/integration/threads-apps.sh \
 	tests/integration/shell.sh \
 	tests/integration/sort.sh \
 	tests/integration/sqlite.sh \
@@ -30,6 +31,7 @@ EXTRA_DIST += tests/integration/common.sh
 check_PROGRAMS += \
 	tests/progs/heapprobe \
 	tests/progs/forkstress \
+	tests/progs/threadexec \
 	tests/progs/malloc_errors \
 	tests/progs/cxxalloc
 
@@ -46,6 +48,10 @@ tests_progs_heapprobe_LDADD = $(PROGS_LIBS)
 tests_progs_forkstress_SOURCES = tests/progs/forkstress.c
 tests_progs_forkstress_CFLAGS = $(PROGS_CFLAGS) -pthread
 tests_progs_forkstress_LDADD = $(PROGS_LIBS) -lpthread
+
+tests_progs_threadexec_SOURCES = tests/progs/threadexec.c
+tests_progs_threadexec_CFLAGS = $(PROGS_CFLAGS) -pthread
+tests_progs_threadexec_LDADD = $(PROGS_LIBS) -lpthread
 
 tests_progs_malloc_errors_SOURCES = tests/progs/malloc_errors.c
 tests_progs_malloc_errors_CFLAGS = $(PROGS_CFLAGS)
