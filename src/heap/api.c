@@ -60,11 +60,16 @@ static inline void arena_unlock(struct kmm_arena *a, bool locked)
 	kmm_unlock_if(&a->lock, locked);
 }
 
-/* The arena lock was taken.  Most holds are short (a drain of remote
- * frees, another thread's realloc of one of our blocks): spin for a few
- * microseconds before moving to another arena for good. */
+/* The arena lock was taken.  If no other thread uses this arena, the
+ * holder is passing through (draining remote frees, reallocating one of our
+ * blocks): wait.  If others share it, spin for a few microseconds, then
+ * move to another arena for good. */
 static KMM_NOINLINE struct kmm_arena *lock_contended(struct kmm_thread *t, struct kmm_arena *a)
 {
+	if (__atomic_load_n(&a->attached_threads, __ATOMIC_RELAXED) <= 1) {
+		kmm_lock(&a->lock);
+		return a;
+	}
 	for (int i = 0; i < 1024; i++) {
 		kmm_cpu_relax();
 		if (!kmm_lock_is_held(&a->lock) && kmm_trylock(&a->lock))

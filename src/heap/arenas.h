@@ -16,10 +16,12 @@
  *      preferring one whose lock is free at that moment (glibc's
  *      reused_arena).
  *
- * A thread that finds its arena's lock taken when it needs it (the arena is
- * shared, or another thread is reallocating a block of it) does not wait if
- * it can move on: to an arena on the free list, a new one, or one whose
- * lock it gets at once; it stays there.  Arenas are never destroyed: their
+ * A thread that finds the lock of an arena it shares with other threads
+ * taken (and still taken after a short spin) does not wait if it can move
+ * on: to an arena on the free list, a new one, or one whose lock it gets at
+ * once; it stays there.  A thread alone on its arena just waits: whoever
+ * holds that lock is passing through (draining remote frees, reallocating
+ * one of its blocks), and moving would only spread its memory.  Arenas are never destroyed: their
  * reference count (attached_threads) puts them on the free list when it
  * drops to zero, and the next new thread reuses them.
  *

@@ -1260,3 +1260,61 @@ Test(arenas, frees_from_another_thread_go_to_the_remote_list)
 	kmm_free(p);
 	CHECK_HEAP();
 }
+
+struct mover {
+	pthread_barrier_t ready, go;
+	struct kmm_arena *before, *after;
+	void *p;
+};
+
+static void *move_on(void *arg)
+{
+	struct mover *m = arg;
+	kmm_free(kmm_malloc(5000));
+	m->before = kmm_self.arena;
+	pthread_barrier_wait(&m->ready);   /* main takes our arena's lock */
+	pthread_barrier_wait(&m->go);
+	m->p = kmm_malloc(5000);           /* beyond the tcache: needs the lock */
+	m->after = kmm_self.arena;
+	return NULL;
+}
+
+static void *hold_arena_thread(void *arg)
+{
+	pthread_barrier_t *b = arg;
+	kmm_free(kmm_malloc(5000));
+	pthread_barrier_wait(b);   /* attached; stays alive until told */
+	pthread_barrier_wait(b);
+	return NULL;
+}
+
+Test(arenas, a_thread_moves_on_when_its_shared_arena_is_busy)
+{
+	struct mover m = { 0 };
+	pthread_barrier_t hold;
+	pthread_t th1, th2;
+	kmm_free(kmm_malloc(1));
+	cr_assert_eq(kmm_mallopt(M_ARENA_MAX, 2), 1);
+	/* thread 1 makes the second (last) arena; the mover then shares one */
+	pthread_barrier_init(&hold, NULL, 2);
+	pthread_create(&th1, NULL, hold_arena_thread, &hold);
+	pthread_barrier_wait(&hold);
+	pthread_barrier_init(&m.ready, NULL, 2);
+	pthread_barrier_init(&m.go, NULL, 2);
+	pthread_create(&th2, NULL, move_on, &m);
+	pthread_barrier_wait(&m.ready);
+	struct kmm_arena *a = m.before;
+	cr_assert(a->attached_threads >= 2, "arena %d has %zu threads", a->index, a->attached_threads);
+	uint64_t busy0 = a->contended;
+	kmm_lock(&a->lock);
+	pthread_barrier_wait(&m.go);
+	pthread_join(th2, NULL);
+	kmm_unlock(&a->lock);
+	cr_assert_not_null(m.p);
+	cr_assert_neq(m.after, a, "the thread waited for its busy arena instead of moving on");
+	cr_assert_eq(a->contended, busy0 + 1);
+	kmm_free(m.p);
+	pthread_barrier_wait(&hold);
+	pthread_join(th1, NULL);
+	CHECK_HEAP();
+}
