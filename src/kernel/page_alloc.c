@@ -175,11 +175,16 @@ static void set_watermarks(struct kmm_zone *z)
 	z->wmark_low = z->wmark_high / 4 * 3;
 }
 
-/* Hand a new section's frames to the free lists as maximal aligned blocks. */
+#define MAX_BLOCK ((size_t)1 << (KMM_MAX_ORDER - 1))
+
+/* Hand a new section's frames to the free lists as maximal aligned blocks:
+ * those before the first max-order boundary now, the max-order blocks
+ * after it one at a time when needed (online_deferred). */
 static void section_online(struct kmm_zone *z, struct kmm_mem_section *s)
 {
 	size_t i = s->reserved_pages;
-	while (i < KMM_SECTION_PAGES) {
+	s->deferred = KMM_ALIGN_UP(i, MAX_BLOCK);
+	while (i < s->deferred) {
 		unsigned order = KMM_MAX_ORDER - 1;
 		while ((i & (((size_t)1 << order) - 1)) != 0 || i + ((size_t)1 << order) > KMM_SECTION_PAGES)
 			order--;
@@ -187,6 +192,7 @@ static void section_online(struct kmm_zone *z, struct kmm_mem_section *s)
 		i += (size_t)1 << order;
 	}
 	s->free_pages = KMM_SECTION_PAGES - s->reserved_pages;
+	z->deferred_pages += KMM_SECTION_PAGES - s->deferred;
 	s->index = (uint32_t)z->nr_sections;
 	z->managed_pages += s->free_pages;
 	z->free_pages += s->free_pages;
@@ -195,6 +201,29 @@ static void section_online(struct kmm_zone *z, struct kmm_mem_section *s)
 	s->next = z->sections;
 	__atomic_store_n(&z->sections, s, __ATOMIC_RELEASE);
 	set_watermarks(z);
+}
+
+/* Put one deferred max-order block of some section on the free lists.
+ * Returns false if there is none.  Zone lock held. */
+static bool online_deferred(struct kmm_zone *z)
+{
+	if (z->deferred_pages == 0)
+		return false;
+	for (struct kmm_mem_section *s = z->sections; s != NULL; s = s->next) {
+		if (s->deferred >= KMM_SECTION_PAGES)
+			continue;
+		add_to_free_list(z, &s->mem_map[s->deferred], KMM_MAX_ORDER - 1, false, 0);
+		s->deferred += MAX_BLOCK;
+		z->deferred_pages -= MAX_BLOCK;
+		return true;
+	}
+	return false;
+}
+
+/* Max-order blocks not onlined yet (they count as free in the reports). */
+static size_t deferred_blocks(const struct kmm_zone *z)
+{
+	return z->deferred_pages / MAX_BLOCK;
 }
 
 static void zone_init_once(struct kmm_zone *z)
@@ -349,6 +378,8 @@ struct kmm_page *kmm_alloc_pages(unsigned order, unsigned gfp, enum kmm_page_own
 		bool below_min = (gfp & KMM_GFP_USER) && z->free_pages < need + z->wmark_min;
 		if (!below_min) {
 			page = rmqueue_smallest(z, order, mt, (gfp & KMM_GFP_HOT) != 0);
+			if (page == NULL && online_deferred(z))
+				continue;
 			if (page == NULL)
 				page = rmqueue_fallback(z, order, mt);
 			if (page != NULL)
@@ -361,6 +392,8 @@ struct kmm_page *kmm_alloc_pages(unsigned order, unsigned gfp, enum kmm_page_own
 		if (s == NULL) {
 			/* the OS said no: user allocations may still use the
 			 * reserve rather than fail */
+			while (online_deferred(z))
+				;
 			page = rmqueue_smallest(z, order, mt, (gfp & KMM_GFP_HOT) != 0);
 			if (page == NULL)
 				page = rmqueue_fallback(z, order, mt);
@@ -580,6 +613,7 @@ void kmm_buddy_report_buddyinfo(struct kmm_buf *b)
 	kmm_lock(&z->lock);
 	for (unsigned o = 0; o < KMM_MAX_ORDER; o++)
 		nr[o] = z->free_area[o].nr_free;
+	nr[KMM_MAX_ORDER - 1] += deferred_blocks(z);
 	kmm_unlock(&z->lock);
 	kmm_buf_puts(b, "Node 0, zone   Normal ");
 	for (unsigned o = 0; o < KMM_MAX_ORDER; o++)
@@ -603,6 +637,8 @@ void kmm_buddy_report_pagetypeinfo(struct kmm_buf *b)
 				n++;
 			count[t][o] = n;
 		}
+	/* deferred blocks lie in pageblocks nobody has claimed: movable */
+	count[KMM_MIGRATE_MOVABLE][KMM_MAX_ORDER - 1] += deferred_blocks(z);
 	for (struct kmm_mem_section *s = z->sections; s != NULL; s = s->next)
 		for (size_t pb = 0; pb < KMM_SECTION_PAGES; pb += KMM_PAGEBLOCK_PAGES)
 			blocks[s->pb_type[pb / KMM_PAGEBLOCK_PAGES]]++;
@@ -638,7 +674,8 @@ void kmm_buddy_report_zoneinfo(struct kmm_buf *b)
 	kmm_lock(&z->lock);
 	snap = *z;
 	for (struct kmm_mem_section *s = z->sections; s != NULL; s = s->next) {
-		for (size_t i = 0; i < KMM_SECTION_PAGES;) {
+		owners[KMM_OWNER_FREE] += KMM_SECTION_PAGES - s->deferred;
+		for (size_t i = 0; i < s->deferred;) {
 			struct kmm_page *p = &s->mem_map[i];
 			if (p->flags & (KMM_PG_BUDDY | KMM_PG_HEAD)) {
 				owners[p->owner] += (size_t)1 << p->order;
@@ -696,7 +733,7 @@ int kmm_buddy_check(int verbose)
 {
 	struct kmm_zone *z = &kmm_zone;
 	int errors = 0;
-	size_t free_total = 0, dirty_total = 0, managed = 0, nsec = 0;
+	size_t free_total = 0, dirty_total = 0, managed = 0, nsec = 0, deferred_total = 0;
 	size_t per_order[KMM_MAX_ORDER] = { 0 };
 
 	kmm_lock(&z->lock);
@@ -707,7 +744,14 @@ int kmm_buddy_check(int verbose)
 		if (s->magic != SECTION_MAGIC || ((uintptr_t)s->base & (KMM_SECTION_SIZE - 1)) != 0)
 			check_fail(verbose, &errors, "section %p: bad header", (void *)s);
 		managed += KMM_SECTION_PAGES - s->reserved_pages;
-		for (size_t i = 0; i < KMM_SECTION_PAGES;) {
+		if (s->deferred < s->reserved_pages || s->deferred > KMM_SECTION_PAGES ||
+		    (s->deferred & (MAX_BLOCK - 1)) != 0)
+			check_fail(verbose, &errors, "section %u: deferred frontier %zu misplaced", s->index,
+				   s->deferred);
+		/* deferred frames: free, described by nothing yet */
+		sec_free += KMM_SECTION_PAGES - s->deferred;
+		deferred_total += KMM_SECTION_PAGES - s->deferred;
+		for (size_t i = 0; i < s->deferred;) {
 			struct kmm_page *p = &s->mem_map[i];
 			if (i < s->reserved_pages) {
 				if (!(p->flags & KMM_PG_RESERVED))
@@ -791,6 +835,9 @@ int kmm_buddy_check(int verbose)
 	if (dirty_total != z->dirty_free_pages)
 		check_fail(verbose, &errors, "resident free pages: %zu found, counter %zu", dirty_total,
 			   z->dirty_free_pages);
+	if (deferred_total != z->deferred_pages)
+		check_fail(verbose, &errors, "deferred pages: %zu found, counter %zu", deferred_total,
+			   z->deferred_pages);
 	if (managed != z->managed_pages || nsec != z->nr_sections)
 		check_fail(verbose, &errors, "managed %zu/%zu, sections %zu/%zu", managed, z->managed_pages, nsec,
 			   z->nr_sections);

@@ -138,6 +138,13 @@ struct kmm_mem_section {
 	struct kmm_mem_section *next;
 	size_t   reserved_pages;
 	size_t   free_pages;
+	/* Deferred onlining (the kernel's deferred struct page init): frames
+	 * from here to the end are free, but their struct pages are not
+	 * written and they are on no free list yet; a max-order block is
+	 * onlined when the free lists run dry.  Until then those pages of
+	 * mem_map are never touched, so a section costs a few pages of RSS,
+	 * not one per pageblock. */
+	size_t   deferred;
 	struct kmm_region region;   /* the section in the region registry */
 	/* migrate type of each pageblock, kept here rather than in the
 	 * pageblocks' first struct page (as Linux keeps pageblock_flags in
@@ -162,6 +169,7 @@ struct kmm_zone {
 	size_t managed_pages;     /* frames the buddy manages (sections minus reserved) */
 	size_t free_pages;
 	size_t dirty_free_pages;  /* free pages still resident (estimate, see below) */
+	size_t deferred_pages;    /* free pages not onlined yet (kmm_mem_section.deferred) */
 	size_t wmark_min, wmark_low, wmark_high;
 	bool   wmark_fixed;       /* set by an option: not recomputed on growth */
 	size_t cache_target;      /* automatic high watermark wanted by vmalloc (pages) */
