@@ -33,26 +33,6 @@ struct worker {
 	uint64_t sum;
 };
 
-/* Write every byte of p WRITES times, reading each value back; check the
- * final values.  volatile, so that every write really goes to memory. */
-static uint64_t thrash(unsigned char *p, uint64_t iter)
-{
-	volatile unsigned char *v = p;
-	uint64_t sum = 0, salt = bench_mix(iter);
-	unsigned r, k;
-
-	for (r = 0; r < WRITES; r++) {
-		for (k = 0; k < OBJSIZE; k++) {
-			v[k] = (unsigned char)(salt + r + k);
-			sum += v[k];
-		}
-	}
-	for (k = 0; k < OBJSIZE; k++)
-		if (v[k] != (unsigned char)(salt + WRITES - 1 + k))
-			bench_die("object %p (%d bytes) corrupted at byte %u", (void *)p, OBJSIZE, k);
-	return sum * 0x9e3779b97f4a7c15ULL + salt;
-}
-
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -61,7 +41,7 @@ static void *worker_main(void *arg)
 	for (i = w->first; i < w->end; i++) {
 		unsigned char *p = bench_malloc(OBJSIZE);
 
-		sum += thrash(p, i);
+		sum += bench_hammer(p, OBJSIZE, WRITES, i);
 		free(p);
 	}
 	w->sum = sum;

@@ -235,4 +235,26 @@ static inline void bench_print_checksum(uint64_t sum)
 		exit(1);
 }
 
+/* Write every byte of the `size`-byte object p `writes` times, reading each
+ * value back, then check the final values; returns a checksum term.
+ * volatile, so that every write really goes to memory (the false-sharing
+ * workloads measure exactly those stores). */
+static inline uint64_t bench_hammer(unsigned char *p, unsigned size, unsigned writes, uint64_t iter)
+{
+	volatile unsigned char *v = p;
+	uint64_t sum = 0, salt = bench_mix(iter);
+	unsigned r, k;
+
+	for (r = 0; r < writes; r++) {
+		for (k = 0; k < size; k++) {
+			v[k] = (unsigned char)(salt + r + k);
+			sum += v[k];
+		}
+	}
+	for (k = 0; k < size; k++)
+		if (v[k] != (unsigned char)(salt + writes - 1 + k))
+			bench_die("object %p (%u bytes) corrupted at byte %u", (void *)p, size, k);
+	return sum * 0x9e3779b97f4a7c15ULL + salt;
+}
+
 #endif /* KMM_BENCH_COMMON_H */
