@@ -712,22 +712,7 @@ void kmm_buddy_report_zoneinfo(struct kmm_buf *b)
 
 /* ---- invariant checker ---------------------------------------------------- */
 
-static int check_fail(int verbose, int *errors, const char *fmt, ...) KMM_PRINTF(3, 4);
-static int check_fail(int verbose, int *errors, const char *fmt, ...)
-{
-	(*errors)++;
-	if (verbose && *errors <= 20) {
-		char line[256];
-		struct kmm_buf b;
-		va_list ap;
-		kmm_buf_init(&b, line, sizeof line, -1);
-		va_start(ap, fmt);
-		kmm_buf_vprintf(&b, fmt, ap);
-		va_end(ap);
-		kmm_warn("check: buddy: %s", line);
-	}
-	return 0;
-}
+#define check_fail(verbose, errors, ...) kmm_check_fail(verbose, errors, "buddy", __VA_ARGS__)
 
 int kmm_buddy_check(int verbose)
 {

@@ -491,22 +491,7 @@ size_t kmm_slab_total_bytes(void)
 
 /* ---- invariant checker ----------------------------------------------------------- */
 
-static int slab_bad(int verbose, int *errors, const char *fmt, ...) KMM_PRINTF(3, 4);
-static int slab_bad(int verbose, int *errors, const char *fmt, ...)
-{
-	(*errors)++;
-	if (verbose && *errors <= 20) {
-		char line[256];
-		struct kmm_buf b;
-		va_list ap;
-		kmm_buf_init(&b, line, sizeof line, -1);
-		va_start(ap, fmt);
-		kmm_buf_vprintf(&b, fmt, ap);
-		va_end(ap);
-		kmm_warn("check: slab: %s", line);
-	}
-	return 0;
-}
+#define slab_bad(verbose, errors, ...) kmm_check_fail(verbose, errors, "slab", __VA_ARGS__)
 
 /* Walk a freelist of a slab: objects on boundaries, inside, no repeats.
  * Returns its length. */

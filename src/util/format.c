@@ -291,3 +291,19 @@ void kmm_warn(const char *fmt, ...)
 	say(fmt, ap);
 	va_end(ap);
 }
+
+int kmm_check_fail(int verbose, int *errors, const char *who, const char *fmt, ...)
+{
+	(*errors)++;
+	if (verbose && *errors <= 20) {
+		char line[256];
+		struct kmm_buf b;
+		va_list ap;
+		kmm_buf_init(&b, line, sizeof line, -1);
+		va_start(ap, fmt);
+		kmm_buf_vprintf(&b, fmt, ap);
+		va_end(ap);
+		kmm_warn("check: %s: %s", who, line);
+	}
+	return 0;
+}

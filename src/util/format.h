@@ -60,4 +60,8 @@ KMM_NORETURN KMM_COLD void kmm_fatal(const char *fmt, ...) KMM_PRINTF(1, 2);
 /* Print "kmm: <message>\n" to standard error and carry on. */
 KMM_COLD void kmm_warn(const char *fmt, ...) KMM_PRINTF(1, 2);
 
+/* For invariant checkers: count one violation in *errors and, if verbose,
+ * print the first 20 as "kmm: check: WHO: message" on stderr.  Returns 0. */
+KMM_COLD int kmm_check_fail(int verbose, int *errors, const char *who, const char *fmt, ...) KMM_PRINTF(4, 5);
+
 #endif /* KMM_FORMAT_H */
