@@ -97,6 +97,10 @@ static struct kmm_arena *new_arena(struct kmm_thread *t)
 						    _Alignof(struct kmm_arena));
 		if (arena_cache == NULL)
 			goto out;
+		/* one arena per page: a handful of arenas, each made by the
+		 * thread that needs it, from that thread's active slab (an
+		 * order-3 slab would be 32 KiB touched per such thread) */
+		kmm_kmem_cache_set_order(arena_cache, 0);
 	}
 	/* room for the thread's tcache and a first request, plus top_pad */
 	struct kmm_heap_info *h = kmm_arena_heap_new(KMM_HEAP_HDR + 2 * sizeof(struct kmm_tcache),

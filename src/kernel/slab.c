@@ -97,6 +97,19 @@ static void cache_setup(struct kmm_kmem_cache *c, const char *name, size_t size,
 	kmm_list_add_tail(&c->list, &cache_list);
 }
 
+int kmm_kmem_cache_set_order(struct kmm_kmem_cache *c, unsigned order)
+{
+	int r = -1;
+	bool locked = kmm_lock_fork_aware(&c->lock);
+	if (c->nr_slabs == 0 && order < KMM_MAX_ORDER && (KMM_PAGE_SIZE << order) >= c->size) {
+		c->order = order;
+		c->objects = (unsigned)((KMM_PAGE_SIZE << order) / c->size);
+		r = 0;
+	}
+	kmm_unlock_if(&c->lock, locked);
+	return r;
+}
+
 static void slab_init_slow(void)
 {
 	static kmm_lock_t once;

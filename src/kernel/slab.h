@@ -65,6 +65,12 @@ struct kmm_kmem_cache {
  * NULL if all KMM_MAX_CACHES slots are taken or memory ran out. */
 struct kmm_kmem_cache *kmm_kmem_cache_create(const char *name, size_t size, size_t align);
 
+/* Set the slab order of a cache that has no slabs yet (what writing
+ * /sys/kernel/slab/NAME/order does): a cache of few, big objects that
+ * every thread allocates rarely is better off with one-page slabs, since
+ * each thread's active slab is touched whole when it is made.  Returns 0,
+ * or -1 if the cache has slabs or an object does not fit the order. */
+int kmm_kmem_cache_set_order(struct kmm_kmem_cache *c, unsigned order);
 void *kmm_kmem_cache_alloc(struct kmm_kmem_cache *c);
 void *kmm_kmem_cache_zalloc(struct kmm_kmem_cache *c);
 void  kmm_kmem_cache_free(struct kmm_kmem_cache *c, void *obj);
