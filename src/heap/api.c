@@ -108,6 +108,13 @@ static inline struct kmm_arena *lock_my_arena(struct kmm_thread *t, bool *locked
 		*locked = true;
 	}
 	kmm_arena_remote_drain(a);
+	/* the heap this thread allocates from now: its frees need no lookup.
+	 * A stale hint (the heap was unmapped and its address reused by
+	 * another arena) only lets a foreign chunk into this tcache, as
+	 * glibc's tcache always does; it still goes back to its own arena
+	 * when the tcache is flushed (arena_for_chunk). */
+	if (a != &kmm_main_arena && a->top != NULL)
+		t->heap_hint = (uintptr_t)heap_for_ptr(a->top);
 	return a;
 }
 

@@ -69,6 +69,7 @@ static void switch_locked(struct kmm_thread *t, struct kmm_arena *to)
 	if (to->attached_threads++ == 0)
 		free_list_remove(to);
 	t->arena = to;
+	t->heap_hint = 0;
 }
 
 /* glibc's get_free_list: an arena no thread uses, now t's. */
@@ -216,6 +217,7 @@ void kmm_arena_detach(struct kmm_thread *t)
 		free_list = a;
 	}
 	t->arena = NULL;
+	t->heap_hint = 0;
 	kmm_unlock_if(&kmm_arena_free_lock, fl);
 	if (now_free) {
 		/* nobody will drain its remote list until it is reused */

@@ -12,7 +12,8 @@
  * it lies on the same, readable page: a big block is page aligned and has
  * no header, big.h), it belongs to this thread's own arena — inside the
  * main arena's span, or (A bit set) in a heap of a further arena whose
- * header names the thread's arena (arena_heap.h) — the size is a small
+ * header names the thread's arena (arena_heap.h; the heap the thread last
+ * allocated from is remembered, so mostly no lookup is needed) — the size is a small
  * multiple of 16 without the M bit, and the chunk does not carry the
  * tcache key (a probable double free, which the slow path confirms).
  *
@@ -65,7 +66,8 @@ KMM_INLINE void kmm_free_fast(void *mem)
 		if (KMM_LIKELY(idx < kmm_params.tcache_bins &&
 			       (head & (KMM_IS_MMAPPED | 8)) == 0 &&
 			       ((head & KMM_NON_MAIN_ARENA)
-					? kmm_heap_registered(p) && heap_for_ptr(p)->ar == mine
+					? (uintptr_t)heap_for_ptr(p) == t->heap_hint ||
+						  (kmm_heap_registered(p) && heap_for_ptr(p)->ar == mine)
 					: mine == &kmm_main_arena && arena_spans(&kmm_main_arena, p)) &&
 			       tc->counts[idx] < kmm_params.tcache_count)) {
 			struct kmm_tcache_entry *e = mem;

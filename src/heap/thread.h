@@ -39,6 +39,9 @@ struct kmm_thread_counters {
 struct kmm_thread {
 	struct kmm_tcache *tc;        /* first: the fast paths load it ... */
 	struct kmm_arena *arena;      /* ... and this, on the same line */
+	uintptr_t heap_hint;          /* a heap of `arena` (further arenas): a chunk
+					 in it is the thread's own without looking
+					 up the heap (fastpath.h) */
 	struct kmm_thread_counters c;
 	const void *caller;           /* return address of the current slow-path call */
 	/* Remote batch: chunks of another arena freed by this thread, linked
