@@ -80,7 +80,7 @@ int main(int argc, char **argv)
 	for (i = 0; i < a.threads; i++) {
 		w[i].id = i;
 		w[i].first = next;
-		next += total / (uint64_t)a.threads + ((uint64_t)i < total % (uint64_t)a.threads);
+		next += bench_share(total, a.threads, i);
 		w[i].end = next;
 	}
 	for (i = 0; i < a.threads; i++)

@@ -235,6 +235,13 @@ static inline void bench_print_checksum(uint64_t sum)
 		exit(1);
 }
 
+/* Part i of `total` units of work shared out among `parts` threads: the
+ * parts differ by at most one unit and add up to total. */
+static inline uint64_t bench_share(uint64_t total, int parts, int i)
+{
+	return total / (uint64_t)parts + ((uint64_t)i < total % (uint64_t)parts);
+}
+
 /* Write every byte of the `size`-byte object p `writes` times, reading each
  * value back, then check the final values; returns a checksum term.
  * volatile, so that every write really goes to memory (the false-sharing

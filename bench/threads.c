@@ -84,8 +84,7 @@ int main(int argc, char **argv)
 		bench_die("out of memory");
 	for (i = 0; i < a.threads; i++) {
 		w[i].id = i;
-		w[i].rounds = total / (uint64_t)a.threads +
-			      ((uint64_t)i < total % (uint64_t)a.threads);
+		w[i].rounds = bench_share(total, a.threads, i);
 		if ((err = pthread_create(&w[i].tid, NULL, worker_main, &w[i])) != 0)
 			bench_die("pthread_create: %s", strerror(err));
 	}

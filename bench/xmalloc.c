@@ -190,8 +190,7 @@ int main(int argc, char **argv)
 	q.threads = a.threads;
 	for (i = 0; i < a.threads; i++) {
 		w[i].id = i;
-		w[i].quota = batches / (uint64_t)a.threads +
-			     ((uint64_t)i < batches % (uint64_t)a.threads);
+		w[i].quota = bench_share(batches, a.threads, i);
 	}
 	for (i = 0; i < a.threads; i++)
 		if ((err = pthread_create(&w[i].tid, NULL, worker_main, &w[i])) != 0)
