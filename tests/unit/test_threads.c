@@ -199,6 +199,16 @@ static size_t in_use(void)
 	return mi.uordblks + mi.hblkhd;
 }
 
+/* Everything allocated since in use was use0 has been freed: frees still
+ * waiting on another arena's remote list may count as in use, but not
+ * more than a queue's worth. */
+static void assert_freed_since(size_t use0)
+{
+	size_t use = in_use();
+	cr_assert(use < use0 + 16 * MiB, "in use %zu KiB after everything was freed (%zu KiB before)",
+		  use / KiB, use0 / KiB);
+}
+
 /* The end of every test: all checkers pass, mallinfo2 balances, and
  * malloc_info's totals agree with mallinfo2 (each arena counted once). */
 static void check_all(void)
@@ -468,11 +478,7 @@ Test(threads, producers_and_consumers, .timeout = 60)
 	cr_assert(fp < 32 * MiB && inspector_max_footprint < 32 * MiB,
 		  "footprint %zu MiB at the end, %zu MiB at most, after %zu MiB went through the queue",
 		  fp / MiB, inspector_max_footprint / MiB, bytes / MiB);
-	/* everything was freed; frees still pending on another arena's
-	 * list may count as in use, but not more than a queue's worth */
-	size_t use = in_use();
-	cr_assert(use < use0 + 16 * MiB, "in use %zu KiB after everything was freed (%zu KiB before)",
-		  use / KiB, use0 / KiB);
+	assert_freed_since(use0);
 	check_all();
 }
 
@@ -1058,9 +1064,7 @@ Test(threads, realloc_on_another_thread_keeps_contents, .timeout = 60)
 	for (int t = 0; t < RA_THREADS; t++)
 		for (int k = 0; k < RA_BLOCKS; k++)
 			cr_assert_null(ra_tab[t][k].p);
-	size_t use = in_use();
-	cr_assert(use < use0 + 16 * MiB, "in use %zu KiB after everything was freed (%zu KiB before)",
-		  use / KiB, use0 / KiB);
+	assert_freed_since(use0);
 	check_all();
 }
 
@@ -1179,9 +1183,7 @@ Test(threads, aligned_allocations_freed_by_other_threads, .timeout = 60)
 				kmm_free(p);
 			}
 		}
-	size_t use = in_use();
-	cr_assert(use < use0 + 16 * MiB, "in use %zu KiB after everything was freed (%zu KiB before)",
-		  use / KiB, use0 / KiB);
+	assert_freed_since(use0);
 	check_all();
 }
 
