@@ -45,10 +45,10 @@
 
 /* --- the C ABI ------------------------------------------------------------ */
 
-EXPORT void *malloc(size_t size)                        { return kmm_malloc_fast(size, RET); }
-EXPORT void  free(void *ptr)                            { kmm_free_fast(ptr); }
-EXPORT void *calloc(size_t n, size_t size)              { return kmm_heap_calloc(n, size, RET); }
-EXPORT void *realloc(void *ptr, size_t size)            { return kmm_heap_realloc(ptr, size, RET); }
+EXPORT KMM_HOT void *malloc(size_t size)                        { return kmm_malloc_fast(size, RET); }
+EXPORT KMM_HOT void  free(void *ptr)                            { kmm_free_fast(ptr); }
+EXPORT KMM_HOT void *calloc(size_t n, size_t size)              { return kmm_heap_calloc(n, size, RET); }
+EXPORT KMM_HOT void *realloc(void *ptr, size_t size)            { return kmm_heap_realloc(ptr, size, RET); }
 EXPORT void *reallocarray(void *ptr, size_t n, size_t size) { return kmm_heap_reallocarray(ptr, n, size, RET); }
 EXPORT void *memalign(size_t alignment, size_t size)    { return kmm_heap_memalign(alignment, size, RET); }
 EXPORT int   posix_memalign(void **memptr, size_t alignment, size_t size)
@@ -140,8 +140,8 @@ static KMM_COLD void *new_slow(size_t size, size_t align, bool nothrow, const vo
 typedef struct { int dummy; } nothrow_t;   /* only passed by reference */
 
 /* operator new(size_t), new[](size_t), and their nothrow forms */
-EXPORT void *_Znwm(size_t n)                              { return op_new(n); }
-EXPORT void *_Znam(size_t n)                              { return op_new(n); }
+EXPORT KMM_HOT void *_Znwm(size_t n)                              { return op_new(n); }
+EXPORT KMM_HOT void *_Znam(size_t n)                              { return op_new(n); }
 EXPORT void *_ZnwmRKSt9nothrow_t(size_t n, const nothrow_t *t) { (void)t; return op_new_nothrow(n); }
 EXPORT void *_ZnamRKSt9nothrow_t(size_t n, const nothrow_t *t) { (void)t; return op_new_nothrow(n); }
 /* aligned (C++17) */
@@ -160,10 +160,10 @@ EXPORT void *_ZnamSt11align_val_tRKSt9nothrow_t(size_t n, size_t al, const nothr
 
 /* operator delete in every form: kmm's free handles any chunk, whatever its
  * size or alignment. */
-EXPORT void _ZdlPv(void *p)                                        { kmm_free_fast(p); }
-EXPORT void _ZdaPv(void *p)                                        { kmm_free_fast(p); }
-EXPORT void _ZdlPvm(void *p, size_t n)                             { (void)n; kmm_free_fast(p); }
-EXPORT void _ZdaPvm(void *p, size_t n)                             { (void)n; kmm_free_fast(p); }
+EXPORT KMM_HOT void _ZdlPv(void *p)                                        { kmm_free_fast(p); }
+EXPORT KMM_HOT void _ZdaPv(void *p)                                        { kmm_free_fast(p); }
+EXPORT KMM_HOT void _ZdlPvm(void *p, size_t n)                             { (void)n; kmm_free_fast(p); }
+EXPORT KMM_HOT void _ZdaPvm(void *p, size_t n)                             { (void)n; kmm_free_fast(p); }
 EXPORT void _ZdlPvRKSt9nothrow_t(void *p, const nothrow_t *t)      { (void)t; kmm_free_fast(p); }
 EXPORT void _ZdaPvRKSt9nothrow_t(void *p, const nothrow_t *t)      { (void)t; kmm_free_fast(p); }
 EXPORT void _ZdlPvSt11align_val_t(void *p, size_t al)              { (void)al; kmm_free_fast(p); }

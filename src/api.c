@@ -42,7 +42,7 @@ API void  kmm_malloc_stats(void)                       { kmm_heap_malloc_stats()
 API int   kmm_malloc_info(int options, FILE *fp)       { return kmm_heap_malloc_info(options, fp); }
 API const char *kmm_version(void)                      { return PACKAGE_VERSION; }
 
-API int kmm_check(int verbose)
+API KMM_COLD int kmm_check(int verbose)
 {
 	kmm_ensure_init();
 	return kmm_heap_check(verbose) + kmm_thread_check(verbose) + kmm_kernel_check(verbose);
@@ -53,7 +53,7 @@ API int kmm_report(int fd, const char *sections)
 	return kmm_report_sections(fd, sections);
 }
 
-API int kmm_stats_get(struct kmm_stats *st)
+API KMM_COLD int kmm_stats_get(struct kmm_stats *st)
 {
 	struct kmm_arena_stats as;
 	struct kmm_thread_counters tc;

@@ -6,10 +6,11 @@
  *   1. the dynamic loader relocates everything and switches its own
  *      malloc calls to ours; the first call (from the loader, libc or the
  *      program) runs kmm_init_slow(): options, main arena bins, the
- *      thread-exit key.  No allocation, no stdio.
+ *      tcache key.  No allocation, no stdio.  (The thread-exit key is made
+ *      when a second thread first allocates: heap/thread.c.)
  *   2. our constructor (after libc's): registers the fork handlers, and
  *      re-reads the options if the environment was not set up at step 1.
- *      pthread_atfork may allocate, so it is not called from inside
+ *      Registering may allocate, so it is not done from inside
  *      malloc; and being registered early, our prepare handler runs after
  *      every later-registered one (which may still allocate) and our child
  *      handler before them.
@@ -46,20 +47,22 @@ static uint64_t kmm_start_ns;
  * runs (coreutils' close_stdout does). */
 static int kmm_report_fd = -1;
 
-static bool report_wanted_here(void)
+static KMM_HOT bool report_wanted_here(void)
 {
 	return kmm_options.stats &&
 	       (kmm_options.stats_pid == 0 || kmm_options.stats_pid == kmm_os_getpid());
 }
 
-KMM_NOINLINE void kmm_init_slow(void)
+KMM_HOT KMM_NOINLINE void kmm_init_slow(void)
 {
 	kmm_lock(&kmm_init_lock);
 	if (!kmm_ready) {
-		kmm_start_ns = kmm_os_now_ns();
 		kmm_options_load();
+		/* the clock only for the exit report: a libc call (see os.c) */
+		if (kmm_options.stats)
+			kmm_start_ns = kmm_os_now_ns();
 		kmm_arena_init(&kmm_main_arena, 0);
-		kmm_thread_key_init();
+		kmm_thread_init();
 		__atomic_store_n(&kmm_ready, 1, __ATOMIC_RELEASE);
 	}
 	kmm_unlock(&kmm_init_lock);
@@ -99,6 +102,13 @@ static void fork_child(void)
 	kmm_thread_fork_child();
 }
 
+/* What pthread_atfork() calls.  pthread_atfork itself is a stub from
+ * libc_nonshared.a that the linker appends after all of kmm's code, where
+ * calling it at start-up would map a block of cold code (util/compiler.h). */
+extern int __register_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void),
+			     void *dso_handle);
+extern void *__dso_handle __attribute__((weak, visibility("hidden")));
+
 __attribute__((constructor)) static void kmm_constructor(void)
 {
 	kmm_ensure_init();
@@ -107,7 +117,7 @@ __attribute__((constructor)) static void kmm_constructor(void)
 		kmm_options_load();
 		kmm_unlock(&kmm_main_arena.lock);
 	}
-	pthread_atfork(fork_prepare, fork_parent, fork_child);
+	__register_atfork(fork_prepare, fork_parent, fork_child, __dso_handle);
 	if (report_wanted_here() && kmm_options.stats_path[0] == '\0')
 		kmm_report_fd = kmm_os_dup_fd(2, 100);
 }

@@ -4,8 +4,9 @@
  * kmm initialises itself on the first call into it, whoever makes it: the
  * dynamic loader, libc before constructors, or the program.  Initialisation
  * reads the options from the environment (without allocating), sets up the
- * main arena's bins and the thread-exit key.  The fork handlers are
- * registered by the library constructor (see init.c for why not earlier).
+ * main arena's bins and the tcache key (the thread-exit key comes later:
+ * heap/thread.c).  The fork handlers are registered by the library
+ * constructor (see init.c for why not earlier).
  */
 #ifndef KMM_INIT_H
 #define KMM_INIT_H

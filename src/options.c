@@ -52,7 +52,7 @@ static const struct option_name legacy_names[] = {
 	{ "MALLOC_PERTURB_",        KMM_P_PERTURB, NULL },
 };
 
-const char *kmm_getenv(const char *name)
+KMM_HOT const char *kmm_getenv(const char *name)
 {
 	char **env = environ;
 	size_t n = strlen(name);
@@ -64,7 +64,7 @@ const char *kmm_getenv(const char *name)
 	return NULL;
 }
 
-bool kmm_parse_number(const char *s, size_t len, bool suffixes, long long *out)
+KMM_COLD bool kmm_parse_number(const char *s, size_t len, bool suffixes, long long *out)
 {
 	unsigned long long v = 0;
 	size_t i = 0;
@@ -145,7 +145,7 @@ static bool parse_value(const struct option_name *o, const char *s, size_t len, 
 	return kmm_parse_number(s, len, true, v);
 }
 
-int kmm_options_parse(const char *text, bool warn)
+KMM_COLD int kmm_options_parse(const char *text, bool warn)
 {
 	int failures = 0;
 	const char *p = text;
@@ -207,7 +207,24 @@ static void parse_tunables(const char *text)
 	}
 }
 
-void kmm_options_load(void)
+/* Does the environment hold anything kmm reads (KMM_*, MALLOC_*,
+ * GLIBC_TUNABLES)?  Compared a character at a time with immediates: a
+ * program run without such variables reads none of libkmm.so's .rodata,
+ * whose pages would otherwise count in its RSS (util/compiler.h). */
+static KMM_HOT bool env_has_ours(char **env)
+{
+	for (; *env != NULL; env++) {
+		const char *e = *env;
+		if ((e[0] == 'K' && e[1] == 'M' && e[2] == 'M' && e[3] == '_') ||
+		    (e[0] == 'M' && e[1] == 'A' && e[2] == 'L' && e[3] == 'L' && e[4] == 'O' && e[5] == 'C' &&
+		     e[6] == '_') ||
+		    (e[0] == 'G' && e[1] == 'L' && e[2] == 'I' && e[3] == 'B' && e[4] == 'C' && e[5] == '_'))
+			return true;
+	}
+	return false;
+}
+
+KMM_HOT void kmm_options_load(void)
 {
 	const char *v;
 	if (environ == NULL) {
@@ -215,6 +232,12 @@ void kmm_options_load(void)
 		return;
 	}
 	kmm_options.pending = false;
+	if (!env_has_ours(environ)) {
+		/* the defaults; the report sections only matter with stats on */
+		kmm_options.stats = false;
+		kmm_options.stats_path[0] = '\0';
+		return;
+	}
 
 	if ((v = kmm_getenv("GLIBC_TUNABLES")) != NULL)
 		parse_tunables(v);

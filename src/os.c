@@ -38,6 +38,93 @@
 
 #include "os.h"
 
+/*
+ * Raw system calls.  The calls a running program makes all the time go
+ * straight to the kernel, not through libc's wrappers: every libc function
+ * kmm calls maps another 64 KiB window of libc.so's text into the process
+ * (the kernel's fault-around maps the neighbours of a faulting code page),
+ * and a program that never called them itself pays for that in RSS.  strace
+ * shows the same calls either way.  raw_syscall() returns what the kernel
+ * returned: a value >= 0, or -errno.  Cold paths (reports, diagnostics) and
+ * sbrk (libc caches the break: see kmm_os_sbrk) keep using libc.
+ */
+#if defined(__x86_64__)
+static inline long raw_syscall(long nr, long a, long b, long c, long d, long e, long f)
+{
+	register long r10 __asm__("r10") = d;
+	register long r8 __asm__("r8") = e;
+	register long r9 __asm__("r9") = f;
+	long ret;
+	__asm__ __volatile__("syscall"
+			     : "=a"(ret)
+			     : "a"(nr), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
+			     : "rcx", "r11", "memory");
+	return ret;
+}
+#elif defined(__aarch64__)
+static inline long raw_syscall(long nr, long a, long b, long c, long d, long e, long f)
+{
+	register long x8 __asm__("x8") = nr;
+	register long x0 __asm__("x0") = a;
+	register long x1 __asm__("x1") = b;
+	register long x2 __asm__("x2") = c;
+	register long x3 __asm__("x3") = d;
+	register long x4 __asm__("x4") = e;
+	register long x5 __asm__("x5") = f;
+	__asm__ __volatile__("svc 0"
+			     : "+r"(x0)
+			     : "r"(x8), "r"(x1), "r"(x2), "r"(x3), "r"(x4), "r"(x5)
+			     : "memory");
+	return x0;
+}
+#else
+static inline long raw_syscall(long nr, long a, long b, long c, long d, long e, long f)
+{
+	int saved = errno;
+	long r = syscall(nr, a, b, c, d, e, f);
+	if (r == -1) {
+		r = -errno;
+		errno = saved;
+	}
+	return r;
+}
+#endif
+
+#define RAW0(nr)                   raw_syscall((nr), 0, 0, 0, 0, 0, 0)
+#define RAW3(nr, a, b, c)          raw_syscall((nr), (long)(a), (long)(b), (long)(c), 0, 0, 0)
+#define RAW5(nr, a, b, c, d, e)    raw_syscall((nr), (long)(a), (long)(b), (long)(c), (long)(d), (long)(e), 0)
+#define RAW6(nr, a, b, c, d, e, f) \
+	raw_syscall((nr), (long)(a), (long)(b), (long)(c), (long)(d), (long)(e), (long)(f))
+
+/* A raw result as libc would give it: -1 with errno set on failure. */
+static inline long set_errno(long r)
+{
+	if (KMM_UNLIKELY(r < 0 && r > -4096)) {
+		errno = (int)-r;
+		return -1;
+	}
+	return r;
+}
+
+/* mmap's result: the address, or MAP_FAILED with errno set. */
+static inline void *raw_mmap(void *addr, size_t len, int prot, int flags)
+{
+	long r = RAW6(SYS_mmap, addr, len, prot, flags, -1, 0);
+	return set_errno(r) == -1 ? MAP_FAILED : (void *)r;
+}
+
+static inline void *raw_mremap(void *from, size_t old_len, size_t new_len, int flags, void *to)
+{
+	long r = RAW5(SYS_mremap, from, old_len, new_len, flags, to);
+	return set_errno(r) == -1 ? MAP_FAILED : (void *)r;
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+size_t kmm_os_page_size(void)
+{
+	return 4096;   /* fixed by the architecture: no getauxval call (see raw_syscall) */
+}
+#else
 size_t kmm_os_page_size(void)
 {
 	static size_t page_size;
@@ -50,31 +137,32 @@ size_t kmm_os_page_size(void)
 	}
 	return ps;
 }
+#endif
 
-void *kmm_os_sbrk(intptr_t increment)
+KMM_HOT void *kmm_os_sbrk(intptr_t increment)
 {
 	return sbrk(increment);
 }
 
-void *kmm_os_map_at(void *hint, size_t len, int prot, int extra_flags)
+KMM_HOT void *kmm_os_map_at(void *hint, size_t len, int prot, int extra_flags)
 {
-	void *p = mmap(hint, len, prot, MAP_PRIVATE | MAP_ANONYMOUS | extra_flags, -1, 0);
+	void *p = raw_mmap(hint, len, prot, MAP_PRIVATE | MAP_ANONYMOUS | extra_flags);
 	return p == MAP_FAILED ? NULL : p;
 }
 
-void *kmm_os_map(size_t len, int extra_flags)
+KMM_HOT void *kmm_os_map(size_t len, int extra_flags)
 {
 	return kmm_os_map_at(NULL, len, PROT_READ | PROT_WRITE, extra_flags);
 }
 
-int kmm_os_unmap(void *addr, size_t len)
+KMM_HOT int kmm_os_unmap(void *addr, size_t len)
 {
-	return munmap(addr, len);
+	return (int)set_errno(RAW3(SYS_munmap, addr, len, 0));
 }
 
 void *kmm_os_remap(void *addr, size_t old_len, size_t new_len)
 {
-	void *p = mremap(addr, old_len, new_len, MREMAP_MAYMOVE);
+	void *p = raw_mremap(addr, old_len, new_len, MREMAP_MAYMOVE, NULL);
 	return p == MAP_FAILED ? NULL : p;
 }
 
@@ -87,7 +175,7 @@ static int dontunmap_broken;   /* the kernel refused MREMAP_DONTUNMAP once */
 int kmm_os_move_pages(void *from, void *to, size_t len)
 {
 	if (!__atomic_load_n(&dontunmap_broken, __ATOMIC_RELAXED)) {
-		void *r = mremap(from, len, len, MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP, to);
+		void *r = raw_mremap(from, len, len, MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP, to);
 		if (r != MAP_FAILED)
 			return 0;
 		if (errno != EINVAL)
@@ -96,22 +184,21 @@ int kmm_os_move_pages(void *from, void *to, size_t len)
 	}
 	/* old kernel: move, then put an empty mapping back at the source
 	 * (NOREPLACE: never over a mapping someone made in the meantime) */
-	void *r = mremap(from, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, to);
+	void *r = raw_mremap(from, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, to);
 	if (r == MAP_FAILED)
 		return -1;
-	r = mmap(from, len, PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE | MAP_NORESERVE, -1, 0);
+	r = raw_mmap(from, len, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE | MAP_NORESERVE);
 	return r == from ? 0 : -1;
 }
 
-int kmm_os_reserve_fixed(void *addr, size_t len)
+KMM_HOT int kmm_os_reserve_fixed(void *addr, size_t len)
 {
-	void *r = mmap(addr, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE,
-		       -1, 0);
+	void *r = raw_mmap(addr, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE);
 	return r == MAP_FAILED ? -1 : 0;
 }
 
-long kmm_os_resident_pages(void *addr, size_t len)
+KMM_COLD long kmm_os_resident_pages(void *addr, size_t len)
 {
 	unsigned char vec[512];
 	size_t ps = kmm_os_page_size();
@@ -147,7 +234,7 @@ long kmm_os_mincore(void *addr, size_t len, unsigned char *vec)
 	return resident;
 }
 
-void kmm_os_faults(unsigned long *minor, unsigned long *major)
+KMM_COLD void kmm_os_faults(unsigned long *minor, unsigned long *major)
 {
 	struct rusage ru;
 	int saved = errno;
@@ -160,17 +247,17 @@ void kmm_os_faults(unsigned long *minor, unsigned long *major)
 	*major = (unsigned long)ru.ru_majflt;
 }
 
-int kmm_os_protect(void *addr, size_t len, int prot)
+KMM_HOT int kmm_os_protect(void *addr, size_t len, int prot)
 {
-	return mprotect(addr, len, prot);
+	return (int)set_errno(RAW3(SYS_mprotect, addr, len, prot));
 }
 
-int kmm_os_advise(void *addr, size_t len, int advice)
+KMM_HOT int kmm_os_advise(void *addr, size_t len, int advice)
 {
-	return madvise(addr, len, advice);
+	return (int)set_errno(RAW3(SYS_madvise, addr, len, advice));
 }
 
-int kmm_os_write_all(int fd, const void *buf, size_t len)
+KMM_COLD int kmm_os_write_all(int fd, const void *buf, size_t len)
 {
 	int saved = errno;
 	const char *p = buf;
@@ -189,7 +276,7 @@ int kmm_os_write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
-int kmm_os_open(const char *path, int flags, int mode)
+KMM_COLD int kmm_os_open(const char *path, int flags, int mode)
 {
 	int saved = errno;
 	int fd = open(path, flags | O_CLOEXEC, mode);
@@ -197,7 +284,7 @@ int kmm_os_open(const char *path, int flags, int mode)
 	return fd;
 }
 
-ssize_t kmm_os_read(int fd, void *buf, size_t len)
+KMM_COLD ssize_t kmm_os_read(int fd, void *buf, size_t len)
 {
 	int saved = errno;
 	ssize_t n;
@@ -208,14 +295,14 @@ ssize_t kmm_os_read(int fd, void *buf, size_t len)
 	return n;
 }
 
-void kmm_os_close(int fd)
+KMM_COLD void kmm_os_close(int fd)
 {
 	int saved = errno;
 	close(fd);
 	errno = saved;
 }
 
-int kmm_os_dup_fd(int fd, int min_fd)
+KMM_COLD int kmm_os_dup_fd(int fd, int min_fd)
 {
 	int saved = errno;
 	int r = fcntl(fd, F_DUPFD_CLOEXEC, min_fd);
@@ -223,66 +310,65 @@ int kmm_os_dup_fd(int fd, int min_fd)
 	return r;
 }
 
-void kmm_os_futex_wait(volatile int *addr, int expected)
+KMM_HOT void kmm_os_futex_wait(volatile int *addr, int expected)
 {
-	int saved = errno;
-	syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, expected, NULL, NULL, 0);
-	errno = saved;
+	RAW6(SYS_futex, addr, FUTEX_WAIT_PRIVATE, expected, NULL, NULL, 0);
 }
 
-void kmm_os_futex_wake(volatile int *addr, int n)
+KMM_HOT void kmm_os_futex_wake(volatile int *addr, int n)
 {
-	int saved = errno;
-	syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
-	errno = saved;
+	RAW6(SYS_futex, addr, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
 }
 
 void kmm_os_yield(void)
 {
-	sched_yield();
+	RAW0(SYS_sched_yield);
 }
 
-int kmm_os_ncpus(void)
+KMM_HOT int kmm_os_ncpus(void)
 {
-	cpu_set_t set;
-	if (sched_getaffinity(0, sizeof set, &set) != 0)
+	unsigned long set[1024 / (8 * sizeof(unsigned long))];
+	/* the raw call returns the bytes of the mask it filled */
+	long bytes = RAW3(SYS_sched_getaffinity, 0, sizeof set, set);
+	if (bytes <= 0)
 		return 1;
-	int n = CPU_COUNT(&set);
+	int n = 0;
+	for (size_t i = 0; i < (size_t)bytes / sizeof set[0]; i++)
+		n += __builtin_popcountl(set[i]);
 	return n > 0 ? n : 1;
 }
 
-pid_t kmm_os_getpid(void)
+KMM_HOT pid_t kmm_os_getpid(void)
 {
-	return getpid();
+	return (pid_t)RAW0(SYS_getpid);
 }
 
-pid_t kmm_os_gettid(void)
+KMM_HOT pid_t kmm_os_gettid(void)
 {
-	return (pid_t)syscall(SYS_gettid);
+	return (pid_t)RAW0(SYS_gettid);
 }
 
-uint64_t kmm_os_now_ns(void)
+KMM_COLD uint64_t kmm_os_now_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-uint64_t kmm_os_random(void)
+KMM_HOT uint64_t kmm_os_random(void)
 {
 	static uint64_t counter;
 	uint64_t r = 0;
-	int saved = errno;
-	/* AT_RANDOM: 16 random bytes the kernel put on the initial stack.  Mix
-	 * in a counter so successive calls differ. */
-	const unsigned char *at = (const unsigned char *)getauxval(AT_RANDOM);
-	if (syscall(SYS_getrandom, &r, sizeof r, 0x1 /* GRND_NONBLOCK */) != (long)sizeof r) {
+	if (RAW3(SYS_getrandom, &r, sizeof r, 0x1 /* GRND_NONBLOCK */) != (long)sizeof r) {
+		/* AT_RANDOM: 16 random bytes the kernel put on the initial
+		 * stack, mixed with the clock; the counter below makes
+		 * successive calls differ. */
+		const unsigned char *at = (const unsigned char *)getauxval(AT_RANDOM);
 		r = kmm_os_now_ns();
 		if (at != NULL)
 			for (int i = 0; i < 8; i++)
 				r ^= (uint64_t)at[i + 8] << (8 * i);
 	}
-	errno = saved;
 	r += __atomic_add_fetch(&counter, 0x9e3779b97f4a7c15ull, __ATOMIC_RELAXED);
 	/* splitmix64 finaliser */
 	r = (r ^ (r >> 30)) * 0xbf58476d1ce4e5b9ull;
@@ -290,7 +376,7 @@ uint64_t kmm_os_random(void)
 	return r ^ (r >> 31);
 }
 
-void kmm_os_abort(void)
+KMM_COLD void kmm_os_abort(void)
 {
 	abort();
 }

@@ -26,7 +26,7 @@ struct section {
 	void (*emit)(struct kmm_buf *b);
 };
 
-static void emit_params(struct kmm_buf *b)
+static KMM_COLD void emit_params(struct kmm_buf *b)
 {
 	const struct kmm_params *p = &kmm_params;
 	kmm_buf_puts(b, "parameters\n");
@@ -53,7 +53,7 @@ static void kb(struct kmm_buf *b, const char *key, unsigned long long bytes)
 
 /* /proc/meminfo for kmm: where the process's memory is, heap and kernel
  * side together. */
-static void emit_meminfo(struct kmm_buf *b)
+static KMM_COLD void emit_meminfo(struct kmm_buf *b)
 {
 	struct mallinfo2 mi = kmm_heap_mallinfo2();
 	struct kmm_vmalloc_stats vs;
@@ -94,36 +94,36 @@ static void emit_meminfo(struct kmm_buf *b)
 	kmm_buf_printf(b, "%-18s%10lu\n%-18s%10lu\n", "MinorFaults:", minflt, "MajorFaults:", majflt);
 }
 
-static void emit_buddyinfo(struct kmm_buf *b)
+static KMM_COLD void emit_buddyinfo(struct kmm_buf *b)
 {
 	kmm_buf_puts(b, "buddyinfo (free blocks of 4 KiB << order, orders 0..10)\n");
 	kmm_buddy_report_buddyinfo(b);
 }
 
-static void emit_pagetypeinfo(struct kmm_buf *b)
+static KMM_COLD void emit_pagetypeinfo(struct kmm_buf *b)
 {
 	kmm_buf_puts(b, "pagetypeinfo\n");
 	kmm_buddy_report_pagetypeinfo(b);
 }
 
-static void emit_zoneinfo(struct kmm_buf *b)
+static KMM_COLD void emit_zoneinfo(struct kmm_buf *b)
 {
 	kmm_buf_puts(b, "zoneinfo\n");
 	kmm_buddy_report_zoneinfo(b);
 }
 
-static void emit_slabinfo(struct kmm_buf *b)
+static KMM_COLD void emit_slabinfo(struct kmm_buf *b)
 {
 	kmm_slab_report_slabinfo(b);
 }
 
-static void emit_vmallocinfo(struct kmm_buf *b)
+static KMM_COLD void emit_vmallocinfo(struct kmm_buf *b)
 {
 	kmm_buf_puts(b, "vmallocinfo\n");
 	kmm_vmalloc_report_vmallocinfo(b);
 }
 
-static void emit_maps(struct kmm_buf *b)
+static KMM_COLD void emit_maps(struct kmm_buf *b)
 {
 	kmm_buf_puts(b, "maps\n");
 	kmm_region_report_maps(b);
@@ -150,7 +150,7 @@ static const struct section *find(const char *name, size_t len)
 	return NULL;
 }
 
-static int list_valid(const char *list)
+static KMM_COLD int list_valid(const char *list)
 {
 	for (const char *p = list; *p;) {
 		const char *end = strchr(p, ',');
@@ -164,7 +164,7 @@ static int list_valid(const char *list)
 	return 1;
 }
 
-static void emit_list(struct kmm_buf *b, const char *list)
+static KMM_COLD void emit_list(struct kmm_buf *b, const char *list)
 {
 	for (const char *p = list; *p;) {
 		const char *end = strchr(p, ',');
@@ -179,7 +179,7 @@ static void emit_list(struct kmm_buf *b, const char *list)
 	}
 }
 
-int kmm_report_sections(int fd, const char *list)
+KMM_COLD int kmm_report_sections(int fd, const char *list)
 {
 	char out[2048];
 	struct kmm_buf b;
@@ -201,7 +201,7 @@ int kmm_report_sections(int fd, const char *list)
  * lines. */
 #define EXIT_BUF ((size_t)1 << 20)
 
-void kmm_report_exit(int fd, unsigned long long uptime_ns, const char *list)
+KMM_COLD void kmm_report_exit(int fd, unsigned long long uptime_ns, const char *list)
 {
 	char small[2048], comm[64] = "?";
 	struct kmm_buf b;

@@ -165,7 +165,7 @@ static KMM_NOINLINE void *big_or_heap(struct kmm_arena *a, size_t n, size_t alig
 	return chunk2mem(p);
 }
 
-KMM_NOINLINE void *kmm_heap_malloc_slow(size_t n, const void *caller)
+KMM_HOT KMM_NOINLINE void *kmm_heap_malloc_slow(size_t n, const void *caller)
 {
 	if (KMM_UNLIKELY(n > KMM_MAX_REQUEST)) {
 		errno = ENOMEM;
@@ -283,7 +283,7 @@ KMM_INLINE size_t heap_chunk_size(const void *mem, const char *who, struct kmm_a
 	return size;
 }
 
-KMM_NOINLINE void kmm_heap_free_slow(void *mem)
+KMM_HOT KMM_NOINLINE void kmm_heap_free_slow(void *mem)
 {
 	struct kmm_thread *t = &kmm_self;
 	t->c.frees_slow++;
@@ -353,7 +353,7 @@ static KMM_NOINLINE void *calloc_big(struct kmm_arena *a, size_t bytes, const vo
 	return mem;
 }
 
-void *kmm_heap_calloc(size_t n, size_t size, const void *caller)
+KMM_HOT void *kmm_heap_calloc(size_t n, size_t size, const void *caller)
 {
 	size_t bytes;
 	if (KMM_UNLIKELY(__builtin_mul_overflow(n, size, &bytes) || bytes > KMM_MAX_REQUEST)) {
@@ -453,7 +453,7 @@ static KMM_NOINLINE void *realloc_heap_to_big(struct kmm_arena *a, mchunk oldp, 
 	return chunk2mem(newp);
 }
 
-void *kmm_heap_realloc(void *mem, size_t n, const void *caller)
+KMM_HOT void *kmm_heap_realloc(void *mem, size_t n, const void *caller)
 {
 	if (mem == NULL)
 		return kmm_malloc_fast(n, caller);
@@ -596,7 +596,7 @@ size_t kmm_heap_usable_size(const void *mem)
 	return 0;
 }
 
-int kmm_heap_mallopt(int param, int value)
+KMM_COLD int kmm_heap_mallopt(int param, int value)
 {
 	kmm_ensure_init();
 	/* as glibc: fastbins are merged first, so that changing M_MXFAST
@@ -616,7 +616,7 @@ int kmm_heap_mallopt(int param, int value)
 	return ok;
 }
 
-int kmm_heap_trim(size_t pad)
+KMM_COLD int kmm_heap_trim(size_t pad)
 {
 	kmm_ensure_init();
 	kmm_thread_remote_flush(&kmm_self);

@@ -54,7 +54,7 @@ const char *const kmm_path_names[KMM_PATH_NR] = {
 	[KMM_PATH_BIG]       = "vmalloc",
 };
 
-void kmm_arena_init(struct kmm_arena *a, int index)
+KMM_HOT void kmm_arena_init(struct kmm_arena *a, int index)
 {
 	for (unsigned i = 1; i < KMM_NBINS; i++) {
 		mchunk b = bin_at(a, i);
@@ -95,7 +95,7 @@ static inline size_t arena_flag(const struct kmm_arena *a)
 }
 
 /* Remove a free chunk from whatever bin holds it (not a fastbin). */
-void kmm_unlink_chunk(struct kmm_arena *a, mchunk p)
+KMM_HOT void kmm_unlink_chunk(struct kmm_arena *a, mchunk p)
 {
 	(void)a;
 	if (KMM_UNLIKELY(chunksize(p) != next_chunk(p)->prev_size))
@@ -209,7 +209,7 @@ static void smallbin_insert(struct kmm_arena *a, unsigned idx, mchunk victim)
 /* Split `victim` (already unlinked, `size` bytes) into an in-use chunk of nb
  * bytes and a free remainder that goes to the unsorted bin; or hand it out
  * whole if the remainder would be too small to be a chunk. */
-static mchunk split_off(struct kmm_arena *a, mchunk victim, size_t size, size_t nb,
+static KMM_HOT mchunk split_off(struct kmm_arena *a, mchunk victim, size_t size, size_t nb,
 			bool remember, const char *who)
 {
 	size_t rsize = size - nb;
@@ -259,7 +259,7 @@ static void stash_smallbin(struct kmm_arena *a, mchunk bin, size_t nb, struct km
 /* Merge free chunk p (size bytes, not in any bin) with its free neighbours
  * and put the result at the front of the unsorted bin, or merge it into the
  * top chunk.  Returns the size of the merged chunk. */
-static size_t coalesce(struct kmm_arena *a, mchunk p, size_t size, bool *into_top, const char *who)
+static KMM_HOT size_t coalesce(struct kmm_arena *a, mchunk p, size_t size, bool *into_top, const char *who)
 {
 	mchunk next = chunk_at(p, size);
 	size_t nextsize = chunksize(next);
@@ -294,7 +294,7 @@ static size_t coalesce(struct kmm_arena *a, mchunk p, size_t size, bool *into_to
 	return size;
 }
 
-void kmm_malloc_consolidate(struct kmm_arena *a)
+KMM_HOT void kmm_malloc_consolidate(struct kmm_arena *a)
 {
 	a->have_fastchunks = 0;
 	a->st.consolidations++;
@@ -312,7 +312,7 @@ void kmm_malloc_consolidate(struct kmm_arena *a)
 	}
 }
 
-mchunk kmm_int_malloc(struct kmm_arena *a, size_t nb, struct kmm_tcache *tc)
+KMM_HOT mchunk kmm_int_malloc(struct kmm_arena *a, size_t nb, struct kmm_tcache *tc)
 {
 	mchunk victim, bin;
 	unsigned idx;
@@ -527,7 +527,7 @@ mchunk kmm_int_malloc(struct kmm_arena *a, size_t nb, struct kmm_tcache *tc)
 	}
 }
 
-void kmm_int_free(struct kmm_arena *a, mchunk p)
+KMM_HOT void kmm_int_free(struct kmm_arena *a, mchunk p)
 {
 	size_t size = chunksize(p);
 
@@ -587,7 +587,7 @@ void kmm_int_free(struct kmm_arena *a, mchunk p)
 	}
 }
 
-mchunk kmm_int_realloc(struct kmm_arena *a, mchunk oldp, size_t oldsize, size_t nb)
+KMM_HOT mchunk kmm_int_realloc(struct kmm_arena *a, mchunk oldp, size_t oldsize, size_t nb)
 {
 	mchunk newp;
 	size_t newsize;

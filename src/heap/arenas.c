@@ -27,7 +27,7 @@ static struct kmm_kmem_cache *arena_cache;               /* list lock */
  * thread: the dynamic loader and libc allocate before any thread starts). */
 static bool main_claimed;                                /* free lock */
 
-size_t kmm_arena_limit(void)
+KMM_HOT size_t kmm_arena_limit(void)
 {
 	size_t max = __atomic_load_n(&kmm_params.arena_max, __ATOMIC_RELAXED);
 	if (max != 0)
@@ -57,7 +57,7 @@ static void free_list_remove(struct kmm_arena *a)
 }
 
 /* t leaves its arena (if any) and joins `to`.  Free lock held. */
-static void switch_locked(struct kmm_thread *t, struct kmm_arena *to)
+static KMM_HOT void switch_locked(struct kmm_thread *t, struct kmm_arena *to)
 {
 	struct kmm_arena *from = t->arena;
 	if (from == to)
@@ -73,7 +73,7 @@ static void switch_locked(struct kmm_thread *t, struct kmm_arena *to)
 }
 
 /* glibc's get_free_list: an arena no thread uses, now t's. */
-static struct kmm_arena *from_free_list(struct kmm_thread *t)
+static KMM_HOT struct kmm_arena *from_free_list(struct kmm_thread *t)
 {
 	if (__atomic_load_n(&free_list, __ATOMIC_RELAXED) == NULL)
 		return NULL;
@@ -87,7 +87,7 @@ static struct kmm_arena *from_free_list(struct kmm_thread *t)
 
 /* A new arena in a heap of its own, now t's; NULL when at the limit or the
  * OS refuses.  Takes the list lock. */
-static struct kmm_arena *new_arena(struct kmm_thread *t)
+static KMM_HOT struct kmm_arena *new_arena(struct kmm_thread *t)
 {
 	struct kmm_arena *a = NULL;
 	bool ll = kmm_lock_fork_aware(&kmm_arena_list_lock);
@@ -159,7 +159,7 @@ found:
 	return r;
 }
 
-struct kmm_arena *kmm_arena_attach(struct kmm_thread *t)
+KMM_HOT struct kmm_arena *kmm_arena_attach(struct kmm_thread *t)
 {
 	if (!__atomic_load_n(&main_claimed, __ATOMIC_RELAXED)) {
 		bool got = false;
@@ -205,7 +205,7 @@ struct kmm_arena *kmm_arena_lock_contended(struct kmm_thread *t, struct kmm_aren
 	return b;
 }
 
-void kmm_arena_detach(struct kmm_thread *t)
+KMM_HOT void kmm_arena_detach(struct kmm_thread *t)
 {
 	struct kmm_arena *a = t->arena;
 	if (a == NULL)
@@ -227,7 +227,7 @@ void kmm_arena_detach(struct kmm_thread *t)
 	}
 }
 
-void kmm_arena_remote_drain_slow(struct kmm_arena *a)
+KMM_HOT void kmm_arena_remote_drain_slow(struct kmm_arena *a)
 {
 	/* A thread of the arena drains into its own tcache first, as the
 	 * frees would have gone had they been its own: the next mallocs of
@@ -269,7 +269,7 @@ size_t kmm_arena_remote_pending(struct kmm_arena *a, size_t *bytes)
 
 /* --- checker --------------------------------------------------------------- */
 
-int kmm_arenas_check(int verbose)
+KMM_COLD int kmm_arenas_check(int verbose)
 {
 	int errors = 0;
 	size_t n = 0;

@@ -52,7 +52,7 @@ struct checker {
 	int verbose;
 };
 
-static void KMM_PRINTF(2, 3) bad(struct checker *c, const char *fmt, ...)
+static KMM_COLD void KMM_PRINTF(2, 3) bad(struct checker *c, const char *fmt, ...)
 {
 	c->errors++;
 	if (c->verbose && c->errors <= 20) {
@@ -67,7 +67,7 @@ static void KMM_PRINTF(2, 3) bad(struct checker *c, const char *fmt, ...)
 	}
 }
 
-static bool in_arena(struct kmm_arena *a, const void *p)
+static KMM_COLD bool in_arena(struct kmm_arena *a, const void *p)
 {
 	if (a == &kmm_main_arena)
 		return arena_spans(a, p) && !kmm_heap_registered(p);
@@ -75,7 +75,7 @@ static bool in_arena(struct kmm_arena *a, const void *p)
 }
 
 /* The arena a chunk pointer of unknown origin belongs to, or NULL. */
-static struct kmm_arena *owner_of(const void *p)
+static KMM_COLD struct kmm_arena *owner_of(const void *p)
 {
 	if (kmm_heap_registered(p)) {
 		struct kmm_arena *a = heap_for_ptr(p)->ar;
@@ -364,7 +364,7 @@ static void check_arena(struct kmm_arena *a, struct checker *c)
 	(void)tc_count;
 }
 
-int kmm_heap_check(int verbose)
+KMM_COLD int kmm_heap_check(int verbose)
 {
 	struct checker c = { 0, verbose };
 	if (!kmm_main_arena.initialized)

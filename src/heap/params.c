@@ -33,7 +33,7 @@ static size_t max_fast_for(long long v)
 	return v == 0 ? KMM_MINSIZE / 2 : (((size_t)v + KMM_SIZE_SZ) & ~KMM_ALIGN_MASK);
 }
 
-int kmm_params_set(int param, long long value)
+KMM_COLD int kmm_params_set(int param, long long value)
 {
 	struct kmm_params *p = &kmm_params;
 	switch (param) {

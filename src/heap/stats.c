@@ -44,7 +44,7 @@ struct heap_snapshot {
 	struct size_row rows[KMM_NFASTBINS + KMM_NBINS];
 };
 
-static void snapshot(struct kmm_arena *a, struct heap_snapshot *s, bool rows)
+static KMM_COLD void snapshot(struct kmm_arena *a, struct heap_snapshot *s, bool rows)
 {
 	memset(s, 0, sizeof *s);
 	bool locked = kmm_lock_fork_aware(&a->lock);
@@ -130,7 +130,7 @@ static size_t in_use(const struct heap_snapshot *s)
 }
 
 /* Header bytes of the further arenas' heaps (counted in use). */
-size_t kmm_heap_headers_total(void)
+KMM_COLD size_t kmm_heap_headers_total(void)
 {
 	size_t n = 0;
 	kmm_for_each_arena(a) {
@@ -154,7 +154,7 @@ static void stats_sum(struct kmm_arena_stats *sum, const struct kmm_arena_stats 
 		dst[i] += src[i];
 }
 
-void kmm_heap_arena_stats_total(struct kmm_arena_stats *sum, size_t *max_system_mem)
+KMM_COLD void kmm_heap_arena_stats_total(struct kmm_arena_stats *sum, size_t *max_system_mem)
 {
 	memset(sum, 0, sizeof *sum);
 	size_t peak = 0;
@@ -170,7 +170,7 @@ void kmm_heap_arena_stats_total(struct kmm_arena_stats *sum, size_t *max_system_
 
 /* Summed over the arenas, as glibc's mallinfo2; keepcost is the main
  * arena's top (glibc's is whichever arena it visited last). */
-struct mallinfo2 kmm_heap_mallinfo2(void)
+KMM_COLD struct mallinfo2 kmm_heap_mallinfo2(void)
 {
 	struct mallinfo2 m;
 	struct heap_snapshot s;
@@ -193,7 +193,7 @@ struct mallinfo2 kmm_heap_mallinfo2(void)
 	return m;
 }
 
-struct mallinfo kmm_heap_mallinfo(void)
+KMM_COLD struct mallinfo kmm_heap_mallinfo(void)
 {
 	struct mallinfo2 m2 = kmm_heap_mallinfo2();
 	struct mallinfo m;
@@ -211,7 +211,7 @@ struct mallinfo kmm_heap_mallinfo(void)
 	return m;
 }
 
-void kmm_heap_malloc_stats(void)
+KMM_COLD void kmm_heap_malloc_stats(void)
 {
 	struct heap_snapshot s;
 	char out[1024];
@@ -241,7 +241,7 @@ void kmm_heap_malloc_stats(void)
 }
 
 /* glibc's malloc_info: a <heap> per arena, then the totals. */
-void kmm_heap_report_xml(struct kmm_buf *b)
+KMM_COLD void kmm_heap_report_xml(struct kmm_buf *b)
 {
 	struct heap_snapshot *s;
 	/* the snapshot holds 138 rows: keep it off small thread stacks */
@@ -306,12 +306,12 @@ void kmm_heap_report_xml(struct kmm_buf *b)
 	kmm_unlock(&snap_lock);
 }
 
-static void file_sink(void *ctx, const char *data, size_t len)
+static KMM_COLD void file_sink(void *ctx, const char *data, size_t len)
 {
 	fwrite(data, 1, len, (FILE *)ctx);
 }
 
-int kmm_heap_malloc_info(int options, FILE *fp)
+KMM_COLD int kmm_heap_malloc_info(int options, FILE *fp)
 {
 	char out[2048];
 	struct kmm_buf b;
@@ -369,7 +369,7 @@ static void report_arenas(struct kmm_buf *b, const struct kmm_thread_counters *t
 		       (unsigned long long)tc->remote_frees);
 }
 
-void kmm_heap_report_summary(struct kmm_buf *b)
+KMM_COLD void kmm_heap_report_summary(struct kmm_buf *b)
 {
 	struct heap_snapshot s;
 	struct kmm_thread_counters tc;

@@ -74,7 +74,7 @@ void kmm_close_segment(struct kmm_arena *a, struct kmm_segment *seg, mchunk old_
 		kmm_int_free(a, old_top);
 }
 
-mchunk kmm_sysmalloc(struct kmm_arena *a, size_t nb)
+KMM_HOT mchunk kmm_sysmalloc(struct kmm_arena *a, size_t nb)
 {
 	const size_t ps = kmm_os_page_size();
 

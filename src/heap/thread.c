@@ -30,8 +30,16 @@ kmm_lock_t kmm_threads_lock;
 size_t kmm_threads_live;
 static struct kmm_thread *threads_head;
 
+/* The thread-exit hook: a pthread key whose destructor is thread_exit().
+ * It is made when the first thread other than the process's main thread
+ * sets up its cache (under kmm_threads_lock), not at start-up: a program
+ * that never starts a thread never runs libc's pthread key code, whose
+ * pages would otherwise count in its RSS (see the top of os.c).  The main
+ * thread needs no hook: its cache goes with the process.  (One it would
+ * miss: a main thread that ends with pthread_exit() while others run
+ * keeps its cached chunks out of use.) */
 static pthread_key_t thread_key;
-static bool thread_key_ok;
+static bool thread_key_ok, thread_key_tried;
 
 static void counters_add(struct kmm_thread_counters *dst, const struct kmm_thread_counters *src)
 {
@@ -72,7 +80,7 @@ static void list_del(struct kmm_thread *t)
 /* Free chunk p (in use, not cached) from a thread whose own arena is
  * `mine` (or NULL): into its arena under the lock, or onto the arena's
  * remote list when other threads use that arena.  No lock held. */
-void kmm_free_chunk_to_arena(struct kmm_arena *mine, mchunk p)
+KMM_HOT void kmm_free_chunk_to_arena(struct kmm_arena *mine, mchunk p)
 {
 	struct kmm_arena *a = kmm_arena_for_chunk(p);
 	if (a != mine && __atomic_load_n(&a->attached_threads, __ATOMIC_RELAXED) != 0) {
@@ -85,7 +93,7 @@ void kmm_free_chunk_to_arena(struct kmm_arena *mine, mchunk p)
 	kmm_unlock_if(&a->lock, locked);
 }
 
-void kmm_thread_remote_flush(struct kmm_thread *t)
+KMM_HOT void kmm_thread_remote_flush(struct kmm_thread *t)
 {
 	struct kmm_arena *a = t->rb_arena;
 	if (t->rb_count == 0 || a == NULL)
@@ -101,7 +109,7 @@ void kmm_thread_remote_flush(struct kmm_thread *t)
 	}
 }
 
-void kmm_tcache_release(struct kmm_arena *mine, struct kmm_tcache *tc)
+KMM_HOT void kmm_tcache_release(struct kmm_arena *mine, struct kmm_tcache *tc)
 {
 	/* chunks of our own arena under one lock; the others (cached here
 	 * after frees of other threads' blocks) afterwards, one by one */
@@ -142,7 +150,7 @@ void kmm_tcache_release(struct kmm_arena *mine, struct kmm_tcache *tc)
 	kmm_free_chunk_to_arena(mine, mem2chunk(tc));
 }
 
-static void thread_exit(void *arg)
+static KMM_HOT void thread_exit(void *arg)
 {
 	struct kmm_thread *t = arg;
 	struct kmm_tcache *tc = t->tc;
@@ -161,14 +169,20 @@ static void thread_exit(void *arg)
 	kmm_unlock_if(&kmm_threads_lock, locked);
 }
 
-void kmm_thread_key_init(void)
+KMM_HOT void kmm_thread_init(void)
 {
-	if (pthread_key_create(&thread_key, thread_exit) == 0)
-		thread_key_ok = true;
 	kmm_tcache_key = (uintptr_t)kmm_os_random();
 }
 
-struct kmm_tcache *kmm_thread_tcache_init(void)
+/* Called with kmm_threads_lock held. */
+static KMM_HOT void thread_key_make(void)
+{
+	thread_key_tried = true;
+	if (pthread_key_create(&thread_key, thread_exit) == 0)
+		thread_key_ok = true;
+}
+
+KMM_HOT struct kmm_tcache *kmm_thread_tcache_init(void)
 {
 	struct kmm_thread *t = &kmm_self;
 	if (t->tc == &kmm_tcache_dead)
@@ -194,19 +208,23 @@ struct kmm_tcache *kmm_thread_tcache_init(void)
 	memset(tc, 0, sizeof *tc);
 	t->tid = kmm_os_gettid();
 
+	bool hook = t->tid != kmm_os_getpid();   /* not the main thread */
+
 	locked = kmm_lock_fork_aware(&kmm_threads_lock);
 	list_add(t);
+	if (hook && !thread_key_tried)
+		thread_key_make();
 	kmm_unlock_if(&kmm_threads_lock, locked);
 
 	t->tc = tc;
 	/* May allocate (keys past the first 32 need a second-level array):
 	 * the tcache is in place, so that recursion is an ordinary malloc. */
-	if (thread_key_ok)
+	if (hook && thread_key_ok)
 		pthread_setspecific(thread_key, t);
 	return tc;
 }
 
-size_t kmm_thread_count_attached(const struct kmm_arena *a)
+KMM_COLD size_t kmm_thread_count_attached(const struct kmm_arena *a)
 {
 	size_t n = 0;
 	for (struct kmm_thread *t = threads_head; t != NULL; t = t->next)
@@ -215,7 +233,7 @@ size_t kmm_thread_count_attached(const struct kmm_arena *a)
 	return n;
 }
 
-void kmm_thread_counters_total(struct kmm_thread_counters *out)
+KMM_COLD void kmm_thread_counters_total(struct kmm_thread_counters *out)
 {
 	bool locked = kmm_lock_fork_aware(&kmm_threads_lock);
 	*out = kmm_threads_gone;
@@ -224,7 +242,7 @@ void kmm_thread_counters_total(struct kmm_thread_counters *out)
 	kmm_unlock_if(&kmm_threads_lock, locked);
 }
 
-int kmm_thread_check(int verbose)
+KMM_COLD int kmm_thread_check(int verbose)
 {
 	int errors = 0;
 	size_t n = 0;

@@ -83,8 +83,9 @@ void kmm_thread_counters_total(struct kmm_thread_counters *out);
  * number of violations (described on stderr if verbose). */
 int kmm_thread_check(int verbose);
 
-/* pthread key setup, once per process (called by kmm_init). */
-void kmm_thread_key_init(void);
+/* Once per process, from kmm_init: the key that marks chunks in a tcache
+ * (double-free detection).  The thread-exit hook is made later (thread.c). */
+void kmm_thread_init(void);
 
 /* fork handlers (after the arena locks) */
 void kmm_thread_fork_prepare(void);

@@ -9,7 +9,7 @@
 #include "slab.h"
 #include "vmalloc.h"
 
-int kmm_kernel_param_set(int param, long long value)
+KMM_COLD int kmm_kernel_param_set(int param, long long value)
 {
 	switch (param) {
 	case KMM_KP_VMALLOC_LAZY_MAX:
@@ -67,12 +67,12 @@ void kmm_kernel_fork_child(void)
 	kmm_vmalloc_fork_child();
 }
 
-void kmm_kernel_thread_exit(void)
+KMM_HOT void kmm_kernel_thread_exit(void)
 {
 	kmm_slab_thread_exit();
 }
 
-int kmm_kernel_check(int verbose)
+KMM_COLD int kmm_kernel_check(int verbose)
 {
 	return kmm_buddy_check(verbose) + kmm_slab_check(verbose) + kmm_vmalloc_check(verbose) +
 	       kmm_region_check(verbose);

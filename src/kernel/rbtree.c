@@ -190,7 +190,7 @@ KMM_INLINE void rb_insert_fixup(struct kmm_rb_node *z, struct kmm_rb_root *root,
 	rb_set_black(root->node);
 }
 
-void kmm_rb_insert_color(struct kmm_rb_node *node, struct kmm_rb_root *root)
+KMM_HOT void kmm_rb_insert_color(struct kmm_rb_node *node, struct kmm_rb_root *root)
 {
 	rb_insert_fixup(node, root, NULL);
 }
@@ -331,7 +331,7 @@ KMM_INLINE void rb_erase(struct kmm_rb_node *z, struct kmm_rb_root *root,
 		rb_erase_fixup(x, xp, root, ops);
 }
 
-void kmm_rb_erase(struct kmm_rb_node *node, struct kmm_rb_root *root)
+KMM_HOT void kmm_rb_erase(struct kmm_rb_node *node, struct kmm_rb_root *root)
 {
 	rb_erase(node, root, NULL);
 }
@@ -416,7 +416,7 @@ static void rb_flag(struct rb_check *c, const char *why)
  * and not entered: every node entered is then reached from the one parent
  * its own pointer names, so each is visited once and no cycle is followed.
  */
-static int rb_check_subtree(const struct kmm_rb_node *n, unsigned depth, struct rb_check *c)
+static KMM_COLD int rb_check_subtree(const struct kmm_rb_node *n, unsigned depth, struct rb_check *c)
 {
 	const uintptr_t stray = (_Alignof(struct kmm_rb_node) - 1) & ~(uintptr_t)1;
 	const struct kmm_rb_node *kids[2] = { n->left, n->right };
@@ -451,7 +451,7 @@ static int rb_check_subtree(const struct kmm_rb_node *n, unsigned depth, struct 
 	return (h[0] > h[1] ? h[0] : h[1]) + (kmm_rb_is_black(n) ? 1 : 0);
 }
 
-int kmm_rb_check(const struct kmm_rb_root *root, const char **why)
+KMM_COLD int kmm_rb_check(const struct kmm_rb_root *root, const char **why)
 {
 	struct rb_check c = { 0, NULL };
 	const struct kmm_rb_node *r = root->node;

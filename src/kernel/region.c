@@ -29,7 +29,7 @@ static struct kmm_region *node_region(struct kmm_rb_node *n)
 	return kmm_rb_entry(n, struct kmm_region, node);
 }
 
-static void insert_locked(struct kmm_region *r)
+static KMM_HOT void insert_locked(struct kmm_region *r)
 {
 	struct kmm_rb_node **link = &regions.node, *parent = NULL;
 	while (*link != NULL) {
@@ -44,7 +44,7 @@ static void insert_locked(struct kmm_region *r)
 	nr_regions++;
 }
 
-void kmm_region_add(struct kmm_region *r, enum kmm_region_kind kind, uintptr_t start,
+KMM_HOT void kmm_region_add(struct kmm_region *r, enum kmm_region_kind kind, uintptr_t start,
 		    uintptr_t end, unsigned prot, enum kmm_populate populate)
 {
 	bool locked = kmm_lock_fork_aware(&region_lock);
@@ -60,7 +60,7 @@ void kmm_region_add(struct kmm_region *r, enum kmm_region_kind kind, uintptr_t s
 	kmm_unlock_if(&region_lock, locked);
 }
 
-void kmm_region_update(struct kmm_region *r, uintptr_t start, uintptr_t end)
+KMM_HOT void kmm_region_update(struct kmm_region *r, uintptr_t start, uintptr_t end)
 {
 	bool locked = kmm_lock_fork_aware(&region_lock);
 	if (r->registered) {
@@ -77,7 +77,7 @@ void kmm_region_update(struct kmm_region *r, uintptr_t start, uintptr_t end)
 	kmm_unlock_if(&region_lock, locked);
 }
 
-void kmm_region_del(struct kmm_region *r)
+KMM_HOT void kmm_region_del(struct kmm_region *r)
 {
 	bool locked = kmm_lock_fork_aware(&region_lock);
 	if (r->registered) {
@@ -88,7 +88,7 @@ void kmm_region_del(struct kmm_region *r)
 	kmm_unlock_if(&region_lock, locked);
 }
 
-void kmm_region_totals(struct kmm_region_totals *t)
+KMM_COLD void kmm_region_totals(struct kmm_region_totals *t)
 {
 	memset(t, 0, sizeof *t);
 	kmm_lock(&region_lock);
@@ -102,7 +102,7 @@ void kmm_region_totals(struct kmm_region_totals *t)
 
 /* The report walks the tree in batches: mincore is a system call, and the
  * lock is a leaf other threads need, so it is not held across it. */
-void kmm_region_report_maps(struct kmm_buf *b)
+KMM_COLD void kmm_region_report_maps(struct kmm_buf *b)
 {
 	struct snap {
 		uintptr_t start, end;
@@ -149,7 +149,7 @@ void kmm_region_report_maps(struct kmm_buf *b)
 	kmm_buf_printf(b, "\npage faults of the process so far: %lu minor, %lu major\n", minflt, majflt);
 }
 
-int kmm_region_check(int verbose)
+KMM_COLD int kmm_region_check(int verbose)
 {
 	int errors = 0;
 	const char *why = NULL;

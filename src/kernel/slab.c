@@ -39,7 +39,10 @@ static __thread struct cpu_slab cpu_slabs[KMM_MAX_CACHES] __attribute__((tls_mod
 /* set once this thread gave its active slabs back at exit */
 static __thread bool slab_thread_dead __attribute__((tls_model("initial-exec")));
 
-static const size_t kmalloc_sizes[] = { 8, 16, 32, 64, 96, 128, 192, 256, 512, 1024, 2048, 4096, 8192 };
+#define KMALLOC_SIZES(X) X(8) X(16) X(32) X(64) X(96) X(128) X(192) X(256) X(512) X(1024) \
+			 X(2048) X(4096) X(8192)
+#define KMALLOC_SIZE(n) n,
+static const size_t kmalloc_sizes[] = { KMALLOC_SIZES(KMALLOC_SIZE) };
 #define NR_KMALLOC (sizeof kmalloc_sizes / sizeof kmalloc_sizes[0])
 
 static struct kmm_kmem_cache kmalloc_caches[NR_KMALLOC];
@@ -66,13 +69,9 @@ static inline char *slab_base(const struct kmm_page *page)
 	return kmm_page_address(page);
 }
 
-static void cache_setup(struct kmm_kmem_cache *c, const char *name, size_t size, size_t align)
+static KMM_HOT void cache_setup(struct kmm_kmem_cache *c, const char *name, size_t size, size_t align)
 {
-	size_t n = strlen(name);
-	if (n >= KMM_CACHE_NAME_LEN)
-		n = KMM_CACHE_NAME_LEN - 1;
-	memcpy(c->name, name, n);
-	c->name[n] = '\0';
+	c->name = name;
 	if (align < sizeof(void *))
 		align = sizeof(void *);
 	c->object_size = size;
@@ -97,7 +96,7 @@ static void cache_setup(struct kmm_kmem_cache *c, const char *name, size_t size,
 	kmm_list_add_tail(&c->list, &cache_list);
 }
 
-int kmm_kmem_cache_set_order(struct kmm_kmem_cache *c, unsigned order)
+KMM_HOT int kmm_kmem_cache_set_order(struct kmm_kmem_cache *c, unsigned order)
 {
 	int r = -1;
 	bool locked = kmm_lock_fork_aware(&c->lock);
@@ -110,20 +109,22 @@ int kmm_kmem_cache_set_order(struct kmm_kmem_cache *c, unsigned order)
 	return r;
 }
 
-static void slab_init_slow(void)
+static KMM_HOT void slab_init_slow(void)
 {
 	static kmm_lock_t once;
 	kmm_lock(&once);
 	if (!slab_ready) {
-		char name[KMM_CACHE_NAME_LEN];
 		kmm_list_init(&cache_list);
 		cache_setup(&cache_cache, "kmem_cache", sizeof(struct kmm_kmem_cache), 64);
-		for (size_t i = 0; i < NR_KMALLOC; i++) {
-			kmm_snprintf(name, sizeof name, "kmalloc-%zu", kmalloc_sizes[i]);
-			cache_setup(&kmalloc_caches[i], name, kmalloc_sizes[i],
-				    kmalloc_sizes[i] >= 64 && (kmalloc_sizes[i] & (kmalloc_sizes[i] - 1)) == 0
-					    ? kmalloc_sizes[i] > 4096 ? 4096 : kmalloc_sizes[i] : 8);
-		}
+		/* unrolled, sizes and names as immediates: start-up reads no
+		 * table and formats no name (util/compiler.h on .rodata);
+		 * power-of-two sizes from 64 up are aligned to themselves */
+		size_t i = 0;
+#define KMALLOC_SETUP(n)                                                              \
+	cache_setup(&kmalloc_caches[i++], "kmalloc-" #n, n,                            \
+		    (n) >= 64 && ((n) & ((n) - 1)) == 0 ? ((n) > 4096 ? 4096 : (n)) : 8);
+		KMALLOC_SIZES(KMALLOC_SETUP)
+#undef KMALLOC_SETUP
 		__atomic_store_n(&slab_ready, 1, __ATOMIC_RELEASE);
 	}
 	kmm_unlock(&once);
@@ -137,7 +138,7 @@ static inline void slab_init(void)
 
 /* A new slab from the buddy allocator, all objects on its freelist.
  * Cache lock held (the zone lock nests inside it). */
-static struct kmm_page *new_slab(struct kmm_kmem_cache *c)
+static KMM_HOT struct kmm_page *new_slab(struct kmm_kmem_cache *c)
 {
 	struct kmm_page *page = kmm_alloc_pages(c->order, KMM_GFP_KERNEL | KMM_GFP_COMP, KMM_OWNER_SLAB);
 	if (page == NULL)
@@ -175,7 +176,7 @@ static void discard_slab(struct kmm_kmem_cache *c, struct kmm_page *page)
 
 /* A slab stopped being frozen, or lost an object: file it where it belongs.
  * `on_partial` says whether it is on the partial list now.  Lock held. */
-static void settle_slab(struct kmm_kmem_cache *c, struct kmm_page *page, bool on_partial)
+static KMM_HOT void settle_slab(struct kmm_kmem_cache *c, struct kmm_page *page, bool on_partial)
 {
 	if (page->inuse == 0) {
 		if (c->nr_partial >= c->min_partial + (on_partial ? 1 : 0)) {
@@ -195,7 +196,7 @@ static void settle_slab(struct kmm_kmem_cache *c, struct kmm_page *page, bool on
 
 /* Give a frozen slab back: the private freelist returns to the slab.
  * Lock held. */
-static void deactivate(struct kmm_kmem_cache *c, struct cpu_slab *cs)
+static KMM_HOT void deactivate(struct kmm_kmem_cache *c, struct cpu_slab *cs)
 {
 	struct kmm_page *page = cs->page;
 	if (page == NULL)
@@ -215,7 +216,7 @@ static void deactivate(struct kmm_kmem_cache *c, struct cpu_slab *cs)
 	settle_slab(c, page, false);
 }
 
-static KMM_NOINLINE void *alloc_slow(struct kmm_kmem_cache *c, struct cpu_slab *cs)
+static KMM_HOT KMM_NOINLINE void *alloc_slow(struct kmm_kmem_cache *c, struct cpu_slab *cs)
 {
 	bool locked = kmm_lock_fork_aware(&c->lock);
 	void *obj = NULL;
@@ -287,7 +288,7 @@ out:
 	return obj;
 }
 
-void *kmm_kmem_cache_alloc(struct kmm_kmem_cache *c)
+KMM_HOT void *kmm_kmem_cache_alloc(struct kmm_kmem_cache *c)
 {
 	struct cpu_slab *cs = &cpu_slabs[c->index];
 	void *obj = cs->freelist;
@@ -300,7 +301,7 @@ void *kmm_kmem_cache_alloc(struct kmm_kmem_cache *c)
 	return alloc_slow(c, cs);
 }
 
-void *kmm_kmem_cache_zalloc(struct kmm_kmem_cache *c)
+KMM_HOT void *kmm_kmem_cache_zalloc(struct kmm_kmem_cache *c)
 {
 	void *obj = kmm_kmem_cache_alloc(c);
 	if (obj != NULL)
@@ -330,7 +331,7 @@ static inline void check_object(struct kmm_kmem_cache *c, struct kmm_page *page,
 		kmm_fatal("kmem_cache_free(%s): %p is not an object of this cache", c->name, obj);
 }
 
-void kmm_kmem_cache_free(struct kmm_kmem_cache *c, void *obj)
+KMM_HOT void kmm_kmem_cache_free(struct kmm_kmem_cache *c, void *obj)
 {
 	if (obj == NULL)
 		return;
@@ -349,7 +350,7 @@ void kmm_kmem_cache_free(struct kmm_kmem_cache *c, void *obj)
 	free_remote(c, page, obj);
 }
 
-struct kmm_kmem_cache *kmm_kmem_cache_create(const char *name, size_t size, size_t align)
+KMM_HOT struct kmm_kmem_cache *kmm_kmem_cache_create(const char *name, size_t size, size_t align)
 {
 	slab_init();
 	struct kmm_kmem_cache *c = kmm_kmem_cache_zalloc(&cache_cache);
@@ -369,15 +370,21 @@ struct kmm_kmem_cache *kmm_kmem_cache_create(const char *name, size_t size, size
 
 /* ---- kmalloc ------------------------------------------------------------------ */
 
+/* A chain of compares with the sizes as immediates, like the kernel's
+ * kmalloc_index(): no table read (util/compiler.h on .rodata). */
 static inline struct kmm_kmem_cache *kmalloc_cache(size_t size)
 {
-	for (size_t i = 0; i < NR_KMALLOC; i++)
-		if (size <= kmalloc_sizes[i])
-			return &kmalloc_caches[i];
+	size_t i = 0;
+#define KMALLOC_PICK(n)                          \
+	if (size <= (n))                         \
+		return &kmalloc_caches[i];       \
+	i++;
+	KMALLOC_SIZES(KMALLOC_PICK)
+#undef KMALLOC_PICK
 	return NULL;
 }
 
-void *kmm_kmalloc(size_t size)
+KMM_HOT void *kmm_kmalloc(size_t size)
 {
 	slab_init();
 	if (size <= KMM_KMALLOC_MAX)
@@ -390,7 +397,7 @@ void *kmm_kmalloc(size_t size)
 	return page != NULL ? kmm_page_address(page) : NULL;
 }
 
-void *kmm_kzalloc(size_t size)
+KMM_HOT void *kmm_kzalloc(size_t size)
 {
 	void *p = kmm_kmalloc(size);
 	if (p != NULL)
@@ -398,7 +405,7 @@ void *kmm_kzalloc(size_t size)
 	return p;
 }
 
-void kmm_kfree(const void *obj)
+KMM_HOT void kmm_kfree(const void *obj)
 {
 	if (obj == NULL)
 		return;
@@ -424,7 +431,7 @@ size_t kmm_ksize(const void *obj)
 	return KMM_PAGE_SIZE << page->order;
 }
 
-void kmm_slab_thread_exit(void)
+KMM_HOT void kmm_slab_thread_exit(void)
 {
 	if (!__atomic_load_n(&slab_ready, __ATOMIC_ACQUIRE))
 		return;
@@ -459,7 +466,11 @@ static void snap_cache(struct kmm_kmem_cache *c, struct cache_snap *s)
 		struct kmm_page *p = kmm_list_entry(l, struct kmm_page, lru);
 		free_on_partial += (size_t)(p->objects - p->inuse);
 	}
-	memcpy(s->name, c->name, sizeof s->name);
+	size_t n = 0;
+	while (n < sizeof s->name - 1 && c->name[n] != '\0')
+		n++;
+	memcpy(s->name, c->name, n);
+	s->name[n] = '\0';
 	s->num_slabs = c->nr_slabs;
 	s->num_objs = c->nr_slabs * c->objects;
 	s->active_objs = s->num_objs - free_on_partial;
@@ -470,7 +481,7 @@ static void snap_cache(struct kmm_kmem_cache *c, struct cache_snap *s)
 	kmm_unlock(&c->lock);
 }
 
-void kmm_slab_report_slabinfo(struct kmm_buf *b)
+KMM_COLD void kmm_slab_report_slabinfo(struct kmm_buf *b)
 {
 	slab_init();
 	kmm_buf_puts(b, "slabinfo - version: 2.1\n");
@@ -488,7 +499,7 @@ void kmm_slab_report_slabinfo(struct kmm_buf *b)
 	kmm_unlock(&cache_list_lock);
 }
 
-size_t kmm_slab_total_bytes(void)
+KMM_COLD size_t kmm_slab_total_bytes(void)
 {
 	size_t bytes = 0;
 	if (!__atomic_load_n(&slab_ready, __ATOMIC_ACQUIRE))
@@ -508,7 +519,7 @@ size_t kmm_slab_total_bytes(void)
 
 /* Walk a freelist of a slab: objects on boundaries, inside, no repeats.
  * Returns its length. */
-static size_t walk_freelist(struct kmm_kmem_cache *c, struct kmm_page *page, void *head, int verbose,
+static KMM_COLD size_t walk_freelist(struct kmm_kmem_cache *c, struct kmm_page *page, void *head, int verbose,
 			    int *errors)
 {
 	char *base = slab_base(page);
@@ -528,7 +539,7 @@ static size_t walk_freelist(struct kmm_kmem_cache *c, struct kmm_page *page, voi
 	return n;
 }
 
-int kmm_slab_check(int verbose)
+KMM_COLD int kmm_slab_check(int verbose)
 {
 	int errors = 0;
 	size_t counted[KMM_MAX_CACHES] = { 0 };
@@ -577,7 +588,7 @@ int kmm_slab_check(int verbose)
 		kmm_lock(&kmm_list_entry(l, struct kmm_kmem_cache, list)->lock);
 	kmm_lock(&kmm_zone.lock);
 	for (struct kmm_mem_section *s = kmm_zone.sections; s != NULL; s = s->next)
-		for (size_t i = s->reserved_pages; i < KMM_SECTION_PAGES;) {
+		for (size_t i = s->reserved_pages; i < s->deferred;) {
 			struct kmm_page *p = &s->mem_map[i];
 			if ((p->flags & (KMM_PG_HEAD | KMM_PG_SLAB)) == (KMM_PG_HEAD | KMM_PG_SLAB)) {
 				struct kmm_kmem_cache *c = p->slab_cache;

@@ -43,7 +43,9 @@ struct kmm_buf;
 #define KMM_CACHE_NAME_LEN  24
 
 struct kmm_kmem_cache {
-	char     name[KMM_CACHE_NAME_LEN];
+	const char *name;        /* the creator's string, not a copy (as in Linux):
+				  * reading a literal at start-up would map
+				  * libkmm.so's .rodata into every process */
 	size_t   object_size;    /* what users asked for */
 	size_t   size;           /* stride of objects in a slab */
 	size_t   align;
@@ -62,6 +64,7 @@ struct kmm_kmem_cache {
 };
 
 /* Create a cache (its descriptor comes from the "kmem_cache" cache).
+ * `name` must stay valid while the cache exists: it is kept, not copied.
  * NULL if all KMM_MAX_CACHES slots are taken or memory ran out. */
 struct kmm_kmem_cache *kmm_kmem_cache_create(const char *name, size_t size, size_t align);
 

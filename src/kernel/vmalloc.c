@@ -1205,7 +1205,7 @@ void kmm_vmalloc_zero(const void *area, void *from, size_t len)
 
 /* ---- statistics and reports ------------------------------------------------------- */
 
-void kmm_vmalloc_stats(struct kmm_vmalloc_stats *st)
+KMM_COLD void kmm_vmalloc_stats(struct kmm_vmalloc_stats *st)
 {
 	bool locked = kmm_lock_fork_aware(&vmap_lock);
 	*st = vst;
@@ -1249,7 +1249,7 @@ static void print_caller(struct kmm_buf *b, const void *caller)
 	kmm_buf_printf(b, "%p", caller);
 }
 
-void kmm_vmalloc_report_vmallocinfo(struct kmm_buf *b)
+KMM_COLD void kmm_vmalloc_report_vmallocinfo(struct kmm_buf *b)
 {
 	struct row {
 		uintptr_t start, end;
@@ -1287,7 +1287,7 @@ void kmm_vmalloc_report_vmallocinfo(struct kmm_buf *b)
 /* ---- invariant checker ------------------------------------------------------------- */
 
 static void vbad(int verbose, int *errors, const char *fmt, ...) KMM_PRINTF(3, 4);
-static void vbad(int verbose, int *errors, const char *fmt, ...)
+static KMM_COLD void vbad(int verbose, int *errors, const char *fmt, ...)
 {
 	(*errors)++;
 	if (verbose && *errors <= 20) {
@@ -1319,7 +1319,7 @@ static size_t recompute(struct kmm_rb_node *n, int verbose, int *errors)
 	return m;
 }
 
-uintptr_t kmm_vmalloc_lowest_match(size_t size, bool linear)
+KMM_COLD uintptr_t kmm_vmalloc_lowest_match(size_t size, bool linear)
 {
 	bool locked = kmm_lock_fork_aware(&vmap_lock);
 	struct kmm_vmap_area *va = linear ? find_lowest_linear(size) : find_lowest_match(size);
@@ -1339,7 +1339,7 @@ static uintptr_t inflight_at(uintptr_t at)
 	return 0;
 }
 
-int kmm_vmalloc_check(int verbose)
+KMM_COLD int kmm_vmalloc_check(int verbose)
 {
 	int errors = 0;
 	const char *why;

@@ -8,7 +8,32 @@
 #define KMM_UNLIKELY(x)   __builtin_expect(!!(x), 0)
 #define KMM_INLINE        static inline __attribute__((always_inline))
 #define KMM_NOINLINE      __attribute__((noinline))
-#define KMM_COLD          __attribute__((cold, noinline))
+
+/*
+ * Code placement.  The kernel maps a shared library's code into a process
+ * in blocks of 64 KiB around each page the process executes (fault-around,
+ * /sys/kernel/mm/.../fault_around_bytes), and every page so mapped counts
+ * in the process's RSS.  kmm's code is about 100 KiB, most of it reports,
+ * checkers and diagnostics that a normal run never executes; so the code
+ * every program runs is kept together and the rest kept away from it:
+ *
+ *   .text.hot.kmm  KMM_HOT: malloc/free and their slow paths, arenas,
+ *                  thread set-up and exit, start-up, the slab and buddy
+ *                  paths behind them.  The linker's default script puts
+ *                  all .text.hot.* sections in one run near the start of
+ *                  .text.
+ *   .text          everything else that may run (realloc to big blocks,
+ *                  vmalloc, memalign, fork handlers, ...).
+ *   kmm_cold_text  KMM_COLD: what runs only when asked for or when
+ *                  something is wrong.  A section the default script does
+ *                  not name: the linker places it after .text.
+ *
+ * Placement only: KMM_HOT changes no code generation (the GCC attribute
+ * "hot" would; it is not used).  KMM_COLD does mark the function cold, so
+ * calls to it are predicted not taken.  See docs/design.md, "Code layout".
+ */
+#define KMM_HOT           __attribute__((section(".text.hot.kmm")))
+#define KMM_COLD          __attribute__((cold, noinline, section("kmm_cold_text")))
 #define KMM_NORETURN      __attribute__((noreturn))
 #define KMM_HIDDEN        __attribute__((visibility("hidden")))
 #define KMM_EXPORT        __attribute__((visibility("default")))

@@ -9,7 +9,7 @@
 #include "format.h"
 #include "../os.h"
 
-void kmm_buf_init(struct kmm_buf *b, char *data, size_t cap, int fd)
+KMM_COLD void kmm_buf_init(struct kmm_buf *b, char *data, size_t cap, int fd)
 {
 	b->data = data;
 	b->cap = cap;
@@ -22,7 +22,7 @@ void kmm_buf_init(struct kmm_buf *b, char *data, size_t cap, int fd)
 		data[0] = '\0';
 }
 
-void kmm_buf_init_sink(struct kmm_buf *b, char *data, size_t cap,
+KMM_COLD void kmm_buf_init_sink(struct kmm_buf *b, char *data, size_t cap,
 		       void (*sink)(void *ctx, const char *data, size_t len), void *ctx)
 {
 	kmm_buf_init(b, data, cap, -1);
@@ -35,7 +35,7 @@ static int flushable(const struct kmm_buf *b)
 	return b->fd >= 0 || b->sink != NULL;
 }
 
-void kmm_buf_flush(struct kmm_buf *b)
+KMM_COLD void kmm_buf_flush(struct kmm_buf *b)
 {
 	if (b->len > 0) {
 		if (b->sink != NULL)
@@ -47,7 +47,7 @@ void kmm_buf_flush(struct kmm_buf *b)
 		b->len = 0;
 }
 
-void kmm_buf_write(struct kmm_buf *b, const char *s, size_t n)
+KMM_COLD void kmm_buf_write(struct kmm_buf *b, const char *s, size_t n)
 {
 	while (n > 0) {
 		/* string buffers keep one byte for the terminating NUL */
@@ -72,12 +72,12 @@ void kmm_buf_write(struct kmm_buf *b, const char *s, size_t n)
 		b->data[b->len] = '\0';
 }
 
-void kmm_buf_putc(struct kmm_buf *b, char c)
+KMM_COLD void kmm_buf_putc(struct kmm_buf *b, char c)
 {
 	kmm_buf_write(b, &c, 1);
 }
 
-void kmm_buf_puts(struct kmm_buf *b, const char *s)
+KMM_COLD void kmm_buf_puts(struct kmm_buf *b, const char *s)
 {
 	kmm_buf_write(b, s, strlen(s));
 }
@@ -89,7 +89,7 @@ static void pad(struct kmm_buf *b, char c, int n)
 }
 
 /* Emit `digits` (length n) in a field, honouring width, '-' and '0'. */
-static void field(struct kmm_buf *b, const char *sign, const char *digits, size_t n,
+static KMM_COLD void field(struct kmm_buf *b, const char *sign, const char *digits, size_t n,
 		  int width, int left, int zero)
 {
 	size_t sl = strlen(sign);
@@ -124,7 +124,7 @@ static size_t utoa(char *end, unsigned long long v, unsigned base, int upper, in
 	return (size_t)(end - p);
 }
 
-void kmm_buf_vprintf(struct kmm_buf *b, const char *fmt, va_list ap)
+KMM_COLD void kmm_buf_vprintf(struct kmm_buf *b, const char *fmt, va_list ap)
 {
 	char tmp[96];
 	for (const char *f = fmt; *f; f++) {
@@ -221,7 +221,7 @@ void kmm_buf_vprintf(struct kmm_buf *b, const char *fmt, va_list ap)
 	}
 }
 
-void kmm_buf_printf(struct kmm_buf *b, const char *fmt, ...)
+KMM_COLD void kmm_buf_printf(struct kmm_buf *b, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -229,7 +229,7 @@ void kmm_buf_printf(struct kmm_buf *b, const char *fmt, ...)
 	va_end(ap);
 }
 
-void kmm_buf_size(struct kmm_buf *b, unsigned long long bytes)
+KMM_COLD void kmm_buf_size(struct kmm_buf *b, unsigned long long bytes)
 {
 	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
 	if (bytes < 1024) {
@@ -251,7 +251,7 @@ void kmm_buf_size(struct kmm_buf *b, unsigned long long bytes)
 		kmm_buf_printf(b, "%llu.%llu %s", tenths / 10, tenths % 10, unit[u]);
 }
 
-size_t kmm_snprintf(char *dst, size_t cap, const char *fmt, ...)
+KMM_COLD size_t kmm_snprintf(char *dst, size_t cap, const char *fmt, ...)
 {
 	struct kmm_buf b;
 	va_list ap;
@@ -262,7 +262,7 @@ size_t kmm_snprintf(char *dst, size_t cap, const char *fmt, ...)
 	return b.len;
 }
 
-static void say(const char *fmt, va_list ap)
+static KMM_COLD void say(const char *fmt, va_list ap)
 {
 	char line[512];
 	struct kmm_buf b;
@@ -275,7 +275,7 @@ static void say(const char *fmt, va_list ap)
 	kmm_os_write_all(2, line, b.len);
 }
 
-void kmm_fatal(const char *fmt, ...)
+KMM_COLD void kmm_fatal(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -284,7 +284,7 @@ void kmm_fatal(const char *fmt, ...)
 	kmm_os_abort();
 }
 
-void kmm_warn(const char *fmt, ...)
+KMM_COLD void kmm_warn(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -292,7 +292,7 @@ void kmm_warn(const char *fmt, ...)
 	va_end(ap);
 }
 
-int kmm_check_fail(int verbose, int *errors, const char *who, const char *fmt, ...)
+KMM_COLD int kmm_check_fail(int verbose, int *errors, const char *who, const char *fmt, ...)
 {
 	(*errors)++;
 	if (verbose && *errors <= 20) {

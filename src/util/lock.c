@@ -8,7 +8,7 @@
 
 __thread bool kmm_in_fork __attribute__((tls_model("initial-exec")));
 
-KMM_NOINLINE void kmm_lock_slow(kmm_lock_t *l)
+KMM_HOT KMM_NOINLINE void kmm_lock_slow(kmm_lock_t *l)
 {
 	/* Spin briefly: arena critical sections are short. */
 	for (int i = 0; i < 100; i++) {
@@ -21,7 +21,7 @@ KMM_NOINLINE void kmm_lock_slow(kmm_lock_t *l)
 		kmm_os_futex_wait(&l->state, 2);
 }
 
-KMM_NOINLINE void kmm_unlock_wake(kmm_lock_t *l)
+KMM_HOT KMM_NOINLINE void kmm_unlock_wake(kmm_lock_t *l)
 {
 	kmm_os_futex_wake(&l->state, 1);
 }

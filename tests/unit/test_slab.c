@@ -370,12 +370,25 @@ Test(slab_random, aligned_cache_seed_9)
 	CHECK_SLAB();
 }
 
-Test(slab, cache_name_truncated)
+Test(slab, cache_name_kept_and_truncated_in_slabinfo)
 {
-	struct kmm_kmem_cache *c = kmm_kmem_cache_create("a-very-long-cache-name-that-does-not-fit", 64, 8);
+	static const char long_name[] = "a-very-long-cache-name-that-does-not-fit";
+	struct kmm_kmem_cache *c = kmm_kmem_cache_create(long_name, 64, 8);
 	cr_assert_not_null(c);
-	cr_assert_eq(strlen(c->name), KMM_CACHE_NAME_LEN - 1);
-	cr_assert_eq(strncmp(c->name, "a-very-long-cache-name-that", KMM_CACHE_NAME_LEN - 1), 0);
+	cr_assert_eq(c->name, long_name, "the name is kept, not copied");
+	void *o = kmm_kmem_cache_alloc(c);
+	cr_assert_not_null(o);
+	static struct slabinfo_row rows[64];
+	size_t n = read_slabinfo(rows, 64);
+	char want[KMM_CACHE_NAME_LEN];
+	memcpy(want, long_name, sizeof want - 1);
+	want[sizeof want - 1] = '\0';
+	size_t found = 0;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(rows[i].name, want) == 0 && rows[i].num_slabs == 1)
+			found++;
+	cr_assert_eq(found, 1, "slabinfo has no line \"%s\" with one slab:\n%s", want, slabinfo_text);
+	kmm_kmem_cache_free(c, o);
 	CHECK_SLAB();
 }
 
@@ -383,11 +396,11 @@ Test(slab, cache_slots_run_out_cleanly)
 {
 	struct kmm_kmem_cache *made[KMM_MAX_CACHES + 1];
 	size_t n = 0;
-	char name[24];
+	static char names[KMM_MAX_CACHES + 1][24];   /* caches keep their names */
 	errno = 0;
 	for (;;) {
-		snprintf(name, sizeof name, "slot-%zu", n);
-		struct kmm_kmem_cache *c = kmm_kmem_cache_create(name, 32 + 8 * n, 8);
+		snprintf(names[n], sizeof names[n], "slot-%zu", n);
+		struct kmm_kmem_cache *c = kmm_kmem_cache_create(names[n], 32 + 8 * n, 8);
 		if (c == NULL)
 			break;
 		cr_assert(n < KMM_MAX_CACHES, "more caches than slots");
