@@ -69,13 +69,13 @@ static inline size_t page_index(const struct kmm_page *page)
 	return (size_t)(page - page_section(page)->mem_map);
 }
 
-void *kmm_page_address(const struct kmm_page *page)
+KMM_HOT void *kmm_page_address(const struct kmm_page *page)
 {
 	struct kmm_mem_section *s = page_section(page);
 	return s->base + ((size_t)(page - s->mem_map) << KMM_PAGE_SHIFT);
 }
 
-struct kmm_page *kmm_virt_to_page(const void *addr)
+KMM_HOT struct kmm_page *kmm_virt_to_page(const void *addr)
 {
 	struct kmm_mem_section *s = section_at((uintptr_t)addr);
 	if (s == NULL)
@@ -83,7 +83,7 @@ struct kmm_page *kmm_virt_to_page(const void *addr)
 	return &s->mem_map[((uintptr_t)addr - (uintptr_t)s->base) >> KMM_PAGE_SHIFT];
 }
 
-struct kmm_page *kmm_virt_to_head_page(const void *addr)
+KMM_HOT struct kmm_page *kmm_virt_to_head_page(const void *addr)
 {
 	struct kmm_page *p = kmm_virt_to_page(addr);
 	if (p != NULL && (p->flags & KMM_PG_TAIL))
@@ -122,11 +122,11 @@ static struct kmm_mem_section *section_create(void)
 	s->mem_map = (struct kmm_page *)(base + mem_map_offset());
 	s->reserved_pages = KMM_ALIGN_UP(mem_map_offset() + KMM_SECTION_PAGES * sizeof(struct kmm_page),
 					 KMM_PAGE_SIZE) >> KMM_PAGE_SHIFT;
-	/* header and mem_map: reserved, like memblock's reservations at boot */
-	for (size_t i = 0; i < s->reserved_pages; i++) {
-		s->mem_map[i].flags = KMM_PG_RESERVED;
-		s->mem_map[i].owner = KMM_OWNER_RESERVED;
-	}
+	/* header and mem_map: reserved, like memblock's reservations at boot.
+	 * Reserved by position (frames below reserved_pages), their
+	 * descriptors never written: writing them would make the first 16 KiB
+	 * of mem_map resident in every process for nothing.  They read as
+	 * zeroes: no flag, so never a buddy to merge with. */
 	/* pageblock types: the one holding mem_map is unmovable, the rest
 	 * start movable (mem_map is zero, and 1 == movable must be written) */
 	for (size_t pb = 0; pb < KMM_SECTION_PAGES; pb += KMM_PAGEBLOCK_PAGES)
@@ -138,7 +138,7 @@ static struct kmm_mem_section *section_create(void)
 /* A free block: `dirty` says its contents may be non-zero (then an
  * allocation that needs zeroes must clear it), `resident` how many of its
  * pages may be resident (what the watermarks count and madvise releases). */
-static void add_to_free_list(struct kmm_zone *z, struct kmm_page *page, unsigned order, bool dirty,
+static KMM_HOT void add_to_free_list(struct kmm_zone *z, struct kmm_page *page, unsigned order, bool dirty,
 			     size_t resident)
 {
 	unsigned mt = pageblock_type(page);
@@ -177,20 +177,26 @@ static void set_watermarks(struct kmm_zone *z)
 
 #define MAX_BLOCK ((size_t)1 << (KMM_MAX_ORDER - 1))
 
-/* Hand a new section's frames to the free lists as maximal aligned blocks:
- * those before the first max-order boundary now, the max-order blocks
- * after it one at a time when needed (online_deferred). */
+/* The order of the block that onlining frame i of a section makes: the
+ * largest aligned block that starts there and fits in the section.  From
+ * the end of the reserved frames (257) that gives 257 (order 0), 258 (1),
+ * 260 (2), ... 384 (7), 512 (9), then max-order blocks from 1024 on. */
+static unsigned online_order(size_t i)
+{
+	unsigned order = KMM_MAX_ORDER - 1;
+	while ((i & (((size_t)1 << order) - 1)) != 0 || i + ((size_t)1 << order) > KMM_SECTION_PAGES)
+		order--;
+	return order;
+}
+
+/* Hand a new section to the zone.  Its frames reach the free lists later,
+ * one block at a time as the lists run dry (online_deferred), in the
+ * order online_order() gives: the first small allocations then write only
+ * the struct pages next to each other at the start of mem_map, instead of
+ * ones spread over its first 36 KiB. */
 static void section_online(struct kmm_zone *z, struct kmm_mem_section *s)
 {
-	size_t i = s->reserved_pages;
-	s->deferred = KMM_ALIGN_UP(i, MAX_BLOCK);
-	while (i < s->deferred) {
-		unsigned order = KMM_MAX_ORDER - 1;
-		while ((i & (((size_t)1 << order) - 1)) != 0 || i + ((size_t)1 << order) > KMM_SECTION_PAGES)
-			order--;
-		add_to_free_list(z, &s->mem_map[i], order, false, 0);
-		i += (size_t)1 << order;
-	}
+	s->deferred = s->reserved_pages;
 	s->free_pages = KMM_SECTION_PAGES - s->reserved_pages;
 	z->deferred_pages += KMM_SECTION_PAGES - s->deferred;
 	s->index = (uint32_t)z->nr_sections;
@@ -203,27 +209,34 @@ static void section_online(struct kmm_zone *z, struct kmm_mem_section *s)
 	set_watermarks(z);
 }
 
-/* Put one deferred max-order block of some section on the free lists.
+/* Put the next deferred block of some section on the free lists.
  * Returns false if there is none.  Zone lock held. */
-static bool online_deferred(struct kmm_zone *z)
+static KMM_HOT bool online_deferred(struct kmm_zone *z)
 {
 	if (z->deferred_pages == 0)
 		return false;
 	for (struct kmm_mem_section *s = z->sections; s != NULL; s = s->next) {
 		if (s->deferred >= KMM_SECTION_PAGES)
 			continue;
-		add_to_free_list(z, &s->mem_map[s->deferred], KMM_MAX_ORDER - 1, false, 0);
-		s->deferred += MAX_BLOCK;
-		z->deferred_pages -= MAX_BLOCK;
+		unsigned order = online_order(s->deferred);
+		add_to_free_list(z, &s->mem_map[s->deferred], order, false, 0);
+		s->deferred += (size_t)1 << order;
+		z->deferred_pages -= (size_t)1 << order;
 		return true;
 	}
 	return false;
 }
 
-/* Max-order blocks not onlined yet (they count as free in the reports). */
-static size_t deferred_blocks(const struct kmm_zone *z)
+/* The blocks not onlined yet, per migrate type and order: the reports
+ * count them as free, as the blocks onlining will make.  Zone lock held. */
+static void count_deferred(const struct kmm_zone *z, size_t count[KMM_MIGRATE_TYPES][KMM_MAX_ORDER])
 {
-	return z->deferred_pages / MAX_BLOCK;
+	for (const struct kmm_mem_section *s = z->sections; s != NULL; s = s->next)
+		for (size_t i = s->deferred; i < KMM_SECTION_PAGES;) {
+			unsigned order = online_order(i);
+			count[s->pb_type[i / KMM_PAGEBLOCK_PAGES]][order]++;
+			i += (size_t)1 << order;
+		}
 }
 
 static void zone_init_once(struct kmm_zone *z)
@@ -292,7 +305,7 @@ static int hottest_order(struct kmm_zone *z, unsigned order, unsigned mt)
 	return best;
 }
 
-static struct kmm_page *rmqueue_smallest(struct kmm_zone *z, unsigned order, unsigned mt, bool hot)
+static KMM_HOT struct kmm_page *rmqueue_smallest(struct kmm_zone *z, unsigned order, unsigned mt, bool hot)
 {
 	int first = hot ? hottest_order(z, order, mt) : -1;
 	for (unsigned o = first >= 0 ? (unsigned)first : order; o < KMM_MAX_ORDER; o++) {
@@ -314,7 +327,7 @@ static struct kmm_page *rmqueue_smallest(struct kmm_zone *z, unsigned order, uns
 /* Steal from the other migrate type, largest block first (the kernel's
  * fallback); a stolen block of a pageblock or more changes the type of the
  * pageblocks it covers. */
-static struct kmm_page *rmqueue_fallback(struct kmm_zone *z, unsigned order, unsigned mt)
+static KMM_HOT struct kmm_page *rmqueue_fallback(struct kmm_zone *z, unsigned order, unsigned mt)
 {
 	for (unsigned other = 0; other < KMM_MIGRATE_TYPES; other++) {
 		if (other == mt)
@@ -360,7 +373,7 @@ static void prep_new_page(struct kmm_page *page, unsigned order, unsigned gfp, e
 	}
 }
 
-struct kmm_page *kmm_alloc_pages(unsigned order, unsigned gfp, enum kmm_page_owner owner)
+KMM_HOT struct kmm_page *kmm_alloc_pages(unsigned order, unsigned gfp, enum kmm_page_owner owner)
 {
 	struct kmm_zone *z = &kmm_zone;
 	unsigned mt = (gfp & KMM_GFP_USER) ? KMM_MIGRATE_MOVABLE : KMM_MIGRATE_UNMOVABLE;
@@ -421,7 +434,7 @@ struct kmm_page *kmm_alloc_pages(unsigned order, unsigned gfp, enum kmm_page_own
 /* ---- freeing -------------------------------------------------------------- */
 
 /* Merge a free block with its free buddies and put the result on a list. */
-static void free_one_block(struct kmm_zone *z, struct kmm_page *page, unsigned order, bool dirty,
+static KMM_HOT void free_one_block(struct kmm_zone *z, struct kmm_page *page, unsigned order, bool dirty,
 			   size_t resident)
 {
 	struct kmm_mem_section *s = page_section(page);
@@ -497,7 +510,7 @@ static void clear_block(struct kmm_page *page, unsigned order)
 		}
 }
 
-void kmm_free_pages(struct kmm_page *page, unsigned order)
+KMM_HOT void kmm_free_pages(struct kmm_page *page, unsigned order)
 {
 	struct kmm_zone *z = &kmm_zone;
 	if (KMM_UNLIKELY(!(page->flags & KMM_PG_HEAD) || page->order != order))
@@ -513,7 +526,7 @@ void kmm_free_pages(struct kmm_page *page, unsigned order)
 	kmm_unlock_if(&z->lock, zl);
 }
 
-void kmm_split_page(struct kmm_page *page, unsigned order, enum kmm_page_owner owner)
+KMM_HOT void kmm_split_page(struct kmm_page *page, unsigned order, enum kmm_page_owner owner)
 {
 	/* under the zone lock: the checker walks mem_map holding it, and must
 	 * not see a block half split */
@@ -529,7 +542,7 @@ void kmm_split_page(struct kmm_page *page, unsigned order, enum kmm_page_owner o
 	kmm_unlock_if(&z->lock, zl);
 }
 
-void kmm_free_page_range(struct kmm_page *first, size_t n, const unsigned char *resident)
+KMM_HOT void kmm_free_page_range(struct kmm_page *first, size_t n, const unsigned char *resident)
 {
 	struct kmm_zone *z = &kmm_zone;
 	struct kmm_mem_section *s = page_section(first);
@@ -567,7 +580,7 @@ void kmm_free_page_range(struct kmm_page *first, size_t n, const unsigned char *
 	kmm_unlock_if(&z->lock, zl);
 }
 
-void kmm_buddy_set_cache_target(size_t pages)
+KMM_HOT void kmm_buddy_set_cache_target(size_t pages)
 {
 	struct kmm_zone *z = &kmm_zone;
 	bool zl = kmm_lock_fork_aware(&z->lock);
@@ -606,14 +619,18 @@ void kmm_buddy_set_watermarks(size_t min_pages, size_t low_pages, size_t high_pa
 
 /* ---- reports -------------------------------------------------------------- */
 
-void kmm_buddy_report_buddyinfo(struct kmm_buf *b)
+KMM_COLD void kmm_buddy_report_buddyinfo(struct kmm_buf *b)
 {
 	struct kmm_zone *z = &kmm_zone;
 	size_t nr[KMM_MAX_ORDER];
 	kmm_lock(&z->lock);
-	for (unsigned o = 0; o < KMM_MAX_ORDER; o++)
+	size_t deferred[KMM_MIGRATE_TYPES][KMM_MAX_ORDER] = { { 0 } };
+	count_deferred(z, deferred);
+	for (unsigned o = 0; o < KMM_MAX_ORDER; o++) {
 		nr[o] = z->free_area[o].nr_free;
-	nr[KMM_MAX_ORDER - 1] += deferred_blocks(z);
+		for (unsigned t = 0; t < KMM_MIGRATE_TYPES; t++)
+			nr[o] += deferred[t][o];
+	}
 	kmm_unlock(&z->lock);
 	kmm_buf_puts(b, "Node 0, zone   Normal ");
 	for (unsigned o = 0; o < KMM_MAX_ORDER; o++)
@@ -621,7 +638,7 @@ void kmm_buddy_report_buddyinfo(struct kmm_buf *b)
 	kmm_buf_putc(b, '\n');
 }
 
-void kmm_buddy_report_pagetypeinfo(struct kmm_buf *b)
+KMM_COLD void kmm_buddy_report_pagetypeinfo(struct kmm_buf *b)
 {
 	struct kmm_zone *z = &kmm_zone;
 	size_t count[KMM_MIGRATE_TYPES][KMM_MAX_ORDER];
@@ -637,8 +654,7 @@ void kmm_buddy_report_pagetypeinfo(struct kmm_buf *b)
 				n++;
 			count[t][o] = n;
 		}
-	/* deferred blocks lie in pageblocks nobody has claimed: movable */
-	count[KMM_MIGRATE_MOVABLE][KMM_MAX_ORDER - 1] += deferred_blocks(z);
+	count_deferred(z, count);
 	for (struct kmm_mem_section *s = z->sections; s != NULL; s = s->next)
 		for (size_t pb = 0; pb < KMM_SECTION_PAGES; pb += KMM_PAGEBLOCK_PAGES)
 			blocks[s->pb_type[pb / KMM_PAGEBLOCK_PAGES]]++;
@@ -665,7 +681,7 @@ void kmm_buddy_report_pagetypeinfo(struct kmm_buf *b)
 	kmm_buf_putc(b, '\n');
 }
 
-void kmm_buddy_report_zoneinfo(struct kmm_buf *b)
+KMM_COLD void kmm_buddy_report_zoneinfo(struct kmm_buf *b)
 {
 	struct kmm_zone *z = &kmm_zone;
 	struct kmm_zone snap;
@@ -681,7 +697,7 @@ void kmm_buddy_report_zoneinfo(struct kmm_buf *b)
 				owners[p->owner] += (size_t)1 << p->order;
 				i += (size_t)1 << p->order;
 			} else {
-				if (p->flags & KMM_PG_RESERVED)
+				if (i < s->reserved_pages)
 					owners[KMM_OWNER_RESERVED]++;
 				i++;
 			}
@@ -714,7 +730,7 @@ void kmm_buddy_report_zoneinfo(struct kmm_buf *b)
 
 #define check_fail(verbose, errors, ...) kmm_check_fail(verbose, errors, "buddy", __VA_ARGS__)
 
-int kmm_buddy_check(int verbose)
+KMM_COLD int kmm_buddy_check(int verbose)
 {
 	struct kmm_zone *z = &kmm_zone;
 	int errors = 0;
@@ -729,8 +745,10 @@ int kmm_buddy_check(int verbose)
 		if (s->magic != SECTION_MAGIC || ((uintptr_t)s->base & (KMM_SECTION_SIZE - 1)) != 0)
 			check_fail(verbose, &errors, "section %p: bad header", (void *)s);
 		managed += KMM_SECTION_PAGES - s->reserved_pages;
+		/* onlining goes block by block from the reserved frames: past
+		 * the first max-order boundary the frontier sits on one */
 		if (s->deferred < s->reserved_pages || s->deferred > KMM_SECTION_PAGES ||
-		    (s->deferred & (MAX_BLOCK - 1)) != 0)
+		    (s->deferred > KMM_ALIGN_UP(s->reserved_pages, MAX_BLOCK) && (s->deferred & (MAX_BLOCK - 1)) != 0))
 			check_fail(verbose, &errors, "section %u: deferred frontier %zu misplaced", s->index,
 				   s->deferred);
 		/* deferred frames: free, described by nothing yet */
@@ -739,8 +757,9 @@ int kmm_buddy_check(int verbose)
 		for (size_t i = 0; i < s->deferred;) {
 			struct kmm_page *p = &s->mem_map[i];
 			if (i < s->reserved_pages) {
-				if (!(p->flags & KMM_PG_RESERVED))
-					check_fail(verbose, &errors, "frame %zu of section %u should be reserved", i, s->index);
+				if (p->flags != 0)
+					check_fail(verbose, &errors, "reserved frame %zu of section %u has flags %#x",
+						   i, s->index, p->flags);
 				i++;
 				continue;
 			}
@@ -757,7 +776,7 @@ int kmm_buddy_check(int verbose)
 					check_fail(verbose, &errors, "free block %zu and its buddy %zu (order %u) both free",
 						   i, bi, p->order);
 				for (size_t j = 1; j < n; j++)
-					if (p[j].flags & (KMM_PG_BUDDY | KMM_PG_HEAD | KMM_PG_RESERVED)) {
+					if (p[j].flags & (KMM_PG_BUDDY | KMM_PG_HEAD)) {
 						check_fail(verbose, &errors, "frame %zu inside free block %zu is marked %#x",
 							   i + j, i, p[j].flags);
 						break;
@@ -777,7 +796,7 @@ int kmm_buddy_check(int verbose)
 					break;
 				}
 				for (size_t j = 1; j < n; j++)
-					if (p[j].flags & (KMM_PG_BUDDY | KMM_PG_HEAD | KMM_PG_RESERVED)) {
+					if (p[j].flags & (KMM_PG_BUDDY | KMM_PG_HEAD)) {
 						check_fail(verbose, &errors, "frame %zu inside allocated block %zu is marked %#x",
 							   i + j, i, p[j].flags);
 						break;

@@ -6,8 +6,9 @@
  * anonymous memory reserved from the OS (MAP_NORESERVE, aligned to their
  * size), added as the zone needs them — the memory hotplug of a sparse
  * memory model.  Each section starts with its own mem_map: one 64-byte
- * struct kmm_page per 4 KiB frame, in frames marked reserved, like the
- * vmemmap of SPARSEMEM.
+ * struct kmm_page per 4 KiB frame, in frames that are reserved, like the
+ * vmemmap of SPARSEMEM.  Reserved by position: the descriptors of those
+ * 257 frames are never written, so they cost no memory.
  *
  *   section (64 MiB, aligned)
  *   +--------+-------------------------+---------------------------------+
@@ -89,7 +90,6 @@ enum kmm_page_owner {
 #define KMM_PG_BUDDY    0x01u  /* head of a free block on a free list */
 #define KMM_PG_HEAD     0x02u  /* head of an allocated block */
 #define KMM_PG_TAIL     0x04u  /* tail page of an allocated compound block */
-#define KMM_PG_RESERVED 0x08u  /* never allocatable */
 #define KMM_PG_DIRTY    0x10u  /* may hold data: a free block that may still be
 				  resident, or an allocated frame that was
 				  not zero-filled when handed out */
@@ -140,10 +140,11 @@ struct kmm_mem_section {
 	size_t   free_pages;
 	/* Deferred onlining (the kernel's deferred struct page init): frames
 	 * from here to the end are free, but their struct pages are not
-	 * written and they are on no free list yet; a max-order block is
-	 * onlined when the free lists run dry.  Until then those pages of
-	 * mem_map are never touched, so a section costs a few pages of RSS,
-	 * not one per pageblock. */
+	 * written and they are on no free list yet; the next block (the
+	 * largest aligned one that starts here) is onlined when the free
+	 * lists run dry.  Until then those pages of mem_map are never
+	 * touched, so a section costs a few pages of RSS, not one per
+	 * pageblock. */
 	size_t   deferred;
 	struct kmm_region region;   /* the section in the region registry */
 	/* migrate type of each pageblock, kept here rather than in the

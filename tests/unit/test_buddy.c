@@ -58,19 +58,22 @@ static int read_buddyinfo(size_t nr[KMM_MAX_ORDER])
 	return *p == '\n' && p[1] == '\0';
 }
 
+static void tiling_counts(size_t from, size_t nr[KMM_MAX_ORDER]);
+
 /* buddyinfo must agree with the zone: sum of nr_free << order is the free
- * page count, and every order's count is the free area's (the max order's
- * plus the max-order blocks not onlined yet). */
+ * page count, and every order's count is the free area's plus the blocks
+ * not onlined yet (each section's frames from its deferred frontier, as
+ * maximal aligned blocks). */
 static void check_buddyinfo(const char *when, uint64_t seed)
 {
-	size_t nr[KMM_MAX_ORDER], pages = 0;
+	size_t nr[KMM_MAX_ORDER], pages = 0, deferred[KMM_MAX_ORDER] = { 0 };
 
 	cr_assert(read_buddyinfo(nr), "buddyinfo does not parse (%s, seed %llu)", when,
 		  (unsigned long long)seed);
+	for (struct kmm_mem_section *s = kmm_zone.sections; s != NULL; s = s->next)
+		tiling_counts(s->deferred, deferred);
 	for (unsigned o = 0; o < KMM_MAX_ORDER; o++) {
-		size_t want = kmm_zone.free_area[o].nr_free;
-		if (o == KMM_MAX_ORDER - 1)
-			want += kmm_zone.deferred_pages >> o;
+		size_t want = kmm_zone.free_area[o].nr_free + deferred[o];
 		cr_assert_eq(nr[o], want, "buddyinfo order %u: %zu, free_area says %zu (%s, seed %llu)", o,
 			     nr[o], want, when, (unsigned long long)seed);
 		pages += nr[o] << o;
@@ -79,18 +82,25 @@ static void check_buddyinfo(const char *when, uint64_t seed)
 		     pages, kmm_zone.free_pages, when, (unsigned long long)seed);
 }
 
-/* The free blocks of a section nothing is allocated from: its frames after
- * the reserved ones as maximal aligned blocks (what a full merge gives). */
-static void pristine_counts(size_t reserved, size_t nr[KMM_MAX_ORDER])
+/* Adds to nr[] the maximal aligned blocks that tile a section's frames
+ * from `from` to its end. */
+static void tiling_counts(size_t from, size_t nr[KMM_MAX_ORDER])
 {
-	memset(nr, 0, KMM_MAX_ORDER * sizeof nr[0]);
-	for (size_t i = reserved; i < KMM_SECTION_PAGES;) {
+	for (size_t i = from; i < KMM_SECTION_PAGES;) {
 		unsigned order = KMM_MAX_ORDER - 1;
 		while ((i & (((size_t)1 << order) - 1)) != 0 || i + ((size_t)1 << order) > KMM_SECTION_PAGES)
 			order--;
 		nr[order]++;
 		i += (size_t)1 << order;
 	}
+}
+
+/* The free blocks of a section nothing is allocated from: its frames after
+ * the reserved ones as maximal aligned blocks (what a full merge gives). */
+static void pristine_counts(size_t reserved, size_t nr[KMM_MAX_ORDER])
+{
+	memset(nr, 0, KMM_MAX_ORDER * sizeof nr[0]);
+	tiling_counts(reserved, nr);
 }
 
 /* Everything was freed: every section is back to its pristine tiling
@@ -274,15 +284,22 @@ Test(buddy, buddies_split_and_merge)
 	cr_assert_not_null(first);
 	kmm_free_pages(first, 0);
 
-	/* take every free block below order 10 first (each from the list it
-	 * is on), so that the next allocation must split an order-10 block */
+	/* take every free block below order 10 first, so that the next
+	 * allocation must split an order-10 block.  In this one fresh
+	 * section those are the blocks between the reserved frames and the
+	 * first 4 MiB boundary, on the free lists or not onlined yet, in
+	 * increasing order: 257 (order 0), 258 (1), ... 384 (7) in pageblock
+	 * 0, which holds mem_map (unmovable), then 512 (9), movable. */
 	struct kmm_page *small[64];
 	size_t nsmall = 0;
 	for (unsigned o = 0; o < KMM_MAX_ORDER - 1; o++)
-		while (kmm_zone.free_area[o].nr_free > 0) {
+		for (;;) {
+			size_t nr[KMM_MAX_ORDER];
+			cr_assert(read_buddyinfo(nr));
+			if (nr[o] == 0)
+				break;
 			cr_assert(nsmall < 64);
-			unsigned gfp = kmm_list_empty(&kmm_zone.free_area[o].free_list[KMM_MIGRATE_UNMOVABLE])
-					       ? KMM_GFP_USER : KMM_GFP_KERNEL;
+			unsigned gfp = o < KMM_PAGEBLOCK_ORDER ? KMM_GFP_KERNEL : KMM_GFP_USER;
 			small[nsmall] = kmm_alloc_pages(o, gfp, KMM_OWNER_PAGES);
 			cr_assert_not_null(small[nsmall]);
 			cr_assert_eq(small[nsmall]->order, o);
