@@ -27,8 +27,6 @@
 #include "../os.h"
 #include "../util/format.h"
 
-uint64_t kmm_heap_map[KMM_HEAP_MAP_WORDS];
-
 /* Where the last heap made by doubling ended: the next heap is tried there
  * first (glibc's aligned_heap_area).  Only a hint, read and written racily. */
 static char *aligned_hint;
@@ -67,7 +65,7 @@ static char *reserve_aligned(void)
 	return p;
 }
 
-struct kmm_heap_info *kmm_arena_heap_new(size_t size, size_t top_pad)
+KMM_HOT struct kmm_heap_info *kmm_arena_heap_new(size_t size, size_t top_pad)
 {
 	const size_t ps = kmm_os_page_size();
 	if (size > KMM_HEAP_MAX)
@@ -118,7 +116,7 @@ static void heap_make_top(struct kmm_arena *a, struct kmm_heap_info *h)
 	a->top_fresh = chunk0 + KMM_CHUNK_HDR;
 }
 
-void kmm_arena_heap_adopt(struct kmm_arena *a, struct kmm_heap_info *h)
+KMM_HOT void kmm_arena_heap_adopt(struct kmm_arena *a, struct kmm_heap_info *h)
 {
 	h->ar = a;
 	a->flags |= KMM_ARENA_NONCONTIGUOUS;
@@ -135,7 +133,7 @@ static void heap_resized(struct kmm_heap_info *h)
 }
 
 /* Make diff more bytes of h read/write (glibc's grow_heap). */
-static int heap_grow(struct kmm_arena *a, struct kmm_heap_info *h, size_t diff)
+static KMM_HOT int heap_grow(struct kmm_arena *a, struct kmm_heap_info *h, size_t diff)
 {
 	diff = KMM_ALIGN_UP(diff, kmm_os_page_size());
 	if (diff > KMM_HEAP_MAX - h->size)
@@ -170,7 +168,7 @@ static void heap_shrink(struct kmm_arena *a, struct kmm_heap_info *h, size_t dif
 	a->st.heap_shrink_bytes += diff;
 }
 
-mchunk kmm_arena_heap_sysmalloc(struct kmm_arena *a, size_t nb)
+KMM_HOT mchunk kmm_arena_heap_sysmalloc(struct kmm_arena *a, size_t nb)
 {
 	mchunk old_top = a->top;
 	size_t old_size = top_size(a);
@@ -260,7 +258,7 @@ static void heap_pop(struct kmm_arena *a, struct kmm_heap_info *h)
 		a->last_remainder = NULL;
 }
 
-int kmm_arena_heap_trim(struct kmm_arena *a, size_t pad, bool force)
+KMM_HOT int kmm_arena_heap_trim(struct kmm_arena *a, size_t pad, bool force)
 {
 	int released = 0;
 	if (a->top == NULL)

@@ -53,7 +53,7 @@ struct kmm_heap_info {
 
 /* One bit per 64 MiB of the 47-bit user address space. */
 #define KMM_HEAP_MAP_WORDS (((uintptr_t)1 << (47 - KMM_HEAP_MAX_SHIFT)) / 64)
-extern uint64_t kmm_heap_map[KMM_HEAP_MAP_WORDS];
+extern uint64_t kmm_heap_map[KMM_HEAP_MAP_WORDS];   /* heap_map.c */
 
 KMM_INLINE struct kmm_heap_info *heap_for_ptr(const void *p)
 {
