@@ -91,6 +91,8 @@ struct allocator {
 	char *path;             /* NULL: no preload (the system allocator) */
 	const char *missing;    /* why it cannot be used, or NULL */
 	int selected;
+	int trace;              /* run with KMM_TRACE (kmm-trace): a log per run,
+				   its size reported, the file removed after */
 };
 
 static struct allocator allocs[MAXALLOC];
@@ -315,6 +317,7 @@ struct run {
 	int ok;                 /* exited 0, printed a checksum, matched */
 	double wall, user, sys; /* seconds */
 	long maxrss;            /* KiB */
+	long long trace_bytes;  /* kmm-trace: size of the log written */
 	uint64_t instr;         /* user-space instructions, 0 if not countable */
 	uint64_t checksum;
 	char *why;              /* failure description */
@@ -323,6 +326,19 @@ struct run {
 
 #define OUTMAX 8192
 
+/* Where a kmm-trace run writes its log: in $TMPDIR, named after the
+ * runner's pid; removed after each run. */
+static const char *trace_file(void)
+{
+	static char *path;
+	const char *dir = getenv("TMPDIR");
+
+	if (path == NULL)
+		path = xprintf("%s/kmm-bench-trace.%ld", dir != NULL && *dir != '\0' ? dir : "/tmp",
+			       (long)getpid());
+	return path;
+}
+
 static char **child_env(const struct allocator *a, char **preload)
 {
 	size_t n = 0, i, j = 0;
@@ -330,13 +346,15 @@ static char **child_env(const struct allocator *a, char **preload)
 
 	while (environ[n] != NULL)
 		n++;
-	env = xmalloc((n + 2) * sizeof *env);
+	env = xmalloc((n + 3) * sizeof *env);
 	for (i = 0; i < n; i++)
 		if (strncmp(environ[i], "LD_PRELOAD=", 11) != 0)
 			env[j++] = environ[i];
 	*preload = NULL;
 	if (a->path != NULL)
 		env[j++] = *preload = xprintf("LD_PRELOAD=%s", a->path);
+	if (a->trace)
+		env[j++] = xprintf("KMM_TRACE=%s", trace_file());
 	env[j] = NULL;
 	return env;
 }
@@ -454,6 +472,12 @@ static void run_once(struct run *r, const char *bin, char *const argv[],
 	r->user = tv_secs(ru.ru_utime);
 	r->sys = tv_secs(ru.ru_stime);
 	r->maxrss = ru.ru_maxrss;
+	if (a->trace) {
+		struct stat st;
+
+		r->trace_bytes = stat(trace_file(), &st) == 0 ? (long long)st.st_size : -1;
+		unlink(trace_file());
+	}
 
 	if (timed_out)
 		r->why = xprintf("killed after the %g s time limit", timeout);
@@ -535,7 +559,9 @@ static void usage(FILE *f)
 			workloads[i].threaded ? " [-t]" : "");
 	fprintf(f,
 "\n"
-"Allocators: glibc (no preload), jemalloc, tcmalloc, mimalloc, kmm.\n"
+"Allocators: glibc (no preload), jemalloc, tcmalloc, mimalloc, kmm, and\n"
+"kmm-trace (kmm writing its trace log, KMM_TRACE; only when named in -a:\n"
+"the table then ends with the tracing cost against kmm and the log sizes).\n"
 "Exit status: 0 if every run succeeded and the checksums agree, 1 if not,\n"
 "2 on a usage error.\n");
 }
@@ -601,6 +627,7 @@ static void select_allocators(const char *list)
 /* Reporting                                                                 */
 
 struct summary {
+	double trace_mib;       /* kmm-trace: median log size */
 	int n;                  /* successful runs */
 	double time, rss;       /* medians (s, KiB) */
 	double tmin, tmax;
@@ -788,6 +815,15 @@ int main(int argc, char **argv)
 		else
 			a->missing = xprintf("%s: no such file", eq + 1);
 	}
+	{
+		/* kmm writing its trace log: only when asked for (-a kmm-trace) */
+		struct allocator *k = find_alloc("kmm"), *t = add_alloc("kmm-trace");
+
+		t->path = k->path;
+		t->missing = k->missing;
+		t->trace = 1;
+		t->selected = 0;
+	}
 	if (wlist != NULL)
 		select_workloads(wlist);
 	if (alist != NULL)
@@ -926,6 +962,7 @@ int main(int argc, char **argv)
 			double *m = xmalloc((size_t)reps * sizeof *m);
 			double *cpu = xmalloc((size_t)reps * sizeof *cpu);
 			double *ins = xmalloc((size_t)reps * sizeof *ins);
+			double *tb = xmalloc((size_t)reps * sizeof *tb);
 			int ni = 0;
 
 			for (rep = 0; rep < reps; rep++) {
@@ -936,6 +973,7 @@ int main(int argc, char **argv)
 				t[s->n] = r->wall;
 				m[s->n] = (double)r->maxrss;
 				cpu[s->n] = r->user + r->sys;
+				tb[s->n] = (double)r->trace_bytes / (1024.0 * 1024.0);
 				if (r->instr > 0)
 					ins[ni++] = (double)r->instr;
 				s->n++;
@@ -946,6 +984,7 @@ int main(int argc, char **argv)
 				s->tmax = t[s->n - 1];
 				s->rss = median(m, s->n);
 				s->cpu = median(cpu, s->n);
+				s->trace_mib = median(tb, s->n);
 			}
 			/* only when every successful run was counted */
 			s->instr = ni > 0 && ni == s->n ? median(ins, ni) : 0;
@@ -953,6 +992,7 @@ int main(int argc, char **argv)
 			free(m);
 			free(cpu);
 			free(ins);
+			free(tb);
 		}
 	}
 
@@ -1033,6 +1073,30 @@ int main(int argc, char **argv)
 			fprintf(out, "%-10s %8.2f %8.2f %8s%s\n", allocs[aidx[j]].name, exp(lt / k),
 			       exp(lm / k), gi, k < nw ? "  (over the workloads that succeeded)" : "");
 	}
+	/* the cost of the trace log: kmm-trace against kmm, same library */
+	{
+		int jk = -1, jt = -1;
+
+		for (j = 0; j < na; j++) {
+			if (strcmp(allocs[aidx[j]].name, "kmm") == 0)
+				jk = j;
+			if (allocs[aidx[j]].trace)
+				jt = j;
+		}
+		if (jk >= 0 && jt >= 0) {
+			fprintf(out, "\ntrace log (KMM_TRACE): kmm-trace against kmm, median time and log size\n");
+			fprintf(out, "%-*s %8s %10s %10s\n", nwid, "workload", "x time", "log", "MiB/s");
+			for (i = 0; i < nw; i++) {
+				const struct summary *k = &sum[i * na + jk], *t = &sum[i * na + jt];
+
+				if (k->n == 0 || t->n == 0)
+					continue;
+				fprintf(out, "%-*s %8.2f %7.1f MiB %10.0f\n", nwid, workloads[widx[i]].name,
+					t->time / k->time, t->trace_mib, t->trace_mib / t->time);
+			}
+		}
+	}
+
 	if (failures)
 		fprintf(out, "\n%d run(s) FAILED%s; see the messages above.\n", failures,
 		       mismatches ? " (including checksum mismatches)" : "");

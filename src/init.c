@@ -28,6 +28,7 @@
 #include <pthread.h>
 
 #include "init.h"
+#include "trace.h"
 #include "options.h"
 #include "os.h"
 #include "report.h"
@@ -63,6 +64,7 @@ KMM_HOT KMM_NOINLINE void kmm_init_slow(void)
 			kmm_start_ns = kmm_os_now_ns();
 		kmm_arena_init(&kmm_main_arena, 0);
 		kmm_thread_init();
+		kmm_thread_trace_start();
 		__atomic_store_n(&kmm_ready, 1, __ATOMIC_RELEASE);
 	}
 	kmm_unlock(&kmm_init_lock);
@@ -79,17 +81,21 @@ static void fork_prepare(void)
 	kmm_thread_fork_prepare();
 	kmm_lock(&kmm_big_stats_lock);
 	kmm_kernel_fork_prepare();
+	kmm_trace_fork_prepare();
 	kmm_in_fork = true;
 }
 
 static void fork_parent(void)
 {
 	kmm_in_fork = false;
+	kmm_trace_fork_parent();
 	kmm_kernel_fork_parent();
 	kmm_unlock(&kmm_big_stats_lock);
 	kmm_thread_fork_parent();
 	kmm_arenas_fork_parent();
 	kmm_unlock(&kmm_init_lock);
+	/* no kmm lock held: recording may need the slab allocator */
+	KMM_TRACE(KMM_TR_FORK, 0, 0, 0, 0, 0, 0);
 }
 
 static void fork_child(void)
@@ -100,6 +106,7 @@ static void fork_child(void)
 	kmm_lock_reset(&kmm_big_stats_lock);
 	kmm_arenas_fork_child(&kmm_self);
 	kmm_thread_fork_child();
+	kmm_trace_fork_child();   /* last: it records, with every lock reset */
 }
 
 /* What pthread_atfork() calls.  pthread_atfork itself is a stub from
@@ -116,16 +123,15 @@ __attribute__((constructor)) static void kmm_constructor(void)
 		kmm_lock(&kmm_main_arena.lock);
 		kmm_options_load();
 		kmm_unlock(&kmm_main_arena.lock);
+		kmm_thread_trace_start();
 	}
 	__register_atfork(fork_prepare, fork_parent, fork_child, __dso_handle);
 	if (report_wanted_here() && kmm_options.stats_path[0] == '\0')
 		kmm_report_fd = kmm_os_dup_fd(2, 100);
 }
 
-__attribute__((destructor)) static void kmm_destructor(void)
+static KMM_COLD void report_at_exit(void)
 {
-	if (!kmm_ready || !report_wanted_here())
-		return;
 	int fd = kmm_report_fd >= 0 ? kmm_report_fd : 2;
 	if (kmm_options.stats_path[0] != '\0') {
 		fd = kmm_os_open(kmm_options.stats_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
@@ -138,4 +144,13 @@ __attribute__((destructor)) static void kmm_destructor(void)
 	if (fd != 2)
 		kmm_os_close(fd);
 	kmm_report_fd = -1;
+}
+
+__attribute__((destructor)) static void kmm_destructor(void)
+{
+	if (!kmm_ready)
+		return;
+	if (report_wanted_here())
+		report_at_exit();
+	kmm_trace_finish();
 }

@@ -236,8 +236,19 @@ KMM_HOT void kmm_options_load(void)
 		/* the defaults; the report sections only matter with stats on */
 		kmm_options.stats = false;
 		kmm_options.stats_path[0] = '\0';
+		kmm_options.trace_path[0] = '\0';
 		return;
 	}
+	kmm_options.trace_path[0] = '\0';
+	if ((v = kmm_getenv("KMM_TRACE")) != NULL && *v != '\0') {
+		size_t len = strlen(v);
+		if (len < sizeof kmm_options.trace_path)
+			memcpy(kmm_options.trace_path, v, len + 1);
+	}
+	long long depth = 0;
+	if ((v = kmm_getenv("KMM_TRACE_BACKTRACE")) != NULL && kmm_parse_number(v, strlen(v), false, &depth) &&
+	    depth > 0)
+		kmm_options.trace_depth = depth > 64 ? 64 : (unsigned)depth;
 
 	if ((v = kmm_getenv("GLIBC_TUNABLES")) != NULL)
 		parse_tunables(v);

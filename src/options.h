@@ -27,6 +27,8 @@ struct kmm_options {
 	char  stats_path[1024];    /* "" = standard error */
 	pid_t stats_pid;           /* 0 = any process */
 	char  stats_report[128];   /* sections of the exit report */
+	char  trace_path[1024];    /* KMM_TRACE: the trace log ("" = none) */
+	unsigned trace_depth;      /* KMM_TRACE_BACKTRACE: frames per event */
 	bool  pending;             /* environ was not available yet */
 };
 

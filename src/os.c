@@ -37,64 +37,11 @@
 #include <unistd.h>
 
 #include "os.h"
+#include "sys.h"
+#include "trace.h"
 
-/*
- * Raw system calls.  The calls a running program makes all the time go
- * straight to the kernel, not through libc's wrappers: every libc function
- * kmm calls maps another 64 KiB window of libc.so's text into the process
- * (the kernel's fault-around maps the neighbours of a faulting code page),
- * and a program that never called them itself pays for that in RSS.  strace
- * shows the same calls either way.  raw_syscall() returns what the kernel
- * returned: a value >= 0, or -errno.  Cold paths (reports, diagnostics) and
- * sbrk (libc caches the break: see kmm_os_sbrk) keep using libc.
- */
-#if defined(__x86_64__)
-static inline long raw_syscall(long nr, long a, long b, long c, long d, long e, long f)
-{
-	register long r10 __asm__("r10") = d;
-	register long r8 __asm__("r8") = e;
-	register long r9 __asm__("r9") = f;
-	long ret;
-	__asm__ __volatile__("syscall"
-			     : "=a"(ret)
-			     : "a"(nr), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
-			     : "rcx", "r11", "memory");
-	return ret;
-}
-#elif defined(__aarch64__)
-static inline long raw_syscall(long nr, long a, long b, long c, long d, long e, long f)
-{
-	register long x8 __asm__("x8") = nr;
-	register long x0 __asm__("x0") = a;
-	register long x1 __asm__("x1") = b;
-	register long x2 __asm__("x2") = c;
-	register long x3 __asm__("x3") = d;
-	register long x4 __asm__("x4") = e;
-	register long x5 __asm__("x5") = f;
-	__asm__ __volatile__("svc 0"
-			     : "+r"(x0)
-			     : "r"(x8), "r"(x1), "r"(x2), "r"(x3), "r"(x4), "r"(x5)
-			     : "memory");
-	return x0;
-}
-#else
-static inline long raw_syscall(long nr, long a, long b, long c, long d, long e, long f)
-{
-	int saved = errno;
-	long r = syscall(nr, a, b, c, d, e, f);
-	if (r == -1) {
-		r = -errno;
-		errno = saved;
-	}
-	return r;
-}
-#endif
-
-#define RAW0(nr)                   raw_syscall((nr), 0, 0, 0, 0, 0, 0)
-#define RAW3(nr, a, b, c)          raw_syscall((nr), (long)(a), (long)(b), (long)(c), 0, 0, 0)
-#define RAW5(nr, a, b, c, d, e)    raw_syscall((nr), (long)(a), (long)(b), (long)(c), (long)(d), (long)(e), 0)
-#define RAW6(nr, a, b, c, d, e, f) \
-	raw_syscall((nr), (long)(a), (long)(b), (long)(c), (long)(d), (long)(e), (long)(f))
+/* Raw system calls (sys.h): the calls a running program makes all the
+ * time go straight to the kernel, not through libc's wrappers. */
 
 /* A raw result as libc would give it: -1 with errno set on failure. */
 static inline long set_errno(long r)
@@ -109,20 +56,22 @@ static inline long set_errno(long r)
 /* mmap's result: the address, or MAP_FAILED with errno set. */
 static inline void *raw_mmap(void *addr, size_t len, int prot, int flags)
 {
-	long r = RAW6(SYS_mmap, addr, len, prot, flags, -1, 0);
+	long r = KMM_RAW6(SYS_mmap, addr, len, prot, flags, -1, 0);
+	KMM_TRACE(KMM_TR_MMAP, 0, 0, addr, len, (uint32_t)prot | (uint64_t)(uint32_t)flags << 32, r);
 	return set_errno(r) == -1 ? MAP_FAILED : (void *)r;
 }
 
 static inline void *raw_mremap(void *from, size_t old_len, size_t new_len, int flags, void *to)
 {
-	long r = RAW5(SYS_mremap, from, old_len, new_len, flags, to);
+	long r = KMM_RAW5(SYS_mremap, from, old_len, new_len, flags, to);
+	KMM_TRACE(KMM_TR_MREMAP, 0, (uint32_t)flags, from, old_len, new_len, r);
 	return set_errno(r) == -1 ? MAP_FAILED : (void *)r;
 }
 
 #if defined(__x86_64__) || defined(__i386__)
 size_t kmm_os_page_size(void)
 {
-	return 4096;   /* fixed by the architecture: no getauxval call (see raw_syscall) */
+	return 4096;   /* fixed by the architecture: no getauxval call (see sys.h) */
 }
 #else
 size_t kmm_os_page_size(void)
@@ -141,7 +90,13 @@ size_t kmm_os_page_size(void)
 
 KMM_HOT void *kmm_os_sbrk(intptr_t increment)
 {
-	return sbrk(increment);
+	void *old = sbrk(increment);
+	if (KMM_UNLIKELY(kmm_trace_on) && increment != 0) {   /* sbrk(0) makes no system call */
+		bool ok = old != (void *)-1;
+		kmm_trace_event(KMM_TR_BRK, 0, 0, ok ? (uintptr_t)old : 0, ok ? (uintptr_t)old + (uintptr_t)increment : 0,
+				0, ok ? (uint64_t)((uintptr_t)old + (uintptr_t)increment) : (uint64_t)-(int64_t)errno);
+	}
+	return old;
 }
 
 KMM_HOT void *kmm_os_map_at(void *hint, size_t len, int prot, int extra_flags)
@@ -157,7 +112,9 @@ KMM_HOT void *kmm_os_map(size_t len, int extra_flags)
 
 KMM_HOT int kmm_os_unmap(void *addr, size_t len)
 {
-	return (int)set_errno(RAW3(SYS_munmap, addr, len, 0));
+	long r = KMM_RAW3(SYS_munmap, addr, len, 0);
+	KMM_TRACE(KMM_TR_MUNMAP, 0, 0, addr, len, 0, r);
+	return (int)set_errno(r);
 }
 
 void *kmm_os_remap(void *addr, size_t old_len, size_t new_len)
@@ -249,12 +206,16 @@ KMM_COLD void kmm_os_faults(unsigned long *minor, unsigned long *major)
 
 KMM_HOT int kmm_os_protect(void *addr, size_t len, int prot)
 {
-	return (int)set_errno(RAW3(SYS_mprotect, addr, len, prot));
+	long r = KMM_RAW3(SYS_mprotect, addr, len, prot);
+	KMM_TRACE(KMM_TR_MPROTECT, 0, 0, addr, len, prot, r);
+	return (int)set_errno(r);
 }
 
 KMM_HOT int kmm_os_advise(void *addr, size_t len, int advice)
 {
-	return (int)set_errno(RAW3(SYS_madvise, addr, len, advice));
+	long r = KMM_RAW3(SYS_madvise, addr, len, advice);
+	KMM_TRACE(KMM_TR_MADVISE, 0, 0, addr, len, advice, r);
+	return (int)set_errno(r);
 }
 
 KMM_COLD int kmm_os_write_all(int fd, const void *buf, size_t len)
@@ -312,24 +273,24 @@ KMM_COLD int kmm_os_dup_fd(int fd, int min_fd)
 
 KMM_HOT void kmm_os_futex_wait(volatile int *addr, int expected)
 {
-	RAW6(SYS_futex, addr, FUTEX_WAIT_PRIVATE, expected, NULL, NULL, 0);
+	KMM_RAW6(SYS_futex, addr, FUTEX_WAIT_PRIVATE, expected, NULL, NULL, 0);
 }
 
 KMM_HOT void kmm_os_futex_wake(volatile int *addr, int n)
 {
-	RAW6(SYS_futex, addr, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
+	KMM_RAW6(SYS_futex, addr, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
 }
 
 void kmm_os_yield(void)
 {
-	RAW0(SYS_sched_yield);
+	KMM_RAW0(SYS_sched_yield);
 }
 
 KMM_HOT int kmm_os_ncpus(void)
 {
 	unsigned long set[1024 / (8 * sizeof(unsigned long))];
 	/* the raw call returns the bytes of the mask it filled */
-	long bytes = RAW3(SYS_sched_getaffinity, 0, sizeof set, set);
+	long bytes = KMM_RAW3(SYS_sched_getaffinity, 0, sizeof set, set);
 	if (bytes <= 0)
 		return 1;
 	int n = 0;
@@ -340,12 +301,12 @@ KMM_HOT int kmm_os_ncpus(void)
 
 KMM_HOT pid_t kmm_os_getpid(void)
 {
-	return (pid_t)RAW0(SYS_getpid);
+	return (pid_t)KMM_RAW0(SYS_getpid);
 }
 
 KMM_HOT pid_t kmm_os_gettid(void)
 {
-	return (pid_t)RAW0(SYS_gettid);
+	return (pid_t)KMM_RAW0(SYS_gettid);
 }
 
 KMM_COLD uint64_t kmm_os_now_ns(void)
@@ -359,7 +320,7 @@ KMM_HOT uint64_t kmm_os_random(void)
 {
 	static uint64_t counter;
 	uint64_t r = 0;
-	if (RAW3(SYS_getrandom, &r, sizeof r, 0x1 /* GRND_NONBLOCK */) != (long)sizeof r) {
+	if (KMM_RAW3(SYS_getrandom, &r, sizeof r, 0x1 /* GRND_NONBLOCK */) != (long)sizeof r) {
 		/* AT_RANDOM: 16 random bytes the kernel put on the initial
 		 * stack, mixed with the clock; the counter below makes
 		 * successive calls differ. */

@@ -33,6 +33,7 @@
 #include "thread.h"
 #include "../init.h"
 #include "../kernel/kernel.h"
+#include "../trace.h"
 #include "../os.h"
 #include "../util/format.h"
 
@@ -135,7 +136,7 @@ static KMM_NOINLINE mchunk retry_in_main(struct kmm_arena *failed, size_t nb, st
  * exiting or memory ran out. */
 static inline struct kmm_tcache *my_tcache(struct kmm_thread *t)
 {
-	struct kmm_tcache *tc = t->tc;
+	struct kmm_tcache *tc = t->tcache;
 	if (KMM_LIKELY(kmm_tcache_is_real(tc)))
 		return tc;
 	if (tc == &kmm_tcache_dead)
@@ -165,7 +166,15 @@ static KMM_NOINLINE void *big_or_heap(struct kmm_arena *a, size_t n, size_t alig
 	return chunk2mem(p);
 }
 
-KMM_HOT KMM_NOINLINE void *kmm_heap_malloc_slow(size_t n, const void *caller)
+/* The path of an arena allocation, as the trace log names it (trace.h):
+ * growth of the heap is "brk" here, "arena-heap" if the chunk is not in
+ * the main arena (record() tells), big blocks vmalloc's (record()). */
+static inline uint8_t trace_path_of(enum kmm_path path)
+{
+	return path <= KMM_PATH_TOP ? (uint8_t)(path + 1) : path == KMM_PATH_SYSMALLOC ? KMM_TP_BRK : KMM_TP_NONE;
+}
+
+KMM_INLINE void *malloc_slow(size_t n, const void *caller)
 {
 	if (KMM_UNLIKELY(n > KMM_MAX_REQUEST)) {
 		errno = ENOMEM;
@@ -183,6 +192,7 @@ KMM_HOT KMM_NOINLINE void *kmm_heap_malloc_slow(size_t n, const void *caller)
 		/* a new tcache may have been created just now, empty */
 		if (tc->heads[tidx] != NULL) {
 			t->c.tc_alloc_hits++;
+			t->tpath = KMM_TP_TCACHE;
 			return kmm_tcache_get(tc, tidx);
 		}
 		t->c.tc_alloc_misses++;
@@ -193,6 +203,7 @@ KMM_HOT KMM_NOINLINE void *kmm_heap_malloc_slow(size_t n, const void *caller)
 	mchunk p = kmm_int_malloc(a, nb, tc);
 	enum kmm_path path = a->last_path;
 	arena_unlock(a, locked);
+	t->tpath = trace_path_of(path);
 	if (KMM_UNLIKELY(p == NULL)) {
 		if (path == KMM_PATH_BIG)
 			return big_or_heap(a, n, 0, caller);
@@ -203,6 +214,48 @@ KMM_HOT KMM_NOINLINE void *kmm_heap_malloc_slow(size_t n, const void *caller)
 		}
 	}
 	return chunk2mem(p);
+}
+
+/* ---- the trace log (KMM_TRACE, docs/trace.md) ----------------------------------
+ *
+ * While a trace is written every call takes a slow path (thread.h, `tc`);
+ * the outermost malloc-family call of a thread is recorded when it
+ * returns, with the path that served it (set by the code below in
+ * t->tpath).  Calls made inside it (realloc(NULL, n) is a malloc, a
+ * posix_memalign a memalign) are not recorded twice: t->trace_nest. */
+
+static KMM_NOINLINE void record(unsigned type, const void *result, size_t size, uint64_t c, uint32_t aux,
+				const void *caller)
+{
+	struct kmm_thread *t = &kmm_self;
+	unsigned path = t->tpath;
+	if (type == KMM_TR_REALLOC && result != NULL && (uint64_t)(uintptr_t)result == c)
+		path = KMM_TP_IN_PLACE;
+	else if (result != NULL && kmm_big_owns(result))
+		path = kmm_trace_last_vmalloc_path();
+	else if (path == KMM_TP_BRK && result != NULL && !chunk_main_arena(mem2chunk(result)))
+		path = KMM_TP_ARENA_HEAP;
+	kmm_trace_event(type, path, aux, (uintptr_t)result, size, c, (uintptr_t)caller);
+}
+
+static KMM_NOINLINE void *traced_malloc(size_t n, const void *caller)
+{
+	struct kmm_thread *t = &kmm_self;
+	if (t->trace_nest)
+		return malloc_slow(n, caller);
+	t->trace_nest = 1;
+	t->tpath = KMM_TP_NONE;
+	void *mem = malloc_slow(n, caller);
+	t->trace_nest = 0;
+	record(KMM_TR_MALLOC, mem, n, 0, 0, caller);
+	return mem;
+}
+
+KMM_HOT KMM_NOINLINE void *kmm_heap_malloc_slow(size_t n, const void *caller)
+{
+	if (KMM_UNLIKELY(kmm_trace_on))
+		return traced_malloc(n, caller);
+	return malloc_slow(n, caller);
 }
 
 static KMM_COLD void tcache_double_free_check(struct kmm_tcache *tc, size_t tidx, void *mem)
@@ -283,17 +336,20 @@ KMM_INLINE size_t heap_chunk_size(const void *mem, const char *who, struct kmm_a
 	return size;
 }
 
-KMM_HOT KMM_NOINLINE void kmm_heap_free_slow(void *mem)
+KMM_INLINE void free_slow(void *mem)
 {
 	struct kmm_thread *t = &kmm_self;
 	t->c.frees_slow++;
 	if (kmm_big_owns(mem)) {
+		t->tpath = KMM_TP_VFREE;
+		t->tsize = kmm_trace_on ? kmm_big_usable(mem, "free()") : 0;
 		kmm_big_free(mem);
 		return;
 	}
 	mchunk p = mem2chunk(mem);
 	struct kmm_arena *a;
 	size_t size = heap_chunk_size(mem, "free()", &a);
+	t->tsize = size;
 
 	struct kmm_tcache *tc = my_tcache(t);
 
@@ -315,6 +371,7 @@ KMM_HOT KMM_NOINLINE void kmm_heap_free_slow(void *mem)
 		if (t->rb_tail == NULL)
 			t->rb_tail = p;
 		t->c.remote_frees++;
+		t->tpath = KMM_TP_REMOTE;
 		if (++t->rb_count >= KMM_REMOTE_BATCH)
 			kmm_thread_remote_flush(t);
 		return;
@@ -328,6 +385,7 @@ KMM_HOT KMM_NOINLINE void kmm_heap_free_slow(void *mem)
 		if (tc->counts[tidx] < kmm_params.tcache_count) {
 			kmm_tcache_put(tc, p, tidx);
 			t->c.tc_free_hits++;
+			t->tpath = KMM_TP_TCACHE;
 			return;
 		}
 		t->c.tc_free_overflow++;
@@ -335,7 +393,32 @@ KMM_HOT KMM_NOINLINE void kmm_heap_free_slow(void *mem)
 
 	bool locked = arena_lock(a);
 	kmm_int_free(a, p);
+	t->tpath = a->last_free;
 	arena_unlock(a, locked);
+}
+
+static KMM_NOINLINE void traced_free(void *mem, const void *caller)
+{
+	struct kmm_thread *t = &kmm_self;
+	if (t->trace_nest) {
+		free_slow(mem);
+		return;
+	}
+	t->trace_nest = 1;
+	t->tpath = KMM_TP_NONE;
+	t->tsize = 0;
+	free_slow(mem);
+	t->trace_nest = 0;
+	kmm_trace_event(KMM_TR_FREE, t->tpath, 0, 0, t->tsize, (uintptr_t)mem, (uintptr_t)caller);
+}
+
+KMM_HOT KMM_NOINLINE void kmm_heap_free_slow(void *mem)
+{
+	if (KMM_UNLIKELY(kmm_trace_on)) {
+		traced_free(mem, __builtin_return_address(0));
+		return;
+	}
+	free_slow(mem);
 }
 
 /* calloc of a big block: all of it reads as zero (a reused area may be
@@ -353,7 +436,7 @@ static KMM_NOINLINE void *calloc_big(struct kmm_arena *a, size_t bytes, const vo
 	return mem;
 }
 
-KMM_HOT void *kmm_heap_calloc(size_t n, size_t size, const void *caller)
+static void *calloc_impl(size_t n, size_t size, const void *caller)
 {
 	size_t bytes;
 	if (KMM_UNLIKELY(__builtin_mul_overflow(n, size, &bytes) || bytes > KMM_MAX_REQUEST)) {
@@ -372,6 +455,7 @@ KMM_HOT void *kmm_heap_calloc(size_t n, size_t size, const void *caller)
 		if (tc->heads[tidx] != NULL) {
 			void *mem = kmm_tcache_get(tc, tidx);
 			t->c.tc_alloc_hits++;
+			t->tpath = KMM_TP_TCACHE;
 			return memset(mem, 0, nb - KMM_SIZE_SZ);
 		}
 		t->c.tc_alloc_misses++;
@@ -383,6 +467,7 @@ KMM_HOT void *kmm_heap_calloc(size_t n, size_t size, const void *caller)
 	enum kmm_path path = a->last_path;
 	char *fresh = a->carve_fresh;
 	arena_unlock(a, locked);
+	t->tpath = trace_path_of(path);
 	if (KMM_UNLIKELY(p == NULL)) {
 		if (path == KMM_PATH_BIG)
 			return calloc_big(a, bytes, caller);
@@ -405,6 +490,26 @@ KMM_HOT void *kmm_heap_calloc(size_t n, size_t size, const void *caller)
 			usable = dirty;
 	}
 	return memset(mem, 0, usable);
+}
+
+static KMM_NOINLINE void *traced_calloc(size_t n, size_t size, const void *caller)
+{
+	struct kmm_thread *t = &kmm_self;
+	if (t->trace_nest)
+		return calloc_impl(n, size, caller);
+	t->trace_nest = 1;
+	t->tpath = KMM_TP_NONE;
+	void *mem = calloc_impl(n, size, caller);
+	t->trace_nest = 0;
+	record(KMM_TR_CALLOC, mem, n * size, n, 0, caller);
+	return mem;
+}
+
+KMM_HOT void *kmm_heap_calloc(size_t n, size_t size, const void *caller)
+{
+	if (KMM_UNLIKELY(kmm_trace_on))
+		return traced_calloc(n, size, caller);
+	return calloc_impl(n, size, caller);
 }
 
 /* realloc of a big block: vrealloc grows in place or moves the pages
@@ -453,7 +558,7 @@ static KMM_NOINLINE void *realloc_heap_to_big(struct kmm_arena *a, mchunk oldp, 
 	return chunk2mem(newp);
 }
 
-KMM_HOT void *kmm_heap_realloc(void *mem, size_t n, const void *caller)
+static void *realloc_impl(void *mem, size_t n, const void *caller)
 {
 	if (mem == NULL)
 		return kmm_malloc_fast(n, caller);
@@ -480,6 +585,7 @@ KMM_HOT void *kmm_heap_realloc(void *mem, size_t n, const void *caller)
 	mchunk newp = kmm_int_realloc(a, oldp, oldsize, nb);
 	enum kmm_path path = a->last_path;
 	arena_unlock(a, locked);
+	t->tpath = trace_path_of(path);
 	if (KMM_UNLIKELY(newp == NULL)) {
 		if (path == KMM_PATH_BIG)
 			return realloc_heap_to_big(a, oldp, n, caller);
@@ -487,6 +593,26 @@ KMM_HOT void *kmm_heap_realloc(void *mem, size_t n, const void *caller)
 		return NULL;
 	}
 	return chunk2mem(newp);
+}
+
+static KMM_NOINLINE void *traced_realloc(void *mem, size_t n, const void *caller)
+{
+	struct kmm_thread *t = &kmm_self;
+	if (t->trace_nest)
+		return realloc_impl(mem, n, caller);
+	t->trace_nest = 1;
+	t->tpath = KMM_TP_NONE;
+	void *nmem = realloc_impl(mem, n, caller);
+	t->trace_nest = 0;
+	record(KMM_TR_REALLOC, nmem, n, (uintptr_t)mem, 0, caller);
+	return nmem;
+}
+
+KMM_HOT void *kmm_heap_realloc(void *mem, size_t n, const void *caller)
+{
+	if (KMM_UNLIKELY(kmm_trace_on))
+		return traced_realloc(mem, n, caller);
+	return realloc_impl(mem, n, caller);
 }
 
 void *kmm_heap_reallocarray(void *mem, size_t n, size_t size, const void *caller)
@@ -502,7 +628,7 @@ void *kmm_heap_reallocarray(void *mem, size_t n, size_t size, const void *caller
 /* memalign with glibc's rules: alignments up to 16 are plain mallocs, a
  * non-power-of-two alignment is rounded up to the next power of two, an
  * alignment above SIZE_MAX/2 + 1 is EINVAL. */
-void *kmm_heap_memalign(size_t alignment, size_t n, const void *caller)
+static void *memalign_impl(size_t alignment, size_t n, const void *caller)
 {
 	if (alignment <= KMM_ALIGNMENT)
 		return kmm_malloc_fast(n, caller);
@@ -531,6 +657,7 @@ void *kmm_heap_memalign(size_t alignment, size_t n, const void *caller)
 	mchunk p = kmm_int_memalign(a, alignment, request2size(n));
 	enum kmm_path path = a->last_path;
 	arena_unlock(a, locked);
+	t->tpath = trace_path_of(path);
 	if (p == NULL) {
 		if (path == KMM_PATH_BIG)
 			return big_or_heap(a, n, alignment, caller);
@@ -538,6 +665,26 @@ void *kmm_heap_memalign(size_t alignment, size_t n, const void *caller)
 		return NULL;
 	}
 	return chunk2mem(p);
+}
+
+static KMM_NOINLINE void *traced_memalign(size_t alignment, size_t n, const void *caller)
+{
+	struct kmm_thread *t = &kmm_self;
+	if (t->trace_nest)
+		return memalign_impl(alignment, n, caller);
+	t->trace_nest = 1;
+	t->tpath = KMM_TP_NONE;
+	void *mem = memalign_impl(alignment, n, caller);
+	t->trace_nest = 0;
+	record(KMM_TR_MEMALIGN, mem, n, 0, (uint32_t)(alignment > UINT32_MAX ? UINT32_MAX : alignment), caller);
+	return mem;
+}
+
+void *kmm_heap_memalign(size_t alignment, size_t n, const void *caller)
+{
+	if (KMM_UNLIKELY(kmm_trace_on))
+		return traced_memalign(alignment, n, caller);
+	return memalign_impl(alignment, n, caller);
 }
 
 int kmm_heap_posix_memalign(void **out, size_t alignment, size_t n, const void *caller)

@@ -33,6 +33,7 @@
 #include <sys/mman.h>
 
 #include "arena.h"
+#include "../trace.h"
 #include "arena_heap.h"
 #include "big.h"
 #include "tcache.h"
@@ -552,6 +553,7 @@ KMM_HOT void kmm_int_free(struct kmm_arena *a, mchunk p)
 		a->fastbins[fidx] = p;
 		a->have_fastchunks = 1;
 		a->st.frees_fastbin++;
+		a->last_free = KMM_TP_FASTBIN;
 		return;
 	}
 
@@ -570,6 +572,7 @@ KMM_HOT void kmm_int_free(struct kmm_arena *a, mchunk p)
 
 	bool into_top;
 	size = coalesce(a, p, size, &into_top, "free()");
+	a->last_free = into_top ? KMM_TP_TOP : KMM_TP_UNSORTED;
 	if (into_top)
 		a->st.frees_top++;
 	else

@@ -142,6 +142,7 @@ struct kmm_arena {
 	 * top paths, top_fresh as it was before the split (calloc uses both
 	 * before dropping the lock). */
 	enum kmm_path last_path;
+	uint8_t last_free;            /* trace: where kmm_int_free put the last chunk (trace.h) */
 	char      *carve_fresh;
 	/* Serve requests above the mmap threshold from the heap too (set
 	 * for a retry when vmalloc failed). */

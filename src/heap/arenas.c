@@ -234,7 +234,7 @@ KMM_HOT void kmm_arena_remote_drain_slow(struct kmm_arena *a)
 	 * those sizes then need neither the bins nor the lock.  The rest go
 	 * into the bins. */
 	struct kmm_thread *t = &kmm_self;
-	struct kmm_tcache *tc = t->arena == a && kmm_tcache_is_real(t->tc) ? t->tc : NULL;
+	struct kmm_tcache *tc = t->arena == a && kmm_tcache_is_real(t->tcache) ? t->tcache : NULL;
 	const size_t tcount = kmm_params.tcache_count, tbins = kmm_params.tcache_bins;
 	mchunk p = __atomic_exchange_n(&a->remote_head, NULL, __ATOMIC_ACQUIRE);
 	while (p != NULL) {

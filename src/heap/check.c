@@ -179,7 +179,7 @@ static void check_fastbins(struct kmm_arena *a, struct checker *c, size_t *count
 
 static void check_tcache(struct checker *c, size_t *count)
 {
-	struct kmm_tcache *tc = kmm_self.tc;
+	struct kmm_tcache *tc = kmm_self.tcache;
 	if (!kmm_tcache_is_real(tc))
 		return;
 	for (size_t i = 0; i < KMM_TCACHE_BINS; i++) {

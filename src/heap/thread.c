@@ -13,11 +13,15 @@
 #include "arenas.h"
 #include "arena_heap.h"
 #include "../kernel/kernel.h"
+#include "../kernel/slab.h"
 #include "../os.h"
 #include "../util/format.h"
+#include "../options.h"
+#include "../trace.h"
 
 __thread struct kmm_thread kmm_self __attribute__((tls_model("initial-exec"))) = {
 	.tc = &kmm_tcache_empty,
+	.tcache = &kmm_tcache_empty,
 };
 
 /* Both static tcaches read "every bin full, every bin empty". */
@@ -153,10 +157,10 @@ KMM_HOT void kmm_tcache_release(struct kmm_arena *mine, struct kmm_tcache *tc)
 static KMM_HOT void thread_exit(void *arg)
 {
 	struct kmm_thread *t = arg;
-	struct kmm_tcache *tc = t->tc;
+	struct kmm_tcache *tc = t->tcache;
 	kmm_kernel_thread_exit();
 	/* first: frees made while we flush (and after) go to the arena */
-	t->tc = &kmm_tcache_dead;
+	t->tc = t->tcache = &kmm_tcache_dead;
 	kmm_thread_remote_flush(t);
 	if (kmm_tcache_is_real(tc))
 		kmm_tcache_release(t->arena, tc);
@@ -167,6 +171,7 @@ static KMM_HOT void thread_exit(void *arg)
 	if (t->listed)
 		list_del(t);
 	kmm_unlock_if(&kmm_threads_lock, locked);
+	kmm_trace_thread_exit();
 }
 
 KMM_HOT void kmm_thread_init(void)
@@ -185,10 +190,10 @@ static KMM_HOT void thread_key_make(void)
 KMM_HOT struct kmm_tcache *kmm_thread_tcache_init(void)
 {
 	struct kmm_thread *t = &kmm_self;
-	if (t->tc == &kmm_tcache_dead)
+	if (t->tcache == &kmm_tcache_dead)
 		return NULL;
-	if (kmm_tcache_is_real(t->tc))
-		return t->tc;
+	if (kmm_tcache_is_real(t->tcache))
+		return t->tcache;
 
 	struct kmm_arena *a = t->arena;
 	if (a == NULL)
@@ -216,7 +221,9 @@ KMM_HOT struct kmm_tcache *kmm_thread_tcache_init(void)
 		thread_key_make();
 	kmm_unlock_if(&kmm_threads_lock, locked);
 
-	t->tc = tc;
+	t->tcache = tc;
+	t->tc = kmm_trace_on ? &kmm_tcache_empty : tc;
+	KMM_TRACE(KMM_TR_THREAD_START, 0, 0, 0, 0, 0, 0);
 	/* May allocate (keys past the first 32 need a second-level array):
 	 * the tcache is in place, so that recursion is an ordinary malloc. */
 	if (hook && thread_key_ok)
@@ -299,4 +306,33 @@ void kmm_thread_fork_child(void)
 		t = next;
 	}
 	self->tid = kmm_os_gettid();
+}
+
+/* ---- the trace log's buffers ---------------------------------------------------- */
+
+static struct kmm_kmem_cache *trace_buf_cache;
+
+static void *trace_buf_alloc(void)
+{
+	return kmm_kmem_cache_alloc(trace_buf_cache);
+}
+
+static void trace_buf_free(void *buf)
+{
+	kmm_kmem_cache_free(trace_buf_cache, buf);
+}
+
+KMM_COLD void kmm_thread_trace_start(void)
+{
+	static const struct kmm_trace_provider provider = { trace_buf_alloc, trace_buf_free };
+	if (kmm_options.trace_path[0] == '\0' || kmm_trace_on)
+		return;
+	trace_buf_cache = kmm_kmem_cache_create("kmm_trace_buf", KMM_TRACE_BUF_SIZE, 64);
+	if (trace_buf_cache == NULL || !kmm_trace_start(kmm_options.trace_path, kmm_options.trace_depth, &provider)) {
+		kmm_warn("cannot write the trace log %s", kmm_options.trace_path);
+		return;
+	}
+	/* this thread's fast paths off too (a tcache made before stays in
+	 * use, by the slow paths) */
+	kmm_self.tc = &kmm_tcache_empty;
 }

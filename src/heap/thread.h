@@ -55,6 +55,15 @@ struct kmm_thread {
 	struct kmm_thread *next, *prev;
 	pid_t tid;
 	bool listed;
+	/* The thread's own tcache (or the static empty or dead one).  `tc`
+	 * above is what the fast paths use: the same pointer, except while
+	 * a trace is written, when it is the static empty tcache, so that
+	 * every call takes a slow path, which uses this one and records the
+	 * call (api.c). */
+	struct kmm_tcache *tcache;
+	uint8_t tpath;                /* trace: the path that served or took the last call */
+	size_t tsize;                 /* trace: the size of the block the last free took */
+	uint8_t trace_nest;           /* trace: inside a recorded call */
 };
 
 extern __thread struct kmm_thread kmm_self __attribute__((tls_model("initial-exec")));
@@ -72,7 +81,7 @@ struct kmm_tcache *kmm_thread_tcache_init(void);
 /* Whether t's tcache may be used (not empty, not dead). */
 KMM_INLINE struct kmm_tcache *kmm_thread_usable_tcache(struct kmm_thread *t)
 {
-	return kmm_tcache_is_real(t->tc) ? t->tc : NULL;
+	return kmm_tcache_is_real(t->tcache) ? t->tcache : NULL;
 }
 
 /* Sum of all counters (live threads + exited ones). */
@@ -86,6 +95,11 @@ int kmm_thread_check(int verbose);
 /* Once per process, from kmm_init: the key that marks chunks in a tcache
  * (double-free detection).  The thread-exit hook is made later (thread.c). */
 void kmm_thread_init(void);
+
+/* Start the trace log if KMM_TRACE asked for one (from kmm's
+ * initialisation): the buffers come from the slab cache "kmm_trace_buf",
+ * and the calling thread's fast paths are switched off (tcache above). */
+void kmm_thread_trace_start(void);
 
 /* fork handlers (after the arena locks) */
 void kmm_thread_fork_prepare(void);

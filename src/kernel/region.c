@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "region.h"
+#include "../trace.h"
 #include "../os.h"
 #include "../util/format.h"
 #include "../util/lock.h"
@@ -56,6 +57,7 @@ KMM_HOT void kmm_region_add(struct kmm_region *r, enum kmm_region_kind kind, uin
 		r->populate = (uint8_t)populate;
 		insert_locked(r);
 		__atomic_store_n(&r->registered, 1, __ATOMIC_RELEASE);
+		KMM_TRACE(KMM_TR_REGION_ADD, 0, (uint32_t)prot | (uint32_t)populate << 8, start, end, kind, 0);
 	}
 	kmm_unlock_if(&region_lock, locked);
 }
@@ -74,6 +76,8 @@ KMM_HOT void kmm_region_update(struct kmm_region *r, uintptr_t start, uintptr_t 
 			r->end = end;
 		}
 	}
+	if (r->registered)
+		KMM_TRACE(KMM_TR_REGION_UPDATE, 0, 0, r->start, r->end, r->kind, 0);
 	kmm_unlock_if(&region_lock, locked);
 }
 
@@ -84,6 +88,7 @@ KMM_HOT void kmm_region_del(struct kmm_region *r)
 		kmm_rb_erase(&r->node, &regions);
 		nr_regions--;
 		r->registered = 0;
+		KMM_TRACE(KMM_TR_REGION_DEL, 0, 0, r->start, r->end, r->kind, 0);
 	}
 	kmm_unlock_if(&region_lock, locked);
 }

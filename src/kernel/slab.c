@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "slab.h"
+#include "../trace.h"
 #include "../os.h"
 #include "../util/format.h"
 
@@ -87,6 +88,9 @@ static KMM_HOT void cache_setup(struct kmm_kmem_cache *c, const char *name, size
 		if (objs >= min_objects && slab - objs * c->size <= slab / 8)
 			break;
 	}
+	/* objects bigger than 32 KiB: one per slab of the order that holds it */
+	while ((KMM_PAGE_SIZE << order) < c->size)
+		order++;
 	c->order = order;
 	c->objects = (unsigned)((KMM_PAGE_SIZE << order) / c->size);
 	c->min_partial = c->size >= 1024 ? 2 : 4;
@@ -296,9 +300,11 @@ KMM_HOT void *kmm_kmem_cache_alloc(struct kmm_kmem_cache *c)
 		cs->freelist = get_free(obj);
 		cs->nfree--;
 		c->alloc_fast++;   /* racy statistic, like the kernel's */
-		return obj;
+	} else {
+		obj = alloc_slow(c, cs);
 	}
-	return alloc_slow(c, cs);
+	KMM_TRACE(KMM_TR_SLAB_ALLOC, 0, (uint32_t)c->index, obj, c->object_size, 0, 0);
+	return obj;
 }
 
 KMM_HOT void *kmm_kmem_cache_zalloc(struct kmm_kmem_cache *c)
@@ -339,6 +345,7 @@ KMM_HOT void kmm_kmem_cache_free(struct kmm_kmem_cache *c, void *obj)
 	if (KMM_UNLIKELY(page == NULL || !(page->flags & KMM_PG_SLAB)))
 		kmm_fatal("kmem_cache_free(%s): %p is not in a slab", c->name, obj);
 	check_object(c, page, obj);
+	KMM_TRACE(KMM_TR_SLAB_FREE, 0, (uint32_t)c->index, 0, c->object_size, obj, 0);
 	struct cpu_slab *cs = &cpu_slabs[c->index];
 	if (KMM_LIKELY(cs->page == page)) {
 		set_free(obj, cs->freelist);
@@ -352,6 +359,11 @@ KMM_HOT void kmm_kmem_cache_free(struct kmm_kmem_cache *c, void *obj)
 
 KMM_HOT struct kmm_kmem_cache *kmm_kmem_cache_create(const char *name, size_t size, size_t align)
 {
+	if (size == 0 || size > (KMM_PAGE_SIZE << (KMM_MAX_ORDER - 1)) || (align & (align - 1)) != 0 ||
+	    align > KMM_PAGE_SIZE) {
+		errno = EINVAL;
+		return NULL;
+	}
 	slab_init();
 	struct kmm_kmem_cache *c = kmm_kmem_cache_zalloc(&cache_cache);
 	if (c == NULL)

@@ -65,7 +65,9 @@ struct kmm_kmem_cache {
 
 /* Create a cache (its descriptor comes from the "kmem_cache" cache).
  * `name` must stay valid while the cache exists: it is kept, not copied.
- * NULL if all KMM_MAX_CACHES slots are taken or memory ran out. */
+ * Objects up to 4 MiB (above 32 KiB, one per slab); `align` a power of
+ * two up to a page.  NULL with errno EINVAL for other sizes or alignments,
+ * ENOMEM if all KMM_MAX_CACHES slots are taken or memory ran out. */
 struct kmm_kmem_cache *kmm_kmem_cache_create(const char *name, size_t size, size_t align);
 
 /* Set the slab order of a cache that has no slabs yet (what writing

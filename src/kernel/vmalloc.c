@@ -52,6 +52,7 @@
 
 #include "vmalloc.h"
 #include "slab.h"
+#include "../trace.h"
 #include "../os.h"
 #include "../util/format.h"
 
@@ -657,6 +658,7 @@ static void populate(uintptr_t addr, size_t len)
 		for (size_t off = 0; off < len; off += PAGE)
 			*(volatile char *)(addr + off) = *(volatile char *)(addr + off);
 	}
+	KMM_TRACE(KMM_TR_POPULATE, 0, KMM_POPULATE_PREFAULT, addr, len, 0, len / PAGE);
 }
 
 /* ---- vmalloc / vfree ----------------------------------------------------------------- */
@@ -725,7 +727,10 @@ static void shrink_area(struct kmm_vmap_area *va, size_t pages)
 
 /* align: a power of two >= PAGE, or VMALLOC_TOPDOWN (page aligned, placed
  * from the top of the free space) */
-static void *vmalloc_node(size_t size, size_t align, const void *caller)
+/* trace: whether this thread's last vmalloc_node reused a lazily freed area */
+static __thread uint8_t last_reused __attribute__((tls_model("initial-exec")));
+
+static void *vmalloc_node_do(size_t size, size_t align, const void *caller)
 {
 	bool topdown = align == VMALLOC_TOPDOWN;
 	if (topdown)
@@ -750,6 +755,7 @@ static void *vmalloc_node(size_t size, size_t align, const void *caller)
 		busy_bytes += va->vm->nr_pages * PAGE;
 		vst.allocs++;
 		vst.reused++;
+		last_reused = 1;
 		va->vm->caller = caller;
 		va->vm->requested_size = size;
 		kmm_unlock_if(&vmap_lock, locked);
@@ -776,6 +782,7 @@ static void *vmalloc_node(size_t size, size_t align, const void *caller)
 		busy_bytes += have * PAGE;
 		vst.allocs++;
 		vst.reused++;
+		last_reused = 1;
 		va->vm->caller = caller;
 		kmm_unlock_if(&vmap_lock, locked);
 		void *start = (void *)va->va_start;
@@ -787,6 +794,8 @@ static void *vmalloc_node(size_t size, size_t align, const void *caller)
 		kmm_vfree((void *)va->va_start);
 		locked = kmm_lock_fork_aware(&vmap_lock);
 	}
+
+	last_reused = 0;
 
 	/* 2. lazily freed areas too small for this request: purge them now, so
 	 * their resident frames go back to the buddy allocator, whose free
@@ -857,6 +866,8 @@ static void *vmalloc_node(size_t size, size_t align, const void *caller)
 	map_frames(pages, nr_pages, start);
 	if (kmm_vmalloc_params.populate)
 		populate(start, nr_pages * PAGE);
+	else
+		KMM_TRACE(KMM_TR_POPULATE, 0, KMM_POPULATE_DEMAND, start, nr_pages * PAGE, 0, (uint64_t)-1);
 	vm->flags &= ~KMM_VM_UNINITIALIZED;
 
 	locked = kmm_lock_fork_aware(&vmap_lock);
@@ -867,6 +878,16 @@ static void *vmalloc_node(size_t size, size_t align, const void *caller)
 		       KMM_PROT_R | KMM_PROT_W,
 		       kmm_vmalloc_params.populate ? KMM_POPULATE_PREFAULT : KMM_POPULATE_DEMAND);
 	return (void *)start;
+}
+
+/* vmalloc_node and its trace event (docs/trace.md: vmalloc) */
+static void *vmalloc_node(size_t size, size_t align, const void *caller)
+{
+	void *p = vmalloc_node_do(size, align, caller);
+	if (KMM_UNLIKELY(kmm_trace_on) && p != NULL)
+		kmm_trace_event(KMM_TR_VMALLOC, last_reused ? KMM_TP_VMALLOC_REUSED : KMM_TP_VMALLOC_NEW, 0,
+				(uintptr_t)p, kmm_vmalloc_size(p) + PAGE, size, 0);
+	return p;
 }
 
 void *kmm_vmalloc(size_t size, const void *caller)
@@ -977,7 +998,9 @@ static size_t vfree_area(const void *addr, bool now)
 
 size_t kmm_vfree(const void *addr)
 {
-	return vfree_area(addr, false);
+	size_t n = vfree_area(addr, false);
+	KMM_TRACE(KMM_TR_VFREE, 0, 0, 0, n, addr, 0);
+	return n;
 }
 
 size_t kmm_vmalloc_purge(bool all)

@@ -392,6 +392,32 @@ Test(slab, cache_name_kept_and_truncated_in_slabinfo)
 	CHECK_SLAB();
 }
 
+Test(slab, big_objects_one_per_slab)
+{
+	/* 64 KiB objects (the trace log's buffers): one per order-4 slab */
+	struct kmm_kmem_cache *c = kmm_kmem_cache_create("big-64k", 65536, 64);
+	cr_assert_not_null(c);
+	cr_assert_eq(c->order, 4);
+	cr_assert_eq(c->objects, 1);
+	char *o[3];
+	for (int i = 0; i < 3; i++) {
+		o[i] = kmm_kmem_cache_alloc(c);
+		cr_assert_not_null(o[i]);
+		memset(o[i], 0x5a, 65536);
+	}
+	cr_assert(o[0] != o[1] && o[1] != o[2] && o[0] != o[2]);
+	CHECK_SLAB();
+	for (int i = 0; i < 3; i++)
+		kmm_kmem_cache_free(c, o[i]);
+	CHECK_SLAB();
+	/* what no slab can hold is refused, not half made */
+	errno = 0;
+	cr_assert_null(kmm_kmem_cache_create("too-big", ((size_t)4 << 20) + 1, 8));
+	cr_assert_eq(errno, EINVAL);
+	cr_assert_null(kmm_kmem_cache_create("bad-align", 64, 24));
+	cr_assert_null(kmm_kmem_cache_create("zero", 0, 8));
+}
+
 Test(slab, cache_slots_run_out_cleanly)
 {
 	struct kmm_kmem_cache *made[KMM_MAX_CACHES + 1];

@@ -1,0 +1,531 @@
+/*
+ * trace.c — the allocation trace log writer.  Format: docs/trace.md.
+ *
+ * Theory.  Every event gets a number from one process-wide counter (an
+ * atomic add), so the order of events across threads is exact, and goes
+ * into its thread's buffer; buffers are written out as blocks, each with
+ * one writev() on a file opened O_APPEND, so blocks never mix.  The reader
+ * sorts events by number.
+ *
+ *   thread A:  [events 3 7 8 ...............]   -> block (tid A) when full
+ *   thread B:  [events 4 5 6 9 ..............]  -> block (tid B) when full
+ *
+ * A buffer (64 KiB) is a slab object the heap side hands over through the
+ * provider (trace.h): asking for it records slab events, and events a
+ * thread makes before its buffer exists go to a few slots of staging in
+ * its TLS record.  The owner appends without a lock and publishes its fill
+ * level with a release store; writing a buffer out takes the buffer's
+ * flush lock, so at process exit the exiting thread can write out the
+ * events other threads have published, without stopping them.
+ *
+ * Lock order: the registry lock (list of buffers) before a buffer's flush
+ * lock; both are leaves below every other kmm lock (hooks run with arena,
+ * zone and slab locks held).  They are spin locks with sched_yield: held
+ * only around one writev or a list update.
+ *
+ * Files: docs/trace.md, "Files".  fork: the child drops every buffer but
+ * its own, empties that one (the parent writes those events) and starts a
+ * file of its own.  Crash, kill, _exit or exec: the buffers not yet
+ * written are lost, and the log has no end block, which the reader reports.
+ */
+#include "config.h"
+
+#include <fcntl.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <time.h>
+
+#include "trace.h"
+#include "sys.h"
+
+bool kmm_trace_on;
+
+/* ---- the format (docs/trace.md) ---------------------------------------------- */
+
+struct file_header {
+	char magic[8];
+	uint32_t version, header_size, pid, ppid, depth, page_size;
+	uint64_t start_mono, start_real, first_seq, reserved;
+};
+
+enum { BLOCK_EVENTS = 1, BLOCK_MAPS = 2, BLOCK_END = 3, BLOCK_INFO = 4 };
+#define BLOCK_MAGIC 0x424d4d4bu   /* "KMMB" */
+
+struct block_header {
+	uint32_t magic;
+	uint16_t kind, reserved;
+	uint32_t tid, size;
+};
+
+struct event {
+	uint64_t seq, time;
+	uint8_t type, path;
+	uint16_t nframes;
+	uint32_t aux;
+	uint64_t a, b, c, d;
+};
+
+_Static_assert(sizeof(struct file_header) == 64, "file header is 64 bytes");
+_Static_assert(sizeof(struct block_header) == 16, "block header is 16 bytes");
+_Static_assert(sizeof(struct event) == 56, "event record is 56 bytes");
+
+/* ---- state ----------------------------------------------------------------- */
+
+struct tbuf {
+	struct tbuf *next, *prev;     /* the registry */
+	volatile int flush_lock;
+	uint32_t tid;
+	uint32_t pos;                 /* bytes of events; written by the owner only */
+	uint32_t flushed;             /* bytes of them written out (flush lock) */
+	uint64_t count;               /* events appended (owner) */
+	uint64_t count_flushed;       /* of them written out (flush lock) */
+};
+#define TBUF_DATA_OFF ((sizeof(struct tbuf) + 63) & ~(size_t)63)
+#define TBUF_CAP ((uint32_t)((KMM_TRACE_BUF_SIZE - TBUF_DATA_OFF) / sizeof(struct event) * sizeof(struct event)))
+
+#define STAGE_EVENTS 4
+
+struct tthread {
+	struct tbuf *buf;
+	uint32_t tid;
+	uint8_t providing;            /* asking the provider for a buffer now */
+	uint8_t exited;               /* after kmm_trace_thread_exit: unbuffered */
+	uint8_t vmalloc_path;
+	uint8_t stage_len;
+	struct event stage[STAGE_EVENTS];
+};
+
+static __thread struct tthread tself __attribute__((tls_model("initial-exec")));
+
+static int trace_fd = -1;
+static char trace_path[4096];
+static unsigned trace_depth;
+static uint64_t start_mono;
+static struct kmm_trace_provider provider;
+static uint64_t next_seq;            /* the process-wide event counter */
+static uint64_t first_seq;
+static uint64_t events_written;
+static volatile int registry_lock;
+static struct tbuf *registry;
+static bool finished;
+static int parent_pid;               /* saved in fork prepare */
+
+/* ---- small helpers (no libc beyond memcpy and clock_gettime) ------------------- */
+
+static void spin_lock(volatile int *l)
+{
+	while (__atomic_exchange_n(l, 1, __ATOMIC_ACQUIRE) != 0)
+		KMM_RAW0(SYS_sched_yield);
+}
+
+static void spin_unlock(volatile int *l)
+{
+	__atomic_store_n(l, 0, __ATOMIC_RELEASE);
+}
+
+static uint64_t clock_ns(clockid_t which)
+{
+	struct timespec ts;
+	clock_gettime(which, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint32_t my_tid(struct tthread *ts)
+{
+	if (ts->tid == 0)
+		ts->tid = (uint32_t)KMM_RAW0(SYS_gettid);
+	return ts->tid;
+}
+
+static char *put_uint(char *p, uint64_t v)
+{
+	char tmp[24];
+	int n = 0;
+	do
+		tmp[n++] = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	while (n > 0)
+		*p++ = tmp[--n];
+	return p;
+}
+
+/* Write all of iov to the log (one writev, continued if short). */
+static void write_iov(struct iovec *iov, int n)
+{
+	if (trace_fd < 0)
+		return;
+	while (n > 0) {
+		long r = KMM_RAW3(SYS_writev, trace_fd, iov, n);
+		if (r == -EINTR)
+			continue;
+		if (r <= 0)
+			return;
+		while (n > 0 && (size_t)r >= iov->iov_len) {
+			r -= (long)iov->iov_len;
+			iov++;
+			n--;
+		}
+		if (n > 0) {
+			iov->iov_base = (char *)iov->iov_base + r;
+			iov->iov_len -= (size_t)r;
+		}
+	}
+}
+
+static void write_block(unsigned kind, uint32_t tid, const void *data, size_t size)
+{
+	struct block_header h = { BLOCK_MAGIC, (uint16_t)kind, 0, tid, (uint32_t)size };
+	struct iovec iov[2] = { { &h, sizeof h }, { (void *)data, size } };
+	write_iov(iov, size > 0 ? 2 : 1);
+}
+
+static long open_at(const char *path, int flags, int mode)
+{
+	return KMM_RAW5(SYS_openat, AT_FDCWD, path, flags | O_CLOEXEC, mode, 0);
+}
+
+/* ---- file, header, info, maps ----------------------------------------------------- */
+
+/* FILE, else FILE.PID, else FILE.PID.N (docs/trace.md, "Files").  The first
+ * try is skipped for a forked child. */
+static int create_log(bool may_take_plain, uint32_t pid)
+{
+	char name[sizeof trace_path + 48];
+	size_t n = strlen(trace_path);
+	int flags = O_WRONLY | O_CREAT | O_EXCL | O_APPEND;
+	if (may_take_plain) {
+		long fd = open_at(trace_path, flags, 0644);
+		if (fd >= 0 || fd != -EEXIST)
+			return (int)fd;
+	}
+	memcpy(name, trace_path, n);
+	char *p = name + n;
+	*p++ = '.';
+	p = put_uint(p, pid);
+	for (unsigned k = 1; k < 1000; k++) {
+		char *q = p;
+		if (k > 1) {
+			*q++ = '.';
+			q = put_uint(q, k);
+		}
+		*q = '\0';
+		long fd = open_at(name, flags, 0644);
+		if (fd >= 0 || fd != -EEXIST)
+			return (int)fd;
+	}
+	return -1;
+}
+
+static void write_header(uint32_t pid, uint32_t ppid)
+{
+	struct file_header h;
+	memset(&h, 0, sizeof h);
+	memcpy(h.magic, "KMMTRACE", 8);
+	h.version = 1;
+	h.header_size = sizeof h;
+	h.pid = pid;
+	h.ppid = ppid;
+	h.depth = trace_depth;
+	h.page_size = 4096;
+	h.start_mono = start_mono;
+	h.start_real = clock_ns(CLOCK_REALTIME);
+	h.first_seq = first_seq;
+	struct iovec iov = { &h, sizeof h };
+	write_iov(&iov, 1);
+}
+
+static void write_info(uint32_t tid)
+{
+	char buf[4096];
+	size_t n = 0;
+	memcpy(buf, "exe=", 4);
+	n = 4;
+	long r = KMM_RAW6(SYS_readlinkat, AT_FDCWD, "/proc/self/exe", buf + n, sizeof buf / 2, 0, 0);
+	if (r > 0)
+		n += (size_t)r;
+	buf[n++] = '\n';
+	memcpy(buf + n, "cmdline=", 8);
+	n += 8;
+	long fd = open_at("/proc/self/cmdline", O_RDONLY, 0);
+	if (fd >= 0) {
+		r = KMM_RAW3(SYS_read, fd, buf + n, sizeof buf - n - 1);
+		if (r > 0) {
+			for (long i = 0; i < r; i++)
+				if (buf[n + (size_t)i] == '\0' || buf[n + (size_t)i] == '\n')
+					buf[n + (size_t)i] = ' ';
+			while (r > 0 && buf[n + (size_t)r - 1] == ' ')
+				r--;
+			n += (size_t)r;
+		}
+		KMM_RAW3(SYS_close, fd, 0, 0);
+	}
+	buf[n++] = '\n';
+	write_block(BLOCK_INFO, tid, buf, n);
+}
+
+/* /proc/self/maps, as blocks of whole lines. */
+static void write_maps(uint32_t tid)
+{
+	char buf[4096];
+	long fd = open_at("/proc/self/maps", O_RDONLY, 0);
+	if (fd < 0)
+		return;
+	for (;;) {
+		long r = KMM_RAW3(SYS_read, fd, buf, sizeof buf);
+		if (r == -EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		write_block(BLOCK_MAPS, tid, buf, (size_t)r);
+	}
+	KMM_RAW3(SYS_close, fd, 0, 0);
+}
+
+bool kmm_trace_start(const char *path, unsigned depth, const struct kmm_trace_provider *prov)
+{
+	size_t n = strlen(path);
+	if (n == 0 || n >= sizeof trace_path || kmm_trace_on)
+		return false;
+	memcpy(trace_path, path, n + 1);
+	trace_depth = depth;
+	provider = *prov;
+	uint32_t pid = (uint32_t)KMM_RAW0(SYS_getpid);
+	int fd = create_log(true, pid);
+	if (fd < 0)
+		return false;
+	trace_fd = fd;
+	start_mono = clock_ns(CLOCK_MONOTONIC);
+	first_seq = next_seq;
+	uint32_t tid = my_tid(&tself);
+	write_header(pid, 0);
+	write_info(tid);
+	write_maps(tid);
+	__atomic_store_n(&kmm_trace_on, true, __ATOMIC_RELEASE);
+	return true;
+}
+
+/* ---- buffers ------------------------------------------------------------------ */
+
+static inline unsigned char *tbuf_data(struct tbuf *b)
+{
+	return (unsigned char *)b + TBUF_DATA_OFF;
+}
+
+/* Write out what b holds beyond what was written.  Flush lock held. */
+static void tbuf_write_locked(struct tbuf *b)
+{
+	uint32_t pos = __atomic_load_n(&b->pos, __ATOMIC_ACQUIRE);
+	uint64_t count = __atomic_load_n(&b->count, __ATOMIC_ACQUIRE);
+	if (pos > b->flushed) {
+		write_block(BLOCK_EVENTS, b->tid, tbuf_data(b) + b->flushed, pos - b->flushed);
+		__atomic_add_fetch(&events_written, count - b->count_flushed, __ATOMIC_RELAXED);
+	}
+	b->flushed = pos;
+	b->count_flushed = count;
+}
+
+static void registry_add(struct tbuf *b)
+{
+	spin_lock(&registry_lock);
+	b->prev = NULL;
+	b->next = registry;
+	if (registry != NULL)
+		registry->prev = b;
+	registry = b;
+	spin_unlock(&registry_lock);
+}
+
+static void registry_del(struct tbuf *b)
+{
+	spin_lock(&registry_lock);
+	if (b->prev != NULL)
+		b->prev->next = b->next;
+	else
+		registry = b->next;
+	if (b->next != NULL)
+		b->next->prev = b->prev;
+	spin_unlock(&registry_lock);
+}
+
+static void write_stage(struct tthread *ts)
+{
+	if (ts->stage_len == 0)
+		return;
+	write_block(BLOCK_EVENTS, my_tid(ts), ts->stage, ts->stage_len * sizeof(struct event));
+	__atomic_add_fetch(&events_written, ts->stage_len, __ATOMIC_RELAXED);
+	ts->stage_len = 0;
+}
+
+static void append_to(struct tbuf *b, const struct event *e)
+{
+	uint32_t pos = b->pos;
+	if (KMM_UNLIKELY(pos + sizeof *e > TBUF_CAP)) {
+		spin_lock(&b->flush_lock);
+		tbuf_write_locked(b);
+		b->flushed = 0;
+		__atomic_store_n(&b->pos, 0, __ATOMIC_RELEASE);
+		spin_unlock(&b->flush_lock);
+		pos = 0;
+	}
+	memcpy(tbuf_data(b) + pos, e, sizeof *e);
+	__atomic_store_n(&b->count, b->count + 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&b->pos, pos + (uint32_t)sizeof *e, __ATOMIC_RELEASE);
+}
+
+static KMM_NOINLINE void get_buffer(struct tthread *ts)
+{
+	ts->providing = 1;
+	void *m = provider.alloc();
+	ts->providing = 0;
+	if (m == NULL)
+		return;
+	struct tbuf *b = m;
+	memset(b, 0, sizeof *b);
+	b->tid = my_tid(ts);
+	registry_add(b);
+	ts->buf = b;
+	for (unsigned i = 0; i < ts->stage_len; i++)
+		append_to(b, &ts->stage[i]);
+	ts->stage_len = 0;
+}
+
+static void append(struct tthread *ts, const struct event *e)
+{
+	if (KMM_UNLIKELY(ts->buf == NULL)) {
+		if (!ts->providing && !ts->exited && !finished && provider.alloc != NULL)
+			get_buffer(ts);
+		if (ts->buf == NULL) {
+			if (ts->stage_len == STAGE_EVENTS)
+				write_stage(ts);
+			ts->stage[ts->stage_len++] = *e;
+			if (ts->exited || finished)
+				write_stage(ts);
+			return;
+		}
+	}
+	if (KMM_UNLIKELY(__atomic_load_n(&finished, __ATOMIC_ACQUIRE))) {
+		/* after the end block: one block per event */
+		write_block(BLOCK_EVENTS, my_tid(ts), e, sizeof *e);
+		__atomic_add_fetch(&events_written, 1, __ATOMIC_RELAXED);
+		return;
+	}
+	append_to(ts->buf, e);
+}
+
+KMM_NOINLINE void kmm_trace_event(unsigned type, unsigned path, uint32_t aux, uint64_t a, uint64_t b,
+				  uint64_t c, uint64_t d)
+{
+	struct tthread *ts = &tself;
+	struct event e;
+	e.seq = __atomic_fetch_add(&next_seq, 1, __ATOMIC_RELAXED);
+	e.time = clock_ns(CLOCK_MONOTONIC) - start_mono;
+	e.type = (uint8_t)type;
+	e.path = (uint8_t)path;
+	e.nframes = 0;
+	e.aux = aux;
+	e.a = a;
+	e.b = b;
+	e.c = c;
+	e.d = d;
+	if (type == KMM_TR_VMALLOC)
+		ts->vmalloc_path = (uint8_t)path;
+	append(ts, &e);
+}
+
+unsigned kmm_trace_last_vmalloc_path(void)
+{
+	return tself.vmalloc_path;
+}
+
+void kmm_trace_thread_exit(void)
+{
+	struct tthread *ts = &tself;
+	if (!kmm_trace_on || ts->exited)
+		return;
+	kmm_trace_event(KMM_TR_THREAD_EXIT, 0, 0, 0, 0, 0, 0);
+	struct tbuf *b = ts->buf;
+	ts->exited = 1;
+	if (b != NULL) {
+		spin_lock(&b->flush_lock);
+		tbuf_write_locked(b);
+		spin_unlock(&b->flush_lock);
+		registry_del(b);
+		ts->buf = NULL;
+		/* the slab free this records is written at once (exited) */
+		provider.free(b);
+	}
+	write_stage(ts);
+}
+
+void kmm_trace_finish(void)
+{
+	if (!kmm_trace_on || finished)
+		return;
+	struct tthread *ts = &tself;
+	uint32_t tid = my_tid(ts);
+	write_maps(tid);
+	spin_lock(&registry_lock);
+	for (struct tbuf *b = registry; b != NULL; b = b->next) {
+		spin_lock(&b->flush_lock);
+		tbuf_write_locked(b);
+		spin_unlock(&b->flush_lock);
+	}
+	__atomic_store_n(&finished, true, __ATOMIC_RELEASE);
+	spin_unlock(&registry_lock);
+	write_stage(ts);
+	uint64_t end[2] = { __atomic_load_n(&events_written, __ATOMIC_RELAXED),
+			    __atomic_load_n(&next_seq, __ATOMIC_RELAXED) - 1 };
+	write_block(BLOCK_END, tid, end, sizeof end);
+}
+
+/* ---- fork ------------------------------------------------------------------ */
+
+void kmm_trace_fork_prepare(void)
+{
+	if (!kmm_trace_on)
+		return;
+	parent_pid = (int)KMM_RAW0(SYS_getpid);
+	spin_lock(&registry_lock);
+}
+
+void kmm_trace_fork_parent(void)
+{
+	if (!kmm_trace_on)
+		return;
+	spin_unlock(&registry_lock);
+}
+
+void kmm_trace_fork_child(void)
+{
+	if (!kmm_trace_on)
+		return;
+	struct tthread *ts = &tself;
+	registry_lock = 0;
+	/* the other threads do not exist here, and the parent writes out
+	 * what every buffer holds: keep only ours, empty */
+	registry = NULL;
+	ts->tid = 0;
+	ts->stage_len = 0;
+	if (ts->buf != NULL) {
+		struct tbuf *b = ts->buf;
+		memset(b, 0, sizeof *b);
+		b->tid = my_tid(ts);
+		registry = b;
+	}
+	events_written = 0;
+	finished = false;
+	if (trace_fd >= 0)
+		KMM_RAW3(SYS_close, trace_fd, 0, 0);
+	uint32_t pid = (uint32_t)KMM_RAW0(SYS_getpid);
+	trace_fd = create_log(false, pid);
+	if (trace_fd < 0) {
+		kmm_trace_on = false;
+		return;
+	}
+	first_seq = next_seq;
+	uint32_t tid = my_tid(ts);
+	write_header(pid, (uint32_t)parent_pid);
+	write_info(tid);
+	write_maps(tid);
+	kmm_trace_event(KMM_TR_FORK, 0, 0, (uint64_t)parent_pid, 0, 0, 0);
+}

@@ -1,0 +1,115 @@
+/*
+ * trace.h — the allocation trace log writer (KMM_TRACE=FILE).  The format
+ * is defined in docs/trace.md; the reader is tools/kmm-trace.c.
+ *
+ * Low in the house: the heap side, the kernel side and the OS layer report
+ * to it; it depends on nothing in kmm but sys.h (raw system calls) and
+ * util/compiler.h.  The memory for the per-thread buffers comes from a
+ * provider the heap side registers (a slab cache: docs/kernel.md says all
+ * of kmm's metadata comes from slab caches), so no include goes upwards.
+ *
+ * Every hook is guarded by kmm_trace_on, false unless a trace is being
+ * written; the malloc and free fast paths have no hook at all (while
+ * tracing, a thread's fast-path tcache pointer is the static empty tcache,
+ * so every call takes a slow path, which records it: api.c).
+ */
+#ifndef KMM_TRACE_H
+#define KMM_TRACE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/compiler.h"
+
+/* Event types and paths: docs/trace.md, "Layout". */
+enum kmm_trace_type {
+	KMM_TR_MALLOC = 1,
+	KMM_TR_CALLOC = 2,
+	KMM_TR_REALLOC = 3,
+	KMM_TR_FREE = 4,
+	KMM_TR_MEMALIGN = 5,
+	KMM_TR_BRK = 16,
+	KMM_TR_MMAP = 17,
+	KMM_TR_MUNMAP = 18,
+	KMM_TR_MPROTECT = 19,
+	KMM_TR_MADVISE = 20,
+	KMM_TR_MREMAP = 21,
+	KMM_TR_REGION_ADD = 32,
+	KMM_TR_REGION_UPDATE = 33,
+	KMM_TR_REGION_DEL = 34,
+	KMM_TR_POPULATE = 35,
+	KMM_TR_SLAB_ALLOC = 48,
+	KMM_TR_SLAB_FREE = 49,
+	KMM_TR_VMALLOC = 50,
+	KMM_TR_VFREE = 51,
+	KMM_TR_THREAD_START = 64,
+	KMM_TR_THREAD_EXIT = 65,
+	KMM_TR_FORK = 66,
+};
+
+enum kmm_trace_path {
+	KMM_TP_NONE = 0,
+	KMM_TP_TCACHE = 1,
+	KMM_TP_FASTBIN = 2,
+	KMM_TP_SMALLBIN = 3,
+	KMM_TP_UNSORTED = 4,
+	KMM_TP_REMAINDER = 5,
+	KMM_TP_LARGEBIN = 6,
+	KMM_TP_BINMAP = 7,
+	KMM_TP_TOP = 8,
+	KMM_TP_BRK = 9,
+	KMM_TP_ARENA_HEAP = 10,
+	KMM_TP_VMALLOC_NEW = 11,
+	KMM_TP_VMALLOC_REUSED = 12,
+	KMM_TP_IN_PLACE = 13,
+	KMM_TP_REMOTE = 14,
+	KMM_TP_VFREE = 15,
+};
+
+/* Whether a trace is being written (read by every hook; set once). */
+extern bool kmm_trace_on;
+
+/* Where the heap side gets and returns the per-thread buffers. */
+struct kmm_trace_provider {
+	void *(*alloc)(void);         /* KMM_TRACE_BUF_SIZE bytes, or NULL */
+	void (*free)(void *buf);
+};
+#define KMM_TRACE_BUF_SIZE 65536
+
+/* Start tracing to `path` (KMM_TRACE): creates the file (docs/trace.md,
+ * "Files"), writes the header, the info block and a maps snapshot.
+ * Called once, from kmm's initialisation; returns false if the file could
+ * not be created (tracing stays off).  `depth`: backtrace frames asked
+ * for (recorded in the header; 0 = none). */
+bool kmm_trace_start(const char *path, unsigned depth, const struct kmm_trace_provider *provider);
+
+/* Record an event (fields: docs/trace.md).  Never allocates from the
+ * program's heap; may ask the provider for this thread's buffer. */
+KMM_NOINLINE void kmm_trace_event(unsigned type, unsigned path, uint32_t aux, uint64_t a, uint64_t b,
+				  uint64_t c, uint64_t d);
+
+#define KMM_TRACE(type, path, aux, a, b, c, d)                                                      \
+	do {                                                                                        \
+		if (KMM_UNLIKELY(kmm_trace_on))                                                     \
+			kmm_trace_event((type), (path), (aux), (uint64_t)(a), (uint64_t)(b),        \
+					(uint64_t)(c), (uint64_t)(d));                              \
+	} while (0)
+
+/* The path of this thread's last vmalloc event (11 new or 12 reused). */
+unsigned kmm_trace_last_vmalloc_path(void);
+
+/* This thread ends: record it, write its buffer, give the buffer back. */
+void kmm_trace_thread_exit(void);
+
+/* Normal process exit: a maps snapshot, every thread's buffer, the end
+ * block.  Events after this are written one block each. */
+void kmm_trace_finish(void);
+
+/* fork: the registry lock in prepare; in the child, a file of its own
+ * (FILE.PID) and none of the parent's unwritten events. */
+void kmm_trace_fork_prepare(void);
+void kmm_trace_fork_parent(void);
+void kmm_trace_fork_child(void);
+
+#endif /* KMM_TRACE_H */
