@@ -24,7 +24,9 @@
  */
 #include "config.h"
 
+#include <dlfcn.h>
 #include <fcntl.h>
+#include <link.h>
 #include <pthread.h>
 
 #include "init.h"
@@ -116,6 +118,44 @@ extern int __register_atfork(void (*prepare)(void), void (*parent)(void), void (
 			     void *dso_handle);
 extern void *__dso_handle __attribute__((weak, visibility("hidden")));
 
+/* KMM_TRACE_BACKTRACE: libunwind's unw_backtrace, loaded here, where
+ * dlopen may allocate (not from inside malloc), and only when asked for:
+ * a process that does not trace does not map libunwind.  Backtraces start
+ * with the events after this (docs/trace.md). */
+static int own_code(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	uintptr_t *range = arg;   /* in: an address of ours; out: our code's range */
+	(void)size;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		uintptr_t lo = info->dlpi_addr + ph->p_vaddr, hi = lo + ph->p_memsz;
+		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X) && range[0] >= lo && range[0] < hi) {
+			range[0] = lo;
+			range[1] = hi;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static KMM_COLD void trace_load_unwinder(void)
+{
+	void *h = dlopen("libunwind.so.8", RTLD_NOW | RTLD_LOCAL);
+	if (h == NULL)
+		h = dlopen("libunwind.so", RTLD_NOW | RTLD_LOCAL);
+	int (*fn)(void **, int) = NULL;
+	if (h != NULL)
+		*(void **)&fn = dlsym(h, "unw_backtrace");
+	if (fn == NULL) {
+		kmm_warn("KMM_TRACE_BACKTRACE: no libunwind (libunwind.so.8): events carry no backtrace");
+		return;
+	}
+	uintptr_t range[2] = { (uintptr_t)&trace_load_unwinder, 0 };
+	if (dl_iterate_phdr(own_code, range) == 0)
+		range[0] = range[1] = 0;
+	kmm_trace_set_unwinder(fn, range[0], range[1]);
+}
+
 __attribute__((constructor)) static void kmm_constructor(void)
 {
 	kmm_ensure_init();
@@ -126,6 +166,8 @@ __attribute__((constructor)) static void kmm_constructor(void)
 		kmm_thread_trace_start();
 	}
 	__register_atfork(fork_prepare, fork_parent, fork_child, __dso_handle);
+	if (kmm_trace_on && kmm_options.trace_depth > 0)
+		trace_load_unwinder();
 	if (report_wanted_here() && kmm_options.stats_path[0] == '\0')
 		kmm_report_fd = kmm_os_dup_fd(2, 100);
 }

@@ -88,6 +88,7 @@ struct tbuf {
 struct tthread {
 	struct tbuf *buf;
 	uint32_t tid;
+	uint8_t in_unwind;            /* taking a backtrace now: no nested ones */
 	uint8_t providing;            /* asking the provider for a buffer now */
 	uint8_t exited;               /* after kmm_trace_thread_exit: unbuffered */
 	uint8_t vmalloc_path;
@@ -109,6 +110,8 @@ static volatile int registry_lock;
 static struct tbuf *registry;
 static bool finished;
 static int parent_pid;               /* saved in fork prepare */
+static int (*unwinder)(void **frames, int max);
+static uintptr_t own_lo, own_hi;     /* kmm's code: frames there are skipped */
 
 /* ---- small helpers (no libc beyond memcpy and clock_gettime) ------------------- */
 
@@ -356,10 +359,11 @@ static void write_stage(struct tthread *ts)
 	ts->stage_len = 0;
 }
 
-static void append_to(struct tbuf *b, const struct event *e)
+static void append_to(struct tbuf *b, const struct event *e, const uint64_t *frames)
 {
 	uint32_t pos = b->pos;
-	if (KMM_UNLIKELY(pos + sizeof *e > TBUF_CAP)) {
+	uint32_t len = (uint32_t)(sizeof *e + e->nframes * sizeof(uint64_t));
+	if (KMM_UNLIKELY(pos + len > TBUF_CAP)) {
 		spin_lock(&b->flush_lock);
 		tbuf_write_locked(b);
 		b->flushed = 0;
@@ -368,8 +372,10 @@ static void append_to(struct tbuf *b, const struct event *e)
 		pos = 0;
 	}
 	memcpy(tbuf_data(b) + pos, e, sizeof *e);
+	if (e->nframes > 0)
+		memcpy(tbuf_data(b) + pos + sizeof *e, frames, e->nframes * sizeof(uint64_t));
 	__atomic_store_n(&b->count, b->count + 1, __ATOMIC_RELEASE);
-	__atomic_store_n(&b->pos, pos + (uint32_t)sizeof *e, __ATOMIC_RELEASE);
+	__atomic_store_n(&b->pos, pos + len, __ATOMIC_RELEASE);
 }
 
 static KMM_NOINLINE void get_buffer(struct tthread *ts)
@@ -385,31 +391,50 @@ static KMM_NOINLINE void get_buffer(struct tthread *ts)
 	registry_add(b);
 	ts->buf = b;
 	for (unsigned i = 0; i < ts->stage_len; i++)
-		append_to(b, &ts->stage[i]);
+		append_to(b, &ts->stage[i], NULL);
 	ts->stage_len = 0;
 }
 
-static void append(struct tthread *ts, const struct event *e)
+/* e (and its e->nframes frames) into this thread's buffer. */
+static void append(struct tthread *ts, struct event *e, const uint64_t *frames)
 {
 	if (KMM_UNLIKELY(ts->buf == NULL)) {
+		/* staged (without its backtrace, if it has one) before asking
+		 * for a buffer: the events that asking records come after it,
+		 * and a block holds its events in sequence order */
+		if (ts->stage_len == STAGE_EVENTS)
+			write_stage(ts);
+		ts->stage[ts->stage_len] = *e;
+		ts->stage[ts->stage_len++].nframes = 0;
 		if (!ts->providing && !ts->exited && !finished && provider.alloc != NULL)
 			get_buffer(ts);
-		if (ts->buf == NULL) {
-			if (ts->stage_len == STAGE_EVENTS)
-				write_stage(ts);
-			ts->stage[ts->stage_len++] = *e;
-			if (ts->exited || finished)
-				write_stage(ts);
-			return;
-		}
+		if (ts->buf == NULL && (ts->exited || finished))
+			write_stage(ts);
+		return;
 	}
 	if (KMM_UNLIKELY(__atomic_load_n(&finished, __ATOMIC_ACQUIRE))) {
 		/* after the end block: one block per event */
+		e->nframes = 0;
 		write_block(BLOCK_EVENTS, my_tid(ts), e, sizeof *e);
 		__atomic_add_fetch(&events_written, 1, __ATOMIC_RELAXED);
 		return;
 	}
-	append_to(ts->buf, e);
+	append_to(ts->buf, e, frames);
+}
+
+static void fill(struct event *e, unsigned type, unsigned path, uint32_t aux, uint64_t a, uint64_t b,
+		 uint64_t c, uint64_t d)
+{
+	e->seq = __atomic_fetch_add(&next_seq, 1, __ATOMIC_RELAXED);
+	e->time = clock_ns(CLOCK_MONOTONIC) - start_mono;
+	e->type = (uint8_t)type;
+	e->path = (uint8_t)path;
+	e->nframes = 0;
+	e->aux = aux;
+	e->a = a;
+	e->b = b;
+	e->c = c;
+	e->d = d;
 }
 
 KMM_NOINLINE void kmm_trace_event(unsigned type, unsigned path, uint32_t aux, uint64_t a, uint64_t b,
@@ -417,19 +442,42 @@ KMM_NOINLINE void kmm_trace_event(unsigned type, unsigned path, uint32_t aux, ui
 {
 	struct tthread *ts = &tself;
 	struct event e;
-	e.seq = __atomic_fetch_add(&next_seq, 1, __ATOMIC_RELAXED);
-	e.time = clock_ns(CLOCK_MONOTONIC) - start_mono;
-	e.type = (uint8_t)type;
-	e.path = (uint8_t)path;
-	e.nframes = 0;
-	e.aux = aux;
-	e.a = a;
-	e.b = b;
-	e.c = c;
-	e.d = d;
+	fill(&e, type, path, aux, a, b, c, d);
 	if (type == KMM_TR_VMALLOC)
 		ts->vmalloc_path = (uint8_t)path;
-	append(ts, &e);
+	append(ts, &e, NULL);
+}
+
+KMM_NOINLINE void kmm_trace_call(unsigned type, unsigned path, uint32_t aux, uint64_t a, uint64_t b,
+				 uint64_t c, uint64_t d)
+{
+	struct tthread *ts = &tself;
+	uint64_t frames[KMM_TRACE_MAX_FRAMES + 16];
+	unsigned n = 0;
+	/* the backtrace first: what the unwinder records (it may allocate)
+	 * comes before this event, without a backtrace of its own */
+	if (trace_depth > 0 && unwinder != NULL && !ts->in_unwind) {
+		void *raw[KMM_TRACE_MAX_FRAMES + 16];
+		ts->in_unwind = 1;
+		int got = unwinder(raw, (int)(trace_depth + 16));
+		ts->in_unwind = 0;
+		int i = 0;
+		while (i < got && (uintptr_t)raw[i] >= own_lo && (uintptr_t)raw[i] < own_hi)
+			i++;   /* kmm's own frames */
+		for (; i < got && n < trace_depth; i++)
+			frames[n++] = (uint64_t)(uintptr_t)raw[i];
+	}
+	struct event e;
+	fill(&e, type, path, aux, a, b, c, d);
+	e.nframes = (uint16_t)n;
+	append(ts, &e, frames);
+}
+
+void kmm_trace_set_unwinder(int (*fn)(void **frames, int max), uintptr_t lo, uintptr_t hi)
+{
+	own_lo = lo;
+	own_hi = hi;
+	__atomic_store_n(&unwinder, fn, __ATOMIC_RELEASE);
 }
 
 unsigned kmm_trace_last_vmalloc_path(void)

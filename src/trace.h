@@ -89,6 +89,17 @@ bool kmm_trace_start(const char *path, unsigned depth, const struct kmm_trace_pr
 KMM_NOINLINE void kmm_trace_event(unsigned type, unsigned path, uint32_t aux, uint64_t a, uint64_t b,
 				  uint64_t c, uint64_t d);
 
+/* The same for a malloc-family call: with a backtrace of up to the
+ * KMM_TRACE_BACKTRACE frames outside kmm, once an unwinder is set. */
+KMM_NOINLINE void kmm_trace_call(unsigned type, unsigned path, uint32_t aux, uint64_t a, uint64_t b,
+				 uint64_t c, uint64_t d);
+#define KMM_TRACE_MAX_FRAMES 64
+
+/* The unwinder kmm_trace_call uses (libunwind's unw_backtrace, found by
+ * the library constructor: init.c), and the range of kmm's own code,
+ * whose frames are left out. */
+void kmm_trace_set_unwinder(int (*fn)(void **frames, int max), uintptr_t lo, uintptr_t hi);
+
 #define KMM_TRACE(type, path, aux, a, b, c, d)                                                      \
 	do {                                                                                        \
 		if (KMM_UNLIKELY(kmm_trace_on))                                                     \

@@ -235,7 +235,7 @@ static KMM_NOINLINE void record(unsigned type, const void *result, size_t size, 
 		path = kmm_trace_last_vmalloc_path();
 	else if (path == KMM_TP_BRK && result != NULL && !chunk_main_arena(mem2chunk(result)))
 		path = KMM_TP_ARENA_HEAP;
-	kmm_trace_event(type, path, aux, (uintptr_t)result, size, c, (uintptr_t)caller);
+	kmm_trace_call(type, path, aux, (uintptr_t)result, size, c, (uintptr_t)caller);
 }
 
 static KMM_NOINLINE void *traced_malloc(size_t n, const void *caller)
@@ -409,7 +409,7 @@ static KMM_NOINLINE void traced_free(void *mem, const void *caller)
 	t->tsize = 0;
 	free_slow(mem);
 	t->trace_nest = 0;
-	kmm_trace_event(KMM_TR_FREE, t->tpath, 0, 0, t->tsize, (uintptr_t)mem, (uintptr_t)caller);
+	kmm_trace_call(KMM_TR_FREE, t->tpath, 0, 0, t->tsize, (uintptr_t)mem, (uintptr_t)caller);
 }
 
 KMM_HOT KMM_NOINLINE void kmm_heap_free_slow(void *mem)
