@@ -1,2 +1,18 @@
 ## tools/trace.mk — kmm-trace, the reader of the allocation trace log
 ## (docs/trace.md), and its tests.
+
+# The reader: C11 and libc only (it runs addr2line, when installed, to find
+# source lines).
+bin_PROGRAMS = tools/kmm-trace
+tools_kmm_trace_SOURCES = tools/kmm-trace.c
+tools_kmm_trace_CFLAGS = -Wall -Wextra -O2
+
+# tracegen writes synthetic logs with known contents; trace-reader.sh checks
+# kmm-trace's output against them.  -g: the test checks source lines.
+# The test finds the reader as $(KMM_PROGS)/../../tools/kmm-trace.
+check_PROGRAMS += tests/progs/tracegen
+tests_progs_tracegen_SOURCES = tests/progs/tracegen.c
+tests_progs_tracegen_CFLAGS = -Wall -Wextra -O2 -g
+
+TESTS += tests/integration/trace-reader.sh
+dist_check_SCRIPTS += tests/integration/trace-reader.sh

@@ -964,6 +964,7 @@ static size_t vfree_area(const void *addr, bool now)
 	bool locked = kmm_lock_fork_aware(&vmap_lock);
 	struct kmm_vmap_area *va = find_area_locked(addr, "free()");
 	size_t bytes = va->vm->nr_pages * PAGE;
+	KMM_TRACE(KMM_TR_VFREE, 0, 0, 0, bytes + PAGE, addr, 0);   /* with its guard page, as vmalloc's */
 	va->vm->used = true;   /* contents now unknown: see kmm_vmalloc_zero */
 	busy_areas--;
 	busy_bytes -= bytes;
@@ -998,9 +999,7 @@ static size_t vfree_area(const void *addr, bool now)
 
 size_t kmm_vfree(const void *addr)
 {
-	size_t n = vfree_area(addr, false);
-	KMM_TRACE(KMM_TR_VFREE, 0, 0, 0, n, addr, 0);
-	return n;
+	return vfree_area(addr, false);
 }
 
 size_t kmm_vmalloc_purge(bool all)
@@ -1201,7 +1200,12 @@ static void *vrealloc_area(void *addr, size_t new_size, bool may_move)
 
 void *kmm_vrealloc(void *addr, size_t new_size)
 {
-	return vrealloc_area(addr, new_size, true);
+	size_t old = kmm_trace_on ? kmm_vmalloc_size(addr) : 0;
+	void *p = vrealloc_area(addr, new_size, true);
+	if (KMM_UNLIKELY(kmm_trace_on) && p != NULL)
+		kmm_trace_event(KMM_TR_VREALLOC, 0, 0, (uintptr_t)p, kmm_vmalloc_size(p) + PAGE, (uintptr_t)addr,
+				old + PAGE);
+	return p;
 }
 
 void kmm_vmalloc_zero(const void *area, void *from, size_t len)

@@ -22,7 +22,8 @@ integration_tests = \
 	tests/integration/compilers.sh \
 	tests/integration/python.sh \
 	tests/integration/kernel.sh \
-	tests/integration/startup.sh
+	tests/integration/startup.sh \
+	tests/integration/trace.sh
 
 TESTS += $(integration_tests)
 dist_check_SCRIPTS += $(integration_tests)
@@ -33,7 +34,8 @@ check_PROGRAMS += \
 	tests/progs/forkstress \
 	tests/progs/threadexec \
 	tests/progs/malloc_errors \
-	tests/progs/cxxalloc
+	tests/progs/cxxalloc \
+	tests/progs/traceprobe
 
 # -fno-builtin: the compiler must not fold or drop the allocations the
 # helpers make on purpose (malloc(SIZE_MAX), new/delete pairs, ...)
@@ -75,3 +77,7 @@ tests_progs_earlyprobe_SOURCES = tests/progs/earlyprobe.c
 tests_progs_earlyprobe_CFLAGS = $(PROGS_CFLAGS)
 tests_progs_earlyprobe_LDADD = tests/progs/libearly.la $(PROGS_LIBS)
 tests_progs_earlyprobe_LDFLAGS = -no-install
+
+tests_progs_traceprobe_SOURCES = tests/progs/traceprobe.c
+tests_progs_traceprobe_CFLAGS = $(PROGS_CFLAGS) -g -pthread
+tests_progs_traceprobe_LDADD = $(PROGS_LIBS) -lpthread

@@ -1,0 +1,146 @@
+#!/bin/sh
+# trace.sh — the allocation trace log (KMM_TRACE, docs/trace.md) of real
+# programs, read back with kmm-trace (through `kmm trace ...`) and checked
+# against what the programs did: tests/progs/traceprobe (known calls and
+# leaks, printed by the program itself), the same program under strace
+# (the break growth events), a threaded program that forks, a program that
+# ends with _exit, python3, and the tracing switched off.
+. "$KMM_SRCDIR/tests/tap.sh"
+. "$KMM_SRCDIR/tests/integration/common.sh"
+
+plan_lazy
+
+TP=$KMM_PROGS/traceprobe
+T=$KMM_TMP
+
+reader() { with_timeout 120 "$KMM_TOOL" trace "$@"; }
+# count FILE PATTERN: lines of FILE matching the extended regex PATTERN
+count() { grep -cE "$2" "$1" || :; }
+
+# --- a program with known allocations and leaks ------------------------------------
+with_timeout 60 "$KMM_TOOL" trace -o "$T/k.trace" -- "$TP" known >"$T/k.out" 2>"$T/k.err"
+is "$?" "0" "traceprobe known runs under kmm trace -o"
+ok "the log exists and starts with the KMMTRACE header" sh -c "head -c 8 '$T/k.trace' | grep -q KMMTRACE"
+reader summary "$T/k.trace" >"$T/k.sum" 2>"$T/k.sum.err"
+ok "summary: the log is complete (end block)" grep -q '^log  *complete' "$T/k.sum"
+is "$(grep -c 'cut short' "$T/k.sum.err")" "0" "summary: no cut-short warning"
+reader dump "$T/k.trace" >"$T/k.dump" 2>"$T/k.dump.err"
+is "$(count "$T/k.dump" ' malloc\(1111\) = 0x')" "1000" "dump: exactly the 1000 malloc(1111) calls"
+# the pointers of those mallocs, and the frees of exactly those pointers
+sed -n 's/.* malloc(1111) = \(0x[0-9a-f]*\) .*/\1/p' "$T/k.dump" | sort >"$T/k.m1111"
+is "$(sort -u "$T/k.m1111" | wc -l | tr -d ' ')" "1000" "dump: 1000 distinct blocks (no block handed out twice while live)"
+sed -n 's/.* free(\(0x[0-9a-f]*\)).*/\1/p' "$T/k.dump" | sort >"$T/k.freed"
+is "$(comm -12 "$T/k.m1111" "$T/k.freed" | wc -l | tr -d ' ')" "1000" "dump: each of them freed"
+is "$(count "$T/k.dump" ' calloc\(7, 77\) = 0x')" "40" "dump: exactly the 40 calloc(7, 77) calls"
+is "$(count "$T/k.dump" ' realloc\(0x[0-9a-f]+, (200|400|800|1600|3200|6400)\) = 0x')" "6" \
+	"dump: the six reallocs of the chain"
+is "$(count "$T/k.dump" ' (memalign|posix_memalign|aligned_alloc)\(256, 3000\) = 0x')" "1" "dump: the posix_memalign(256, 3000)"
+ok "dump: the 8 MiB block came from a new vmalloc area" grep -qE ' malloc\(8388608\) = 0x[0-9a-f]+ \[vmalloc-new\]' "$T/k.dump"
+ok "dump: and went back with vfree" grep -qE 'free\(0x[0-9a-f]+\).*\[vfree\]' "$T/k.dump"
+ok "dump: the malloc(1111) sites are symbolized (traceprobe.c)" grep -qE 'malloc\(1111\).*traceprobe\.c' "$T/k.dump"
+
+reader leaks "$T/k.trace" >"$T/k.leaks" 2>/dev/null
+# exactly the program's three leaks, at its two sites
+for a in $(awk '$1 == "leak" { print $2 }' "$T/k.out"); do
+	ok "leaks: $a (printed by the program) is reported" grep -q "^ *$a " "$T/k.leaks"
+done
+is "$(grep -E '^[0-9]+ bytes in [0-9]+ blocks? allocated from .*(leak_twice|leak_once)' "$T/k.leaks" | sed 's/ allocated from .*\(leak_[a-z]*\).*/ \1/' | sort | tr '\n' ';')" \
+	"1665 bytes in 1 block leak_once;8642 bytes in 2 blocks leak_twice;" "leaks: two sites, 2 blocks of 4321 and 1 of 1665"
+is "$(grep -cE 'traceprobe\.c' "$T/k.leaks")" "2" "leaks: no other leak site in the program"
+
+# break growth: the same events as strace sees
+if [ -n "${STRACE:-}" ] && have "$STRACE"; then
+	# -E: the traced program gets kmm and the log, strace itself not
+	with_timeout 60 "$STRACE" -f -qq -e trace=brk -o "$T/s.strace" \
+		-E LD_PRELOAD="$KMM_LIB" -E KMM_TRACE="$T/s.trace" "$TP" known >/dev/null 2>&1
+	# brk(NULL) queries are the loader's and libc's, and move nothing
+	st=$(grep -cE 'brk\(0x[0-9a-f]+\)' "$T/s.strace" || :)
+	tr=$(reader dump "$T/s.trace" 2>/dev/null | grep -cE ' brk 0x' || :)
+	is "$tr" "$st" "brk events in the log = brk calls strace saw ($st)"
+	ok "at least one break growth" test "$st" -ge 1
+else
+	skip "brk events in the log = brk calls strace saw" "no strace"
+	skip "at least one break growth" "no strace"
+fi
+
+# glibc's mtrace(1) reads the converted log and finds the program's leaks
+reader mtrace "$T/k.trace" >"$T/k.mtrace" 2>/dev/null
+ok "mtrace: the conversion starts with '= Start'" sh -c "head -1 '$T/k.mtrace' | grep -q '^= Start'"
+if have mtrace && have perl; then
+	mtrace "$TP" "$T/k.mtrace" >"$T/k.mtrace.out" 2>&1 || :
+	for a in $(awk '$1 == "leak" { print $2 }' "$T/k.out"); do
+		# mtrace(1) pads addresses with zeros: 0x00005555...
+		ok "mtrace(1) lists $a as not freed" grep -qi "${a#0x}" "$T/k.mtrace.out"
+	done
+else
+	skip "mtrace(1) lists the leaks" "no mtrace (libc-dev-bin) or perl"
+fi
+
+# plot: an SVG
+reader plot -o "$T/k.svg" "$T/k.trace" >/dev/null 2>&1
+ok "plot: writes an SVG" grep -q '<svg' "$T/k.svg"
+if have python3; then
+	ok "plot: the SVG is well-formed XML" python3 -c 'import sys, xml.etree.ElementTree as E; E.parse(sys.argv[1])' "$T/k.svg"
+else
+	skip "plot: the SVG is well-formed XML" "no python3"
+fi
+
+# --- threads and fork ---------------------------------------------------------------
+with_timeout 60 "$KMM_TOOL" trace -o "$T/t.trace" -- "$TP" threads >"$T/t.out" 2>"$T/t.err"
+child=$(awk '$1 == "child" { print $2 }' "$T/t.out")
+ok "threads: the program ran and forked" test -n "$child"
+ok "fork: the child wrote its own log FILE.$child" test -f "$T/t.trace.$child"
+reader summary "$T/t.trace" >"$T/t.sum" 2>&1
+ok "threads: the parent's log is complete" grep -q '^log  *complete' "$T/t.sum"
+reader dump "$T/t.trace" >"$T/t.dump" 2>/dev/null
+is "$(count "$T/t.dump" ' malloc\(2222\) = 0x')" "1500" "threads: 3 x 500 malloc(2222) in the parent's log"
+is "$(awk '/ malloc\(2222\) = 0x/ { print $4 }' "$T/t.dump" | sort -u | wc -l | tr -d ' ')" "3" \
+	"threads: they come from three threads"
+is "$(count "$T/t.dump" ' thread exit')" "3" "threads: three thread exits recorded"
+is "$(count "$T/t.dump" ' malloc\(4444\)')" "0" "fork: none of the child's mallocs in the parent's log"
+ok "fork: the parent's log records the fork" grep -q ' fork' "$T/t.dump"
+reader leaks "$T/t.trace" >"$T/t.leaks" 2>/dev/null
+for a in $(awk '$1 == "leak" { print $2 }' "$T/t.out"); do
+	ok "threads: leak $a (3333 bytes, a worker's) is reported" grep -q "^ *$a .*3333 bytes" "$T/t.leaks"
+done
+reader summary "$T/t.trace.$child" >"$T/c.sum" 2>&1
+ok "fork: the child's log is complete" grep -q '^log  *complete' "$T/c.sum"
+reader dump "$T/t.trace.$child" >"$T/c.dump" 2>/dev/null
+is "$(count "$T/c.dump" ' malloc\(4444\) = 0x')" "100" "fork: the child's 100 malloc(4444) in its own log"
+is "$(count "$T/c.dump" ' malloc\(2222\)')" "0" "fork: none of the parent's events in the child's log"
+ok "fork: the child's log names its parent" grep -qE "forked from [0-9]+" "$T/c.sum"
+
+# --- a process that ends with _exit: the log says it was cut short ---------------------
+with_timeout 60 "$KMM_TOOL" trace -o "$T/x.trace" -- "$TP" cut >/dev/null 2>&1
+reader summary "$T/x.trace" >"$T/x.sum" 2>"$T/x.sum.err"
+ok "_exit: the reader says the log was cut short" grep -qi 'cut short' "$T/x.sum.err"
+
+# --- python3 ----------------------------------------------------------------------------
+# the interpreter itself (python3 may be a wrapper script, as pyenv's is:
+# its shell would write the log and python FILE.PID.N)
+py=$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null || :)
+if [ -n "$py" ] && [ -x "$py" ]; then
+	with_timeout 120 "$KMM_TOOL" trace -o "$T/p.trace" -- "$py" -c '
+import json
+d = [{"k": i, "v": "x" * (i % 300)} for i in range(20000)]
+s = json.dumps(d)
+assert json.loads(s) == d
+print(len(s))' >"$T/p.out" 2>"$T/p.err"
+	ok "python3 ran under kmm trace" test -s "$T/p.out"
+	reader summary "$T/p.trace" >"$T/p.sum" 2>&1
+	ok "python3: the log is complete" grep -q '^log  *complete' "$T/p.sum"
+	n=$(awk '$1 == "malloc" { print $2; exit }' "$T/p.sum")
+	ok "python3: thousands of mallocs recorded ($n)" test "${n:-0}" -ge 1000
+	events=$(sed -n 's/^duration .*, \([0-9]*\) events.*/\1/p' "$T/p.sum")
+	is "$(reader dump --no-symbols "$T/p.trace" 2>/dev/null | grep -c '^#')" "$events" \
+		"python3: dump prints one line per event ($events)"
+else
+	skip "python3 under kmm trace" "no python3"
+fi
+
+# --- tracing off: no log, no file ---------------------------------------------------------
+rm -f "$T/none.trace"
+with_timeout 60 env LD_PRELOAD="$KMM_LIB" "$TP" known >/dev/null 2>&1
+ok "without KMM_TRACE nothing is written" test ! -e "$T/none.trace"
+
+done_testing
