@@ -85,6 +85,23 @@ else
 	skip "plot: the SVG is well-formed XML" "no python3"
 fi
 
+# --- backtraces (libunwind) ---------------------------------------------------------------
+unwind=
+for d in /usr/lib/*-linux-gnu /usr/lib64 /usr/lib /lib/*-linux-gnu; do
+	[ -e "$d/libunwind.so.8" ] && unwind=$d/libunwind.so.8 && break
+done
+if [ -n "$unwind" ]; then
+	KMM_TRACE_BACKTRACE=4 with_timeout 60 "$KMM_TOOL" trace -o "$T/b.trace" -- "$TP" known >"$T/b.out" 2>"$T/b.err"
+	reader leaks "$T/b.trace" >"$T/b.leaks" 2>/dev/null
+	ok "backtraces: a leak's backtrace starts in leak_once" grep -qE '#0 0x[0-9a-f]+ leak_once' "$T/b.leaks"
+	ok "backtraces: and goes on to its caller, known()" grep -qE '#1 0x[0-9a-f]+ known' "$T/b.leaks"
+	is "$(grep -cE '^ +#4 ' "$T/b.leaks")" "0" "backtraces: at most KMM_TRACE_BACKTRACE=4 frames"
+	is "$(grep -cE '^ +#[0-9]+ 0x[0-9a-f]+ .*\(libkmm' "$T/b.leaks")" "0" "backtraces: no frame of kmm's own"
+	is "$(grep -c . "$T/b.err")" "0" "backtraces: no warning (libunwind found)"
+else
+	skip "backtraces with libunwind" "no libunwind.so.8 (Debian package libunwind8)"
+fi
+
 # --- threads and fork ---------------------------------------------------------------
 with_timeout 60 "$KMM_TOOL" trace -o "$T/t.trace" -- "$TP" threads >"$T/t.out" 2>"$T/t.err"
 child=$(awk '$1 == "child" { print $2 }' "$T/t.out")
