@@ -96,6 +96,15 @@ KMM_NOINLINE void kmm_trace_call(unsigned type, unsigned path, uint32_t aux, uin
 				 uint64_t c, uint64_t d);
 #define KMM_TRACE_MAX_FRAMES 64
 
+/* A sequence number taken now for an event recorded later: a free's and a
+ * realloc's are taken before the call can hand its block to another
+ * thread, so that the block's next malloc, elsewhere, comes after it
+ * (docs/trace.md, "Order"). */
+uint64_t kmm_trace_reserve(void);
+#define KMM_TRACE_SEQ_NOW UINT64_MAX
+KMM_NOINLINE void kmm_trace_call_at(uint64_t seq, unsigned type, unsigned path, uint32_t aux, uint64_t a,
+				    uint64_t b, uint64_t c, uint64_t d);
+
 /* The unwinder kmm_trace_call uses (libunwind's unw_backtrace, found by
  * the library constructor: init.c), and the range of kmm's own code,
  * whose frames are left out. */

@@ -531,9 +531,6 @@ static void warn_cut(const struct log *L)
 			PROG ": %s was cut short: no end block (the process crashed, was killed or called _exit); "
 			"up to one buffer per thread may be missing\n",
 			L->path);
-	if (L->unordered)
-		fprintf(stderr, PROG ": %s: %" PRIu64 " event block%s with sequence numbers going backwards; merged in order\n",
-			L->path, L->unordered, L->unordered == 1 ? "" : "s");
 	if (L->bad)
 		fprintf(stderr, PROG ": %s: stopped at offset %" PRIu64 " of %zu: %s; the rest is ignored\n",
 			L->path, L->bad_off, L->size, L->bad_why);
@@ -2025,7 +2022,7 @@ static void print_log_status(FILE *o, const struct log *L)
 		fprintf(o, "unknown        %u block%s of unknown kinds skipped\n", L->unknown_kinds,
 			L->unknown_kinds == 1 ? "" : "s");
 	if (L->unordered)
-		fprintf(o, "order          %" PRIu64 " event block%s with sequence numbers going backwards (merged in order here)\n",
+		fprintf(o, "order          %" PRIu64 " event block%s with frees or reallocs after the events made inside them (merged in order)\n",
 			L->unordered, L->unordered == 1 ? "" : "s");
 }
 

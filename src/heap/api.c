@@ -224,8 +224,8 @@ KMM_INLINE void *malloc_slow(size_t n, const void *caller)
  * t->tpath).  Calls made inside it (realloc(NULL, n) is a malloc, a
  * posix_memalign a memalign) are not recorded twice: t->trace_nest. */
 
-static KMM_NOINLINE void record(unsigned type, const void *result, size_t size, uint64_t c, uint32_t aux,
-				const void *caller)
+static KMM_NOINLINE void record_at(uint64_t seq, unsigned type, const void *result, size_t size, uint64_t c,
+				   uint32_t aux, const void *caller)
 {
 	struct kmm_thread *t = &kmm_self;
 	unsigned path = t->tpath;
@@ -235,7 +235,12 @@ static KMM_NOINLINE void record(unsigned type, const void *result, size_t size, 
 		path = kmm_trace_last_vmalloc_path();
 	else if (path == KMM_TP_BRK && result != NULL && !chunk_main_arena(mem2chunk(result)))
 		path = KMM_TP_ARENA_HEAP;
-	kmm_trace_call(type, path, aux, (uintptr_t)result, size, c, (uintptr_t)caller);
+	kmm_trace_call_at(seq, type, path, aux, (uintptr_t)result, size, c, (uintptr_t)caller);
+}
+
+static void record(unsigned type, const void *result, size_t size, uint64_t c, uint32_t aux, const void *caller)
+{
+	record_at(KMM_TRACE_SEQ_NOW, type, result, size, c, aux, caller);
 }
 
 static KMM_NOINLINE void *traced_malloc(size_t n, const void *caller)
@@ -407,9 +412,10 @@ static KMM_NOINLINE void traced_free(void *mem, const void *caller)
 	t->trace_nest = 1;
 	t->tpath = KMM_TP_NONE;
 	t->tsize = 0;
+	uint64_t seq = kmm_trace_reserve();   /* before the block can be reused */
 	free_slow(mem);
 	t->trace_nest = 0;
-	kmm_trace_call(KMM_TR_FREE, t->tpath, 0, 0, t->tsize, (uintptr_t)mem, (uintptr_t)caller);
+	kmm_trace_call_at(seq, KMM_TR_FREE, t->tpath, 0, 0, t->tsize, (uintptr_t)mem, (uintptr_t)caller);
 }
 
 KMM_HOT KMM_NOINLINE void kmm_heap_free_slow(void *mem)
@@ -602,9 +608,10 @@ static KMM_NOINLINE void *traced_realloc(void *mem, size_t n, const void *caller
 		return realloc_impl(mem, n, caller);
 	t->trace_nest = 1;
 	t->tpath = KMM_TP_NONE;
+	uint64_t seq = kmm_trace_reserve();   /* before the old block can be reused */
 	void *nmem = realloc_impl(mem, n, caller);
 	t->trace_nest = 0;
-	record(KMM_TR_REALLOC, nmem, n, (uintptr_t)mem, 0, caller);
+	record_at(seq, KMM_TR_REALLOC, nmem, n, (uintptr_t)mem, 0, caller);
 	return nmem;
 }
 

@@ -285,14 +285,14 @@ rd leaks --no-symbols cut.log >cleaks.out 2>/dev/null
 is "$(head -1 cleaks.out)" "kmm-trace leaks: cut.log: 6 blocks, 2000624 bytes (1.9 MiB) never freed, from 6 sites" \
 	"a log cut short: the blocks freed in the lost block show as leaks"
 
-# --- sequence numbers going backwards inside a block (a writer bug): merged --------------
+# --- sequence numbers going backwards inside a block (a free's or realloc's event after
+# --- the events made inside it, docs/trace.md "Order"): merged ---------------------------
 "$GEN" unordered unordered.log >ugen.out 2>&1
 sites_sed ugen.out >usites.sed
 sed -f usites.sed dump.tpl >udump.exp
 rd dump --no-symbols unordered.log >udump.out 2>udump.err
 ok "a block with sequence numbers going backwards: the same dump, in order" same udump.exp udump.out
-ok "a block with sequence numbers going backwards: reported on stderr" \
-	grep -q 'unordered.log: 1 event block with sequence numbers going backwards' udump.err
+is "$(grep -c 'backwards\|order' udump.err)" "0" "a block with sequence numbers going backwards: no warning (it is the format)"
 
 # --- invalid files and usage ----------------------------------------------------------
 : >empty.log
