@@ -335,16 +335,22 @@ ok "garbage after the last block: exit 0, all $events events read, reported" sh 
 size=$(wc -c <known.log | tr -d ' ')
 crash=
 n=0
+
+# read_all FILE WHERE: every command on FILE must exit 0 or 2 (counts runs
+# in $n, collects crashes in $crash)
+read_all() {
+	for c in summary dump leaks mtrace plot; do
+		rd $c "$1" >/dev/null 2>&1
+		st=$?
+		n=$((n + 1))
+		[ $st -eq 0 ] || [ $st -eq 2 ] || crash="$crash $c@$2:$st"
+	done
+}
 for cut in 0 10 63 64 65 79 80 100 200 300 500 777 1000 1500 2000 2500 3000 3500 4000 4500 5000 \
 	$((size - 1000)) $((size - 500)) $((size - 100)) $((size - 57)) $((size - 17)) $((size - 1)); do
 	[ "$cut" -ge 0 ] && [ "$cut" -lt "$size" ] || continue
 	dd if=known.log of=trunc.log bs=1 count="$cut" 2>/dev/null
-	for c in summary dump leaks mtrace plot; do
-		rd $c trunc.log >/dev/null 2>&1
-		st=$?
-		n=$((n + 1))
-		[ $st -eq 0 ] || [ $st -eq 2 ] || crash="$crash $c@$cut:$st"
-	done
+	read_all trunc.log "$cut"
 done
 ok "truncated logs ($n runs): exit 0 or 2, never a crash${crash:+ (crashes:$crash)}" test -z "$crash"
 crash=
@@ -356,12 +362,7 @@ for pos in 20 70 75 90 100 104 120 150 400 700 1000 1100 1234 1500 2000 2345 300
 	cp known.log bad.log
 	printf '\377\377\377\377\377\377\377\377' | dd of=bad.log bs=1 seek="$pos" conv=notrunc 2>/dev/null
 	printf '\000\020' | dd of=bad.log bs=1 seek=$(((pos * 7) % size)) conv=notrunc 2>/dev/null
-	for c in summary dump leaks mtrace plot; do
-		rd $c bad.log >/dev/null 2>&1
-		st=$?
-		n=$((n + 1))
-		[ $st -eq 0 ] || [ $st -eq 2 ] || crash="$crash $c@$pos:$st"
-	done
+	read_all bad.log "$pos"
 done
 ok "corrupted logs ($n runs): exit 0 or 2, never a crash${crash:+ (crashes:$crash)}" test -z "$crash"
 
