@@ -1,7 +1,11 @@
 /*
  * os.c — the OS layer.  See os.h for the contract of each call.
  *
- * Every system call kmm makes is in this file.  The memory ones are:
+ * Every system call kmm makes is in this file, but for the trace log's own
+ * input and output (src/trace.c: openat, writev, read and close of the log
+ * and of /proc/self files, gettid), which sits below this layer on the
+ * raw calls of sys.h so that it can record this layer's calls.  The
+ * memory ones are:
  *
  *   brk      kmm_os_sbrk      main arena growth and trimming (through libc's
  *                             sbrk so the program's sbrk(0) stays exact)
