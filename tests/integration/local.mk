@@ -23,7 +23,8 @@ integration_tests = \
 	tests/integration/python.sh \
 	tests/integration/kernel.sh \
 	tests/integration/startup.sh \
-	tests/integration/trace.sh
+	tests/integration/trace.sh \
+	tests/integration/lab.sh
 
 TESTS += $(integration_tests)
 dist_check_SCRIPTS += $(integration_tests)
