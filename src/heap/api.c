@@ -266,7 +266,7 @@ KMM_HOT KMM_NOINLINE void *kmm_heap_malloc_slow(size_t n, const void *caller)
 static KMM_COLD void tcache_double_free_check(struct kmm_tcache *tc, size_t tidx, void *mem)
 {
 	size_t n = 0;
-	for (struct kmm_tcache_entry *e = tc->heads[tidx]; e != NULL; e = e->next) {
+	for (struct kmm_tcache_entry *e = tc->heads[tidx]; e != NULL; e = KMM_REVEAL_PTR(e->next)) {
 		if (KMM_UNLIKELY(n++ >= KMM_TCACHE_MAX_COUNT))
 			kmm_fatal("free(): too many chunks detected in tcache");
 		if (KMM_UNLIKELY(!aligned_ok((uintptr_t)e)))

@@ -236,7 +236,10 @@ static void stash_fastbin(struct kmm_arena *a, unsigned fidx, struct kmm_tcache 
 	size_t limit = kmm_params.tcache_count;
 	mchunk c;
 	while (tc->counts[tidx] < limit && (c = a->fastbins[fidx]) != NULL) {
-		a->fastbins[fidx] = c->fd;
+		mchunk next = KMM_REVEAL_PTR(c->fd);
+		if (KMM_UNLIKELY(!aligned_ok((uintptr_t)next)))
+			kmm_fatal("malloc(): unaligned fastbin chunk detected 3");
+		a->fastbins[fidx] = next;
 		kmm_tcache_put(tc, c, tidx);
 		a->st.tcache_fills++;
 	}
@@ -305,7 +308,9 @@ KMM_HOT void kmm_malloc_consolidate(struct kmm_arena *a)
 		while (p != NULL) {
 			if (KMM_UNLIKELY(fastbin_index(chunksize(p)) != i))
 				kmm_fatal("malloc_consolidate(): invalid chunk size");
-			mchunk nextp = p->fd;
+			mchunk nextp = KMM_REVEAL_PTR(p->fd);
+			if (KMM_UNLIKELY(!aligned_ok((uintptr_t)nextp)))
+				kmm_fatal("malloc_consolidate(): unaligned fastbin chunk detected");
 			bool into_top;
 			coalesce(a, p, chunksize(p), &into_top, "malloc_consolidate()");
 			p = nextp;
@@ -328,7 +333,10 @@ KMM_HOT mchunk kmm_int_malloc(struct kmm_arena *a, size_t nb, struct kmm_tcache 
 		if (victim != NULL) {
 			if (KMM_UNLIKELY(fastbin_index(chunksize(victim)) != fidx))
 				kmm_fatal("malloc(): memory corruption (fast)");
-			a->fastbins[fidx] = victim->fd;
+			mchunk next = KMM_REVEAL_PTR(victim->fd);
+			if (KMM_UNLIKELY(!aligned_ok((uintptr_t)next)))
+				kmm_fatal("malloc(): unaligned fastbin chunk detected 2");
+			a->fastbins[fidx] = next;
 			if (tc_ok)
 				stash_fastbin(a, fidx, tc, tidx);
 			served(a, KMM_PATH_FASTBIN);
@@ -549,7 +557,7 @@ KMM_HOT void kmm_int_free(struct kmm_arena *a, mchunk p)
 			kmm_fatal("free(): double free detected (fasttop) at %p", chunk2mem(p));
 		if (KMM_UNLIKELY(old != NULL && fastbin_index(chunksize(old)) != fidx))
 			kmm_fatal("free(): invalid fastbin entry");
-		p->fd = old;
+		p->fd = KMM_PROTECT_PTR(&p->fd, old);
 		a->fastbins[fidx] = p;
 		a->have_fastchunks = 1;
 		a->st.frees_fastbin++;
@@ -715,4 +723,9 @@ int kmm_arena_trim(struct kmm_arena *a, size_t pad)
 	if (a == &kmm_main_arena ? kmm_systrim(a, pad) : kmm_arena_heap_trim(a, pad, true))
 		released = 1;
 	return released;
+}
+
+KMM_NORETURN KMM_COLD void kmm_tcache_corrupt(const void *entry)
+{
+	kmm_fatal("malloc(): unaligned tcache chunk detected (the list at %p was overwritten)", entry);
 }

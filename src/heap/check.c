@@ -156,7 +156,7 @@ static void check_fastbins(struct kmm_arena *a, struct checker *c, size_t *count
 	bool any = false;
 	for (unsigned i = 0; i < KMM_NFASTBINS; i++) {
 		size_t n = 0;
-		for (mchunk p = a->fastbins[i]; p != NULL; p = p->fd) {
+		for (mchunk p = a->fastbins[i]; p != NULL; p = KMM_REVEAL_PTR(p->fd)) {
 			any = true;
 			if (++n > MAX_LIST) {
 				bad(c, "fastbin %u: cycle", i);
@@ -184,7 +184,7 @@ static void check_tcache(struct checker *c, size_t *count)
 		return;
 	for (size_t i = 0; i < KMM_TCACHE_BINS; i++) {
 		size_t n = 0;
-		for (struct kmm_tcache_entry *e = tc->heads[i]; e != NULL; e = e->next) {
+		for (struct kmm_tcache_entry *e = tc->heads[i]; e != NULL; e = KMM_REVEAL_PTR(e->next)) {
 			if (++n > KMM_TCACHE_MAX_COUNT) {
 				bad(c, "tcache bin %zu: cycle", i);
 				break;

@@ -97,6 +97,22 @@ KMM_INLINE void set_foot(mchunk p, size_t s) { chunk_at(p, s)->prev_size = s; }
 
 KMM_INLINE int aligned_ok(uintptr_t x)      { return (x & KMM_ALIGN_MASK) == 0; }
 
+/*
+ * Safe-linking, as glibc has done since 2.32: the singly linked lists of
+ * the tcache and the fastbins keep each next pointer XORed with the
+ * address of the word holding it shifted right by 12 (its page number).
+ * Someone who overwrites the first word of a freed block (a use after
+ * free, an overflow) must know where that block is to make the list point
+ * where they want, and a leaked stored pointer does not give the heap's
+ * address.  A revealed pointer that is not 16-byte aligned means the list
+ * was overwritten: malloc aborts.  NULL is stored as the bare page number.
+ *
+ *     stored = (&field >> 12) ^ next        next = (&field >> 12) ^ stored
+ */
+#define KMM_PROTECT_PTR(pos, ptr) \
+	((__typeof__(ptr))(((uintptr_t)(pos) >> 12) ^ (uintptr_t)(ptr)))
+#define KMM_REVEAL_PTR(field) KMM_PROTECT_PTR(&(field), (field))
+
 /* Chunk size for a request: request + 8 bytes of header that is not borrowed,
  * rounded up to 16, at least KMM_MINSIZE.  Callers check the request against
  * KMM_MAX_REQUEST first. */

@@ -55,7 +55,7 @@ static KMM_COLD void snapshot(struct kmm_arena *a, struct heap_snapshot *s, bool
 	s->avail = s->top;
 	for (unsigned i = 0; i < KMM_NFASTBINS; i++) {
 		size_t n = 0, sz = 0;
-		for (mchunk p = a->fastbins[i]; p != NULL; p = p->fd) {
+		for (mchunk p = a->fastbins[i]; p != NULL; p = KMM_REVEAL_PTR(p->fd)) {
 			n++;
 			sz = chunksize(p);
 		}

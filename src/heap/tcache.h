@@ -71,10 +71,15 @@ KMM_INLINE size_t kmm_req2tidx(size_t n)
 	return t < 2 ? 0 : t - 2;
 }
 
+/* A tcache list whose next pointer reveals to a misaligned address: a
+ * freed block was written to.  Aborts ("malloc(): unaligned tcache chunk
+ * detected", glibc's words). */
+KMM_NORETURN KMM_COLD void kmm_tcache_corrupt(const void *entry);
+
 KMM_INLINE void kmm_tcache_put(struct kmm_tcache *tc, mchunk p, size_t idx)
 {
 	struct kmm_tcache_entry *e = chunk2mem(p);
-	e->next = tc->heads[idx];
+	e->next = KMM_PROTECT_PTR(&e->next, tc->heads[idx]);
 	e->key = kmm_tcache_key;
 	tc->heads[idx] = e;
 	tc->counts[idx]++;
@@ -83,7 +88,10 @@ KMM_INLINE void kmm_tcache_put(struct kmm_tcache *tc, mchunk p, size_t idx)
 KMM_INLINE void *kmm_tcache_get(struct kmm_tcache *tc, size_t idx)
 {
 	struct kmm_tcache_entry *e = tc->heads[idx];
-	tc->heads[idx] = e->next;
+	struct kmm_tcache_entry *next = KMM_REVEAL_PTR(e->next);
+	if (KMM_UNLIKELY(!aligned_ok((uintptr_t)next)))
+		kmm_tcache_corrupt(e);
+	tc->heads[idx] = next;
 	tc->counts[idx]--;
 	e->key = 0;
 	return e;

@@ -126,7 +126,7 @@ KMM_HOT void kmm_tcache_release(struct kmm_arena *mine, struct kmm_tcache *tc)
 	for (size_t i = 0; i < KMM_TCACHE_BINS; i++) {
 		struct kmm_tcache_entry *e = tc->heads[i];
 		while (e != NULL) {
-			struct kmm_tcache_entry *next = e->next;
+			struct kmm_tcache_entry *next = KMM_REVEAL_PTR(e->next);
 			if (KMM_UNLIKELY(!aligned_ok((uintptr_t)e)))
 				kmm_fatal("tcache_thread_shutdown(): unaligned tcache chunk detected");
 			e->key = 0;

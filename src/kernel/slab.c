@@ -55,15 +55,32 @@ static int slab_ready;
 
 /* ---- objects and slabs ------------------------------------------------------ */
 
-static inline void *get_free(const void *obj)
+/*
+ * Freelist pointer hardening (the kernel's SLAB_FREELIST_HARDENED): a free
+ * object's first word holds the next free object XORed with a random value
+ * of the cache and with the byte-swapped address of that word.  An
+ * overwrite of a freed object's first word (a use after free) no longer
+ * points the freelist where the writer wants, and a leaked word reveals
+ * neither heap addresses nor the random.  Freeing the object that heads
+ * the freelist again is caught where it would make a loop (set_free).
+ */
+static inline void *freelist_ptr(const struct kmm_kmem_cache *c, uintptr_t ptr, uintptr_t where)
 {
-	return *(void *const *)obj;
+	return (void *)(ptr ^ c->random ^ __builtin_bswap64((uint64_t)where));
 }
 
-static inline void set_free(void *obj, void *next)
+static inline void *get_free(const struct kmm_kmem_cache *c, const void *obj)
 {
-	*(void **)obj = next;
+	return freelist_ptr(c, (uintptr_t) * (void *const *)obj, (uintptr_t)obj);
 }
+
+static inline void set_free(const struct kmm_kmem_cache *c, void *obj, void *next)
+{
+	if (KMM_UNLIKELY(obj == next))
+		kmm_fatal("kmem_cache_free(%s): double free of %p", c->name, obj);
+	*(void **)obj = freelist_ptr(c, (uintptr_t)next, (uintptr_t)obj);
+}
+
 
 static inline char *slab_base(const struct kmm_page *page)
 {
@@ -73,6 +90,7 @@ static inline char *slab_base(const struct kmm_page *page)
 static KMM_HOT void cache_setup(struct kmm_kmem_cache *c, const char *name, size_t size, size_t align)
 {
 	c->name = name;
+	c->random = (uintptr_t)kmm_os_random();
 	if (align < sizeof(void *))
 		align = sizeof(void *);
 	c->object_size = size;
@@ -152,7 +170,7 @@ static KMM_HOT struct kmm_page *new_slab(struct kmm_kmem_cache *c)
 	/* chain in address order, last object first in the list's tail */
 	for (unsigned i = c->objects; i-- > 0;) {
 		void *obj = base + (size_t)i * c->size;
-		set_free(obj, prev);
+		set_free(c, obj, prev);
 		prev = obj;
 	}
 	page->flags |= KMM_PG_SLAB;
@@ -207,8 +225,8 @@ static KMM_HOT void deactivate(struct kmm_kmem_cache *c, struct cpu_slab *cs)
 		return;
 	void *obj = cs->freelist;
 	while (obj != NULL) {
-		void *next = get_free(obj);
-		set_free(obj, page->freelist);
+		void *next = get_free(c, obj);
+		set_free(c, obj, page->freelist);
 		page->freelist = obj;
 		page->inuse--;
 		obj = next;
@@ -240,7 +258,7 @@ static KMM_HOT KMM_NOINLINE void *alloc_slow(struct kmm_kmem_cache *c, struct cp
 			c->nr_partial++;
 		}
 		obj = page->freelist;
-		page->freelist = get_free(obj);
+		page->freelist = get_free(c, obj);
 		page->inuse++;
 		if (page->freelist == NULL) {
 			kmm_list_del(&page->lru);
@@ -256,7 +274,7 @@ static KMM_HOT KMM_NOINLINE void *alloc_slow(struct kmm_kmem_cache *c, struct cp
 			cs->freelist = page->freelist;
 			page->freelist = NULL;
 			cs->nfree = 0;
-			for (void *o = cs->freelist; o != NULL; o = get_free(o))
+			for (void *o = cs->freelist; o != NULL; o = get_free(c, o))
 				cs->nfree++;
 			page->inuse = (uint16_t)(page->inuse + cs->nfree);
 		} else {
@@ -283,7 +301,7 @@ static KMM_HOT KMM_NOINLINE void *alloc_slow(struct kmm_kmem_cache *c, struct cp
 		page->inuse = page->objects;
 	}
 	obj = cs->freelist;
-	cs->freelist = get_free(obj);
+	cs->freelist = get_free(c, obj);
 	cs->nfree--;
 out:
 	kmm_unlock_if(&c->lock, locked);
@@ -297,7 +315,7 @@ KMM_HOT void *kmm_kmem_cache_alloc(struct kmm_kmem_cache *c)
 	struct cpu_slab *cs = &cpu_slabs[c->index];
 	void *obj = cs->freelist;
 	if (KMM_LIKELY(obj != NULL)) {
-		cs->freelist = get_free(obj);
+		cs->freelist = get_free(c, obj);
 		cs->nfree--;
 		c->alloc_fast++;   /* racy statistic, like the kernel's */
 	} else {
@@ -320,7 +338,7 @@ static KMM_NOINLINE void free_remote(struct kmm_kmem_cache *c, struct kmm_page *
 	bool locked = kmm_lock_fork_aware(&c->lock);
 	c->free_remote++;
 	bool was_full = page->freelist == NULL && !page->frozen;
-	set_free(obj, page->freelist);
+	set_free(c, obj, page->freelist);
 	page->freelist = obj;
 	page->inuse--;
 	if (!page->frozen) {
@@ -348,7 +366,7 @@ KMM_HOT void kmm_kmem_cache_free(struct kmm_kmem_cache *c, void *obj)
 	KMM_TRACE(KMM_TR_SLAB_FREE, 0, (uint32_t)c->index, 0, c->object_size, obj, 0);
 	struct cpu_slab *cs = &cpu_slabs[c->index];
 	if (KMM_LIKELY(cs->page == page)) {
-		set_free(obj, cs->freelist);
+		set_free(c, obj, cs->freelist);
 		cs->freelist = obj;
 		cs->nfree++;
 		c->free_fast++;
@@ -536,7 +554,7 @@ static KMM_COLD size_t walk_freelist(struct kmm_kmem_cache *c, struct kmm_page *
 {
 	char *base = slab_base(page);
 	size_t n = 0;
-	for (void *o = head; o != NULL; o = get_free(o)) {
+	for (void *o = head; o != NULL; o = get_free(c, o)) {
 		uintptr_t off = (uintptr_t)o - (uintptr_t)base;
 		if ((uintptr_t)o < (uintptr_t)base || off % c->size != 0 || off / c->size >= page->objects) {
 			slab_bad(verbose, errors, "%s: freelist entry %p outside its slab %p", c->name, o, (void *)base);

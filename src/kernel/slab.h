@@ -46,6 +46,7 @@ struct kmm_kmem_cache {
 	const char *name;        /* the creator's string, not a copy (as in Linux):
 				  * reading a literal at start-up would map
 				  * libkmm.so's .rodata into every process */
+	uintptr_t random;        /* freelist pointer hardening (slab.c) */
 	size_t   object_size;    /* what users asked for */
 	size_t   size;           /* stride of objects in a slab */
 	size_t   align;

@@ -42,7 +42,7 @@ free-middle-misaligned|kmm: free()'
 printf '%s\n' "$aborts" >"$KMM_TMP/aborts"
 naborts=$(wc -l <"$KMM_TMP/aborts")
 
-plan $((nerrno + naborts + 1 + 6))
+plan $((nerrno + naborts + 1 + 6 + 6))
 
 # --- errno -------------------------------------------------------------------
 kmm_run "$KMM_TMP/errno.stats" "$ME" errno >"$KMM_TMP/errno.out" 2>&1
@@ -84,6 +84,34 @@ glibc_aborts() {
 	done <"$KMM_TMP/aborts"
 }
 ok "each misuse aborts with glibc's malloc as well" glibc_aborts
+
+# --- tcache and fastbin poisoning: safe-linking --------------------------------
+# The overwritten list pointer reveals to a misaligned address, and malloc
+# aborts, unless bits 12-15 of the block's address happen to be those of
+# the target (1 in 16): then malloc returns something else, never the
+# attacker's address.  16 runs of each.
+poison_runs() { # MODE LIB: "aborts hijacks others" over 16 runs
+	_a=0 _h=0 _o=0
+	for _i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16; do
+		if [ -n "$2" ]; then
+			with_timeout 30 env LD_PRELOAD="$2" sh -c 'exec "$0" "$1" 2>"$2"' "$ME" "$1" "$KMM_TMP/p.err" >"$KMM_TMP/p.out" 2>/dev/null
+		else
+			with_timeout 30 sh -c 'exec "$0" "$1" 2>"$2"' "$ME" "$1" "$KMM_TMP/p.err" >"$KMM_TMP/p.out" 2>/dev/null
+		fi
+		case $? in
+		134) _a=$((_a + 1)); cp "$KMM_TMP/p.err" "$KMM_TMP/p.lasterr" ;;
+		3) _h=$((_h + 1)) ;;
+		*) _o=$((_o + 1)) ;;
+		esac
+	done
+	echo "$_a $_h $_o"
+}
+for mode in tcache-poison fastbin-poison; do
+	set -- $(poison_runs "$mode" "$KMM_LIB")
+	is "$2" "0" "$mode: kmm never hands out the attacker's address (16 runs: $1 aborts, $3 survived)"
+	ok "$mode: kmm aborts in most runs ($1 of 16)" test "$1" -ge 12
+	ok "$mode: with a one-line diagnostic" grep -q '^kmm: malloc.*unaligned' "$KMM_TMP/p.lasterr"
+done
 
 # --- malloc_stats and malloc_info: glibc's formats -----------------------------
 plain_run "$ME" stats >"$KMM_TMP/stats.plain" 2>&1

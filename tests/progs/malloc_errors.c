@@ -8,6 +8,14 @@
  *   free-middle, free-middle-misaligned
  *                misuse of free() that must abort the process; prints
  *                "survived" and exits 0 if it does not
+ *   tcache-poison, fastbin-poison
+ *                the classic attack on a freed block's list pointer: free
+ *                two blocks, overwrite the first word of the last freed
+ *                with the address of a global, malloc until that block
+ *                comes back, and once more: prints "HIJACKED" and exits 3
+ *                if malloc returned the global's address, "survived" and
+ *                exits 0 if it returned anything else; safe-linking makes
+ *                malloc abort instead (15 times in 16: see errors.sh)
  *   stats        some allocations, then malloc_stats() (on stderr)
  *   info         some allocations, then malloc_info(0, stdout), twice
  *   info-exact   a fixed pattern of allocations and frees, then malloc_info
@@ -23,6 +31,34 @@
 #include <sys/prctl.h>
 
 static void *volatile sink;
+static _Alignas(64) char target[256];   /* where the attacker wants malloc to point */
+
+/* free `n` blocks of `size` so that the last two freed are a, b (b on top
+ * of its list), overwrite b's list pointer with &target, and allocate
+ * until b came back and once more.  `fill` blocks are freed first to fill
+ * the tcache, so that a and b go to the fastbin. */
+static int poison(size_t size, int fill)
+{
+	void *blocks[16], *a, *b;
+	for (int i = 0; i < fill; i++)
+		blocks[i] = malloc(size);
+	a = malloc(size);
+	b = malloc(size);
+	sink = malloc(size);     /* keeps a and b away from the top */
+	for (int i = 0; i < fill; i++)
+		free(blocks[i]);
+	free(a);
+	free(b);
+	*(void *volatile *)b = target;   /* the use after free */
+	for (int i = 0; i < fill; i++)
+		sink = malloc(size);     /* empty the tcache */
+	void *first = malloc(size), *second = malloc(size);
+	if (first == target || second == target) {
+		puts("HIJACKED");
+		return 3;
+	}
+	return 0;
+}
 
 static const char *errname(int e)
 {
@@ -131,11 +167,18 @@ int main(int argc, char **argv)
 	char *p;
 
 	memset(stack, 0, sizeof stack);
-	if (strncmp(mode, "double-free", 11) == 0 || strncmp(mode, "free-", 5) == 0)
+	if (strncmp(mode, "double-free", 11) == 0 || strncmp(mode, "free-", 5) == 0 ||
+	    strstr(mode, "-poison") != NULL)
 		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);     /* no core file */
 
 	if (strcmp(mode, "errno") == 0) {
 		errno_cases();
+	} else if (strcmp(mode, "tcache-poison") == 0) {
+		if (poison(48, 0) != 0)
+			return 3;
+	} else if (strcmp(mode, "fastbin-poison") == 0) {
+		if (poison(48, 7) != 0)
+			return 3;
 	} else if (strcmp(mode, "double-free") == 0) {
 		p = malloc(32);             /* a tcache-sized block */
 		free(p);

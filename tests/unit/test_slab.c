@@ -11,6 +11,7 @@
  */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <signal.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -390,6 +391,32 @@ Test(slab, cache_name_kept_and_truncated_in_slabinfo)
 	cr_assert_eq(found, 1, "slabinfo has no line \"%s\" with one slab:\n%s", want, slabinfo_text);
 	kmm_kmem_cache_free(c, o);
 	CHECK_SLAB();
+}
+
+Test(slab, freelist_words_are_not_plain_pointers)
+{
+	/* SLAB_FREELIST_HARDENED: a freed object's first word is the next
+	 * free object XORed with the cache's random and the swapped address */
+	struct kmm_kmem_cache *c = kmm_kmem_cache_create("hardened-64", 64, 8);
+	cr_assert_not_null(c);
+	void *a = kmm_kmem_cache_alloc(c), *b = kmm_kmem_cache_alloc(c);
+	kmm_kmem_cache_free(c, a);
+	kmm_kmem_cache_free(c, b);    /* b's first word leads to a */
+	uintptr_t word = *(uintptr_t *)b;
+	cr_assert_neq(word, (uintptr_t)a, "the freelist word is the plain pointer");
+	cr_assert_eq(word ^ c->random ^ __builtin_bswap64((uint64_t)(uintptr_t)b), (uintptr_t)a);
+	/* the allocator still follows it */
+	cr_assert_eq(kmm_kmem_cache_alloc(c), b);
+	cr_assert_eq(kmm_kmem_cache_alloc(c), a);
+	CHECK_SLAB();
+}
+
+Test(slab, double_free_of_the_freelist_head_aborts, .signal = SIGABRT)
+{
+	struct kmm_kmem_cache *c = kmm_kmem_cache_create("dfree-64", 64, 8);
+	void *a = kmm_kmem_cache_alloc(c);
+	kmm_kmem_cache_free(c, a);
+	kmm_kmem_cache_free(c, a);
 }
 
 Test(slab, big_objects_one_per_slab)
