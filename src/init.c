@@ -67,6 +67,7 @@ KMM_HOT KMM_NOINLINE void kmm_init_slow(void)
 		kmm_arena_init(&kmm_main_arena, 0);
 		kmm_thread_init();
 		kmm_thread_trace_start();
+		kmm_thread_fast_paths_check();
 		__atomic_store_n(&kmm_ready, 1, __ATOMIC_RELEASE);
 	}
 	kmm_unlock(&kmm_init_lock);
@@ -164,6 +165,7 @@ __attribute__((constructor)) static void kmm_constructor(void)
 		kmm_options_load();
 		kmm_unlock(&kmm_main_arena.lock);
 		kmm_thread_trace_start();
+		kmm_thread_fast_paths_check();
 	}
 	__register_atfork(fork_prepare, fork_parent, fork_child, __dso_handle);
 	if (kmm_trace_on && kmm_options.trace_depth > 0)

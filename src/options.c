@@ -34,6 +34,9 @@ static const struct option_name option_names[] = {
 	{ "tcache_unsorted_limit", KMM_P_TCACHE_UNSORTED_LIMIT, NULL },
 	/* kmm's own (KMM_OPTIONS only) */
 	{ "threshold_rule",        KMM_P_THRESHOLD_RULE, NULL },
+	{ "poison",                KMM_P_POISON, NULL },
+	{ "init_on_alloc",         KMM_P_INIT_ON_ALLOC, NULL },
+	{ "init_on_free",          KMM_P_INIT_ON_FREE, NULL },
 	{ "vmalloc_lazy_max",      KMM_KP_VMALLOC_LAZY_MAX, kmm_kernel_param_set },
 	{ "vmalloc_space",         KMM_KP_VMALLOC_SPACE,    kmm_kernel_param_set },
 	{ "populate",              KMM_KP_POPULATE,         kmm_kernel_param_set },
@@ -135,6 +138,12 @@ static bool parse_value(const struct option_name *o, const char *s, size_t len, 
 		{ "threshold_rule", "glibc", KMM_THRESHOLD_GLIBC },
 		{ "populate",       "on",    1 },
 		{ "populate",       "off",   0 },
+		{ "poison",         "on",    1 },
+		{ "poison",         "off",   0 },
+		{ "init_on_alloc",  "on",    1 },
+		{ "init_on_alloc",  "off",   0 },
+		{ "init_on_free",   "on",    1 },
+		{ "init_on_free",   "off",   0 },
 	};
 	for (size_t i = 0; i < KMM_ARRAY_SIZE(words); i++)
 		if (strcmp(words[i].option, o->name) == 0 && strlen(words[i].word) == len &&

@@ -256,10 +256,23 @@ static KMM_NOINLINE void *traced_malloc(size_t n, const void *caller)
 	return mem;
 }
 
+/* init_on_alloc=on: every block handed out reads as zeroes (the kernel's
+ * init_on_alloc).  calloc's already do; realloc's new bytes are not. */
+static KMM_NOINLINE void *init_on_alloc(void *mem)
+{
+	if (mem == NULL || !kmm_params.init_on_alloc)
+		return mem;
+	if (kmm_big_owns(mem))
+		kmm_big_zero(mem, kmm_big_usable(mem, "malloc()"));
+	else
+		memset(mem, 0, chunk_usable(mem2chunk(mem)));
+	return mem;
+}
+
 KMM_HOT KMM_NOINLINE void *kmm_heap_malloc_slow(size_t n, const void *caller)
 {
-	if (KMM_UNLIKELY(kmm_trace_on))
-		return traced_malloc(n, caller);
+	if (KMM_UNLIKELY(kmm_trace_on | kmm_params.checked))
+		return init_on_alloc(kmm_trace_on ? traced_malloc(n, caller) : malloc_slow(n, caller));
 	return malloc_slow(n, caller);
 }
 
@@ -348,6 +361,8 @@ KMM_INLINE void free_slow(void *mem)
 	if (kmm_big_owns(mem)) {
 		t->tpath = KMM_TP_VFREE;
 		t->tsize = kmm_trace_on ? kmm_big_usable(mem, "free()") : 0;
+		if (KMM_UNLIKELY(kmm_params.init_on_free))
+			memset(mem, 0, kmm_big_usable(mem, "free()"));
 		kmm_big_free(mem);
 		return;
 	}
@@ -355,6 +370,10 @@ KMM_INLINE void free_slow(void *mem)
 	struct kmm_arena *a;
 	size_t size = heap_chunk_size(mem, "free()", &a);
 	t->tsize = size;
+	/* init_on_free=on: what the block held does not outlive it (past the
+	 * two list words, which the free itself writes) */
+	if (KMM_UNLIKELY(kmm_params.init_on_free) && chunk_usable(p) > 16)
+		memset((char *)mem + 16, 0, chunk_usable(p) - 16);
 
 	struct kmm_tcache *tc = my_tcache(t);
 
@@ -689,8 +708,9 @@ static KMM_NOINLINE void *traced_memalign(size_t alignment, size_t n, const void
 
 void *kmm_heap_memalign(size_t alignment, size_t n, const void *caller)
 {
-	if (KMM_UNLIKELY(kmm_trace_on))
-		return traced_memalign(alignment, n, caller);
+	if (KMM_UNLIKELY(kmm_trace_on | kmm_params.checked))
+		return init_on_alloc(kmm_trace_on ? traced_memalign(alignment, n, caller)
+						  : memalign_impl(alignment, n, caller));
 	return memalign_impl(alignment, n, caller);
 }
 

@@ -240,6 +240,8 @@ static void stash_fastbin(struct kmm_arena *a, unsigned fidx, struct kmm_tcache 
 		if (KMM_UNLIKELY(!aligned_ok((uintptr_t)next)))
 			kmm_fatal("malloc(): unaligned fastbin chunk detected 3");
 		a->fastbins[fidx] = next;
+		if (KMM_UNLIKELY(kmm_params.poison))
+			kmm_poison_check(chunk2mem(c), "malloc()");
 		kmm_tcache_put(tc, c, tidx);
 		a->st.tcache_fills++;
 	}
@@ -337,6 +339,8 @@ KMM_HOT mchunk kmm_int_malloc(struct kmm_arena *a, size_t nb, struct kmm_tcache 
 			if (KMM_UNLIKELY(!aligned_ok((uintptr_t)next)))
 				kmm_fatal("malloc(): unaligned fastbin chunk detected 2");
 			a->fastbins[fidx] = next;
+			if (KMM_UNLIKELY(kmm_params.poison))
+				kmm_poison_check(chunk2mem(victim), "malloc()");
 			if (tc_ok)
 				stash_fastbin(a, fidx, tc, tidx);
 			served(a, KMM_PATH_FASTBIN);
@@ -557,6 +561,8 @@ KMM_HOT void kmm_int_free(struct kmm_arena *a, mchunk p)
 			kmm_fatal("free(): double free detected (fasttop) at %p", chunk2mem(p));
 		if (KMM_UNLIKELY(old != NULL && fastbin_index(chunksize(old)) != fidx))
 			kmm_fatal("free(): invalid fastbin entry");
+		if (KMM_UNLIKELY(kmm_params.poison))
+			kmm_poison_fill(chunk2mem(p));
 		p->fd = KMM_PROTECT_PTR(&p->fd, old);
 		a->fastbins[fidx] = p;
 		a->have_fastchunks = 1;
@@ -728,4 +734,32 @@ int kmm_arena_trim(struct kmm_arena *a, size_t pad)
 KMM_NORETURN KMM_COLD void kmm_tcache_corrupt(const void *entry)
 {
 	kmm_fatal("malloc(): unaligned tcache chunk detected (the list at %p was overwritten)", entry);
+}
+
+/* The bytes after the list words (next and key, or fd and bk): 16. */
+#define POISON_FROM 16
+
+void kmm_poison_fill(void *mem)
+{
+	size_t usable = chunk_usable(mem2chunk(mem));
+	if (usable > POISON_FROM)
+		memset((char *)mem + POISON_FROM, KMM_POISON_FREE, usable - POISON_FROM);
+}
+
+void kmm_poison_check(const void *mem, const char *who)
+{
+	size_t usable = chunk_usable(mem2chunk(mem));
+	const unsigned char *b = mem;
+	const uint64_t pattern = 0x0101010101010101ull * KMM_POISON_FREE;
+	size_t i = POISON_FROM;
+	for (; i + 8 <= usable; i += 8) {   /* a word at a time, then the byte */
+		uint64_t w;
+		memcpy(&w, b + i, sizeof w);
+		if (KMM_UNLIKELY(w != pattern))
+			break;
+	}
+	for (; i < usable; i++)
+		if (KMM_UNLIKELY(b[i] != KMM_POISON_FREE))
+			kmm_fatal("%s: write after free in the %zu-byte block at %p: byte %zu is %#x, not the poison %#x",
+				  who, usable, mem, i, b[i], KMM_POISON_FREE);
 }

@@ -97,6 +97,15 @@ KMM_COLD int kmm_params_set(int param, long long value)
 			return 0;
 		p->threshold_rule = (int)value;
 		return 1;
+	case KMM_P_POISON:
+	case KMM_P_INIT_ON_ALLOC:
+	case KMM_P_INIT_ON_FREE:
+		if (value != 0 && value != 1)
+			return 0;
+		*(param == KMM_P_POISON ? &p->poison : param == KMM_P_INIT_ON_ALLOC ? &p->init_on_alloc
+										 : &p->init_on_free) = (int)value;
+		p->checked = p->poison | p->init_on_alloc | p->init_on_free;
+		return 1;
 	case KMM_P_TCACHE_UNSORTED_LIMIT:
 		if (value < 0)
 			return 0;

@@ -40,6 +40,9 @@ enum kmm_param {
 	KMM_P_TCACHE_MAX      = -101,
 	KMM_P_TCACHE_UNSORTED_LIMIT = -102,
 	KMM_P_THRESHOLD_RULE        = -103,
+	KMM_P_POISON                = -104,
+	KMM_P_INIT_ON_ALLOC         = -105,
+	KMM_P_INIT_ON_FREE          = -106,
 };
 
 /* whether freeing a big chunk raises the mmap threshold (big.h) */
@@ -64,7 +67,19 @@ struct kmm_params {
 	size_t tcache_unsorted_limit;
 	int    check_action;       /* accepted for compatibility; kmm always aborts */
 	int    threshold_rule;     /* enum kmm_threshold_rule */
+	/* debug options (docs/hardening.md): any of them takes every call
+	 * through the slow paths, like the trace log (thread.h) */
+	int    poison;             /* fill freed heap blocks, check on reuse */
+	int    init_on_alloc;      /* zero every block handed out */
+	int    init_on_free;       /* zero every block freed */
+	int    checked;            /* any of the three */
 };
+
+/* The byte freed heap blocks are filled with under poison=on (the
+ * kernel's POISON_FREE). */
+#define KMM_POISON_FREE 0x6b
+
+
 
 extern struct kmm_params kmm_params;
 

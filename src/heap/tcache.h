@@ -76,9 +76,19 @@ KMM_INLINE size_t kmm_req2tidx(size_t n)
  * detected", glibc's words). */
 KMM_NORETURN KMM_COLD void kmm_tcache_corrupt(const void *entry);
 
+/* poison=on (docs/hardening.md): a block entering the tcache or a fastbin
+ * has its bytes after the list words filled with KMM_POISON_FREE; one
+ * leaving them is checked, and a changed byte is a write after free
+ * (abort).  Both exact-size caches hand blocks back whole, so the check
+ * never sees bytes malloc itself wrote. */
+void kmm_poison_fill(void *mem);
+void kmm_poison_check(const void *mem, const char *who);
+
 KMM_INLINE void kmm_tcache_put(struct kmm_tcache *tc, mchunk p, size_t idx)
 {
 	struct kmm_tcache_entry *e = chunk2mem(p);
+	if (KMM_UNLIKELY(kmm_params.poison))
+		kmm_poison_fill(e);
 	e->next = KMM_PROTECT_PTR(&e->next, tc->heads[idx]);
 	e->key = kmm_tcache_key;
 	tc->heads[idx] = e;
@@ -94,6 +104,8 @@ KMM_INLINE void *kmm_tcache_get(struct kmm_tcache *tc, size_t idx)
 	tc->heads[idx] = next;
 	tc->counts[idx]--;
 	e->key = 0;
+	if (KMM_UNLIKELY(kmm_params.poison))
+		kmm_poison_check(e, "malloc()");
 	return e;
 }
 

@@ -101,6 +101,10 @@ void kmm_thread_init(void);
  * and the calling thread's fast paths are switched off (tcache above). */
 void kmm_thread_trace_start(void);
 
+/* Switch the calling thread's fast paths off if the trace log or a debug
+ * option (poison, init_on_alloc, init_on_free) is on. */
+void kmm_thread_fast_paths_check(void);
+
 /* fork handlers (after the arena locks) */
 void kmm_thread_fork_prepare(void);
 void kmm_thread_fork_parent(void);

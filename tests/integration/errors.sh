@@ -42,7 +42,7 @@ free-middle-misaligned|kmm: free()'
 printf '%s\n' "$aborts" >"$KMM_TMP/aborts"
 naborts=$(wc -l <"$KMM_TMP/aborts")
 
-plan $((nerrno + naborts + 1 + 6 + 6))
+plan $((nerrno + naborts + 1 + 6 + 6 + 9))
 
 # --- errno -------------------------------------------------------------------
 kmm_run "$KMM_TMP/errno.stats" "$ME" errno >"$KMM_TMP/errno.out" 2>&1
@@ -112,6 +112,38 @@ for mode in tcache-poison fastbin-poison; do
 	ok "$mode: kmm aborts in most runs ($1 of 16)" test "$1" -ge 12
 	ok "$mode: with a one-line diagnostic" grep -q '^kmm: malloc.*unaligned' "$KMM_TMP/p.lasterr"
 done
+
+# --- the debug options: poison, init_on_alloc, init_on_free ---------------------
+with_timeout 30 env LD_PRELOAD="$KMM_LIB" "$ME" uaf-write >"$KMM_TMP/u.out" 2>&1
+is "$(cat "$KMM_TMP/u.out")" "survived" "uaf-write: by default a write after free goes unseen (as under glibc)"
+KMM_OPTIONS=poison=on
+export KMM_OPTIONS
+ok "uaf-write, poison=on: aborts, one line: write after free" \
+	aborts_like uaf-write "kmm: malloc(): write after free"
+unset KMM_OPTIONS
+for case in '|after-free 0x55 after-malloc 0x55' \
+	'init_on_free=on|after-free 0x00 after-malloc 0x00' \
+	'init_on_alloc=on|after-free 0x55 after-malloc 0x00' \
+	'poison=on|after-free 0x6b after-malloc 0x6b'; do
+	opts=${case%%|*} want=${case#*|}
+	got=$(with_timeout 30 env LD_PRELOAD="$KMM_LIB" KMM_OPTIONS="$opts" "$ME" init-check 2>&1)
+	is "$got" "$want" "init-check ${opts:-default}: $want"
+done
+# real programs with all three: no false alarm, the same output
+all=poison=on,init_on_alloc=on,init_on_free=on
+seq 1 50000 | sort -R >"$KMM_TMP/r.txt" 2>/dev/null || seq 1 50000 >"$KMM_TMP/r.txt"
+sort "$KMM_TMP/r.txt" >"$KMM_TMP/r.plain"
+with_timeout 120 env LD_PRELOAD="$KMM_LIB" KMM_OPTIONS="$all" sort "$KMM_TMP/r.txt" >"$KMM_TMP/r.kmm" 2>"$KMM_TMP/r.err"
+ok "sort with $all: exit 0, the same output" cmp -s "$KMM_TMP/r.plain" "$KMM_TMP/r.kmm"
+if have python3; then
+	with_timeout 120 env LD_PRELOAD="$KMM_LIB" KMM_OPTIONS="$all" python3 -c \
+		'import json; d=[{"k": i, "v": "x" * (i % 100)} for i in range(20000)]; assert json.loads(json.dumps(d)) == d; print("ok")' \
+		>"$KMM_TMP/p.out" 2>&1
+	is "$(cat "$KMM_TMP/p.out")" "ok" "python3 with $all: runs clean"
+else
+	skip "python3 with the debug options" "no python3"
+fi
+is "$(cat "$KMM_TMP/r.err")" "" "sort with the debug options: nothing on stderr"
 
 # --- malloc_stats and malloc_info: glibc's formats -----------------------------
 plain_run "$ME" stats >"$KMM_TMP/stats.plain" 2>&1

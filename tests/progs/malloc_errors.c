@@ -16,6 +16,12 @@
  *                if malloc returned the global's address, "survived" and
  *                exits 0 if it returned anything else; safe-linking makes
  *                malloc abort instead (15 times in 16: see errors.sh)
+ *   uaf-write    malloc(48), free, write one byte at offset 30 of the freed
+ *                block, malloc(48): aborts under KMM_OPTIONS=poison=on
+ *   init-check   malloc(64) filled with 0x55, free, malloc(64): prints byte
+ *                40 of the block after the free and after the malloc
+ *                ("after-free 0x55 after-malloc 0x55"; zeroes under
+ *                init_on_free / init_on_alloc)
  *   stats        some allocations, then malloc_stats() (on stderr)
  *   info         some allocations, then malloc_info(0, stdout), twice
  *   info-exact   a fixed pattern of allocations and frees, then malloc_info
@@ -168,11 +174,30 @@ int main(int argc, char **argv)
 
 	memset(stack, 0, sizeof stack);
 	if (strncmp(mode, "double-free", 11) == 0 || strncmp(mode, "free-", 5) == 0 ||
-	    strstr(mode, "-poison") != NULL)
+	    strstr(mode, "-poison") != NULL || strcmp(mode, "uaf-write") == 0)
 		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);     /* no core file */
 
 	if (strcmp(mode, "errno") == 0) {
 		errno_cases();
+	} else if (strcmp(mode, "uaf-write") == 0) {
+		p = malloc(48);
+		sink = p;
+		free(p);
+		bad = p;
+		bad[30] = 'A';              /* the use after free */
+		sink = malloc(48);
+	} else if (strcmp(mode, "init-check") == 0) {
+		static char line[64];
+		p = malloc(64);
+		memset(p, 0x55, 64);
+		free(p);
+		bad = p;
+		unsigned after_free = (unsigned char)bad[40];
+		char *q = malloc(64);
+		snprintf(line, sizeof line, "after-free 0x%02x after-malloc 0x%02x%s", after_free,
+			 (unsigned char)q[40], q == p ? "" : " (another block)");
+		puts(line);
+		return 0;
 	} else if (strcmp(mode, "tcache-poison") == 0) {
 		if (poison(48, 0) != 0)
 			return 3;
