@@ -43,6 +43,8 @@ static const struct option_name option_names[] = {
 	{ "watermark_high",        KMM_KP_WATERMARK_HIGH,   kmm_kernel_param_set },
 	{ "watermark_low",         KMM_KP_WATERMARK_LOW,    kmm_kernel_param_set },
 	{ "watermark_min",         KMM_KP_WATERMARK_MIN,    kmm_kernel_param_set },
+	{ "slab_random",           KMM_KP_SLAB_RANDOM,      kmm_kernel_param_set },
+	{ "page_shuffle",          KMM_KP_PAGE_SHUFFLE,     kmm_kernel_param_set },
 };
 
 static const struct option_name legacy_names[] = {
@@ -144,6 +146,10 @@ static bool parse_value(const struct option_name *o, const char *s, size_t len, 
 		{ "init_on_alloc",  "off",   0 },
 		{ "init_on_free",   "on",    1 },
 		{ "init_on_free",   "off",   0 },
+		{ "slab_random",    "on",    1 },
+		{ "slab_random",    "off",   0 },
+		{ "page_shuffle",   "on",    1 },
+		{ "page_shuffle",   "off",   0 },
 	};
 	for (size_t i = 0; i < KMM_ARRAY_SIZE(words); i++)
 		if (strcmp(words[i].option, o->name) == 0 && strlen(words[i].word) == len &&

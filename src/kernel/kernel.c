@@ -38,6 +38,12 @@ KMM_COLD int kmm_kernel_param_set(int param, long long value)
 		kmm_buddy_auto_target = wm[0] == 0;
 		return 1;
 	}
+	case KMM_KP_SLAB_RANDOM:
+	case KMM_KP_PAGE_SHUFFLE:
+		if (value != 0 && value != 1)
+			return 0;
+		*(param == KMM_KP_SLAB_RANDOM ? &kmm_slab_freelist_random : &kmm_page_shuffle) = value != 0;
+		return 1;
 	default:
 		return 0;
 	}

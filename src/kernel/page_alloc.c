@@ -135,6 +135,23 @@ static struct kmm_mem_section *section_create(void)
 	return s;
 }
 
+/* page_shuffle=on (the kernel's page_alloc.shuffle): a block going onto a
+ * free list goes to its head or its tail at random, as shuffle_pick_tail()
+ * decides in Linux, so that the order in which frames are handed out says
+ * little about where the next one lies.  A xorshift64 generator under the
+ * zone lock, seeded from getrandom. */
+bool kmm_page_shuffle;
+
+static bool shuffle_pick_tail(struct kmm_zone *z)
+{
+	if (KMM_UNLIKELY(z->shuffle_rng == 0))
+		z->shuffle_rng = kmm_os_random() | 1;
+	z->shuffle_rng ^= z->shuffle_rng << 13;
+	z->shuffle_rng ^= z->shuffle_rng >> 7;
+	z->shuffle_rng ^= z->shuffle_rng << 17;
+	return z->shuffle_rng & 1;
+}
+
 /* A free block: `dirty` says its contents may be non-zero (then an
  * allocation that needs zeroes must clear it), `resident` how many of its
  * pages may be resident (what the watermarks count and madvise releases). */
@@ -148,7 +165,10 @@ static KMM_HOT void add_to_free_list(struct kmm_zone *z, struct kmm_page *page, 
 	page->migratetype = (uint8_t)mt;
 	page->head = NULL;
 	page->resident = resident;
-	kmm_list_add(&page->lru, &z->free_area[order].free_list[mt]);
+	if (KMM_UNLIKELY(kmm_page_shuffle) && shuffle_pick_tail(z))
+		kmm_list_add_tail(&page->lru, &z->free_area[order].free_list[mt]);
+	else
+		kmm_list_add(&page->lru, &z->free_area[order].free_list[mt]);
 	z->free_area[order].nr_free++;
 	z->dirty_free_pages += resident;
 }

@@ -117,6 +117,10 @@ struct kmm_page {
 	uintptr_t resident;     /* free block: pages of it that may be resident */
 };
 
+/* page_shuffle=on: free blocks go to the head or the tail of their free
+ * list at random (page_alloc.c). */
+extern bool kmm_page_shuffle;
+
 /* Allocation flags. */
 #define KMM_GFP_KERNEL  0x0u   /* kmm's own metadata: unmovable, may use the reserve */
 #define KMM_GFP_USER    0x1u   /* user memory: movable, keeps the min reserve */
@@ -171,6 +175,7 @@ struct kmm_zone {
 	size_t free_pages;
 	size_t dirty_free_pages;  /* free pages still resident (estimate, see below) */
 	size_t deferred_pages;    /* free pages not onlined yet (kmm_mem_section.deferred) */
+	uint64_t shuffle_rng;     /* page_shuffle's generator (zone lock) */
 	size_t wmark_min, wmark_low, wmark_high;
 	bool   wmark_fixed;       /* set by an option: not recomputed on growth */
 	size_t cache_target;      /* automatic high watermark wanted by vmalloc (pages) */

@@ -43,6 +43,8 @@ static __thread bool slab_thread_dead __attribute__((tls_model("initial-exec")))
 #define KMALLOC_SIZES(X) X(8) X(16) X(32) X(64) X(96) X(128) X(192) X(256) X(512) X(1024) \
 			 X(2048) X(4096) X(8192)
 #define KMALLOC_SIZE(n) n,
+bool kmm_slab_freelist_random;
+
 static const size_t kmalloc_sizes[] = { KMALLOC_SIZES(KMALLOC_SIZE) };
 #define NR_KMALLOC (sizeof kmalloc_sizes / sizeof kmalloc_sizes[0])
 
@@ -91,6 +93,7 @@ static KMM_HOT void cache_setup(struct kmm_kmem_cache *c, const char *name, size
 {
 	c->name = name;
 	c->random = (uintptr_t)kmm_os_random();
+	c->rng = kmm_os_random() | 1;
 	if (align < sizeof(void *))
 		align = sizeof(void *);
 	c->object_size = size;
@@ -167,11 +170,35 @@ static KMM_HOT struct kmm_page *new_slab(struct kmm_kmem_cache *c)
 		return NULL;
 	char *base = slab_base(page);
 	void *prev = NULL;
-	/* chain in address order, last object first in the list's tail */
-	for (unsigned i = c->objects; i-- > 0;) {
-		void *obj = base + (size_t)i * c->size;
-		set_free(c, obj, prev);
-		prev = obj;
+	if (KMM_UNLIKELY(kmm_slab_freelist_random)) {
+		/* a Fisher-Yates shuffle of the object indices, from the
+		 * cache's own generator (xorshift64*, under the cache lock) */
+		uint16_t order[KMM_PAGE_SIZE / 8];
+		unsigned n = c->objects < KMM_ARRAY_SIZE(order) ? c->objects : (unsigned)KMM_ARRAY_SIZE(order);
+		for (unsigned i = 0; i < n; i++)
+			order[i] = (uint16_t)i;
+		for (unsigned i = n; i > 1; i--) {
+			c->rng ^= c->rng >> 12;
+			c->rng ^= c->rng << 25;
+			c->rng ^= c->rng >> 27;
+			unsigned j = (unsigned)((c->rng * 0x2545f4914f6cdd1dull) >> 33) % i;
+			uint16_t t = order[i - 1];
+			order[i - 1] = order[j];
+			order[j] = t;
+		}
+		/* (a slab of more than 512 objects keeps the rest in order) */
+		for (unsigned k = c->objects; k-- > 0;) {
+			void *obj = base + (size_t)(k < n ? order[k] : k) * c->size;
+			set_free(c, obj, prev);
+			prev = obj;
+		}
+	} else {
+		/* chain in address order, last object first in the list's tail */
+		for (unsigned i = c->objects; i-- > 0;) {
+			void *obj = base + (size_t)i * c->size;
+			set_free(c, obj, prev);
+			prev = obj;
+		}
 	}
 	page->flags |= KMM_PG_SLAB;
 	page->slab_cache = c;

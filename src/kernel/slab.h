@@ -47,6 +47,7 @@ struct kmm_kmem_cache {
 				  * reading a literal at start-up would map
 				  * libkmm.so's .rodata into every process */
 	uintptr_t random;        /* freelist pointer hardening (slab.c) */
+	uint64_t rng;            /* slab_random's generator (cache lock) */
 	size_t   object_size;    /* what users asked for */
 	size_t   size;           /* stride of objects in a slab */
 	size_t   align;
@@ -63,6 +64,11 @@ struct kmm_kmem_cache {
 	uint64_t alloc_fast, alloc_slow, free_fast, free_remote;
 	uint64_t slabs_allocated, slabs_freed;
 };
+
+/* slab_random=on (SLAB_FREELIST_RANDOM): a new slab's objects go on its
+ * freelist in a random order, not in address order, so that where the next
+ * object lies cannot be told from where the last one did. */
+extern bool kmm_slab_freelist_random;
 
 /* Create a cache (its descriptor comes from the "kmem_cache" cache).
  * `name` must stay valid while the cache exists: it is kept, not copied.

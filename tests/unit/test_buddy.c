@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "kmm.h"
+#include "kernel/kernel.h"
 #include "kernel/page_alloc.h"
 #include "kernel/region.h"
 #include "util/format.h"
@@ -926,5 +927,52 @@ Test(buddy_threads, check_while_other_threads_split_pages, .timeout = 30)
 		     "(it rewrites the frames of an allocated block without the zone lock; see stderr)",
 		     checks, bad);
 	cr_assert(split_rounds[0] + split_rounds[1] + split_rounds[2] > 0);
+	CHECK_BUDDY();
+}
+
+/* page_shuffle: free blocks go to the head or the tail of their list at
+ * random.  64 pages freed and taken again: without shuffling the free
+ * lists are LIFO and give them back in a fixed order, the reverse of the
+ * frees; with it, not.  The allocator stays consistent either way. */
+static void free_and_retake(struct kmm_page **p, size_t n, struct kmm_page **again)
+{
+	for (size_t i = 0; i < n; i++)
+		kmm_free_pages(p[i], 0);
+	for (size_t i = 0; i < n; i++) {
+		again[i] = kmm_alloc_pages(0, KMM_GFP_KERNEL, KMM_OWNER_PAGES);
+		cr_assert_not_null(again[i]);
+	}
+}
+
+Test(buddy, page_shuffle_changes_the_order_not_the_invariants)
+{
+	enum { N = 64 };
+	struct kmm_page *p[N], *again[N];
+	/* a hole-riddled zone, so frees do not all merge back: take 2N,
+	 * give back every other one and keep the rest */
+	struct kmm_page *all[2 * N];
+	for (size_t i = 0; i < 2 * N; i++)
+		cr_assert_not_null(all[i] = kmm_alloc_pages(0, KMM_GFP_KERNEL, KMM_OWNER_PAGES));
+	for (size_t i = 0; i < N; i++)
+		p[i] = all[2 * i];
+	free_and_retake(p, N, again);
+	size_t reversed = 0;
+	for (size_t i = 0; i < N; i++)
+		reversed += again[i] == p[N - 1 - i];
+	cr_assert_eq(reversed, N, "without page_shuffle the lists are LIFO");
+	CHECK_BUDDY();
+
+	cr_assert_eq(kmm_kernel_param_set(KMM_KP_PAGE_SHUFFLE, 1), 1);
+	free_and_retake(again, N, p);
+	reversed = 0;
+	for (size_t i = 0; i < N; i++)
+		reversed += p[i] == again[N - 1 - i];
+	cr_assert(reversed < N / 2, "with page_shuffle %zu of %d pages came back in LIFO order", reversed, N);
+	CHECK_BUDDY();
+	kmm_kernel_param_set(KMM_KP_PAGE_SHUFFLE, 0);
+	for (size_t i = 0; i < N; i++) {
+		kmm_free_pages(p[i], 0);
+		kmm_free_pages(all[2 * i + 1], 0);
+	}
 	CHECK_BUDDY();
 }

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "kmm.h"
+#include "kernel/kernel.h"
 #include "kernel/page_alloc.h"
 #include "kernel/slab.h"
 #include "util/format.h"
@@ -408,6 +409,44 @@ Test(slab, freelist_words_are_not_plain_pointers)
 	/* the allocator still follows it */
 	cr_assert_eq(kmm_kmem_cache_alloc(c), b);
 	cr_assert_eq(kmm_kmem_cache_alloc(c), a);
+	CHECK_SLAB();
+}
+
+Test(slab, slab_random_shuffles_the_freelist)
+{
+	/* SLAB_FREELIST_RANDOM: a new slab's objects come out in a random
+	 * order; without it, in address order */
+	struct kmm_kmem_cache *plain = kmm_kmem_cache_create("order-64", 64, 8);
+	cr_assert_not_null(plain);
+	uintptr_t prev = 0;
+	for (unsigned i = 0; i < plain->objects; i++) {
+		uintptr_t o = (uintptr_t)kmm_kmem_cache_alloc(plain);
+		cr_assert(o > prev, "without slab_random, objects come in address order");
+		prev = o;
+	}
+	cr_assert_eq(kmm_kernel_param_set(KMM_KP_SLAB_RANDOM, 1), 1);
+	struct kmm_kmem_cache *c = kmm_kmem_cache_create("random-64", 64, 8);
+	cr_assert_not_null(c);
+	unsigned n = c->objects, ascending = 0;
+	uintptr_t *got = calloc(n, sizeof *got);
+	for (unsigned i = 0; i < n; i++) {
+		got[i] = (uintptr_t)kmm_kmem_cache_alloc(c);
+		cr_assert(got[i] != 0);
+		memset((void *)got[i], 0x5a, 64);
+		if (i > 0 && got[i] > got[i - 1])
+			ascending++;
+	}
+	/* n distinct objects of one slab, not in order: a random permutation
+	 * of 64 has about 32 ascents, the address order 63 */
+	for (unsigned i = 0; i < n; i++)
+		for (unsigned j = i + 1; j < n; j++)
+			cr_assert_neq(got[i], got[j]);
+	cr_assert(ascending < n - 1 - 8, "%u of %u steps go up: not shuffled", ascending, n - 1);
+	CHECK_SLAB();
+	for (unsigned i = 0; i < n; i++)
+		kmm_kmem_cache_free(c, (void *)got[i]);
+	free(got);
+	kmm_kernel_param_set(KMM_KP_SLAB_RANDOM, 0);
 	CHECK_SLAB();
 }
 
