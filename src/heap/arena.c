@@ -229,6 +229,19 @@ static KMM_HOT mchunk split_off(struct kmm_arena *a, mchunk victim, size_t size,
 	return victim;
 }
 
+/* Take c, the head of fastbin fidx, off it: its revealed next pointer
+ * must be aligned (safe-linking, chunk.h; `unaligned` is the message),
+ * and under poison=on its contents unchanged since it was freed. */
+static inline void fastbin_pop(struct kmm_arena *a, unsigned fidx, mchunk c, const char *unaligned)
+{
+	mchunk next = KMM_REVEAL_PTR(c->fd);
+	if (KMM_UNLIKELY(!aligned_ok((uintptr_t)next)))
+		kmm_fatal("%s", unaligned);
+	a->fastbins[fidx] = next;
+	if (KMM_UNLIKELY(kmm_params.poison))
+		kmm_poison_check(chunk2mem(c), "malloc()");
+}
+
 /* Move chunks of size nb from the arena's bin into the tcache until it is
  * full ("stashing"): the next mallocs of this size need no lock. */
 static void stash_fastbin(struct kmm_arena *a, unsigned fidx, struct kmm_tcache *tc, size_t tidx)
@@ -236,12 +249,7 @@ static void stash_fastbin(struct kmm_arena *a, unsigned fidx, struct kmm_tcache 
 	size_t limit = kmm_params.tcache_count;
 	mchunk c;
 	while (tc->counts[tidx] < limit && (c = a->fastbins[fidx]) != NULL) {
-		mchunk next = KMM_REVEAL_PTR(c->fd);
-		if (KMM_UNLIKELY(!aligned_ok((uintptr_t)next)))
-			kmm_fatal("malloc(): unaligned fastbin chunk detected 3");
-		a->fastbins[fidx] = next;
-		if (KMM_UNLIKELY(kmm_params.poison))
-			kmm_poison_check(chunk2mem(c), "malloc()");
+		fastbin_pop(a, fidx, c, "malloc(): unaligned fastbin chunk detected 3");
 		kmm_tcache_put(tc, c, tidx);
 		a->st.tcache_fills++;
 	}
@@ -335,12 +343,7 @@ KMM_HOT mchunk kmm_int_malloc(struct kmm_arena *a, size_t nb, struct kmm_tcache 
 		if (victim != NULL) {
 			if (KMM_UNLIKELY(fastbin_index(chunksize(victim)) != fidx))
 				kmm_fatal("malloc(): memory corruption (fast)");
-			mchunk next = KMM_REVEAL_PTR(victim->fd);
-			if (KMM_UNLIKELY(!aligned_ok((uintptr_t)next)))
-				kmm_fatal("malloc(): unaligned fastbin chunk detected 2");
-			a->fastbins[fidx] = next;
-			if (KMM_UNLIKELY(kmm_params.poison))
-				kmm_poison_check(chunk2mem(victim), "malloc()");
+			fastbin_pop(a, fidx, victim, "malloc(): unaligned fastbin chunk detected 2");
 			if (tc_ok)
 				stash_fastbin(a, fidx, tc, tidx);
 			served(a, KMM_PATH_FASTBIN);
