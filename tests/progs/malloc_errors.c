@@ -16,6 +16,13 @@
  *                if malloc returned the global's address, "survived" and
  *                exits 0 if it returned anything else; safe-linking makes
  *                malloc abort instead (15 times in 16: see errors.sh)
+ *   big-double-free, big-interior, big-misaligned, never-allocated,
+ *   realloc-stack, header-overflow
+ *                more misuse that must abort under kmm: a second free of a
+ *                1 MiB (vmalloc) block, a free of a pointer 4 KiB or 24
+ *                bytes into one, of an address kmm never handed out, a
+ *                realloc of a stack address, and a free after an overflow
+ *                overwrote the next block's header; "survived" if not
  *   uaf-write    malloc(48), free, write one byte at offset 30 of the freed
  *                block, malloc(48): aborts under KMM_OPTIONS=poison=on
  *   init-check   malloc(64) filled with 0x55, free, malloc(64): prints byte
@@ -174,11 +181,38 @@ int main(int argc, char **argv)
 
 	memset(stack, 0, sizeof stack);
 	if (strncmp(mode, "double-free", 11) == 0 || strncmp(mode, "free-", 5) == 0 ||
-	    strstr(mode, "-poison") != NULL || strcmp(mode, "uaf-write") == 0)
+	    strstr(mode, "-poison") != NULL || strcmp(mode, "uaf-write") == 0 ||
+	    strncmp(mode, "big-", 4) == 0 || strcmp(mode, "never-allocated") == 0 ||
+	    strcmp(mode, "realloc-stack") == 0 || strcmp(mode, "header-overflow") == 0)
 		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);     /* no core file */
 
 	if (strcmp(mode, "errno") == 0) {
 		errno_cases();
+	} else if (strcmp(mode, "big-double-free") == 0) {
+		p = malloc(1 << 20);
+		free(p);
+		bad = p;
+		free(bad);
+	} else if (strcmp(mode, "big-interior") == 0) {
+		p = malloc(1 << 20);
+		bad = p + 4096;
+		free(bad);
+	} else if (strcmp(mode, "big-misaligned") == 0) {
+		p = malloc(1 << 20);
+		bad = p + 24;
+		free(bad);
+	} else if (strcmp(mode, "never-allocated") == 0) {
+		bad = (char *)(uintptr_t)0x1000000;
+		free(bad);
+	} else if (strcmp(mode, "realloc-stack") == 0) {
+		bad = stack + 64;
+		sink = realloc(bad, 100);
+	} else if (strcmp(mode, "header-overflow") == 0) {
+		p = malloc(40);
+		char *q = malloc(40);
+		memset(p, 'A', 56);         /* 16 bytes past the block: q's header */
+		free(q);
+		free(p);
 	} else if (strcmp(mode, "uaf-write") == 0) {
 		p = malloc(48);
 		sink = p;
