@@ -105,10 +105,24 @@ static void usage(FILE *f)
 "      LD_PRELOAD=/path/to/libkmm.so ./trim\n", BLOCK / 1024);
 }
 
+/* One round: grow the heap by GROWTH, free it all last first, and report
+ * the break at each step and what was kept at the top. */
+static void grow_and_free(const char *verdict)
+{
+	say_break("break before:");
+	int n = fill(GROWTH);
+	printf("  allocated %d blocks of %d KiB\n", n, BLOCK / 1024);
+	say_break("break at its peak:");
+	int trims = free_reverse(n);
+	printf("  freed them, last first: the break went down %d times\n", trims);
+	say_break("break after:");
+	printf("  free space kept at the top (mallinfo2 keepcost): %s\n",
+	       size_str(mallinfo2().keepcost));
+	printf("  -> %s\n", verdict);
+}
+
 int main(int argc, char **argv)
 {
-	int n, trims;
-
 	if (argc > 1) {
 		if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
 			usage(stdout);
@@ -121,30 +135,12 @@ int main(int argc, char **argv)
 	start = sbrk(0);
 
 	printf("Part 1: the default trim threshold (128 KiB)\n");
-	say_break("break before:");
-	n = fill(GROWTH);
-	printf("  allocated %d blocks of %d KiB\n", n, BLOCK / 1024);
-	say_break("break at its peak:");
-	trims = free_reverse(n);
-	printf("  freed them, last first: the break went down %d times\n", trims);
-	say_break("break after:");
-	printf("  free space kept at the top (mallinfo2 keepcost): %s\n",
-	       size_str(mallinfo2().keepcost));
-	printf("  -> trimmed back: what is left is the 128 KiB top pad and a little\n");
+	grow_and_free("trimmed back: what is left is the 128 KiB top pad and a little");
 
 	printf("\nPart 2: mallopt(M_TRIM_THRESHOLD, 64 MiB)\n");
 	if (mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024) != 1)
 		printf("  mallopt failed\n");
-	say_break("break before:");
-	n = fill(GROWTH);
-	printf("  allocated %d blocks of %d KiB\n", n, BLOCK / 1024);
-	say_break("break at its peak:");
-	trims = free_reverse(n);
-	printf("  freed them, last first: the break went down %d times\n", trims);
-	say_break("break after:");
-	printf("  free space kept at the top (mallinfo2 keepcost): %s\n",
-	       size_str(mallinfo2().keepcost));
-	printf("  -> kept: the top never reached the raised threshold\n");
+	grow_and_free("kept: the top never reached the raised threshold");
 	malloc_trim(0);
 	say_break("after malloc_trim(0):");
 	printf("  -> malloc_trim gives the free top back on request\n");

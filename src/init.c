@@ -112,8 +112,9 @@ static void fork_child(void)
 	kmm_trace_fork_child();   /* last: it records, with every lock reset */
 }
 
-/* What pthread_atfork() calls.  pthread_atfork itself is a stub from
- * libc_nonshared.a that the linker appends after all of kmm's code, where
+/* What pthread_atfork() calls.  pthread_atfork itself is a two-line
+ * function from libc_nonshared.a that the linker appends after all of
+ * kmm's code, where
  * calling it at start-up would map a block of cold code (util/compiler.h). */
 extern int __register_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void),
 			     void *dso_handle);

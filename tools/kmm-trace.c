@@ -1194,7 +1194,7 @@ static void sym_resolve(void)
 {
 	if (!S.enabled)
 		return;
-	struct sym **todo = NULL;
+	struct sym **unresolved = NULL;
 	size_t n = 0, cap = 0;
 	for (size_t i = 0; i < S.cap; i++) {
 		struct sym *y = &S.t[i];
@@ -1209,8 +1209,8 @@ static void sym_resolve(void)
 			uint64_t fo = y->addr - y->mr->start + y->mr->off;
 			y->vaddr = o->elf_ok ? obj_vaddr(o, fo) : fo;
 			y->fs = obj_sym(o, y->vaddr);
-			GROW(todo, n, cap);
-			todo[n++] = y;
+			GROW(unresolved, n, cap);
+			unresolved[n++] = y;
 		}
 		/* mtrace's "@ ..." part, as glibc writes it (dladdr: file, symbol,
 		 * address relative to the file's load address) */
@@ -1227,20 +1227,20 @@ static void sym_resolve(void)
 			y->where = xasprintf("@ [0x%" PRIx64 "] ", y->addr);
 	}
 	if (n && S.lines) {
-		qsort(todo, n, sizeof *todo, cmp_symp_obj);
+		qsort(unresolved, n, sizeof *unresolved, cmp_symp_obj);
 		for (size_t i = 0; i < n;) {
 			size_t j = i;
-			while (j < n && todo[j]->obj == todo[i]->obj)
+			while (j < n && unresolved[j]->obj == unresolved[i]->obj)
 				j++;
-			if (g_obj[todo[i]->obj].elf_ok)
-				run_addr2line(todo[i]->obj, todo + i, j - i);
+			if (g_obj[unresolved[i]->obj].elf_ok)
+				run_addr2line(unresolved[i]->obj, unresolved + i, j - i);
 			i = j;
 		}
 	}
 	for (size_t i = 0; i < n; i++)
-		if (!todo[i]->desc)
-			todo[i]->desc = make_desc(todo[i], NULL, NULL, 0);
-	free(todo);
+		if (!unresolved[i]->desc)
+			unresolved[i]->desc = make_desc(unresolved[i], NULL, NULL, 0);
+	free(unresolved);
 	for (size_t i = 0; i < S.cap; i++)
 		if (S.t[i].used && !S.t[i].desc)
 			S.t[i].desc = make_desc(&S.t[i], NULL, NULL, 0);
