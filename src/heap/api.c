@@ -168,7 +168,7 @@ static KMM_NOINLINE void *big_or_heap(struct kmm_arena *a, size_t n, size_t alig
 
 /* The path of an arena allocation, as the trace log names it (trace.h):
  * growth of the heap is "brk" here, "arena-heap" if the chunk is not in
- * the main arena (record() tells), big blocks vmalloc's (record()). */
+ * the main arena (record_at() tells), big blocks vmalloc's (record_at()). */
 static inline uint8_t trace_path_of(enum kmm_path path)
 {
 	return path <= KMM_PATH_TOP ? (uint8_t)(path + 1) : path == KMM_PATH_SYSMALLOC ? KMM_TP_BRK : KMM_TP_NONE;
@@ -216,13 +216,18 @@ KMM_INLINE void *malloc_slow(size_t n, const void *caller)
 	return chunk2mem(p);
 }
 
-/* ---- the trace log (KMM_TRACE, docs/trace.md) ----------------------------------
+/* ---- observed calls ------------------------------------------------------------
  *
- * While a trace is written every call takes a slow path (thread.h, `tc`);
- * the outermost malloc-family call of a thread is recorded when it
- * returns, with the path that served it (set by the code below in
- * t->tpath).  Calls made inside it (realloc(NULL, n) is a malloc, a
- * posix_memalign a memalign) are not recorded twice: t->trace_nest. */
+ * While the trace log is written (KMM_TRACE, docs/trace.md), a debug option
+ * is on (docs/hardening.md), the leak scanner tracks blocks (KMM_LEAKCHECK)
+ * or memcheck runs the process (vg.h), every call takes a slow path
+ * (thread.h, `tc`; kmm_params.observed says who watches) and goes through
+ * the observed_* functions below.  The outermost malloc-family call of a
+ * thread is observed: when it returns (allocations) or before the block
+ * can be reused (frees, the old block of a realloc).  Calls made inside it
+ * (realloc(NULL, n) is a malloc, a posix_memalign a memalign) are not
+ * observed twice: t->trace_nest.  The code serving a call sets t->tpath,
+ * the path the trace log records. */
 
 static KMM_NOINLINE void record_at(uint64_t seq, unsigned type, const void *result, size_t size, uint64_t c,
 				   uint32_t aux, const void *caller)
@@ -238,12 +243,33 @@ static KMM_NOINLINE void record_at(uint64_t seq, unsigned type, const void *resu
 	kmm_trace_call_at(seq, type, path, aux, (uintptr_t)result, size, c, (uintptr_t)caller);
 }
 
-static void record(unsigned type, const void *result, size_t size, uint64_t c, uint32_t aux, const void *caller)
+/* init_on_alloc=on: every block handed out reads as zeroes (the kernel's
+ * init_on_alloc).  calloc's already do; realloc's new bytes are not. */
+static void init_on_alloc(void *mem)
 {
-	record_at(KMM_TRACE_SEQ_NOW, type, result, size, c, aux, caller);
+	if (kmm_big_owns(mem))
+		kmm_big_zero(mem, kmm_big_usable(mem, "malloc()"));
+	else
+		memset(mem, 0, chunk_usable(mem2chunk(mem)));
 }
 
-static KMM_NOINLINE void *traced_malloc(size_t n, const void *caller)
+/* A block of `n` bytes was handed out by an observed call. */
+static void observe_alloc(void *mem, size_t n, bool zeroed, const void *caller)
+{
+	(void)n;
+	(void)caller;
+	if (kmm_params.init_on_alloc && !zeroed)
+		init_on_alloc(mem);
+}
+
+/* A block is about to be freed, or reallocated (its old address then
+ * taken back by the allocator). */
+static void observe_free(void *mem)
+{
+	(void)mem;
+}
+
+static KMM_NOINLINE void *observed_malloc(size_t n, const void *caller)
 {
 	struct kmm_thread *t = &kmm_self;
 	if (t->trace_nest)
@@ -252,27 +278,17 @@ static KMM_NOINLINE void *traced_malloc(size_t n, const void *caller)
 	t->tpath = KMM_TP_NONE;
 	void *mem = malloc_slow(n, caller);
 	t->trace_nest = 0;
-	record(KMM_TR_MALLOC, mem, n, 0, 0, caller);
-	return mem;
-}
-
-/* init_on_alloc=on: every block handed out reads as zeroes (the kernel's
- * init_on_alloc).  calloc's already do; realloc's new bytes are not. */
-static KMM_NOINLINE void *init_on_alloc(void *mem)
-{
-	if (mem == NULL || !kmm_params.init_on_alloc)
-		return mem;
-	if (kmm_big_owns(mem))
-		kmm_big_zero(mem, kmm_big_usable(mem, "malloc()"));
-	else
-		memset(mem, 0, chunk_usable(mem2chunk(mem)));
+	if (mem != NULL)
+		observe_alloc(mem, n, false, caller);
+	if (kmm_trace_on)
+		record_at(KMM_TRACE_SEQ_NOW, KMM_TR_MALLOC, mem, n, 0, 0, caller);
 	return mem;
 }
 
 KMM_HOT KMM_NOINLINE void *kmm_heap_malloc_slow(size_t n, const void *caller)
 {
-	if (KMM_UNLIKELY(kmm_trace_on | kmm_params.checked))
-		return init_on_alloc(kmm_trace_on ? traced_malloc(n, caller) : malloc_slow(n, caller));
+	if (KMM_UNLIKELY(kmm_params.observed))
+		return observed_malloc(n, caller);
 	return malloc_slow(n, caller);
 }
 
@@ -421,7 +437,7 @@ KMM_INLINE void free_slow(void *mem)
 	arena_unlock(a, locked);
 }
 
-static KMM_NOINLINE void traced_free(void *mem, const void *caller)
+static KMM_NOINLINE void observed_free(void *mem, const void *caller)
 {
 	struct kmm_thread *t = &kmm_self;
 	if (t->trace_nest) {
@@ -431,16 +447,19 @@ static KMM_NOINLINE void traced_free(void *mem, const void *caller)
 	t->trace_nest = 1;
 	t->tpath = KMM_TP_NONE;
 	t->tsize = 0;
-	uint64_t seq = kmm_trace_reserve();   /* before the block can be reused */
+	/* before the block can be reused */
+	uint64_t seq = kmm_trace_on ? kmm_trace_reserve() : 0;
+	observe_free(mem);
 	free_slow(mem);
 	t->trace_nest = 0;
-	kmm_trace_call_at(seq, KMM_TR_FREE, t->tpath, 0, 0, t->tsize, (uintptr_t)mem, (uintptr_t)caller);
+	if (kmm_trace_on)
+		kmm_trace_call_at(seq, KMM_TR_FREE, t->tpath, 0, 0, t->tsize, (uintptr_t)mem, (uintptr_t)caller);
 }
 
 KMM_HOT KMM_NOINLINE void kmm_heap_free_slow(void *mem)
 {
-	if (KMM_UNLIKELY(kmm_trace_on)) {
-		traced_free(mem, __builtin_return_address(0));
+	if (KMM_UNLIKELY(kmm_params.observed)) {
+		observed_free(mem, __builtin_return_address(0));
 		return;
 	}
 	free_slow(mem);
@@ -517,7 +536,7 @@ static void *calloc_impl(size_t n, size_t size, const void *caller)
 	return memset(mem, 0, usable);
 }
 
-static KMM_NOINLINE void *traced_calloc(size_t n, size_t size, const void *caller)
+static KMM_NOINLINE void *observed_calloc(size_t n, size_t size, const void *caller)
 {
 	struct kmm_thread *t = &kmm_self;
 	if (t->trace_nest)
@@ -526,14 +545,17 @@ static KMM_NOINLINE void *traced_calloc(size_t n, size_t size, const void *calle
 	t->tpath = KMM_TP_NONE;
 	void *mem = calloc_impl(n, size, caller);
 	t->trace_nest = 0;
-	record(KMM_TR_CALLOC, mem, n * size, n, 0, caller);
+	if (mem != NULL)
+		observe_alloc(mem, n * size, true, caller);
+	if (kmm_trace_on)
+		record_at(KMM_TRACE_SEQ_NOW, KMM_TR_CALLOC, mem, n * size, n, 0, caller);
 	return mem;
 }
 
 KMM_HOT void *kmm_heap_calloc(size_t n, size_t size, const void *caller)
 {
-	if (KMM_UNLIKELY(kmm_trace_on))
-		return traced_calloc(n, size, caller);
+	if (KMM_UNLIKELY(kmm_params.observed))
+		return observed_calloc(n, size, caller);
 	return calloc_impl(n, size, caller);
 }
 
@@ -620,24 +642,28 @@ static void *realloc_impl(void *mem, size_t n, const void *caller)
 	return chunk2mem(newp);
 }
 
-static KMM_NOINLINE void *traced_realloc(void *mem, size_t n, const void *caller)
+static KMM_NOINLINE void *observed_realloc(void *mem, size_t n, const void *caller)
 {
 	struct kmm_thread *t = &kmm_self;
 	if (t->trace_nest)
 		return realloc_impl(mem, n, caller);
 	t->trace_nest = 1;
 	t->tpath = KMM_TP_NONE;
-	uint64_t seq = kmm_trace_reserve();   /* before the old block can be reused */
+	/* before the old block can be reused */
+	uint64_t seq = kmm_trace_on ? kmm_trace_reserve() : 0;
 	void *nmem = realloc_impl(mem, n, caller);
 	t->trace_nest = 0;
-	record_at(seq, KMM_TR_REALLOC, nmem, n, (uintptr_t)mem, 0, caller);
+	if (mem == NULL && nmem != NULL)   /* a malloc */
+		observe_alloc(nmem, n, false, caller);
+	if (kmm_trace_on)
+		record_at(seq, KMM_TR_REALLOC, nmem, n, (uintptr_t)mem, 0, caller);
 	return nmem;
 }
 
 KMM_HOT void *kmm_heap_realloc(void *mem, size_t n, const void *caller)
 {
-	if (KMM_UNLIKELY(kmm_trace_on))
-		return traced_realloc(mem, n, caller);
+	if (KMM_UNLIKELY(kmm_params.observed))
+		return observed_realloc(mem, n, caller);
 	return realloc_impl(mem, n, caller);
 }
 
@@ -693,7 +719,7 @@ static void *memalign_impl(size_t alignment, size_t n, const void *caller)
 	return chunk2mem(p);
 }
 
-static KMM_NOINLINE void *traced_memalign(size_t alignment, size_t n, const void *caller)
+static KMM_NOINLINE void *observed_memalign(size_t alignment, size_t n, const void *caller)
 {
 	struct kmm_thread *t = &kmm_self;
 	if (t->trace_nest)
@@ -702,15 +728,18 @@ static KMM_NOINLINE void *traced_memalign(size_t alignment, size_t n, const void
 	t->tpath = KMM_TP_NONE;
 	void *mem = memalign_impl(alignment, n, caller);
 	t->trace_nest = 0;
-	record(KMM_TR_MEMALIGN, mem, n, 0, (uint32_t)(alignment > UINT32_MAX ? UINT32_MAX : alignment), caller);
+	if (mem != NULL)
+		observe_alloc(mem, n, false, caller);
+	if (kmm_trace_on)
+		record_at(KMM_TRACE_SEQ_NOW, KMM_TR_MEMALIGN, mem, n, 0,
+			  (uint32_t)(alignment > UINT32_MAX ? UINT32_MAX : alignment), caller);
 	return mem;
 }
 
 void *kmm_heap_memalign(size_t alignment, size_t n, const void *caller)
 {
-	if (KMM_UNLIKELY(kmm_trace_on | kmm_params.checked))
-		return init_on_alloc(kmm_trace_on ? traced_memalign(alignment, n, caller)
-						  : memalign_impl(alignment, n, caller));
+	if (KMM_UNLIKELY(kmm_params.observed))
+		return observed_memalign(alignment, n, caller);
 	return memalign_impl(alignment, n, caller);
 }
 

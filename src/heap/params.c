@@ -105,6 +105,7 @@ KMM_COLD int kmm_params_set(int param, long long value)
 		*(param == KMM_P_POISON ? &p->poison : param == KMM_P_INIT_ON_ALLOC ? &p->init_on_alloc
 										 : &p->init_on_free) = (int)value;
 		p->checked = p->poison | p->init_on_alloc | p->init_on_free;
+		p->observed = (p->observed & ~KMM_OBSERVE_DEBUG) | (p->checked ? KMM_OBSERVE_DEBUG : 0);
 		return 1;
 	case KMM_P_TCACHE_UNSORTED_LIMIT:
 		if (value < 0)

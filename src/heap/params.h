@@ -73,7 +73,16 @@ struct kmm_params {
 	int    init_on_alloc;      /* zero every block handed out */
 	int    init_on_free;       /* zero every block freed */
 	int    checked;            /* any of the three */
+	/* KMM_OBSERVE_* bits: while any is set, every malloc-family call
+	 * takes the observed slow paths (api.c) and the fast paths are off
+	 * (thread.h, `tc`) */
+	unsigned observed;
 };
+
+#define KMM_OBSERVE_TRACE    1u   /* the trace log (trace.h) */
+#define KMM_OBSERVE_DEBUG    2u   /* poison, init_on_alloc, init_on_free */
+#define KMM_OBSERVE_LEAKS    4u   /* the leak scanner (leakcheck.h) */
+#define KMM_OBSERVE_MEMCHECK 8u   /* running under valgrind's memcheck (vg.h) */
 
 /* The byte freed heap blocks are filled with under poison=on (the
  * kernel's POISON_FREE). */

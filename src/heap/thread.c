@@ -222,7 +222,7 @@ KMM_HOT struct kmm_tcache *kmm_thread_tcache_init(void)
 	kmm_unlock_if(&kmm_threads_lock, locked);
 
 	t->tcache = tc;
-	t->tc = kmm_trace_on || kmm_params.checked ? &kmm_tcache_empty : tc;
+	t->tc = kmm_params.observed ? &kmm_tcache_empty : tc;
 	KMM_TRACE(KMM_TR_THREAD_START, 0, 0, 0, 0, 0, 0);
 	/* May allocate (keys past the first 32 need a second-level array):
 	 * the tcache is in place, so that recursion is an ordinary malloc. */
@@ -332,14 +332,16 @@ KMM_COLD void kmm_thread_trace_start(void)
 		kmm_warn("cannot write the trace log %s", kmm_options.trace_path);
 		return;
 	}
+	kmm_params.observed |= KMM_OBSERVE_TRACE;
 	kmm_thread_fast_paths_check();
 }
 
 KMM_COLD void kmm_thread_fast_paths_check(void)
 {
-	/* the trace log and the debug options need every call to take a
-	 * slow path: this thread's fast paths off (a tcache made before stays
-	 * in use, by the slow paths); threads set up later start so */
-	if ((kmm_trace_on || kmm_params.checked) && kmm_tcache_is_real(kmm_self.tc))
+	/* the trace log, the debug options, the leak scanner and memcheck
+	 * need every call to take a slow path: this thread's fast paths off (a
+	 * tcache made before stays in use, by the slow paths); threads set up
+	 * later start so */
+	if (kmm_params.observed && kmm_tcache_is_real(kmm_self.tc))
 		kmm_self.tc = &kmm_tcache_empty;
 }
