@@ -38,6 +38,7 @@
 #include "heap/arenas.h"
 #include "heap/big.h"
 #include "heap/thread.h"
+#include "heap/vg.h"
 #include "kernel/kernel.h"
 #include "util/format.h"
 #include "util/lock.h"
@@ -66,6 +67,7 @@ KMM_HOT KMM_NOINLINE void kmm_init_slow(void)
 			kmm_start_ns = kmm_os_now_ns();
 		kmm_arena_init(&kmm_main_arena, 0);
 		kmm_thread_init();
+		kmm_vg_start();   /* under valgrind: tell memcheck about blocks */
 		kmm_thread_trace_start();
 		kmm_thread_fast_paths_check();
 		__atomic_store_n(&kmm_ready, 1, __ATOMIC_RELEASE);
@@ -75,7 +77,7 @@ KMM_HOT KMM_NOINLINE void kmm_init_slow(void)
 
 /* Fork: every kmm lock in lock order (util/lock.h): init, the arena list,
  * each arena, the arena free list, the thread list, the big-block
- * counters, the kernel side. */
+ * counters, the kernel side, memcheck's quarantine (a leaf). */
 static void fork_prepare(void)
 {
 	kmm_ensure_init();
@@ -84,6 +86,9 @@ static void fork_prepare(void)
 	kmm_thread_fork_prepare();
 	kmm_lock(&kmm_big_stats_lock);
 	kmm_kernel_fork_prepare();
+#if KMM_VALGRIND
+	kmm_vg_fork_prepare();
+#endif
 	kmm_trace_fork_prepare();
 	kmm_in_fork = true;
 }
@@ -92,6 +97,9 @@ static void fork_parent(void)
 {
 	kmm_in_fork = false;
 	kmm_trace_fork_parent();
+#if KMM_VALGRIND
+	kmm_vg_fork_parent();
+#endif
 	kmm_kernel_fork_parent();
 	kmm_unlock(&kmm_big_stats_lock);
 	kmm_thread_fork_parent();
@@ -105,6 +113,9 @@ static void fork_child(void)
 {
 	kmm_in_fork = false;
 	kmm_kernel_fork_child();
+#if KMM_VALGRIND
+	kmm_vg_fork_child();
+#endif
 	kmm_lock_reset(&kmm_init_lock);
 	kmm_lock_reset(&kmm_big_stats_lock);
 	kmm_arenas_fork_child(&kmm_self);

@@ -37,6 +37,7 @@ static const struct option_name option_names[] = {
 	{ "poison",                KMM_P_POISON, NULL },
 	{ "init_on_alloc",         KMM_P_INIT_ON_ALLOC, NULL },
 	{ "init_on_free",          KMM_P_INIT_ON_FREE, NULL },
+	{ "memcheck",              KMM_P_MEMCHECK, NULL },
 	{ "vmalloc_lazy_max",      KMM_KP_VMALLOC_LAZY_MAX, kmm_kernel_param_set },
 	{ "vmalloc_space",         KMM_KP_VMALLOC_SPACE,    kmm_kernel_param_set },
 	{ "populate",              KMM_KP_POPULATE,         kmm_kernel_param_set },
@@ -150,6 +151,9 @@ static bool parse_value(const struct option_name *o, const char *s, size_t len, 
 		{ "slab_random",    "off",   0 },
 		{ "page_shuffle",   "on",    1 },
 		{ "page_shuffle",   "off",   0 },
+		{ "memcheck",       "on",    KMM_MEMCHECK_ON },
+		{ "memcheck",       "exact", KMM_MEMCHECK_EXACT },
+		{ "memcheck",       "off",   KMM_MEMCHECK_OFF },
 	};
 	for (size_t i = 0; i < KMM_ARRAY_SIZE(words); i++)
 		if (strcmp(words[i].option, o->name) == 0 && strlen(words[i].word) == len &&

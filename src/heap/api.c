@@ -243,55 +243,6 @@ static KMM_NOINLINE void record_at(uint64_t seq, unsigned type, const void *resu
 	kmm_trace_call_at(seq, type, path, aux, (uintptr_t)result, size, c, (uintptr_t)caller);
 }
 
-/* init_on_alloc=on: every block handed out reads as zeroes (the kernel's
- * init_on_alloc).  calloc's already do; realloc's new bytes are not. */
-static void init_on_alloc(void *mem)
-{
-	if (kmm_big_owns(mem))
-		kmm_big_zero(mem, kmm_big_usable(mem, "malloc()"));
-	else
-		memset(mem, 0, chunk_usable(mem2chunk(mem)));
-}
-
-/* A block of `n` bytes was handed out by an observed call. */
-static void observe_alloc(void *mem, size_t n, bool zeroed, const void *caller)
-{
-	(void)n;
-	(void)caller;
-	if (kmm_params.init_on_alloc && !zeroed)
-		init_on_alloc(mem);
-}
-
-/* A block is about to be freed, or reallocated (its old address then
- * taken back by the allocator). */
-static void observe_free(void *mem)
-{
-	(void)mem;
-}
-
-static KMM_NOINLINE void *observed_malloc(size_t n, const void *caller)
-{
-	struct kmm_thread *t = &kmm_self;
-	if (t->trace_nest)
-		return malloc_slow(n, caller);
-	t->trace_nest = 1;
-	t->tpath = KMM_TP_NONE;
-	void *mem = malloc_slow(n, caller);
-	t->trace_nest = 0;
-	if (mem != NULL)
-		observe_alloc(mem, n, false, caller);
-	if (kmm_trace_on)
-		record_at(KMM_TRACE_SEQ_NOW, KMM_TR_MALLOC, mem, n, 0, 0, caller);
-	return mem;
-}
-
-KMM_HOT KMM_NOINLINE void *kmm_heap_malloc_slow(size_t n, const void *caller)
-{
-	if (KMM_UNLIKELY(kmm_params.observed))
-		return observed_malloc(n, caller);
-	return malloc_slow(n, caller);
-}
-
 static KMM_COLD void tcache_double_free_check(struct kmm_tcache *tc, size_t tidx, void *mem)
 {
 	size_t n = 0;
@@ -405,6 +356,7 @@ KMM_INLINE void free_slow(void *mem)
 			kmm_thread_remote_flush(t);
 			t->rb_arena = a;
 		}
+		KMM_VG_WRITABLE(e, sizeof *e);
 		e->key = kmm_tcache_key;   /* freed: a second free looks */
 		p->fd = t->rb_head;
 		t->rb_head = p;
@@ -437,6 +389,94 @@ KMM_INLINE void free_slow(void *mem)
 	arena_unlock(a, locked);
 }
 
+/* init_on_alloc=on: every block handed out reads as zeroes (the kernel's
+ * init_on_alloc).  calloc's already do; realloc's new bytes are not. */
+static void init_on_alloc(void *mem)
+{
+	if (kmm_big_owns(mem))
+		kmm_big_zero(mem, kmm_big_usable(mem, "malloc()"));
+	else
+		memset(mem, 0, chunk_usable(mem2chunk(mem)));
+}
+
+/* Bytes a block kmm handed out holds (aborts if mem is not one). */
+static size_t block_usable(void *mem, const char *who)
+{
+	if (kmm_big_owns(mem))
+		return kmm_big_usable(mem, who);
+	struct kmm_arena *a;
+	return heap_chunk_size(mem, who, &a) - KMM_SIZE_SZ;
+}
+
+/* What an observed allocation asks the heap for: under memcheck, room
+ * for the trailer (vg.h).  Requests too big to be served stay so. */
+static inline size_t padded(size_t n)
+{
+	return kmm_vg_on && !kmm_vg_exact && n <= KMM_MAX_REQUEST ? n + KMM_VG_EXTRA : n;
+}
+
+/* A block of `n` bytes was handed out by an observed call. */
+static void observe_alloc(void *mem, size_t n, bool zeroed, const void *caller)
+{
+	(void)caller;
+	if (kmm_params.init_on_alloc && !zeroed) {
+		init_on_alloc(mem);
+		zeroed = true;
+	}
+#if KMM_VALGRIND
+	if (kmm_vg_on)
+		kmm_vg_alloc(mem, n, block_usable(mem, "malloc()"), zeroed);
+#else
+	(void)n;
+#endif
+}
+
+/* A block is about to be freed, or reallocated (its old address then
+ * taken back by the allocator). */
+static void observe_free(void *mem)
+{
+	(void)mem;
+}
+
+/* free() of an observed call: under memcheck, through the quarantine. */
+static void observed_free_block(void *mem)
+{
+#if KMM_VALGRIND
+	if (kmm_vg_on) {
+		/* memcheck first: it reports a pointer it does not know as
+		 * an invalid free, which is then ignored, as its own free
+		 * does; memcheck=exact goes on to kmm's own checks */
+		if (kmm_vg_freelike(mem) || kmm_vg_exact)
+			kmm_vg_quarantine(mem, block_usable(mem, "free()"), free_slow);
+		return;
+	}
+#endif
+	free_slow(mem);
+}
+
+static KMM_NOINLINE void *observed_malloc(size_t n, const void *caller)
+{
+	struct kmm_thread *t = &kmm_self;
+	if (t->trace_nest)
+		return malloc_slow(n, caller);
+	t->trace_nest = 1;
+	t->tpath = KMM_TP_NONE;
+	void *mem = malloc_slow(padded(n), caller);
+	t->trace_nest = 0;
+	if (mem != NULL)
+		observe_alloc(mem, n, false, caller);
+	if (kmm_trace_on)
+		record_at(KMM_TRACE_SEQ_NOW, KMM_TR_MALLOC, mem, n, 0, 0, caller);
+	return mem;
+}
+
+KMM_HOT KMM_NOINLINE void *kmm_heap_malloc_slow(size_t n, const void *caller)
+{
+	if (KMM_UNLIKELY(kmm_params.observed))
+		return observed_malloc(n, caller);
+	return malloc_slow(n, caller);
+}
+
 static KMM_NOINLINE void observed_free(void *mem, const void *caller)
 {
 	struct kmm_thread *t = &kmm_self;
@@ -450,7 +490,7 @@ static KMM_NOINLINE void observed_free(void *mem, const void *caller)
 	/* before the block can be reused */
 	uint64_t seq = kmm_trace_on ? kmm_trace_reserve() : 0;
 	observe_free(mem);
-	free_slow(mem);
+	observed_free_block(mem);
 	t->trace_nest = 0;
 	if (kmm_trace_on)
 		kmm_trace_call_at(seq, KMM_TR_FREE, t->tpath, 0, 0, t->tsize, (uintptr_t)mem, (uintptr_t)caller);
@@ -543,7 +583,9 @@ static KMM_NOINLINE void *observed_calloc(size_t n, size_t size, const void *cal
 		return calloc_impl(n, size, caller);
 	t->trace_nest = 1;
 	t->tpath = KMM_TP_NONE;
-	void *mem = calloc_impl(n, size, caller);
+	size_t bytes;
+	void *mem = __builtin_mul_overflow(n, size, &bytes) ? calloc_impl(n, size, caller)
+							    : calloc_impl(padded(bytes), 1, caller);
 	t->trace_nest = 0;
 	if (mem != NULL)
 		observe_alloc(mem, n * size, true, caller);
@@ -642,6 +684,52 @@ static void *realloc_impl(void *mem, size_t n, const void *caller)
 	return chunk2mem(newp);
 }
 
+#if KMM_VALGRIND
+/* realloc under memcheck (vg.h): in place while the chunk holds the new
+ * size and the trailer, else a new block, the program's bytes copied (with
+ * their definedness) and a free through the quarantine. */
+static void *vg_realloc(void *mem, size_t n, const void *caller)
+{
+	if (kmm_vg_exact && mem != NULL && n != 0) {
+		/* as without valgrind; then memcheck learns what happened */
+		bool big = kmm_big_owns(mem);
+		size_t old = block_usable(mem, "realloc()");
+		void *nmem = realloc_impl(mem, n, caller);
+		if (nmem == NULL)
+			return NULL;
+		size_t usable = block_usable(nmem, "realloc()");
+		if (nmem == mem)
+			kmm_vg_resized(mem, old, usable, big);
+		else
+			kmm_vg_moved(mem, old, big, nmem, usable, true);
+		return nmem;
+	}
+	if (mem == NULL)
+		return malloc_slow(padded(n), caller);   /* observe_alloc follows */
+	if (n == 0) {
+		observed_free_block(mem);
+		return NULL;
+	}
+	size_t usable = block_usable(mem, "realloc()");
+	size_t old_n = kmm_vg_requested(mem, usable);
+	/* a freed block (still in the quarantine): memcheck reports it, and
+	 * realloc fails, as with memcheck's own */
+	if (old_n != 0 && !kmm_vg_is_live(mem))
+		return NULL;
+	if (n <= KMM_MAX_REQUEST && n + KMM_VG_EXTRA <= usable) {
+		kmm_vg_resize(mem, old_n, n, usable);
+		return mem;
+	}
+	void *nmem = malloc_slow(padded(n), caller);
+	if (nmem == NULL)
+		return NULL;
+	kmm_vg_alloc(nmem, n, block_usable(nmem, "realloc()"), false);
+	memcpy(nmem, mem, old_n < n ? old_n : n);
+	observed_free_block(mem);
+	return nmem;
+}
+#endif
+
 static KMM_NOINLINE void *observed_realloc(void *mem, size_t n, const void *caller)
 {
 	struct kmm_thread *t = &kmm_self;
@@ -651,7 +739,11 @@ static KMM_NOINLINE void *observed_realloc(void *mem, size_t n, const void *call
 	t->tpath = KMM_TP_NONE;
 	/* before the old block can be reused */
 	uint64_t seq = kmm_trace_on ? kmm_trace_reserve() : 0;
+#if KMM_VALGRIND
+	void *nmem = kmm_vg_on ? vg_realloc(mem, n, caller) : realloc_impl(mem, n, caller);
+#else
 	void *nmem = realloc_impl(mem, n, caller);
+#endif
 	t->trace_nest = 0;
 	if (mem == NULL && nmem != NULL)   /* a malloc */
 		observe_alloc(nmem, n, false, caller);
@@ -726,7 +818,7 @@ static KMM_NOINLINE void *observed_memalign(size_t alignment, size_t n, const vo
 		return memalign_impl(alignment, n, caller);
 	t->trace_nest = 1;
 	t->tpath = KMM_TP_NONE;
-	void *mem = memalign_impl(alignment, n, caller);
+	void *mem = memalign_impl(alignment, padded(n), caller);
 	t->trace_nest = 0;
 	if (mem != NULL)
 		observe_alloc(mem, n, false, caller);
@@ -789,14 +881,24 @@ size_t kmm_heap_usable_size(const void *mem)
 {
 	if (mem == NULL)
 		return 0;
-	if (kmm_big_owns(mem))
-		return kmm_big_usable(mem, "malloc_usable_size()");
+	if (kmm_big_owns(mem)) {
+		size_t usable = kmm_big_usable(mem, "malloc_usable_size()");
+#if KMM_VALGRIND
+		if (kmm_vg_on)
+			return kmm_vg_requested(mem, usable);
+#endif
+		return usable;
+	}
 	mchunk p = mem2chunk(mem);
 	struct kmm_arena *a;
 	size_t size = heap_chunk_size(mem, "malloc_usable_size()", &a);
-	if (inuse(p))
-		return size - KMM_SIZE_SZ;
-	return 0;
+	if (!inuse(p))
+		return 0;
+#if KMM_VALGRIND
+	if (kmm_vg_on)   /* what memcheck knows: the bytes asked for */
+		return kmm_vg_requested(mem, size - KMM_SIZE_SZ);
+#endif
+	return size - KMM_SIZE_SZ;
 }
 
 KMM_COLD int kmm_heap_mallopt(int param, int value)

@@ -136,6 +136,8 @@ static inline void unsorted_push(struct kmm_arena *a, mchunk p, size_t size, con
 	mchunk fwd = bck->fd;
 	if (KMM_UNLIKELY(fwd->bk != bck))
 		kmm_fatal("%s: corrupted unsorted chunks", who);
+	/* the list words: maybe where a merged chunk's header was (vg.h) */
+	KMM_VG_WRITABLE(&p->fd, in_smallbin_range(size) ? 2 * sizeof(mchunk) : 4 * sizeof(mchunk));
 	if (!in_smallbin_range(size)) {
 		p->fd_nextsize = NULL;
 		p->bk_nextsize = NULL;
@@ -216,7 +218,7 @@ static KMM_HOT mchunk split_off(struct kmm_arena *a, mchunk victim, size_t size,
 	size_t rsize = size - nb;
 	if (rsize < KMM_MINSIZE) {
 		set_inuse_at(victim, size);
-		victim->head |= arena_flag(a);
+		set_head_bits(victim, arena_flag(a));
 		return victim;
 	}
 	mchunk rem = chunk_at(victim, nb);
@@ -262,7 +264,7 @@ static void stash_smallbin(struct kmm_arena *a, mchunk bin, size_t nb, struct km
 	while (tc->counts[tidx] < limit && (c = bin->bk) != bin) {
 		mchunk bck = c->bk;
 		set_inuse_at(c, nb);
-		c->head |= arena_flag(a);
+		set_head_bits(c, arena_flag(a));
 		bin->bk = bck;
 		bck->fd = bin;
 		kmm_tcache_put(tc, c, tidx);
@@ -362,7 +364,7 @@ KMM_HOT mchunk kmm_int_malloc(struct kmm_arena *a, size_t nb, struct kmm_tcache 
 			if (KMM_UNLIKELY(bck->fd != victim))
 				kmm_fatal("malloc(): smallbin double linked list corrupted");
 			set_inuse_at(victim, nb);
-			victim->head |= arena_flag(a);
+			set_head_bits(victim, arena_flag(a));
 			bin->bk = bck;
 			bck->fd = bin;
 			if (tc_ok)
@@ -406,6 +408,8 @@ KMM_HOT mchunk kmm_int_malloc(struct kmm_arena *a, size_t nb, struct kmm_tcache 
 			    size > nb + KMM_MINSIZE) {
 				size_t rsize = size - nb;
 				mchunk rem = chunk_at(victim, nb);
+				KMM_VG_WRITABLE(&rem->fd, in_smallbin_range(rsize) ? 2 * sizeof(mchunk)
+										  : 4 * sizeof(mchunk));
 				unsorted->bk = unsorted->fd = rem;
 				rem->bk = rem->fd = unsorted;
 				a->last_remainder = rem;
@@ -427,7 +431,7 @@ KMM_HOT mchunk kmm_int_malloc(struct kmm_arena *a, size_t nb, struct kmm_tcache 
 
 			if (size == nb) {
 				set_inuse_at(victim, size);
-				victim->head |= arena_flag(a);
+				set_head_bits(victim, arena_flag(a));
 				if (tc_ok && tc->counts[tidx] < kmm_params.tcache_count) {
 					/* keep looking: more exact fits may follow */
 					kmm_tcache_put(tc, victim, tidx);
@@ -555,7 +559,7 @@ KMM_HOT void kmm_int_free(struct kmm_arena *a, mchunk p)
 	mchunk next = chunk_at(p, size);
 
 	if (size <= __atomic_load_n(&kmm_params.max_fast, __ATOMIC_RELAXED)) {
-		if (KMM_UNLIKELY(next->head <= KMM_CHUNK_HDR || chunksize(next) >= a->system_mem))
+		if (KMM_UNLIKELY(chunk_head(next) <= KMM_CHUNK_HDR || chunksize(next) >= a->system_mem))
 			kmm_fatal("free(): invalid next size (fast)");
 		free_perturb(p, size - KMM_CHUNK_HDR);
 		unsigned fidx = fastbin_index(size);
@@ -566,6 +570,7 @@ KMM_HOT void kmm_int_free(struct kmm_arena *a, mchunk p)
 			kmm_fatal("free(): invalid fastbin entry");
 		if (KMM_UNLIKELY(kmm_params.poison))
 			kmm_poison_fill(chunk2mem(p));
+		KMM_VG_WRITABLE(&p->fd, sizeof p->fd);
 		p->fd = KMM_PROTECT_PTR(&p->fd, old);
 		a->fastbins[fidx] = p;
 		a->have_fastchunks = 1;
@@ -582,7 +587,7 @@ KMM_HOT void kmm_int_free(struct kmm_arena *a, mchunk p)
 	if (KMM_UNLIKELY(!prev_inuse(next)))
 		kmm_fatal("free(): double free detected (!prev) at %p", chunk2mem(p));
 	size_t nextsize = chunksize(next);
-	if (KMM_UNLIKELY(next->head <= KMM_CHUNK_HDR || nextsize >= a->system_mem))
+	if (KMM_UNLIKELY(chunk_head(next) <= KMM_CHUNK_HDR || nextsize >= a->system_mem))
 		kmm_fatal("free(): invalid next size (normal)");
 
 	free_perturb(p, size - KMM_CHUNK_HDR);
@@ -613,9 +618,9 @@ KMM_HOT mchunk kmm_int_realloc(struct kmm_arena *a, mchunk oldp, size_t oldsize,
 	size_t newsize;
 	mchunk next = chunk_at(oldp, oldsize);
 
-	if (KMM_UNLIKELY(oldp->head <= KMM_CHUNK_HDR || oldsize >= a->system_mem))
+	if (KMM_UNLIKELY(chunk_head(oldp) <= KMM_CHUNK_HDR || oldsize >= a->system_mem))
 		kmm_fatal("realloc(): invalid old size");
-	if (KMM_UNLIKELY(next->head <= KMM_CHUNK_HDR || chunksize(next) >= a->system_mem))
+	if (KMM_UNLIKELY(chunk_head(next) <= KMM_CHUNK_HDR || chunksize(next) >= a->system_mem))
 		kmm_fatal("realloc(): invalid next size");
 
 	if (oldsize >= nb) {

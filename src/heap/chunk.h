@@ -42,6 +42,7 @@
 #include <stdint.h>
 
 #include "../util/compiler.h"
+#include "vg.h"
 
 #define KMM_SIZE_SZ        ((size_t)sizeof(size_t))          /* 8 */
 #define KMM_ALIGNMENT      ((size_t)16)
@@ -72,28 +73,63 @@ struct kmm_chunk {
 };
 typedef struct kmm_chunk *mchunk;
 
+/* The head word.  Under memcheck it is no-access outside these two (vg.h),
+ * so every read and write of it goes through them. */
+KMM_INLINE size_t chunk_head(const struct kmm_chunk *p)
+{
+#if KMM_VALGRIND
+	if (KMM_UNLIKELY(kmm_vg_on))
+		return kmm_vg_head_get(p);
+#endif
+	return p->head;
+}
+
+KMM_INLINE void set_head(struct kmm_chunk *p, size_t h)
+{
+#if KMM_VALGRIND
+	if (KMM_UNLIKELY(kmm_vg_on)) {
+		kmm_vg_head_set(p, h);
+		return;
+	}
+#endif
+	p->head = h;
+}
+
 KMM_INLINE void *chunk2mem(mchunk p)        { return (char *)p + KMM_CHUNK_HDR; }
 KMM_INLINE mchunk mem2chunk(const void *m)  { return (mchunk)((char *)m - KMM_CHUNK_HDR); }
-KMM_INLINE size_t chunksize(const struct kmm_chunk *p) { return p->head & ~KMM_SIZE_BITS; }
+KMM_INLINE size_t chunksize(const struct kmm_chunk *p) { return chunk_head(p) & ~KMM_SIZE_BITS; }
 KMM_INLINE mchunk chunk_at(const void *p, size_t off) { return (mchunk)((char *)p + off); }
 KMM_INLINE mchunk next_chunk(mchunk p)      { return chunk_at(p, chunksize(p)); }
 KMM_INLINE mchunk prev_chunk(mchunk p)      { return (mchunk)((char *)p - p->prev_size); }
 
-KMM_INLINE int prev_inuse(const struct kmm_chunk *p)  { return (int)(p->head & KMM_PREV_INUSE); }
-KMM_INLINE int chunk_is_mmapped(const struct kmm_chunk *p) { return (p->head & KMM_IS_MMAPPED) != 0; }
-KMM_INLINE int chunk_main_arena(const struct kmm_chunk *p) { return (p->head & KMM_NON_MAIN_ARENA) == 0; }
+KMM_INLINE int prev_inuse(const struct kmm_chunk *p)  { return (int)(chunk_head(p) & KMM_PREV_INUSE); }
+KMM_INLINE int chunk_is_mmapped(const struct kmm_chunk *p) { return (chunk_head(p) & KMM_IS_MMAPPED) != 0; }
+KMM_INLINE int chunk_main_arena(const struct kmm_chunk *p) { return (chunk_head(p) & KMM_NON_MAIN_ARENA) == 0; }
 
 /* Whether p is in use, read from the next chunk's P bit. */
 KMM_INLINE int inuse(mchunk p)              { return prev_inuse(next_chunk(p)); }
 KMM_INLINE int inuse_at(mchunk p, size_t off) { return prev_inuse(chunk_at(p, off)); }
-KMM_INLINE void set_inuse_at(mchunk p, size_t off)   { chunk_at(p, off)->head |= KMM_PREV_INUSE; }
-KMM_INLINE void clear_inuse_at(mchunk p, size_t off) { chunk_at(p, off)->head &= ~KMM_PREV_INUSE; }
+KMM_INLINE void set_inuse_at(mchunk p, size_t off)
+{
+	mchunk q = chunk_at(p, off);
+	set_head(q, chunk_head(q) | KMM_PREV_INUSE);
+}
+KMM_INLINE void clear_inuse_at(mchunk p, size_t off)
+{
+	mchunk q = chunk_at(p, off);
+	set_head(q, chunk_head(q) & ~KMM_PREV_INUSE);
+}
+/* Set flag bits in the head. */
+KMM_INLINE void set_head_bits(mchunk p, size_t bits) { set_head(p, chunk_head(p) | bits); }
 
-KMM_INLINE void set_head(mchunk p, size_t h) { p->head = h; }
 /* Change the size, keep the flags. */
-KMM_INLINE void set_head_size(mchunk p, size_t s) { p->head = (p->head & KMM_SIZE_BITS) | s; }
+KMM_INLINE void set_head_size(mchunk p, size_t s) { set_head(p, (chunk_head(p) & KMM_SIZE_BITS) | s); }
 /* Write the size of a free chunk at its end (the next chunk's prev_size). */
-KMM_INLINE void set_foot(mchunk p, size_t s) { chunk_at(p, s)->prev_size = s; }
+KMM_INLINE void set_foot(mchunk p, size_t s)
+{
+	KMM_VG_WRITABLE(&chunk_at(p, s)->prev_size, sizeof(size_t));
+	chunk_at(p, s)->prev_size = s;
+}
 
 KMM_INLINE int aligned_ok(uintptr_t x)      { return (x & KMM_ALIGN_MASK) == 0; }
 

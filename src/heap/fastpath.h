@@ -4,8 +4,11 @@
  * everything else is in the out-of-line slow paths (api.c).
  *
  * The tcache pointer of a thread that has not allocated yet points at a
- * static tcache whose bins are all empty and all "full" (tcache.h), so these
- * paths need no initialisation test.
+ * static tcache whose bins are all empty and all "full" (tcache.h), so
+ * malloc needs no initialisation test; free compares the pointer with that
+ * tcache before it reads a header, since in an observed process (the trace
+ * log, a debug option, memcheck: params.h) every thread keeps it and no
+ * header may be read outside chunk.h's accessors (vg.h).
  *
  * free() checks, before trusting a chunk header enough to cache it: the
  * pointer is 16-byte aligned and not page aligned (so the header in front of
@@ -61,10 +64,11 @@ KMM_INLINE void kmm_free_fast(void *mem)
 	struct kmm_thread *t = &kmm_self;
 	mchunk p = mem2chunk(mem);
 	uintptr_t in_page = (uintptr_t)mem & (KMM_BIG_ALIGN - 1);
-	if (KMM_LIKELY((in_page & KMM_ALIGN_MASK) == 0 && in_page != 0)) {
+	struct kmm_tcache *tc = t->tc;
+	/* (an observed process has no fast paths: not even a header read) */
+	if (KMM_LIKELY((in_page & KMM_ALIGN_MASK) == 0 && in_page != 0 && tc != &kmm_tcache_empty)) {
 		size_t head = p->head;
 		size_t idx = (head >> 4) - 2;
-		struct kmm_tcache *tc = t->tc;
 		struct kmm_arena *mine = t->arena;
 		if (KMM_LIKELY(idx < kmm_params.tcache_bins &&
 			       (head & (KMM_IS_MMAPPED | 8)) == 0 &&

@@ -97,6 +97,11 @@ KMM_COLD int kmm_params_set(int param, long long value)
 			return 0;
 		p->threshold_rule = (int)value;
 		return 1;
+	case KMM_P_MEMCHECK:
+		if (value < KMM_MEMCHECK_ON || value > KMM_MEMCHECK_OFF)
+			return 0;
+		p->memcheck = (int)value;
+		return 1;
 	case KMM_P_POISON:
 	case KMM_P_INIT_ON_ALLOC:
 	case KMM_P_INIT_ON_FREE:

@@ -43,6 +43,14 @@ enum kmm_param {
 	KMM_P_POISON                = -104,
 	KMM_P_INIT_ON_ALLOC         = -105,
 	KMM_P_INIT_ON_FREE          = -106,
+	KMM_P_MEMCHECK              = -107,
+};
+
+/* memcheck= (vg.h): what kmm does when it runs under valgrind */
+enum kmm_memcheck_mode {
+	KMM_MEMCHECK_ON,      /* quarantine, exact sizes, trailers, heap only */
+	KMM_MEMCHECK_EXACT,   /* allocate exactly as without valgrind; tell memcheck */
+	KMM_MEMCHECK_OFF,     /* no client requests */
 };
 
 /* whether freeing a big chunk raises the mmap threshold (big.h) */
@@ -73,6 +81,7 @@ struct kmm_params {
 	int    init_on_alloc;      /* zero every block handed out */
 	int    init_on_free;       /* zero every block freed */
 	int    checked;            /* any of the three */
+	int    memcheck;           /* enum kmm_memcheck_mode */
 	/* KMM_OBSERVE_* bits: while any is set, every malloc-family call
 	 * takes the observed slow paths (api.c) and the fast paths are off
 	 * (thread.h, `tc`) */

@@ -77,7 +77,7 @@ static KMM_COLD void snapshot(struct kmm_arena *a, struct heap_snapshot *s, bool
 			/* glibc's malloc_info reads bin chunk sizes with their
 			 * flag bits (chunksize_nomask: a free chunk's P bit is
 			 * always set, so +1); kmm prints the same numbers */
-			size_t sz = rows ? p->head : chunksize(p);
+			size_t sz = rows ? chunk_head(p) : chunksize(p);
 			n++;
 			total += sz;
 			if (sz < lo) lo = sz;

@@ -89,6 +89,7 @@ KMM_INLINE void kmm_tcache_put(struct kmm_tcache *tc, mchunk p, size_t idx)
 	struct kmm_tcache_entry *e = chunk2mem(p);
 	if (KMM_UNLIKELY(kmm_params.poison))
 		kmm_poison_fill(e);
+	KMM_VG_WRITABLE(e, sizeof *e);
 	e->next = KMM_PROTECT_PTR(&e->next, tc->heads[idx]);
 	e->key = kmm_tcache_key;
 	tc->heads[idx] = e;

@@ -160,7 +160,8 @@ static KMM_HOT void thread_exit(void *arg)
 	struct kmm_tcache *tc = t->tcache;
 	kmm_kernel_thread_exit();
 	/* first: frees made while we flush (and after) go to the arena */
-	t->tc = t->tcache = &kmm_tcache_dead;
+	t->tcache = &kmm_tcache_dead;
+	t->tc = kmm_params.observed ? &kmm_tcache_empty : &kmm_tcache_dead;
 	kmm_thread_remote_flush(t);
 	if (kmm_tcache_is_real(tc))
 		kmm_tcache_release(t->arena, tc);

@@ -24,7 +24,8 @@ integration_tests = \
 	tests/integration/kernel.sh \
 	tests/integration/startup.sh \
 	tests/integration/trace.sh \
-	tests/integration/lab.sh
+	tests/integration/lab.sh \
+	tests/integration/memcheck.sh
 
 TESTS += $(integration_tests)
 dist_check_SCRIPTS += $(integration_tests)
@@ -36,7 +37,8 @@ check_PROGRAMS += \
 	tests/progs/threadexec \
 	tests/progs/malloc_errors \
 	tests/progs/cxxalloc \
-	tests/progs/traceprobe
+	tests/progs/traceprobe \
+	tests/progs/vgprobe
 
 # -fno-builtin: the compiler must not fold or drop the allocations the
 # helpers make on purpose (malloc(SIZE_MAX), new/delete pairs, ...)
@@ -79,6 +81,9 @@ tests_progs_earlyprobe_CFLAGS = $(PROGS_CFLAGS)
 tests_progs_earlyprobe_LDADD = tests/progs/libearly.la $(PROGS_LIBS)
 tests_progs_earlyprobe_LDFLAGS = -no-install
 
+tests_progs_vgprobe_SOURCES = tests/progs/vgprobe.c
+# -O0 -g: memcheck's reports name the lines of the bugs it plants
+tests_progs_vgprobe_CFLAGS = $(PROGS_CFLAGS) -O0 -g
 tests_progs_traceprobe_SOURCES = tests/progs/traceprobe.c
 tests_progs_traceprobe_CFLAGS = $(PROGS_CFLAGS) -g -pthread
 tests_progs_traceprobe_LDADD = $(PROGS_LIBS) -lpthread

@@ -75,7 +75,7 @@ Test(tcache, holds_seven_then_fastbin)
 	kmm_malloc(16);                           /* guard against top */
 	for (int i = 0; i < 10; i++)
 		kmm_free(p[i]);
-	struct kmm_tcache *tc = kmm_self.tc;
+	struct kmm_tcache *tc = kmm_self.tcache;   /* the real one (tc: the fast paths') */
 	cr_assert_eq(tc->counts[kmm_csize2tidx(48)], 7);
 	cr_assert_eq(arena_stats()->frees_fastbin, 3);
 	cr_assert_eq(kmm_mallinfo2().smblks, 3);
