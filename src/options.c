@@ -45,6 +45,7 @@ static const struct option_name option_names[] = {
 	{ "watermark_min",         KMM_KP_WATERMARK_MIN,    kmm_kernel_param_set },
 	{ "slab_random",           KMM_KP_SLAB_RANDOM,      kmm_kernel_param_set },
 	{ "page_shuffle",          KMM_KP_PAGE_SHUFFLE,     kmm_kernel_param_set },
+	{ "slab_debug",            KMM_KP_SLAB_DEBUG,       kmm_kernel_param_set },
 };
 
 static const struct option_name legacy_names[] = {
@@ -150,6 +151,8 @@ static bool parse_value(const struct option_name *o, const char *s, size_t len, 
 		{ "slab_random",    "off",   0 },
 		{ "page_shuffle",   "on",    1 },
 		{ "page_shuffle",   "off",   0 },
+		{ "slab_debug",     "on",    1 },
+		{ "slab_debug",     "off",   0 },
 	};
 	for (size_t i = 0; i < KMM_ARRAY_SIZE(words); i++)
 		if (strcmp(words[i].option, o->name) == 0 && strlen(words[i].word) == len &&

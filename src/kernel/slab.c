@@ -46,6 +46,7 @@ static __thread bool slab_thread_dead __attribute__((tls_model("initial-exec")))
 			 X(2048) X(4096) X(8192)
 #define KMALLOC_SIZE(n) n,
 bool kmm_slab_freelist_random;
+bool kmm_slab_debug;
 
 static const size_t kmalloc_sizes[] = { KMALLOC_SIZES(KMALLOC_SIZE) };
 #define NR_KMALLOC (sizeof kmalloc_sizes / sizeof kmalloc_sizes[0])
@@ -93,8 +94,9 @@ static inline char *slab_base(const struct kmm_page *page)
 
 /* A freelist entry read from a free object is not one of its slab's
  * objects: the object's first word was overwritten (a write after free, or
- * an overflow of the object before it).  Checked where a free's double
- * free check is about to follow the entry out of its slab. */
+ * an overflow of the object before it).  Checked on every entry with
+ * slab_debug=on, by default only where a free's double free check is about
+ * to follow the entry out of its slab. */
 static KMM_COLD KMM_NORETURN void corrupt_freelist(const struct kmm_kmem_cache *c, const struct kmm_page *page,
 						    const void *entry)
 {
@@ -106,6 +108,23 @@ static inline bool is_object(const struct kmm_kmem_cache *c, const struct kmm_pa
 {
 	uintptr_t off = (uintptr_t)p - (uintptr_t)slab_base(page);
 	return off % c->size == 0 && off / c->size < page->objects;
+}
+
+static KMM_COLD void debug_check_next(const struct kmm_kmem_cache *c, const struct kmm_page *page, const void *next)
+{
+	if (next != NULL && !is_object(c, page, next))
+		corrupt_freelist(c, page, next);
+}
+
+/* The free object after obj on a freelist of `page`: checked under
+ * slab_debug=on (by default a corrupted word goes unnoticed here, as in
+ * the kernel without slub_debug). */
+KMM_INLINE void *next_free(const struct kmm_kmem_cache *c, const struct kmm_page *page, const void *obj)
+{
+	void *next = get_free(c, obj);
+	if (KMM_UNLIKELY(kmm_slab_debug))
+		debug_check_next(c, page, next);
+	return next;
 }
 
 static KMM_HOT void cache_setup(struct kmm_kmem_cache *c, const char *name, size_t size, size_t align)
@@ -271,7 +290,7 @@ static KMM_HOT void deactivate(struct kmm_kmem_cache *c, struct cpu_slab *cs)
 		return;
 	void *obj = cs->freelist;
 	while (obj != NULL) {
-		void *next = get_free(c, obj);
+		void *next = next_free(c, page, obj);
 		set_free(c, obj, page->freelist);
 		page->freelist = obj;
 		page->inuse--;
@@ -304,7 +323,7 @@ static KMM_HOT KMM_NOINLINE void *alloc_slow(struct kmm_kmem_cache *c, struct cp
 			c->nr_partial++;
 		}
 		obj = page->freelist;
-		page->freelist = get_free(c, obj);
+		page->freelist = next_free(c, page, obj);
 		page->inuse++;
 		if (page->freelist == NULL) {
 			kmm_list_del(&page->lru);
@@ -320,7 +339,7 @@ static KMM_HOT KMM_NOINLINE void *alloc_slow(struct kmm_kmem_cache *c, struct cp
 			cs->freelist = page->freelist;
 			page->freelist = NULL;
 			cs->nfree = 0;
-			for (void *o = cs->freelist; o != NULL; o = get_free(c, o))
+			for (void *o = cs->freelist; o != NULL; o = next_free(c, page, o))
 				if (KMM_UNLIKELY(++cs->nfree > page->objects))
 					kmm_fatal("kmem_cache(%s): freelist of the slab at %p corrupted (longer "
 						  "than the slab)", c->name, (void *)slab_base(page));
@@ -349,7 +368,7 @@ static KMM_HOT KMM_NOINLINE void *alloc_slow(struct kmm_kmem_cache *c, struct cp
 		page->inuse = page->objects;
 	}
 	obj = cs->freelist;
-	cs->freelist = get_free(c, obj);
+	cs->freelist = next_free(c, cs->page, obj);
 	cs->nfree--;
 out:
 	kmm_unlock_if(&c->lock, locked);
@@ -363,7 +382,7 @@ KMM_HOT void *kmm_kmem_cache_alloc(struct kmm_kmem_cache *c)
 	struct cpu_slab *cs = &cpu_slabs[c->index];
 	void *obj = cs->freelist;
 	if (KMM_LIKELY(obj != NULL)) {
-		cs->freelist = get_free(c, obj);
+		cs->freelist = next_free(c, cs->page, obj);
 		cs->nfree--;
 		c->alloc_fast++;   /* racy statistic, like the kernel's */
 	} else {
@@ -394,7 +413,10 @@ KMM_HOT void *kmm_kmem_cache_zalloc(struct kmm_kmem_cache *c)
  * Then the double free checks, cheap enough for every free: the object must
  * not be among the first FREE_CHECK_DEPTH entries of the freelist it is
  * about to join (the objects freed last, the likeliest to be freed twice),
- * and its slab must not have all its objects free already.
+ * and its slab must not have all its objects free already.  slab_debug=on
+ * searches the whole of both freelists of the slab instead (the thread's
+ * private one when the slab is its active slab, and the slab's own);
+ * an object waiting on another thread's private freelist stays unseen.
  */
 
 #define FREE_CHECK_DEPTH 4
@@ -483,11 +505,41 @@ KMM_INLINE void check_freelist(const struct kmm_kmem_cache *who, const struct km
 	}
 }
 
+/* slab_debug=on: all of a freelist, every entry checked. */
+static KMM_COLD void debug_check_freelist(const struct kmm_kmem_cache *who, const struct kmm_kmem_cache *c,
+					  const struct kmm_page *page, const void *head, const void *obj)
+{
+	unsigned n = 0;
+	for (const void *o = head; o != NULL; o = get_free(c, o)) {
+		if (o == obj)
+			double_free(who, c, obj, "already on its slab's freelist");
+		if (!is_object(c, page, o))
+			corrupt_freelist(c, page, o);
+		if (++n > page->objects)
+			kmm_fatal("kmem_cache(%s): freelist of the slab at %p corrupted (longer than the slab)",
+				  c->name, (void *)slab_base(page));
+	}
+}
+
+/* slab_debug=on, obj going back to this thread's active slab: its private
+ * freelist, then the slab's own (remote frees, under the lock). */
+static KMM_COLD void debug_free_active(const struct kmm_kmem_cache *who, struct kmm_kmem_cache *c,
+				       const struct cpu_slab *cs, const void *obj)
+{
+	debug_check_freelist(who, c, cs->page, cs->freelist, obj);
+	bool locked = kmm_lock_fork_aware(&c->lock);
+	debug_check_freelist(who, c, cs->page, cs->page->freelist, obj);
+	kmm_unlock_if(&c->lock, locked);
+}
+
 static KMM_NOINLINE void free_remote(const struct kmm_kmem_cache *who, struct kmm_kmem_cache *c,
 				     struct kmm_page *page, void *obj)
 {
 	bool locked = kmm_lock_fork_aware(&c->lock);
-	check_freelist(who, c, page, (uintptr_t)slab_base(page), page->freelist, obj, FREE_CHECK_DEPTH);
+	if (KMM_UNLIKELY(kmm_slab_debug))
+		debug_check_freelist(who, c, page, page->freelist, obj);
+	else
+		check_freelist(who, c, page, (uintptr_t)slab_base(page), page->freelist, obj, FREE_CHECK_DEPTH);
 	/* inuse counts what is not on the slab's own freelist (a frozen
 	 * slab's private freelist included): 0 means every object is free */
 	if (KMM_UNLIKELY(page->inuse == 0))
@@ -515,7 +567,10 @@ KMM_INLINE void slab_free(const struct kmm_kmem_cache *who, struct kmm_kmem_cach
 	KMM_TRACE(KMM_TR_SLAB_FREE, 0, (uint32_t)c->index, 0, c->object_size, obj, 0);
 	struct cpu_slab *cs = &cpu_slabs[c->index];
 	if (KMM_LIKELY(cs->page == page)) {
-		check_freelist(who, c, page, base, cs->freelist, obj, FREE_CHECK_DEPTH);
+		if (KMM_UNLIKELY(kmm_slab_debug))
+			debug_free_active(who, c, cs, obj);
+		else
+			check_freelist(who, c, page, base, cs->freelist, obj, FREE_CHECK_DEPTH);
 		/* handed out = inuse - nfree (other threads only lower inuse,
 		 * under the lock: a stale value is too high, never too low) */
 		if (KMM_UNLIKELY(__atomic_load_n(&page->inuse, __ATOMIC_RELAXED) <= cs->nfree))

@@ -70,6 +70,12 @@ struct kmm_kmem_cache {
  * object lies cannot be told from where the last one did. */
 extern bool kmm_slab_freelist_random;
 
+/* slab_debug=on (the kernel's slab_debug=F, sanity checks): every free
+ * searches both freelists of the object's slab for it, not only their first
+ * entries, and every freelist entry read on allocation or free must be one
+ * of its slab's objects.  Costs a walk of the freelists per free. */
+extern bool kmm_slab_debug;
+
 /* Create a cache (its descriptor comes from the "kmem_cache" cache).
  * `name` must stay valid while the cache exists: it is kept, not copied.
  * Objects up to 4 MiB (above 32 KiB, one per slab); `align` a power of
@@ -93,7 +99,8 @@ void *kmm_kmem_cache_zalloc(struct kmm_kmem_cache *c);
  * no section at all — aborts with "kmm: kmem_cache_free(NAME): invalid
  * pointer P (why)".  A double free aborts ("double free of P") when the
  * object is among the first few entries of the freelist it would join or
- * its slab has no object in use. */
+ * its slab has no object in use; with slab_debug=on, whenever it is on
+ * either freelist of its slab (slab.c says which frees stay unseen). */
 void  kmm_kmem_cache_free(struct kmm_kmem_cache *c, void *obj);
 
 void *kmm_kmalloc(size_t size);

@@ -5,7 +5,8 @@
  * threads with remote frees and thread exit, the slabinfo report, and empty
  * slabs going back to the buddy allocator; misuse (frees of what is not an
  * object of the cache, double frees) aborting with its one-line diagnostic,
- * and valid frees in any order raising no false alarm.
+ * and valid frees in any order raising no false alarm, with and without
+ * slab_debug.
  *
  * criterion runs every Test() in a fresh process.  Every test ends with
  * kmm_slab_check(1) and kmm_check(1) returning 0.  Random tests print their
@@ -760,6 +761,85 @@ Test(slab_misuse, kfree_double_free_names_the_cache, .signal = SIGABRT)
 		   "kmm: kfree(): double free of %p (kmalloc-64, already on its slab's freelist)", a);
 }
 
+/* slab_debug=on: every entry of both freelists */
+
+Test(slab_misuse, slab_debug_finds_a_double_free_deep_in_the_freelist, .signal = SIGABRT)
+{
+	cr_assert_eq(kmm_kernel_param_set(KMM_KP_SLAB_DEBUG, 1), 1);
+	struct kmm_kmem_cache *c = kmm_kmem_cache_create("dbg-64", 64, 8);
+	void *o[30];
+	for (int i = 0; i < 30; i++)
+		o[i] = kmm_kmem_cache_alloc(c);
+	for (int i = 0; i < 20; i++)
+		kmm_kmem_cache_free(c, o[i]);
+	/* o[0] is 20th on the freelist, 10 objects are still in use */
+	abort_with((struct misuse){ c, o[0] },
+		   "kmm: kmem_cache_free(dbg-64): double free of %p (already on its slab's freelist)", o[0]);
+}
+
+static void *free_it(void *arg)
+{
+	struct misuse *m = arg;
+	kmm_kmem_cache_free(m->c, m->p);
+	kmm_slab_thread_exit();
+	return NULL;
+}
+
+Test(slab_misuse, slab_debug_finds_a_remote_free_freed_again, .signal = SIGABRT)
+{
+	/* another thread freed o[2] (onto the slab's own freelist); this
+	 * thread, whose active slab it is, frees it again */
+	cr_assert_eq(kmm_kernel_param_set(KMM_KP_SLAB_DEBUG, 1), 1);
+	struct kmm_kmem_cache *c = kmm_kmem_cache_create("dbg-64", 64, 8);
+	void *o[4];
+	for (int i = 0; i < 4; i++)
+		o[i] = kmm_kmem_cache_alloc(c);
+	pthread_t t;
+	struct misuse m = { c, o[2] };
+	cr_assert_eq(pthread_create(&t, NULL, free_it, &m), 0);
+	pthread_join(t, NULL);
+	cr_assert_eq(c->free_remote, 1);
+	abort_with((struct misuse){ c, o[2] },
+		   "kmm: kmem_cache_free(dbg-64): double free of %p (already on its slab's freelist)", o[2]);
+}
+
+Test(slab_misuse, slab_debug_finds_a_write_after_free, .signal = SIGABRT)
+{
+	/* the freelist word of a freed object overwritten: the next
+	 * allocation after it would follow the word */
+	cr_assert_eq(kmm_kernel_param_set(KMM_KP_SLAB_DEBUG, 1), 1);
+	struct kmm_kmem_cache *c = kmm_kmem_cache_create("dbg-64", 64, 8);
+	void *a = kmm_kmem_cache_alloc(c), *b = kmm_kmem_cache_alloc(c);
+	kmm_kmem_cache_free(c, a);
+	kmm_kmem_cache_free(c, b);
+	*(volatile uintptr_t *)b = 0x4141414141414141ull;
+	uintptr_t entry = 0x4141414141414141ull ^ c->random ^ __builtin_bswap64((uint64_t)(uintptr_t)b);
+	char want[200];
+	snprintf(want, sizeof want,
+		 "kmm: kmem_cache(dbg-64): freelist of the slab at %p corrupted (entry %p is not one of its objects; "
+		 "a write after free?)\n",
+		 kmm_page_address(kmm_virt_to_head_page(b)), (void *)entry);
+	int fd[2];
+	cr_assert_eq(pipe(fd), 0);
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(fd[0]);
+		dup2(fd[1], 2);
+		kmm_kmem_cache_alloc(c);
+		_exit(0);
+	}
+	close(fd[1]);
+	char got[300];
+	ssize_t n = read(fd[0], got, sizeof got - 1);
+	got[n > 0 ? n : 0] = '\0';
+	int st;
+	waitpid(pid, &st, 0);
+	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT, "status %#x, stderr: %s", (unsigned)st, got);
+	cr_assert_str_eq(got, want);
+	kmm_kmem_cache_alloc(c);
+}
+
 /* ---- no false alarm ---------------------------------------------------------------- */
 
 /* Fill `nslabs` slabs of c and free every object in a random order: the
@@ -807,6 +887,13 @@ static void free_everything_in_random_order(void)
 
 Test(slab, valid_frees_in_any_order_raise_no_alarm)
 {
+	free_everything_in_random_order();
+	CHECK_SLAB();
+}
+
+Test(slab, valid_frees_in_any_order_raise_no_alarm_with_slab_debug)
+{
+	cr_assert_eq(kmm_kernel_param_set(KMM_KP_SLAB_DEBUG, 1), 1);
 	free_everything_in_random_order();
 	CHECK_SLAB();
 }
@@ -1159,7 +1246,22 @@ static void run_threads(uint64_t seed)
 	cr_assert(!thread_failed, "%s (seed %llu)", thread_error, (unsigned long long)seed);
 }
 
+static void threads_round_trip(void);
+
 Test(slab_threads, remote_frees_and_thread_exit, .timeout = 60)
+{
+	threads_round_trip();
+}
+
+/* the double free checks raise no false alarm while other threads free
+ * into this thread's active slabs */
+Test(slab_threads, remote_frees_and_thread_exit_with_slab_debug, .timeout = 60)
+{
+	cr_assert_eq(kmm_kernel_param_set(KMM_KP_SLAB_DEBUG, 1), 1);
+	threads_round_trip();
+}
+
+static void threads_round_trip(void)
 {
 	shared_cache = kmm_kmem_cache_create("shared-72", 72, 8);
 	cr_assert_not_null(shared_cache);
