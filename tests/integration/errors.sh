@@ -24,6 +24,10 @@ aligned_alloc(3, 8): NULL EINVAL
 aligned_alloc(64, SIZE_MAX): NULL ENOMEM
 aligned_alloc(256, 1000): aligned
 memalign(64, SIZE_MAX): NULL ENOMEM
+memalign(SIZE_MAX/2+1, 8): NULL ENOMEM
+memalign(SIZE_MAX, 8): NULL EINVAL
+posix_memalign(SIZE_MAX/2+1, 8): ENOMEM
+memalign(24, 8): ptr, 32-aligned
 valloc(SIZE_MAX): NULL ENOMEM
 malloc(0): unique pointer
 malloc_usable_size(NULL): 0

@@ -156,6 +156,16 @@ static void errno_cases(void)
 	free(p);
 	errno = 0; p = memalign(64, huge);
 	show_ptr("memalign(64, SIZE_MAX)", p, errno);
+	errno = 0; p = memalign(half, 8);
+	show_ptr("memalign(SIZE_MAX/2+1, 8)", p, errno);
+	errno = 0; p = memalign(huge, 8);
+	show_ptr("memalign(SIZE_MAX, 8)", p, errno);
+	r = posix_memalign(&p, half, 8);
+	printf("posix_memalign(SIZE_MAX/2+1, 8): %s\n", errname(r));
+	/* not a power of two: memalign takes the next one */
+	p = memalign(24, 8);
+	printf("memalign(24, 8): %s\n", p == NULL ? "NULL" : ((uintptr_t)p & 31) == 0 ? "ptr, 32-aligned" : "ptr, not 32-aligned");
+	free(p);
 	errno = 0; p = valloc(huge);
 	show_ptr("valloc(SIZE_MAX)", p, errno);
 
