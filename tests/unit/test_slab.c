@@ -898,6 +898,22 @@ Test(slab, valid_frees_in_any_order_raise_no_alarm_with_slab_debug)
 	CHECK_SLAB();
 }
 
+Test(slab, kfree_takes_an_object_of_any_cache)
+{
+	/* as Linux's kfree does: the object goes back to its own cache */
+	struct kmm_kmem_cache *c = kmm_kmem_cache_create("any-200", 200, 8);
+	void *a = kmm_kmem_cache_alloc(c), *b = kmm_kmem_cache_alloc(c);
+	cr_assert(a && b);
+	cr_assert_eq(kmm_ksize(a), 200);
+	uint64_t fast = c->free_fast;
+	kmm_kfree(a);
+	cr_assert_eq(c->free_fast, fast + 1, "freed into any-200");
+	cr_assert_eq(kmm_kmem_cache_alloc(c), a);
+	kmm_kfree(a);
+	kmm_kmem_cache_free(c, b);
+	CHECK_SLAB();
+}
+
 Test(kmalloc, ksize_of_what_kmalloc_did_not_hand_out_is_zero)
 {
 	char local[64] __attribute__((aligned(64)));
