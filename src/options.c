@@ -46,6 +46,7 @@ static const struct option_name option_names[] = {
 	{ "watermark_min",         KMM_KP_WATERMARK_MIN,    kmm_kernel_param_set },
 	{ "slab_random",           KMM_KP_SLAB_RANDOM,      kmm_kernel_param_set },
 	{ "page_shuffle",          KMM_KP_PAGE_SHUFFLE,     kmm_kernel_param_set },
+	{ "slab_debug",            KMM_KP_SLAB_DEBUG,       kmm_kernel_param_set },
 };
 
 static const struct option_name legacy_names[] = {
@@ -154,6 +155,8 @@ static bool parse_value(const struct option_name *o, const char *s, size_t len, 
 		{ "memcheck",       "on",    KMM_MEMCHECK_ON },
 		{ "memcheck",       "exact", KMM_MEMCHECK_EXACT },
 		{ "memcheck",       "off",   KMM_MEMCHECK_OFF },
+		{ "slab_debug",     "on",    1 },
+		{ "slab_debug",     "off",   0 },
 	};
 	for (size_t i = 0; i < KMM_ARRAY_SIZE(words); i++)
 		if (strcmp(words[i].option, o->name) == 0 && strlen(words[i].word) == len &&

@@ -283,7 +283,8 @@ static KMM_COLD KMM_NORETURN void not_ours(const void *mem, const char *who)
 /* The header of what should be a heap chunk, and its arena: aborts unless
  * mem is 16-byte aligned and inside a heap kmm made — the read/write part
  * of a further arena's heap, or the main arena's span but not vmalloc's
- * spaces (the span of a non-contiguous main heap may enclose them) — all
+ * spaces nor the buddy allocator's sections, where kmm keeps its own
+ * metadata (the span of a non-contiguous main heap may enclose them) — all
  * checked before reading anything; then the header's size must be sane,
  * keep the chunk inside that heap, and its A bit must match. */
 KMM_INLINE size_t heap_chunk_size(const void *mem, const char *who, struct kmm_arena **ap)
@@ -307,7 +308,8 @@ KMM_INLINE size_t heap_chunk_size(const void *mem, const char *who, struct kmm_a
 				  a->index);
 	} else {
 		a = &kmm_main_arena;
-		if (KMM_UNLIKELY(!arena_spans(a, p) || kmm_vmalloc_in_space(mem)))
+		if (KMM_UNLIKELY(!arena_spans(a, p) || kmm_vmalloc_in_space(mem) ||
+				 (!arena_contiguous(a) && kmm_virt_to_page(mem) != NULL)))
 			not_ours(mem, who);
 		size = chunksize(p);
 		if (KMM_UNLIKELY((uintptr_t)p > (uintptr_t)-size || !arena_spans(a, (char *)p + size - 1)))

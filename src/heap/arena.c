@@ -66,6 +66,7 @@ KMM_HOT void kmm_arena_init(struct kmm_arena *a, int index)
 	a->seg_first = &a->seg0;
 	a->seg_last = &a->seg0;
 	a->span_lo = a->span_hi = 0;
+	a->fast_lo = a->fast_hi = 0;
 	a->initialized = true;
 }
 

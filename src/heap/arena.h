@@ -152,6 +152,12 @@ struct kmm_arena {
 	struct kmm_segment *seg_first;/* &seg0, or the first heap's (arena_heap.h) */
 	struct kmm_segment *seg_last; /* the segment that holds top */
 	uintptr_t  span_lo, span_hi;  /* main arena: every chunk lies in [span_lo, span_hi) */
+	/* main arena: the span the inline free trusts (fastpath.h): the span
+	 * while the heap is brk memory alone; empty once brk failed and a
+	 * mapping joined the heap, since the span then encloses whatever was
+	 * mapped in between (kmm's own sections, vmalloc space, libraries),
+	 * which only heap_chunk_size's checks tell from the heap's chunks */
+	uintptr_t  fast_lo, fast_hi;
 
 	struct kmm_arena_stats st;
 	int        index;
@@ -242,6 +248,15 @@ KMM_INLINE bool arena_spans(const struct kmm_arena *a, const void *p)
 {
 	uintptr_t lo = __atomic_load_n(&a->span_lo, __ATOMIC_RELAXED);
 	uintptr_t hi = __atomic_load_n(&a->span_hi, __ATOMIC_RELAXED);
+	return (uintptr_t)p - lo < hi - lo;
+}
+
+/* arena_spans for the inline free: false for every p once the main heap
+ * is not contiguous (see fast_lo). */
+KMM_INLINE bool arena_fast_spans(const struct kmm_arena *a, const void *p)
+{
+	uintptr_t lo = __atomic_load_n(&a->fast_lo, __ATOMIC_RELAXED);
+	uintptr_t hi = __atomic_load_n(&a->fast_hi, __ATOMIC_RELAXED);
 	return (uintptr_t)p - lo < hi - lo;
 }
 

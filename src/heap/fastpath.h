@@ -14,7 +14,9 @@
  * pointer is 16-byte aligned and not page aligned (so the header in front of
  * it lies on the same, readable page: a big block is page aligned and has
  * no header, big.h), it belongs to this thread's own arena — inside the
- * main arena's span, or (A bit set) in a heap of a further arena whose
+ * main arena's span while that is brk memory alone (arena_fast_spans: once
+ * brk failed, every free of the main heap takes the slow path), or (A bit
+ * set) in a heap of a further arena whose
  * header names the thread's arena (arena_heap.h; the heap the thread last
  * allocated from is remembered, so mostly no lookup is needed) — the size is a small
  * multiple of 16 without the M bit, and the chunk does not carry the
@@ -75,7 +77,7 @@ KMM_INLINE void kmm_free_fast(void *mem)
 			       ((head & KMM_NON_MAIN_ARENA)
 					? (uintptr_t)heap_for_ptr(p) == t->heap_hint ||
 						  (kmm_heap_registered(p) && heap_for_ptr(p)->ar == mine)
-					: mine == &kmm_main_arena && arena_spans(&kmm_main_arena, p)) &&
+					: mine == &kmm_main_arena && arena_fast_spans(&kmm_main_arena, p)) &&
 			       tc->counts[idx] < kmm_params.tcache_count)) {
 			struct kmm_tcache_entry *e = mem;
 			if (KMM_LIKELY(e->key != kmm_tcache_key)) {

@@ -55,6 +55,16 @@ static void span_include(struct kmm_arena *a, char *lo, char *hi)
 		__atomic_store_n(&a->span_lo, l, __ATOMIC_RELAXED);
 	if (h > a->span_hi)
 		__atomic_store_n(&a->span_hi, h, __ATOMIC_RELAXED);
+	if (arena_contiguous(a)) {
+		/* growing: whichever of the two a reader sees first, the range
+		 * it gets lies in the heap */
+		__atomic_store_n(&a->fast_lo, a->span_lo, __ATOMIC_RELAXED);
+		__atomic_store_n(&a->fast_hi, a->span_hi, __ATOMIC_RELAXED);
+	} else {
+		/* empty from now on, with one store: [hi, hi), never a wider
+		 * range on the way */
+		__atomic_store_n(&a->fast_lo, a->fast_hi, __ATOMIC_RELAXED);
+	}
 }
 
 /* Close segment `seg`, whose last chunk was the old top (old_size bytes),

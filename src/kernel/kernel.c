@@ -40,9 +40,11 @@ KMM_COLD int kmm_kernel_param_set(int param, long long value)
 	}
 	case KMM_KP_SLAB_RANDOM:
 	case KMM_KP_PAGE_SHUFFLE:
+	case KMM_KP_SLAB_DEBUG:
 		if (value != 0 && value != 1)
 			return 0;
-		*(param == KMM_KP_SLAB_RANDOM ? &kmm_slab_freelist_random : &kmm_page_shuffle) = value != 0;
+		*(param == KMM_KP_SLAB_RANDOM ? &kmm_slab_freelist_random
+		  : param == KMM_KP_PAGE_SHUFFLE ? &kmm_page_shuffle : &kmm_slab_debug) = value != 0;
 		return 1;
 	default:
 		return 0;

@@ -25,6 +25,7 @@ enum kmm_kparam {
 	KMM_KP_WATERMARK_MIN,
 	KMM_KP_SLAB_RANDOM,       /* SLAB_FREELIST_RANDOM (slab.c) */
 	KMM_KP_PAGE_SHUFFLE,      /* page allocator shuffling (page_alloc.c) */
+	KMM_KP_SLAB_DEBUG,        /* slab_debug=F: full double free and freelist checks (slab.c) */
 };
 
 /* Set a kernel-side option; returns 1, or 0 if the value is out of range. */

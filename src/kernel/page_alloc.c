@@ -91,6 +91,11 @@ KMM_HOT struct kmm_page *kmm_virt_to_head_page(const void *addr)
 	return p;
 }
 
+bool kmm_page_reserved(const struct kmm_page *page)
+{
+	return page_index(page) < page_section(page)->reserved_pages;
+}
+
 static inline uint8_t *pageblock_type_slot(struct kmm_page *page)
 {
 	struct kmm_mem_section *s = page_section(page);

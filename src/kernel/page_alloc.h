@@ -209,6 +209,9 @@ void *kmm_page_address(const struct kmm_page *page);
 struct kmm_page *kmm_virt_to_page(const void *addr);
 /* For an address inside a compound block: its head page. */
 struct kmm_page *kmm_virt_to_head_page(const void *addr);
+/* Whether a frame is one of its section's reserved ones (the header and
+ * mem_map), whose descriptors are never written. */
+bool kmm_page_reserved(const struct kmm_page *page);
 KMM_INLINE uintptr_t kmm_page_pfn(const struct kmm_page *page)
 {
 	return (uintptr_t)kmm_page_address(page) >> KMM_PAGE_SHIFT;

@@ -23,9 +23,11 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <string.h>
 
 #include "slab.h"
+#include "vmalloc.h"
 #include "../trace.h"
 #include "../os.h"
 #include "../util/format.h"
@@ -44,6 +46,7 @@ static __thread bool slab_thread_dead __attribute__((tls_model("initial-exec")))
 			 X(2048) X(4096) X(8192)
 #define KMALLOC_SIZE(n) n,
 bool kmm_slab_freelist_random;
+bool kmm_slab_debug;
 
 static const size_t kmalloc_sizes[] = { KMALLOC_SIZES(KMALLOC_SIZE) };
 #define NR_KMALLOC (sizeof kmalloc_sizes / sizeof kmalloc_sizes[0])
@@ -87,6 +90,41 @@ static inline void set_free(const struct kmm_kmem_cache *c, void *obj, void *nex
 static inline char *slab_base(const struct kmm_page *page)
 {
 	return kmm_page_address(page);
+}
+
+/* A freelist entry read from a free object is not one of its slab's
+ * objects: the object's first word was overwritten (a write after free, or
+ * an overflow of the object before it).  Checked on every entry with
+ * slab_debug=on, by default only where a free's double free check is about
+ * to follow the entry out of its slab. */
+static KMM_COLD KMM_NORETURN void corrupt_freelist(const struct kmm_kmem_cache *c, const struct kmm_page *page,
+						    const void *entry)
+{
+	kmm_fatal("kmem_cache(%s): freelist of the slab at %p corrupted (entry %p is not one of its objects; "
+		  "a write after free?)", c->name, (void *)slab_base(page), entry);
+}
+
+static inline bool is_object(const struct kmm_kmem_cache *c, const struct kmm_page *page, const void *p)
+{
+	uintptr_t off = (uintptr_t)p - (uintptr_t)slab_base(page);
+	return off % c->size == 0 && off / c->size < page->objects;
+}
+
+static KMM_COLD void debug_check_next(const struct kmm_kmem_cache *c, const struct kmm_page *page, const void *next)
+{
+	if (next != NULL && !is_object(c, page, next))
+		corrupt_freelist(c, page, next);
+}
+
+/* The free object after obj on a freelist of `page`: checked under
+ * slab_debug=on (by default a corrupted word goes unnoticed here, as in
+ * the kernel without slub_debug). */
+KMM_INLINE void *next_free(const struct kmm_kmem_cache *c, const struct kmm_page *page, const void *obj)
+{
+	void *next = get_free(c, obj);
+	if (KMM_UNLIKELY(kmm_slab_debug))
+		debug_check_next(c, page, next);
+	return next;
 }
 
 static KMM_HOT void cache_setup(struct kmm_kmem_cache *c, const char *name, size_t size, size_t align)
@@ -252,7 +290,7 @@ static KMM_HOT void deactivate(struct kmm_kmem_cache *c, struct cpu_slab *cs)
 		return;
 	void *obj = cs->freelist;
 	while (obj != NULL) {
-		void *next = get_free(c, obj);
+		void *next = next_free(c, page, obj);
 		set_free(c, obj, page->freelist);
 		page->freelist = obj;
 		page->inuse--;
@@ -285,7 +323,7 @@ static KMM_HOT KMM_NOINLINE void *alloc_slow(struct kmm_kmem_cache *c, struct cp
 			c->nr_partial++;
 		}
 		obj = page->freelist;
-		page->freelist = get_free(c, obj);
+		page->freelist = next_free(c, page, obj);
 		page->inuse++;
 		if (page->freelist == NULL) {
 			kmm_list_del(&page->lru);
@@ -301,8 +339,10 @@ static KMM_HOT KMM_NOINLINE void *alloc_slow(struct kmm_kmem_cache *c, struct cp
 			cs->freelist = page->freelist;
 			page->freelist = NULL;
 			cs->nfree = 0;
-			for (void *o = cs->freelist; o != NULL; o = get_free(c, o))
-				cs->nfree++;
+			for (void *o = cs->freelist; o != NULL; o = next_free(c, page, o))
+				if (KMM_UNLIKELY(++cs->nfree > page->objects))
+					kmm_fatal("kmem_cache(%s): freelist of the slab at %p corrupted (longer "
+						  "than the slab)", c->name, (void *)slab_base(page));
 			page->inuse = (uint16_t)(page->inuse + cs->nfree);
 		} else {
 			deactivate(c, cs);   /* full: unfreeze */
@@ -328,7 +368,7 @@ static KMM_HOT KMM_NOINLINE void *alloc_slow(struct kmm_kmem_cache *c, struct cp
 		page->inuse = page->objects;
 	}
 	obj = cs->freelist;
-	cs->freelist = get_free(c, obj);
+	cs->freelist = next_free(c, cs->page, obj);
 	cs->nfree--;
 out:
 	kmm_unlock_if(&c->lock, locked);
@@ -342,7 +382,7 @@ KMM_HOT void *kmm_kmem_cache_alloc(struct kmm_kmem_cache *c)
 	struct cpu_slab *cs = &cpu_slabs[c->index];
 	void *obj = cs->freelist;
 	if (KMM_LIKELY(obj != NULL)) {
-		cs->freelist = get_free(c, obj);
+		cs->freelist = next_free(c, cs->page, obj);
 		cs->nfree--;
 		c->alloc_fast++;   /* racy statistic, like the kernel's */
 	} else {
@@ -360,9 +400,150 @@ KMM_HOT void *kmm_kmem_cache_zalloc(struct kmm_kmem_cache *c)
 	return obj;
 }
 
-static KMM_NOINLINE void free_remote(struct kmm_kmem_cache *c, struct kmm_page *page, void *obj)
+/* ---- freeing: ownership first ---------------------------------------------------
+ *
+ * A free is decided by who owns the pointer, never by anything written in
+ * the object: the section's descriptors say which block holds it
+ * (kmm_virt_to_head_page reads no byte at the address and is safe for any
+ * address), a slab's head page says which cache it belongs to and where
+ * its objects lie.  Anything but the start of an object of the right cache
+ * (kmem_cache_free), of any slab or a whole block of kmalloc'd pages
+ * (kfree) aborts with one line naming the function and the pointer.
+ *
+ * Then the double free checks, cheap enough for every free: the object must
+ * not be among the first FREE_CHECK_DEPTH entries of the freelist it is
+ * about to join (the objects freed last, the likeliest to be freed twice),
+ * and its slab must not have all its objects free already.  slab_debug=on
+ * searches the whole of both freelists of the slab instead (the thread's
+ * private one when the slab is its active slab, and the slab's own);
+ * an object waiting on another thread's private freelist stays unseen.
+ */
+
+#define FREE_CHECK_DEPTH 4
+
+/* "kfree()" (c NULL) or "kmem_cache_free(NAME)": WHAT ptr (WHY) */
+static KMM_COLD KMM_NORETURN KMM_PRINTF(4, 5) void free_fatal(const struct kmm_kmem_cache *c, const char *what,
+							       const void *ptr, const char *why, ...)
+{
+	char reason[160];
+	struct kmm_buf b;
+	va_list ap;
+	kmm_buf_init(&b, reason, sizeof reason, -1);
+	va_start(ap, why);
+	kmm_buf_vprintf(&b, why, ap);
+	va_end(ap);
+	if (c == NULL)
+		kmm_fatal("kfree(): %s %p (%s)", what, ptr, reason);
+	kmm_fatal("kmem_cache_free(%s): %s %p (%s)", c->name, what, ptr, reason);
+}
+
+/* What holds addr, which is no slab object: its head page (NULL: addr is
+ * in no section) says. */
+static KMM_COLD const char *page_what(const void *addr, const struct kmm_page *page)
+{
+	if (page == NULL)
+		return kmm_vmalloc_in_space(addr) ? "in vmalloc space, not a slab" : "not in kmm's memory";
+	if (kmm_page_reserved(page))
+		return "in the header or page descriptors of a memory section";
+	if (!(page->flags & KMM_PG_HEAD))
+		return "in a free page";
+	switch (page->owner) {
+	case KMM_OWNER_VMALLOC:
+		return "in a page of a vmalloc area";
+	case KMM_OWNER_PAGES:
+		return "in a block of whole pages, not a slab";
+	default:
+		return "in a page that is not a slab";
+	}
+}
+
+/* obj lies in the slab `page` but is not an object `who` may free (who
+ * NULL: kfree, which takes any slab's objects). */
+static KMM_COLD KMM_NORETURN void bad_object(const struct kmm_kmem_cache *who, const struct kmm_page *page,
+					     const void *obj)
+{
+	const struct kmm_kmem_cache *s = page->slab_cache;
+	size_t off = (size_t)((uintptr_t)obj - (uintptr_t)slab_base(page));
+	if (who != NULL && s != who)
+		free_fatal(who, "invalid pointer", obj, "in a slab of %s", s->name);
+	if ((uintptr_t)obj % sizeof(void *) != 0)
+		free_fatal(who, "invalid pointer", obj, "misaligned");
+	if (off / s->size >= page->objects)
+		free_fatal(who, "invalid pointer", obj, "past the last object of a %s slab", s->name);
+	free_fatal(who, "invalid pointer", obj, "%zu bytes into object %zu of a %s slab", off % s->size,
+		   off / s->size, s->name);
+}
+
+static KMM_COLD KMM_NORETURN void double_free(const struct kmm_kmem_cache *who, const struct kmm_kmem_cache *c,
+					      const void *obj, const char *where)
+{
+	if (who == NULL)
+		free_fatal(NULL, "double free of", obj, "%s, %s", c->name, where);
+	free_fatal(who, "double free of", obj, "%s", where);
+}
+
+/* The first `n` entries of a freelist of `page` (its objects from `base`)
+ * do not hold obj.  An entry outside the slab ends the walk with a
+ * diagnostic before it is read (the word that led there was overwritten). */
+KMM_INLINE void check_freelist(const struct kmm_kmem_cache *who, const struct kmm_kmem_cache *c,
+			       const struct kmm_page *page, uintptr_t base, const void *head, const void *obj,
+			       unsigned n)
+{
+	uintptr_t bytes = KMM_PAGE_SIZE << c->order;
+	const void *o = head;
+#pragma GCC unroll 8
+	for (unsigned i = 0; i < n && o != NULL; i++) {
+		if (KMM_UNLIKELY(o == obj))
+			double_free(who, c, obj, "already on its slab's freelist");
+		if (i + 1 == n)
+			break;
+		/* the head is known good; the entries after it were read
+		 * from objects' words */
+		if (KMM_UNLIKELY(i > 0 && (uintptr_t)o - base >= bytes))
+			corrupt_freelist(c, page, o);
+		o = get_free(c, o);
+	}
+}
+
+/* slab_debug=on: all of a freelist, every entry checked. */
+static KMM_COLD void debug_check_freelist(const struct kmm_kmem_cache *who, const struct kmm_kmem_cache *c,
+					  const struct kmm_page *page, const void *head, const void *obj)
+{
+	unsigned n = 0;
+	for (const void *o = head; o != NULL; o = get_free(c, o)) {
+		if (o == obj)
+			double_free(who, c, obj, "already on its slab's freelist");
+		if (!is_object(c, page, o))
+			corrupt_freelist(c, page, o);
+		if (++n > page->objects)
+			kmm_fatal("kmem_cache(%s): freelist of the slab at %p corrupted (longer than the slab)",
+				  c->name, (void *)slab_base(page));
+	}
+}
+
+/* slab_debug=on, obj going back to this thread's active slab: its private
+ * freelist, then the slab's own (remote frees, under the lock). */
+static KMM_COLD void debug_free_active(const struct kmm_kmem_cache *who, struct kmm_kmem_cache *c,
+				       const struct cpu_slab *cs, const void *obj)
+{
+	debug_check_freelist(who, c, cs->page, cs->freelist, obj);
+	bool locked = kmm_lock_fork_aware(&c->lock);
+	debug_check_freelist(who, c, cs->page, cs->page->freelist, obj);
+	kmm_unlock_if(&c->lock, locked);
+}
+
+static KMM_NOINLINE void free_remote(const struct kmm_kmem_cache *who, struct kmm_kmem_cache *c,
+				     struct kmm_page *page, void *obj)
 {
 	bool locked = kmm_lock_fork_aware(&c->lock);
+	if (KMM_UNLIKELY(kmm_slab_debug))
+		debug_check_freelist(who, c, page, page->freelist, obj);
+	else
+		check_freelist(who, c, page, (uintptr_t)slab_base(page), page->freelist, obj, FREE_CHECK_DEPTH);
+	/* inuse counts what is not on the slab's own freelist (a frozen
+	 * slab's private freelist included): 0 means every object is free */
+	if (KMM_UNLIKELY(page->inuse == 0))
+		double_free(who, c, obj, "every object of its slab is free");
 	c->free_remote++;
 	bool was_full = page->freelist == NULL && !page->frozen;
 	set_free(c, obj, page->freelist);
@@ -375,11 +556,32 @@ static KMM_NOINLINE void free_remote(struct kmm_kmem_cache *c, struct kmm_page *
 	kmm_unlock_if(&c->lock, locked);
 }
 
-static inline void check_object(struct kmm_kmem_cache *c, struct kmm_page *page, const void *obj)
+/* obj, in the slab `page` of c, goes back to it; `who` names the caller in
+ * diagnostics (NULL: kfree). */
+KMM_INLINE void slab_free(const struct kmm_kmem_cache *who, struct kmm_kmem_cache *c, struct kmm_page *page,
+			  void *obj)
 {
-	uintptr_t off = (uintptr_t)obj - (uintptr_t)slab_base(page);
+	uintptr_t base = (uintptr_t)slab_base(page), off = (uintptr_t)obj - base;
 	if (KMM_UNLIKELY(page->slab_cache != c || off % c->size != 0 || off / c->size >= page->objects))
-		kmm_fatal("kmem_cache_free(%s): %p is not an object of this cache", c->name, obj);
+		bad_object(who, page, obj);
+	KMM_TRACE(KMM_TR_SLAB_FREE, 0, (uint32_t)c->index, 0, c->object_size, obj, 0);
+	struct cpu_slab *cs = &cpu_slabs[c->index];
+	if (KMM_LIKELY(cs->page == page)) {
+		if (KMM_UNLIKELY(kmm_slab_debug))
+			debug_free_active(who, c, cs, obj);
+		else
+			check_freelist(who, c, page, base, cs->freelist, obj, FREE_CHECK_DEPTH);
+		/* handed out = inuse - nfree (other threads only lower inuse,
+		 * under the lock: a stale value is too high, never too low) */
+		if (KMM_UNLIKELY(__atomic_load_n(&page->inuse, __ATOMIC_RELAXED) <= cs->nfree))
+			double_free(who, c, obj, "every object of its slab is free");
+		set_free(c, obj, cs->freelist);
+		cs->freelist = obj;
+		cs->nfree++;
+		c->free_fast++;
+		return;
+	}
+	free_remote(who, c, page, obj);
 }
 
 KMM_HOT void kmm_kmem_cache_free(struct kmm_kmem_cache *c, void *obj)
@@ -388,18 +590,8 @@ KMM_HOT void kmm_kmem_cache_free(struct kmm_kmem_cache *c, void *obj)
 		return;
 	struct kmm_page *page = kmm_virt_to_head_page(obj);
 	if (KMM_UNLIKELY(page == NULL || !(page->flags & KMM_PG_SLAB)))
-		kmm_fatal("kmem_cache_free(%s): %p is not in a slab", c->name, obj);
-	check_object(c, page, obj);
-	KMM_TRACE(KMM_TR_SLAB_FREE, 0, (uint32_t)c->index, 0, c->object_size, obj, 0);
-	struct cpu_slab *cs = &cpu_slabs[c->index];
-	if (KMM_LIKELY(cs->page == page)) {
-		set_free(c, obj, cs->freelist);
-		cs->freelist = obj;
-		cs->nfree++;
-		c->free_fast++;
-		return;
-	}
-	free_remote(c, page, obj);
+		free_fatal(c, "invalid pointer", obj, "%s", page_what(obj, page));
+	slab_free(c, c, page, obj);
 }
 
 KMM_HOT struct kmm_kmem_cache *kmm_kmem_cache_create(const char *name, size_t size, size_t align)
@@ -467,14 +659,19 @@ KMM_HOT void kmm_kfree(const void *obj)
 	if (obj == NULL)
 		return;
 	struct kmm_page *page = kmm_virt_to_head_page(obj);
-	if (KMM_UNLIKELY(page == NULL))
-		kmm_fatal("kfree(): %p was not allocated by kmalloc", obj);
-	if (page->flags & KMM_PG_SLAB) {
-		kmm_kmem_cache_free(page->slab_cache, (void *)obj);
+	if (KMM_LIKELY(page != NULL && (page->flags & KMM_PG_SLAB))) {
+		slab_free(NULL, page->slab_cache, page, (void *)obj);
 		return;
 	}
-	if (KMM_UNLIKELY(page->owner != KMM_OWNER_PAGES || kmm_page_address(page) != obj))
-		kmm_fatal("kfree(): %p was not allocated by kmalloc", obj);
+	if (KMM_UNLIKELY(page == NULL || !(page->flags & KMM_PG_HEAD) || page->owner != KMM_OWNER_PAGES))
+		free_fatal(NULL, "invalid pointer", obj, "%s", page_what(obj, page));
+	char *start = kmm_page_address(page);
+	if (KMM_UNLIKELY(start != obj)) {
+		if ((uintptr_t)obj % sizeof(void *) != 0)
+			free_fatal(NULL, "invalid pointer", obj, "misaligned");
+		free_fatal(NULL, "invalid pointer", obj, "%zu bytes into the %zu-page kmalloc block at %p",
+			   (size_t)((const char *)obj - start), (size_t)1 << page->order, (void *)start);
+	}
 	kmm_free_pages(page, page->order);
 }
 
@@ -484,8 +681,10 @@ size_t kmm_ksize(const void *obj)
 	if (page == NULL)
 		return 0;
 	if (page->flags & KMM_PG_SLAB)
-		return page->slab_cache->object_size;
-	return KMM_PAGE_SIZE << page->order;
+		return is_object(page->slab_cache, page, obj) ? page->slab_cache->object_size : 0;
+	if ((page->flags & KMM_PG_HEAD) && page->owner == KMM_OWNER_PAGES && kmm_page_address(page) == obj)
+		return KMM_PAGE_SIZE << page->order;
+	return 0;
 }
 
 KMM_HOT void kmm_slab_thread_exit(void)

@@ -70,6 +70,12 @@ struct kmm_kmem_cache {
  * object lies cannot be told from where the last one did. */
 extern bool kmm_slab_freelist_random;
 
+/* slab_debug=on (the kernel's slab_debug=F, sanity checks): every free
+ * searches both freelists of the object's slab for it, not only their first
+ * entries, and every freelist entry read on allocation or free must be one
+ * of its slab's objects.  Costs a walk of the freelists per free. */
+extern bool kmm_slab_debug;
+
 /* Create a cache (its descriptor comes from the "kmem_cache" cache).
  * `name` must stay valid while the cache exists: it is kept, not copied.
  * Objects up to 4 MiB (above 32 KiB, one per slab); `align` a power of
@@ -85,12 +91,30 @@ struct kmm_kmem_cache *kmm_kmem_cache_create(const char *name, size_t size, size
 int kmm_kmem_cache_set_order(struct kmm_kmem_cache *c, unsigned order);
 void *kmm_kmem_cache_alloc(struct kmm_kmem_cache *c);
 void *kmm_kmem_cache_zalloc(struct kmm_kmem_cache *c);
+/* Free an object of c (NULL: nothing).  Decided by ownership, from the
+ * page descriptors, before anything in the object is read: a pointer that
+ * is not the start of an object in one of c's slabs — in another cache's
+ * slab, inside or past an object, misaligned, in a page that is not a slab
+ * (free, vmalloc's, a large kmalloc block, a section's descriptors), or in
+ * no section at all — aborts with "kmm: kmem_cache_free(NAME): invalid
+ * pointer P (why)".  A double free aborts ("double free of P") when the
+ * object is among the first few entries of the freelist it would join or
+ * its slab has no object in use; with slab_debug=on, whenever it is on
+ * either freelist of its slab (slab.c says which frees stay unseen). */
 void  kmm_kmem_cache_free(struct kmm_kmem_cache *c, void *obj);
 
 void *kmm_kmalloc(size_t size);
 void *kmm_kzalloc(size_t size);
+/* Free what kmalloc returned (NULL: nothing): the start of an object of any
+ * slab (as Linux's kfree takes kmem_cache_alloc'ed objects), or the start
+ * of a block of pages kmalloc handed out for more than KMM_KMALLOC_MAX.
+ * Anything else aborts as kmem_cache_free does, naming kfree(). */
 void  kmm_kfree(const void *obj);
-/* Bytes usable in a kmalloc'ed object. */
+/* Bytes usable in a kmalloc'ed object: the object size of its cache, or the
+ * size of a large kmalloc block.  0 for anything kfree would refuse (a
+ * pointer inside an object or a block, in no slab, in no section, NULL);
+ * never aborts, never reads the object.  A freed object still answers its
+ * cache's size. */
 size_t kmm_ksize(const void *obj);
 
 /* The calling thread is exiting: give its active slabs back. */

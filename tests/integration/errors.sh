@@ -24,6 +24,10 @@ aligned_alloc(3, 8): NULL EINVAL
 aligned_alloc(64, SIZE_MAX): NULL ENOMEM
 aligned_alloc(256, 1000): aligned
 memalign(64, SIZE_MAX): NULL ENOMEM
+memalign(SIZE_MAX/2+1, 8): NULL ENOMEM
+memalign(SIZE_MAX, 8): NULL EINVAL
+posix_memalign(SIZE_MAX/2+1, 8): ENOMEM
+memalign(24, 8): ptr, 32-aligned
 valloc(SIZE_MAX): NULL ENOMEM
 malloc(0): unique pointer
 malloc_usable_size(NULL): 0
@@ -51,8 +55,9 @@ realloc-stack|kmm: realloc(): invalid pointer
 header-overflow|kmm: free()'
 printf '%s\n' "$more_aborts" >"$KMM_TMP/more_aborts"
 naborts=$(wc -l <"$KMM_TMP/aborts")
+nmore=$(wc -l <"$KMM_TMP/more_aborts")
 
-plan $((nerrno + naborts + 1 + 6 + 6 + 9 + 6))
+plan $((nerrno + naborts + 1 + nmore + 3 + 6 + 9 + 6))
 
 # --- errno -------------------------------------------------------------------
 kmm_run "$KMM_TMP/errno.stats" "$ME" errno >"$KMM_TMP/errno.out" 2>&1
@@ -97,6 +102,18 @@ ok "each misuse aborts with glibc's malloc as well" glibc_aborts
 while IFS='|' read -r mode prefix; do
 	ok "$mode: aborts, one line on stderr: $prefix..." aborts_like "$mode" "$prefix"
 done <"$KMM_TMP/more_aborts"
+
+# --- free() of kmm's own metadata ----------------------------------------------
+# The arena kmm made for a second thread: a slab object in one of kmm's
+# buddy sections, its address found from outside through kmm_report's maps
+# (tests/progs/malloc_errors.c says how).  Refused by ownership, as any
+# address kmm did not hand out.
+ok "free-kmm-metadata: aborts, one line on stderr: kmm: free(): invalid pointer..." \
+	aborts_like free-kmm-metadata "kmm: free(): invalid pointer"
+ok "free-kmm-metadata: the line says it is not a block kmm handed out" \
+	grep -qx 'kmm: free(): invalid pointer 0x[0-9a-f]* (not a block kmm handed out)' "$KMM_TMP/abort.err"
+plain_run "$ME" free-kmm-metadata >"$KMM_TMP/meta.plain" 2>&1
+is "$? $(cat "$KMM_TMP/meta.plain")" "0 kmm no" "free-kmm-metadata with glibc's malloc: 'kmm no', exit 0"
 
 # --- tcache and fastbin poisoning: safe-linking --------------------------------
 # The overwritten list pointer reveals to a misaligned address, and malloc

@@ -23,6 +23,14 @@
  *                bytes into one, of an address kmm never handed out, a
  *                realloc of a stack address, and a free after an overflow
  *                overwrote the next block's header; "survived" if not
+ *   free-kmm-metadata
+ *                a free of kmm's own metadata: the arena kmm made for a
+ *                second thread, a slab object in one of kmm's buddy
+ *                sections, found from outside through kmm_report(fd,
+ *                "maps") (the first word of an "arena heap" points at its
+ *                arena, which must lie in a "buddy section"); must abort
+ *                ("survived" if not); under another malloc, prints "kmm no"
+ *                and exits 0; exits 1 if no such address is found
  *   uaf-write    malloc(48), free, write one byte at offset 30 of the freed
  *                block, malloc(48): aborts under KMM_OPTIONS=poison=on
  *   init-check   malloc(64) filled with 0x55, free, malloc(64): prints byte
@@ -37,11 +45,13 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <unistd.h>
 
 static void *volatile sink;
 static _Alignas(64) char target[256];   /* where the attacker wants malloc to point */
@@ -146,6 +156,16 @@ static void errno_cases(void)
 	free(p);
 	errno = 0; p = memalign(64, huge);
 	show_ptr("memalign(64, SIZE_MAX)", p, errno);
+	errno = 0; p = memalign(half, 8);
+	show_ptr("memalign(SIZE_MAX/2+1, 8)", p, errno);
+	errno = 0; p = memalign(huge, 8);
+	show_ptr("memalign(SIZE_MAX, 8)", p, errno);
+	r = posix_memalign(&p, half, 8);
+	printf("posix_memalign(SIZE_MAX/2+1, 8): %s\n", errname(r));
+	/* not a power of two: memalign takes the next one */
+	p = memalign(24, 8);
+	printf("memalign(24, 8): %s\n", p == NULL ? "NULL" : ((uintptr_t)p & 31) == 0 ? "ptr, 32-aligned" : "ptr, not 32-aligned");
+	free(p);
 	errno = 0; p = valloc(huge);
 	show_ptr("valloc(SIZE_MAX)", p, errno);
 
@@ -158,6 +178,60 @@ static void errno_cases(void)
 	printf("realloc(NULL, 16): %s\n", p && malloc_usable_size(p) >= 16 ? "ptr" : "bad");
 	printf("kmm %s\n", dlsym(RTLD_DEFAULT, "kmm_version") ? "yes" : "no");
 	free(p);
+}
+
+static void *use_malloc(void *arg)
+{
+	sink = malloc(100);
+	free(sink);
+	return arg;
+}
+
+/* The address of the arena kmm made for a second thread, read from the
+ * first word of its heap (kmm's struct kmm_heap_info begins with it), if it
+ * lies in one of kmm's buddy sections; NULL otherwise. */
+static void *kmm_metadata_address(int (*report)(int, const char *))
+{
+	static char maps[1 << 16];
+	pthread_t t;
+	int fd[2];
+	if (pthread_create(&t, NULL, use_malloc, NULL) != 0 || pthread_join(t, NULL) != 0 || pipe(fd) != 0)
+		return NULL;
+	report(fd[1], "maps");
+	close(fd[1]);
+	size_t n = 0;
+	ssize_t r;
+	while (n < sizeof maps - 1 && (r = read(fd[0], maps + n, sizeof maps - 1 - n)) > 0)
+		n += (size_t)r;
+	maps[n] = '\0';
+	close(fd[0]);
+	/* lines "START-END PERM  KIND ..." (hex addresses) */
+	uintptr_t heap = 0, lo[16], hi[16];
+	size_t nsec = 0;
+	for (char *line = maps, *next; *line != '\0'; line = next) {
+		next = strchr(line, '\n');
+		next = next != NULL ? next + 1 : line + strlen(line);
+		char *dash = strchr(line, '-');
+		if (dash == NULL || dash > next)
+			continue;
+		uintptr_t start = (uintptr_t)strtoull(line, NULL, 16), end = (uintptr_t)strtoull(dash + 1, NULL, 16);
+		char *kind = strstr(line, "  ");
+		if (kind == NULL || kind > next)
+			continue;
+		if (strncmp(kind + 2, "arena heap", 10) == 0 && heap == 0)
+			heap = start;
+		else if (strncmp(kind + 2, "buddy section", 13) == 0 && nsec < 16) {
+			lo[nsec] = start;
+			hi[nsec++] = end;
+		}
+	}
+	if (heap == 0)
+		return NULL;
+	void *arena = *(void **)heap;
+	for (size_t i = 0; i < nsec; i++)
+		if ((uintptr_t)arena >= lo[i] && (uintptr_t)arena < hi[i])
+			return arena;
+	return NULL;
 }
 
 static void allocate_some(void)
@@ -188,6 +262,18 @@ int main(int argc, char **argv)
 
 	if (strcmp(mode, "errno") == 0) {
 		errno_cases();
+	} else if (strcmp(mode, "free-kmm-metadata") == 0) {
+		int (*report)(int, const char *) = (int (*)(int, const char *))dlsym(RTLD_DEFAULT, "kmm_report");
+		if (report == NULL) {
+			puts("kmm no");
+			return 0;
+		}
+		bad = kmm_metadata_address(report);
+		if (bad == NULL) {
+			fputs("malloc_errors: no arena of kmm's found in a buddy section\n", stderr);
+			return 1;
+		}
+		free(bad);
 	} else if (strcmp(mode, "big-double-free") == 0) {
 		p = malloc(1 << 20);
 		free(p);

@@ -11,10 +11,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "testutil.h"
+#include "kernel/slab.h"
 
 #define PAGE 4096ul
 
@@ -867,6 +869,52 @@ Test(segments, brk_failure_falls_back_to_mmap)
 	for (int i = 0; i < 400; i += 2)
 		kmm_free(p[i]);
 	CHECK_HEAP();
+}
+
+/* Once brk failed, the main heap's span reaches from the brk heap to the
+ * mappings that continue it, and encloses kmm's own sections.  A free of a
+ * slab object there, with a word in front of it that passes for a small
+ * chunk's header, must still be refused: neither cached by the inline free
+ * nor taken for a chunk by the slow path.  The child process shows the
+ * message; then the test process itself must abort. */
+Test(segments, free_of_kmm_metadata_inside_a_non_contiguous_span_aborts, .signal = SIGABRT)
+{
+	kmm_malloc(16);
+	char *brk_end = sbrk(0);
+	void *blocker = mmap(brk_end, 64 * PAGE, PROT_NONE,
+			     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	cr_assert_eq(blocker, (void *)brk_end, "could not place the blocker");
+	char *m1 = kmm_kmalloc(64), *m2 = kmm_kmalloc(64);     /* kmm's metadata */
+	cr_assert_eq(m2, m1 + 64, "two neighbours in a kmalloc-64 slab");
+	for (int i = 0; i < 100 && !arena_spans(&kmm_main_arena, m2); i++)
+		cr_assert_not_null(kmm_malloc(100000));
+	cr_assert(!arena_contiguous(&kmm_main_arena));
+	cr_assert(arena_spans(&kmm_main_arena, m2), "the main heap's span encloses a section");
+	/* m1's last word: the header of an 80-byte in-use chunk */
+	((size_t *)m2)[-1] = 80 | KMM_PREV_INUSE;
+
+	char want[128], got[256];
+	snprintf(want, sizeof want, "kmm: free(): invalid pointer %p (not a block kmm handed out)\n", (void *)m2);
+	int fd[2];
+	cr_assert_eq(pipe(fd), 0);
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	pid_t pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		close(fd[0]);
+		dup2(fd[1], 2);
+		kmm_free(m2);
+		_exit(kmm_malloc(72) == m2 ? 3 : 0);
+	}
+	close(fd[1]);
+	ssize_t n = read(fd[0], got, sizeof got - 1);
+	got[n > 0 ? n : 0] = '\0';
+	int st;
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT, "status %#x (exit 3: malloc handed out kmm's object), "
+		  "stderr: %s", (unsigned)st, got);
+	cr_assert_str_eq(got, want);
+	kmm_free(m2);
 }
 
 /* ---- reports ---------------------------------------------------------------- */

@@ -9,6 +9,7 @@
 
 #include "testutil.h"
 #include "options.h"
+#include "kernel/slab.h"
 
 static long long num(const char *s, bool suffixes)
 {
@@ -59,6 +60,17 @@ Test(options, kmm_options_string)
 	cr_assert_eq(kmm_params.max_fast, 16);
 	cr_assert_eq(kmm_options_parse("trim_threshold=-1", false), 0);
 	cr_assert_eq(kmm_params.trim_threshold, SIZE_MAX);
+}
+
+Test(options, kernel_side_switches)
+{
+	cr_assert_eq(kmm_options_parse("slab_debug=on", false), 0);
+	cr_assert(kmm_slab_debug);
+	cr_assert_eq(kmm_options_parse("slab_debug=2", false), 1, "on or off only");
+	cr_assert(kmm_slab_debug);
+	cr_assert_eq(kmm_options_parse("slab_debug=off,slab_random=on", false), 0);
+	cr_assert(!kmm_slab_debug);
+	cr_assert(kmm_slab_freelist_random);
 }
 
 Test(options, environment_top_pad_zero)

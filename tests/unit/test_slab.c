@@ -3,7 +3,10 @@
  * (src/kernel/slab.c): every kmalloc size, large kmalloc, kmem_cache_create,
  * random alloc/free with pattern checks and an overlap model, several
  * threads with remote frees and thread exit, the slabinfo report, and empty
- * slabs going back to the buddy allocator.
+ * slabs going back to the buddy allocator; misuse (frees of what is not an
+ * object of the cache, double frees) aborting with its one-line diagnostic,
+ * and valid frees in any order raising no false alarm, with and without
+ * slab_debug.
  *
  * criterion runs every Test() in a fresh process.  Every test ends with
  * kmm_slab_check(1) and kmm_check(1) returning 0.  Random tests print their
@@ -13,15 +16,20 @@
 #include <errno.h>
 #include <signal.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "kmm.h"
 #include "kernel/kernel.h"
 #include "kernel/page_alloc.h"
 #include "kernel/slab.h"
+#include "kernel/vmalloc.h"
 #include "util/format.h"
 #include "ktest.h"
 
@@ -237,7 +245,7 @@ Test(kmalloc, larger_than_8192_gets_pages)
 		cr_assert_eq(head->owner, KMM_OWNER_PAGES);
 		cr_assert_eq(head->flags & KMM_PG_SLAB, 0);
 		cr_assert_eq(kmm_virt_to_head_page((char *)p[i] + want - 1), head, "compound block");
-		cr_assert_eq(kmm_ksize((char *)p[i] + want / 2), want, "ksize inside the block");
+		cr_assert_eq(kmm_ksize((char *)p[i] + want / 2), 0, "ksize inside the block: not a kmalloc pointer");
 		fill(p[i], s, i);
 	}
 	for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
@@ -456,6 +464,478 @@ Test(slab, double_free_of_the_freelist_head_aborts, .signal = SIGABRT)
 	void *a = kmm_kmem_cache_alloc(c);
 	kmm_kmem_cache_free(c, a);
 	kmm_kmem_cache_free(c, a);
+}
+
+/* ---- misuse: ownership and double frees -------------------------------------------- */
+
+/*
+ * Each misuse is one Test with .signal = SIGABRT.  abort_with() first
+ * commits the misuse in a child process with stderr in a pipe and checks
+ * the one line kmm writes before abort(): the function, the pointer and
+ * why.  Then it commits the misuse in the test process itself, which must
+ * die of SIGABRT for the Test to pass.
+ */
+struct misuse {
+	struct kmm_kmem_cache *c;   /* NULL: kfree */
+	void *p;
+};
+
+static void commit(const struct misuse *m)
+{
+	if (m->c != NULL)
+		kmm_kmem_cache_free(m->c, m->p);
+	else
+		kmm_kfree(m->p);
+}
+
+static void abort_with(struct misuse m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void abort_with(struct misuse m, const char *fmt, ...)
+{
+	char want[300], got[600];
+	va_list ap;
+	va_start(ap, fmt);
+	int w = vsnprintf(want, sizeof want - 1, fmt, ap);
+	va_end(ap);
+	cr_assert(w > 0 && (size_t)w < sizeof want - 1);
+	want[w] = '\n';
+	want[w + 1] = '\0';
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);     /* no core files */
+	int fd[2];
+	cr_assert_eq(pipe(fd), 0);
+	fflush(NULL);
+	pid_t pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		close(fd[0]);
+		dup2(fd[1], 2);
+		commit(&m);
+		_exit(0);
+	}
+	close(fd[1]);
+	size_t n = 0;
+	ssize_t r;
+	while (n < sizeof got - 1 && (r = read(fd[0], got + n, sizeof got - 1 - n)) > 0)
+		n += (size_t)r;
+	got[n] = '\0';
+	close(fd[0]);
+	int st;
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT, "the misuse did not abort (status %#x), stderr: %s",
+		  (unsigned)st, got);
+	cr_assert_str_eq(got, want, "diagnostic");
+	commit(&m);
+	cr_assert_fail("the misuse did not abort the test process");
+}
+
+static size_t object_index(const void *obj)
+{
+	struct kmm_page *head = kmm_virt_to_head_page(obj);
+	return (size_t)((const char *)obj - (char *)kmm_page_address(head)) / head->slab_cache->size;
+}
+
+/* The first frame (its address in its section) that vmalloc owns, after a
+ * vmalloc of 64 KiB. */
+static void *a_vmalloc_frame(void)
+{
+	char *v = kmm_vmalloc(64 * 1024, NULL);
+	cr_assert_not_null(v);
+	memset(v, 1, 64 * 1024);
+	for (struct kmm_mem_section *s = kmm_zone.sections; s != NULL; s = s->next)
+		for (size_t i = s->reserved_pages; i < s->deferred; i++)
+			if ((s->mem_map[i].flags & KMM_PG_HEAD) && s->mem_map[i].owner == KMM_OWNER_VMALLOC)
+				return kmm_page_address(&s->mem_map[i]);
+	cr_assert_fail("no frame of a vmalloc area");
+	return NULL;
+}
+
+static char a_global[64] __attribute__((aligned(64)));
+
+Test(slab_misuse, cache_free_inside_an_object, .signal = SIGABRT)
+{
+	struct kmm_kmem_cache *c = kmm_kmem_cache_create("misuse-64", 64, 8);
+	char *a = kmm_kmem_cache_alloc(c), *b = kmm_kmem_cache_alloc(c);
+	cr_assert(a && b);
+	abort_with((struct misuse){ c, b + 16 },
+		   "kmm: kmem_cache_free(misuse-64): invalid pointer %p (16 bytes into object %zu of a misuse-64 slab)",
+		   (void *)(b + 16), object_index(b));
+}
+
+Test(slab_misuse, cache_free_of_another_caches_object, .signal = SIGABRT)
+{
+	struct kmm_kmem_cache *c = kmm_kmem_cache_create("misuse-64", 64, 8);
+	struct kmm_kmem_cache *d = kmm_kmem_cache_create("other-64", 64, 8);
+	void *a = kmm_kmem_cache_alloc(c), *b = kmm_kmem_cache_alloc(d);
+	cr_assert(a && b);
+	abort_with((struct misuse){ c, b }, "kmm: kmem_cache_free(misuse-64): invalid pointer %p (in a slab of other-64)",
+		   b);
+}
+
+Test(slab_misuse, cache_free_misaligned, .signal = SIGABRT)
+{
+	struct kmm_kmem_cache *c = kmm_kmem_cache_create("misuse-64", 64, 8);
+	char *a = kmm_kmem_cache_alloc(c);
+	cr_assert_not_null(a);
+	abort_with((struct misuse){ c, a + 4 }, "kmm: kmem_cache_free(misuse-64): invalid pointer %p (misaligned)",
+		   (void *)(a + 4));
+}
+
+Test(slab_misuse, cache_free_past_the_last_object, .signal = SIGABRT)
+{
+	/* 20 objects of 200 bytes in a page: 96 bytes left over at the end */
+	struct kmm_kmem_cache *c = kmm_kmem_cache_create("misuse-200", 200, 8);
+	cr_assert_eq(c->order, 0);
+	cr_assert_eq(c->objects, 20);
+	char *a = kmm_kmem_cache_alloc(c);
+	cr_assert_not_null(a);
+	char *past = (char *)kmm_page_address(kmm_virt_to_head_page(a)) + 20 * 200;
+	abort_with((struct misuse){ c, past },
+		   "kmm: kmem_cache_free(misuse-200): invalid pointer %p (past the last object of a misuse-200 slab)",
+		   (void *)past);
+}
+
+Test(slab_misuse, cache_free_of_a_kmalloc_page_block, .signal = SIGABRT)
+{
+	struct kmm_kmem_cache *c = kmm_kmem_cache_create("misuse-64", 64, 8);
+	void *p = kmm_kmalloc(4 * PG);
+	cr_assert_not_null(p);
+	abort_with((struct misuse){ c, p },
+		   "kmm: kmem_cache_free(misuse-64): invalid pointer %p (in a block of whole pages, not a slab)", p);
+}
+
+Test(slab_misuse, cache_free_of_a_stack_address, .signal = SIGABRT)
+{
+	struct kmm_kmem_cache *c = kmm_kmem_cache_create("misuse-64", 64, 8);
+	char local[64] __attribute__((aligned(64)));
+	memset(local, 0, sizeof local);
+	abort_with((struct misuse){ c, local }, "kmm: kmem_cache_free(misuse-64): invalid pointer %p (not in kmm's memory)",
+		   (void *)local);
+}
+
+Test(slab_misuse, kfree_inside_a_page_block, .signal = SIGABRT)
+{
+	char *p = kmm_kmalloc(4 * PG);
+	cr_assert_not_null(p);
+	abort_with((struct misuse){ NULL, p + PG },
+		   "kmm: kfree(): invalid pointer %p (4096 bytes into the 4-page kmalloc block at %p)", (void *)(p + PG),
+		   (void *)p);
+}
+
+Test(slab_misuse, kfree_misaligned_in_a_page_block, .signal = SIGABRT)
+{
+	char *p = kmm_kmalloc(2 * PG);
+	cr_assert_not_null(p);
+	abort_with((struct misuse){ NULL, p + 12 }, "kmm: kfree(): invalid pointer %p (misaligned)", (void *)(p + 12));
+}
+
+Test(slab_misuse, kfree_inside_a_kmalloc_object, .signal = SIGABRT)
+{
+	char *p = kmm_kmalloc(100);     /* kmalloc-128 */
+	cr_assert_not_null(p);
+	abort_with((struct misuse){ NULL, p + 64 },
+		   "kmm: kfree(): invalid pointer %p (64 bytes into object %zu of a kmalloc-128 slab)", (void *)(p + 64),
+		   object_index(p));
+}
+
+Test(slab_misuse, kfree_of_a_vmalloc_frame, .signal = SIGABRT)
+{
+	void *f = a_vmalloc_frame();
+	abort_with((struct misuse){ NULL, f }, "kmm: kfree(): invalid pointer %p (in a page of a vmalloc area)", f);
+}
+
+Test(slab_misuse, kfree_of_a_vmalloc_area, .signal = SIGABRT)
+{
+	void *v = kmm_vmalloc(64 * 1024, NULL);
+	cr_assert_not_null(v);
+	abort_with((struct misuse){ NULL, v }, "kmm: kfree(): invalid pointer %p (in vmalloc space, not a slab)", v);
+}
+
+Test(slab_misuse, kfree_of_a_free_page, .signal = SIGABRT)
+{
+	/* a large kmalloc block freed twice: its frames are free */
+	void *p = kmm_kmalloc(4 * PG);
+	cr_assert_not_null(p);
+	kmm_kfree(p);
+	abort_with((struct misuse){ NULL, p }, "kmm: kfree(): invalid pointer %p (in a free page)", p);
+}
+
+Test(slab_misuse, kfree_of_a_sections_descriptors, .signal = SIGABRT)
+{
+	kmm_kfree(kmm_kmalloc(8));     /* a section exists */
+	char *hdr = kmm_zone.sections->base + 64;
+	abort_with((struct misuse){ NULL, hdr },
+		   "kmm: kfree(): invalid pointer %p (in the header or page descriptors of a memory section)",
+		   (void *)hdr);
+}
+
+Test(slab_misuse, kfree_of_a_stack_address, .signal = SIGABRT)
+{
+	kmm_kfree(kmm_kmalloc(8));
+	char local[64] __attribute__((aligned(64)));
+	memset(local, 0, sizeof local);
+	abort_with((struct misuse){ NULL, local }, "kmm: kfree(): invalid pointer %p (not in kmm's memory)",
+		   (void *)local);
+}
+
+Test(slab_misuse, kfree_of_a_global, .signal = SIGABRT)
+{
+	kmm_kfree(kmm_kmalloc(8));
+	abort_with((struct misuse){ NULL, a_global }, "kmm: kfree(): invalid pointer %p (not in kmm's memory)",
+		   (void *)a_global);
+}
+
+Test(slab_misuse, kfree_of_null_plus_one, .signal = SIGABRT)
+{
+	kmm_kfree(kmm_kmalloc(8));
+	abort_with((struct misuse){ NULL, (char *)NULL + 1 }, "kmm: kfree(): invalid pointer %p (not in kmm's memory)",
+		   (void *)((char *)NULL + 1));
+}
+
+Test(slab_misuse, double_free_within_the_first_freelist_entries, .signal = SIGABRT)
+{
+	/* freed 0..7: the active slab's freelist starts 7, 6, 5, 4 */
+	struct kmm_kmem_cache *c = kmm_kmem_cache_create("df-64", 64, 8);
+	void *o[8];
+	for (int i = 0; i < 8; i++)
+		o[i] = kmm_kmem_cache_alloc(c);
+	for (int i = 0; i < 8; i++)
+		kmm_kmem_cache_free(c, o[i]);
+	abort_with((struct misuse){ c, o[4] },
+		   "kmm: kmem_cache_free(df-64): double free of %p (already on its slab's freelist)", o[4]);
+}
+
+Test(slab_misuse, double_free_into_an_all_free_slab, .signal = SIGABRT)
+{
+	/* o[0] is 8th on the freelist, but no object of the slab is in use */
+	struct kmm_kmem_cache *c = kmm_kmem_cache_create("df-64", 64, 8);
+	void *o[8];
+	for (int i = 0; i < 8; i++)
+		o[i] = kmm_kmem_cache_alloc(c);
+	for (int i = 0; i < 8; i++)
+		kmm_kmem_cache_free(c, o[i]);
+	abort_with((struct misuse){ c, o[0] },
+		   "kmm: kmem_cache_free(df-64): double free of %p (every object of its slab is free)", o[0]);
+}
+
+/* Fill a slab of c and start the next: the first slab, full, is no longer
+ * the thread's active one (its frees are "remote"). */
+static void **fill_a_slab(struct kmm_kmem_cache *c)
+{
+	void **o = calloc(c->objects + 1, sizeof *o);
+	for (unsigned i = 0; i <= c->objects; i++)
+		o[i] = kmm_kmem_cache_alloc(c);
+	cr_assert_neq(kmm_virt_to_head_page(o[0]), kmm_virt_to_head_page(o[c->objects]));
+	for (unsigned i = 1; i < c->objects; i++)
+		cr_assert_eq(kmm_virt_to_head_page(o[i]), kmm_virt_to_head_page(o[0]));
+	return o;
+}
+
+Test(slab_misuse, double_free_into_another_slab, .signal = SIGABRT)
+{
+	struct kmm_kmem_cache *c = kmm_kmem_cache_create("df-64", 64, 8);
+	void **o = fill_a_slab(c);
+	kmm_kmem_cache_free(c, o[0]);
+	kmm_kmem_cache_free(c, o[3]);
+	kmm_kmem_cache_free(c, o[5]);     /* the slab's freelist: 5, 3, 0 */
+	cr_assert_eq(c->free_remote, 3);
+	abort_with((struct misuse){ c, o[0] },
+		   "kmm: kmem_cache_free(df-64): double free of %p (already on its slab's freelist)", o[0]);
+}
+
+Test(slab_misuse, double_free_into_another_all_free_slab, .signal = SIGABRT)
+{
+	struct kmm_kmem_cache *c = kmm_kmem_cache_create("df-64", 64, 8);
+	void **o = fill_a_slab(c);
+	for (unsigned i = 0; i < c->objects; i++)
+		kmm_kmem_cache_free(c, o[i]);
+	cr_assert_eq(c->nr_slabs, 2, "the empty slab stays (min_partial)");
+	abort_with((struct misuse){ c, o[1] },
+		   "kmm: kmem_cache_free(df-64): double free of %p (every object of its slab is free)", o[1]);
+}
+
+Test(slab_misuse, kfree_double_free_names_the_cache, .signal = SIGABRT)
+{
+	void *a = kmm_kmalloc(40), *b = kmm_kmalloc(40);
+	kmm_kfree(a);
+	kmm_kfree(b);
+	abort_with((struct misuse){ NULL, a },
+		   "kmm: kfree(): double free of %p (kmalloc-64, already on its slab's freelist)", a);
+}
+
+/* slab_debug=on: every entry of both freelists */
+
+Test(slab_misuse, slab_debug_finds_a_double_free_deep_in_the_freelist, .signal = SIGABRT)
+{
+	cr_assert_eq(kmm_kernel_param_set(KMM_KP_SLAB_DEBUG, 1), 1);
+	struct kmm_kmem_cache *c = kmm_kmem_cache_create("dbg-64", 64, 8);
+	void *o[30];
+	for (int i = 0; i < 30; i++)
+		o[i] = kmm_kmem_cache_alloc(c);
+	for (int i = 0; i < 20; i++)
+		kmm_kmem_cache_free(c, o[i]);
+	/* o[0] is 20th on the freelist, 10 objects are still in use */
+	abort_with((struct misuse){ c, o[0] },
+		   "kmm: kmem_cache_free(dbg-64): double free of %p (already on its slab's freelist)", o[0]);
+}
+
+static void *free_it(void *arg)
+{
+	struct misuse *m = arg;
+	kmm_kmem_cache_free(m->c, m->p);
+	kmm_slab_thread_exit();
+	return NULL;
+}
+
+Test(slab_misuse, slab_debug_finds_a_remote_free_freed_again, .signal = SIGABRT)
+{
+	/* another thread freed o[2] (onto the slab's own freelist); this
+	 * thread, whose active slab it is, frees it again */
+	cr_assert_eq(kmm_kernel_param_set(KMM_KP_SLAB_DEBUG, 1), 1);
+	struct kmm_kmem_cache *c = kmm_kmem_cache_create("dbg-64", 64, 8);
+	void *o[4];
+	for (int i = 0; i < 4; i++)
+		o[i] = kmm_kmem_cache_alloc(c);
+	pthread_t t;
+	struct misuse m = { c, o[2] };
+	cr_assert_eq(pthread_create(&t, NULL, free_it, &m), 0);
+	pthread_join(t, NULL);
+	cr_assert_eq(c->free_remote, 1);
+	abort_with((struct misuse){ c, o[2] },
+		   "kmm: kmem_cache_free(dbg-64): double free of %p (already on its slab's freelist)", o[2]);
+}
+
+Test(slab_misuse, slab_debug_finds_a_write_after_free, .signal = SIGABRT)
+{
+	/* the freelist word of a freed object overwritten: the next
+	 * allocation after it would follow the word */
+	cr_assert_eq(kmm_kernel_param_set(KMM_KP_SLAB_DEBUG, 1), 1);
+	struct kmm_kmem_cache *c = kmm_kmem_cache_create("dbg-64", 64, 8);
+	void *a = kmm_kmem_cache_alloc(c), *b = kmm_kmem_cache_alloc(c);
+	kmm_kmem_cache_free(c, a);
+	kmm_kmem_cache_free(c, b);
+	*(volatile uintptr_t *)b = 0x4141414141414141ull;
+	uintptr_t entry = 0x4141414141414141ull ^ c->random ^ __builtin_bswap64((uint64_t)(uintptr_t)b);
+	char want[200];
+	snprintf(want, sizeof want,
+		 "kmm: kmem_cache(dbg-64): freelist of the slab at %p corrupted (entry %p is not one of its objects; "
+		 "a write after free?)\n",
+		 kmm_page_address(kmm_virt_to_head_page(b)), (void *)entry);
+	int fd[2];
+	cr_assert_eq(pipe(fd), 0);
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(fd[0]);
+		dup2(fd[1], 2);
+		kmm_kmem_cache_alloc(c);
+		_exit(0);
+	}
+	close(fd[1]);
+	char got[300];
+	ssize_t n = read(fd[0], got, sizeof got - 1);
+	got[n > 0 ? n : 0] = '\0';
+	int st;
+	waitpid(pid, &st, 0);
+	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT, "status %#x, stderr: %s", (unsigned)st, got);
+	cr_assert_str_eq(got, want);
+	kmm_kmem_cache_alloc(c);
+}
+
+/* ---- no false alarm ---------------------------------------------------------------- */
+
+/* Fill `nslabs` slabs of c and free every object in a random order: the
+ * slab that stays active takes its frees on the fast path, the others on
+ * the remote path, down to empty. */
+static void free_in_random_order(struct kmm_kmem_cache *c, unsigned nslabs, uint64_t seed)
+{
+	size_t n = (size_t)c->objects * nslabs;
+	void **o = malloc(n * sizeof *o);
+	uint64_t rs = seed;
+	for (size_t i = 0; i < n; i++) {
+		o[i] = kmm_kmem_cache_alloc(c);
+		cr_assert_not_null(o[i]);
+		fill(o[i], c->object_size, i);
+	}
+	for (size_t i = n; i > 1; i--) {
+		size_t j = rng_below(&rs, i);
+		void *t = o[i - 1];
+		o[i - 1] = o[j];
+		o[j] = t;
+	}
+	for (size_t i = 0; i < n; i++) {
+		cr_assert_eq(kmm_ksize(o[i]), c->object_size);
+		kmm_kmem_cache_free(c, o[i]);
+	}
+	cr_assert_eq(kmm_slab_check(1), 0, "%s (seed %llu)", c->name, (unsigned long long)seed);
+	free(o);
+}
+
+static void free_everything_in_random_order(void)
+{
+	static const size_t sizes[] = { 8, 24, 64, 200, 700, 3000, 9000 };
+	static char names[7][16];
+	for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+		snprintf(names[i], sizeof names[i], "rnd-%zu", sizes[i]);
+		struct kmm_kmem_cache *c = kmm_kmem_cache_create(names[i], sizes[i], 8);
+		cr_assert_not_null(c);
+		for (uint64_t seed = 1; seed <= 3; seed++)
+			free_in_random_order(c, 3, seed * 100 + i);
+		cr_assert(c->free_remote > 0 && c->free_fast > 0, "%s: both paths taken", c->name);
+	}
+	/* kmalloc: objects of every size and page blocks, freed in random order */
+	random_kmalloc(11, 20000, NULL);
+}
+
+Test(slab, valid_frees_in_any_order_raise_no_alarm)
+{
+	free_everything_in_random_order();
+	CHECK_SLAB();
+}
+
+Test(slab, valid_frees_in_any_order_raise_no_alarm_with_slab_debug)
+{
+	cr_assert_eq(kmm_kernel_param_set(KMM_KP_SLAB_DEBUG, 1), 1);
+	free_everything_in_random_order();
+	CHECK_SLAB();
+}
+
+Test(slab, kfree_takes_an_object_of_any_cache)
+{
+	/* as Linux's kfree does: the object goes back to its own cache */
+	struct kmm_kmem_cache *c = kmm_kmem_cache_create("any-200", 200, 8);
+	void *a = kmm_kmem_cache_alloc(c), *b = kmm_kmem_cache_alloc(c);
+	cr_assert(a && b);
+	cr_assert_eq(kmm_ksize(a), 200);
+	uint64_t fast = c->free_fast;
+	kmm_kfree(a);
+	cr_assert_eq(c->free_fast, fast + 1, "freed into any-200");
+	cr_assert_eq(kmm_kmem_cache_alloc(c), a);
+	kmm_kfree(a);
+	kmm_kmem_cache_free(c, b);
+	CHECK_SLAB();
+}
+
+Test(kmalloc, ksize_of_what_kmalloc_did_not_hand_out_is_zero)
+{
+	char local[64] __attribute__((aligned(64)));
+	char *obj = kmm_kmalloc(100), *blk = kmm_kmalloc(4 * PG);
+	cr_assert(obj && blk);
+	cr_assert_eq(kmm_ksize(obj), 128);
+	cr_assert_eq(kmm_ksize(blk), 4 * PG);
+	cr_assert_eq(kmm_ksize(NULL), 0);
+	cr_assert_eq(kmm_ksize((char *)NULL + 1), 0);
+	cr_assert_eq(kmm_ksize(local), 0);
+	cr_assert_eq(kmm_ksize(a_global), 0);
+	cr_assert_eq(kmm_ksize(obj + 8), 0, "inside an object");
+	cr_assert_eq(kmm_ksize(obj + 3), 0, "misaligned");
+	cr_assert_eq(kmm_ksize(blk + PG), 0, "inside a page block");
+	cr_assert_eq(kmm_ksize(kmm_zone.sections->base + 64), 0, "a section's header");
+	cr_assert_eq(kmm_ksize(a_vmalloc_frame()), 0, "a frame of a vmalloc area");
+	void *v = kmm_vmalloc(PG, NULL);
+	cr_assert_eq(kmm_ksize(v), 0, "a vmalloc area");
+	kmm_kfree(blk);
+	cr_assert_eq(kmm_ksize(blk), 0, "a free page");
+	kmm_kfree(obj);
+	CHECK_SLAB();
 }
 
 Test(slab, big_objects_one_per_slab)
@@ -782,7 +1262,22 @@ static void run_threads(uint64_t seed)
 	cr_assert(!thread_failed, "%s (seed %llu)", thread_error, (unsigned long long)seed);
 }
 
+static void threads_round_trip(void);
+
 Test(slab_threads, remote_frees_and_thread_exit, .timeout = 60)
+{
+	threads_round_trip();
+}
+
+/* the double free checks raise no false alarm while other threads free
+ * into this thread's active slabs */
+Test(slab_threads, remote_frees_and_thread_exit_with_slab_debug, .timeout = 60)
+{
+	cr_assert_eq(kmm_kernel_param_set(KMM_KP_SLAB_DEBUG, 1), 1);
+	threads_round_trip();
+}
+
+static void threads_round_trip(void)
 {
 	shared_cache = kmm_kmem_cache_create("shared-72", 72, 8);
 	cr_assert_not_null(shared_cache);
