@@ -33,6 +33,7 @@
 #include "thread.h"
 #include "../init.h"
 #include "../kernel/kernel.h"
+#include "../leakcheck.h"
 #include "../trace.h"
 #include "../os.h"
 #include "../util/format.h"
@@ -256,17 +257,18 @@ static void init_on_alloc(void *mem)
 /* A block of `n` bytes was handed out by an observed call. */
 static void observe_alloc(void *mem, size_t n, bool zeroed, const void *caller)
 {
-	(void)n;
-	(void)caller;
 	if (kmm_params.init_on_alloc && !zeroed)
 		init_on_alloc(mem);
+	if (kmm_params.observed & KMM_OBSERVE_LEAKS)
+		kmm_leakcheck_track(mem, n, caller);
 }
 
 /* A block is about to be freed, or reallocated (its old address then
  * taken back by the allocator). */
 static void observe_free(void *mem)
 {
-	(void)mem;
+	if (kmm_params.observed & KMM_OBSERVE_LEAKS)
+		kmm_leakcheck_untrack(mem, NULL);
 }
 
 static KMM_NOINLINE void *observed_malloc(size_t n, const void *caller)
@@ -651,10 +653,17 @@ static KMM_NOINLINE void *observed_realloc(void *mem, size_t n, const void *call
 	t->tpath = KMM_TP_NONE;
 	/* before the old block can be reused */
 	uint64_t seq = kmm_trace_on ? kmm_trace_reserve() : 0;
+	/* the leak table: the old block out before another thread can get
+	 * its address, back in as it was if the realloc fails */
+	bool leaks = mem != NULL && (kmm_params.observed & KMM_OBSERVE_LEAKS);
+	struct kmm_leak_rec old;
+	bool old_tracked = leaks && kmm_leakcheck_untrack(mem, &old);
 	void *nmem = realloc_impl(mem, n, caller);
 	t->trace_nest = 0;
 	if (mem == NULL && nmem != NULL)   /* a malloc */
 		observe_alloc(nmem, n, false, caller);
+	else if (leaks)
+		kmm_leakcheck_realloced(mem, nmem, n, caller, old_tracked ? &old : NULL);
 	if (kmm_trace_on)
 		record_at(seq, KMM_TR_REALLOC, nmem, n, (uintptr_t)mem, 0, caller);
 	return nmem;
