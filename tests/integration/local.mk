@@ -24,7 +24,8 @@ integration_tests = \
 	tests/integration/kernel.sh \
 	tests/integration/startup.sh \
 	tests/integration/trace.sh \
-	tests/integration/lab.sh
+	tests/integration/lab.sh \
+	tests/integration/leakcheck.sh
 
 TESTS += $(integration_tests)
 dist_check_SCRIPTS += $(integration_tests)
@@ -36,7 +37,8 @@ check_PROGRAMS += \
 	tests/progs/threadexec \
 	tests/progs/malloc_errors \
 	tests/progs/cxxalloc \
-	tests/progs/traceprobe
+	tests/progs/traceprobe \
+	tests/progs/leakprobe
 
 # -fno-builtin: the compiler must not fold or drop the allocations the
 # helpers make on purpose (malloc(SIZE_MAX), new/delete pairs, ...)
@@ -82,3 +84,9 @@ tests_progs_earlyprobe_LDFLAGS = -no-install
 tests_progs_traceprobe_SOURCES = tests/progs/traceprobe.c
 tests_progs_traceprobe_CFLAGS = $(PROGS_CFLAGS) -g -pthread
 tests_progs_traceprobe_LDADD = $(PROGS_LIBS) -lpthread
+
+# -rdynamic: the leak report names the leak_* functions (dladdr)
+tests_progs_leakprobe_SOURCES = tests/progs/leakprobe.c
+tests_progs_leakprobe_CFLAGS = $(PROGS_CFLAGS) -g -pthread
+tests_progs_leakprobe_LDADD = $(PROGS_LIBS) -lpthread
+tests_progs_leakprobe_LDFLAGS = -rdynamic
