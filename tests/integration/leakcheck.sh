@@ -114,6 +114,25 @@ found "$T/f.report" >"$T/got.file"
 ok "KMM_LEAKCHECK_FILE: the exit report goes to the file, the same leaks" same_list "$T/got.file" "$T/want"
 is "$(grep -c 'kmm leakcheck' "$T/f.err")" "0" "KMM_LEAKCHECK_FILE: nothing on stderr"
 
+# --- kmm leakcheck: the same, with the sites' source lines --------------------------------------
+mkdir "$T/t"
+with_timeout 120 "$KMM_TOOL" leakcheck -- "$LP" known "$T/t" >/dev/null 2>"$T/t.err"
+is "$?" "0" "kmm leakcheck -- leakprobe known: exit status 0"
+found "$T/t.err" >"$T/got.tool"
+ok "kmm leakcheck: the exit report on stderr, exactly the known leaks" same_list "$T/got.tool" "$T/want"
+if have addr2line; then
+	line=$(grep -n 'char \*p = malloc(2001);' "$KMM_SRCDIR/tests/progs/leakprobe.c" | cut -d: -f1)
+	is "$(grep -c "^  source: leak_lost at .*leakprobe\.c:$line\$" "$T/t.err")" "10" \
+		"kmm leakcheck: each of the 10 lost blocks' site is leak_lost at leakprobe.c:$line (addr2line)"
+else
+	skip "kmm leakcheck: source lines" "no addr2line (binutils)"
+fi
+with_timeout 60 "$KMM_TOOL" leakcheck -o "$T/o.report" -- "$LP" churn 1000 >/dev/null 2>"$T/o.err"
+ok "kmm leakcheck -o FILE: the report in FILE" grep -qE '^kmm leakcheck: [0-9]+ unreferenced blocks?, ' "$T/o.report"
+is "$(grep -c 'kmm leakcheck' "$T/o.err")" "0" "kmm leakcheck -o FILE: nothing on stderr"
+with_timeout 60 "$KMM_TOOL" leakcheck -- sh -c 'exit 3' 2>/dev/null
+is "$?" "3" "kmm leakcheck: the command's exit status"
+
 # --- scans while other threads allocate -------------------------------------------------------
 mkdir "$T/s"
 leak_run "$LP" stress "$T/s" >"$T/s.out" 2>"$T/s.err"
