@@ -70,7 +70,8 @@ KMM_HOT KMM_NOINLINE void kmm_init_slow(void)
 		kmm_arena_init(&kmm_main_arena, 0);
 		kmm_thread_init();
 		kmm_thread_trace_start();
-		kmm_leakcheck_start();
+		if (kmm_options.leakcheck)   /* (its code is cold: not touched otherwise) */
+			kmm_leakcheck_start();
 		kmm_thread_fast_paths_check();
 		__atomic_store_n(&kmm_ready, 1, __ATOMIC_RELEASE);
 	}
@@ -174,10 +175,12 @@ __attribute__((constructor)) static void kmm_constructor(void)
 		kmm_options_load();
 		kmm_unlock(&kmm_main_arena.lock);
 		kmm_thread_trace_start();
-		kmm_leakcheck_start();
+		if (kmm_options.leakcheck)
+			kmm_leakcheck_start();
 		kmm_thread_fast_paths_check();
 	}
-	kmm_leakcheck_constructor();
+	if (kmm_params.observed & KMM_OBSERVE_LEAKS)
+		kmm_leakcheck_constructor();
 	__register_atfork(fork_prepare, fork_parent, fork_child, __dso_handle);
 	if (kmm_trace_on && kmm_options.trace_depth > 0)
 		trace_load_unwinder();
@@ -205,7 +208,8 @@ __attribute__((destructor)) static void kmm_destructor(void)
 {
 	if (!kmm_ready)
 		return;
-	kmm_leakcheck_exit();
+	if (kmm_params.observed & KMM_OBSERVE_LEAKS)
+		kmm_leakcheck_exit();
 	if (report_wanted_here())
 		report_at_exit();
 	kmm_trace_finish();
