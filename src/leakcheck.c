@@ -10,8 +10,9 @@
  * the caller's return address), and leaves it before it is freed (the
  * observed calls of heap/api.c).  The table is 16 shards picked by the top
  * bits of a hash of the address, each an open-addressing table with
- * linear probing and backward-shift deletion under its own lock, so track
- * and untrack are O(1) and threads seldom meet on a lock.  A shard's array
+ * linear probing and backward-shift deletion under its own lock (skipped
+ * while the process has one thread), so track and untrack are O(1) and
+ * threads seldom meet on a lock.  A shard's array
  * comes from kmm's kernel side (kmm_vmalloc) and doubles when it is 70%
  * full; if that fails the block is counted as lost and the report says so.
  *
@@ -27,10 +28,13 @@
  *      from the stack (a window around the thread pointer, of the size
  *      _dl_get_tls_static_info gives); for the scanning thread itself, its
  *      callee-saved registers (spilled by __builtin_unwind_init) and its
- *      stack from there up.  Never kmm's own memory: its data and bss, its
- *      TLS block in every thread, its heaps, buddy sections and vmalloc
- *      spaces (the table and the scan's arrays live there) are cut out of
- *      every root range.
+ *      stack from there up; and the blocks the dynamic loader allocated
+ *      (their caller lies in ld.so: the TLS blocks and DTVs that only
+ *      glibc's cache of exited threads' stacks points to), which
+ *      LeakSanitizer also takes as reachable.  Never kmm's own memory: its
+ *      data and bss, its TLS block in every thread, its heaps, buddy
+ *      sections and vmalloc spaces (the table and the scan's arrays live
+ *      there) are cut out of every root range.
  *   2. index: with every shard locked (no tracked block can be freed or
  *      reallocated now: those calls wait), the tracked blocks are copied
  *      into an array sorted by address.  A word v marks block b when
@@ -48,8 +52,11 @@
  * unmapped by another thread) are read with process_vm_readv, which fails
  * instead of faulting; where that call is not allowed they are read
  * directly, clipped to the readable mappings /proc/self/maps listed.
- * Blocks are read directly: they cannot be freed while the shards are
- * locked.
+ * Pages of a root that are neither present nor swapped out
+ * (/proc/self/pagemap) were never written and are skipped: most of an
+ * idle thread's stack.  Blocks are read directly: they cannot be freed
+ * while the shards are locked.  Every array here is cleared before it goes
+ * back to vmalloc (area_free says why).
  *
  * Other threads keep running: a block allocated during a scan may be
  * missing from it (allocations wait for the shard lock once they reach the
