@@ -7,7 +7,7 @@
  * (`pkg-config --libs kmm`) does the same, since the library exports glibc's
  * names.  This header adds the same allocator under kmm_ names, for code that
  * wants to name it explicitly, and kmm's own entry points: statistics,
- * reports, the invariant checker.  A preloaded program can reach them with
+ * reports, the invariant checker, the leak scanner.  A preloaded program can reach them with
  * dlsym(RTLD_DEFAULT, "kmm_check") and friends.
  */
 #ifndef KMM_H
@@ -104,6 +104,21 @@ int kmm_report(int fd, const char *sections);
  * violations found (0: consistent); with verbose != 0 each is described on
  * standard error.  Safe to call at any time from any thread. */
 int kmm_check(int verbose);
+
+/* The leak scanner (docs/hardening.md, "The leak scanner"), in the style
+ * of the kernel's kmemleak.  A process started with KMM_LEAKCHECK=1 in its
+ * environment has every block it allocates tracked; this scans now: the
+ * data and bss of every loaded object, every thread's stack and TLS and
+ * the caller's registers are searched for pointers (to the start or the
+ * inside of a block), then the blocks so found, until nothing new is
+ * found.  Writes a report to fd (one paragraph per unreferenced block: its
+ * address, size, allocation site and first bytes, then a summary line), or
+ * nothing if fd is -1.  Returns the number of unreferenced blocks; -1
+ * with errno = ENOSYS if tracking is off (it cannot start later: blocks
+ * allocated before would be unknown), ENOMEM if the scan's index could not
+ * be allocated.  Other threads keep running, but wait in malloc-family
+ * calls while the scan looks at the blocks. */
+int kmm_leak_check(int fd);
 
 /* "0.1.0" */
 const char *kmm_version(void);

@@ -10,6 +10,7 @@
 
 #include "kmm.h"
 #include "init.h"
+#include "leakcheck.h"
 #include "report.h"
 #include "heap/fastpath.h"
 #include "heap/heap.h"
@@ -46,6 +47,12 @@ API KMM_COLD int kmm_check(int verbose)
 {
 	kmm_ensure_init();
 	return kmm_heap_check(verbose) + kmm_thread_check(verbose) + kmm_kernel_check(verbose);
+}
+
+API KMM_COLD int kmm_leak_check(int fd)
+{
+	kmm_ensure_init();
+	return kmm_leakcheck_scan(fd);
 }
 
 API int kmm_report(int fd, const char *sections)

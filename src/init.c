@@ -14,13 +14,15 @@
  *      malloc; and being registered early, our prepare handler runs after
  *      every later-registered one (which may still allocate) and our child
  *      handler before them.
- *   3. our destructor (after the program's): the KMM_STATS report, on a
- *      copy of stderr taken in step 2 (only when a report to stderr was
- *      asked for), since programs may close their stderr at exit.
+ *   3. our destructor (after the program's): the leak scanner's report
+ *      (KMM_LEAKCHECK) and the KMM_STATS report, on copies of stderr taken
+ *      in step 2 (only when a report to stderr was asked for), since
+ *      programs may close their stderr at exit.
  *
- * Fork: prepare takes kmm_init_lock, the arena lock and the thread-list
- * lock (the lock order of util/lock.h); the parent releases them; the child
- * resets them (the threads that held them do not exist there).
+ * Fork: prepare takes the leak scanner's scan lock, kmm_init_lock, the
+ * arena lock, the thread-list lock and the leak table's locks (the lock
+ * order of util/lock.h); the parent releases them; the child resets them
+ * (the threads that held them do not exist there).
  */
 #include "config.h"
 
@@ -30,6 +32,7 @@
 #include <pthread.h>
 
 #include "init.h"
+#include "leakcheck.h"
 #include "trace.h"
 #include "options.h"
 #include "os.h"
@@ -69,6 +72,8 @@ KMM_HOT KMM_NOINLINE void kmm_init_slow(void)
 		kmm_thread_init();
 		kmm_vg_start();   /* under valgrind: tell memcheck about blocks */
 		kmm_thread_trace_start();
+		if (kmm_options.leakcheck)   /* (its code is cold: not touched otherwise) */
+			kmm_leakcheck_start();
 		kmm_thread_fast_paths_check();
 		__atomic_store_n(&kmm_ready, 1, __ATOMIC_RELEASE);
 	}
@@ -81,10 +86,12 @@ KMM_HOT KMM_NOINLINE void kmm_init_slow(void)
 static void fork_prepare(void)
 {
 	kmm_ensure_init();
+	kmm_leakcheck_fork_prepare_scan();
 	kmm_lock(&kmm_init_lock);
 	kmm_arenas_fork_prepare();
 	kmm_thread_fork_prepare();
 	kmm_lock(&kmm_big_stats_lock);
+	kmm_leakcheck_fork_prepare_table();
 	kmm_kernel_fork_prepare();
 #if KMM_VALGRIND
 	kmm_vg_fork_prepare();
@@ -105,6 +112,7 @@ static void fork_parent(void)
 	kmm_thread_fork_parent();
 	kmm_arenas_fork_parent();
 	kmm_unlock(&kmm_init_lock);
+	kmm_leakcheck_fork_parent();
 	/* no kmm lock held: recording may need the slab allocator */
 	KMM_TRACE(KMM_TR_FORK, 0, 0, 0, 0, 0, 0);
 }
@@ -118,6 +126,7 @@ static void fork_child(void)
 #endif
 	kmm_lock_reset(&kmm_init_lock);
 	kmm_lock_reset(&kmm_big_stats_lock);
+	kmm_leakcheck_fork_child();
 	kmm_arenas_fork_child(&kmm_self);
 	kmm_thread_fork_child();
 	kmm_trace_fork_child();   /* last: it records, with every lock reset */
@@ -177,8 +186,12 @@ __attribute__((constructor)) static void kmm_constructor(void)
 		kmm_options_load();
 		kmm_unlock(&kmm_main_arena.lock);
 		kmm_thread_trace_start();
+		if (kmm_options.leakcheck)
+			kmm_leakcheck_start();
 		kmm_thread_fast_paths_check();
 	}
+	if (kmm_params.observed & KMM_OBSERVE_LEAKS)
+		kmm_leakcheck_constructor();
 	__register_atfork(fork_prepare, fork_parent, fork_child, __dso_handle);
 	if (kmm_trace_on && kmm_options.trace_depth > 0)
 		trace_load_unwinder();
@@ -206,6 +219,8 @@ __attribute__((destructor)) static void kmm_destructor(void)
 {
 	if (!kmm_ready)
 		return;
+	if (kmm_params.observed & KMM_OBSERVE_LEAKS)
+		kmm_leakcheck_exit();
 	if (report_wanted_here())
 		report_at_exit();
 	kmm_trace_finish();

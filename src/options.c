@@ -259,6 +259,7 @@ KMM_HOT void kmm_options_load(void)
 		kmm_options.stats = false;
 		kmm_options.stats_path[0] = '\0';
 		kmm_options.trace_path[0] = '\0';
+		kmm_options.leakcheck = false;
 		return;
 	}
 	kmm_options.trace_path[0] = '\0';
@@ -267,6 +268,13 @@ KMM_HOT void kmm_options_load(void)
 		if (len < sizeof kmm_options.trace_path)
 			memcpy(kmm_options.trace_path, v, len + 1);
 	}
+	/* KMM_LEAKCHECK=1 (any value but 0): the leak scanner */
+	v = kmm_getenv("KMM_LEAKCHECK");
+	kmm_options.leakcheck = v != NULL && *v != '\0' && strcmp(v, "0") != 0;
+	kmm_options.leakcheck_path[0] = '\0';
+	if ((v = kmm_getenv("KMM_LEAKCHECK_FILE")) != NULL && *v != '\0' &&
+	    strlen(v) < sizeof kmm_options.leakcheck_path)
+		memcpy(kmm_options.leakcheck_path, v, strlen(v) + 1);
 	long long depth = 0;
 	if ((v = kmm_getenv("KMM_TRACE_BACKTRACE")) != NULL && kmm_parse_number(v, strlen(v), false, &depth) &&
 	    depth > 0)

@@ -11,6 +11,8 @@
  *   KMM_STATS_PID    only report in the process with this pid
  *   KMM_STATS_REPORT the report's sections (default: summary,meminfo,
  *                    buddyinfo,slabinfo,vmallocinfo,maps)
+ *   KMM_LEAKCHECK    1: track every block, scan for leaks at exit
+ *   KMM_LEAKCHECK_FILE  append that report to a file, not stderr
  *
  * Values: decimal, 0x hex; in KMM_OPTIONS also a k/m/g suffix (KiB...).
  */
@@ -29,6 +31,8 @@ struct kmm_options {
 	char  stats_report[128];   /* sections of the exit report */
 	char  trace_path[1024];    /* KMM_TRACE: the trace log ("" = none) */
 	unsigned trace_depth;      /* KMM_TRACE_BACKTRACE: frames per event */
+	bool  leakcheck;           /* KMM_LEAKCHECK: the leak scanner (leakcheck.h) */
+	char  leakcheck_path[1024];/* KMM_LEAKCHECK_FILE: its exit report ("" = stderr) */
 	bool  pending;             /* environ was not available yet */
 };
 

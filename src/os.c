@@ -25,6 +25,7 @@
  *                             the buddy allocator returning free pages,
  *                             MADV_POPULATE_WRITE
  *   mincore  kmm_os_resident_pages  resident pages for the reports
+ *   process_vm_readv  kmm_os_read_self  the leak scanner reading its roots
  */
 #include "config.h"
 
@@ -37,6 +38,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -267,12 +269,37 @@ KMM_COLD void kmm_os_close(int fd)
 	errno = saved;
 }
 
+KMM_COLD ssize_t kmm_os_pread(int fd, void *buf, size_t len, off_t off)
+{
+	int saved = errno;
+	ssize_t n;
+	do
+		n = pread(fd, buf, len, off);
+	while (n < 0 && errno == EINTR);
+	errno = saved;
+	return n;
+}
+
+KMM_COLD ssize_t kmm_os_readlink(const char *path, char *buf, size_t len)
+{
+	int saved = errno;
+	ssize_t n = readlink(path, buf, len);
+	errno = saved;
+	return n;
+}
+
 KMM_COLD int kmm_os_dup_fd(int fd, int min_fd)
 {
 	int saved = errno;
 	int r = fcntl(fd, F_DUPFD_CLOEXEC, min_fd);
 	errno = saved;
 	return r;
+}
+
+KMM_COLD long kmm_os_read_self(void *dst, const void *src, size_t len)
+{
+	struct iovec local = { dst, len }, remote = { (void *)src, len };
+	return KMM_RAW6(SYS_process_vm_readv, KMM_RAW0(SYS_getpid), &local, 1, &remote, 1, 0);
 }
 
 KMM_HOT void kmm_os_futex_wait(volatile int *addr, int expected)

@@ -87,9 +87,22 @@ int kmm_os_open(const char *path, int flags, int mode);
 ssize_t kmm_os_read(int fd, void *buf, size_t len);
 void kmm_os_close(int fd);
 
+/* pread(2) and readlink(2) for /proc/self files; -1 on failure, errno
+ * preserved. */
+ssize_t kmm_os_pread(int fd, void *buf, size_t len, off_t off);
+ssize_t kmm_os_readlink(const char *path, char *buf, size_t len);
+
 /* fcntl(fd, F_DUPFD_CLOEXEC, min_fd): a private copy of a descriptor, or
  * -1.  errno is preserved. */
 int kmm_os_dup_fd(int fd, int min_fd);
+
+/* process_vm_readv(2) on the calling process: copy up to len bytes from
+ * src to dst, where src may be unmapped or unreadable (the leak scanner's
+ * roots may be unmapped under it).  Returns the bytes copied (fewer than
+ * len: the next page is unreadable), or -errno: -EFAULT (src itself is
+ * unreadable), -ENOSYS or -EPERM (the call is not available here).
+ * errno is not touched. */
+long kmm_os_read_self(void *dst, const void *src, size_t len);
 
 /* Futex wait while *addr == expected / wake up to `n` waiters (private). */
 void kmm_os_futex_wait(volatile int *addr, int expected);

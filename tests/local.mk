@@ -30,6 +30,7 @@ if HAVE_CRITERION
 unit_tests = $(unit_tests_kernel) \
 	tests/unit/test_format \
 	tests/unit/test_heap \
+	tests/unit/test_leakcheck \
 	tests/unit/test_model \
 	tests/unit/test_options \
 	tests/unit/test_threads
@@ -47,6 +48,10 @@ tests_unit_test_format_LDADD = $(UNIT_LDADD)
 tests_unit_test_heap_SOURCES = tests/unit/test_heap.c tests/unit/testutil.h
 tests_unit_test_heap_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_heap_LDADD = $(UNIT_LDADD)
+
+tests_unit_test_leakcheck_SOURCES = tests/unit/test_leakcheck.c tests/unit/testutil.h
+tests_unit_test_leakcheck_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_leakcheck_LDADD = $(UNIT_LDADD)
 
 tests_unit_test_model_SOURCES = tests/unit/test_model.c tests/unit/testutil.h
 tests_unit_test_model_CFLAGS = $(UNIT_CFLAGS)

@@ -33,6 +33,7 @@
 #include "thread.h"
 #include "../init.h"
 #include "../kernel/kernel.h"
+#include "../leakcheck.h"
 #include "../trace.h"
 #include "../os.h"
 #include "../util/format.h"
@@ -420,7 +421,6 @@ static inline size_t padded(size_t n)
 /* A block of `n` bytes was handed out by an observed call. */
 static void observe_alloc(void *mem, size_t n, bool zeroed, const void *caller)
 {
-	(void)caller;
 	if (kmm_params.init_on_alloc && !zeroed) {
 		init_on_alloc(mem);
 		zeroed = true;
@@ -428,16 +428,17 @@ static void observe_alloc(void *mem, size_t n, bool zeroed, const void *caller)
 #if KMM_VALGRIND
 	if (kmm_vg_on)
 		kmm_vg_alloc(mem, n, block_usable(mem, "malloc()"), zeroed);
-#else
-	(void)n;
 #endif
+	if (kmm_params.observed & KMM_OBSERVE_LEAKS)
+		kmm_leakcheck_track(mem, n, caller);
 }
 
 /* A block is about to be freed, or reallocated (its old address then
  * taken back by the allocator). */
 static void observe_free(void *mem)
 {
-	(void)mem;
+	if (kmm_params.observed & KMM_OBSERVE_LEAKS)
+		kmm_leakcheck_untrack(mem, NULL);
 }
 
 /* free() of an observed call: under memcheck, through the quarantine. */
@@ -741,6 +742,11 @@ static KMM_NOINLINE void *observed_realloc(void *mem, size_t n, const void *call
 	t->tpath = KMM_TP_NONE;
 	/* before the old block can be reused */
 	uint64_t seq = kmm_trace_on ? kmm_trace_reserve() : 0;
+	/* the leak table: the old block out before another thread can get
+	 * its address, back in as it was if the realloc fails */
+	bool leaks = mem != NULL && (kmm_params.observed & KMM_OBSERVE_LEAKS);
+	struct kmm_leak_rec old;
+	bool old_tracked = leaks && kmm_leakcheck_untrack(mem, &old);
 #if KMM_VALGRIND
 	void *nmem = kmm_vg_on ? vg_realloc(mem, n, caller) : realloc_impl(mem, n, caller);
 #else
@@ -749,6 +755,8 @@ static KMM_NOINLINE void *observed_realloc(void *mem, size_t n, const void *call
 	t->trace_nest = 0;
 	if (mem == NULL && nmem != NULL)   /* a malloc */
 		observe_alloc(nmem, n, false, caller);
+	else if (leaks)
+		kmm_leakcheck_realloced(mem, nmem, n, caller, old_tracked ? &old : NULL);
 	if (kmm_trace_on)
 		record_at(seq, KMM_TR_REALLOC, nmem, n, (uintptr_t)mem, 0, caller);
 	return nmem;

@@ -213,6 +213,7 @@ KMM_HOT struct kmm_tcache *kmm_thread_tcache_init(void)
 	struct kmm_tcache *tc = chunk2mem(p);
 	memset(tc, 0, sizeof *tc);
 	t->tid = kmm_os_gettid();
+	t->stack_hint = (uintptr_t)__builtin_frame_address(0);
 
 	bool hook = t->tid != kmm_os_getpid();   /* not the main thread */
 
@@ -230,6 +231,11 @@ KMM_HOT struct kmm_tcache *kmm_thread_tcache_init(void)
 	if (hook && thread_key_ok)
 		pthread_setspecific(thread_key, t);
 	return tc;
+}
+
+KMM_COLD struct kmm_thread *kmm_thread_list(void)
+{
+	return threads_head;
 }
 
 KMM_COLD size_t kmm_thread_count_attached(const struct kmm_arena *a)

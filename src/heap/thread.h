@@ -64,6 +64,8 @@ struct kmm_thread {
 	uint8_t tpath;                /* trace: the path that served or took the last call */
 	size_t tsize;                 /* trace: the size of the block the last free took */
 	uint8_t trace_nest;           /* trace: inside a recorded call */
+	uintptr_t stack_hint;         /* an address in the thread's stack, taken when
+					 it registered (the leak scanner's roots) */
 };
 
 extern __thread struct kmm_thread kmm_self __attribute__((tls_model("initial-exec")));
@@ -122,6 +124,9 @@ void kmm_free_chunk_to_arena(struct kmm_arena *mine, mchunk p);
 /* Push t's remote batch, if any, on its arena's remote list (t is the
  * calling thread, or a thread being torn down). */
 void kmm_thread_remote_flush(struct kmm_thread *t);
+
+/* The first listed thread (then t->next); kmm_threads_lock held. */
+struct kmm_thread *kmm_thread_list(void);
 
 /* Listed threads whose arena is a.  kmm_threads_lock held. */
 size_t kmm_thread_count_attached(const struct kmm_arena *a);

@@ -105,6 +105,24 @@ KMM_COLD void kmm_region_totals(struct kmm_region_totals *t)
 	kmm_unlock(&region_lock);
 }
 
+KMM_COLD size_t kmm_region_ranges(uintptr_t (*out)[2], size_t max, unsigned kinds)
+{
+	size_t n = 0;
+	kmm_lock(&region_lock);
+	for (struct kmm_rb_node *nd = kmm_rb_first(&regions); nd != NULL; nd = kmm_rb_next(nd)) {
+		struct kmm_region *r = node_region(nd);
+		if (!(kinds & (1u << r->kind)))
+			continue;
+		if (n < max) {
+			out[n][0] = r->start;
+			out[n][1] = r->end;
+		}
+		n++;
+	}
+	kmm_unlock(&region_lock);
+	return n;
+}
+
 /* The report walks the tree in batches: mincore is a system call, and the
  * lock is a leaf other threads need, so it is not held across it. */
 KMM_COLD void kmm_region_report_maps(struct kmm_buf *b)

@@ -20,6 +20,7 @@
 #define KMM_KERNEL_REGION_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "rbtree.h"
@@ -67,6 +68,12 @@ struct kmm_region_totals {
 	size_t bytes[KMM_REGION_KIND_NR];
 };
 void kmm_region_totals(struct kmm_region_totals *t);
+
+/* The ranges of the regions whose kind's bit (1u << kind) is in `kinds`,
+ * in address order, as [start, end) pairs into out[0 .. max); returns how
+ * many there are (more than max: only max were written).  For the leak
+ * scanner, which must not take kmm's own memory for the program's. */
+size_t kmm_region_ranges(uintptr_t (*out)[2], size_t max, unsigned kinds);
 
 /* The maps report: one line per region, like /proc/self/maps with kmm's
  * kind, populate policy and resident pages, then the process's faults. */

@@ -219,6 +219,19 @@ static struct vm_space *space_of(uintptr_t addr)
 	return NULL;
 }
 
+KMM_COLD size_t kmm_vmalloc_spaces(uintptr_t (*out)[2], size_t max)
+{
+	size_t n = 0;
+	for (struct vm_space *sp = __atomic_load_n(&spaces, __ATOMIC_ACQUIRE); sp != NULL; sp = sp->next) {
+		if (n < max) {
+			out[n][0] = sp->start;
+			out[n][1] = sp->end;
+		}
+		n++;
+	}
+	return n;
+}
+
 /* Return [start, end) to the free tree, merging with free neighbours in
  * the same reserved space (two spaces may be adjacent in the address space:
  * a range must never cross from one into the other, since each is a

@@ -113,6 +113,9 @@ void  *kmm_vmalloc_aligned(size_t size, size_t align, const void *caller);
 /* Whether p lies inside one of vmalloc's reserved spaces (no lock; spaces
  * are never given back).  Heap memory never does. */
 bool   kmm_vmalloc_in_space(const void *p);
+/* The reserved spaces as [start, end) pairs into out[0 .. max); returns how
+ * many there are (no lock: spaces are only ever added). */
+size_t kmm_vmalloc_spaces(uintptr_t (*out)[2], size_t max);
 /* Free an area (lazily); returns its mapped bytes.  Aborts with a
  * diagnostic if addr is not the start of a busy area. */
 size_t kmm_vfree(const void *addr);

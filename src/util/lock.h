@@ -6,9 +6,13 @@
  *
  * Lock order (the rule every kmm file follows; see docs/design.md):
  *
- *     kmm_init_lock  >  kmm_arena_list_lock  >  arena locks (list order)
- *       >  kmm_arena_free_lock  >  kmm_threads_lock  >  kmm_big_stats_lock
- *       >  kernel-side locks
+ *     leak scan lock  >  kmm_init_lock  >  kmm_arena_list_lock  >  arena
+ *       locks (list order)  >  kmm_arena_free_lock  >  kmm_threads_lock
+ *       >  kmm_big_stats_lock  >  leak table shard locks  >  kernel-side locks
+ *
+ * (The leak scanner's locks, src/leakcheck.c, are only ever taken with no
+ * lock above them held, but for the scan lock's holder, which takes
+ * kmm_threads_lock and the shard locks; the fork handler takes them all.)
  *
  * i.e. a thread holding an arena lock may take kmm_arena_free_lock or
  * kmm_threads_lock but never the other way round, and holds at most one

@@ -25,7 +25,8 @@ integration_tests = \
 	tests/integration/startup.sh \
 	tests/integration/trace.sh \
 	tests/integration/lab.sh \
-	tests/integration/memcheck.sh
+	tests/integration/memcheck.sh \
+	tests/integration/leakcheck.sh
 
 TESTS += $(integration_tests)
 dist_check_SCRIPTS += $(integration_tests)
@@ -38,7 +39,8 @@ check_PROGRAMS += \
 	tests/progs/malloc_errors \
 	tests/progs/cxxalloc \
 	tests/progs/traceprobe \
-	tests/progs/vgprobe
+	tests/progs/vgprobe \
+	tests/progs/leakprobe
 
 # -fno-builtin: the compiler must not fold or drop the allocations the
 # helpers make on purpose (malloc(SIZE_MAX), new/delete pairs, ...)
@@ -87,3 +89,9 @@ tests_progs_vgprobe_CFLAGS = $(PROGS_CFLAGS) -O0 -g
 tests_progs_traceprobe_SOURCES = tests/progs/traceprobe.c
 tests_progs_traceprobe_CFLAGS = $(PROGS_CFLAGS) -g -pthread
 tests_progs_traceprobe_LDADD = $(PROGS_LIBS) -lpthread
+
+# -rdynamic: the leak report names the leak_* functions (dladdr)
+tests_progs_leakprobe_SOURCES = tests/progs/leakprobe.c
+tests_progs_leakprobe_CFLAGS = $(PROGS_CFLAGS) -g -pthread
+tests_progs_leakprobe_LDADD = $(PROGS_LIBS) -lpthread
+tests_progs_leakprobe_LDFLAGS = -rdynamic

@@ -91,7 +91,7 @@ cat header_api >>expected
 sort -u expected >expected.sorted
 
 sane_header_api() {
-	for f in kmm_malloc kmm_free kmm_stats_get kmm_report kmm_check kmm_version; do
+	for f in kmm_malloc kmm_free kmm_stats_get kmm_report kmm_check kmm_leak_check kmm_version; do
 		grep -qx "$f" header_api || { echo "'$f' not found in include/kmm.h:"; cat header_api; return 1; }
 	done
 	[ "$(wc -l <header_api)" -ge 20 ] || { echo "too few:"; cat header_api; return 1; }
