@@ -375,6 +375,13 @@ KMM_HOT mchunk kmm_int_malloc(struct kmm_arena *a, size_t nb, struct kmm_tcache 
 			return victim;
 		}
 	} else {
+		/* guard=SIZE: a block of that size or more is a big block, a
+		 * vmalloc area between guard pages, whatever the threshold */
+		if (KMM_UNLIKELY(nb >= kmm_params.guard_min) && !a->no_big && kmm_big_allowed()) {
+			a->st.served[KMM_PATH_BIG]++;
+			a->last_path = KMM_PATH_BIG;
+			return NULL;
+		}
 		idx = largebin_index(nb);
 		if (a->have_fastchunks)
 			kmm_malloc_consolidate(a);

@@ -13,6 +13,7 @@ struct kmm_params kmm_params = {
 	.mmap_threshold        = KMM_DEFAULT_MMAP_THRESHOLD,
 	.trim_threshold        = KMM_DEFAULT_TRIM_THRESHOLD,
 	.n_mmaps_max           = KMM_DEFAULT_MMAP_MAX,
+	.guard_min             = SIZE_MAX,
 	.no_dyn_threshold      = 0,
 	.arena_test            = 8,   /* NARENAS_FROM_NCORES(1) on 64-bit */
 	.arena_max             = 0,
@@ -96,6 +97,12 @@ KMM_COLD int kmm_params_set(int param, long long value)
 		if (value != KMM_THRESHOLD_CACHE && value != KMM_THRESHOLD_GLIBC)
 			return 0;
 		p->threshold_rule = (int)value;
+		return 1;
+	case KMM_P_GUARD:
+		/* whole pages at least, and never the tcache's sizes */
+		if (value < 0 || (value != 0 && (unsigned long long)value < KMM_GUARD_MIN))
+			return 0;
+		p->guard_min = value == 0 ? SIZE_MAX : (size_t)value;
 		return 1;
 	case KMM_P_MEMCHECK:
 		if (value < KMM_MEMCHECK_ON || value > KMM_MEMCHECK_OFF)

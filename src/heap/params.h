@@ -44,6 +44,7 @@ enum kmm_param {
 	KMM_P_INIT_ON_ALLOC         = -105,
 	KMM_P_INIT_ON_FREE          = -106,
 	KMM_P_MEMCHECK              = -107,
+	KMM_P_GUARD                 = -108,
 };
 
 /* memcheck= (vg.h): what kmm does when it runs under valgrind */
@@ -82,6 +83,8 @@ struct kmm_params {
 	int    init_on_free;       /* zero every block freed */
 	int    checked;            /* any of the three */
 	int    memcheck;           /* enum kmm_memcheck_mode */
+	size_t guard_min;          /* guard=: chunks of this size or more are big
+				      blocks, between guard pages (SIZE_MAX: off) */
 	/* KMM_OBSERVE_* bits: while any is set, every malloc-family call
 	 * takes the observed slow paths (api.c) and the fast paths are off
 	 * (thread.h, `tc`) */
@@ -92,6 +95,10 @@ struct kmm_params {
 #define KMM_OBSERVE_DEBUG    2u   /* poison, init_on_alloc, init_on_free */
 #define KMM_OBSERVE_LEAKS    4u   /* the leak scanner (leakcheck.h) */
 #define KMM_OBSERVE_MEMCHECK 8u   /* running under valgrind's memcheck (vg.h) */
+
+/* The smallest guard= size: a page (smaller blocks would pay a page and a
+ * guard page each, and the tcache's sizes never reach the arena). */
+#define KMM_GUARD_MIN ((size_t)4096)
 
 /* The byte freed heap blocks are filled with under poison=on (the
  * kernel's POISON_FREE). */

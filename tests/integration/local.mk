@@ -26,7 +26,8 @@ integration_tests = \
 	tests/integration/trace.sh \
 	tests/integration/lab.sh \
 	tests/integration/memcheck.sh \
-	tests/integration/leakcheck.sh
+	tests/integration/leakcheck.sh \
+	tests/integration/guard.sh
 
 TESTS += $(integration_tests)
 dist_check_SCRIPTS += $(integration_tests)
@@ -40,7 +41,8 @@ check_PROGRAMS += \
 	tests/progs/cxxalloc \
 	tests/progs/traceprobe \
 	tests/progs/vgprobe \
-	tests/progs/leakprobe
+	tests/progs/leakprobe \
+	tests/progs/guardprobe
 
 # -fno-builtin: the compiler must not fold or drop the allocations the
 # helpers make on purpose (malloc(SIZE_MAX), new/delete pairs, ...)
@@ -83,6 +85,8 @@ tests_progs_earlyprobe_CFLAGS = $(PROGS_CFLAGS)
 tests_progs_earlyprobe_LDADD = tests/progs/libearly.la $(PROGS_LIBS)
 tests_progs_earlyprobe_LDFLAGS = -no-install
 
+tests_progs_guardprobe_SOURCES = tests/progs/guardprobe.c
+tests_progs_guardprobe_CFLAGS = $(PROGS_CFLAGS)
 tests_progs_vgprobe_SOURCES = tests/progs/vgprobe.c
 # -O0 -g: memcheck's reports name the lines of the bugs it plants
 tests_progs_vgprobe_CFLAGS = $(PROGS_CFLAGS) -O0 -g
