@@ -690,15 +690,23 @@ Test(slab_misuse, kfree_of_null_plus_one, .signal = SIGABRT)
 		   (void *)((char *)NULL + 1));
 }
 
-Test(slab_misuse, double_free_within_the_first_freelist_entries, .signal = SIGABRT)
+/* A new cache "df-64" whose first 8 objects o[0..7] were allocated, then
+ * freed in that order. */
+static struct kmm_kmem_cache *eight_freed(void *o[8])
 {
-	/* freed 0..7: the active slab's freelist starts 7, 6, 5, 4 */
 	struct kmm_kmem_cache *c = kmm_kmem_cache_create("df-64", 64, 8);
-	void *o[8];
 	for (int i = 0; i < 8; i++)
 		o[i] = kmm_kmem_cache_alloc(c);
 	for (int i = 0; i < 8; i++)
 		kmm_kmem_cache_free(c, o[i]);
+	return c;
+}
+
+Test(slab_misuse, double_free_within_the_first_freelist_entries, .signal = SIGABRT)
+{
+	/* freed 0..7: the active slab's freelist starts 7, 6, 5, 4 */
+	void *o[8];
+	struct kmm_kmem_cache *c = eight_freed(o);
 	abort_with((struct misuse){ c, o[4] },
 		   "kmm: kmem_cache_free(df-64): double free of %p (already on its slab's freelist)", o[4]);
 }
@@ -706,12 +714,8 @@ Test(slab_misuse, double_free_within_the_first_freelist_entries, .signal = SIGAB
 Test(slab_misuse, double_free_into_an_all_free_slab, .signal = SIGABRT)
 {
 	/* o[0] is 8th on the freelist, but no object of the slab is in use */
-	struct kmm_kmem_cache *c = kmm_kmem_cache_create("df-64", 64, 8);
 	void *o[8];
-	for (int i = 0; i < 8; i++)
-		o[i] = kmm_kmem_cache_alloc(c);
-	for (int i = 0; i < 8; i++)
-		kmm_kmem_cache_free(c, o[i]);
+	struct kmm_kmem_cache *c = eight_freed(o);
 	abort_with((struct misuse){ c, o[0] },
 		   "kmm: kmem_cache_free(df-64): double free of %p (every object of its slab is free)", o[0]);
 }
