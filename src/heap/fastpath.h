@@ -10,17 +10,17 @@
  * log, a debug option, memcheck: params.h) every thread keeps it and no
  * header may be read outside chunk.h's accessors (vg.h).
  *
- * free() checks, before trusting a chunk header enough to cache it: the
- * pointer is 16-byte aligned and not page aligned (so the header in front of
- * it lies on the same, readable page: a big block is page aligned and has
- * no header, big.h), it belongs to this thread's own arena — inside the
- * main arena's span while that is brk memory alone (arena_fast_spans: once
- * brk failed, every free of the main heap takes the slow path), or (A bit
- * set) in a heap of a further arena whose
- * header names the thread's arena (arena_heap.h; the heap the thread last
- * allocated from is remembered, so mostly no lookup is needed) — the size is a small
- * multiple of 16 without the M bit, and the chunk does not carry the
- * tcache key (a probable double free, which the slow path confirms).
+ * free() checks, before it reads a chunk header at all: the pointer is
+ * 16-byte aligned and not page aligned (a big block is page aligned and
+ * has no header, big.h), and its address lies in this thread's own arena —
+ * inside the main arena's span while that is brk memory alone
+ * (arena_fast_spans: once brk failed, every free of the main heap takes
+ * the slow path), or in a heap of a further arena whose header names the
+ * thread's arena (arena_heap.h; the heap the thread last allocated from is
+ * remembered, so mostly no lookup is needed).  Then, before caching the
+ * chunk: the size is a small multiple of 16, the M bit clear, the A bit
+ * that of the heap it lies in, and the chunk does not carry the tcache key
+ * (a probable double free, which the slow path confirms).
  *
  * Unlike glibc's, the tcache keeps only chunks of the thread's own arena:
  * a block of another thread's arena goes back to that arena (its remote
@@ -69,15 +69,23 @@ KMM_INLINE void kmm_free_fast(void *mem)
 	struct kmm_tcache *tc = t->tc;
 	/* (an observed process has no fast paths: not even a header read) */
 	if (KMM_LIKELY((in_page & KMM_ALIGN_MASK) == 0 && in_page != 0 && tc != &kmm_tcache_empty)) {
+		/* whose chunk it would be, from the address alone: no header
+		 * is read before the address is known to be one of this
+		 * thread's heaps (a pointer kmm never handed out goes to the
+		 * slow path's diagnostic, not to a fault here) */
+		struct kmm_arena *mine = t->arena;
+		size_t arena_bit;
+		uintptr_t h = (uintptr_t)heap_for_ptr(p);
+		if (mine == &kmm_main_arena && arena_fast_spans(&kmm_main_arena, p))
+			arena_bit = 0;
+		else if ((h == t->heap_hint && h != 0) || (kmm_heap_registered(p) && heap_for_ptr(p)->ar == mine))
+			arena_bit = KMM_NON_MAIN_ARENA;
+		else
+			goto slow;
 		size_t head = p->head;
 		size_t idx = (head >> 4) - 2;
-		struct kmm_arena *mine = t->arena;
 		if (KMM_LIKELY(idx < kmm_params.tcache_bins &&
-			       (head & (KMM_IS_MMAPPED | 8)) == 0 &&
-			       ((head & KMM_NON_MAIN_ARENA)
-					? (uintptr_t)heap_for_ptr(p) == t->heap_hint ||
-						  (kmm_heap_registered(p) && heap_for_ptr(p)->ar == mine)
-					: mine == &kmm_main_arena && arena_fast_spans(&kmm_main_arena, p)) &&
+			       (head & (KMM_IS_MMAPPED | 8 | KMM_NON_MAIN_ARENA)) == arena_bit &&
 			       tc->counts[idx] < kmm_params.tcache_count)) {
 			struct kmm_tcache_entry *e = mem;
 			if (KMM_LIKELY(e->key != kmm_tcache_key)) {
@@ -90,6 +98,7 @@ KMM_INLINE void kmm_free_fast(void *mem)
 			}
 		}
 	}
+slow:
 	kmm_heap_free_slow(mem);
 }
 

@@ -51,6 +51,7 @@ more_aborts='big-double-free|kmm: free(): invalid pointer
 big-interior|kmm: free(): invalid pointer
 big-misaligned|kmm: free(): invalid pointer
 never-allocated|kmm: free(): invalid pointer
+never-allocated-in-page|kmm: free(): invalid pointer
 realloc-stack|kmm: realloc(): invalid pointer
 header-overflow|kmm: free()'
 printf '%s\n' "$more_aborts" >"$KMM_TMP/more_aborts"

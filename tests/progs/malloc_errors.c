@@ -17,10 +17,11 @@
  *                exits 0 if it returned anything else; safe-linking makes
  *                malloc abort instead (15 times in 16: see errors.sh)
  *   big-double-free, big-interior, big-misaligned, never-allocated,
- *   realloc-stack, header-overflow
+ *   never-allocated-in-page, realloc-stack, header-overflow
  *                more misuse that must abort under kmm: a second free of a
  *                1 MiB (vmalloc) block, a free of a pointer 4 KiB or 24
- *                bytes into one, of an address kmm never handed out, a
+ *                bytes into one, of an address kmm never handed out (page
+ *                aligned, or 16 bytes into an unmapped page), a
  *                realloc of a stack address, and a free after an overflow
  *                overwrote the next block's header; "survived" if not
  *   free-kmm-metadata
@@ -256,7 +257,7 @@ int main(int argc, char **argv)
 	memset(stack, 0, sizeof stack);
 	if (strncmp(mode, "double-free", 11) == 0 || strncmp(mode, "free-", 5) == 0 ||
 	    strstr(mode, "-poison") != NULL || strcmp(mode, "uaf-write") == 0 ||
-	    strncmp(mode, "big-", 4) == 0 || strcmp(mode, "never-allocated") == 0 ||
+	    strncmp(mode, "big-", 4) == 0 || strncmp(mode, "never-allocated", 15) == 0 ||
 	    strcmp(mode, "realloc-stack") == 0 || strcmp(mode, "header-overflow") == 0)
 		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);     /* no core file */
 
@@ -289,6 +290,10 @@ int main(int argc, char **argv)
 		free(bad);
 	} else if (strcmp(mode, "never-allocated") == 0) {
 		bad = (char *)(uintptr_t)0x1000000;
+		free(bad);
+	} else if (strcmp(mode, "never-allocated-in-page") == 0) {
+		/* where a chunk header would be read, were it trusted */
+		bad = (char *)(uintptr_t)0x1000010;
 		free(bad);
 	} else if (strcmp(mode, "realloc-stack") == 0) {
 		bad = stack + 64;
