@@ -5,9 +5,11 @@
  *
  *   1. the dynamic loader relocates everything and switches its own
  *      malloc calls to ours; the first call (from the loader, libc or the
- *      program) runs kmm_init_slow(): options, main arena bins, the
- *      tcache key.  No allocation, no stdio.  (The thread-exit key is made
- *      when a second thread first allocates: heap/thread.c.)
+ *      program) runs kmm_init_slow(): the observed mode's table, options,
+ *      main arena bins, the tcache key, then the observers the options
+ *      ask for (memcheck, the trace log, the leak scanner: observe.h).
+ *      No allocation from the heap, no stdio.  (The thread-exit key is
+ *      made when a second thread first allocates: heap/thread.c.)
  *   2. our constructor (after libc's): registers the fork handlers, and
  *      re-reads the options if the environment was not set up at step 1.
  *      Registering may allocate, so it is not done from inside
@@ -33,6 +35,7 @@
 
 #include "init.h"
 #include "leakcheck.h"
+#include "observe.h"
 #include "trace.h"
 #include "options.h"
 #include "os.h"
@@ -40,9 +43,11 @@
 #include "heap/arena.h"
 #include "heap/arenas.h"
 #include "heap/big.h"
+#include "heap/tcache.h"
 #include "heap/thread.h"
 #include "heap/vg.h"
 #include "kernel/kernel.h"
+#include "kernel/slab.h"
 #include "util/format.h"
 #include "util/lock.h"
 
@@ -60,21 +65,59 @@ static KMM_HOT bool report_wanted_here(void)
 	       (kmm_options.stats_pid == 0 || kmm_options.stats_pid == kmm_os_getpid());
 }
 
+/* ---- the trace log: its buffers come from a slab cache --------------------------- */
+
+static struct kmm_kmem_cache *trace_buf_cache;
+
+static void *trace_buf_alloc(void)
+{
+	return kmm_kmem_cache_alloc(trace_buf_cache);
+}
+
+static void trace_buf_free(void *buf)
+{
+	kmm_kmem_cache_free(trace_buf_cache, buf);
+}
+
+/* Start the trace log if KMM_TRACE asked for one. */
+static KMM_COLD void trace_start(void)
+{
+	static const struct kmm_trace_provider provider = { trace_buf_alloc, trace_buf_free };
+	if (kmm_options.trace_path[0] == '\0' || kmm_trace_on)
+		return;
+	trace_buf_cache = kmm_kmem_cache_create("kmm_trace_buf", KMM_TRACE_BUF_SIZE, 64);
+	if (trace_buf_cache == NULL || !kmm_trace_start(kmm_options.trace_path, kmm_options.trace_depth, &provider)) {
+		kmm_warn("cannot write the trace log %s", kmm_options.trace_path);
+		return;
+	}
+	kmm_observe_start(KMM_OBSERVE_TRACE);
+}
+
+/* The observers the options ask for; then, whatever asked (the debug
+ * options set their bit when read), this thread's fast paths off if
+ * anything is observed. */
+static void observers_start(void)
+{
+	trace_start();
+	if (kmm_options.leakcheck)   /* (its code is cold: not touched otherwise) */
+		kmm_leakcheck_start();
+	kmm_observe_start(0);
+}
+
 KMM_HOT KMM_NOINLINE void kmm_init_slow(void)
 {
 	kmm_lock(&kmm_init_lock);
 	if (!kmm_ready) {
+		kmm_observe_install();
 		kmm_options_load();
 		/* the clock only for the exit report: a libc call (see os.c) */
 		if (kmm_options.stats)
 			kmm_start_ns = kmm_os_now_ns();
 		kmm_arena_init(&kmm_main_arena, 0);
-		kmm_thread_init();
-		kmm_vg_start();   /* under valgrind: tell memcheck about blocks */
-		kmm_thread_trace_start();
-		if (kmm_options.leakcheck)   /* (its code is cold: not touched otherwise) */
-			kmm_leakcheck_start();
-		kmm_thread_fast_paths_check();
+		kmm_tcache_key_init();
+		if (kmm_vg_start())   /* under valgrind: tell memcheck about blocks */
+			kmm_observe_start(KMM_OBSERVE_MEMCHECK);
+		observers_start();
 		__atomic_store_n(&kmm_ready, 1, __ATOMIC_RELEASE);
 	}
 	kmm_unlock(&kmm_init_lock);
@@ -185,10 +228,7 @@ __attribute__((constructor)) static void kmm_constructor(void)
 		kmm_lock(&kmm_main_arena.lock);
 		kmm_options_load();
 		kmm_unlock(&kmm_main_arena.lock);
-		kmm_thread_trace_start();
-		if (kmm_options.leakcheck)
-			kmm_leakcheck_start();
-		kmm_thread_fast_paths_check();
+		observers_start();
 	}
 	if (kmm_params.observed & KMM_OBSERVE_LEAKS)
 		kmm_leakcheck_constructor();

@@ -8,7 +8,7 @@
  * The table.  Every block an outermost malloc-family call hands out while
  * tracking is on is entered in a hash table, address -> (requested size,
  * the caller's return address), and leaves it before it is freed (the
- * observed calls of heap/api.c).  The table is 16 shards picked by the top
+ * observed calls of observe.c).  The table is 16 shards picked by the top
  * bits of a hash of the address, each an open-addressing table with
  * linear probing and backward-shift deletion under its own lock (skipped
  * while the process has one thread), so track and untrack are O(1) and
@@ -85,6 +85,7 @@
 #endif
 
 #include "leakcheck.h"
+#include "observe.h"
 #include "options.h"
 #include "os.h"
 #include "heap/params.h"
@@ -294,8 +295,7 @@ KMM_COLD void kmm_leakcheck_start(void)
 {
 	if (!kmm_options.leakcheck || (kmm_params.observed & KMM_OBSERVE_LEAKS))
 		return;
-	kmm_params.observed |= KMM_OBSERVE_LEAKS;
-	kmm_thread_fast_paths_check();
+	kmm_observe_start(KMM_OBSERVE_LEAKS);
 }
 
 KMM_COLD void kmm_leakcheck_constructor(void)

@@ -7,7 +7,7 @@
  * allocated before would be unknown), every block an outermost
  * malloc-family call hands out is entered in a table (address -> requested
  * size, the caller's return address) and leaves it before it is freed
- * (the observed calls of heap/api.c).  A scan treats every aligned word of
+ * (the observed calls of observe.c).  A scan treats every aligned word of
  * the roots — the writable data and bss of every loaded object but kmm,
  * every kmm thread's stack and static TLS, the scanning thread's registers
  * — as a possible pointer: a word that points into a tracked block (its

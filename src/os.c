@@ -15,7 +15,6 @@
  *                             further arenas' heaps
  *   munmap   kmm_os_unmap     freeing those (and trimming a reservation to
  *                             its aligned 64 MiB)
- *   mremap   kmm_os_remap     realloc of mmapped chunks
  *   mremap   kmm_os_move_pages   vmalloc mapping buddy frames into an area
  *                              and back (MREMAP_DONTUNMAP: page tables
  *                              move, contents are not copied)
@@ -121,12 +120,6 @@ KMM_HOT int kmm_os_unmap(void *addr, size_t len)
 	long r = KMM_RAW3(SYS_munmap, addr, len, 0);
 	KMM_TRACE(KMM_TR_MUNMAP, 0, 0, addr, len, 0, r);
 	return (int)set_errno(r);
-}
-
-void *kmm_os_remap(void *addr, size_t old_len, size_t new_len)
-{
-	void *p = raw_mremap(addr, old_len, new_len, MREMAP_MAYMOVE, NULL);
-	return p == MAP_FAILED ? NULL : p;
 }
 
 #ifndef MREMAP_DONTUNMAP
@@ -310,11 +303,6 @@ KMM_HOT void kmm_os_futex_wait(volatile int *addr, int expected)
 KMM_HOT void kmm_os_futex_wake(volatile int *addr, int n)
 {
 	KMM_RAW6(SYS_futex, addr, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
-}
-
-void kmm_os_yield(void)
-{
-	KMM_RAW0(SYS_sched_yield);
 }
 
 KMM_HOT int kmm_os_ncpus(void)

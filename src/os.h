@@ -45,10 +45,6 @@ void *kmm_os_map_at(void *hint, size_t len, int prot, int extra_flags);
  * Returns 0 or -1 with errno set. */
 int kmm_os_unmap(void *addr, size_t len);
 
-/* mremap(2) with MREMAP_MAYMOVE: returns the new address or NULL with errno
- * set.  Same alignment preconditions as kmm_os_unmap. */
-void *kmm_os_remap(void *addr, size_t old_len, size_t new_len);
-
 /* Move the page-table entries of [from, from+len) to [to, to+len) without
  * copying page contents: mremap(MREMAP_MAYMOVE | MREMAP_FIXED |
  * MREMAP_DONTUNMAP).  The source range stays mapped, now empty (its pages
@@ -107,9 +103,6 @@ long kmm_os_read_self(void *dst, const void *src, size_t len);
 /* Futex wait while *addr == expected / wake up to `n` waiters (private). */
 void kmm_os_futex_wait(volatile int *addr, int expected);
 void kmm_os_futex_wake(volatile int *addr, int n);
-
-/* Yield the CPU (sched_yield). */
-void kmm_os_yield(void);
 
 /* CPUs this process may run on (sched_getaffinity with a fixed-size set on
  * the stack, as glibc's arena code counts them); at least 1. */

@@ -5,13 +5,14 @@
  * Low in the house: the heap side, the kernel side and the OS layer report
  * to it; it depends on nothing in kmm but sys.h (raw system calls) and
  * util/compiler.h.  The memory for the per-thread buffers comes from a
- * provider the heap side registers (a slab cache: docs/kernel.md says all
+ * provider kmm's initialisation registers (init.c: a slab cache; all
  * of kmm's metadata comes from slab caches), so no include goes upwards.
  *
  * Every hook is guarded by kmm_trace_on, false unless a trace is being
  * written; the malloc and free fast paths have no hook at all (while
  * tracing, a thread's fast-path tcache pointer is the static empty tcache,
- * so every call takes a slow path, which records it: api.c).
+ * so every call takes a slow path, and the observed mode records it:
+ * src/observe.c).
  */
 #ifndef KMM_TRACE_H
 #define KMM_TRACE_H

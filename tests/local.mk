@@ -2,7 +2,8 @@
 ##
 ## Every test speaks TAP and runs under automake's tap-driver, so the summary
 ## counts individual checks:
-##   tests/unit/test_*     criterion binaries linking the core (prefixed API);
+##   tests/unit/test_*     criterion binaries linking the core (prefixed API),
+##                         the kernel side's linking base + kernel only;
 ##                         each Test() is one result (tests/criterion-tap)
 ##   tests/integration/*.sh  real programs run with LD_PRELOAD=libkmm.so
 
@@ -40,6 +41,8 @@ endif
 
 UNIT_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS) -Wno-missing-prototypes -Wno-shadow
 UNIT_LDADD = libkmmcore.la $(CRITERION_LIBS) -lpthread
+# the kernel side's tests: its layer and the one below, nothing above
+UNIT_KERNEL_LDADD = libkmmkernel.la libkmmbase.la $(CRITERION_LIBS) -lpthread
 
 tests_unit_test_format_SOURCES = tests/unit/test_format.c
 tests_unit_test_format_CFLAGS = $(UNIT_CFLAGS)

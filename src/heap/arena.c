@@ -747,11 +747,6 @@ int kmm_arena_trim(struct kmm_arena *a, size_t pad)
 	return released;
 }
 
-KMM_NORETURN KMM_COLD void kmm_tcache_corrupt(const void *entry)
-{
-	kmm_fatal("malloc(): unaligned tcache chunk detected (the list at %p was overwritten)", entry);
-}
-
 /* The bytes after the list words (next and key, or fd and bk): 16. */
 #define POISON_FROM 16
 

@@ -1,5 +1,5 @@
 /*
- * arenas.c — creating arenas, handing them to threads, remote frees, fork.
+ * arenas.c — creating arenas, handing them to threads, fork.
  * See arenas.h for the theory and the lock order.
  */
 #include "config.h"
@@ -9,6 +9,7 @@
 
 #include "arenas.h"
 #include "arena_heap.h"
+#include "remote.h"
 #include "tcache.h"
 #include "thread.h"
 #include "../kernel/slab.h"
@@ -225,46 +226,6 @@ KMM_HOT void kmm_arena_detach(struct kmm_thread *t)
 		kmm_arena_remote_drain(a);
 		kmm_unlock_if(&a->lock, locked);
 	}
-}
-
-KMM_HOT void kmm_arena_remote_drain_slow(struct kmm_arena *a)
-{
-	/* A thread of the arena drains into its own tcache first, as the
-	 * frees would have gone had they been its own: the next mallocs of
-	 * those sizes then need neither the bins nor the lock.  The rest go
-	 * into the bins. */
-	struct kmm_thread *t = &kmm_self;
-	struct kmm_tcache *tc = t->arena == a && kmm_tcache_is_real(t->tcache) ? t->tcache : NULL;
-	const size_t tcount = kmm_params.tcache_count, tbins = kmm_params.tcache_bins;
-	mchunk p = __atomic_exchange_n(&a->remote_head, NULL, __ATOMIC_ACQUIRE);
-	while (p != NULL) {
-		mchunk next = p->fd;
-		if (KMM_UNLIKELY(!aligned_ok((uintptr_t)chunk2mem(p))))
-			kmm_fatal("free(): corrupted remote free list of arena %d", a->index);
-		a->st.remote_drained++;
-		size_t tidx = kmm_csize2tidx(chunksize(p));
-		if (tc != NULL && tidx < tbins && tc->counts[tidx] < tcount) {
-			kmm_tcache_put(tc, p, tidx);   /* keeps the "freed" key */
-		} else {
-			((struct kmm_tcache_entry *)chunk2mem(p))->key = 0;
-			kmm_int_free(a, p);
-		}
-		p = next;
-	}
-}
-
-size_t kmm_arena_remote_pending(struct kmm_arena *a, size_t *bytes)
-{
-	size_t n = 0, b = 0;
-	bool locked = kmm_lock_fork_aware(&a->lock);
-	for (mchunk p = a->remote_head; p != NULL && n < 100000000; p = p->fd) {
-		n++;
-		b += chunksize(p);
-	}
-	kmm_unlock_if(&a->lock, locked);
-	if (bytes != NULL)
-		*bytes = b;
-	return n;
 }
 
 /* --- checker --------------------------------------------------------------- */

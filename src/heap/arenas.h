@@ -1,6 +1,5 @@
 /*
- * arenas.h — the set of arenas, which thread allocates from which, and
- * frees that cross arenas.
+ * arenas.h — the set of arenas and which thread allocates from which.
  *
  * THEORY
  *
@@ -25,17 +24,7 @@
  * reference count (attached_threads) puts them on the free list when it
  * drops to zero, and the next new thread reuses them.
  *
- * Frees across arenas.  A thread freeing a chunk of another thread's arena
- * neither caches it (its tcache keeps its own arena's chunks only) nor
- * takes that arena's lock: it gathers such chunks in a small per-thread
- * batch and pushes the batch on the arena's remote list with one
- * compare-and-swap (every KMM_REMOTE_BATCH frees, when a chunk of another
- * arena comes, and when the thread next goes to its own arena or exits).
- * Whoever next holds the arena's lock (its own threads, on their next trip
- * past the tcache) drains the whole list into the bins.  A pusher also
- * drains the list itself now and then (every 8th batch it pushes) if the
- * lock is free, so that memory does not pile up behind an idle owner; an
- * arena with no thread attached is freed into directly, under its lock.
+ * Frees across arenas (a chunk of another thread's arena) are remote.h's.
  *
  * LOCK ORDER (util/lock.h has the whole chain)
  *
@@ -85,38 +74,6 @@ struct kmm_arena *kmm_arena_lock_contended(struct kmm_thread *t, struct kmm_aren
 
 /* Thread exit: t no longer uses its arena. */
 void kmm_arena_detach(struct kmm_thread *t);
-
-/* Push the chunks first .. last (in use, of arena a, linked through fd)
- * on a's remote list. */
-KMM_INLINE void kmm_arena_remote_push_chain(struct kmm_arena *a, mchunk first, mchunk last)
-{
-	mchunk old = __atomic_load_n(&a->remote_head, __ATOMIC_RELAXED);
-	do {
-		last->fd = old;
-	} while (!__atomic_compare_exchange_n(&a->remote_head, &old, first, true, __ATOMIC_RELEASE,
-					      __ATOMIC_RELAXED));
-}
-
-KMM_INLINE void kmm_arena_remote_push(struct kmm_arena *a, mchunk p)
-{
-	kmm_arena_remote_push_chain(a, p, p);
-}
-
-/* Frees of another arena's chunks are gathered per thread and pushed in
- * batches of this many (thread.h). */
-#define KMM_REMOTE_BATCH 32
-
-/* Free every chunk of a's remote list into the bins.  a's lock held. */
-void kmm_arena_remote_drain_slow(struct kmm_arena *a);
-
-KMM_INLINE void kmm_arena_remote_drain(struct kmm_arena *a)
-{
-	if (KMM_UNLIKELY(__atomic_load_n(&a->remote_head, __ATOMIC_RELAXED) != NULL))
-		kmm_arena_remote_drain_slow(a);
-}
-
-/* Chunks waiting on a's remote list, and their bytes (racy; reports). */
-size_t kmm_arena_remote_pending(struct kmm_arena *a, size_t *bytes);
 
 /* The arena list, free list and attached counts are consistent with each
  * other and with the thread list; every remote-list entry is an in-use

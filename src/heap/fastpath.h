@@ -1,7 +1,7 @@
 /*
  * fastpath.h — malloc and free as they run most of the time: a pop from or
  * a push to this thread's tcache.  No lock, no atomic operation, no call;
- * everything else is in the out-of-line slow paths (api.c).
+ * everything else is in the out-of-line slow paths (malloc.c).
  *
  * The tcache pointer of a thread that has not allocated yet points at a
  * static tcache whose bins are all empty and all "full" (tcache.h), so

@@ -1,6 +1,7 @@
 /*
  * heap.h — the heap side's entry points: what the public kmm_* API
- * (src/api.c) and the preload layer (preload/preload.c) call.  All hidden;
+ * (src/api.c), the preload layer (preload/preload.c) and the observed mode
+ * (src/observe.c) call.  All hidden;
  * malloc and free themselves are the inline fast paths of fastpath.h.
  *
  * Semantics are glibc's, function by function (see docs/api.md); errors are
@@ -12,9 +13,11 @@
 #define KMM_HEAP_HEAP_H
 
 #include <malloc.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 
+#include "params.h"
 #include "../util/compiler.h"
 
 struct kmm_buf;
@@ -43,6 +46,50 @@ size_t kmm_heap_headers_total(void);
 struct mallinfo  kmm_heap_mallinfo(void);
 void   kmm_heap_malloc_stats(void);
 int    kmm_heap_malloc_info(int options, FILE *fp);
+
+/* ---- the observed mode (malloc.c) ----------------------------------------
+ *
+ * Observers — the trace log, the leak scanner, memcheck, the debug options
+ * — live above the heap (src/observe.c) and see every malloc-family call
+ * through one table, installed at start-up.  While kmm_params.observed
+ * (KMM_OBSERVE_* bits, params.h) is not 0, the heap's entry points above
+ * hand each call to the table instead of serving it, and every thread's
+ * fast paths are off (thread.h, `tc`), so no call escapes; the observer
+ * has the work done by the *_unobserved functions below, which are the
+ * entry points without that test.  With nothing observed the heap pays one
+ * never-taken branch per slow-path call and nothing on the fast paths. */
+struct kmm_heap_observer {
+	void  *(*malloc)(size_t n, const void *caller);
+	void   (*free)(void *mem, const void *caller);
+	void  *(*calloc)(size_t n, size_t size, const void *caller);
+	void  *(*realloc)(void *mem, size_t n, const void *caller);
+	void  *(*memalign)(size_t alignment, size_t n, const void *caller);
+	size_t (*usable_size)(const void *mem);
+};
+
+/* Install the observer (NULL: none, the heap's own calls).  From kmm's
+ * initialisation, before anything is observed. */
+void kmm_heap_set_observer(const struct kmm_heap_observer *o);
+
+/* Start observing: bits into kmm_params.observed, the calling thread's
+ * fast paths off (threads set up later start so). */
+void kmm_heap_observe(unsigned bits);
+
+KMM_INLINE bool kmm_heap_observed(void)
+{
+	return kmm_params.observed != 0;
+}
+
+void  *kmm_heap_malloc_unobserved(size_t n, const void *caller);
+void   kmm_heap_free_unobserved(void *mem);
+void  *kmm_heap_calloc_unobserved(size_t n, size_t size, const void *caller);
+void  *kmm_heap_realloc_unobserved(void *mem, size_t n, const void *caller);
+void  *kmm_heap_memalign_unobserved(size_t alignment, size_t n, const void *caller);
+size_t kmm_heap_usable_size_unobserved(const void *mem);
+
+/* Bytes the block at mem holds (a heap chunk's or a big block's); aborts
+ * with who's name if mem is not a block kmm handed out. */
+size_t kmm_heap_block_usable(const void *mem, const char *who);
 
 /* Reports (stats.c): the human-readable summary kmm run --stats prints,
  * and glibc's malloc_info XML. */

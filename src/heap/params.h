@@ -86,7 +86,7 @@ struct kmm_params {
 	size_t guard_min;          /* guard=: chunks of this size or more are big
 				      blocks, between guard pages (SIZE_MAX: off) */
 	/* KMM_OBSERVE_* bits: while any is set, every malloc-family call
-	 * takes the observed slow paths (api.c) and the fast paths are off
+	 * goes to the observer (heap.h, src/observe.c) and the fast paths are off
 	 * (thread.h, `tc`) */
 	unsigned observed;
 };

@@ -8,7 +8,7 @@
  *   1. nb >= mmap threshold (128 KiB at start; see big.h for the dynamic
  *      rule): glibc gives the chunk a mapping of its own, kmm a vmalloc
  *      area.  sysmalloc only decides: it returns NULL with last_path =
- *      KMM_PATH_BIG and the caller (api.c) allocates the area without the
+ *      KMM_PATH_BIG and the caller (malloc.c) allocates the area without the
  *      arena lock.  If vmalloc fails, the caller retries with no_big set
  *      and the request is served by the heap, as glibc falls back to brk
  *      when mmap fails.

@@ -30,6 +30,13 @@
  * A free chunk in a tcache holds {next, key} in its user data.  `key` is a
  * per-process random value: a free that finds it set scans the bin and
  * reports a double free.
+ *
+ * Where the tcache lives: this header (layout, states, inline put/get),
+ * tcache.c (the static tcaches, making and releasing a thread's tcache, the
+ * double-free scan), fastpath.h (the inline malloc/free that pop and push
+ * without a call), arena.c (kmm_int_malloc refills a bin from the fastbins,
+ * small bins and the unsorted bin), remote.c (frees from other threads
+ * drained into the owner's tcache), thread.c (which tcache a thread uses).
  */
 #ifndef KMM_HEAP_TCACHE_H
 #define KMM_HEAP_TCACHE_H
@@ -70,6 +77,23 @@ KMM_INLINE size_t kmm_req2tidx(size_t n)
 	size_t t = (n + KMM_SIZE_SZ + KMM_ALIGN_MASK) >> 4;
 	return t < 2 ? 0 : t - 2;
 }
+
+struct kmm_arena;
+
+/* Once per process, before any tcache is used: the random key. */
+void kmm_tcache_key_init(void);
+
+/* A new, empty tcache: a chunk of arena a (never a big block), or NULL if
+ * memory ran out.  No lock held. */
+struct kmm_tcache *kmm_tcache_new(struct kmm_arena *a);
+
+/* Give every chunk of a tcache back to its arena, then the tcache itself;
+ * `mine` is the thread's own arena (or NULL).  No lock held. */
+void kmm_tcache_release(struct kmm_arena *mine, struct kmm_tcache *tc);
+
+/* A freed block carries the key: abort if it is in bin tidx (a double
+ * free); else the key was user data and the free goes on. */
+void kmm_tcache_double_free_check(struct kmm_tcache *tc, size_t tidx, void *mem);
 
 /* A tcache list whose next pointer reveals to a misaligned address: a
  * freed block was written to.  Aborts ("malloc(): unaligned tcache chunk

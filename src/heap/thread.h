@@ -44,11 +44,9 @@ struct kmm_thread {
 					 up the heap (fastpath.h) */
 	struct kmm_thread_counters c;
 	const void *caller;           /* return address of the current slow-path call */
-	/* Remote batch: chunks of another arena freed by this thread, linked
-	 * through fd, pushed on that arena's remote list together (one
-	 * compare-and-swap per KMM_REMOTE_BATCH frees) when the batch is full,
-	 * when a chunk of a different arena comes, and whenever this thread
-	 * takes a malloc slow path or exits (api.c). */
+	/* Remote batch (remote.h): chunks of another arena freed by this
+	 * thread, linked through fd, pushed on that arena's remote list
+	 * together. */
 	struct kmm_arena *rb_arena;
 	struct kmm_chunk *rb_head, *rb_tail;
 	unsigned rb_count;
@@ -56,16 +54,17 @@ struct kmm_thread {
 	pid_t tid;
 	bool listed;
 	/* The thread's own tcache (or the static empty or dead one).  `tc`
-	 * above is what the fast paths use: the same pointer, except while
-	 * a trace is written, when it is the static empty tcache, so that
-	 * every call takes a slow path, which uses this one and records the
-	 * call (api.c). */
+	 * above is what the fast paths use: the same pointer, except in an
+	 * observed process (heap.h, kmm_heap_observe), when it is the static
+	 * empty tcache, so that every call takes a slow path, which uses this
+	 * one. */
 	struct kmm_tcache *tcache;
-	uint8_t tpath;                /* trace: the path that served or took the last call */
-	size_t tsize;                 /* trace: the size of the block the last free took */
-	uint8_t trace_nest;           /* trace: inside a recorded call */
+	uint8_t last_path;            /* the path that served or took the last
+					 slow-path call (trace.h's numbers): the
+					 heap's account, for observers to read */
 	uintptr_t stack_hint;         /* an address in the thread's stack, taken when
-					 it registered (the leak scanner's roots) */
+					 it registered (for readers of thread
+					 stacks: the leak scanner's roots) */
 };
 
 extern __thread struct kmm_thread kmm_self __attribute__((tls_model("initial-exec")));
@@ -80,10 +79,16 @@ extern size_t kmm_threads_live;
  * already dead.  Caller holds no lock. */
 struct kmm_tcache *kmm_thread_tcache_init(void);
 
-/* Whether t's tcache may be used (not empty, not dead). */
-KMM_INLINE struct kmm_tcache *kmm_thread_usable_tcache(struct kmm_thread *t)
+/* The calling thread's tcache, creating it on first use; NULL if the
+ * thread is exiting or memory ran out. */
+KMM_INLINE struct kmm_tcache *kmm_thread_tcache(struct kmm_thread *t)
 {
-	return kmm_tcache_is_real(t->tcache) ? t->tcache : NULL;
+	struct kmm_tcache *tc = t->tcache;
+	if (KMM_LIKELY(kmm_tcache_is_real(tc)))
+		return tc;
+	if (tc == &kmm_tcache_dead)
+		return NULL;
+	return kmm_thread_tcache_init();
 }
 
 /* Sum of all counters (live threads + exited ones). */
@@ -94,36 +99,14 @@ void kmm_thread_counters_total(struct kmm_thread_counters *out);
  * number of violations (described on stderr if verbose). */
 int kmm_thread_check(int verbose);
 
-/* Once per process, from kmm_init: the key that marks chunks in a tcache
- * (double-free detection).  The thread-exit hook is made later (thread.c). */
-void kmm_thread_init(void);
-
-/* Start the trace log if KMM_TRACE asked for one (from kmm's
- * initialisation): the buffers come from the slab cache "kmm_trace_buf",
- * and the calling thread's fast paths are switched off (tcache above). */
-void kmm_thread_trace_start(void);
-
-/* Switch the calling thread's fast paths off if the trace log or a debug
- * option (poison, init_on_alloc, init_on_free) is on. */
-void kmm_thread_fast_paths_check(void);
+/* The calling thread's fast paths off (an observer came: heap.h,
+ * kmm_heap_observe); threads set up later start so. */
+void kmm_thread_fast_paths_off(void);
 
 /* fork handlers (after the arena locks) */
 void kmm_thread_fork_prepare(void);
 void kmm_thread_fork_parent(void);
 void kmm_thread_fork_child(void);
-
-/* Give every chunk of a tcache back to its arena, then the tcache itself;
- * `mine` is the thread's own arena (or NULL).  No lock held. */
-void kmm_tcache_release(struct kmm_arena *mine, struct kmm_tcache *tc);
-
-/* Free an in-use heap chunk that no tcache takes, from a thread whose
- * arena is `mine`: remote push if other threads use its arena, else into
- * the bins under the arena lock.  No lock held. */
-void kmm_free_chunk_to_arena(struct kmm_arena *mine, mchunk p);
-
-/* Push t's remote batch, if any, on its arena's remote list (t is the
- * calling thread, or a thread being torn down). */
-void kmm_thread_remote_flush(struct kmm_thread *t);
 
 /* The first listed thread (then t->next); kmm_threads_lock held. */
 struct kmm_thread *kmm_thread_list(void);

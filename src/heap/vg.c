@@ -202,8 +202,6 @@ bool kmm_vg_start(void)
 		kmm_params.n_mmaps_max = 0;
 	}
 	kmm_vg_on = true;
-	kmm_params.observed |= KMM_OBSERVE_MEMCHECK;
-	kmm_thread_fast_paths_check();
 	return true;
 }
 
@@ -225,7 +223,7 @@ void kmm_vg_fork_child(void)
 	kmm_lock_reset(&qlock);
 }
 
-#else /* !KMM_VALGRIND: built without valgrind's headers; api.c calls
+#else /* !KMM_VALGRIND: built without valgrind's headers; init.c calls
        * nothing else of this file */
 
 bool kmm_vg_start(void)

@@ -10,7 +10,7 @@
  * Memcheck replaces glibc's malloc with its own; with kmm preloaded and
  * --soname-synonyms=somalloc=nouserintercepts it leaves kmm's alone, and
  * kmm describes its memory with client requests.  Under memcheck every
- * call takes the observed slow paths (api.c), and:
+ * call takes the observed slow paths (src/observe.c), and:
  *
  *   - a block of n bytes is announced with VALGRIND_MALLOCLIKE_BLOCK(mem,
  *     n): memcheck sees exactly the bytes asked for, undefined (malloc) or
@@ -89,12 +89,13 @@ void   kmm_vg_writable(void *p, size_t n);
 #define KMM_VG_WRITABLE(p, n) ((void)0)
 #endif
 
-/* At start-up: under memcheck, switch the above on (and the observed
- * paths, and M_MMAP_MAX to 0).  Returns kmm_vg_on. */
+/* At start-up: under memcheck, switch the above on (and M_MMAP_MAX to 0).
+ * Returns kmm_vg_on; the caller then turns the observed mode on
+ * (KMM_OBSERVE_MEMCHECK: src/observe.h). */
 bool kmm_vg_start(void);
 
 #if KMM_VALGRIND
-/* The observed paths of api.c under memcheck.  `usable` is what the chunk
+/* The observed calls under memcheck (src/observe.c).  `usable` is what the chunk
  * or big block holds (>= n + KMM_VG_EXTRA). */
 void   kmm_vg_alloc(void *mem, size_t n, size_t usable, bool zeroed);
 /* The n of a block announced by kmm_vg_alloc. */

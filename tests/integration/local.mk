@@ -9,6 +9,7 @@
 
 integration_tests = \
 	tests/integration/symbols.sh \
+	tests/integration/layers.sh \
 	tests/integration/tool.sh \
 	tests/integration/errors.sh \
 	tests/integration/options.sh \

@@ -8,7 +8,7 @@
  * criterion runs every Test() in a fresh process, so each test starts with
  * an empty zone (nothing in the test binary allocates from the kernel side
  * before the test body runs).  Every test ends with kmm_buddy_check(1) and
- * kmm_check(1) returning 0.  Random tests print their seed in every failure
+ * kmm_kernel_check(1) (the kernel side's checkers) returning 0.  Random tests print their seed in every failure
  * message.
  */
 #include <criterion/criterion.h>
@@ -22,7 +22,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "kmm.h"
 #include "kernel/kernel.h"
 #include "kernel/page_alloc.h"
 #include "kernel/region.h"
@@ -32,7 +31,7 @@
 
 #define CHECK_BUDDY() do { \
 	cr_assert_eq(kmm_buddy_check(1), 0, "buddy invariants violated (see stderr)"); \
-	cr_assert_eq(kmm_check(1), 0, "kmm invariants violated (see stderr)"); \
+	cr_assert_eq(kmm_kernel_check(1), 0, "kernel-side invariants violated (see stderr)"); \
 } while (0)
 
 /* ---- helpers ---------------------------------------------------------------- */

@@ -1366,3 +1366,31 @@ Test(arenas, a_thread_moves_on_when_its_shared_arena_is_busy)
 	pthread_join(th1, NULL);
 	CHECK_HEAP();
 }
+
+/* ---- the heap's memory in the region registry (the kernel side's VMAs) ---- */
+
+#include "kernel/region.h"
+#include "util/format.h"
+
+Test(regions, heap_regions_appear)
+{
+	static char text[1 << 18];
+	void *small = kmm_malloc(100);
+	void *big = kmm_malloc(4 << 20);
+	cr_assert(small && big);
+	struct kmm_region_totals t;
+	kmm_region_totals(&t);
+	cr_assert_eq(t.count[KMM_REGION_BRK_HEAP] + t.count[KMM_REGION_HEAP_SEGMENT], 1,
+		     "the main arena's heap is registered");
+	cr_assert(t.count[KMM_REGION_VMALLOC_AREA] >= 1, "a big malloc is a vmalloc area");
+	struct kmm_buf b;
+	kmm_buf_init(&b, text, sizeof text, -1);
+	kmm_region_report_maps(&b);
+	cr_assert(!b.truncated, "maps report truncated");
+	cr_assert(strstr(text, " brk heap ") || strstr(text, " heap segment "), "%s", text);
+	cr_assert_not_null(strstr(text, " vmalloc area "), "%s", text);
+	kmm_free(big);
+	kmm_free(small);
+	cr_assert_eq(kmm_region_check(1), 0, "region invariants violated (see stderr)");
+	CHECK_HEAP();
+}

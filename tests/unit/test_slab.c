@@ -9,7 +9,7 @@
  * slab_debug.
  *
  * criterion runs every Test() in a fresh process.  Every test ends with
- * kmm_slab_check(1) and kmm_check(1) returning 0.  Random tests print their
+ * kmm_slab_check(1) and kmm_kernel_check(1) (the kernel side's checkers) returning 0.  Random tests print their
  * seed in every failure message.
  */
 #include <criterion/criterion.h>
@@ -25,7 +25,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "kmm.h"
 #include "kernel/kernel.h"
 #include "kernel/page_alloc.h"
 #include "kernel/slab.h"
@@ -36,7 +35,7 @@
 
 #define CHECK_SLAB() do { \
 	cr_assert_eq(kmm_slab_check(1), 0, "slab invariants violated (see stderr)"); \
-	cr_assert_eq(kmm_check(1), 0, "kmm invariants violated (see stderr)"); \
+	cr_assert_eq(kmm_kernel_check(1), 0, "kernel-side invariants violated (see stderr)"); \
 } while (0)
 
 /* ---- helpers ---------------------------------------------------------------- */

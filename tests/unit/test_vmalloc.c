@@ -8,7 +8,7 @@
  *
  * criterion runs every Test() in a fresh process (kmm's constructor has
  * registered its fork handlers there too, see src/init.c).  Every test ends
- * with kmm_vmalloc_check(1) and kmm_check(1) returning 0.  Random tests print
+ * with kmm_vmalloc_check(1) and kmm_kernel_check(1) (the kernel side's checkers) returning 0.  Random tests print
  * their seed in every failure message.
  */
 #include <criterion/criterion.h>
@@ -24,7 +24,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "kmm.h"
+#include "kernel/kernel.h"
 #include "kernel/page_alloc.h"
 #include "kernel/region.h"
 #include "kernel/slab.h"
@@ -36,7 +36,7 @@
 
 #define CHECK_VMALLOC() do { \
 	cr_assert_eq(kmm_vmalloc_check(1), 0, "vmalloc invariants violated (see stderr)"); \
-	cr_assert_eq(kmm_check(1), 0, "kmm invariants violated (see stderr)"); \
+	cr_assert_eq(kmm_kernel_check(1), 0, "kernel-side invariants violated (see stderr)"); \
 } while (0)
 
 /* ---- helpers ---------------------------------------------------------------- */

@@ -1,6 +1,8 @@
 /*
- * api.c — the malloc family on top of the arena: slow paths of malloc and
- * free, calloc, realloc, the aligned allocators and the glibc extras.
+ * malloc.c — the malloc family on top of the arenas: slow paths of malloc
+ * and free, calloc, realloc, the aligned allocators and the glibc extras,
+ * and the one door of the observed mode (heap.h: an observer installed by
+ * the layer above sees every call; the heap does not know who watches).
  *
  * Locking: each function takes the arena lock around the arena calls and
  * drops it before anything that may take long or call out (memcpy of big
@@ -29,14 +31,17 @@
 #include "arenas.h"
 #include "fastpath.h"
 #include "big.h"
+#include "remote.h"
 #include "tcache.h"
 #include "thread.h"
 #include "../init.h"
 #include "../kernel/kernel.h"
-#include "../leakcheck.h"
 #include "../trace.h"
 #include "../os.h"
 #include "../util/format.h"
+
+/* Who watches the calls (the observed mode, at the end of this file). */
+static const struct kmm_heap_observer *observer;
 
 static inline bool single_threaded(void)
 {
@@ -133,18 +138,6 @@ static KMM_NOINLINE mchunk retry_in_main(struct kmm_arena *failed, size_t nb, st
 	return p;
 }
 
-/* This thread's tcache, creating it on first use; NULL if the thread is
- * exiting or memory ran out. */
-static inline struct kmm_tcache *my_tcache(struct kmm_thread *t)
-{
-	struct kmm_tcache *tc = t->tcache;
-	if (KMM_LIKELY(kmm_tcache_is_real(tc)))
-		return tc;
-	if (tc == &kmm_tcache_dead)
-		return NULL;
-	return kmm_thread_tcache_init();
-}
-
 /* A request the arena found big (its lock dropped): a vmalloc area aligned
  * to `align` (0: a page), or if vmalloc fails a heap chunk, as glibc falls
  * back to brk when mmap fails.  align > 16 means a memalign request. */
@@ -169,7 +162,14 @@ static KMM_NOINLINE void *big_or_heap(struct kmm_arena *a, size_t n, size_t alig
 
 /* The path of an arena allocation, as the trace log names it (trace.h):
  * growth of the heap is "brk" here, "arena-heap" if the chunk is not in
- * the main arena (record_at() tells), big blocks vmalloc's (record_at()). */
+ * the main arena (the trace observer tells), big blocks vmalloc's (the
+ * trace observer again).  The arena's paths up to the top chunk are the
+ * trace's, one up: */
+_Static_assert(KMM_PATH_TCACHE + 1 == KMM_TP_TCACHE && KMM_PATH_FASTBIN + 1 == KMM_TP_FASTBIN &&
+		       KMM_PATH_SMALLBIN + 1 == KMM_TP_SMALLBIN && KMM_PATH_UNSORTED + 1 == KMM_TP_UNSORTED &&
+		       KMM_PATH_REMAINDER + 1 == KMM_TP_REMAINDER && KMM_PATH_LARGEBIN + 1 == KMM_TP_LARGEBIN &&
+		       KMM_PATH_BINMAP + 1 == KMM_TP_BINMAP && KMM_PATH_TOP + 1 == KMM_TP_TOP,
+	       "enum kmm_path (arena.h) and enum kmm_trace_path (trace.h) no longer line up");
 static inline uint8_t trace_path_of(enum kmm_path path)
 {
 	return path <= KMM_PATH_TOP ? (uint8_t)(path + 1) : path == KMM_PATH_SYSMALLOC ? KMM_TP_BRK : KMM_TP_NONE;
@@ -183,7 +183,7 @@ KMM_INLINE void *malloc_slow(size_t n, const void *caller)
 	}
 	kmm_ensure_init();
 	struct kmm_thread *t = &kmm_self;
-	struct kmm_tcache *tc = my_tcache(t);
+	struct kmm_tcache *tc = kmm_thread_tcache(t);
 	size_t nb = request2size(n);
 	size_t tidx = kmm_csize2tidx(nb);
 
@@ -193,7 +193,7 @@ KMM_INLINE void *malloc_slow(size_t n, const void *caller)
 		/* a new tcache may have been created just now, empty */
 		if (tc->heads[tidx] != NULL) {
 			t->c.tc_alloc_hits++;
-			t->tpath = KMM_TP_TCACHE;
+			t->last_path = KMM_TP_TCACHE;
 			return kmm_tcache_get(tc, tidx);
 		}
 		t->c.tc_alloc_misses++;
@@ -204,7 +204,7 @@ KMM_INLINE void *malloc_slow(size_t n, const void *caller)
 	mchunk p = kmm_int_malloc(a, nb, tc);
 	enum kmm_path path = a->last_path;
 	arena_unlock(a, locked);
-	t->tpath = trace_path_of(path);
+	t->last_path = trace_path_of(path);
 	if (KMM_UNLIKELY(p == NULL)) {
 		if (path == KMM_PATH_BIG)
 			return big_or_heap(a, n, 0, caller);
@@ -215,65 +215,6 @@ KMM_INLINE void *malloc_slow(size_t n, const void *caller)
 		}
 	}
 	return chunk2mem(p);
-}
-
-/* ---- observed calls ------------------------------------------------------------
- *
- * While the trace log is written (KMM_TRACE, docs/trace.md), a debug option
- * is on (docs/hardening.md), the leak scanner tracks blocks (KMM_LEAKCHECK)
- * or memcheck runs the process (vg.h), every call takes a slow path
- * (thread.h, `tc`; kmm_params.observed says who watches) and goes through
- * the observed_* functions below.  The outermost malloc-family call of a
- * thread is observed: when it returns (allocations) or before the block
- * can be reused (frees, the old block of a realloc).  Calls made inside it
- * (realloc(NULL, n) is a malloc, a posix_memalign a memalign) are not
- * observed twice: t->trace_nest.  The code serving a call sets t->tpath,
- * the path the trace log records. */
-
-static KMM_NOINLINE void record_at(uint64_t seq, unsigned type, const void *result, size_t size, uint64_t c,
-				   uint32_t aux, const void *caller)
-{
-	struct kmm_thread *t = &kmm_self;
-	unsigned path = t->tpath;
-	if (type == KMM_TR_REALLOC && result != NULL && (uint64_t)(uintptr_t)result == c)
-		path = KMM_TP_IN_PLACE;
-	else if (result != NULL && kmm_big_owns(result))
-		path = kmm_trace_last_vmalloc_path();
-	else if (path == KMM_TP_BRK && result != NULL && !chunk_main_arena(mem2chunk(result)))
-		path = KMM_TP_ARENA_HEAP;
-	kmm_trace_call_at(seq, type, path, aux, (uintptr_t)result, size, c, (uintptr_t)caller);
-}
-
-static KMM_COLD void tcache_double_free_check(struct kmm_tcache *tc, size_t tidx, void *mem)
-{
-	size_t n = 0;
-	for (struct kmm_tcache_entry *e = tc->heads[tidx]; e != NULL; e = KMM_REVEAL_PTR(e->next)) {
-		if (KMM_UNLIKELY(n++ >= KMM_TCACHE_MAX_COUNT))
-			kmm_fatal("free(): too many chunks detected in tcache");
-		if (KMM_UNLIKELY(!aligned_ok((uintptr_t)e)))
-			kmm_fatal("free(): unaligned chunk detected in tcache 2");
-		if (e == mem)
-			kmm_fatal("free(): double free detected in tcache 2 (pointer %p)", mem);
-	}
-	/* not there: the key was a coincidence (user data) — carry on */
-}
-
-/* A chunk of another arena freed with the "freed" key in place: look for
- * it in this thread's remote batch and the arena's remote list (pushers
- * only prepend, so the walk is safe; a drain racing with it makes it miss,
- * never misread). */
-static KMM_COLD void remote_double_free_check(struct kmm_thread *t, struct kmm_arena *a, mchunk p)
-{
-	size_t n = 0;
-	for (mchunk q = t->rb_head; q != NULL && n <= KMM_REMOTE_BATCH; q = q->fd, n++)
-		if (q == p)
-			kmm_fatal("free(): double free detected (remote batch) at %p", chunk2mem(p));
-	n = 0;
-	for (mchunk q = __atomic_load_n(&a->remote_head, __ATOMIC_ACQUIRE); q != NULL && n < 1000000;
-	     q = q->fd, n++)
-		if (q == p)
-			kmm_fatal("free(): double free detected (remote list of arena %d) at %p", a->index,
-				  chunk2mem(p));
 }
 
 static KMM_COLD KMM_NORETURN void not_ours(const void *mem, const char *who)
@@ -329,8 +270,7 @@ KMM_INLINE void free_slow(void *mem)
 	struct kmm_thread *t = &kmm_self;
 	t->c.frees_slow++;
 	if (kmm_big_owns(mem)) {
-		t->tpath = KMM_TP_VFREE;
-		t->tsize = kmm_trace_on ? kmm_big_usable(mem, "free()") : 0;
+		t->last_path = KMM_TP_VFREE;
 		if (KMM_UNLIKELY(kmm_params.init_on_free))
 			memset(mem, 0, kmm_big_usable(mem, "free()"));
 		kmm_big_free(mem);
@@ -339,36 +279,19 @@ KMM_INLINE void free_slow(void *mem)
 	mchunk p = mem2chunk(mem);
 	struct kmm_arena *a;
 	size_t size = heap_chunk_size(mem, "free()", &a);
-	t->tsize = size;
 	/* init_on_free=on: what the block held does not outlive it (past the
 	 * two list words, which the free itself writes) */
 	if (KMM_UNLIKELY(kmm_params.init_on_free) && chunk_usable(p) > 16)
 		memset((char *)mem + 16, 0, chunk_usable(p) - 16);
 
-	struct kmm_tcache *tc = my_tcache(t);
+	struct kmm_tcache *tc = kmm_thread_tcache(t);
 
 	/* another thread's arena: not into our tcache (fastpath.h says why),
 	 * no lock either: into this thread's remote batch for that arena,
-	 * pushed on its remote list when full (arenas.h) */
+	 * pushed on its remote list when full (remote.h) */
 	if (a != t->arena && !single_threaded() &&
 	    __atomic_load_n(&a->attached_threads, __ATOMIC_RELAXED) != 0) {
-		struct kmm_tcache_entry *e = mem;
-		if (KMM_UNLIKELY(e->key == kmm_tcache_key))
-			remote_double_free_check(t, a, p);
-		if (t->rb_arena != a) {
-			kmm_thread_remote_flush(t);
-			t->rb_arena = a;
-		}
-		KMM_VG_WRITABLE(e, sizeof *e);
-		e->key = kmm_tcache_key;   /* freed: a second free looks */
-		p->fd = t->rb_head;
-		t->rb_head = p;
-		if (t->rb_tail == NULL)
-			t->rb_tail = p;
-		t->c.remote_frees++;
-		t->tpath = KMM_TP_REMOTE;
-		if (++t->rb_count >= KMM_REMOTE_BATCH)
-			kmm_thread_remote_flush(t);
+		kmm_remote_free(t, a, p);
 		return;
 	}
 
@@ -376,11 +299,11 @@ KMM_INLINE void free_slow(void *mem)
 	if (tc != NULL && tidx < kmm_params.tcache_bins) {
 		struct kmm_tcache_entry *e = mem;
 		if (KMM_UNLIKELY(e->key == kmm_tcache_key))
-			tcache_double_free_check(tc, tidx, mem);
+			kmm_tcache_double_free_check(tc, tidx, mem);
 		if (tc->counts[tidx] < kmm_params.tcache_count) {
 			kmm_tcache_put(tc, p, tidx);
 			t->c.tc_free_hits++;
-			t->tpath = KMM_TP_TCACHE;
+			t->last_path = KMM_TP_TCACHE;
 			return;
 		}
 		t->c.tc_free_overflow++;
@@ -388,22 +311,11 @@ KMM_INLINE void free_slow(void *mem)
 
 	bool locked = arena_lock(a);
 	kmm_int_free(a, p);
-	t->tpath = a->last_free;
+	t->last_path = a->last_free;
 	arena_unlock(a, locked);
 }
 
-/* init_on_alloc=on: every block handed out reads as zeroes (the kernel's
- * init_on_alloc).  calloc's already do; realloc's new bytes are not. */
-static void init_on_alloc(void *mem)
-{
-	if (kmm_big_owns(mem))
-		kmm_big_zero(mem, kmm_big_usable(mem, "malloc()"));
-	else
-		memset(mem, 0, chunk_usable(mem2chunk(mem)));
-}
-
-/* Bytes a block kmm handed out holds (aborts if mem is not one). */
-static size_t block_usable(void *mem, const char *who)
+KMM_COLD size_t kmm_heap_block_usable(const void *mem, const char *who)
 {
 	if (kmm_big_owns(mem))
 		return kmm_big_usable(mem, who);
@@ -411,98 +323,17 @@ static size_t block_usable(void *mem, const char *who)
 	return heap_chunk_size(mem, who, &a) - KMM_SIZE_SZ;
 }
 
-/* What an observed allocation asks the heap for: under memcheck, room
- * for the trailer (vg.h).  Requests too big to be served stay so. */
-static inline size_t padded(size_t n)
-{
-	return kmm_vg_on && !kmm_vg_exact && n <= KMM_MAX_REQUEST ? n + KMM_VG_EXTRA : n;
-}
-
-/* A block of `n` bytes was handed out by an observed call. */
-static void observe_alloc(void *mem, size_t n, bool zeroed, const void *caller)
-{
-	if (kmm_params.init_on_alloc && !zeroed) {
-		init_on_alloc(mem);
-		zeroed = true;
-	}
-#if KMM_VALGRIND
-	if (kmm_vg_on)
-		kmm_vg_alloc(mem, n, block_usable(mem, "malloc()"), zeroed);
-#endif
-	if (kmm_params.observed & KMM_OBSERVE_LEAKS)
-		kmm_leakcheck_track(mem, n, caller);
-}
-
-/* A block is about to be freed, or reallocated (its old address then
- * taken back by the allocator). */
-static void observe_free(void *mem)
-{
-	if (kmm_params.observed & KMM_OBSERVE_LEAKS)
-		kmm_leakcheck_untrack(mem, NULL);
-}
-
-/* free() of an observed call: under memcheck, through the quarantine. */
-static void observed_free_block(void *mem)
-{
-#if KMM_VALGRIND
-	if (kmm_vg_on) {
-		/* memcheck first: it reports a pointer it does not know as
-		 * an invalid free, which is then ignored, as its own free
-		 * does; memcheck=exact goes on to kmm's own checks */
-		if (kmm_vg_freelike(mem) || kmm_vg_exact)
-			kmm_vg_quarantine(mem, block_usable(mem, "free()"), free_slow);
-		return;
-	}
-#endif
-	free_slow(mem);
-}
-
-static KMM_NOINLINE void *observed_malloc(size_t n, const void *caller)
-{
-	struct kmm_thread *t = &kmm_self;
-	if (t->trace_nest)
-		return malloc_slow(n, caller);
-	t->trace_nest = 1;
-	t->tpath = KMM_TP_NONE;
-	void *mem = malloc_slow(padded(n), caller);
-	t->trace_nest = 0;
-	if (mem != NULL)
-		observe_alloc(mem, n, false, caller);
-	if (kmm_trace_on)
-		record_at(KMM_TRACE_SEQ_NOW, KMM_TR_MALLOC, mem, n, 0, 0, caller);
-	return mem;
-}
-
 KMM_HOT KMM_NOINLINE void *kmm_heap_malloc_slow(size_t n, const void *caller)
 {
 	if (KMM_UNLIKELY(kmm_params.observed))
-		return observed_malloc(n, caller);
+		return observer->malloc(n, caller);
 	return malloc_slow(n, caller);
-}
-
-static KMM_NOINLINE void observed_free(void *mem, const void *caller)
-{
-	struct kmm_thread *t = &kmm_self;
-	if (t->trace_nest) {
-		free_slow(mem);
-		return;
-	}
-	t->trace_nest = 1;
-	t->tpath = KMM_TP_NONE;
-	t->tsize = 0;
-	/* before the block can be reused */
-	uint64_t seq = kmm_trace_on ? kmm_trace_reserve() : 0;
-	observe_free(mem);
-	observed_free_block(mem);
-	t->trace_nest = 0;
-	if (kmm_trace_on)
-		kmm_trace_call_at(seq, KMM_TR_FREE, t->tpath, 0, 0, t->tsize, (uintptr_t)mem, (uintptr_t)caller);
 }
 
 KMM_HOT KMM_NOINLINE void kmm_heap_free_slow(void *mem)
 {
 	if (KMM_UNLIKELY(kmm_params.observed)) {
-		observed_free(mem, __builtin_return_address(0));
+		observer->free(mem, __builtin_return_address(0));
 		return;
 	}
 	free_slow(mem);
@@ -534,7 +365,7 @@ static void *calloc_impl(size_t n, size_t size, const void *caller)
 	struct kmm_thread *t = &kmm_self;
 	size_t nb = request2size(bytes);
 	size_t tidx = kmm_csize2tidx(nb);
-	struct kmm_tcache *tc = my_tcache(t);
+	struct kmm_tcache *tc = kmm_thread_tcache(t);
 
 	t->caller = caller;
 	t->c.mallocs_slow++;
@@ -542,7 +373,7 @@ static void *calloc_impl(size_t n, size_t size, const void *caller)
 		if (tc->heads[tidx] != NULL) {
 			void *mem = kmm_tcache_get(tc, tidx);
 			t->c.tc_alloc_hits++;
-			t->tpath = KMM_TP_TCACHE;
+			t->last_path = KMM_TP_TCACHE;
 			return memset(mem, 0, nb - KMM_SIZE_SZ);
 		}
 		t->c.tc_alloc_misses++;
@@ -554,7 +385,7 @@ static void *calloc_impl(size_t n, size_t size, const void *caller)
 	enum kmm_path path = a->last_path;
 	char *fresh = a->carve_fresh;
 	arena_unlock(a, locked);
-	t->tpath = trace_path_of(path);
+	t->last_path = trace_path_of(path);
 	if (KMM_UNLIKELY(p == NULL)) {
 		if (path == KMM_PATH_BIG)
 			return calloc_big(a, bytes, caller);
@@ -579,28 +410,10 @@ static void *calloc_impl(size_t n, size_t size, const void *caller)
 	return memset(mem, 0, usable);
 }
 
-static KMM_NOINLINE void *observed_calloc(size_t n, size_t size, const void *caller)
-{
-	struct kmm_thread *t = &kmm_self;
-	if (t->trace_nest)
-		return calloc_impl(n, size, caller);
-	t->trace_nest = 1;
-	t->tpath = KMM_TP_NONE;
-	size_t bytes;
-	void *mem = __builtin_mul_overflow(n, size, &bytes) ? calloc_impl(n, size, caller)
-							    : calloc_impl(padded(bytes), 1, caller);
-	t->trace_nest = 0;
-	if (mem != NULL)
-		observe_alloc(mem, n * size, true, caller);
-	if (kmm_trace_on)
-		record_at(KMM_TRACE_SEQ_NOW, KMM_TR_CALLOC, mem, n * size, n, 0, caller);
-	return mem;
-}
-
 KMM_HOT void *kmm_heap_calloc(size_t n, size_t size, const void *caller)
 {
 	if (KMM_UNLIKELY(kmm_params.observed))
-		return observed_calloc(n, size, caller);
+		return observer->calloc(n, size, caller);
 	return calloc_impl(n, size, caller);
 }
 
@@ -677,7 +490,7 @@ static void *realloc_impl(void *mem, size_t n, const void *caller)
 	mchunk newp = kmm_int_realloc(a, oldp, oldsize, nb);
 	enum kmm_path path = a->last_path;
 	arena_unlock(a, locked);
-	t->tpath = trace_path_of(path);
+	t->last_path = trace_path_of(path);
 	if (KMM_UNLIKELY(newp == NULL)) {
 		if (path == KMM_PATH_BIG)
 			return realloc_heap_to_big(a, oldp, n, caller);
@@ -687,85 +500,10 @@ static void *realloc_impl(void *mem, size_t n, const void *caller)
 	return chunk2mem(newp);
 }
 
-#if KMM_VALGRIND
-/* realloc under memcheck (vg.h): in place while the chunk holds the new
- * size and the trailer, else a new block, the program's bytes copied (with
- * their definedness) and a free through the quarantine. */
-static void *vg_realloc(void *mem, size_t n, const void *caller)
-{
-	if (kmm_vg_exact && mem != NULL && n != 0) {
-		/* as without valgrind; then memcheck learns what happened */
-		bool big = kmm_big_owns(mem);
-		size_t old = block_usable(mem, "realloc()");
-		void *nmem = realloc_impl(mem, n, caller);
-		if (nmem == NULL)
-			return NULL;
-		size_t usable = block_usable(nmem, "realloc()");
-		if (nmem == mem)
-			kmm_vg_resized(mem, old, usable, big);
-		else
-			kmm_vg_moved(mem, old, big, nmem, usable, true);
-		return nmem;
-	}
-	if (mem == NULL)
-		return malloc_slow(padded(n), caller);   /* observe_alloc follows */
-	if (n == 0) {
-		observed_free_block(mem);
-		return NULL;
-	}
-	size_t usable = block_usable(mem, "realloc()");
-	size_t old_n = kmm_vg_requested(mem, usable);
-	/* a freed block (still in the quarantine): memcheck reports it, and
-	 * realloc fails, as with memcheck's own */
-	if (old_n != 0 && !kmm_vg_is_live(mem))
-		return NULL;
-	if (n <= KMM_MAX_REQUEST && n + KMM_VG_EXTRA <= usable) {
-		kmm_vg_resize(mem, old_n, n, usable);
-		return mem;
-	}
-	void *nmem = malloc_slow(padded(n), caller);
-	if (nmem == NULL)
-		return NULL;
-	kmm_vg_alloc(nmem, n, block_usable(nmem, "realloc()"), false);
-	memcpy(nmem, mem, old_n < n ? old_n : n);
-	observed_free_block(mem);
-	return nmem;
-}
-#endif
-
-static KMM_NOINLINE void *observed_realloc(void *mem, size_t n, const void *caller)
-{
-	struct kmm_thread *t = &kmm_self;
-	if (t->trace_nest)
-		return realloc_impl(mem, n, caller);
-	t->trace_nest = 1;
-	t->tpath = KMM_TP_NONE;
-	/* before the old block can be reused */
-	uint64_t seq = kmm_trace_on ? kmm_trace_reserve() : 0;
-	/* the leak table: the old block out before another thread can get
-	 * its address, back in as it was if the realloc fails */
-	bool leaks = mem != NULL && (kmm_params.observed & KMM_OBSERVE_LEAKS);
-	struct kmm_leak_rec old;
-	bool old_tracked = leaks && kmm_leakcheck_untrack(mem, &old);
-#if KMM_VALGRIND
-	void *nmem = kmm_vg_on ? vg_realloc(mem, n, caller) : realloc_impl(mem, n, caller);
-#else
-	void *nmem = realloc_impl(mem, n, caller);
-#endif
-	t->trace_nest = 0;
-	if (mem == NULL && nmem != NULL)   /* a malloc */
-		observe_alloc(nmem, n, false, caller);
-	else if (leaks)
-		kmm_leakcheck_realloced(mem, nmem, n, caller, old_tracked ? &old : NULL);
-	if (kmm_trace_on)
-		record_at(seq, KMM_TR_REALLOC, nmem, n, (uintptr_t)mem, 0, caller);
-	return nmem;
-}
-
 KMM_HOT void *kmm_heap_realloc(void *mem, size_t n, const void *caller)
 {
 	if (KMM_UNLIKELY(kmm_params.observed))
-		return observed_realloc(mem, n, caller);
+		return observer->realloc(mem, n, caller);
 	return realloc_impl(mem, n, caller);
 }
 
@@ -811,7 +549,7 @@ static void *memalign_impl(size_t alignment, size_t n, const void *caller)
 	mchunk p = kmm_int_memalign(a, alignment, request2size(n));
 	enum kmm_path path = a->last_path;
 	arena_unlock(a, locked);
-	t->tpath = trace_path_of(path);
+	t->last_path = trace_path_of(path);
 	if (p == NULL) {
 		if (path == KMM_PATH_BIG)
 			return big_or_heap(a, n, alignment, caller);
@@ -821,27 +559,10 @@ static void *memalign_impl(size_t alignment, size_t n, const void *caller)
 	return chunk2mem(p);
 }
 
-static KMM_NOINLINE void *observed_memalign(size_t alignment, size_t n, const void *caller)
-{
-	struct kmm_thread *t = &kmm_self;
-	if (t->trace_nest)
-		return memalign_impl(alignment, n, caller);
-	t->trace_nest = 1;
-	t->tpath = KMM_TP_NONE;
-	void *mem = memalign_impl(alignment, padded(n), caller);
-	t->trace_nest = 0;
-	if (mem != NULL)
-		observe_alloc(mem, n, false, caller);
-	if (kmm_trace_on)
-		record_at(KMM_TRACE_SEQ_NOW, KMM_TR_MEMALIGN, mem, n, 0,
-			  (uint32_t)(alignment > UINT32_MAX ? UINT32_MAX : alignment), caller);
-	return mem;
-}
-
 void *kmm_heap_memalign(size_t alignment, size_t n, const void *caller)
 {
 	if (KMM_UNLIKELY(kmm_params.observed))
-		return observed_memalign(alignment, n, caller);
+		return observer->memalign(alignment, n, caller);
 	return memalign_impl(alignment, n, caller);
 }
 
@@ -887,28 +608,25 @@ void *kmm_heap_pvalloc(size_t n, const void *caller)
 	return kmm_heap_memalign(ps, KMM_ALIGN_UP(n, ps), caller);
 }
 
-size_t kmm_heap_usable_size(const void *mem)
+static size_t usable_size(const void *mem)
 {
 	if (mem == NULL)
 		return 0;
-	if (kmm_big_owns(mem)) {
-		size_t usable = kmm_big_usable(mem, "malloc_usable_size()");
-#if KMM_VALGRIND
-		if (kmm_vg_on)
-			return kmm_vg_requested(mem, usable);
-#endif
-		return usable;
-	}
+	if (kmm_big_owns(mem))
+		return kmm_big_usable(mem, "malloc_usable_size()");
 	mchunk p = mem2chunk(mem);
 	struct kmm_arena *a;
 	size_t size = heap_chunk_size(mem, "malloc_usable_size()", &a);
 	if (!inuse(p))
 		return 0;
-#if KMM_VALGRIND
-	if (kmm_vg_on)   /* what memcheck knows: the bytes asked for */
-		return kmm_vg_requested(mem, size - KMM_SIZE_SZ);
-#endif
 	return size - KMM_SIZE_SZ;
+}
+
+size_t kmm_heap_usable_size(const void *mem)
+{
+	if (KMM_UNLIKELY(kmm_params.observed))
+		return observer->usable_size(mem);
+	return usable_size(mem);
 }
 
 KMM_COLD int kmm_heap_mallopt(int param, int value)
@@ -948,4 +666,71 @@ KMM_COLD int kmm_heap_trim(size_t pad)
 	if (kmm_kernel_trim() > 0)
 		r = 1;
 	return r;
+}
+
+/* ---- the observed mode ---------------------------------------------------------
+ *
+ * While kmm_params.observed is not 0, every malloc-family call takes a slow
+ * path (each thread's fast paths are off: thread.h, `tc`) and goes to the
+ * observer's table; the observer calls the unobserved functions below to
+ * have the work done.  Until the layer above installs its observer, the
+ * table is the heap's own unobserved calls. */
+
+static void free_unobserved(void *mem, const void *caller)
+{
+	(void)caller;
+	free_slow(mem);
+}
+
+static const struct kmm_heap_observer unobserved = {
+	.malloc = kmm_heap_malloc_unobserved,
+	.free = free_unobserved,
+	.calloc = kmm_heap_calloc_unobserved,
+	.realloc = kmm_heap_realloc_unobserved,
+	.memalign = kmm_heap_memalign_unobserved,
+	.usable_size = kmm_heap_usable_size_unobserved,
+};
+
+static const struct kmm_heap_observer *observer = &unobserved;
+
+KMM_COLD void kmm_heap_set_observer(const struct kmm_heap_observer *o)
+{
+	observer = o != NULL ? o : &unobserved;
+}
+
+KMM_COLD void kmm_heap_observe(unsigned bits)
+{
+	kmm_params.observed |= bits;
+	if (kmm_params.observed)
+		kmm_thread_fast_paths_off();
+}
+
+KMM_NOINLINE void *kmm_heap_malloc_unobserved(size_t n, const void *caller)
+{
+	return malloc_slow(n, caller);
+}
+
+KMM_NOINLINE void kmm_heap_free_unobserved(void *mem)
+{
+	free_slow(mem);
+}
+
+void *kmm_heap_calloc_unobserved(size_t n, size_t size, const void *caller)
+{
+	return calloc_impl(n, size, caller);
+}
+
+void *kmm_heap_realloc_unobserved(void *mem, size_t n, const void *caller)
+{
+	return realloc_impl(mem, n, caller);
+}
+
+void *kmm_heap_memalign_unobserved(size_t alignment, size_t n, const void *caller)
+{
+	return memalign_impl(alignment, n, caller);
+}
+
+size_t kmm_heap_usable_size_unobserved(const void *mem)
+{
+	return usable_size(mem);
 }
