@@ -46,12 +46,7 @@ KMM_INLINE void *kmm_malloc_fast(size_t n, const void *caller)
 		struct kmm_tcache *tc = t->tc;
 		struct kmm_tcache_entry *e = tc->heads[idx];
 		if (KMM_LIKELY(e != NULL)) {
-			struct kmm_tcache_entry *next = KMM_REVEAL_PTR(e->next);
-			if (KMM_UNLIKELY(!aligned_ok((uintptr_t)next)))
-				kmm_tcache_corrupt(e);
-			tc->heads[idx] = next;
-			tc->counts[idx]--;
-			e->key = 0;
+			kmm_tcache_pop(tc, idx, e);
 			t->c.tc_alloc_hits++;
 			return e;
 		}
@@ -89,10 +84,7 @@ KMM_INLINE void kmm_free_fast(void *mem)
 			       tc->counts[idx] < kmm_params.tcache_count)) {
 			struct kmm_tcache_entry *e = mem;
 			if (KMM_LIKELY(e->key != kmm_tcache_key)) {
-				e->next = KMM_PROTECT_PTR(&e->next, tc->heads[idx]);
-				e->key = kmm_tcache_key;
-				tc->heads[idx] = e;
-				tc->counts[idx]++;
+				kmm_tcache_push(tc, idx, e);
 				t->c.tc_free_hits++;
 				return;
 			}

@@ -108,27 +108,43 @@ KMM_NORETURN KMM_COLD void kmm_tcache_corrupt(const void *entry);
 void kmm_poison_fill(void *mem);
 void kmm_poison_check(const void *mem, const char *who);
 
-KMM_INLINE void kmm_tcache_put(struct kmm_tcache *tc, mchunk p, size_t idx)
+/* The list operations themselves, as the fast paths run them (no poison,
+ * no valgrind: an observed process never takes them).  push: e becomes the
+ * head of bin idx, marked freed with the key.  pop: e, the head of bin idx
+ * (not NULL), leaves it; a next pointer that reveals to a misaligned
+ * address means a freed block was written to (abort). */
+KMM_INLINE void kmm_tcache_push(struct kmm_tcache *tc, size_t idx, struct kmm_tcache_entry *e)
 {
-	struct kmm_tcache_entry *e = chunk2mem(p);
-	if (KMM_UNLIKELY(kmm_params.poison))
-		kmm_poison_fill(e);
-	KMM_VG_WRITABLE(e, sizeof *e);
 	e->next = KMM_PROTECT_PTR(&e->next, tc->heads[idx]);
 	e->key = kmm_tcache_key;
 	tc->heads[idx] = e;
 	tc->counts[idx]++;
 }
 
-KMM_INLINE void *kmm_tcache_get(struct kmm_tcache *tc, size_t idx)
+KMM_INLINE void kmm_tcache_pop(struct kmm_tcache *tc, size_t idx, struct kmm_tcache_entry *e)
 {
-	struct kmm_tcache_entry *e = tc->heads[idx];
 	struct kmm_tcache_entry *next = KMM_REVEAL_PTR(e->next);
 	if (KMM_UNLIKELY(!aligned_ok((uintptr_t)next)))
 		kmm_tcache_corrupt(e);
 	tc->heads[idx] = next;
 	tc->counts[idx]--;
 	e->key = 0;
+}
+
+/* The slow paths' put and get: the same, with the debug options. */
+KMM_INLINE void kmm_tcache_put(struct kmm_tcache *tc, mchunk p, size_t idx)
+{
+	struct kmm_tcache_entry *e = chunk2mem(p);
+	if (KMM_UNLIKELY(kmm_params.poison))
+		kmm_poison_fill(e);
+	KMM_VG_WRITABLE(e, sizeof *e);
+	kmm_tcache_push(tc, idx, e);
+}
+
+KMM_INLINE void *kmm_tcache_get(struct kmm_tcache *tc, size_t idx)
+{
+	struct kmm_tcache_entry *e = tc->heads[idx];
+	kmm_tcache_pop(tc, idx, e);
 	if (KMM_UNLIKELY(kmm_params.poison))
 		kmm_poison_check(e, "malloc()");
 	return e;
