@@ -22,51 +22,8 @@
 
 #include "util/compiler.h"
 
-/* Event types and paths: docs/trace.md, "Layout". */
-enum kmm_trace_type {
-	KMM_TR_MALLOC = 1,
-	KMM_TR_CALLOC = 2,
-	KMM_TR_REALLOC = 3,
-	KMM_TR_FREE = 4,
-	KMM_TR_MEMALIGN = 5,
-	KMM_TR_BRK = 16,
-	KMM_TR_MMAP = 17,
-	KMM_TR_MUNMAP = 18,
-	KMM_TR_MPROTECT = 19,
-	KMM_TR_MADVISE = 20,
-	KMM_TR_MREMAP = 21,
-	KMM_TR_REGION_ADD = 32,
-	KMM_TR_REGION_UPDATE = 33,
-	KMM_TR_REGION_DEL = 34,
-	KMM_TR_POPULATE = 35,
-	KMM_TR_SLAB_ALLOC = 48,
-	KMM_TR_SLAB_FREE = 49,
-	KMM_TR_VMALLOC = 50,
-	KMM_TR_VFREE = 51,
-	KMM_TR_VREALLOC = 52,
-	KMM_TR_THREAD_START = 64,
-	KMM_TR_THREAD_EXIT = 65,
-	KMM_TR_FORK = 66,
-};
-
-enum kmm_trace_path {
-	KMM_TP_NONE = 0,
-	KMM_TP_TCACHE = 1,
-	KMM_TP_FASTBIN = 2,
-	KMM_TP_SMALLBIN = 3,
-	KMM_TP_UNSORTED = 4,
-	KMM_TP_REMAINDER = 5,
-	KMM_TP_LARGEBIN = 6,
-	KMM_TP_BINMAP = 7,
-	KMM_TP_TOP = 8,
-	KMM_TP_BRK = 9,
-	KMM_TP_ARENA_HEAP = 10,
-	KMM_TP_VMALLOC_NEW = 11,
-	KMM_TP_VMALLOC_REUSED = 12,
-	KMM_TP_IN_PLACE = 13,
-	KMM_TP_REMOTE = 14,
-	KMM_TP_VFREE = 15,
-};
+/* The format: event types (KMM_TR_*) and paths (KMM_TP_*) are there. */
+#include "trace_format.h"
 
 /* Whether a trace is being written (read by every hook; set once). */
 extern bool kmm_trace_on;

@@ -4,14 +4,17 @@
 # The reader: C11 and libc only (it runs addr2line, when installed, to find
 # source lines).
 bin_PROGRAMS = tools/kmm-trace
-tools_kmm_trace_SOURCES = tools/kmm-trace.c
+# The format is src/trace_format.h, shared with the writer (src/trace.c)
+# and tracegen; AM_CPPFLAGS has -I$(top_srcdir)/src.  Listed here so that
+# make dist packs it (libkmmcore's list in Makefile.am does not name it).
+tools_kmm_trace_SOURCES = tools/kmm-trace.c src/trace_format.h
 tools_kmm_trace_CFLAGS = -Wall -Wextra -O2
 
 # tracegen writes synthetic logs with known contents; trace-reader.sh checks
 # kmm-trace's output against them.  -g: the test checks source lines.
 # The test finds the reader as $(KMM_PROGS)/../../tools/kmm-trace.
 check_PROGRAMS += tests/progs/tracegen
-tests_progs_tracegen_SOURCES = tests/progs/tracegen.c
+tests_progs_tracegen_SOURCES = tests/progs/tracegen.c src/trace_format.h
 tests_progs_tracegen_CFLAGS = -Wall -Wextra -O2 -g
 
 TESTS += tests/integration/trace-reader.sh
