@@ -521,12 +521,6 @@ uint64_t kmm_trace_reserve(void)
 	return __atomic_fetch_add(&next_seq, 1, __ATOMIC_RELAXED);
 }
 
-KMM_NOINLINE void kmm_trace_call(unsigned type, unsigned path, uint32_t aux, uint64_t a, uint64_t b,
-				 uint64_t c, uint64_t d)
-{
-	kmm_trace_call_at(KMM_TRACE_SEQ_NOW, type, path, aux, a, b, c, d);
-}
-
 KMM_NOINLINE void kmm_trace_call_at(uint64_t seq, unsigned type, unsigned path, uint32_t aux, uint64_t a,
 				    uint64_t b, uint64_t c, uint64_t d)
 {

@@ -1,6 +1,7 @@
 /*
  * trace.h — the allocation trace log writer (KMM_TRACE=FILE).  The format
- * is defined in docs/trace.md; the reader is tools/kmm-trace.c.
+ * is src/trace_format.h (docs/trace.md describes it); the reader is
+ * tools/kmm-trace.c.
  *
  * Low in the house: the heap side, the kernel side and the OS layer report
  * to it; it depends on nothing in kmm but sys.h (raw system calls) and
@@ -47,22 +48,21 @@ bool kmm_trace_start(const char *path, unsigned depth, const struct kmm_trace_pr
 KMM_NOINLINE void kmm_trace_event(unsigned type, unsigned path, uint32_t aux, uint64_t a, uint64_t b,
 				  uint64_t c, uint64_t d);
 
-/* The same for a malloc-family call: with a backtrace of up to the
- * KMM_TRACE_BACKTRACE frames outside kmm, once an unwinder is set. */
-KMM_NOINLINE void kmm_trace_call(unsigned type, unsigned path, uint32_t aux, uint64_t a, uint64_t b,
-				 uint64_t c, uint64_t d);
-#define KMM_TRACE_MAX_FRAMES 64
-
 /* A sequence number taken now for an event recorded later: a free's and a
  * realloc's are taken before the call can hand its block to another
  * thread, so that the block's next malloc, elsewhere, comes after it
  * (docs/trace.md, "Order"). */
 uint64_t kmm_trace_reserve(void);
 #define KMM_TRACE_SEQ_NOW UINT64_MAX
+
+/* Record a malloc-family call, numbered `seq` (from kmm_trace_reserve, or
+ * KMM_TRACE_SEQ_NOW for a number taken now): with a backtrace of up to the
+ * KMM_TRACE_BACKTRACE frames outside kmm, once an unwinder is set. */
+#define KMM_TRACE_MAX_FRAMES 64
 KMM_NOINLINE void kmm_trace_call_at(uint64_t seq, unsigned type, unsigned path, uint32_t aux, uint64_t a,
 				    uint64_t b, uint64_t c, uint64_t d);
 
-/* The unwinder kmm_trace_call uses (libunwind's unw_backtrace, found by
+/* The unwinder kmm_trace_call_at uses (libunwind's unw_backtrace, found by
  * the library constructor: init.c), and the range of kmm's own code,
  * whose frames are left out. */
 void kmm_trace_set_unwinder(int (*fn)(void **frames, int max), uintptr_t lo, uintptr_t hi);
