@@ -47,6 +47,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "trace_format.h"
+
 #define PROG "kmm-trace"
 
 /* ====================================================================== */
@@ -208,20 +210,26 @@ static const char *hresult(uint64_t r, char *buf, size_t n)
 /* the log: header, blocks, streams                                       */
 /* ====================================================================== */
 
+/* The format is src/trace_format.h: sizes, and where a field is in the file */
 enum {
-	HDR_SIZE = 64,
-	BLK_HDR = 16,
-	EV_SIZE = 56,
-	K_EVENTS = 1, K_MAPS = 2, K_END = 3, K_INFO = 4,
+	HDR_SIZE = sizeof(struct kmm_trace_file_header),
+	BLK_HDR = sizeof(struct kmm_trace_block_header),
+	EV_SIZE = sizeof(struct kmm_trace_record),
 };
+#define FH_AT(f) offsetof(struct kmm_trace_file_header, f)
+#define BH_AT(f) offsetof(struct kmm_trace_block_header, f)
+#define EV_AT(f) offsetof(struct kmm_trace_record, f)
+#define END_AT(f) offsetof(struct kmm_trace_end, f)
 
-enum {
-	T_MALLOC = 1, T_CALLOC = 2, T_REALLOC = 3, T_FREE = 4, T_MEMALIGN = 5,
-	T_BRK = 16, T_MMAP = 17, T_MUNMAP = 18, T_MPROTECT = 19, T_MADVISE = 20, T_MREMAP = 21,
-	T_REGION_ADD = 32, T_REGION_UPDATE = 33, T_REGION_DELETE = 34, T_POPULATE = 35,
-	T_SLAB_ALLOC = 48, T_SLAB_FREE = 49, T_VMALLOC = 50, T_VFREE = 51, T_VREALLOC = 52,
-	T_THREAD_START = 64, T_THREAD_EXIT = 65, T_FORK = 66,
-};
+/* fields of an event record at r (no decoding of the rest) */
+static inline uint64_t rec_seq(const uint8_t *r) { return rd64(r + EV_AT(seq)); }
+static inline uint64_t rec_time(const uint8_t *r) { return rd64(r + EV_AT(time)); }
+static inline unsigned rec_type(const uint8_t *r) { return r[EV_AT(type)]; }
+static inline uint64_t rec_caller(const uint8_t *r) { return rd64(r + EV_AT(d)); }
+static inline unsigned rec_nframes(const uint8_t *r) { return rd16(r + EV_AT(nframes)); }
+static inline const uint8_t *rec_frames(const uint8_t *r) { return r + EV_SIZE; }
+/* the record with its backtrace */
+static inline size_t rec_size(const uint8_t *r) { return EV_SIZE + KMM_TRACE_FRAME_SIZE * (size_t)rec_nframes(r); }
 
 #define NONE ((size_t)-1)
 
@@ -229,26 +237,29 @@ struct ev {
 	uint64_t seq, time, a, b, c, d;
 	uint32_t aux, tid;
 	unsigned type, path, nframes;
-	const uint8_t *rec; /* the record; frames at rec + EV_SIZE */
+	const uint8_t *rec; /* the record; frames at rec_frames(rec) */
 };
 
 static inline void ev_decode(const uint8_t *p, uint32_t tid, struct ev *e)
 {
-	e->seq = rd64(p);
-	e->time = rd64(p + 8);
-	e->type = p[16];
-	e->path = p[17];
-	e->nframes = rd16(p + 18);
-	e->aux = rd32(p + 20);
-	e->a = rd64(p + 24);
-	e->b = rd64(p + 32);
-	e->c = rd64(p + 40);
-	e->d = rd64(p + 48);
+	e->seq = rd64(p + EV_AT(seq));
+	e->time = rd64(p + EV_AT(time));
+	e->type = p[EV_AT(type)];
+	e->path = p[EV_AT(path)];
+	e->nframes = rd16(p + EV_AT(nframes));
+	e->aux = rd32(p + EV_AT(aux));
+	e->a = rd64(p + EV_AT(a));
+	e->b = rd64(p + EV_AT(b));
+	e->c = rd64(p + EV_AT(c));
+	e->d = rd64(p + EV_AT(d));
 	e->tid = tid;
 	e->rec = p;
 }
 
-static inline uint64_t ev_frame(const struct ev *e, unsigned i) { return rd64(e->rec + EV_SIZE + 8 * (size_t)i); }
+static inline uint64_t ev_frame(const struct ev *e, unsigned i)
+{
+	return rd64(rec_frames(e->rec) + KMM_TRACE_FRAME_SIZE * (size_t)i);
+}
 
 struct block {
 	uint64_t off; /* of the block header */
@@ -340,12 +351,12 @@ static int scan_events(struct log *L, const uint8_t *p, uint32_t size, struct bl
 			*why = "an event record is cut in the middle";
 			return -1;
 		}
-		size_t rl = EV_SIZE + 8u * (size_t)rd16(q + 18);
+		size_t rl = rec_size(q);
 		if (rl > left) {
 			*why = "an event's backtrace runs past the block";
 			return -1;
 		}
-		uint64_t t = rd64(q + 8);
+		uint64_t t = rec_time(q);
 		if (t > tmax)
 			tmax = t;
 		q += rl;
@@ -355,10 +366,10 @@ static int scan_events(struct log *L, const uint8_t *p, uint32_t size, struct bl
 	L->tmax = tmax;
 	/* the runs */
 	const uint8_t *run = p;
-	uint64_t first = n ? rd64(p) : 0, last = first;
+	uint64_t first = n ? rec_seq(p) : 0, last = first;
 	int backwards = 0;
-	for (q = p; q < end; q += EV_SIZE + 8u * (size_t)rd16(q + 18)) {
-		uint64_t sq = rd64(q);
+	for (q = p; q < end; q += rec_size(q)) {
+		uint64_t sq = rec_seq(q);
 		if (q != run && sq <= last) {
 			add_seg(L, run, q, b->tid, first, last);
 			run = q;
@@ -424,7 +435,7 @@ static void log_open(struct log *L, const char *path)
 		fatal("%s: not a regular file", path);
 	if ((uint64_t)st.st_size < HDR_SIZE)
 		fatal("%s: not a kmm trace log (%lld bytes, shorter than the %d-byte header)", path,
-		      (long long)st.st_size, HDR_SIZE);
+		      (long long)st.st_size, (int)HDR_SIZE);
 	L->size = (size_t)st.st_size;
 	void *m = mmap(NULL, L->size, PROT_READ, MAP_PRIVATE, fd, 0);
 	if (m == MAP_FAILED)
@@ -434,21 +445,22 @@ static void log_open(struct log *L, const char *path)
 	L->m = m;
 
 	const uint8_t *h = L->m;
-	if (memcmp(h, "KMMTRACE", 8))
-		fatal("%s: not a kmm trace log (no KMMTRACE magic)", path);
-	L->version = rd32(h + 8);
-	L->hdrsize = rd32(h + 12);
-	if (L->version != 1)
-		fatal("%s: trace log version %u; this kmm-trace reads version 1", path, L->version);
+	if (memcmp(h + FH_AT(magic), KMM_TRACE_MAGIC, KMM_TRACE_MAGIC_LEN))
+		fatal("%s: not a kmm trace log (no " KMM_TRACE_MAGIC " magic)", path);
+	L->version = rd32(h + FH_AT(version));
+	L->hdrsize = rd32(h + FH_AT(header_size));
+	if (L->version != KMM_TRACE_VERSION)
+		fatal("%s: trace log version %u; this kmm-trace reads version %d", path, L->version,
+		      KMM_TRACE_VERSION);
 	if (L->hdrsize < HDR_SIZE || L->hdrsize > L->size)
 		fatal("%s: invalid trace log (header size %u)", path, L->hdrsize);
-	L->pid = rd32(h + 16);
-	L->ppid = rd32(h + 20);
-	L->btdepth = rd32(h + 24);
-	L->pagesize = rd32(h + 28);
-	L->start_mono = rd64(h + 32);
-	L->start_real = rd64(h + 40);
-	L->first_seq = rd64(h + 48);
+	L->pid = rd32(h + FH_AT(pid));
+	L->ppid = rd32(h + FH_AT(ppid));
+	L->btdepth = rd32(h + FH_AT(depth));
+	L->pagesize = rd32(h + FH_AT(page_size));
+	L->start_mono = rd64(h + FH_AT(start_mono));
+	L->start_real = rd64(h + FH_AT(start_real));
+	L->first_seq = rd64(h + FH_AT(first_seq));
 	L->seq_min = UINT64_MAX;
 
 	uint64_t off = L->hdrsize;
@@ -459,21 +471,21 @@ static void log_open(struct log *L, const char *path)
 			mark_bad(L, off, "a block header is cut short (%zu bytes left)", left);
 			break;
 		}
-		if (memcmp(bh, "KMMB", 4)) {
+		if (memcmp(bh + BH_AT(magic), KMM_TRACE_BLOCK_MAGIC, KMM_TRACE_BLOCK_MAGIC_LEN)) {
 			mark_bad(L, off, "no block magic there");
 			break;
 		}
 		struct block b = {0};
 		b.off = off;
-		b.kind = rd16(bh + 4);
-		b.tid = rd32(bh + 8);
-		b.size = rd32(bh + 12);
+		b.kind = rd16(bh + BH_AT(kind));
+		b.tid = rd32(bh + BH_AT(tid));
+		b.size = rd32(bh + BH_AT(size));
 		if (b.size > left - BLK_HDR) {
 			mark_bad(L, off, "a block of %u bytes, only %zu left in the file", b.size, left - BLK_HDR);
 			break;
 		}
 		const uint8_t *pl = bh + BLK_HDR;
-		if (b.kind == K_EVENTS) {
+		if (b.kind == KMM_TB_EVENTS) {
 			const char *why = NULL;
 			if (scan_events(L, pl, b.size, &b, &why) < 0) {
 				mark_bad(L, off, "invalid event block: %s", why);
@@ -482,17 +494,17 @@ static void log_open(struct log *L, const char *path)
 			L->nevents += b.nev;
 			if (L->have_end)
 				L->after_end += b.nev;
-		} else if (b.kind == K_END) {
-			if (b.size < 16) {
+		} else if (b.kind == KMM_TB_END) {
+			if (b.size < sizeof(struct kmm_trace_end)) {
 				mark_bad(L, off, "an end block of %u bytes", b.size);
 				break;
 			}
 			L->have_end = 1;
-			L->end_written = rd64(pl);
-			L->end_lastseq = rd64(pl + 8);
-		} else if (b.kind == K_INFO) {
+			L->end_written = rd64(pl + END_AT(events));
+			L->end_lastseq = rd64(pl + END_AT(last_seq));
+		} else if (b.kind == KMM_TB_INFO) {
 			parse_info(L, pl, b.size);
-		} else if (b.kind != K_MAPS) {
+		} else if (b.kind != KMM_TB_MAPS) {
 			L->unknown_kinds++;
 		}
 		GROW(L->b, L->nb, L->capb);
@@ -506,7 +518,7 @@ static void log_open(struct log *L, const char *path)
 	uint32_t *t = NULL;
 	size_t nt = 0, cap = 0;
 	for (size_t i = 0; i < L->nb; i++)
-		if (L->b[i].kind == K_EVENTS && L->b[i].nev) {
+		if (L->b[i].kind == KMM_TB_EVENTS && L->b[i].nev) {
 			GROW(t, nt, cap);
 			t[nt++] = L->b[i].tid;
 		}
@@ -584,7 +596,7 @@ static void stream_enter(struct merge *M, struct stream *s, size_t sg)
 	s->seg = sg;
 	s->cur = g->p;
 	s->end = g->end;
-	s->key = rd64(s->cur);
+	s->key = rec_seq(s->cur);
 }
 
 /* Streams: the event blocks (runs) of one thread in file order, as long as
@@ -635,7 +647,7 @@ static int merge_next(struct merge *M, struct ev *e)
 		return 0;
 	struct stream *s = &M->s[M->heap[0]];
 	ev_decode(s->cur, s->tid, e);
-	s->cur += EV_SIZE + 8 * (size_t)e->nframes;
+	s->cur += rec_size(s->cur);
 	if (s->cur >= s->end) {
 		size_t nx = M->L->sg[s->seg].next;
 		if (nx != NONE)
@@ -647,7 +659,7 @@ static int merge_next(struct merge *M, struct ev *e)
 			return 1;
 		}
 	} else
-		s->key = rd64(s->cur);
+		s->key = rec_seq(s->cur);
 	sift_down(M, 0);
 	return 1;
 }
@@ -661,11 +673,11 @@ static void merge_free(struct merge *M)
 /* all events, in file order (no merge): for collecting addresses */
 #define FOR_EACH_EVENT_IN_FILE(L, e)                                                      \
 	for (size_t bi_ = 0; bi_ < (L)->nb; bi_++)                                        \
-		if ((L)->b[bi_].kind == K_EVENTS)                                         \
+		if ((L)->b[bi_].kind == KMM_TB_EVENTS)                                         \
 			for (const uint8_t *p_ = (L)->m + (L)->b[bi_].off + BLK_HDR,      \
 					   *pe_ = p_ + (L)->b[bi_].size;                   \
 			     p_ < pe_ && (ev_decode(p_, (L)->b[bi_].tid, &(e)), 1);       \
-			     p_ += EV_SIZE + 8 * (size_t)(e).nframes)
+			     p_ += rec_size(p_))
 
 /* ====================================================================== */
 /* maps snapshots, ELF files, symbols                                     */
@@ -787,12 +799,12 @@ static void parse_maps_text(struct log *L, char *text, size_t len)
 static void parse_maps(struct log *L)
 {
 	for (size_t i = 0; i < L->nb;) {
-		if (L->b[i].kind != K_MAPS) {
+		if (L->b[i].kind != KMM_TB_MAPS) {
 			i++;
 			continue;
 		}
 		size_t j = i, len = 0;
-		while (j < L->nb && L->b[j].kind == K_MAPS && L->b[j].tid == L->b[i].tid)
+		while (j < L->nb && L->b[j].kind == KMM_TB_MAPS && L->b[j].tid == L->b[i].tid)
 			len += L->b[j++].size;
 		char *text = xrealloc(NULL, len + 1), *q = text;
 		for (size_t k = i; k < j; k++) {
@@ -1272,7 +1284,7 @@ static void want_all_sites(const struct log *L)
 		return;
 	FOR_EACH_EVENT_IN_FILE(L, e)
 	{
-		if (e.type >= T_MALLOC && e.type <= T_MEMALIGN) {
+		if (kmm_trace_is_call(e.type)) {
 			sym_want(e.d);
 			for (unsigned i = 0; i < e.nframes; i++)
 				sym_want(ev_frame(&e, i));
@@ -1284,27 +1296,19 @@ static void want_all_sites(const struct log *L)
 /* names                                                                  */
 /* ====================================================================== */
 
-static const char *path_name(unsigned p)
-{
-	static const char *n[] = {NULL, "tcache", "fastbin", "smallbin", "unsorted", "remainder",
-				  "largebin", "binmap", "top", "brk", "arena-heap", "vmalloc-new",
-				  "vmalloc-reused", "in-place", "remote", "vfree"};
-	return p < sizeof n / sizeof n[0] ? n[p] : NULL;
-}
-
 static const char *path_str(unsigned p, char *buf, size_t n)
 {
-	const char *s = path_name(p);
+	const char *s = kmm_trace_path_name(p);
 	if (s)
 		return s;
 	snprintf(buf, n, "path %u", p);
 	return buf;
 }
 
+/* the name of a malloc-family call */
 static const char *op_name(unsigned t)
 {
-	static const char *n[] = {"?", "malloc", "calloc", "realloc", "free", "memalign"};
-	return t < 6 ? n[t] : "?";
+	return kmm_trace_is_call(t) ? kmm_trace_type_name(t) : "?";
 }
 
 static const char *region_kind(uint64_t k)
@@ -1467,68 +1471,67 @@ static void dump_event(FILE *o, const struct ev *e)
 	char b1[64], b2[64], b3[64], b4[128];
 	fprintf(o, "#%" PRIu64 " +%ss tid %" PRIu32 " ", e->seq, hsecs(e->time, b1, sizeof b1), e->tid);
 	switch (e->type) {
-	case T_MALLOC:
+	case KMM_TR_MALLOC:
 		fprintf(o, "malloc(%" PRIu64 ") = %s", e->b, ptr_str(e->a, b1, sizeof b1));
 		goto served;
-	case T_CALLOC:
+	case KMM_TR_CALLOC:
 		if (e->c && e->b % e->c == 0)
 			fprintf(o, "calloc(%" PRIu64 ", %" PRIu64 ") = %s", e->c, e->b / e->c, ptr_str(e->a, b1, sizeof b1));
 		else
 			fprintf(o, "calloc(%" PRIu64 ", ?) [%" PRIu64 " bytes] = %s", e->c, e->b, ptr_str(e->a, b1, sizeof b1));
 		goto served;
-	case T_REALLOC:
+	case KMM_TR_REALLOC:
 		fprintf(o, "realloc(%s, %" PRIu64 ") = %s", ptr_str(e->c, b2, sizeof b2), e->b, ptr_str(e->a, b1, sizeof b1));
 		goto served;
-	case T_MEMALIGN:
+	case KMM_TR_MEMALIGN:
 		fprintf(o, "memalign(%" PRIu32 ", %" PRIu64 ") = %s", e->aux, e->b, ptr_str(e->a, b1, sizeof b1));
 	served:
 		if (e->a || e->path)
 			fprintf(o, " [%s]", path_str(e->path, b3, sizeof b3));
 		print_site(o, e->d);
 		break;
-	case T_FREE:
+	case KMM_TR_FREE:
 		fprintf(o, "free(%s) %" PRIu64 " bytes [%s]", ptr_str(e->c, b1, sizeof b1), e->b, path_str(e->path, b3, sizeof b3));
 		print_site(o, e->d);
 		break;
-	case T_BRK: {
+	case KMM_TR_BRK: {
 		int64_t delta = (int64_t)(e->b - e->a);
 		hbytes((double)(delta < 0 ? -delta : delta), b4, sizeof b4);
 		fprintf(o, "brk 0x%" PRIx64 " -> 0x%" PRIx64 " (%c%s) = %s", e->a, e->b, delta < 0 ? '-' : '+', b4,
 			hresult(e->d, b1, sizeof b1));
 		break;
 	}
-	case T_MMAP:
+	case KMM_TR_MMAP:
 		fprintf(o, "mmap(%s, %" PRIu64 ", %s, %s) = %s", ptr_str(e->a, b1, sizeof b1), e->b,
 			prot_str(e->c & 0xffffffffu, b2, sizeof b2), mmap_flags_str(e->c >> 32, b4, sizeof b4),
 			hresult(e->d, b3, sizeof b3));
 		break;
-	case T_MUNMAP:
+	case KMM_TR_MUNMAP:
 		fprintf(o, "munmap(0x%" PRIx64 ", %" PRIu64 ") = %s", e->a, e->b,
 			is_err(e->d) ? hresult(e->d, b1, sizeof b1) : "0");
 		break;
-	case T_MPROTECT:
+	case KMM_TR_MPROTECT:
 		fprintf(o, "mprotect(0x%" PRIx64 ", %" PRIu64 ", %s) = %s", e->a, e->b, prot_str(e->c, b2, sizeof b2),
 			is_err(e->d) ? hresult(e->d, b1, sizeof b1) : "0");
 		break;
-	case T_MADVISE:
+	case KMM_TR_MADVISE:
 		fprintf(o, "madvise(0x%" PRIx64 ", %" PRIu64 ", %s) = %s", e->a, e->b, advice_str(e->c, b2, sizeof b2),
 			is_err(e->d) ? hresult(e->d, b1, sizeof b1) : "0");
 		break;
-	case T_MREMAP:
+	case KMM_TR_MREMAP:
 		fprintf(o, "mremap(0x%" PRIx64 ", %" PRIu64 ", %" PRIu64 ", %s) = %s", e->a, e->b, e->c,
 			mremap_flags_str(e->aux, b2, sizeof b2), hresult(e->d, b1, sizeof b1));
 		break;
-	case T_REGION_ADD:
-	case T_REGION_UPDATE:
-	case T_REGION_DELETE:
-		fprintf(o, "region %s 0x%" PRIx64 "-0x%" PRIx64 " (%s) %s",
-			e->type == T_REGION_ADD ? "add" : e->type == T_REGION_UPDATE ? "update" : "delete", e->a, e->b,
+	case KMM_TR_REGION_ADD:
+	case KMM_TR_REGION_UPDATE:
+	case KMM_TR_REGION_DEL:
+		fprintf(o, "%s 0x%" PRIx64 "-0x%" PRIx64 " (%s) %s", kmm_trace_type_name(e->type), e->a, e->b,
 			hbytes((double)(e->b - e->a), b4, sizeof b4), region_kind(e->c));
-		if (e->type == T_REGION_ADD)
+		if (e->type == KMM_TR_REGION_ADD)
 			fprintf(o, ", %s, %s", prot_str(e->aux & 0xff, b2, sizeof b2),
 				(e->aux >> 8) ? "populated when mapped" : "on demand");
 		break;
-	case T_POPULATE:
+	case KMM_TR_POPULATE:
 		fprintf(o, "populate 0x%" PRIx64 " %" PRIu64 " bytes, %s: ", e->a, e->b,
 			e->aux == 1 ? "populated when mapped" : e->aux == 0 ? "on demand" : "method ?");
 		if (e->d == UINT64_MAX)
@@ -1536,30 +1539,28 @@ static void dump_event(FILE *o, const struct ev *e)
 		else
 			fprintf(o, "%" PRIu64 " pages resident", e->d);
 		break;
-	case T_SLAB_ALLOC:
+	case KMM_TR_SLAB_ALLOC:
 		fprintf(o, "slab alloc 0x%" PRIx64 " %" PRIu64 " bytes (cache %" PRIu32 ")", e->a, e->b, e->aux);
 		break;
-	case T_SLAB_FREE:
+	case KMM_TR_SLAB_FREE:
 		fprintf(o, "slab free 0x%" PRIx64 " %" PRIu64 " bytes (cache %" PRIu32 ")", e->c, e->b, e->aux);
 		break;
-	case T_VMALLOC:
+	case KMM_TR_VMALLOC:
 		fprintf(o, "vmalloc 0x%" PRIx64 " %" PRIu64 " bytes for %" PRIu64 " (%s)", e->a, e->b, e->c,
-			e->path == 11 ? "new area" : e->path == 12 ? "reused area" : "?");
+			e->path == KMM_TP_VMALLOC_NEW ? "new area" : e->path == KMM_TP_VMALLOC_REUSED ? "reused area" : "?");
 		break;
-	case T_VFREE:
+	case KMM_TR_VFREE:
 		fprintf(o, "vfree 0x%" PRIx64 " %" PRIu64 " bytes", e->c, e->b);
 		break;
-	case T_VREALLOC:
+	case KMM_TR_VREALLOC:
 		fprintf(o, "vrealloc 0x%" PRIx64 " %" PRIu64 " bytes -> 0x%" PRIx64 " %" PRIu64 " bytes%s", e->c, e->d,
 			e->a, e->b, e->a == e->c ? " (in place)" : " (moved)");
 		break;
-	case T_THREAD_START:
-		fprintf(o, "thread start");
+	case KMM_TR_THREAD_START:
+	case KMM_TR_THREAD_EXIT:
+		fputs(kmm_trace_type_name(e->type), o);
 		break;
-	case T_THREAD_EXIT:
-		fprintf(o, "thread exit");
-		break;
-	case T_FORK:
+	case KMM_TR_FORK:
 		/* docs/trace.md: 0 in the parent, the parent's pid in the child */
 		if (e->a)
 			fprintf(o, "fork: this is the child of %" PRIu64, e->a);
@@ -1621,7 +1622,7 @@ struct plotdata {
 
 struct stats {
 	uint64_t nevents, tlast;
-	struct opstat op[6];
+	struct opstat op[KMM_TR_MEMALIGN + 1]; /* by type: the malloc family */
 	struct opstat apath[16], fpath[16];
 	uint64_t sclass[64];
 	uint64_t live, live_blocks, peak, peak_blocks, peak_seq, peak_time;
@@ -1837,9 +1838,9 @@ static void st_event(struct stats *s, const struct ev *e)
 	if (e->time > s->tlast)
 		s->tlast = e->time;
 	switch (e->type) {
-	case T_MALLOC:
-	case T_CALLOC:
-	case T_MEMALIGN:
+	case KMM_TR_MALLOC:
+	case KMM_TR_CALLOC:
+	case KMM_TR_MEMALIGN:
 		s->op[e->type].calls++;
 		if (!e->a)
 			s->op[e->type].failed++;
@@ -1848,29 +1849,29 @@ static void st_event(struct stats *s, const struct ev *e)
 			st_alloc(s, e, e->a, e->b);
 		}
 		break;
-	case T_REALLOC:
-		s->op[T_REALLOC].calls++;
+	case KMM_TR_REALLOC:
+		s->op[KMM_TR_REALLOC].calls++;
 		if (!e->a) {
 			if (e->b == 0 && e->c) /* realloc(p, 0) freed p */
 				st_free(s, e->c);
 			else
-				s->op[T_REALLOC].failed++;
+				s->op[KMM_TR_REALLOC].failed++;
 		} else {
-			s->op[T_REALLOC].bytes += e->b;
+			s->op[KMM_TR_REALLOC].bytes += e->b;
 			if (e->c && !st_free(s, e->c))
 				s->unknown_realloc++;
 			st_alloc(s, e, e->a, e->b);
 		}
 		break;
-	case T_FREE:
-		s->op[T_FREE].calls++;
-		s->op[T_FREE].bytes += e->b;
+	case KMM_TR_FREE:
+		s->op[KMM_TR_FREE].calls++;
+		s->op[KMM_TR_FREE].bytes += e->b;
 		s->fpath[e->path & 15].calls++;
 		s->fpath[e->path & 15].bytes += e->b;
 		if (!st_free(s, e->c))
 			s->unknown_free++;
 		break;
-	case T_BRK:
+	case KMM_TR_BRK:
 		s->sc[SC_BRK].calls++;
 		if (!s->brk_seen) {
 			s->brk_seen = 1;
@@ -1886,7 +1887,7 @@ static void st_event(struct stats *s, const struct ev *e)
 			s->brk_cur = e->d;
 		}
 		break;
-	case T_MMAP:
+	case KMM_TR_MMAP:
 		s->sc[SC_MMAP].calls++;
 		if (is_err(e->d))
 			s->sc[SC_MMAP].failed++;
@@ -1895,10 +1896,10 @@ static void st_event(struct stats *s, const struct ev *e)
 			s->mapped += (int64_t)e->b;
 		}
 		break;
-	case T_MUNMAP:
-	case T_MPROTECT:
-	case T_MADVISE: {
-		int k = e->type == T_MUNMAP ? SC_MUNMAP : e->type == T_MPROTECT ? SC_MPROTECT : SC_MADVISE;
+	case KMM_TR_MUNMAP:
+	case KMM_TR_MPROTECT:
+	case KMM_TR_MADVISE: {
+		int k = e->type == KMM_TR_MUNMAP ? SC_MUNMAP : e->type == KMM_TR_MPROTECT ? SC_MPROTECT : SC_MADVISE;
 		s->sc[k].calls++;
 		if (is_err(e->d))
 			s->sc[k].failed++;
@@ -1909,7 +1910,7 @@ static void st_event(struct stats *s, const struct ev *e)
 		}
 		break;
 	}
-	case T_MREMAP:
+	case KMM_TR_MREMAP:
 		s->sc[SC_MREMAP].calls++;
 		if (is_err(e->d))
 			s->sc[SC_MREMAP].failed++;
@@ -1922,26 +1923,26 @@ static void st_event(struct stats *s, const struct ev *e)
 			s->mapped += (int64_t)(e->c - e->b);
 		}
 		break;
-	case T_REGION_ADD: s->reg_add++; break;
-	case T_REGION_UPDATE: s->reg_upd++; break;
-	case T_REGION_DELETE: s->reg_del++; break;
-	case T_POPULATE:
+	case KMM_TR_REGION_ADD: s->reg_add++; break;
+	case KMM_TR_REGION_UPDATE: s->reg_upd++; break;
+	case KMM_TR_REGION_DEL: s->reg_del++; break;
+	case KMM_TR_POPULATE:
 		s->populates++;
 		if (e->d != UINT64_MAX)
 			s->pop_pages += e->d;
 		break;
-	case T_SLAB_ALLOC:
+	case KMM_TR_SLAB_ALLOC:
 		s->slab_allocs++;
 		s->slab_alloc_bytes += e->b;
 		s->slab_live += (int64_t)e->b;
 		break;
-	case T_SLAB_FREE:
+	case KMM_TR_SLAB_FREE:
 		s->slab_frees++;
 		s->slab_free_bytes += e->b;
 		s->slab_live -= (int64_t)e->b;
 		break;
-	case T_VMALLOC:
-		if (e->path == 12)
+	case KMM_TR_VMALLOC:
+		if (e->path == KMM_TP_VMALLOC_REUSED)
 			s->vm_reused++;
 		else
 			s->vm_new++;
@@ -1950,19 +1951,19 @@ static void st_event(struct stats *s, const struct ev *e)
 		if (s->vm_live > 0 && (uint64_t)s->vm_live > s->vm_peak)
 			s->vm_peak = (uint64_t)s->vm_live;
 		break;
-	case T_VFREE:
+	case KMM_TR_VFREE:
 		s->vm_frees++;
 		s->vm_free_bytes += e->b;
 		s->vm_live -= (int64_t)e->b;
 		break;
-	case T_VREALLOC:   /* an area grown or shrunk (in place or moved) */
+	case KMM_TR_VREALLOC:   /* an area grown or shrunk (in place or moved) */
 		s->vm_live += (int64_t)e->b - (int64_t)e->d;
 		if (s->vm_live > 0 && (uint64_t)s->vm_live > s->vm_peak)
 			s->vm_peak = (uint64_t)s->vm_live;
 		break;
-	case T_THREAD_START: s->thr_start++; break;
-	case T_THREAD_EXIT: s->thr_exit++; break;
-	case T_FORK: s->forks++; break;
+	case KMM_TR_THREAD_START: s->thr_start++; break;
+	case KMM_TR_THREAD_EXIT: s->thr_exit++; break;
+	case KMM_TR_FORK: s->forks++; break;
 	default: s->unknown_types++;
 	}
 	if (s->mapped > 0 && (uint64_t)s->mapped > s->mapped_peak)
@@ -2071,11 +2072,11 @@ static int cmd_summary(struct log *L, unsigned top)
 		fprintf(o, "unknown        %" PRIu64 " events of unknown types\n", s->unknown_types);
 
 	fprintf(o, "\noperation           calls     failed            bytes\n");
-	static const unsigned order[] = {T_MALLOC, T_CALLOC, T_REALLOC, T_MEMALIGN, T_FREE};
+	static const unsigned order[] = {KMM_TR_MALLOC, KMM_TR_CALLOC, KMM_TR_REALLOC, KMM_TR_MEMALIGN, KMM_TR_FREE};
 	for (size_t i = 0; i < 5; i++) {
 		const struct opstat *p = &s->op[order[i]];
 		fprintf(o, "  %-12s %10" PRIu64 " %10" PRIu64 " %16" PRIu64 "%s\n", op_name(order[i]), p->calls, p->failed,
-			p->bytes, order[i] == T_FREE ? "  (usable size freed)" : "");
+			p->bytes, order[i] == KMM_TR_FREE ? "  (usable size freed)" : "");
 	}
 
 	fprintf(o, "\nserved by           calls            bytes\n");
@@ -2172,24 +2173,24 @@ static int cmd_summary(struct log *L, unsigned top)
 static int cmp_leak(const void *x, const void *y)
 {
 	const struct lent *a = x, *b = y;
-	uint64_t ca = rd64(a->rec + 48), cb = rd64(b->rec + 48);
+	uint64_t ca = rec_caller(a->rec), cb = rec_caller(b->rec);
 	if (ca != cb)
 		return ca < cb ? -1 : 1;
-	unsigned na = rd16(a->rec + 18), nb = rd16(b->rec + 18);
+	unsigned na = rec_nframes(a->rec), nb = rec_nframes(b->rec);
 	if (na != nb)
 		return na < nb ? -1 : 1;
-	int c = memcmp(a->rec + EV_SIZE, b->rec + EV_SIZE, 8 * (size_t)na);
+	int c = memcmp(rec_frames(a->rec), rec_frames(b->rec), KMM_TRACE_FRAME_SIZE * (size_t)na);
 	if (c)
 		return c;
-	uint64_t sa = rd64(a->rec), sb = rd64(b->rec);
+	uint64_t sa = rec_seq(a->rec), sb = rec_seq(b->rec);
 	return sa < sb ? -1 : sa > sb;
 }
 
 static int same_site(const struct lent *a, const struct lent *b)
 {
-	unsigned na = rd16(a->rec + 18);
-	return rd64(a->rec + 48) == rd64(b->rec + 48) && na == rd16(b->rec + 18) &&
-	       !memcmp(a->rec + EV_SIZE, b->rec + EV_SIZE, 8 * (size_t)na);
+	unsigned na = rec_nframes(a->rec);
+	return rec_caller(a->rec) == rec_caller(b->rec) && na == rec_nframes(b->rec) &&
+	       !memcmp(rec_frames(a->rec), rec_frames(b->rec), KMM_TRACE_FRAME_SIZE * (size_t)na);
 }
 
 struct lgroup { size_t first, n; uint64_t bytes; };
@@ -2261,7 +2262,7 @@ static int cmd_leaks(struct log *L, int all)
 		for (size_t k = 0; k < show; k++) {
 			const struct lent *x = &v[g[i].first + k];
 			fprintf(o, "    0x%-14" PRIx64 " %10" PRIu64 " bytes  %-8s  seq %-8" PRIu64 "  +%ss  tid %" PRIu32 "\n",
-				x->ptr, x->size, op_name(x->rec[16]), rd64(x->rec), hsecs(rd64(x->rec + 8), b2, sizeof b2),
+				x->ptr, x->size, op_name(rec_type(x->rec)), rec_seq(x->rec), hsecs(rec_time(x->rec), b2, sizeof b2),
 				x->tid);
 		}
 		if (show < g[i].n)
@@ -2291,23 +2292,23 @@ static int cmd_mtrace(struct log *L)
 	merge_init(&M, L);
 	struct ev e;
 	while (merge_next(&M, &e)) {
-		if (e.type < T_MALLOC || e.type > T_MEMALIGN)
+		if (!kmm_trace_is_call(e.type))
 			continue;
 		const char *w = e.d ? sym_where(e.d, wb, sizeof wb) : "";
 		switch (e.type) {
-		case T_MALLOC:
-		case T_CALLOC:
-		case T_MEMALIGN:
+		case KMM_TR_MALLOC:
+		case KMM_TR_CALLOC:
+		case KMM_TR_MEMALIGN:
 			if (e.a)
 				fprintf(o, "%s+ 0x%" PRIx64 " %#" PRIx64 "\n", w, e.a, e.b);
 			else
 				fprintf(o, "%s+ (nil) %#" PRIx64 "\n", w, e.b);
 			break;
-		case T_FREE:
+		case KMM_TR_FREE:
 			if (e.c)
 				fprintf(o, "%s- 0x%" PRIx64 "\n", w, e.c);
 			break;
-		case T_REALLOC:
+		case KMM_TR_REALLOC:
 			if (!e.a) {
 				if (e.b)
 					fprintf(o, "%s! %s%" PRIx64 " %#" PRIx64 "\n", w, e.c ? "0x" : "(nil)", e.c, e.b);
