@@ -2,12 +2,19 @@
 ## (docs/trace.md), and its tests.
 
 # The reader: C11 and libc only (it runs addr2line, when installed, to find
-# source lines).
-bin_PROGRAMS = tools/kmm-trace
+# source lines).  tools/trace/kmm-trace.h says which file holds what.
 # The format is src/trace_format.h, shared with the writer (src/trace.c)
-# and tracegen; AM_CPPFLAGS has -I$(top_srcdir)/src.  Listed here so that
-# make dist packs it (libkmmcore's list in Makefile.am does not name it).
-tools_kmm_trace_SOURCES = tools/kmm-trace.c src/trace_format.h
+# and tracegen; AM_CPPFLAGS has -I$(top_srcdir)/src.  The header is listed
+# here so that make dist packs it (libkmmcore's list in Makefile.am does not
+# name it).
+bin_PROGRAMS = tools/kmm-trace
+tools_kmm_trace_SOURCES = \
+	tools/trace/kmm-trace.h src/trace_format.h \
+	tools/trace/util.c tools/trace/log.c tools/trace/merge.c \
+	tools/trace/maps.c tools/trace/elf.c tools/trace/symbols.c \
+	tools/trace/names.c tools/trace/analysis.c \
+	tools/trace/dump.c tools/trace/summary.c tools/trace/leaks.c \
+	tools/trace/mtrace.c tools/trace/plot.c tools/trace/main.c
 tools_kmm_trace_CFLAGS = -Wall -Wextra -O2
 
 # tracegen writes synthetic logs with known contents; trace-reader.sh checks
