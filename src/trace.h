@@ -1,7 +1,7 @@
 /*
  * trace.h — the allocation trace log writer (KMM_TRACE=FILE).  The format
  * is src/trace_format.h (docs/trace.md describes it); the reader is
- * tools/kmm-trace.c.
+ * kmm-trace (tools/trace/).
  *
  * Low in the house: the heap side, the kernel side and the OS layer report
  * to it; it depends on nothing in kmm but sys.h (raw system calls) and
