@@ -123,14 +123,7 @@ uint64_t kt_obj_vaddr(const struct obj *o, uint64_t fileoff)
 
 const struct fsym *kt_obj_sym(const struct obj *o, uint64_t va)
 {
-	size_t lo = 0, hi = o->nfs;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (o->fs[mid].value <= va)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	size_t lo = kt_upper_bound(o->fs, o->nfs, sizeof *o->fs, offsetof(struct fsym, value), va);
 	/* the nearest symbol at or below va that contains it (or is unsized) */
 	for (size_t i = lo; i-- > 0 && lo - i <= 8;) {
 		const struct fsym *f = &o->fs[i];

@@ -44,7 +44,8 @@
  *                record), ev_decode, ev_frame, hash64, GROW,
  *                FOR_EACH_EVENT_IN_FILE
  *   util.c       kt_fatal (exit 2), kt_x* allocation that cannot fail,
- *                kt_hbytes, kt_hsecs, kt_is_err
+ *                kt_hbytes, kt_hsecs, kt_is_err, kt_upper_bound (binary
+ *                search in the symbols and the maps)
  *   log.c        the log: kt_log_open maps and validates the file, indexes
  *                its blocks, splits event blocks into ordered runs, reads
  *                the info block; kt_log_cut, kt_warn_cut, kt_prog_name
@@ -101,6 +102,9 @@ const char *kt_hbytes(double v, char *buf, size_t n);
 const char *kt_hsecs(uint64_t ns, char *buf, size_t n);
 /* a system call result: -errno in [-4095, -1] */
 int kt_is_err(uint64_t r);
+/* In n elements of `size` bytes, sorted by the uint64_t at offset `key` of
+ * each: how many have a key <= a (the index of the first one above a). */
+size_t kt_upper_bound(const void *base, size_t n, size_t size, size_t key, uint64_t a);
 
 #define GROW(arr, n, cap)                                                    \
 	do {                                                                 \

@@ -120,14 +120,7 @@ void kt_parse_maps(struct log *L)
 
 static const struct maprange *snap_find(const struct snap *s, uint64_t a)
 {
-	size_t lo = 0, hi = s->n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (s->r[mid].start <= a)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	size_t lo = kt_upper_bound(s->r, s->n, sizeof *s->r, offsetof(struct maprange, start), a);
 	if (lo == 0)
 		return NULL;
 	const struct maprange *r = &s->r[lo - 1];

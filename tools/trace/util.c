@@ -87,4 +87,20 @@ const char *kt_hsecs(uint64_t ns, char *buf, size_t n)
 }
 
 /* a system call result: -errno in [-4095, -1] */
+size_t kt_upper_bound(const void *base, size_t n, size_t size, size_t key, uint64_t a)
+{
+	const char *p = base;
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		uint64_t k;
+		memcpy(&k, p + mid * size + key, sizeof k);
+		if (k <= a)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 int kt_is_err(uint64_t r) { return (int64_t)r < 0 && (int64_t)r >= -4095; }
