@@ -1,13 +1,13 @@
 /*
  * trace_format.h — the binary format of the allocation trace log, version 1:
  * the one definition of it in code.  docs/trace.md describes it in prose
- * (tables of the same offsets, the meaning of every field); where the two
- * disagree, both are wrong.
+ * (tables of the same offsets, the meaning of every field): change both
+ * together.  The _Static_asserts at the end pin the layout to the tables.
  *
  * Included by the writer (src/trace.c, through trace.h), the reader
  * (tools/trace/, kmm-trace) and the test generator (tests/progs/tracegen.c).
  * The reader and tracegen are plain programs built without kmm, so this
- * header is self-contained: C11 and <stdint.h>/<stddef.h> only, nothing of
+ * header is self-contained: C11 and <stddef.h>/<stdint.h> only, nothing of
  * kmm's.
  *
  * All integers in the file are little-endian.  The structs below have the
@@ -201,8 +201,7 @@ static const char *const kmm_trace_path_names[] = {
 /* The name of an event type or path, or NULL for a number that has none. */
 static inline const char *kmm_trace_type_name(unsigned type)
 {
-	return type < sizeof kmm_trace_type_names / sizeof kmm_trace_type_names[0] ? kmm_trace_type_names[type]
-										  : NULL;
+	return type <= KMM_TR_LAST ? kmm_trace_type_names[type] : NULL;
 }
 
 static inline const char *kmm_trace_path_name(unsigned path)
