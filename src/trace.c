@@ -1,5 +1,6 @@
 /*
- * trace.c — the allocation trace log writer.  Format: docs/trace.md.
+ * trace.c — the allocation trace log writer.  Format: trace_format.h, which
+ * docs/trace.md describes.
  *
  * Theory.  Every event gets a number from one process-wide counter (an
  * atomic add), so the order of events across threads is exact, and goes
@@ -40,35 +41,6 @@
 
 bool kmm_trace_on;
 
-/* ---- the format (docs/trace.md) ---------------------------------------------- */
-
-struct file_header {
-	char magic[8];
-	uint32_t version, header_size, pid, ppid, depth, page_size;
-	uint64_t start_mono, start_real, first_seq, reserved;
-};
-
-enum { BLOCK_EVENTS = 1, BLOCK_MAPS = 2, BLOCK_END = 3, BLOCK_INFO = 4 };
-#define BLOCK_MAGIC 0x424d4d4bu   /* "KMMB" */
-
-struct block_header {
-	uint32_t magic;
-	uint16_t kind, reserved;
-	uint32_t tid, size;
-};
-
-struct event {
-	uint64_t seq, time;
-	uint8_t type, path;
-	uint16_t nframes;
-	uint32_t aux;
-	uint64_t a, b, c, d;
-};
-
-_Static_assert(sizeof(struct file_header) == 64, "file header is 64 bytes");
-_Static_assert(sizeof(struct block_header) == 16, "block header is 16 bytes");
-_Static_assert(sizeof(struct event) == 56, "event record is 56 bytes");
-
 /* ---- state ----------------------------------------------------------------- */
 
 struct tbuf {
@@ -81,7 +53,9 @@ struct tbuf {
 	uint64_t count_flushed;       /* of them written out (flush lock) */
 };
 #define TBUF_DATA_OFF ((sizeof(struct tbuf) + 63) & ~(size_t)63)
-#define TBUF_CAP ((uint32_t)((KMM_TRACE_BUF_SIZE - TBUF_DATA_OFF) / sizeof(struct event) * sizeof(struct event)))
+#define TBUF_CAP                                                                                    \
+	((uint32_t)((KMM_TRACE_BUF_SIZE - TBUF_DATA_OFF) / sizeof(struct kmm_trace_record) *        \
+		    sizeof(struct kmm_trace_record)))
 
 #define STAGE_EVENTS 4
 
@@ -93,7 +67,7 @@ struct tthread {
 	uint8_t exited;               /* after kmm_trace_thread_exit: unbuffered */
 	uint8_t vmalloc_path;
 	uint8_t stage_len;
-	struct event stage[STAGE_EVENTS];
+	struct kmm_trace_record stage[STAGE_EVENTS];
 };
 
 static __thread struct tthread tself __attribute__((tls_model("initial-exec")));
@@ -270,7 +244,7 @@ static void write_iov(struct iovec *iov, int n)
 
 static void write_block(unsigned kind, uint32_t tid, const void *data, size_t size)
 {
-	struct block_header h = { BLOCK_MAGIC, (uint16_t)kind, 0, tid, (uint32_t)size };
+	struct kmm_trace_block_header h = { KMM_TRACE_BLOCK_MAGIC_U32, (uint16_t)kind, 0, tid, (uint32_t)size };
 	struct iovec iov[2] = { { &h, sizeof h }, { (void *)data, size } };
 	write_iov(iov, size > 0 ? 2 : 1);
 }
@@ -314,10 +288,10 @@ static int create_log(bool may_take_plain, uint32_t pid)
 
 static void write_header(uint32_t pid, uint32_t ppid)
 {
-	struct file_header h;
+	struct kmm_trace_file_header h;
 	memset(&h, 0, sizeof h);
-	memcpy(h.magic, "KMMTRACE", 8);
-	h.version = 1;
+	memcpy(h.magic, KMM_TRACE_MAGIC, KMM_TRACE_MAGIC_LEN);
+	h.version = KMM_TRACE_VERSION;
 	h.header_size = sizeof h;
 	h.pid = pid;
 	h.ppid = ppid;
@@ -356,7 +330,7 @@ static void write_info(uint32_t tid)
 		KMM_RAW3(SYS_close, fd, 0, 0);
 	}
 	buf[n++] = '\n';
-	write_block(BLOCK_INFO, tid, buf, n);
+	write_block(KMM_TB_INFO, tid, buf, n);
 }
 
 /* /proc/self/maps, as blocks of whole lines. */
@@ -372,7 +346,7 @@ static void write_maps(uint32_t tid)
 			continue;
 		if (r <= 0)
 			break;
-		write_block(BLOCK_MAPS, tid, buf, (size_t)r);
+		write_block(KMM_TB_MAPS, tid, buf, (size_t)r);
 	}
 	KMM_RAW3(SYS_close, fd, 0, 0);
 }
@@ -414,7 +388,7 @@ static void tbuf_write_locked(struct tbuf *b)
 	uint32_t pos = __atomic_load_n(&b->pos, __ATOMIC_ACQUIRE);
 	uint64_t count = __atomic_load_n(&b->count, __ATOMIC_ACQUIRE);
 	if (pos > b->flushed) {
-		write_block(BLOCK_EVENTS, b->tid, tbuf_data(b) + b->flushed, pos - b->flushed);
+		write_block(KMM_TB_EVENTS, b->tid, tbuf_data(b) + b->flushed, pos - b->flushed);
 		__atomic_add_fetch(&events_written, count - b->count_flushed, __ATOMIC_RELAXED);
 	}
 	b->flushed = pos;
@@ -448,12 +422,12 @@ static void write_stage(struct tthread *ts)
 {
 	if (ts->stage_len == 0)
 		return;
-	write_block(BLOCK_EVENTS, my_tid(ts), ts->stage, ts->stage_len * sizeof(struct event));
+	write_block(KMM_TB_EVENTS, my_tid(ts), ts->stage, ts->stage_len * sizeof(struct kmm_trace_record));
 	__atomic_add_fetch(&events_written, ts->stage_len, __ATOMIC_RELAXED);
 	ts->stage_len = 0;
 }
 
-static void append_to(struct tbuf *b, const struct event *e, const uint64_t *frames)
+static void append_to(struct tbuf *b, const struct kmm_trace_record *e, const uint64_t *frames)
 {
 	uint32_t pos = b->pos;
 	uint32_t len = (uint32_t)(sizeof *e + e->nframes * sizeof(uint64_t));
@@ -490,7 +464,7 @@ static KMM_NOINLINE void get_buffer(struct tthread *ts)
 }
 
 /* e (and its e->nframes frames) into this thread's buffer. */
-static void append(struct tthread *ts, struct event *e, const uint64_t *frames)
+static void append(struct tthread *ts, struct kmm_trace_record *e, const uint64_t *frames)
 {
 	if (KMM_UNLIKELY(ts->buf == NULL)) {
 		/* staged (without its backtrace, if it has one) before asking
@@ -509,14 +483,14 @@ static void append(struct tthread *ts, struct event *e, const uint64_t *frames)
 	if (KMM_UNLIKELY(__atomic_load_n(&finished, __ATOMIC_ACQUIRE))) {
 		/* after the end block: one block per event */
 		e->nframes = 0;
-		write_block(BLOCK_EVENTS, my_tid(ts), e, sizeof *e);
+		write_block(KMM_TB_EVENTS, my_tid(ts), e, sizeof *e);
 		__atomic_add_fetch(&events_written, 1, __ATOMIC_RELAXED);
 		return;
 	}
 	append_to(ts->buf, e, frames);
 }
 
-static void fill(struct event *e, uint64_t seq, unsigned type, unsigned path, uint32_t aux, uint64_t a,
+static void fill(struct kmm_trace_record *e, uint64_t seq, unsigned type, unsigned path, uint32_t aux, uint64_t a,
 		 uint64_t b, uint64_t c, uint64_t d)
 {
 	e->seq = seq == KMM_TRACE_SEQ_NOW ? __atomic_fetch_add(&next_seq, 1, __ATOMIC_RELAXED) : seq;
@@ -535,7 +509,7 @@ KMM_NOINLINE void kmm_trace_event(unsigned type, unsigned path, uint32_t aux, ui
 				  uint64_t c, uint64_t d)
 {
 	struct tthread *ts = &tself;
-	struct event e;
+	struct kmm_trace_record e;
 	fill(&e, KMM_TRACE_SEQ_NOW, type, path, aux, a, b, c, d);
 	if (type == KMM_TR_VMALLOC)
 		ts->vmalloc_path = (uint8_t)path;
@@ -545,12 +519,6 @@ KMM_NOINLINE void kmm_trace_event(unsigned type, unsigned path, uint32_t aux, ui
 uint64_t kmm_trace_reserve(void)
 {
 	return __atomic_fetch_add(&next_seq, 1, __ATOMIC_RELAXED);
-}
-
-KMM_NOINLINE void kmm_trace_call(unsigned type, unsigned path, uint32_t aux, uint64_t a, uint64_t b,
-				 uint64_t c, uint64_t d)
-{
-	kmm_trace_call_at(KMM_TRACE_SEQ_NOW, type, path, aux, a, b, c, d);
 }
 
 KMM_NOINLINE void kmm_trace_call_at(uint64_t seq, unsigned type, unsigned path, uint32_t aux, uint64_t a,
@@ -572,7 +540,7 @@ KMM_NOINLINE void kmm_trace_call_at(uint64_t seq, unsigned type, unsigned path, 
 		for (; i < got && n < trace_depth; i++)
 			frames[n++] = (uint64_t)(uintptr_t)raw[i];
 	}
-	struct event e;
+	struct kmm_trace_record e;
 	fill(&e, seq, type, path, aux, a, b, c, d);
 	e.nframes = (uint16_t)n;
 	append(ts, &e, frames);
@@ -626,9 +594,9 @@ void kmm_trace_finish(void)
 	__atomic_store_n(&finished, true, __ATOMIC_RELEASE);
 	spin_unlock(&registry_lock);
 	write_stage(ts);
-	uint64_t end[2] = { __atomic_load_n(&events_written, __ATOMIC_RELAXED),
-			    __atomic_load_n(&next_seq, __ATOMIC_RELAXED) - 1 };
-	write_block(BLOCK_END, tid, end, sizeof end);
+	struct kmm_trace_end end = { __atomic_load_n(&events_written, __ATOMIC_RELAXED),
+				     __atomic_load_n(&next_seq, __ATOMIC_RELAXED) - 1 };
+	write_block(KMM_TB_END, tid, &end, sizeof end);
 }
 
 /* ---- fork ------------------------------------------------------------------ */

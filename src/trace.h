@@ -1,6 +1,7 @@
 /*
  * trace.h — the allocation trace log writer (KMM_TRACE=FILE).  The format
- * is defined in docs/trace.md; the reader is tools/kmm-trace.c.
+ * is src/trace_format.h (docs/trace.md describes it); the reader is
+ * kmm-trace (tools/trace/).
  *
  * Low in the house: the heap side, the kernel side and the OS layer report
  * to it; it depends on nothing in kmm but sys.h (raw system calls) and
@@ -23,51 +24,8 @@
 
 #include "util/compiler.h"
 
-/* Event types and paths: docs/trace.md, "Layout". */
-enum kmm_trace_type {
-	KMM_TR_MALLOC = 1,
-	KMM_TR_CALLOC = 2,
-	KMM_TR_REALLOC = 3,
-	KMM_TR_FREE = 4,
-	KMM_TR_MEMALIGN = 5,
-	KMM_TR_BRK = 16,
-	KMM_TR_MMAP = 17,
-	KMM_TR_MUNMAP = 18,
-	KMM_TR_MPROTECT = 19,
-	KMM_TR_MADVISE = 20,
-	KMM_TR_MREMAP = 21,
-	KMM_TR_REGION_ADD = 32,
-	KMM_TR_REGION_UPDATE = 33,
-	KMM_TR_REGION_DEL = 34,
-	KMM_TR_POPULATE = 35,
-	KMM_TR_SLAB_ALLOC = 48,
-	KMM_TR_SLAB_FREE = 49,
-	KMM_TR_VMALLOC = 50,
-	KMM_TR_VFREE = 51,
-	KMM_TR_VREALLOC = 52,
-	KMM_TR_THREAD_START = 64,
-	KMM_TR_THREAD_EXIT = 65,
-	KMM_TR_FORK = 66,
-};
-
-enum kmm_trace_path {
-	KMM_TP_NONE = 0,
-	KMM_TP_TCACHE = 1,
-	KMM_TP_FASTBIN = 2,
-	KMM_TP_SMALLBIN = 3,
-	KMM_TP_UNSORTED = 4,
-	KMM_TP_REMAINDER = 5,
-	KMM_TP_LARGEBIN = 6,
-	KMM_TP_BINMAP = 7,
-	KMM_TP_TOP = 8,
-	KMM_TP_BRK = 9,
-	KMM_TP_ARENA_HEAP = 10,
-	KMM_TP_VMALLOC_NEW = 11,
-	KMM_TP_VMALLOC_REUSED = 12,
-	KMM_TP_IN_PLACE = 13,
-	KMM_TP_REMOTE = 14,
-	KMM_TP_VFREE = 15,
-};
+/* The format: event types (KMM_TR_*) and paths (KMM_TP_*) are there. */
+#include "trace_format.h"
 
 /* Whether a trace is being written (read by every hook; set once). */
 extern bool kmm_trace_on;
@@ -91,22 +49,21 @@ bool kmm_trace_start(const char *path, unsigned depth, const struct kmm_trace_pr
 KMM_NOINLINE void kmm_trace_event(unsigned type, unsigned path, uint32_t aux, uint64_t a, uint64_t b,
 				  uint64_t c, uint64_t d);
 
-/* The same for a malloc-family call: with a backtrace of up to the
- * KMM_TRACE_BACKTRACE frames outside kmm, once an unwinder is set. */
-KMM_NOINLINE void kmm_trace_call(unsigned type, unsigned path, uint32_t aux, uint64_t a, uint64_t b,
-				 uint64_t c, uint64_t d);
-#define KMM_TRACE_MAX_FRAMES 64
-
 /* A sequence number taken now for an event recorded later: a free's and a
  * realloc's are taken before the call can hand its block to another
  * thread, so that the block's next malloc, elsewhere, comes after it
  * (docs/trace.md, "Order"). */
 uint64_t kmm_trace_reserve(void);
 #define KMM_TRACE_SEQ_NOW UINT64_MAX
+
+/* Record a malloc-family call, numbered `seq` (from kmm_trace_reserve, or
+ * KMM_TRACE_SEQ_NOW for a number taken now): with a backtrace of up to the
+ * KMM_TRACE_BACKTRACE frames outside kmm, once an unwinder is set. */
+#define KMM_TRACE_MAX_FRAMES 64
 KMM_NOINLINE void kmm_trace_call_at(uint64_t seq, unsigned type, unsigned path, uint32_t aux, uint64_t a,
 				    uint64_t b, uint64_t c, uint64_t d);
 
-/* The unwinder kmm_trace_call uses (libunwind's unw_backtrace, found by
+/* The unwinder kmm_trace_call_at uses (libunwind's unw_backtrace, found by
  * the library constructor: init.c), and the range of kmm's own code,
  * whose frames are left out. */
 void kmm_trace_set_unwinder(int (*fn)(void **frames, int max), uintptr_t lo, uintptr_t hi);

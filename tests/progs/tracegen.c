@@ -1,5 +1,6 @@
 /*
- * tracegen — writes synthetic kmm trace logs (docs/trace.md, version 1) for
+ * tracegen — writes synthetic kmm trace logs (src/trace_format.h,
+ * docs/trace.md) for
  * tests/integration/trace-reader.sh, which checks kmm-trace's output
  * against what this program wrote.
  *
@@ -37,6 +38,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "trace_format.h"
 
 #define NOINLINE __attribute__((noinline))
 #define BUFSZ 65536 /* a thread's buffer, as kmm's writer */
@@ -129,19 +132,25 @@ static void wr(const void *p, size_t n)
 	}
 }
 
+/* the offset of a field in the file (byte by byte: little-endian on any host) */
+#define FH(f) offsetof(struct kmm_trace_file_header, f)
+#define BH(f) offsetof(struct kmm_trace_block_header, f)
+#define EV(f) offsetof(struct kmm_trace_record, f)
+#define END(f) offsetof(struct kmm_trace_end, f)
+
 static void header(uint32_t pid, uint32_t btdepth, uint64_t first_seq)
 {
-	uint8_t h[64] = {0};
-	memcpy(h, "KMMTRACE", 8);
-	put32(h + 8, 1);
-	put32(h + 12, 64);
-	put32(h + 16, pid);
-	put32(h + 20, 0);
-	put32(h + 24, btdepth);
-	put32(h + 28, 4096);
-	put64(h + 32, 3600ull * 1000000000ull);         /* CLOCK_MONOTONIC */
-	put64(h + 40, 1700000000ull * 1000000000ull);   /* 2023-11-14 22:13:20 UTC */
-	put64(h + 48, first_seq);
+	uint8_t h[sizeof(struct kmm_trace_file_header)] = {0};
+	memcpy(h + FH(magic), KMM_TRACE_MAGIC, KMM_TRACE_MAGIC_LEN);
+	put32(h + FH(version), KMM_TRACE_VERSION);
+	put32(h + FH(header_size), sizeof h);
+	put32(h + FH(pid), pid);
+	put32(h + FH(ppid), 0);
+	put32(h + FH(depth), btdepth);
+	put32(h + FH(page_size), 4096);
+	put64(h + FH(start_mono), 3600ull * 1000000000ull);       /* CLOCK_MONOTONIC */
+	put64(h + FH(start_real), 1700000000ull * 1000000000ull); /* 2023-11-14 22:13:20 UTC */
+	put64(h + FH(first_seq), first_seq);
 	wr(h, sizeof h);
 	g_seq = first_seq;
 }
@@ -149,10 +158,11 @@ static void header(uint32_t pid, uint32_t btdepth, uint64_t first_seq)
 /* a block; only `written` bytes of its payload reach the file */
 static void block(uint16_t kind, uint32_t tid, const void *payload, uint32_t size, uint32_t written)
 {
-	uint8_t h[16] = {'K', 'M', 'M', 'B'};
-	put16(h + 4, kind);
-	put32(h + 8, tid);
-	put32(h + 12, size);
+	uint8_t h[sizeof(struct kmm_trace_block_header)] = {0};
+	memcpy(h + BH(magic), KMM_TRACE_BLOCK_MAGIC, KMM_TRACE_BLOCK_MAGIC_LEN);
+	put16(h + BH(kind), kind);
+	put32(h + BH(tid), tid);
+	put32(h + BH(size), size);
 	wr(h, sizeof h);
 	wr(payload, written);
 }
@@ -168,7 +178,7 @@ static void flush(struct tbuf *t)
 {
 	if (!t->len)
 		return;
-	block(1, t->tid, t->buf, (uint32_t)t->len, (uint32_t)t->len);
+	block(KMM_TB_EVENTS, t->tid, t->buf, (uint32_t)t->len, (uint32_t)t->len);
 	g_events += t->n;
 	t->len = 0;
 	t->n = 0;
@@ -177,23 +187,23 @@ static void flush(struct tbuf *t)
 static void event(struct tbuf *t, unsigned type, unsigned path, uint32_t aux, uint64_t a, uint64_t b, uint64_t c,
 		  uint64_t d, unsigned nframes, const uint64_t *frames)
 {
-	size_t need = 56 + 8 * (size_t)nframes;
+	size_t need = sizeof(struct kmm_trace_record) + KMM_TRACE_FRAME_SIZE * (size_t)nframes;
 	if (t->len + need > BUFSZ)
 		flush(t);
 	uint8_t *p = t->buf + t->len;
 	uint64_t seq = g_seq++;
-	put64(p, seq);
-	put64(p + 8, seq * g_tstep);
-	p[16] = (uint8_t)type;
-	p[17] = (uint8_t)path;
-	put16(p + 18, (uint16_t)nframes);
-	put32(p + 20, aux);
-	put64(p + 24, a);
-	put64(p + 32, b);
-	put64(p + 40, c);
-	put64(p + 48, d);
+	put64(p + EV(seq), seq);
+	put64(p + EV(time), seq * g_tstep);
+	p[EV(type)] = (uint8_t)type;
+	p[EV(path)] = (uint8_t)path;
+	put16(p + EV(nframes), (uint16_t)nframes);
+	put32(p + EV(aux), aux);
+	put64(p + EV(a), a);
+	put64(p + EV(b), b);
+	put64(p + EV(c), c);
+	put64(p + EV(d), d);
 	for (unsigned i = 0; i < nframes; i++)
-		put64(p + 56 + 8 * i, frames[i]);
+		put64(p + sizeof(struct kmm_trace_record) + KMM_TRACE_FRAME_SIZE * i, frames[i]);
 	t->len += need;
 	t->n++;
 }
@@ -209,7 +219,7 @@ static void info_block(uint32_t tid, int argc, char **argv)
 	if (k > (int)sizeof buf - 2)
 		k = (int)sizeof buf - 2;
 	buf[k++] = '\n';
-	block(4, tid, buf, (uint32_t)k, (uint32_t)k);
+	block(KMM_TB_INFO, tid, buf, (uint32_t)k, (uint32_t)k);
 }
 
 /* this process's /proc/self/maps, in pieces of 300 bytes (lines split) */
@@ -224,16 +234,16 @@ static void maps_snapshot(uint32_t tid)
 	}
 	for (size_t off = 0; off < len; off += 300) {
 		size_t n = len - off < 300 ? len - off : 300;
-		block(2, tid, text + off, (uint32_t)n, (uint32_t)n);
+		block(KMM_TB_MAPS, tid, text + off, (uint32_t)n, (uint32_t)n);
 	}
 }
 
 static void end_block(uint32_t tid)
 {
-	uint8_t p[16];
-	put64(p, g_events);
-	put64(p + 8, g_seq - 1);
-	block(3, tid, p, sizeof p, sizeof p);
+	uint8_t p[sizeof(struct kmm_trace_end)];
+	put64(p + END(events), g_events);
+	put64(p + END(last_seq), g_seq - 1);
+	block(KMM_TB_END, tid, p, sizeof p, sizeof p);
 }
 
 static void open_out(const char *path)
@@ -259,13 +269,17 @@ static void close_out(void)
 #define BRK0 0x55d0c0a00000ull
 #define H(x) (BRK0 + (x))
 
-/* event shorthands: t = thread buffer, s = site */
-#define MALLOC(t, size, res, path, s) event(t, 1, path, 0, res, size, 0, site[s].pc, 2, site[s].frames)
-#define CALLOC(t, n, sz, res, path, s) event(t, 2, path, 0, res, (n) * (sz), n, site[s].pc, 2, site[s].frames)
-#define REALLOC(t, old, size, res, path, s) event(t, 3, path, 0, res, size, old, site[s].pc, 2, site[s].frames)
-#define FREE(t, ptr, usable, path, s) event(t, 4, path, 0, 0, usable, ptr, site[s].pc, 2, site[s].frames)
-#define MEMALIGN(t, al, size, res, path, s) event(t, 5, path, al, res, size, 0, site[s].pc, 2, site[s].frames)
-#define SYS(t, type, aux, a, b, c, d) event(t, type, 0, aux, a, b, c, d, 0, NULL)
+/* event shorthands: t = thread buffer, s = site; types and paths by their
+ * names in trace_format.h without the KMM_TR_ / KMM_TP_ */
+#define CALL(t, type, path, aux, a, b, c, s) \
+	event(t, KMM_TR_##type, KMM_TP_##path, aux, a, b, c, site[s].pc, 2, site[s].frames)
+#define MALLOC(t, size, res, path, s) CALL(t, MALLOC, path, 0, res, size, 0, s)
+#define CALLOC(t, n, sz, res, path, s) CALL(t, CALLOC, path, 0, res, (n) * (sz), n, s)
+#define REALLOC(t, old, size, res, path, s) CALL(t, REALLOC, path, 0, res, size, old, s)
+#define FREE(t, ptr, usable, path, s) CALL(t, FREE, path, 0, 0, usable, ptr, s)
+#define MEMALIGN(t, al, size, res, path, s) CALL(t, MEMALIGN, path, al, res, size, 0, s)
+#define SYS(t, type, aux, a, b, c, d) event(t, KMM_TR_##type, 0, aux, a, b, c, d, 0, NULL)
+#define VMALLOC(t, path, a, b, c) event(t, KMM_TR_VMALLOC, KMM_TP_##path, 0, a, b, c, 0, 0, NULL)
 #define ENOMEM_ ((uint64_t)-12)
 
 static struct tbuf t1, t2;
@@ -280,67 +294,67 @@ static void known(int mode, int argc, char **argv)
 	info_block(t1.tid, argc, argv);
 	maps_snapshot(t1.tid);
 
-	SYS(&t1, 16, 0, BRK0, BRK0 + 0x21000, 0, BRK0 + 0x21000);          /* 1 brk +132 KiB */
-	SYS(&t1, 32, 3, BRK0, BRK0 + 0x21000, 0, 0);                        /* 2 region add brk heap */
-	SYS(&t1, 48, 2, 0x7f5a00001000ull, 64, 0, 0);                       /* 3 slab alloc */
-	MALLOC(&t1, 32, H(0x2a0), 9, A);                                    /* 4 */
-	MALLOC(&t1, 100, H(0x2d0), 8, B);                                   /* 5 leak */
-	CALLOC(&t1, 10, 8, H(0x340), 8, C);                                 /* 6 */
-	SYS(&t2, 64, 0, 0, 0, 0, 0);                                        /* 7 thread start */
-	SYS(&t2, 17, 0, 0, 67108864, 0x4022ull << 32, 0x7f5a10000000ull);   /* 8 mmap none, private|anon|noreserve */
-	SYS(&t2, 19, 0, 0x7f5a10000000ull, 135168, 3, 0);                   /* 9 mprotect rw */
-	SYS(&t2, 32, 3, 0x7f5a10000000ull, 0x7f5a10021000ull, 2, 0);        /* 10 region add arena heap */
-	MALLOC(&t2, 40, 0x7f5a100008c0ull, 10, G);                          /* 11 leak */
-	REALLOC(&t1, H(0x2a0), 200, H(0x3a0), 8, D);                        /* 12 moves */
-	MEMALIGN(&t1, 64, 256, H(0x480), 8, E);                             /* 13 leak */
-	FREE(&t2, H(0x340), 88, 14, HF);                                    /* 14 remote */
+	SYS(&t1, BRK, 0, BRK0, BRK0 + 0x21000, 0, BRK0 + 0x21000);          /* 1 brk +132 KiB */
+	SYS(&t1, REGION_ADD, 3, BRK0, BRK0 + 0x21000, 0, 0);                /* 2 region add brk heap */
+	SYS(&t1, SLAB_ALLOC, 2, 0x7f5a00001000ull, 64, 0, 0);               /* 3 slab alloc */
+	MALLOC(&t1, 32, H(0x2a0), BRK, A);                                  /* 4 */
+	MALLOC(&t1, 100, H(0x2d0), TOP, B);                                 /* 5 leak */
+	CALLOC(&t1, 10, 8, H(0x340), TOP, C);                               /* 6 */
+	SYS(&t2, THREAD_START, 0, 0, 0, 0, 0);                              /* 7 thread start */
+	SYS(&t2, MMAP, 0, 0, 67108864, 0x4022ull << 32, 0x7f5a10000000ull); /* 8 mmap none, private|anon|noreserve */
+	SYS(&t2, MPROTECT, 0, 0x7f5a10000000ull, 135168, 3, 0);             /* 9 mprotect rw */
+	SYS(&t2, REGION_ADD, 3, 0x7f5a10000000ull, 0x7f5a10021000ull, 2, 0); /* 10 region add arena heap */
+	MALLOC(&t2, 40, 0x7f5a100008c0ull, ARENA_HEAP, G);                  /* 11 leak */
+	REALLOC(&t1, H(0x2a0), 200, H(0x3a0), TOP, D);                      /* 12 moves */
+	MEMALIGN(&t1, 64, 256, H(0x480), TOP, E);                           /* 13 leak */
+	FREE(&t2, H(0x340), 88, REMOTE, HF);                                /* 14 remote */
 	flush(&t2);                                 /* T2's block [7-11, 14] first */
-	SYS(&t1, 17, 0, 0, 8392704, (0x22ull << 32) | 3, 0x7f5a20000000ull); /* 15 mmap rw */
-	SYS(&t1, 32, 3 | 1 << 8, 0x7f5a20000000ull, 0x7f5a20801000ull, 3, 0); /* 16 region add vmalloc area */
-	event(&t1, 50, 11, 0, 0x7f5a20000000ull, 2101248, 2097152, 0, 0, NULL); /* 17 vmalloc new */
-	SYS(&t1, 35, 1, 0x7f5a20000000ull, 2097152, 0, 512);                /* 18 populate */
-	MALLOC(&t1, 2000000, 0x7f5a20000010ull, 11, F);                     /* 19 */
-	CALLOC(&t2, 3, 16, 0x7f5a10000900ull, 8, C);                        /* 20 leak; the peak */
-	REALLOC(&t1, H(0x3a0), 180, H(0x3a0), 13, D);                       /* 21 in place */
-	if (mode == UNORDERED) { /* events 1 and 2: 56 bytes each, no frames */
-		uint8_t tmp[56];
-		memcpy(tmp, t1.buf, 56);
-		memcpy(t1.buf, t1.buf + 56, 56);
-		memcpy(t1.buf + 56, tmp, 56);
+	SYS(&t1, MMAP, 0, 0, 8392704, (0x22ull << 32) | 3, 0x7f5a20000000ull); /* 15 mmap rw */
+	SYS(&t1, REGION_ADD, 3 | 1 << 8, 0x7f5a20000000ull, 0x7f5a20801000ull, 3, 0); /* 16 region add vmalloc area */
+	VMALLOC(&t1, VMALLOC_NEW, 0x7f5a20000000ull, 2101248, 2097152);     /* 17 vmalloc new */
+	SYS(&t1, POPULATE, 1, 0x7f5a20000000ull, 2097152, 0, 512);          /* 18 populate */
+	MALLOC(&t1, 2000000, 0x7f5a20000010ull, VMALLOC_NEW, F);            /* 19 */
+	CALLOC(&t2, 3, 16, 0x7f5a10000900ull, TOP, C);                      /* 20 leak; the peak */
+	REALLOC(&t1, H(0x3a0), 180, H(0x3a0), IN_PLACE, D);                 /* 21 in place */
+	if (mode == UNORDERED) { /* events 1 and 2: one record each, no frames */
+		uint8_t tmp[sizeof(struct kmm_trace_record)];
+		memcpy(tmp, t1.buf, sizeof tmp);
+		memcpy(t1.buf, t1.buf + sizeof tmp, sizeof tmp);
+		memcpy(t1.buf + sizeof tmp, tmp, sizeof tmp);
 	}
 	flush(&t1);                                 /* T1's block [1-6, 12-13, 15-19, 21] */
-	SYS(&t1, 20, 0, 0x7f5a20001000ull, 2093056, 4, 0);                  /* 22 madvise dontneed */
-	event(&t1, 51, 0, 0, 0, 2101248, 0x7f5a20000000ull, 0, 0, NULL);    /* 23 vfree */
-	FREE(&t1, 0x7f5a20000010ull, 2097136, 15, HF);                      /* 24 vfree */
-	SYS(&t1, 17, 0, 0, 1099511762944ull, (0x22ull << 32) | 3, ENOMEM_); /* 25 mmap fails */
-	MALLOC(&t1, 1099511627776ull, 0, 0, I);                             /* 26 fails */
-	SYS(&t2, 17, 0, 0, 65536, (0x22ull << 32) | 3, 0x7f5a30000000ull);  /* 27 mmap */
-	event(&t2, 21, 0, 1, 0x7f5a30000000ull, 65536, 131072, 0x7f5a30100000ull, 0, NULL); /* 28 mremap */
-	SYS(&t2, 18, 0, 0x7f5a30100000ull, 131072, 0, 0);                   /* 29 munmap */
-	MALLOC(&t2, 24, 0x7f5a10000940ull, 1, A);                           /* 30 */
-	FREE(&t2, 0x7f5a10000940ull, 24, 1, HF);                            /* 31 */
-	SYS(&t2, 65, 0, 0, 0, 0, 0);                                        /* 32 thread exit */
+	SYS(&t1, MADVISE, 0, 0x7f5a20001000ull, 2093056, 4, 0);             /* 22 madvise dontneed */
+	SYS(&t1, VFREE, 0, 0, 2101248, 0x7f5a20000000ull, 0);               /* 23 vfree */
+	FREE(&t1, 0x7f5a20000010ull, 2097136, VFREE, HF);                   /* 24 vfree */
+	SYS(&t1, MMAP, 0, 0, 1099511762944ull, (0x22ull << 32) | 3, ENOMEM_); /* 25 mmap fails */
+	MALLOC(&t1, 1099511627776ull, 0, NONE, I);                          /* 26 fails */
+	SYS(&t2, MMAP, 0, 0, 65536, (0x22ull << 32) | 3, 0x7f5a30000000ull); /* 27 mmap */
+	SYS(&t2, MREMAP, 1, 0x7f5a30000000ull, 65536, 131072, 0x7f5a30100000ull); /* 28 mremap */
+	SYS(&t2, MUNMAP, 0, 0x7f5a30100000ull, 131072, 0, 0);               /* 29 munmap */
+	MALLOC(&t2, 24, 0x7f5a10000940ull, TCACHE, A);                      /* 30 */
+	FREE(&t2, 0x7f5a10000940ull, 24, TCACHE, HF);                       /* 31 */
+	SYS(&t2, THREAD_EXIT, 0, 0, 0, 0, 0);                               /* 32 thread exit */
 	flush(&t2);                                 /* T2's block [20, 27-32] */
-	SYS(&t1, 16, 0, BRK0 + 0x21000, BRK0 + 0x20000, 0, BRK0 + 0x20000); /* 33 brk -4 KiB */
-	SYS(&t1, 33, 0, BRK0, BRK0 + 0x20000, 0, 0);                        /* 34 region update */
-	SYS(&t1, 16, 0, BRK0 + 0x20000, BRK0 + 0x1000000, 0, ENOMEM_);      /* 35 brk fails */
-	SYS(&t1, 49, 2, 0, 64, 0x7f5a00001000ull, 0);                       /* 36 slab free */
-	event(&t1, 50, 12, 0, 0x7f5a20000000ull, 1052672, 1048576, 0, 0, NULL); /* 37 vmalloc reused */
-	MALLOC(&t1, 1000000, 0x7f5a20000010ull, 12, F);                     /* 38 leak */
-	SYS(&t1, 66, 0, 0, 0, 0, 0);                                        /* 39 fork (parent) */
-	FREE(&t1, H(0x3a0), 184, 4, HF);                                    /* 40 unsorted */
-	SYS(&t1, 34, 0, 0x7f5a10000000ull, 0x7f5a10021000ull, 2, 0);        /* 41 region delete */
-	MALLOC(&t1, 100, H(0x5a0), 1, B);                                   /* 42 leak */
+	SYS(&t1, BRK, 0, BRK0 + 0x21000, BRK0 + 0x20000, 0, BRK0 + 0x20000); /* 33 brk -4 KiB */
+	SYS(&t1, REGION_UPDATE, 0, BRK0, BRK0 + 0x20000, 0, 0);             /* 34 region update */
+	SYS(&t1, BRK, 0, BRK0 + 0x20000, BRK0 + 0x1000000, 0, ENOMEM_);     /* 35 brk fails */
+	SYS(&t1, SLAB_FREE, 2, 0, 64, 0x7f5a00001000ull, 0);                /* 36 slab free */
+	VMALLOC(&t1, VMALLOC_REUSED, 0x7f5a20000000ull, 1052672, 1048576);  /* 37 vmalloc reused */
+	MALLOC(&t1, 1000000, 0x7f5a20000010ull, VMALLOC_REUSED, F);         /* 38 leak */
+	SYS(&t1, FORK, 0, 0, 0, 0, 0);                                      /* 39 fork (parent) */
+	FREE(&t1, H(0x3a0), 184, UNSORTED, HF);                             /* 40 unsorted */
+	SYS(&t1, REGION_DEL, 0, 0x7f5a10000000ull, 0x7f5a10021000ull, 2, 0); /* 41 region delete */
+	MALLOC(&t1, 100, H(0x5a0), TCACHE, B);                              /* 42 leak */
 	if (mode == CUT) {
 		/* killed while writing T1's last block: half of it reached the file */
-		block(1, t1.tid, t1.buf, (uint32_t)t1.len, (uint32_t)t1.len / 2);
+		block(KMM_TB_EVENTS, t1.tid, t1.buf, (uint32_t)t1.len, (uint32_t)t1.len / 2);
 		printf("events %" PRIu64 "\n", g_events);
 		return;
 	}
 	flush(&t1);                                 /* T1's block [22-26, 33-42] */
 	maps_snapshot(t1.tid);
 	end_block(t1.tid);
-	MALLOC(&t1, 8, H(0x700), 1, B);                                     /* 43 leak, after the end */
+	MALLOC(&t1, 8, H(0x700), TCACHE, B);                                /* 43 leak, after the end */
 	flush(&t1);
 	printf("events %" PRIu64 "\n", g_events);
 }
@@ -367,7 +381,10 @@ static struct bthread {
 
 static void big(uint64_t n, int argc, char **argv)
 {
-	static const unsigned paths[] = {1, 1, 1, 1, 2, 3, 4, 5, 6, 7, 8, 8, 9};
+	static const unsigned paths[] = {KMM_TP_TCACHE,   KMM_TP_TCACHE,   KMM_TP_TCACHE,    KMM_TP_TCACHE,
+					 KMM_TP_FASTBIN,  KMM_TP_SMALLBIN, KMM_TP_UNSORTED,  KMM_TP_REMAINDER,
+					 KMM_TP_LARGEBIN, KMM_TP_BINMAP,   KMM_TP_TOP,       KMM_TP_TOP,
+					 KMM_TP_BRK};
 	static const int msites[] = {A, B, C, D, E, F, G};
 	uint64_t mallocs = 0, frees = 0, live = 0, live_blocks = 0, peak = 0, peak_seq = 0, next_ptr = 0;
 	g_tstep = 100;
@@ -383,7 +400,7 @@ static void big(uint64_t n, int argc, char **argv)
 			uint64_t size = (r >> 20) % 16 == 0 ? 1 + (r >> 24) % 65536 : 1 + (r >> 24) % 512;
 			uint64_t p = 0x7e0000000000ull + (next_ptr++ << 4);
 			int s = msites[(r >> 40) % 7];
-			event(&b->t, 1, paths[(r >> 44) % 13], 0, p, size, 0, site[s].pc, 0, NULL);
+			event(&b->t, KMM_TR_MALLOC, paths[(r >> 44) % 13], 0, p, size, 0, site[s].pc, 0, NULL);
 			b->ptr[b->n] = p;
 			b->size[b->n++] = size;
 			mallocs++;
@@ -395,7 +412,8 @@ static void big(uint64_t n, int argc, char **argv)
 			}
 		} else {
 			size_t j = (size_t)((r >> 24) % b->n);
-			event(&b->t, 4, 1, 0, 0, (b->size[j] + 15) & ~15ull, b->ptr[j], site[HF].pc, 0, NULL);
+			event(&b->t, KMM_TR_FREE, KMM_TP_TCACHE, 0, 0, (b->size[j] + 15) & ~15ull, b->ptr[j], site[HF].pc,
+			      0, NULL);
 			live -= b->size[j];
 			live_blocks--;
 			b->ptr[j] = b->ptr[--b->n];

@@ -1,0 +1,250 @@
+/*
+ * log.c — the log: map the file, check the header, index and validate the
+ * blocks (the first bad one ends the log), split event blocks into runs of
+ * increasing sequence numbers, read the info block.
+ * See kmm-trace.h for what each file of kmm-trace holds.
+ */
+#include "kmm-trace.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void add_seg(struct log *L, const uint8_t *p, const uint8_t *end, uint32_t tid, uint64_t first, uint64_t last)
+{
+	GROW(L->sg, L->nsg, L->capsg);
+	struct seg *g = &L->sg[L->nsg++];
+	g->p = p;
+	g->end = end;
+	g->tid = tid;
+	g->first_seq = first;
+	g->last_seq = last;
+	g->next = NONE;
+	if (first < L->seq_min)
+		L->seq_min = first;
+	if (last > L->seq_max)
+		L->seq_max = last;
+}
+
+/* validate the events of a block (they must tile it exactly) and add its
+ * runs of increasing sequence numbers; fills nev.  Nothing is added when
+ * the block is invalid. */
+static int scan_events(struct log *L, const uint8_t *p, uint32_t size, struct block *b, const char **why)
+{
+	const uint8_t *q = p, *end = p + size;
+	uint32_t n = 0;
+	uint64_t tmax = L->tmax;
+	while (q < end) {
+		size_t left = (size_t)(end - q);
+		if (left < EV_SIZE) {
+			*why = "an event record is cut in the middle";
+			return -1;
+		}
+		size_t rl = rec_size(q);
+		if (rl > left) {
+			*why = "an event's backtrace runs past the block";
+			return -1;
+		}
+		uint64_t t = rec_time(q);
+		if (t > tmax)
+			tmax = t;
+		q += rl;
+		n++;
+	}
+	b->nev = n;
+	L->tmax = tmax;
+	/* the runs */
+	const uint8_t *run = p;
+	uint64_t first = n ? rec_seq(p) : 0, last = first;
+	int backwards = 0;
+	for (q = p; q < end; q += rec_size(q)) {
+		uint64_t sq = rec_seq(q);
+		if (q != run && sq <= last) {
+			add_seg(L, run, q, b->tid, first, last);
+			run = q;
+			first = sq;
+			backwards = 1;
+		}
+		last = sq;
+	}
+	if (n)
+		add_seg(L, run, end, b->tid, first, last);
+	L->unordered += (uint64_t)backwards;
+	return 0;
+}
+
+static void parse_info(struct log *L, const uint8_t *p, uint32_t size)
+{
+	char *t = kt_xstrndup((const char *)p, size);
+	for (char *line = t, *nl; line && *line; line = nl) {
+		nl = strchr(line, '\n');
+		if (nl)
+			*nl++ = 0;
+		if (!strncmp(line, "exe=", 4)) {
+			free(L->exe);
+			L->exe = kt_xstrdup(line + 4);
+		} else if (!strncmp(line, "cmdline=", 8)) {
+			free(L->cmdline);
+			L->cmdline = kt_xstrdup(line + 8);
+		}
+	}
+	free(t);
+}
+
+static void mark_bad(struct log *L, uint64_t off, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void mark_bad(struct log *L, uint64_t off, const char *fmt, ...)
+{
+	va_list ap;
+	L->bad = 1;
+	L->bad_off = off;
+	va_start(ap, fmt);
+	vsnprintf(L->bad_why, sizeof L->bad_why, fmt, ap);
+	va_end(ap);
+}
+
+static int cmp_u32(const void *x, const void *y)
+{
+	uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
+	return a < b ? -1 : a > b;
+}
+
+void kt_log_open(struct log *L, const char *path)
+{
+	memset(L, 0, sizeof *L);
+	L->path = path;
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		kt_fatal("%s: %s", path, strerror(errno));
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		kt_fatal("%s: %s", path, strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		kt_fatal("%s: not a regular file", path);
+	if ((uint64_t)st.st_size < HDR_SIZE)
+		kt_fatal("%s: not a kmm trace log (%lld bytes, shorter than the %d-byte header)", path,
+		      (long long)st.st_size, (int)HDR_SIZE);
+	L->size = (size_t)st.st_size;
+	void *m = mmap(NULL, L->size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (m == MAP_FAILED)
+		kt_fatal("%s: cannot map it: %s", path, strerror(errno));
+	close(fd);
+	madvise(m, L->size, MADV_WILLNEED);
+	L->m = m;
+
+	const uint8_t *h = L->m;
+	if (memcmp(h + FH_AT(magic), KMM_TRACE_MAGIC, KMM_TRACE_MAGIC_LEN))
+		kt_fatal("%s: not a kmm trace log (no " KMM_TRACE_MAGIC " magic)", path);
+	L->version = rd32(h + FH_AT(version));
+	L->hdrsize = rd32(h + FH_AT(header_size));
+	if (L->version != KMM_TRACE_VERSION)
+		kt_fatal("%s: trace log version %u; this kmm-trace reads version %d", path, L->version,
+		      KMM_TRACE_VERSION);
+	if (L->hdrsize < HDR_SIZE || L->hdrsize > L->size)
+		kt_fatal("%s: invalid trace log (header size %u)", path, L->hdrsize);
+	L->pid = rd32(h + FH_AT(pid));
+	L->ppid = rd32(h + FH_AT(ppid));
+	L->btdepth = rd32(h + FH_AT(depth));
+	L->pagesize = rd32(h + FH_AT(page_size));
+	L->start_mono = rd64(h + FH_AT(start_mono));
+	L->start_real = rd64(h + FH_AT(start_real));
+	L->first_seq = rd64(h + FH_AT(first_seq));
+	L->seq_min = UINT64_MAX;
+
+	uint64_t off = L->hdrsize;
+	while (off < L->size) {
+		size_t left = L->size - (size_t)off;
+		const uint8_t *bh = L->m + off;
+		if (left < BLK_HDR) {
+			mark_bad(L, off, "a block header is cut short (%zu bytes left)", left);
+			break;
+		}
+		if (memcmp(bh + BH_AT(magic), KMM_TRACE_BLOCK_MAGIC, KMM_TRACE_BLOCK_MAGIC_LEN)) {
+			mark_bad(L, off, "no block magic there");
+			break;
+		}
+		struct block b = {0};
+		b.off = off;
+		b.kind = rd16(bh + BH_AT(kind));
+		b.tid = rd32(bh + BH_AT(tid));
+		b.size = rd32(bh + BH_AT(size));
+		if (b.size > left - BLK_HDR) {
+			mark_bad(L, off, "a block of %u bytes, only %zu left in the file", b.size, left - BLK_HDR);
+			break;
+		}
+		const uint8_t *pl = bh + BLK_HDR;
+		if (b.kind == KMM_TB_EVENTS) {
+			const char *why = NULL;
+			if (scan_events(L, pl, b.size, &b, &why) < 0) {
+				mark_bad(L, off, "invalid event block: %s", why);
+				break;
+			}
+			L->nevents += b.nev;
+			if (L->have_end)
+				L->after_end += b.nev;
+		} else if (b.kind == KMM_TB_END) {
+			if (b.size < sizeof(struct kmm_trace_end)) {
+				mark_bad(L, off, "an end block of %u bytes", b.size);
+				break;
+			}
+			L->have_end = 1;
+			L->end_written = rd64(pl + END_AT(events));
+			L->end_lastseq = rd64(pl + END_AT(last_seq));
+		} else if (b.kind == KMM_TB_INFO) {
+			parse_info(L, pl, b.size);
+		} else if (b.kind != KMM_TB_MAPS) {
+			L->unknown_kinds++;
+		}
+		GROW(L->b, L->nb, L->capb);
+		L->b[L->nb++] = b;
+		off += BLK_HDR + b.size;
+	}
+	if (L->seq_min == UINT64_MAX)
+		L->seq_min = 0;
+
+	/* threads: the writers of event blocks */
+	uint32_t *t = NULL;
+	size_t nt = 0, cap = 0;
+	for (size_t i = 0; i < L->nb; i++)
+		if (L->b[i].kind == KMM_TB_EVENTS && L->b[i].nev) {
+			GROW(t, nt, cap);
+			t[nt++] = L->b[i].tid;
+		}
+	if (nt) {
+		qsort(t, nt, sizeof *t, cmp_u32);
+		size_t k = 1;
+		for (size_t i = 1; i < nt; i++)
+			if (t[i] != t[k - 1])
+				t[k++] = t[i];
+		nt = k;
+	}
+	L->tids = t;
+	L->ntids = nt;
+	kt_parse_maps(L);
+}
+
+int kt_log_cut(const struct log *L) { return !L->have_end || L->bad; }
+
+/* the stderr warning of a cut-short log */
+void kt_warn_cut(const struct log *L)
+{
+	if (!L->have_end)
+		fprintf(stderr,
+			PROG ": %s was cut short: no end block (the process crashed, was killed or called _exit); "
+			"up to one buffer per thread may be missing\n",
+			L->path);
+	if (L->bad)
+		fprintf(stderr, PROG ": %s: stopped at offset %" PRIu64 " of %zu: %s; the rest is ignored\n",
+			L->path, L->bad_off, L->size, L->bad_why);
+}
+
+const char *kt_prog_name(const struct log *L)
+{
+	if (L->exe && L->exe[0]) {
+		const char *s = strrchr(L->exe, '/');
+		return s ? s + 1 : L->exe;
+	}
+	return "?";
+}
