@@ -198,6 +198,26 @@ static const char *const kmm_trace_path_names[] = {
 	[KMM_TP_VFREE] = "vfree",
 };
 
+/* Region kinds: field c of the region events (types 32-34), and the kinds
+ * of the kernel side's region registry (kernel/region.h), whose maps
+ * report prints the same names. */
+enum kmm_region_kind {
+	KMM_REGION_BRK_HEAP,      /* the main arena's heap over the program break */
+	KMM_REGION_HEAP_SEGMENT,  /* a main-arena segment mapped when brk failed */
+	KMM_REGION_ARENA_HEAP,    /* a heap of a further arena */
+	KMM_REGION_VMALLOC_AREA,  /* a vmalloc area (a big malloc) */
+	KMM_REGION_SECTION,       /* a memory section of the buddy allocator */
+	KMM_REGION_KIND_NR
+};
+
+static const char *const kmm_region_kind_names[] = {
+	[KMM_REGION_BRK_HEAP] = "brk heap",
+	[KMM_REGION_HEAP_SEGMENT] = "heap segment",
+	[KMM_REGION_ARENA_HEAP] = "arena heap",
+	[KMM_REGION_VMALLOC_AREA] = "vmalloc area",
+	[KMM_REGION_SECTION] = "buddy section",
+};
+
 /* The name of an event type or path, or NULL for a number that has none. */
 static inline const char *kmm_trace_type_name(unsigned type)
 {
@@ -266,6 +286,8 @@ _Static_assert(sizeof kmm_trace_type_names / sizeof kmm_trace_type_names[0] == K
 	       "kmm_trace_type_names: one entry per event type");
 _Static_assert(sizeof kmm_trace_path_names / sizeof kmm_trace_path_names[0] == KMM_TP_NR,
 	       "kmm_trace_path_names: one entry per path");
+_Static_assert(sizeof kmm_region_kind_names / sizeof kmm_region_kind_names[0] == KMM_REGION_KIND_NR,
+	       "kmm_region_kind_names: one name per region kind");
 
 #undef KMM_TRACE_AT_
 

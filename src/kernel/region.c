@@ -13,14 +13,6 @@
 #include "../util/format.h"
 #include "../util/lock.h"
 
-const char *const kmm_region_kind_names[KMM_REGION_KIND_NR] = {
-	[KMM_REGION_BRK_HEAP]     = "brk heap",
-	[KMM_REGION_HEAP_SEGMENT] = "heap segment",
-	[KMM_REGION_ARENA_HEAP]   = "arena heap",
-	[KMM_REGION_VMALLOC_AREA] = "vmalloc area",
-	[KMM_REGION_SECTION]      = "buddy section",
-};
-
 static struct kmm_rb_root regions = KMM_RB_ROOT;
 static size_t nr_regions;
 static kmm_lock_t region_lock;

@@ -24,17 +24,12 @@
 #include <stdint.h>
 
 #include "rbtree.h"
+#include "../trace_format.h"
 
 struct kmm_buf;
 
-enum kmm_region_kind {
-	KMM_REGION_BRK_HEAP,      /* the main arena's heap over the program break */
-	KMM_REGION_HEAP_SEGMENT,  /* a main-arena segment mapped when brk failed */
-	KMM_REGION_ARENA_HEAP,    /* a heap of a further arena */
-	KMM_REGION_VMALLOC_AREA,  /* a vmalloc area (a big malloc) */
-	KMM_REGION_SECTION,       /* a memory section of the buddy allocator */
-	KMM_REGION_KIND_NR
-};
+/* enum kmm_region_kind and kmm_region_kind_names: the trace format's
+ * (trace_format.h), since the trace log records region kinds. */
 
 enum kmm_populate {
 	KMM_POPULATE_DEMAND,      /* pages faulted in on first touch */
@@ -53,7 +48,6 @@ struct kmm_region {
 	uint8_t registered;
 };
 
-extern const char *const kmm_region_kind_names[KMM_REGION_KIND_NR];
 
 /* Register r (storage owned by the caller) for [start, end). */
 void kmm_region_add(struct kmm_region *r, enum kmm_region_kind kind, uintptr_t start,

@@ -54,8 +54,7 @@ const char *kt_op_name(unsigned t)
 
 const char *kt_region_kind(uint64_t k)
 {
-	static const char *n[] = {"brk heap", "main-arena segment", "arena heap", "vmalloc area", "buddy section"};
-	return k < 5 ? n[k] : "region";
+	return k < KMM_REGION_KIND_NR ? kmm_region_kind_names[k] : "region";
 }
 
 const char *kt_prot_str(uint64_t prot, char *buf, size_t n)
