@@ -112,9 +112,16 @@ struct shard {
 	struct entry *tab;   /* kmm_vmalloc'ed */
 } __attribute__((aligned(64)));
 
-static struct shard shards[NSHARDS];
+/* each shard's lock ranked, its index its sub-rank (util/lock.h) */
+#define SHARD(i) { .lock = KMM_LOCK_INIT_RANK_SUB(KMM_RANK_LEAK_SHARD, i) }
+static struct shard shards[NSHARDS] = {
+	SHARD(0), SHARD(1), SHARD(2),  SHARD(3),  SHARD(4),  SHARD(5),  SHARD(6),  SHARD(7),
+	SHARD(8), SHARD(9), SHARD(10), SHARD(11), SHARD(12), SHARD(13), SHARD(14), SHARD(15),
+};
+#undef SHARD
+_Static_assert(NSHARDS == 16, "one SHARD() initialiser per shard");
 static uint64_t lost;              /* blocks not tracked: no memory for the table */
-static kmm_lock_t scan_lock;
+static kmm_lock_t scan_lock = KMM_LOCK_INIT_RANK(KMM_RANK_LEAK_SCAN);
 static int exit_fd = -1;           /* private copy of stderr for the exit report */
 static size_t tls_static_size;     /* _dl_get_tls_static_info, 0 if unknown */
 

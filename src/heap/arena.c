@@ -62,6 +62,7 @@ KMM_HOT void kmm_arena_init(struct kmm_arena *a, int index)
 		b->fd = b->bk = b;
 	}
 	a->index = index;
+	kmm_lock_init(&a->lock, KMM_RANK_ARENA, (unsigned)index);
 	a->top = NULL;
 	a->seg_first = &a->seg0;
 	a->seg_last = &a->seg0;

@@ -15,8 +15,8 @@
 #include "../os.h"
 #include "../util/format.h"
 
-kmm_lock_t kmm_arena_list_lock;
-kmm_lock_t kmm_arena_free_lock;
+kmm_lock_t kmm_arena_list_lock = KMM_LOCK_INIT_RANK(KMM_RANK_ARENA_LIST);
+kmm_lock_t kmm_arena_free_lock = KMM_LOCK_INIT_RANK(KMM_RANK_ARENA_FREE);
 size_t kmm_narenas = 1;
 
 static struct kmm_arena *arena_tail = &kmm_main_arena;   /* list lock */

@@ -13,7 +13,7 @@
 #include "../util/format.h"
 
 struct kmm_big_stats kmm_big_stats;
-kmm_lock_t kmm_big_stats_lock;
+kmm_lock_t kmm_big_stats_lock = KMM_LOCK_INIT_RANK(KMM_RANK_BIG_STATS);
 
 #define STATS_LOCK()   bool stats_locked_ = kmm_lock_fork_aware(&kmm_big_stats_lock)
 #define STATS_UNLOCK() kmm_unlock_if(&kmm_big_stats_lock, stats_locked_)

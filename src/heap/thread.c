@@ -30,7 +30,7 @@ struct kmm_tcache kmm_tcache_dead  = { .counts = { [0 ... KMM_TCACHE_BINS - 1] =
 uintptr_t kmm_tcache_key;
 
 struct kmm_thread_counters kmm_threads_gone;
-kmm_lock_t kmm_threads_lock;
+kmm_lock_t kmm_threads_lock = KMM_LOCK_INIT_RANK(KMM_RANK_THREADS);
 size_t kmm_threads_live;
 static struct kmm_thread *threads_head;
 

@@ -36,7 +36,7 @@
 
 #define SECTION_MAGIC 0x6b6d6d53u   /* "kmmS" */
 
-struct kmm_zone kmm_zone;
+struct kmm_zone kmm_zone = { .lock = KMM_LOCK_INIT_RANK(KMM_RANK_ZONE) };
 
 static const char *const migratetype_names[KMM_MIGRATE_TYPES] = { "Unmovable", "Movable" };
 static const char *const owner_names[KMM_OWNER_NR] = { "free", "reserved", "slab", "vmalloc", "pages" };

@@ -23,7 +23,7 @@ const char *const kmm_region_kind_names[KMM_REGION_KIND_NR] = {
 
 static struct kmm_rb_root regions = KMM_RB_ROOT;
 static size_t nr_regions;
-static kmm_lock_t region_lock;
+static kmm_lock_t region_lock = KMM_LOCK_INIT_RANK(KMM_RANK_REGION);
 
 static struct kmm_region *node_region(struct kmm_rb_node *n)
 {

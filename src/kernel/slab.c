@@ -54,7 +54,7 @@ static const size_t kmalloc_sizes[] = { KMALLOC_SIZES(KMALLOC_SIZE) };
 static struct kmm_kmem_cache kmalloc_caches[NR_KMALLOC];
 static struct kmm_kmem_cache cache_cache;     /* "kmem_cache": descriptors of further caches */
 static struct kmm_list cache_list;
-static kmm_lock_t cache_list_lock;
+static kmm_lock_t cache_list_lock = KMM_LOCK_INIT_RANK(KMM_RANK_SLAB_LIST);
 static int next_index;
 static int slab_ready;
 
@@ -153,9 +153,9 @@ static KMM_HOT void cache_setup(struct kmm_kmem_cache *c, const char *name, size
 	c->order = order;
 	c->objects = (unsigned)((KMM_PAGE_SIZE << order) / c->size);
 	c->min_partial = c->size >= 1024 ? 2 : 4;
-	kmm_lock_reset(&c->lock);
 	kmm_list_init(&c->partial);
 	c->index = next_index++;
+	kmm_lock_init(&c->lock, KMM_RANK_SLAB_CACHE, (unsigned)c->index);
 	kmm_list_add_tail(&c->list, &cache_list);
 }
 
@@ -174,7 +174,7 @@ KMM_HOT int kmm_kmem_cache_set_order(struct kmm_kmem_cache *c, unsigned order)
 
 static KMM_HOT void slab_init_slow(void)
 {
-	static kmm_lock_t once;
+	static kmm_lock_t once = KMM_LOCK_INIT_RANK(KMM_RANK_SLAB_INIT);
 	kmm_lock(&once);
 	if (!slab_ready) {
 		kmm_list_init(&cache_list);

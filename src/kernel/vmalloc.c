@@ -70,7 +70,7 @@ struct vm_space {
 	struct vm_space *next;
 };
 
-static kmm_lock_t vmap_lock;
+static kmm_lock_t vmap_lock = KMM_LOCK_INIT_RANK(KMM_RANK_VMAP);
 static struct kmm_rb_root busy_root = KMM_RB_ROOT;
 static struct kmm_rb_root free_root = KMM_RB_ROOT;
 static struct kmm_list purge_list = { &purge_list, &purge_list };
