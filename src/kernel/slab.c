@@ -27,7 +27,6 @@
 #include <string.h>
 
 #include "slab.h"
-#include "vmalloc.h"
 #include "../trace.h"
 #include "../os.h"
 #include "../util/format.h"
@@ -437,12 +436,25 @@ static KMM_COLD KMM_NORETURN KMM_PRINTF(4, 5) void free_fatal(const struct kmm_k
 	kmm_fatal("kmem_cache_free(%s): %s %p (%s)", c->name, what, ptr, reason);
 }
 
+/* vmalloc.c, which allocates from slab caches, tells how to recognise its
+ * address space (kmm_slab_set_vmalloc_space_test): the slab allocator never
+ * calls up into vmalloc itself. */
+static bool (*vmalloc_space_test)(const void *addr);
+
+void kmm_slab_set_vmalloc_space_test(bool (*in_space)(const void *addr))
+{
+	__atomic_store_n(&vmalloc_space_test, in_space, __ATOMIC_RELEASE);
+}
+
 /* What holds addr, which is no slab object: its head page (NULL: addr is
  * in no section) says. */
 static KMM_COLD const char *page_what(const void *addr, const struct kmm_page *page)
 {
-	if (page == NULL)
-		return kmm_vmalloc_in_space(addr) ? "in vmalloc space, not a slab" : "not in kmm's memory";
+	if (page == NULL) {
+		bool (*in_vmalloc)(const void *) = __atomic_load_n(&vmalloc_space_test, __ATOMIC_ACQUIRE);
+		return in_vmalloc != NULL && in_vmalloc(addr) ? "in vmalloc space, not a slab"
+							      : "not in kmm's memory";
+	}
 	if (kmm_page_reserved(page))
 		return "in the header or page descriptors of a memory section";
 	if (!(page->flags & KMM_PG_HEAD))

@@ -41,7 +41,7 @@
  * LOCKING: vmap_lock protects the trees, the purge list and the counters.
  * System calls (mremap, mmap) and frame allocation happen without it, on
  * ranges that are busy and therefore owned by the caller.  Lock order:
- * vmap_lock > slab cache locks > zone lock > region lock.
+ * util/lock.h (vmap_lock is the outermost kernel-side lock).
  */
 #include "config.h"
 
@@ -479,6 +479,8 @@ static bool add_space(size_t need)
 	sp->end = (uintptr_t)p + size;
 	sp->next = spaces;
 	__atomic_store_n(&spaces, sp, __ATOMIC_RELEASE);
+	/* kfree's diagnostics may now meet addresses of ours (slab.c) */
+	kmm_slab_set_vmalloc_space_test(kmm_vmalloc_in_space);
 	nr_spaces++;
 	space_bytes += size;
 	free_range(sp->start, sp->end, node);
