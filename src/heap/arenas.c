@@ -1,6 +1,6 @@
 /*
  * arenas.c — creating arenas, handing them to threads, remote frees, fork.
- * See arenas.h for the theory and the lock order.
+ * See arenas.h for the theory, util/lock.h for the lock order.
  */
 #include "config.h"
 

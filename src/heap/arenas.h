@@ -37,14 +37,12 @@
  * lock is free, so that memory does not pile up behind an idle owner; an
  * arena with no thread attached is freed into directly, under its lock.
  *
- * LOCK ORDER (util/lock.h has the whole chain)
- *
- *   kmm_arena_list_lock  >  arena locks (in list order)  >  kmm_arena_free_lock
+ * LOCKS (their order: util/lock.h)
  *
  * The list lock covers creating and linking arenas (the list is append-only
  * and read without a lock); the free lock covers the free list, the
  * attached counts and the round-robin cursor.  Fork takes all of them in
- * this order.
+ * rank order (the arenas in list order).
  */
 #ifndef KMM_HEAP_ARENAS_H
 #define KMM_HEAP_ARENAS_H
