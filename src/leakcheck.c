@@ -64,9 +64,9 @@
  * pointer held only in another thread's registers is not seen; such blocks
  * may be missed or reported (docs/hardening.md).
  *
- * LOCKING: scan_lock (one scan at a time, also kept by fork) >
- * kmm_threads_lock (the threads stay, with their stacks) > shard locks, in
- * index order > the kernel side's locks (kmm_vmalloc).  Tracking takes one
+ * LOCKING (the order: util/lock.h): a scan holds scan_lock (one scan at a
+ * time, also kept by fork), kmm_threads_lock (the threads stay, with their
+ * stacks) and every shard lock; it allocates with kmm_vmalloc.  Tracking takes one
  * shard lock, with no other kmm lock held.  The dynamic loader's locks
  * (dl_iterate_phdr, dladdr) are only taken with scan_lock alone held:
  * a thread inside dlopen may be waiting in malloc for a shard lock.
@@ -172,6 +172,7 @@ static void place(struct entry *tab, size_t cap, const struct entry *e)
 /* Double the shard's array (or make its first); lock held. */
 static bool shard_grow(struct shard *s)
 {
+	kmm_lock_assert_held(&s->lock);
 	size_t ncap = s->cap != 0 ? s->cap * 2 : MIN_CAP;
 	struct entry *ntab = area_alloc(ncap * sizeof *ntab);
 	if (ntab == NULL)

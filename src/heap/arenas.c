@@ -47,6 +47,7 @@ static inline struct kmm_arena *next_or_main(struct kmm_arena *a)
 /* Free lock held. */
 static void free_list_remove(struct kmm_arena *a)
 {
+	kmm_lock_assert_held(&kmm_arena_free_lock);
 	for (struct kmm_arena **pp = &free_list; *pp != NULL; pp = &(*pp)->next_free) {
 		if (*pp == a) {
 			*pp = a->next_free;
@@ -59,6 +60,7 @@ static void free_list_remove(struct kmm_arena *a)
 /* t leaves its arena (if any) and joins `to`.  Free lock held. */
 static KMM_HOT void switch_locked(struct kmm_thread *t, struct kmm_arena *to)
 {
+	kmm_lock_assert_held(&kmm_arena_free_lock);
 	struct kmm_arena *from = t->arena;
 	if (from == to)
 		return;

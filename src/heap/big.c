@@ -52,6 +52,7 @@ bool kmm_big_allowed(void)
 
 void *kmm_big_alloc(size_t n, size_t align, const void *caller)
 {
+	KMM_ASSERT((align & (align - 1)) == 0);
 	void *mem = align > KMM_BIG_ALIGN ? kmm_vmalloc_aligned(n, align, caller) : kmm_vmalloc(n, caller);
 	if (mem == NULL)
 		return NULL;

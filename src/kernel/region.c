@@ -32,6 +32,7 @@ static struct kmm_region *node_region(struct kmm_rb_node *n)
 
 static KMM_HOT void insert_locked(struct kmm_region *r)
 {
+	kmm_lock_assert_held(&region_lock);
 	struct kmm_rb_node **link = &regions.node, *parent = NULL;
 	while (*link != NULL) {
 		parent = *link;

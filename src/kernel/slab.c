@@ -202,6 +202,7 @@ static inline void slab_init(void)
  * Cache lock held (the zone lock nests inside it). */
 static KMM_HOT struct kmm_page *new_slab(struct kmm_kmem_cache *c)
 {
+	kmm_lock_assert_held(&c->lock);
 	struct kmm_page *page = kmm_alloc_pages(c->order, KMM_GFP_KERNEL | KMM_GFP_COMP, KMM_OWNER_SLAB);
 	if (page == NULL)
 		return NULL;
@@ -252,6 +253,7 @@ static KMM_HOT struct kmm_page *new_slab(struct kmm_kmem_cache *c)
 /* Cache lock held. */
 static void discard_slab(struct kmm_kmem_cache *c, struct kmm_page *page)
 {
+	kmm_lock_assert_held(&c->lock);
 	c->nr_slabs--;
 	c->slabs_freed++;
 	page->flags &= ~KMM_PG_SLAB;
@@ -264,6 +266,7 @@ static void discard_slab(struct kmm_kmem_cache *c, struct kmm_page *page)
  * `on_partial` says whether it is on the partial list now.  Lock held. */
 static KMM_HOT void settle_slab(struct kmm_kmem_cache *c, struct kmm_page *page, bool on_partial)
 {
+	kmm_lock_assert_held(&c->lock);
 	if (page->inuse == 0) {
 		if (c->nr_partial >= c->min_partial + (on_partial ? 1 : 0)) {
 			if (on_partial) {
@@ -284,6 +287,7 @@ static KMM_HOT void settle_slab(struct kmm_kmem_cache *c, struct kmm_page *page,
  * Lock held. */
 static KMM_HOT void deactivate(struct kmm_kmem_cache *c, struct cpu_slab *cs)
 {
+	kmm_lock_assert_held(&c->lock);
 	struct kmm_page *page = cs->page;
 	if (page == NULL)
 		return;
