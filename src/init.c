@@ -52,7 +52,7 @@
 #include "util/lock.h"
 
 int kmm_ready;
-static kmm_lock_t kmm_init_lock;
+static kmm_lock_t kmm_init_lock = KMM_LOCK_INIT_RANK(KMM_RANK_INIT);
 static uint64_t kmm_start_ns;
 /* Where the exit report goes when it goes to standard error: a private
  * copy of fd 2, because programs may close stderr before our destructor
@@ -123,12 +123,12 @@ KMM_HOT KMM_NOINLINE void kmm_init_slow(void)
 	kmm_unlock(&kmm_init_lock);
 }
 
-/* Fork: every kmm lock in lock order (util/lock.h): init, the arena list,
- * each arena, the arena free list, the thread list, the big-block
- * counters, the kernel side, memcheck's quarantine (a leaf). */
+/* Fork: every kmm lock, in rank order (enum kmm_lock_rank, util/lock.h),
+ * released in reverse; the child resets them and the witness. */
 static void fork_prepare(void)
 {
 	kmm_ensure_init();
+	kmm_lock_witness_fork_prepare();
 	kmm_leakcheck_fork_prepare_scan();
 	kmm_lock(&kmm_init_lock);
 	kmm_arenas_fork_prepare();
@@ -156,6 +156,7 @@ static void fork_parent(void)
 	kmm_arenas_fork_parent();
 	kmm_unlock(&kmm_init_lock);
 	kmm_leakcheck_fork_parent();
+	kmm_lock_witness_fork_parent();
 	/* no kmm lock held: recording may need the slab allocator */
 	KMM_TRACE(KMM_TR_FORK, 0, 0, 0, 0, 0, 0);
 }
@@ -163,6 +164,7 @@ static void fork_parent(void)
 static void fork_child(void)
 {
 	kmm_in_fork = false;
+	kmm_lock_witness_fork_child();
 	kmm_kernel_fork_child();
 #if KMM_VALGRIND
 	kmm_vg_fork_child();

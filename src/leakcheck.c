@@ -64,9 +64,9 @@
  * pointer held only in another thread's registers is not seen; such blocks
  * may be missed or reported (docs/hardening.md).
  *
- * LOCKING: scan_lock (one scan at a time, also kept by fork) >
- * kmm_threads_lock (the threads stay, with their stacks) > shard locks, in
- * index order > the kernel side's locks (kmm_vmalloc).  Tracking takes one
+ * LOCKING (the order: util/lock.h): a scan holds scan_lock (one scan at a
+ * time, also kept by fork), kmm_threads_lock (the threads stay, with their
+ * stacks) and every shard lock; it allocates with kmm_vmalloc.  Tracking takes one
  * shard lock, with no other kmm lock held.  The dynamic loader's locks
  * (dl_iterate_phdr, dladdr) are only taken with scan_lock alone held:
  * a thread inside dlopen may be waiting in malloc for a shard lock.
@@ -113,9 +113,16 @@ struct shard {
 	struct entry *tab;   /* kmm_vmalloc'ed */
 } __attribute__((aligned(64)));
 
-static struct shard shards[NSHARDS];
+/* each shard's lock ranked, its index its sub-rank (util/lock.h) */
+#define SHARD(i) { .lock = KMM_LOCK_INIT_RANK_SUB(KMM_RANK_LEAK_SHARD, i) }
+static struct shard shards[NSHARDS] = {
+	SHARD(0), SHARD(1), SHARD(2),  SHARD(3),  SHARD(4),  SHARD(5),  SHARD(6),  SHARD(7),
+	SHARD(8), SHARD(9), SHARD(10), SHARD(11), SHARD(12), SHARD(13), SHARD(14), SHARD(15),
+};
+#undef SHARD
+_Static_assert(NSHARDS == 16, "one SHARD() initialiser per shard");
 static uint64_t lost;              /* blocks not tracked: no memory for the table */
-static kmm_lock_t scan_lock;
+static kmm_lock_t scan_lock = KMM_LOCK_INIT_RANK(KMM_RANK_LEAK_SCAN);
 static int exit_fd = -1;           /* private copy of stderr for the exit report */
 static size_t tls_static_size;     /* _dl_get_tls_static_info, 0 if unknown */
 
@@ -166,6 +173,7 @@ static void place(struct entry *tab, size_t cap, const struct entry *e)
 /* Double the shard's array (or make its first); lock held. */
 static bool shard_grow(struct shard *s)
 {
+	kmm_lock_assert_held(&s->lock);
 	size_t ncap = s->cap != 0 ? s->cap * 2 : MIN_CAP;
 	struct entry *ntab = area_alloc(ncap * sizeof *ntab);
 	if (ntab == NULL)

@@ -20,10 +20,10 @@
  * in memory the program mapped itself, in another thread's registers)
  * makes a false report.
  *
- * Lock order: scan_lock (one scan at a time) > kmm_threads_lock > the
- * table's shard locks (in index order) > the kernel side's locks.  The
- * track/untrack paths take one shard lock and nothing else but the kernel
- * side (the table grows with kmm_vmalloc).  No lock of this file is held
+ * Lock order: util/lock.h (KMM_RANK_LEAK_SCAN, KMM_RANK_LEAK_SHARD).  A
+ * scan holds scan_lock (one scan at a time), kmm_threads_lock and every
+ * shard lock (in index order).  The track/untrack paths take one shard lock
+ * and nothing else but the kernel side (the table grows with kmm_vmalloc).  No lock of this file is held
  * while the dynamic loader's locks are taken (dl_iterate_phdr, dladdr).
  */
 #ifndef KMM_LEAKCHECK_H

@@ -19,9 +19,9 @@
  * flush lock, so at process exit the exiting thread can write out the
  * events other threads have published, without stopping them.
  *
- * Lock order: the registry lock (list of buffers) before a buffer's flush
- * lock; both are leaves below every other kmm lock (hooks run with arena,
- * zone and slab locks held).  They are spin locks with sched_yield: held
+ * Locks: the registry lock (list of buffers) and a buffer's flush lock,
+ * leaves in that order (util/lock.h, KMM_RANK_TRACE_*): hooks run with
+ * arena, zone and slab locks held.  They are spin locks with sched_yield: held
  * only around one writev or a list update.
  *
  * Files: docs/trace.md, "Files".  fork: the child drops every buffer but

@@ -32,12 +32,18 @@ unit_tests = $(unit_tests_kernel) \
 	tests/unit/test_format \
 	tests/unit/test_heap \
 	tests/unit/test_leakcheck \
+	tests/unit/test_lock \
 	tests/unit/test_model \
 	tests/unit/test_options \
 	tests/unit/test_threads
 check_PROGRAMS += $(unit_tests)
 TESTS += $(unit_tests)
 endif
+
+# `make check-unit`: the unit tests only (CI runs them in a debug build too)
+check-unit:
+	$(MAKE) $(AM_MAKEFLAGS) check TESTS='$(unit_tests)'
+.PHONY: check-unit
 
 UNIT_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS) -Wno-missing-prototypes -Wno-shadow
 UNIT_LDADD = libkmmcore.la $(CRITERION_LIBS) -lpthread
@@ -55,6 +61,10 @@ tests_unit_test_heap_LDADD = $(UNIT_LDADD)
 tests_unit_test_leakcheck_SOURCES = tests/unit/test_leakcheck.c tests/unit/testutil.h
 tests_unit_test_leakcheck_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_leakcheck_LDADD = $(UNIT_LDADD)
+
+tests_unit_test_lock_SOURCES = tests/unit/test_lock.c
+tests_unit_test_lock_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_lock_LDADD = $(UNIT_LDADD)
 
 tests_unit_test_model_SOURCES = tests/unit/test_model.c tests/unit/testutil.h
 tests_unit_test_model_CFLAGS = $(UNIT_CFLAGS)

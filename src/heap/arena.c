@@ -62,6 +62,7 @@ KMM_HOT void kmm_arena_init(struct kmm_arena *a, int index)
 		b->fd = b->bk = b;
 	}
 	a->index = index;
+	kmm_lock_init(&a->lock, KMM_RANK_ARENA, (unsigned)index);
 	a->top = NULL;
 	a->seg_first = &a->seg0;
 	a->seg_last = &a->seg0;
@@ -313,6 +314,7 @@ static KMM_HOT size_t coalesce(struct kmm_arena *a, mchunk p, size_t size, bool 
 
 KMM_HOT void kmm_malloc_consolidate(struct kmm_arena *a)
 {
+	kmm_arena_assert_locked(a);
 	a->have_fastchunks = 0;
 	a->st.consolidations++;
 	for (unsigned i = 0; i < KMM_NFASTBINS; i++) {
@@ -333,6 +335,7 @@ KMM_HOT void kmm_malloc_consolidate(struct kmm_arena *a)
 
 KMM_HOT mchunk kmm_int_malloc(struct kmm_arena *a, size_t nb, struct kmm_tcache *tc)
 {
+	kmm_arena_assert_locked(a);
 	mchunk victim, bin;
 	unsigned idx;
 	size_t size;
@@ -557,6 +560,7 @@ KMM_HOT mchunk kmm_int_malloc(struct kmm_arena *a, size_t nb, struct kmm_tcache 
 
 KMM_HOT void kmm_int_free(struct kmm_arena *a, mchunk p)
 {
+	kmm_arena_assert_locked(a);
 	size_t size = chunksize(p);
 
 	if (KMM_UNLIKELY((uintptr_t)p > (uintptr_t)-size || !aligned_ok((uintptr_t)p)))
@@ -622,6 +626,7 @@ KMM_HOT void kmm_int_free(struct kmm_arena *a, mchunk p)
 
 KMM_HOT mchunk kmm_int_realloc(struct kmm_arena *a, mchunk oldp, size_t oldsize, size_t nb)
 {
+	kmm_arena_assert_locked(a);
 	mchunk newp;
 	size_t newsize;
 	mchunk next = chunk_at(oldp, oldsize);
@@ -682,6 +687,7 @@ KMM_HOT mchunk kmm_int_realloc(struct kmm_arena *a, mchunk oldp, size_t oldsize,
 
 mchunk kmm_int_memalign(struct kmm_arena *a, size_t alignment, size_t nb)
 {
+	kmm_arena_assert_locked(a);
 	/* Over-allocate, then give back the misaligned front and the tail. */
 	if (nb > KMM_MAX_REQUEST - alignment - KMM_MINSIZE) {
 		a->last_path = KMM_PATH_NR;
@@ -723,6 +729,7 @@ mchunk kmm_int_memalign(struct kmm_arena *a, size_t alignment, size_t nb)
  * inside every free chunk, and trim the top. */
 int kmm_arena_trim(struct kmm_arena *a, size_t pad)
 {
+	kmm_arena_assert_locked(a);
 	size_t ps = kmm_os_page_size();
 	int released = 0;
 

@@ -266,6 +266,20 @@ KMM_INLINE size_t kmm_arena_flag(const struct kmm_arena *a)
 	return a == &kmm_main_arena ? 0 : KMM_NON_MAIN_ARENA;
 }
 
+/* The precondition of the arena's internal API (here, sysmalloc.c,
+ * arena_heap.h): the caller holds a's lock, or the process is
+ * single-threaded, when malloc.c does without it.  Checked in debug builds. */
+#if KMM_DEBUG && HAVE_SYS_SINGLE_THREADED_H
+#include <sys/single_threaded.h>
+#define kmm_arena_assert_locked(a)                         \
+	do {                                               \
+		if (!__libc_single_threaded)               \
+			kmm_lock_assert_held(&(a)->lock);  \
+	} while (0)
+#else
+#define kmm_arena_assert_locked(a) kmm_lock_assert_held(&(a)->lock)
+#endif
+
 /* --- the arena's internal API (arena lock held for all of these) ---------- */
 
 struct kmm_tcache;

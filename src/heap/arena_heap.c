@@ -170,6 +170,7 @@ static void heap_shrink(struct kmm_arena *a, struct kmm_heap_info *h, size_t dif
 
 KMM_HOT mchunk kmm_arena_heap_sysmalloc(struct kmm_arena *a, size_t nb)
 {
+	kmm_arena_assert_locked(a);
 	mchunk old_top = a->top;
 	size_t old_size = top_size(a);
 	if (KMM_UNLIKELY(old_top == NULL || old_size < KMM_MINSIZE || !prev_inuse(old_top)))
@@ -260,6 +261,7 @@ static void heap_pop(struct kmm_arena *a, struct kmm_heap_info *h)
 
 KMM_HOT int kmm_arena_heap_trim(struct kmm_arena *a, size_t pad, bool force)
 {
+	kmm_arena_assert_locked(a);
 	int released = 0;
 	if (a->top == NULL)
 		return 0;

@@ -1,6 +1,6 @@
 /*
  * arenas.c — creating arenas, handing them to threads, fork.
- * See arenas.h for the theory and the lock order.
+ * See arenas.h for the theory, util/lock.h for the lock order.
  */
 #include "config.h"
 
@@ -16,8 +16,8 @@
 #include "../os.h"
 #include "../util/format.h"
 
-kmm_lock_t kmm_arena_list_lock;
-kmm_lock_t kmm_arena_free_lock;
+kmm_lock_t kmm_arena_list_lock = KMM_LOCK_INIT_RANK(KMM_RANK_ARENA_LIST);
+kmm_lock_t kmm_arena_free_lock = KMM_LOCK_INIT_RANK(KMM_RANK_ARENA_FREE);
 size_t kmm_narenas = 1;
 
 static struct kmm_arena *arena_tail = &kmm_main_arena;   /* list lock */
@@ -48,6 +48,7 @@ static inline struct kmm_arena *next_or_main(struct kmm_arena *a)
 /* Free lock held. */
 static void free_list_remove(struct kmm_arena *a)
 {
+	kmm_lock_assert_held(&kmm_arena_free_lock);
 	for (struct kmm_arena **pp = &free_list; *pp != NULL; pp = &(*pp)->next_free) {
 		if (*pp == a) {
 			*pp = a->next_free;
@@ -60,6 +61,7 @@ static void free_list_remove(struct kmm_arena *a)
 /* t leaves its arena (if any) and joins `to`.  Free lock held. */
 static KMM_HOT void switch_locked(struct kmm_thread *t, struct kmm_arena *to)
 {
+	kmm_lock_assert_held(&kmm_arena_free_lock);
 	struct kmm_arena *from = t->arena;
 	if (from == to)
 		return;

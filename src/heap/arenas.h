@@ -26,14 +26,12 @@
  *
  * Frees across arenas (a chunk of another thread's arena) are remote.h's.
  *
- * LOCK ORDER (util/lock.h has the whole chain)
- *
- *   kmm_arena_list_lock  >  arena locks (in list order)  >  kmm_arena_free_lock
+ * LOCKS (their order: util/lock.h)
  *
  * The list lock covers creating and linking arenas (the list is append-only
  * and read without a lock); the free lock covers the free list, the
  * attached counts and the round-robin cursor.  Fork takes all of them in
- * this order.
+ * rank order (the arenas in list order).
  */
 #ifndef KMM_HEAP_ARENAS_H
 #define KMM_HEAP_ARENAS_H

@@ -13,7 +13,7 @@
 #include "../util/format.h"
 
 struct kmm_big_stats kmm_big_stats;
-kmm_lock_t kmm_big_stats_lock;
+kmm_lock_t kmm_big_stats_lock = KMM_LOCK_INIT_RANK(KMM_RANK_BIG_STATS);
 
 #define STATS_LOCK()   bool stats_locked_ = kmm_lock_fork_aware(&kmm_big_stats_lock)
 #define STATS_UNLOCK() kmm_unlock_if(&kmm_big_stats_lock, stats_locked_)
@@ -52,6 +52,7 @@ bool kmm_big_allowed(void)
 
 void *kmm_big_alloc(size_t n, size_t align, const void *caller)
 {
+	KMM_ASSERT((align & (align - 1)) == 0);
 	void *mem = align > KMM_BIG_ALIGN ? kmm_vmalloc_aligned(n, align, caller) : kmm_vmalloc(n, caller);
 	if (mem == NULL)
 		return NULL;

@@ -285,6 +285,7 @@ static void walk_segment(struct kmm_arena *a, struct checker *c, struct kmm_segm
  * stable while the lock is held. */
 static void check_remote(struct kmm_arena *a, struct checker *c)
 {
+	kmm_arena_assert_locked(a);
 	size_t n = 0;
 	for (mchunk p = __atomic_load_n(&a->remote_head, __ATOMIC_ACQUIRE); p != NULL; p = p->fd) {
 		if (++n > MAX_LIST) {

@@ -15,6 +15,7 @@ KMM_HOT void kmm_arena_remote_drain_slow(struct kmm_arena *a)
 	 * frees would have gone had they been its own: the next mallocs of
 	 * those sizes then need neither the bins nor the lock.  The rest go
 	 * into the bins. */
+	kmm_arena_assert_locked(a);
 	struct kmm_thread *t = &kmm_self;
 	struct kmm_tcache *tc = t->arena == a && kmm_tcache_is_real(t->tcache) ? t->tcache : NULL;
 	const size_t tcount = kmm_params.tcache_count, tbins = kmm_params.tcache_bins;

@@ -246,7 +246,7 @@ KMM_COLD void kmm_heap_report_xml(struct kmm_buf *b)
 	struct heap_snapshot *s;
 	/* the snapshot holds 138 rows: keep it off small thread stacks */
 	static struct heap_snapshot snap;
-	static kmm_lock_t snap_lock;
+	static kmm_lock_t snap_lock = KMM_LOCK_INIT_RANK(KMM_RANK_STATS_SNAP);
 	size_t fast_count = 0, fast_bytes = 0, rest_count = 0, rest_bytes = 0;
 	size_t system = 0, system_max = 0, aspace = 0, aspace_mprotect = 0;
 

@@ -72,6 +72,7 @@ static void span_include(struct kmm_arena *a, char *lo, char *hi)
  * new segment's top already. */
 void kmm_close_segment(struct kmm_arena *a, struct kmm_segment *seg, mchunk old_top, size_t old_size)
 {
+	kmm_arena_assert_locked(a);
 	old_size = (old_size - 2 * KMM_CHUNK_HDR) & ~KMM_ALIGN_MASK;
 	set_head(old_top, old_size | KMM_PREV_INUSE | kmm_arena_flag(a));
 	mchunk fp1 = chunk_at(old_top, old_size);
@@ -86,6 +87,7 @@ void kmm_close_segment(struct kmm_arena *a, struct kmm_segment *seg, mchunk old_
 
 KMM_HOT mchunk kmm_sysmalloc(struct kmm_arena *a, size_t nb)
 {
+	kmm_arena_assert_locked(a);
 	const size_t ps = kmm_os_page_size();
 
 	a->last_path = KMM_PATH_NR;   /* until something serves the request */
@@ -246,6 +248,7 @@ KMM_HOT mchunk kmm_sysmalloc(struct kmm_arena *a, size_t nb)
 
 int kmm_systrim(struct kmm_arena *a, size_t pad)
 {
+	kmm_arena_assert_locked(a);
 	const size_t ps = kmm_os_page_size();
 	size_t tsize = top_size(a);
 

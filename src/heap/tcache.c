@@ -28,6 +28,7 @@ KMM_HOT void kmm_tcache_key_init(void)
 
 KMM_HOT struct kmm_tcache *kmm_tcache_new(struct kmm_arena *a)
 {
+	kmm_lock_assert_not_held(&a->lock);
 	size_t nb = request2size(sizeof(struct kmm_tcache));
 	bool locked = kmm_lock_fork_aware(&a->lock);
 	kmm_arena_remote_drain(a);
@@ -49,6 +50,7 @@ KMM_HOT void kmm_tcache_release(struct kmm_arena *mine, struct kmm_tcache *tc)
 	mchunk foreign = NULL;
 	bool locked = false;
 	if (mine != NULL) {
+		kmm_lock_assert_not_held(&mine->lock);
 		locked = kmm_lock_fork_aware(&mine->lock);
 		kmm_arena_remote_drain(mine);
 	}

@@ -1,8 +1,8 @@
 /*
  * thread.c — per-thread state: registering a thread (its tcache, its
  * arena), thread exit, fork of the thread list.  See thread.h; the lock
- * order is util/lock.h's (an arena lock before kmm_threads_lock; the two
- * are never held together on the allocation paths).
+ * order is util/lock.h's (on the allocation paths kmm_threads_lock is
+ * taken with no other lock held).
  */
 #include "config.h"
 
@@ -25,7 +25,7 @@ __thread struct kmm_thread kmm_self __attribute__((tls_model("initial-exec"))) =
 };
 
 struct kmm_thread_counters kmm_threads_gone;
-kmm_lock_t kmm_threads_lock;
+kmm_lock_t kmm_threads_lock = KMM_LOCK_INIT_RANK(KMM_RANK_THREADS);
 size_t kmm_threads_live;
 static struct kmm_thread *threads_head;
 
@@ -144,12 +144,14 @@ KMM_HOT struct kmm_tcache *kmm_thread_tcache_init(void)
 
 KMM_COLD struct kmm_thread *kmm_thread_list(void)
 {
+	kmm_lock_assert_held(&kmm_threads_lock);
 	return threads_head;
 }
 
 KMM_COLD size_t kmm_thread_count_attached(const struct kmm_arena *a)
 {
 	size_t n = 0;
+	kmm_lock_assert_held(&kmm_threads_lock);
 	for (struct kmm_thread *t = threads_head; t != NULL; t = t->next)
 		if (t->arena == a)
 			n++;

@@ -29,7 +29,7 @@ bool kmm_vg_exact;
  * while the arena's owner may be reading it as a neighbour.  One lock
  * for all headers: it is held for three client requests. */
 
-static kmm_lock_t head_lock;
+static kmm_lock_t head_lock = KMM_LOCK_INIT_RANK(KMM_RANK_VG_HEAD);
 
 KMM_COLD size_t kmm_vg_head_get(const struct kmm_chunk *p)
 {
@@ -73,7 +73,7 @@ struct qslot {
 static struct qslot *ring;     /* KMM_VG_QUARANTINE_SLOTS slots, from vmalloc */
 static size_t head, tail;      /* next slot to fill, oldest slot (counters) */
 static size_t bytes;           /* usable bytes waiting */
-static kmm_lock_t qlock;
+static kmm_lock_t qlock = KMM_LOCK_INIT_RANK(KMM_RANK_VG_QUARANTINE);
 
 /* Before kmm takes a block back: everything the program left in it is
  * undefined (and so never a pointer to the leak check); the tcache key

@@ -46,9 +46,10 @@
  *     (VALGRIND_RESIZEINPLACE_BLOCK), otherwise a new block, a copy of the
  *     program's bytes (their definedness travels with them) and a free.
  *
- * Lock order: both of vg.c's locks are leaves.  The quarantine lock is held
- * only to push and pop (blocks pushed out are freed after it is dropped);
- * the header lock, under any arena lock, for one header access.
+ * Lock order: util/lock.h; both of vg.c's locks are leaves.  The
+ * quarantine lock is held only to push and pop (blocks pushed out are
+ * freed after it is dropped); the header lock, under any arena lock, for
+ * one header access.
  */
 #ifndef KMM_HEAP_VG_H
 #define KMM_HEAP_VG_H

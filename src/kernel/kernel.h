@@ -5,9 +5,8 @@
  * The kernel side never calls the heap side; the heap side and the process
  * layer (init.c, report.c) call in here.
  *
- * Lock order, outermost first (util/lock.h has the heap's part):
- *   heap arena locks > vmap_lock > kmem_cache list lock > kmem_cache locks >
- *   zone lock > region lock
+ * Lock order: enum kmm_lock_rank in util/lock.h (the kernel side's locks
+ * come after every heap-side lock).
  */
 #ifndef KMM_KERNEL_KERNEL_H
 #define KMM_KERNEL_KERNEL_H

@@ -36,7 +36,7 @@
 
 #define SECTION_MAGIC 0x6b6d6d53u   /* "kmmS" */
 
-struct kmm_zone kmm_zone;
+struct kmm_zone kmm_zone = { .lock = KMM_LOCK_INIT_RANK(KMM_RANK_ZONE) };
 
 static const char *const migratetype_names[KMM_MIGRATE_TYPES] = { "Unmovable", "Movable" };
 static const char *const owner_names[KMM_OWNER_NR] = { "free", "reserved", "slab", "vmalloc", "pages" };
@@ -238,6 +238,7 @@ static void section_online(struct kmm_zone *z, struct kmm_mem_section *s)
  * Returns false if there is none.  Zone lock held. */
 static KMM_HOT bool online_deferred(struct kmm_zone *z)
 {
+	kmm_lock_assert_held(&z->lock);
 	if (z->deferred_pages == 0)
 		return false;
 	for (struct kmm_mem_section *s = z->sections; s != NULL; s = s->next) {
@@ -256,6 +257,7 @@ static KMM_HOT bool online_deferred(struct kmm_zone *z)
  * count them as free, as the blocks onlining will make.  Zone lock held. */
 static void count_deferred(const struct kmm_zone *z, size_t count[KMM_MIGRATE_TYPES][KMM_MAX_ORDER])
 {
+	kmm_lock_assert_held(&z->lock);
 	for (const struct kmm_mem_section *s = z->sections; s != NULL; s = s->next)
 		for (size_t i = s->deferred; i < KMM_SECTION_PAGES;) {
 			unsigned order = online_order(i);
@@ -489,6 +491,7 @@ static KMM_HOT void free_one_block(struct kmm_zone *z, struct kmm_page *page, un
  * `target`.  Zone lock held. */
 static size_t release_dirty(struct kmm_zone *z, size_t target, unsigned min_order)
 {
+	kmm_lock_assert_held(&z->lock);
 	size_t released = 0;
 	/* target 0 (release everything): every block that may hold resident
 	 * pages, whatever its estimate says — a split gives each half half the

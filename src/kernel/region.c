@@ -15,7 +15,7 @@
 
 static struct kmm_rb_root regions = KMM_RB_ROOT;
 static size_t nr_regions;
-static kmm_lock_t region_lock;
+static kmm_lock_t region_lock = KMM_LOCK_INIT_RANK(KMM_RANK_REGION);
 
 static struct kmm_region *node_region(struct kmm_rb_node *n)
 {
@@ -24,6 +24,7 @@ static struct kmm_region *node_region(struct kmm_rb_node *n)
 
 static KMM_HOT void insert_locked(struct kmm_region *r)
 {
+	kmm_lock_assert_held(&region_lock);
 	struct kmm_rb_node **link = &regions.node, *parent = NULL;
 	while (*link != NULL) {
 		parent = *link;

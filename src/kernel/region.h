@@ -14,7 +14,8 @@
  * with its resident pages (mincore) and the process's page faults, so a user
  * sees where faults happen.
  *
- * The region lock is a leaf: it may be taken with any other kmm lock held.
+ * The region lock is the last kernel-side lock (util/lock.h): it may be
+ * taken with any other kmm lock held but memcheck's leaves.
  */
 #ifndef KMM_KERNEL_REGION_H
 #define KMM_KERNEL_REGION_H

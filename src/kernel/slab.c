@@ -27,7 +27,6 @@
 #include <string.h>
 
 #include "slab.h"
-#include "vmalloc.h"
 #include "../trace.h"
 #include "../os.h"
 #include "../util/format.h"
@@ -54,7 +53,7 @@ static const size_t kmalloc_sizes[] = { KMALLOC_SIZES(KMALLOC_SIZE) };
 static struct kmm_kmem_cache kmalloc_caches[NR_KMALLOC];
 static struct kmm_kmem_cache cache_cache;     /* "kmem_cache": descriptors of further caches */
 static struct kmm_list cache_list;
-static kmm_lock_t cache_list_lock;
+static kmm_lock_t cache_list_lock = KMM_LOCK_INIT_RANK(KMM_RANK_SLAB_LIST);
 static int next_index;
 static int slab_ready;
 
@@ -153,9 +152,9 @@ static KMM_HOT void cache_setup(struct kmm_kmem_cache *c, const char *name, size
 	c->order = order;
 	c->objects = (unsigned)((KMM_PAGE_SIZE << order) / c->size);
 	c->min_partial = c->size >= 1024 ? 2 : 4;
-	kmm_lock_reset(&c->lock);
 	kmm_list_init(&c->partial);
 	c->index = next_index++;
+	kmm_lock_init(&c->lock, KMM_RANK_SLAB_CACHE, (unsigned)c->index);
 	kmm_list_add_tail(&c->list, &cache_list);
 }
 
@@ -174,7 +173,7 @@ KMM_HOT int kmm_kmem_cache_set_order(struct kmm_kmem_cache *c, unsigned order)
 
 static KMM_HOT void slab_init_slow(void)
 {
-	static kmm_lock_t once;
+	static kmm_lock_t once = KMM_LOCK_INIT_RANK(KMM_RANK_SLAB_INIT);
 	kmm_lock(&once);
 	if (!slab_ready) {
 		kmm_list_init(&cache_list);
@@ -203,6 +202,7 @@ static inline void slab_init(void)
  * Cache lock held (the zone lock nests inside it). */
 static KMM_HOT struct kmm_page *new_slab(struct kmm_kmem_cache *c)
 {
+	kmm_lock_assert_held(&c->lock);
 	struct kmm_page *page = kmm_alloc_pages(c->order, KMM_GFP_KERNEL | KMM_GFP_COMP, KMM_OWNER_SLAB);
 	if (page == NULL)
 		return NULL;
@@ -253,6 +253,7 @@ static KMM_HOT struct kmm_page *new_slab(struct kmm_kmem_cache *c)
 /* Cache lock held. */
 static void discard_slab(struct kmm_kmem_cache *c, struct kmm_page *page)
 {
+	kmm_lock_assert_held(&c->lock);
 	c->nr_slabs--;
 	c->slabs_freed++;
 	page->flags &= ~KMM_PG_SLAB;
@@ -265,6 +266,7 @@ static void discard_slab(struct kmm_kmem_cache *c, struct kmm_page *page)
  * `on_partial` says whether it is on the partial list now.  Lock held. */
 static KMM_HOT void settle_slab(struct kmm_kmem_cache *c, struct kmm_page *page, bool on_partial)
 {
+	kmm_lock_assert_held(&c->lock);
 	if (page->inuse == 0) {
 		if (c->nr_partial >= c->min_partial + (on_partial ? 1 : 0)) {
 			if (on_partial) {
@@ -285,6 +287,7 @@ static KMM_HOT void settle_slab(struct kmm_kmem_cache *c, struct kmm_page *page,
  * Lock held. */
 static KMM_HOT void deactivate(struct kmm_kmem_cache *c, struct cpu_slab *cs)
 {
+	kmm_lock_assert_held(&c->lock);
 	struct kmm_page *page = cs->page;
 	if (page == NULL)
 		return;
@@ -437,12 +440,25 @@ static KMM_COLD KMM_NORETURN KMM_PRINTF(4, 5) void free_fatal(const struct kmm_k
 	kmm_fatal("kmem_cache_free(%s): %s %p (%s)", c->name, what, ptr, reason);
 }
 
+/* vmalloc.c, which allocates from slab caches, tells how to recognise its
+ * address space (kmm_slab_set_vmalloc_space_test): the slab allocator never
+ * calls up into vmalloc itself. */
+static bool (*vmalloc_space_test)(const void *addr);
+
+void kmm_slab_set_vmalloc_space_test(bool (*in_space)(const void *addr))
+{
+	__atomic_store_n(&vmalloc_space_test, in_space, __ATOMIC_RELEASE);
+}
+
 /* What holds addr, which is no slab object: its head page (NULL: addr is
  * in no section) says. */
 static KMM_COLD const char *page_what(const void *addr, const struct kmm_page *page)
 {
-	if (page == NULL)
-		return kmm_vmalloc_in_space(addr) ? "in vmalloc space, not a slab" : "not in kmm's memory";
+	if (page == NULL) {
+		bool (*in_vmalloc)(const void *) = __atomic_load_n(&vmalloc_space_test, __ATOMIC_ACQUIRE);
+		return in_vmalloc != NULL && in_vmalloc(addr) ? "in vmalloc space, not a slab"
+							      : "not in kmm's memory";
+	}
 	if (kmm_page_reserved(page))
 		return "in the header or page descriptors of a memory section";
 	if (!(page->flags & KMM_PG_HEAD))

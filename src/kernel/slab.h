@@ -132,6 +132,10 @@ size_t kmm_slab_total_bytes(void);
  * the number of violations. */
 int kmm_slab_check(int verbose);
 
+/* For kfree's diagnostics: vmalloc.c (the layer above) registers how to
+ * tell an address in its space; until then no address is. */
+void kmm_slab_set_vmalloc_space_test(bool (*in_space)(const void *addr));
+
 void kmm_slab_fork_prepare(void);
 void kmm_slab_fork_parent(void);
 void kmm_slab_fork_child(void);

@@ -41,7 +41,7 @@
  * LOCKING: vmap_lock protects the trees, the purge list and the counters.
  * System calls (mremap, mmap) and frame allocation happen without it, on
  * ranges that are busy and therefore owned by the caller.  Lock order:
- * vmap_lock > slab cache locks > zone lock > region lock.
+ * util/lock.h (vmap_lock is the outermost kernel-side lock).
  */
 #include "config.h"
 
@@ -70,7 +70,7 @@ struct vm_space {
 	struct vm_space *next;
 };
 
-static kmm_lock_t vmap_lock;
+static kmm_lock_t vmap_lock = KMM_LOCK_INIT_RANK(KMM_RANK_VMAP);
 static struct kmm_rb_root busy_root = KMM_RB_ROOT;
 static struct kmm_rb_root free_root = KMM_RB_ROOT;
 static struct kmm_list purge_list = { &purge_list, &purge_list };
@@ -97,6 +97,7 @@ static size_t cache_budget = (size_t)8 << 20;
  * largest recently freed area (see vmalloc.h).  Lock held. */
 static void note_free(size_t bytes)
 {
+	kmm_lock_assert_held(&vmap_lock);
 	recent_largest -= recent_largest / 64;
 	if (bytes > recent_largest)
 		recent_largest = bytes;
@@ -239,6 +240,7 @@ KMM_COLD size_t kmm_vmalloc_spaces(uintptr_t (*out)[2], size_t max)
  * can live in.  Lock held. */
 static void free_range(uintptr_t start, uintptr_t end, struct kmm_vmap_area *node)
 {
+	kmm_lock_assert_held(&vmap_lock);
 	struct kmm_vmap_area *prev, *next;
 	struct kmm_rb_node *parent, **link;
 
@@ -335,6 +337,7 @@ static struct kmm_vmap_area *find_lowest_linear(size_t size)
  * Returns the start, or 0 if nothing fits.  Lock held. */
 static uintptr_t alloc_range(size_t size)
 {
+	kmm_lock_assert_held(&vmap_lock);
 	struct kmm_vmap_area *va = find_lowest_match(size);
 	if (va == NULL)
 		return 0;
@@ -355,6 +358,7 @@ static uintptr_t alloc_range(size_t size)
  * growing in place.  Returns the start, or 0.  Lock held. */
 static uintptr_t alloc_range_top(size_t size)
 {
+	kmm_lock_assert_held(&vmap_lock);
 	struct kmm_vmap_area *va = find_highest_match(size);
 	if (va == NULL)
 		return 0;
@@ -373,6 +377,7 @@ static uintptr_t alloc_range_top(size_t size)
  * range that can hold them (the lead before it stays free).  Lock held. */
 static uintptr_t alloc_range_aligned(size_t size, size_t align)
 {
+	kmm_lock_assert_held(&vmap_lock);
 	if (align <= PAGE)
 		return alloc_range(size);
 	uintptr_t start = alloc_range(size + align - PAGE);
@@ -390,6 +395,7 @@ static uintptr_t alloc_range_aligned(size_t size, size_t align)
  * at `start`, if it is big enough.  Lock held. */
 static bool take_range_at(uintptr_t start, size_t size)
 {
+	kmm_lock_assert_held(&vmap_lock);
 	struct kmm_vmap_area *prev, *next;
 	struct kmm_rb_node *parent, **link;
 	free_neighbours(start, &prev, &next, &parent, &link);
@@ -453,6 +459,7 @@ static void vmalloc_init(void)
 /* Reserve another virtual space big enough for `need` bytes.  Lock held. */
 static bool add_space(size_t need)
 {
+	kmm_lock_assert_held(&vmap_lock);
 	size_t size = kmm_vmalloc_params.space_size;
 	size_t min = KMM_ALIGN_UP(need + PAGE, (size_t)64 << 20);
 	if (size < min)
@@ -479,6 +486,8 @@ static bool add_space(size_t need)
 	sp->end = (uintptr_t)p + size;
 	sp->next = spaces;
 	__atomic_store_n(&spaces, sp, __ATOMIC_RELEASE);
+	/* kfree's diagnostics may now meet addresses of ours (slab.c) */
+	kmm_slab_set_vmalloc_space_test(kmm_vmalloc_in_space);
 	nr_spaces++;
 	space_bytes += size;
 	free_range(sp->start, sp->end, node);
@@ -680,6 +689,7 @@ static void populate(uintptr_t addr, size_t len)
  * starting at an `align`-aligned address.  Lock held. */
 static struct kmm_vmap_area *lazy_best_fit(size_t need, size_t align)
 {
+	kmm_lock_assert_held(&vmap_lock);
 	struct kmm_vmap_area *best = NULL;
 	for (struct kmm_list *l = purge_list.next; l != &purge_list; l = l->next) {
 		struct kmm_vmap_area *va = kmm_list_entry(l, struct kmm_vmap_area, list);
@@ -695,6 +705,7 @@ static struct kmm_vmap_area *lazy_best_fit(size_t need, size_t align)
  * to `need` bytes (guard included) in place.  Lock held. */
 static struct kmm_vmap_area *lazy_growable(size_t need, size_t align)
 {
+	kmm_lock_assert_held(&vmap_lock);
 	struct kmm_vmap_area *best = NULL;
 	for (struct kmm_list *l = purge_list.next; l != &purge_list; l = l->next) {
 		struct kmm_vmap_area *va = kmm_list_entry(l, struct kmm_vmap_area, list);
@@ -921,6 +932,7 @@ void *kmm_vmalloc_aligned(size_t size, size_t align, const void *caller)
 
 static struct kmm_vmap_area *find_area_locked(const void *addr, const char *who)
 {
+	kmm_lock_assert_held(&vmap_lock);
 	struct kmm_vmap_area *va = busy_find((uintptr_t)addr);
 	if (KMM_UNLIKELY(va == NULL || va->va_start != (uintptr_t)addr || va->state != KMM_VA_BUSY ||
 			 va->vm == NULL)) {
@@ -940,6 +952,7 @@ static struct kmm_vmap_area *find_area_locked(const void *addr, const char *who)
  * Returns the bytes purged. */
 static size_t purge_batch(struct kmm_list *batch)
 {
+	kmm_lock_assert_not_held(&vmap_lock);
 	size_t purged = 0;
 	for (struct kmm_list *l = batch->next; l != batch; l = l->next) {
 		struct kmm_vmap_area *va = kmm_list_entry(l, struct kmm_vmap_area, list);
@@ -1371,6 +1384,7 @@ KMM_COLD uintptr_t kmm_vmalloc_lowest_match(size_t size, bool linear)
 /* end of an in-flight range starting at `at`, or 0.  Lock held. */
 static uintptr_t inflight_at(uintptr_t at)
 {
+	kmm_lock_assert_held(&vmap_lock);
 	for (struct kmm_list *l = inflight_list.next; l != &inflight_list; l = l->next) {
 		struct inflight *r = kmm_list_entry(l, struct inflight, link);
 		if (r->start == at)
@@ -1498,7 +1512,9 @@ void kmm_vmalloc_fork_child(void)
 	 * of the range lives on its stack, which the child's libc may reuse:
 	 * empty the range (some page tables may have moved into it) and give
 	 * it back to the free tree now.  The area itself stays where it was,
-	 * marked resizing. */
+	 * marked resizing.  (Under the lock, as free_range wants: the child
+	 * has this one thread, so it is free.) */
+	kmm_lock(&vmap_lock);
 	struct kmm_list *l = inflight_list.next;
 	while (l != &inflight_list) {
 		struct inflight *r = kmm_list_entry(l, struct inflight, link);
@@ -1508,4 +1524,5 @@ void kmm_vmalloc_fork_child(void)
 		free_range(start, end, NULL);
 	}
 	inflight_list.next = inflight_list.prev = &inflight_list;
+	kmm_unlock(&vmap_lock);
 }

@@ -45,6 +45,20 @@
 #define KMM_ALIGN_UP(x, a)   (((x) + ((a) - 1)) & ~((__typeof__(x))(a) - 1))
 #define KMM_ALIGN_DOWN(x, a) ((x) & ~((__typeof__(x))(a) - 1))
 
+/*
+ * KMM_ASSERT(cond): a precondition or invariant.  Debug builds
+ * (./configure --enable-debug, KMM_DEBUG) abort with "kmm: assertion
+ * failed: COND at FILE:LINE" (one write(2), no allocation) when cond is
+ * false; release builds do not evaluate cond, only type-check it.  For
+ * "caller holds lock L", see kmm_lock_assert_held (util/lock.h).
+ */
+#if KMM_DEBUG
+KMM_NORETURN KMM_COLD void kmm_assert_fail(const char *expr, const char *file, int line);
+#define KMM_ASSERT(cond) \
+	(KMM_LIKELY(cond) ? (void)0 : kmm_assert_fail(#cond, __FILE__, __LINE__))
+#else
+#define KMM_ASSERT(cond) ((void)sizeof(!(cond)))
+#endif
 
 /* Spin-wait hint. */
 static inline void kmm_cpu_relax(void)
