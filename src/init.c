@@ -35,6 +35,7 @@
 
 #include "init.h"
 #include "leakcheck.h"
+#include "memcheck.h"
 #include "observe.h"
 #include "trace.h"
 #include "options.h"
@@ -115,8 +116,10 @@ KMM_HOT KMM_NOINLINE void kmm_init_slow(void)
 			kmm_start_ns = kmm_os_now_ns();
 		kmm_arena_init(&kmm_main_arena, 0);
 		kmm_tcache_key_init();
+#if KMM_VALGRIND
 		if (kmm_vg_start())   /* under valgrind: tell memcheck about blocks */
-			kmm_observe_start(KMM_OBSERVE_MEMCHECK);
+			kmm_memcheck_start();
+#endif
 		observers_start();
 		__atomic_store_n(&kmm_ready, 1, __ATOMIC_RELEASE);
 	}
@@ -137,6 +140,7 @@ static void fork_prepare(void)
 	kmm_leakcheck_fork_prepare_table();
 	kmm_kernel_fork_prepare();
 #if KMM_VALGRIND
+	kmm_memcheck_fork_prepare();
 	kmm_vg_fork_prepare();
 #endif
 	kmm_trace_fork_prepare();
@@ -149,6 +153,7 @@ static void fork_parent(void)
 	kmm_trace_fork_parent();
 #if KMM_VALGRIND
 	kmm_vg_fork_parent();
+	kmm_memcheck_fork_parent();
 #endif
 	kmm_kernel_fork_parent();
 	kmm_unlock(&kmm_big_stats_lock);
@@ -168,6 +173,7 @@ static void fork_child(void)
 	kmm_kernel_fork_child();
 #if KMM_VALGRIND
 	kmm_vg_fork_child();
+	kmm_memcheck_fork_child();
 #endif
 	kmm_lock_reset(&kmm_init_lock);
 	kmm_lock_reset(&kmm_big_stats_lock);

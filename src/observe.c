@@ -40,6 +40,7 @@
 
 #include "observe.h"
 #include "leakcheck.h"
+#include "memcheck.h"
 #include "trace.h"
 #include "heap/big.h"
 #include "heap/chunk.h"

@@ -54,17 +54,10 @@ struct checker {
 
 static KMM_COLD void KMM_PRINTF(2, 3) bad(struct checker *c, const char *fmt, ...)
 {
-	c->errors++;
-	if (c->verbose && c->errors <= 20) {
-		char line[256];
-		struct kmm_buf b;
-		va_list ap;
-		kmm_buf_init(&b, line, sizeof line, -1);
-		va_start(ap, fmt);
-		kmm_buf_vprintf(&b, fmt, ap);
-		va_end(ap);
-		kmm_warn("check: %s", line);
-	}
+	va_list ap;
+	va_start(ap, fmt);
+	kmm_check_vfail(c->verbose, &c->errors, "heap", fmt, ap);
+	va_end(ap);
 }
 
 static KMM_COLD bool in_arena(struct kmm_arena *a, const void *p)

@@ -46,10 +46,13 @@
  *     (VALGRIND_RESIZEINPLACE_BLOCK), otherwise a new block, a copy of the
  *     program's bytes (their definedness travels with them) and a free.
  *
- * Lock order: util/lock.h; both of vg.c's locks are leaves.  The
- * quarantine lock is held only to push and pop (blocks pushed out are
- * freed after it is dropped); the header lock, under any arena lock, for
- * one header access.
+ * Where: this header and vg.c, the heap's part (whether memcheck runs, the
+ * header accessors); src/memcheck.[ch], the observed mode's (announcing
+ * blocks, the trailer, the quarantine), which src/observe.c calls.
+ *
+ * Lock order: util/lock.h.  The quarantine lock (memcheck.c) is held only
+ * to push and pop (blocks pushed out are freed after it is dropped); the
+ * header lock, under any arena lock, for one header access.
  */
 #ifndef KMM_HEAP_VG_H
 #define KMM_HEAP_VG_H
@@ -90,34 +93,15 @@ void   kmm_vg_writable(void *p, size_t n);
 #define KMM_VG_WRITABLE(p, n) ((void)0)
 #endif
 
+#if KMM_VALGRIND
 /* At start-up: under memcheck, switch the above on (and M_MMAP_MAX to 0).
- * Returns kmm_vg_on; the caller then turns the observed mode on
- * (KMM_OBSERVE_MEMCHECK: src/observe.h). */
+ * Returns kmm_vg_on; the caller then starts the observed mode's part
+ * (src/memcheck.h). */
 bool kmm_vg_start(void);
+#endif
 
 #if KMM_VALGRIND
-/* The observed calls under memcheck (src/observe.c).  `usable` is what the chunk
- * or big block holds (>= n + KMM_VG_EXTRA). */
-void   kmm_vg_alloc(void *mem, size_t n, size_t usable, bool zeroed);
-/* The n of a block announced by kmm_vg_alloc. */
-size_t kmm_vg_requested(const void *mem, size_t usable);
-/* Resize in place to n bytes (n + KMM_VG_EXTRA <= usable). */
-void   kmm_vg_resize(void *mem, size_t old_n, size_t n, size_t usable);
-/* memcheck=exact: a realloc kmm made as usual moved the block (its
- * bytes copied), or resized it in place. */
-void   kmm_vg_moved(void *old, size_t old_usable, bool old_big, void *mem, size_t usable, bool zeroed);
-void   kmm_vg_resized(void *mem, size_t old_usable, size_t usable, bool big);
-/* Whether memcheck knows mem as a live block: if not, it has reported the
- * invalid use (a realloc of a freed block, say). */
-bool   kmm_vg_is_live(void *mem);
-/* free: FREELIKE; false if memcheck rejected the free (it said why: a
- * double free, a pointer it never saw allocated). */
-bool   kmm_vg_freelike(void *mem);
-/* Then into the quarantine; the blocks it pushes out are handed to
- * free_now. */
-void   kmm_vg_quarantine(void *mem, size_t usable, void (*free_now)(void *));
-
-/* fork: the quarantine lock */
+/* fork: the header lock */
 void kmm_vg_fork_prepare(void);
 void kmm_vg_fork_parent(void);
 void kmm_vg_fork_child(void);

@@ -1342,17 +1342,10 @@ KMM_COLD void kmm_vmalloc_report_vmallocinfo(struct kmm_buf *b)
 static void vbad(int verbose, int *errors, const char *fmt, ...) KMM_PRINTF(3, 4);
 static KMM_COLD void vbad(int verbose, int *errors, const char *fmt, ...)
 {
-	(*errors)++;
-	if (verbose && *errors <= 20) {
-		char line[256];
-		struct kmm_buf b;
-		va_list ap;
-		kmm_buf_init(&b, line, sizeof line, -1);
-		va_start(ap, fmt);
-		kmm_buf_vprintf(&b, fmt, ap);
-		va_end(ap);
-		kmm_warn("check: vmalloc: %s", line);
-	}
+	va_list ap;
+	va_start(ap, fmt);
+	kmm_check_vfail(verbose, errors, "vmalloc", fmt, ap);
+	va_end(ap);
 }
 
 /* the oracle: subtree_max_size recomputed from scratch */

@@ -292,18 +292,24 @@ KMM_COLD void kmm_warn(const char *fmt, ...)
 	va_end(ap);
 }
 
-KMM_COLD int kmm_check_fail(int verbose, int *errors, const char *who, const char *fmt, ...)
+KMM_COLD int kmm_check_vfail(int verbose, int *errors, const char *who, const char *fmt, va_list ap)
 {
 	(*errors)++;
 	if (verbose && *errors <= 20) {
 		char line[256];
 		struct kmm_buf b;
-		va_list ap;
 		kmm_buf_init(&b, line, sizeof line, -1);
-		va_start(ap, fmt);
 		kmm_buf_vprintf(&b, fmt, ap);
-		va_end(ap);
 		kmm_warn("check: %s: %s", who, line);
 	}
+	return 0;
+}
+
+KMM_COLD int kmm_check_fail(int verbose, int *errors, const char *who, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	kmm_check_vfail(verbose, errors, who, fmt, ap);
+	va_end(ap);
 	return 0;
 }

@@ -63,5 +63,7 @@ KMM_COLD void kmm_warn(const char *fmt, ...) KMM_PRINTF(1, 2);
 /* For invariant checkers: count one violation in *errors and, if verbose,
  * print the first 20 as "kmm: check: WHO: message" on stderr.  Returns 0. */
 KMM_COLD int kmm_check_fail(int verbose, int *errors, const char *who, const char *fmt, ...) KMM_PRINTF(4, 5);
+KMM_COLD int kmm_check_vfail(int verbose, int *errors, const char *who, const char *fmt, va_list ap)
+	KMM_PRINTF(4, 0);
 
 #endif /* KMM_FORMAT_H */

@@ -41,7 +41,7 @@ kmm_errors() {
 	want_frame && /^==[0-9]+==    (at|by) 0x/ {
 		want_frame = 0
 		if (kind ~ /bytes in [0-9,]+ blocks are/) next   # a leak: the program'\''s
-		own = $0 ~ /\((api|malloc|observe|remote|arena|arena_heap|arenas|sysmalloc|big|vg|thread|stats|check|heap_map|params|page_alloc|slab|vmalloc|region|rbtree|kernel|trace|os|init|options|report|format|lock|preload|chunk|fastpath|tcache)\.[ch]:[0-9]+\)/ || $0 ~ /libkmm\.so/
+		own = $0 ~ /\((api|malloc|observe|memcheck|remote|arena|arena_heap|arenas|sysmalloc|big|vg|thread|stats|check|heap_map|params|page_alloc|slab|vmalloc|region|rbtree|kernel|trace|os|init|options|report|format|lock|preload|chunk|fastpath|tcache)\.[ch]:[0-9]+\)/ || $0 ~ /libkmm\.so/
 		relayed = ($0 ~ /kmm_vg_freelike/ && kind ~ /^Invalid free/) || ($0 ~ /kmm_vg_is_live/ && kind ~ /client check request/)
 		if (own && !relayed) print kind " | " $0
 	}' "$@"
