@@ -2,13 +2,48 @@
  * ktest.h — helpers shared by the kernel-side unit tests (test_buddy,
  * test_slab, test_vmalloc, test_region) and test_rbtree: a seeded
  * generator whose seed every failure message prints, and byte patterns to
- * fill and check memory with.
+ * fill and check memory with; and the kernel side's fork handlers.
  */
 #ifndef KMM_KTEST_H
 #define KMM_KTEST_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "kernel/kernel.h"
+#include "util/lock.h"
+
+/* These tests link the kernel side and the base layer only, without
+ * src/init.c, whose constructor registers kmm's fork handlers in a real
+ * process: register the kernel side's here, as init.c does (its locks
+ * taken before fork, released in the parent, reset in the child), or a
+ * fork while another thread holds a kernel lock leaves the child stuck. */
+static void ktest_fork_prepare(void)
+{
+	kmm_lock_witness_fork_prepare();
+	kmm_kernel_fork_prepare();
+	kmm_in_fork = true;
+}
+
+static void ktest_fork_parent(void)
+{
+	kmm_in_fork = false;
+	kmm_kernel_fork_parent();
+	kmm_lock_witness_fork_parent();
+}
+
+static void ktest_fork_child(void)
+{
+	kmm_in_fork = false;
+	kmm_lock_witness_fork_child();
+	kmm_kernel_fork_child();
+}
+
+__attribute__((constructor)) static void ktest_register_fork_handlers(void)
+{
+	pthread_atfork(ktest_fork_prepare, ktest_fork_parent, ktest_fork_child);
+}
 
 #define PG  ((size_t)4096)
 #define MiB ((size_t)1 << 20)
