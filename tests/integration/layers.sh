@@ -2,7 +2,8 @@
 # layers.sh — the build's layers call downwards only (docs/design.md,
 # "Layers"):
 #
-#     top     options, init, observe, leakcheck, report, api   (libkmmcore.a's own)
+#     top     options, init, observe, memcheck, leakcheck,      (libkmmcore.a's own)
+#             report, api
 #     heap    src/heap/                                         (libkmmheap.a, libkmmheapmap.a)
 #     kernel  src/kernel/                                       (libkmmkernel.a)
 #     base    sys, os, the trace writer, util/                  (libkmmbase.a)
