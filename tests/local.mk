@@ -20,7 +20,7 @@ AM_TESTS_ENVIRONMENT = \
 	KMM_SRCDIR='$(abs_top_srcdir)'; export KMM_SRCDIR; \
 	STRACE='$(STRACE)'; export STRACE;
 
-EXTRA_DIST += tests/criterion-tap tests/tap.sh
+EXTRA_DIST += tests/criterion-tap tests/tap.sh tests/unit/pattern.h
 
 # --- unit tests (criterion, prefixed API) -----------------------------------
 unit_tests_kernel =

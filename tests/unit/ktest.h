@@ -1,8 +1,8 @@
 /*
  * ktest.h — helpers shared by the kernel-side unit tests (test_buddy,
  * test_slab, test_vmalloc, test_region) and test_rbtree: a seeded
- * generator whose seed every failure message prints, and byte patterns to
- * fill and check memory with; and the kernel side's fork handlers.
+ * generator whose seed every failure message prints, the byte patterns of
+ * pattern.h, and the kernel side's fork handlers.
  */
 #ifndef KMM_KTEST_H
 #define KMM_KTEST_H
@@ -13,6 +13,7 @@
 
 #include "kernel/kernel.h"
 #include "util/lock.h"
+#include "pattern.h"
 
 /* These tests link the kernel side and the base layer only, without
  * src/init.c, whose constructor registers kmm's fork handlers in a real
@@ -62,38 +63,6 @@ static inline uint64_t rng_next(uint64_t *s)
 static inline size_t rng_below(uint64_t *s, size_t n)
 {
 	return (size_t)(rng_next(s) % n);
-}
-
-/* A pattern that differs per seed and per byte, with a slow component so
- * that whole pages differ too. */
-static inline unsigned char pattern_byte(uint64_t seed, size_t i)
-{
-	return (unsigned char)(seed * 131u + i * 7u + (i >> 12));
-}
-
-static inline void fill(void *p, size_t n, uint64_t seed)
-{
-	unsigned char *c = p;
-	for (size_t i = 0; i < n; i++)
-		c[i] = pattern_byte(seed, i);
-}
-
-static inline int verify(const void *p, size_t n, uint64_t seed)
-{
-	const unsigned char *c = p;
-	for (size_t i = 0; i < n; i++)
-		if (c[i] != pattern_byte(seed, i))
-			return 0;
-	return 1;
-}
-
-static inline int all_zero(const void *p, size_t n)
-{
-	const unsigned char *c = p;
-	for (size_t i = 0; i < n; i++)
-		if (c[i] != 0)
-			return 0;
-	return 1;
 }
 
 #endif /* KMM_KTEST_H */

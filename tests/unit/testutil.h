@@ -25,6 +25,7 @@
 #include "heap/tcache.h"
 #include "heap/thread.h"
 #include "kernel/vmalloc.h"
+#include "pattern.h"
 
 /* Every test ends with the invariant checkers. */
 #define CHECK_HEAP() cr_assert_eq(kmm_check(1), 0, "heap invariants violated (see stderr)")
@@ -43,32 +44,6 @@ static inline mchunk chunk_of(void *mem)
 static inline void tcache_off(void)
 {
 	cr_assert_eq(kmm_mallopt(KMM_M_TCACHE_COUNT, 0), 1);
-}
-
-/* Fill / verify a block with a pattern derived from a seed. */
-static inline void fill(void *p, size_t n, unsigned seed)
-{
-	unsigned char *c = p;
-	for (size_t i = 0; i < n; i++)
-		c[i] = (unsigned char)(seed * 131u + i * 7u);
-}
-
-static inline int verify(const void *p, size_t n, unsigned seed)
-{
-	const unsigned char *c = p;
-	for (size_t i = 0; i < n; i++)
-		if (c[i] != (unsigned char)(seed * 131u + i * 7u))
-			return 0;
-	return 1;
-}
-
-static inline int all_zero(const void *p, size_t n)
-{
-	const unsigned char *c = p;
-	for (size_t i = 0; i < n; i++)
-		if (c[i] != 0)
-			return 0;
-	return 1;
 }
 
 static inline int in_heap(const void *p)
