@@ -285,18 +285,24 @@ static void free_range(uintptr_t start, uintptr_t end, struct kmm_vmap_area *nod
 		kmm_kmem_cache_free(vmap_area_cachep, node);
 }
 
-static struct kmm_vmap_area *find_lowest_match(size_t size)
+/* The lowest-addressed free range of at least `size` bytes (from_top:
+ * the highest, its mirror image): into the nearer subtree while it holds
+ * one big enough (its subtree_max_size says so), else this node, else the
+ * farther subtree. */
+static inline struct kmm_vmap_area *find_match(size_t size, bool from_top)
 {
 	struct kmm_rb_node *n = free_root.node;
 	while (n != NULL) {
-		if (sub_max(n->left) >= size) {
-			n = n->left;
+		struct kmm_rb_node *near = from_top ? n->right : n->left;
+		struct kmm_rb_node *far = from_top ? n->left : n->right;
+		if (sub_max(near) >= size) {
+			n = near;
 			continue;
 		}
 		if (va_size(VA(n)) >= size)
 			return VA(n);
-		if (sub_max(n->right) >= size) {
-			n = n->right;
+		if (sub_max(far) >= size) {
+			n = far;
 			continue;
 		}
 		return NULL;
@@ -304,30 +310,27 @@ static struct kmm_vmap_area *find_lowest_match(size_t size)
 	return NULL;
 }
 
-/* The mirror image: the highest-addressed free range of at least `size`
- * bytes (right subtree first). */
+static struct kmm_vmap_area *find_lowest_match(size_t size)
+{
+	return find_match(size, false);
+}
+
 static struct kmm_vmap_area *find_highest_match(size_t size)
 {
-	struct kmm_rb_node *n = free_root.node;
-	while (n != NULL) {
-		if (sub_max(n->right) >= size) {
-			n = n->right;
-			continue;
-		}
-		if (va_size(VA(n)) >= size)
-			return VA(n);
-		if (sub_max(n->left) >= size) {
-			n = n->left;
-			continue;
-		}
-		return NULL;
-	}
-	return NULL;
+	return find_match(size, true);
 }
 
 static struct kmm_vmap_area *find_lowest_linear(size_t size)
 {
 	for (struct kmm_rb_node *n = kmm_rb_first(&free_root); n != NULL; n = kmm_rb_next(n))
+		if (va_size(VA(n)) >= size)
+			return VA(n);
+	return NULL;
+}
+
+static struct kmm_vmap_area *find_highest_linear(size_t size)
+{
+	for (struct kmm_rb_node *n = kmm_rb_last(&free_root); n != NULL; n = kmm_rb_prev(n))
 		if (va_size(VA(n)) >= size)
 			return VA(n);
 	return NULL;
@@ -1398,12 +1401,16 @@ KMM_COLD int kmm_vmalloc_check(int verbose)
 		vbad(verbose, &errors, "free tree: %s", why);
 	recompute(free_root.node, verbose, &errors);
 
-	/* lowest match against a linear scan, for sizes around those present */
+	/* lowest and highest match against linear scans, for sizes around
+	 * those present */
 	size_t probes[] = { PAGE, 2 * PAGE, 64 * PAGE, (size_t)1 << 20, (size_t)8 << 20, (size_t)64 << 20,
 			    (size_t)1 << 30, (size_t)64 << 30 };
 	for (size_t i = 0; i < sizeof probes / sizeof probes[0]; i++)
 		if (find_lowest_match(probes[i]) != find_lowest_linear(probes[i]))
 			vbad(verbose, &errors, "lowest match for %zu differs from the linear scan", probes[i]);
+	for (size_t i = 0; i < sizeof probes / sizeof probes[0]; i++)
+		if (find_highest_match(probes[i]) != find_highest_linear(probes[i]))
+			vbad(verbose, &errors, "highest match for %zu differs from the linear scan", probes[i]);
 
 	/* busy/lazy and free ranges tile every space exactly */
 	size_t lazy = 0, nlazy = 0, nbusy = 0, mapped = 0, total = 0;
