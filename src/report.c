@@ -23,6 +23,7 @@
 
 struct section {
 	const char *name;
+	const char *title;   /* the section's first line, or NULL: emit writes its own */
 	void (*emit)(struct kmm_buf *b);
 };
 
@@ -94,53 +95,25 @@ static KMM_COLD void emit_meminfo(struct kmm_buf *b)
 	kmm_buf_printf(b, "%-18s%10lu\n%-18s%10lu\n", "MinorFaults:", minflt, "MajorFaults:", majflt);
 }
 
-static KMM_COLD void emit_buddyinfo(struct kmm_buf *b)
-{
-	kmm_buf_puts(b, "buddyinfo (free blocks of 4 KiB << order, orders 0..10)\n");
-	kmm_buddy_report_buddyinfo(b);
-}
-
-static KMM_COLD void emit_pagetypeinfo(struct kmm_buf *b)
-{
-	kmm_buf_puts(b, "pagetypeinfo\n");
-	kmm_buddy_report_pagetypeinfo(b);
-}
-
-static KMM_COLD void emit_zoneinfo(struct kmm_buf *b)
-{
-	kmm_buf_puts(b, "zoneinfo\n");
-	kmm_buddy_report_zoneinfo(b);
-}
-
-static KMM_COLD void emit_slabinfo(struct kmm_buf *b)
-{
-	kmm_slab_report_slabinfo(b);
-}
-
-static KMM_COLD void emit_vmallocinfo(struct kmm_buf *b)
-{
-	kmm_buf_puts(b, "vmallocinfo\n");
-	kmm_vmalloc_report_vmallocinfo(b);
-}
-
-static KMM_COLD void emit_maps(struct kmm_buf *b)
-{
-	kmm_buf_puts(b, "maps\n");
-	kmm_region_report_maps(b);
-}
-
 static const struct section sections[] = {
-	{ "summary",      kmm_heap_report_summary },
-	{ "meminfo",      emit_meminfo },
-	{ "buddyinfo",    emit_buddyinfo },
-	{ "pagetypeinfo", emit_pagetypeinfo },
-	{ "zoneinfo",     emit_zoneinfo },
-	{ "slabinfo",     emit_slabinfo },
-	{ "vmallocinfo",  emit_vmallocinfo },
-	{ "maps",         emit_maps },
-	{ "malloc_info",  kmm_heap_report_xml },
-	{ "params",       emit_params },
+	{ "summary",      NULL, kmm_heap_report_summary },
+	{ "meminfo",      NULL, emit_meminfo },
+	{ "buddyinfo",    "buddyinfo (free blocks of 4 KiB << order, orders 0..10)\n", kmm_buddy_report_buddyinfo },
+	{ "pagetypeinfo", "pagetypeinfo\n", kmm_buddy_report_pagetypeinfo },
+	{ "zoneinfo",     "zoneinfo\n", kmm_buddy_report_zoneinfo },
+	{ "slabinfo",     NULL, kmm_slab_report_slabinfo },
+	{ "vmallocinfo",  "vmallocinfo\n", kmm_vmalloc_report_vmallocinfo },
+	{ "maps",         "maps\n", kmm_region_report_maps },
+	{ "malloc_info",  NULL, kmm_heap_report_xml },
+	{ "params",       NULL, emit_params },
 };
+
+static KMM_COLD void emit(struct kmm_buf *b, const struct section *s)
+{
+	if (s->title != NULL)
+		kmm_buf_puts(b, s->title);
+	s->emit(b);
+}
 
 static const struct section *find(const char *name, size_t len)
 {
@@ -171,9 +144,9 @@ static KMM_COLD void emit_list(struct kmm_buf *b, const char *list)
 		size_t len = end ? (size_t)(end - p) : strlen(p);
 		if (len == 3 && memcmp(p, "all", 3) == 0) {
 			for (size_t i = 0; i < KMM_ARRAY_SIZE(sections); i++)
-				sections[i].emit(b);
+				emit(b, &sections[i]);
 		} else if (len > 0) {
-			find(p, len)->emit(b);
+			emit(b, find(p, len));
 		}
 		p += len + (end ? 1 : 0);
 	}
