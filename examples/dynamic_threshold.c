@@ -15,7 +15,7 @@
  * kmm's default (threshold_rule=cache) keeps the threshold at 128 KiB: the
  * freed block's page frames stay in kmm's page cache, in memory, and the
  * second malloc(1 MiB) is again a vmalloc area: the same area, with the
- * same frames.  KMM_OPTIONS=threshold_rule=glibc gives glibc's rule: run it
+ * same frames.  KMM_OPTIONS=profile=glibc gives glibc's rule: run it
  * both ways.
  *
  * Under strace (`strace -e trace=brk,mmap,munmap,mremap ./dynamic_threshold`):
@@ -29,7 +29,7 @@
  *           mremap(F, 1048576, 1048576, ..., A)   the second block: the same
  *           (before the first block, kmm's one-time set-up: mmaps of its
  *           frame pool and of its 4 GiB vmalloc space); no brk.  With
- *           threshold_rule=glibc the second malloc is a brk(...) line, as
+ *           profile=glibc the second malloc is a brk(...) line, as
  *           under glibc.
  */
 #ifndef _GNU_SOURCE
@@ -119,12 +119,12 @@ static void usage(FILE *f)
 "Shows glibc's dynamic mmap threshold: malloc(1 MiB) gets a mapping; once it\n"
 "is freed, glibc raises the threshold to its size, so the next malloc(1 MiB)\n"
 "comes from the heap (the break grows).  kmm's default keeps the threshold\n"
-"and gives the same vmalloc area back; KMM_OPTIONS=threshold_rule=glibc\n"
+"and gives the same vmalloc area back; KMM_OPTIONS=profile=glibc\n"
 "makes kmm behave like glibc.\n"
 "\n"
 "Try:  strace -e trace=brk,mmap,munmap,mremap ./dynamic_threshold\n"
 "      LD_PRELOAD=/path/to/libkmm.so ./dynamic_threshold\n"
-"      LD_PRELOAD=/path/to/libkmm.so KMM_OPTIONS=threshold_rule=glibc ./dynamic_threshold\n");
+"      LD_PRELOAD=/path/to/libkmm.so KMM_OPTIONS=profile=glibc ./dynamic_threshold\n");
 }
 
 int main(int argc, char **argv)
@@ -188,9 +188,9 @@ int main(int argc, char **argv)
 		       "(strace: one mmap(PROT_NONE) emptying the area), and the second\n"
 		       "malloc(1 MiB) was a vmalloc area again: the same area, the same frames\n"
 		       "moved back (one mremap).  Neither moved the break.  Run with\n"
-		       "KMM_OPTIONS=threshold_rule=glibc to see glibc's behaviour.\n");
+		       "KMM_OPTIONS=profile=glibc to see glibc's behaviour.\n");
 	else
-		printf("kmm with threshold_rule=glibc: as glibc, freeing the big block raised\n"
+		printf("kmm with profile=glibc: as glibc, freeing the big block raised\n"
 		       "the threshold to its size, so the second malloc(1 MiB) came from the heap\n"
 		       "and the break grew; freeing it kept the memory (trim threshold raised too).\n");
 	return 0;

@@ -50,6 +50,27 @@ static const struct option_name option_names[] = {
 	{ "slab_debug",            KMM_KP_SLAB_DEBUG,       kmm_kernel_param_set },
 };
 
+/* The profiles (options.h): what each sets, as (parameter, value) pairs
+ * applied through the same setters as the options. */
+struct profile_setting {
+	int param;
+	long long value;
+	int (*set)(int param, long long value);
+};
+
+static const struct {
+	const char *name;
+	const struct profile_setting *settings;
+	size_t n;
+} profiles[] = {
+	[KMM_PROFILE_KMM] = { "kmm", (const struct profile_setting[]){
+		{ KMM_P_THRESHOLD_RULE, KMM_THRESHOLD_CACHE, NULL },
+	}, 1 },
+	[KMM_PROFILE_GLIBC] = { "glibc", (const struct profile_setting[]){
+		{ KMM_P_THRESHOLD_RULE, KMM_THRESHOLD_GLIBC, NULL },
+	}, 1 },
+};
+
 static const struct option_name legacy_names[] = {
 	{ "MALLOC_TOP_PAD_",        KMM_P_TOP_PAD, NULL },
 	{ "MALLOC_MMAP_THRESHOLD_", KMM_P_MMAP_THRESHOLD, NULL },
@@ -169,6 +190,47 @@ static bool parse_value(const struct option_name *o, const char *s, size_t len, 
 	return kmm_parse_number(s, len, true, v);
 }
 
+static int profile_lookup(const char *name, size_t len)
+{
+	for (size_t i = 0; i < KMM_ARRAY_SIZE(profiles); i++)
+		if (strlen(profiles[i].name) == len && memcmp(profiles[i].name, name, len) == 0)
+			return (int)i;
+	return -1;
+}
+
+KMM_COLD const char *kmm_profile_name(int profile)
+{
+	return profile >= 0 && (size_t)profile < KMM_ARRAY_SIZE(profiles) ? profiles[profile].name : "?";
+}
+
+/* The value of the last profile=NAME entry of KMM_OPTIONS text (its length
+ * in *len), or NULL. */
+static const char *profile_entry(const char *text, size_t *len)
+{
+	const char *found = NULL;
+	for (const char *p = text; *p;) {
+		const char *end = strchr(p, ',');
+		if (end == NULL)
+			end = p + strlen(p);
+		if ((size_t)(end - p) > 8 && memcmp(p, "profile=", 8) == 0) {
+			found = p + 8;
+			*len = (size_t)(end - found);
+		}
+		p = *end ? end + 1 : end;
+	}
+	return found;
+}
+
+KMM_COLD void kmm_profile_apply(int profile)
+{
+	for (size_t i = 0; i < profiles[profile].n; i++) {
+		/* valid values by construction: nothing can refuse them */
+		const struct profile_setting *s = &profiles[profile].settings[i];
+		(void)(s->set ? s->set(s->param, s->value) : kmm_params_set(s->param, s->value));
+	}
+	kmm_options.profile = profile;
+}
+
 KMM_COLD int kmm_options_parse(const char *text, bool warn)
 {
 	int failures = 0;
@@ -186,6 +248,14 @@ KMM_COLD int kmm_options_parse(const char *text, bool warn)
 			if (warn)
 				kmm_warn("KMM_OPTIONS: '%.*s' is not name=value (ignored)", (int)(end - p), p);
 			failures++;
+		} else if (eq - p == 7 && memcmp(p, "profile", 7) == 0) {
+			/* applied before everything else (kmm_options_load) */
+			if (profile_lookup(eq + 1, (size_t)(end - eq - 1)) < 0) {
+				if (warn)
+					kmm_warn("KMM_OPTIONS: unknown profile '%.*s' (ignored; kmm or glibc)",
+						 (int)(end - eq - 1), eq + 1);
+				failures++;
+			}
 		} else {
 			const struct option_name *o = lookup(option_names, KMM_ARRAY_SIZE(option_names),
 							     p, (size_t)(eq - p));
@@ -282,6 +352,13 @@ KMM_HOT void kmm_options_load(void)
 	    depth > 0)
 		kmm_options.trace_depth = depth > 64 ? 64 : (unsigned)depth;
 
+	/* the profile first: everything below may change what it set */
+	const char *opts = kmm_getenv("KMM_OPTIONS");
+	size_t plen = 0;
+	const char *pname = opts != NULL ? profile_entry(opts, &plen) : NULL;
+	int profile = pname != NULL ? profile_lookup(pname, plen) : -1;
+	if (profile >= 0)
+		kmm_profile_apply(profile);
 	if ((v = kmm_getenv("GLIBC_TUNABLES")) != NULL)
 		parse_tunables(v);
 	for (size_t i = 0; i < KMM_ARRAY_SIZE(legacy_names); i++) {
@@ -290,8 +367,8 @@ KMM_HOT void kmm_options_load(void)
 		    kmm_parse_number(v, strlen(v), false, &n))
 			kmm_params_set(legacy_names[i].param, n);
 	}
-	if ((v = kmm_getenv("KMM_OPTIONS")) != NULL)
-		kmm_options_parse(v, true);
+	if (opts != NULL)
+		kmm_options_parse(opts, true);
 
 	v = kmm_getenv("KMM_STATS");
 	kmm_options.stats = v != NULL && *v != '\0' && strcmp(v, "0") != 0;

@@ -6,7 +6,8 @@
  *   MALLOC_TOP_PAD_, MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_,
  *   MALLOC_MMAP_MAX_, MALLOC_ARENA_MAX, MALLOC_ARENA_TEST, MALLOC_PERTURB_
  *                    glibc's legacy variables
- *   KMM_OPTIONS      name=value,...  (kmm's own; wins over the above)
+ *   KMM_OPTIONS      name=value,...  (kmm's own; wins over the above); its
+ *                    profile=kmm|glibc applies first, under everything
  *   KMM_STATS        1 / stderr, or a file to append the exit report to
  *   KMM_STATS_PID    only report in the process with this pid
  *   KMM_STATS_REPORT the report's sections (default: summary,meminfo,
@@ -34,6 +35,16 @@ struct kmm_options {
 	bool  leakcheck;           /* KMM_LEAKCHECK: the leak scanner (leakcheck.h) */
 	char  leakcheck_path[1024];/* KMM_LEAKCHECK_FILE: its exit report ("" = stderr) */
 	bool  pending;             /* environ was not available yet */
+	int   profile;             /* enum kmm_profile: the bundle of defaults in force */
+};
+
+/* profile=NAME in KMM_OPTIONS (docs/options.md, "Profiles"): a bundle of
+ * defaults applied before every other setting, which may then change any
+ * of them.  glibc: what glibc's malloc does, everywhere kmm can tell (the
+ * strace comparisons, the examples).  kmm: kmm's own defaults. */
+enum kmm_profile {
+	KMM_PROFILE_KMM,
+	KMM_PROFILE_GLIBC,
 };
 
 extern struct kmm_options kmm_options;
@@ -52,6 +63,10 @@ int kmm_options_parse(const char *text, bool warn);
  * "-1" is accepted (as "unlimited" for trim_threshold).  Returns false on
  * malformed text. */
 bool kmm_parse_number(const char *s, size_t len, bool suffixes, long long *out);
+
+/* Apply a profile's settings (enum kmm_profile), and its name. */
+void kmm_profile_apply(int profile);
+const char *kmm_profile_name(int profile);
 
 /* getenv without libc (works before libc's own initialisation). */
 const char *kmm_getenv(const char *name);

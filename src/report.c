@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "report.h"
+#include "options.h"
 #include "os.h"
 #include "heap/arena.h"
 #include "heap/heap.h"
@@ -31,6 +32,7 @@ static KMM_COLD void emit_params(struct kmm_buf *b)
 {
 	const struct kmm_params *p = &kmm_params;
 	kmm_buf_puts(b, "parameters\n");
+	kmm_buf_printf(b, "  profile               %s\n", kmm_profile_name(kmm_options.profile));
 	kmm_buf_printf(b, "  mmap_threshold        %zu (%s)\n", p->mmap_threshold,
 		       p->no_dyn_threshold ? "fixed" : "automatic");
 	kmm_buf_printf(b, "  threshold_rule        %s\n",

@@ -8,7 +8,8 @@
 #   - glibc's free of such a block munmaps it and raises the threshold (the same
 #     request then comes from the heap); kmm keeps the area (lazily freed) and
 #     gives it back to the next such request with no system call — and with
-#     KMM_OPTIONS=threshold_rule=glibc behaves as glibc does;
+#     KMM_OPTIONS=profile=glibc (whose threshold_rule is glibc's) behaves as
+#     glibc does;
 #   - freeing a large heap gives the memory back (the break shrinks).
 # Checked with tests/progs/heapprobe's own view (sbrk(0), the returned
 # addresses, /proc/self/maps) and, if strace is usable, in the system calls.
@@ -30,7 +31,7 @@ FIRST_GROWTH=135168        # 0x21000: tcache + 16 bytes + top_pad 128 KiB, in pa
 #   mark 6..7  free them all, first to last: the break comes back down
 SCENARIO='M m16 M m256k M f1 M m256k M n4000x512 b M F b M k'
 
-GLIBC_RULE=KMM_OPTIONS=threshold_rule=glibc
+GLIBC_RULE=KMM_OPTIONS=profile=glibc
 plain_run "$HP" $SCENARIO >"$KMM_TMP/probe.plain" 2>/dev/null
 kmm_run "$KMM_TMP/probe.stats" "$HP" $SCENARIO >"$KMM_TMP/probe.kmm" 2>/dev/null
 kmm_run "$KMM_TMP/probe.stats" env "$GLIBC_RULE" "$HP" $SCENARIO >"$KMM_TMP/probe.kmmg" 2>/dev/null
@@ -47,7 +48,7 @@ expect_kinds() {
 }
 ok "glibc: 16 B from the heap, 256 KiB mmapped, again 256 KiB after free from the heap" \
 	expect_kinds "$KMM_TMP/probe.plain"
-ok "kmm, threshold_rule=glibc: the same three placements" expect_kinds "$KMM_TMP/probe.kmmg"
+ok "kmm, profile=glibc: the same three placements" expect_kinds "$KMM_TMP/probe.kmmg"
 # kmm's default: the second 256 KiB block is the first one's area, back
 same_area() {
 	_a=$(sed -n 2p "$1" | cut -d' ' -f1-4)
@@ -68,7 +69,7 @@ shrinks() {
 }
 ok "glibc: freeing 2 MiB of small blocks trims the break (sbrk(0))" shrinks "$KMM_TMP/probe.plain"
 ok "kmm: freeing 2 MiB of small blocks trims the break (sbrk(0))" shrinks "$KMM_TMP/probe.kmm"
-ok "kmm, threshold_rule=glibc: the probe sees the same heap as under glibc (kinds and break offsets)" \
+ok "kmm, profile=glibc: the probe sees the same heap as under glibc (kinds and break offsets)" \
 	same_output "$KMM_TMP/probe.plain.n" "$KMM_TMP/probe.kmmg.n"
 
 # the first small malloc's growth, by sbrk(0)
@@ -162,13 +163,13 @@ cached() {
 }
 ok "strace, kmm: free(256 KiB) and the next malloc(256 KiB) make no system call (area cached)" \
 	cached "$KMM_TMP/trace.kmm"
-# with threshold_rule=glibc the second block grows the heap, as under glibc
+# with profile=glibc the second block grows the heap, as under glibc
 grows_heap() {
 	_ev=$(trace_between "$1" 4 | tr '\n' '|')
 	case $_ev in "brk +"*) ;; *) echo "events '$_ev', expected the break to grow"; return 1 ;; esac
 	sed -n 3p "$2" | grep -q '^m 262144 heap ' || { echo "probe: $(sed -n 3p "$2")"; return 1; }
 }
-ok "strace, kmm, threshold_rule=glibc: after free, malloc(256 KiB) grows the heap (dynamic threshold)" \
+ok "strace, kmm, profile=glibc: after free, malloc(256 KiB) grows the heap (dynamic threshold)" \
 	grows_heap "$KMM_TMP/trace.kmmg" "$KMM_TMP/tprobe.kmmg"
 
 # trimming: freeing the blocks shrinks the break
@@ -189,7 +190,7 @@ ok "strace, kmm: freeing 2 MiB of small blocks shrinks the break (brk)" trims "$
 brk_only() { grep -E '^(premain|mark|brk)' "$1"; }
 brk_only "$KMM_TMP/events.plain" >"$KMM_TMP/brk.plain"
 brk_only "$KMM_TMP/events.kmmg" >"$KMM_TMP/brk.kmmg"
-ok "strace, threshold_rule=glibc: the whole scenario makes the same brk calls under kmm as under glibc" \
+ok "strace, profile=glibc: the whole scenario makes the same brk calls under kmm as under glibc" \
 	same_output "$KMM_TMP/brk.plain" "$KMM_TMP/brk.kmmg"
 # and by default, up to the first big block too (marks 1-3)
 sed '/^mark 3$/q' "$KMM_TMP/brk.plain" >"$KMM_TMP/brk3.plain"

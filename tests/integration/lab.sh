@@ -4,8 +4,8 @@
 # patterns the seed slides show must be there: the same break sequence for
 # the small-allocation experiments (the first growth 0x21000, 128 KiB steps,
 # trimming), an mmap at the 128 KiB threshold under glibc and a vmalloc area
-# under kmm, glibc's threshold raised after a free (and kmm's with
-# threshold_rule=glibc), the 8 MiB vmalloc of 0x801000 bytes with 2048
+# under kmm, glibc's threshold raised after a free (and kmm's under
+# profile=glibc, the comparison's default; not under profile=kmm), the 8 MiB vmalloc of 0x801000 bytes with 2048
 # pages; and a real program gives a readable comparison.
 . "$KMM_SRCDIR/tests/tap.sh"
 . "$KMM_SRCDIR/tests/integration/common.sh"
@@ -57,14 +57,14 @@ is "$(q thr 'sum(1 for e in k["events"] if e.startswith("mmap 132 KiB"))')" "0" 
 	"mmap_threshold, kmm: no mmap of its own for the block"
 
 # --- the dynamic threshold: after free(1 MiB) glibc serves 1 MiB from the heap ---------------------
-compare dyn -- "$EX/dynamic_threshold"
-is "$(cat "$T/dyn.rc")" "1" "dynamic_threshold: kmm's default rule differs (exit 1)"
+compare dyn --options=profile=kmm -- "$EX/dynamic_threshold"
+is "$(cat "$T/dyn.rc")" "1" "dynamic_threshold: kmm's default rule (profile=kmm) differs (exit 1)"
 is "$(q dyn '[hex(x) for x in g["summary"]["brk_deltas"][0]]')" "['0x21000', '0x100000']" \
 	"dynamic_threshold, glibc: the second 1 MiB grows the break by 1 MiB (threshold raised)"
 is "$(q dyn '[hex(x) for x in k["summary"]["brk_deltas"][0]]')" "['0x21000']" \
 	"dynamic_threshold, kmm default: the second 1 MiB is a vmalloc area again"
-compare dyng --options=threshold_rule=glibc -- "$EX/dynamic_threshold"
-is "$(cat "$T/dyng.rc")" "0" "dynamic_threshold, kmm with threshold_rule=glibc: the same break as glibc"
+compare dyng -- "$EX/dynamic_threshold"
+is "$(cat "$T/dyng.rc")" "0" "dynamic_threshold, kmm compare's default (profile=glibc): the same break as glibc"
 
 # --- trimming: the break goes down when the top chunk passes the trim threshold ----------------------
 compare trim -- "$EX/trim"

@@ -6,7 +6,7 @@
 . "$KMM_SRCDIR/tests/tap.sh"
 . "$KMM_SRCDIR/tests/integration/common.sh"
 
-plan 18
+plan 23
 
 HP=$KMM_PROGS/heapprobe
 
@@ -99,6 +99,24 @@ is "$(growth "$KMM_TMP/bad1.kmm") $(sed -n 's/^kmm //p' "$KMM_TMP/bad1.kmm")" "$
 probe bad2 kmm 'KMM_OPTIONS=top_pad=lots' m16 b
 ok "KMM_OPTIONS with a bad value: a 'kmm: ' warning, the value ignored" sh -c "
 	grep -q '^kmm: .*top_pad' '$KMM_TMP/bad2.kmm.err' && grep -qx 'brk 135168' '$KMM_TMP/bad2.kmm'"
+
+# --- profiles: a bundle applied first, whatever its place in KMM_OPTIONS ------------
+# params OPTS: the "parameters" report section of /bin/true under kmm
+params() {
+	with_timeout 60 env LD_PRELOAD="$KMM_LIB" KMM_OPTIONS="$1" KMM_STATS=1 KMM_STATS_REPORT=params \
+		/bin/true 2>&1 | awk '$1 == "profile" || $1 == "threshold_rule" { printf "%s%s=%s", sep, $1, $2; sep = " " }'
+}
+is "$(params '')" "profile=kmm threshold_rule=cache" "the default profile is kmm's (threshold_rule cache)"
+is "$(params profile=glibc)" "profile=glibc threshold_rule=glibc" "profile=glibc sets glibc's threshold rule"
+is "$(params threshold_rule=cache,profile=glibc) / $(params profile=glibc,threshold_rule=cache)" \
+	"profile=glibc threshold_rule=cache / profile=glibc threshold_rule=cache" \
+	"an option changes what the profile set, before or after it in KMM_OPTIONS"
+with_timeout 60 env LD_PRELOAD="$KMM_LIB" KMM_OPTIONS=profile=nosuch /bin/true 2>"$KMM_TMP/prof.err"
+is "$(cat "$KMM_TMP/prof.err") | $(params profile=nosuch 2>/dev/null)" \
+	"kmm: KMM_OPTIONS: unknown profile 'nosuch' (ignored; kmm or glibc) | profile=kmm threshold_rule=cache" \
+	"an unknown profile: a warning, kmm's defaults"
+is "$(with_timeout 60 "$KMM_TOOL" run --profile=glibc --report=params -- /bin/true 2>&1 |
+	awk '$1 == "profile" { print $2 }')" "glibc" "kmm run --profile=glibc"
 
 # --- the same in the system calls --------------------------------------------------
 if strace_ok; then
