@@ -17,6 +17,7 @@ BENCH_WORKLOADS = \
 	bench/bin/cache-thrash \
 	bench/bin/large \
 	bench/bin/fragment \
+	bench/bin/bintree \
 	bench/bin/big \
 	bench/bin/bigrealloc
 BENCH_BINS = $(BENCH_WORKLOADS) bench/bin/runner
@@ -84,6 +85,10 @@ bench_bin_large_CFLAGS = $(BENCH_CFLAGS)
 bench_bin_fragment_SOURCES = bench/fragment.c bench/common.h bench/align.h
 bench_bin_fragment_CPPFLAGS = $(BENCH_CPPFLAGS)
 bench_bin_fragment_CFLAGS = $(BENCH_CFLAGS)
+
+bench_bin_bintree_SOURCES = bench/bintree.c bench/common.h bench/align.h
+bench_bin_bintree_CPPFLAGS = $(BENCH_CPPFLAGS)
+bench_bin_bintree_CFLAGS = $(BENCH_CFLAGS)
 
 bench_bin_big_SOURCES = bench/big.c bench/common.h
 bench_bin_big_CPPFLAGS = $(BENCH_CPPFLAGS)
