@@ -19,6 +19,7 @@ BENCH_WORKLOADS = \
 	bench/bin/fragment \
 	bench/bin/bintree \
 	bench/bin/calloc-mix \
+	bench/bin/aligned \
 	bench/bin/big \
 	bench/bin/bigrealloc
 BENCH_BINS = $(BENCH_WORKLOADS) bench/bin/runner
@@ -94,6 +95,10 @@ bench_bin_bintree_CFLAGS = $(BENCH_CFLAGS)
 bench_bin_calloc_mix_SOURCES = bench/calloc-mix.c bench/common.h bench/align.h
 bench_bin_calloc_mix_CPPFLAGS = $(BENCH_CPPFLAGS)
 bench_bin_calloc_mix_CFLAGS = $(BENCH_CFLAGS)
+
+bench_bin_aligned_SOURCES = bench/aligned.c bench/common.h bench/align.h
+bench_bin_aligned_CPPFLAGS = $(BENCH_CPPFLAGS)
+bench_bin_aligned_CFLAGS = $(BENCH_CFLAGS)
 
 bench_bin_big_SOURCES = bench/big.c bench/common.h
 bench_bin_big_CPPFLAGS = $(BENCH_CPPFLAGS)
