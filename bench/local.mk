@@ -20,6 +20,7 @@ BENCH_WORKLOADS = \
 	bench/bin/bintree \
 	bench/bin/calloc-mix \
 	bench/bin/aligned \
+	bench/bin/sh6bench \
 	bench/bin/big \
 	bench/bin/bigrealloc
 BENCH_BINS = $(BENCH_WORKLOADS) bench/bin/runner
@@ -99,6 +100,11 @@ bench_bin_calloc_mix_CFLAGS = $(BENCH_CFLAGS)
 bench_bin_aligned_SOURCES = bench/aligned.c bench/common.h bench/align.h
 bench_bin_aligned_CPPFLAGS = $(BENCH_CPPFLAGS)
 bench_bin_aligned_CFLAGS = $(BENCH_CFLAGS)
+
+bench_bin_sh6bench_SOURCES = bench/sh6bench.c bench/common.h bench/align.h
+bench_bin_sh6bench_CPPFLAGS = $(BENCH_CPPFLAGS)
+bench_bin_sh6bench_CFLAGS = $(BENCH_CFLAGS) -pthread
+bench_bin_sh6bench_LDADD = -lpthread
 
 bench_bin_big_SOURCES = bench/big.c bench/common.h
 bench_bin_big_CPPFLAGS = $(BENCH_CPPFLAGS)
