@@ -21,6 +21,7 @@ BENCH_WORKLOADS = \
 	bench/bin/calloc-mix \
 	bench/bin/aligned \
 	bench/bin/sh6bench \
+	bench/bin/sh8bench \
 	bench/bin/big \
 	bench/bin/bigrealloc
 BENCH_BINS = $(BENCH_WORKLOADS) bench/bin/runner
@@ -105,6 +106,11 @@ bench_bin_sh6bench_SOURCES = bench/sh6bench.c bench/common.h bench/align.h
 bench_bin_sh6bench_CPPFLAGS = $(BENCH_CPPFLAGS)
 bench_bin_sh6bench_CFLAGS = $(BENCH_CFLAGS) -pthread
 bench_bin_sh6bench_LDADD = -lpthread
+
+bench_bin_sh8bench_SOURCES = bench/sh8bench.c bench/common.h bench/align.h
+bench_bin_sh8bench_CPPFLAGS = $(BENCH_CPPFLAGS)
+bench_bin_sh8bench_CFLAGS = $(BENCH_CFLAGS) -pthread
+bench_bin_sh8bench_LDADD = -lpthread
 
 bench_bin_big_SOURCES = bench/big.c bench/common.h
 bench_bin_big_CPPFLAGS = $(BENCH_CPPFLAGS)
