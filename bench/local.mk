@@ -16,6 +16,12 @@ BENCH_WORKLOADS = \
 	bench/bin/cache-scratch \
 	bench/bin/cache-thrash \
 	bench/bin/large \
+	bench/bin/fragment \
+	bench/bin/bintree \
+	bench/bin/calloc-mix \
+	bench/bin/aligned \
+	bench/bin/sh6bench \
+	bench/bin/sh8bench \
 	bench/bin/big \
 	bench/bin/bigrealloc
 BENCH_BINS = $(BENCH_WORKLOADS) bench/bin/runner
@@ -79,6 +85,32 @@ bench_bin_cache_thrash_LDADD = -lpthread
 bench_bin_large_SOURCES = bench/large.c bench/common.h
 bench_bin_large_CPPFLAGS = $(BENCH_CPPFLAGS)
 bench_bin_large_CFLAGS = $(BENCH_CFLAGS)
+
+bench_bin_fragment_SOURCES = bench/fragment.c bench/common.h bench/align.h
+bench_bin_fragment_CPPFLAGS = $(BENCH_CPPFLAGS)
+bench_bin_fragment_CFLAGS = $(BENCH_CFLAGS)
+
+bench_bin_bintree_SOURCES = bench/bintree.c bench/common.h bench/align.h
+bench_bin_bintree_CPPFLAGS = $(BENCH_CPPFLAGS)
+bench_bin_bintree_CFLAGS = $(BENCH_CFLAGS)
+
+bench_bin_calloc_mix_SOURCES = bench/calloc-mix.c bench/common.h bench/align.h
+bench_bin_calloc_mix_CPPFLAGS = $(BENCH_CPPFLAGS)
+bench_bin_calloc_mix_CFLAGS = $(BENCH_CFLAGS)
+
+bench_bin_aligned_SOURCES = bench/aligned.c bench/common.h bench/align.h
+bench_bin_aligned_CPPFLAGS = $(BENCH_CPPFLAGS)
+bench_bin_aligned_CFLAGS = $(BENCH_CFLAGS)
+
+bench_bin_sh6bench_SOURCES = bench/sh6bench.c bench/common.h bench/align.h
+bench_bin_sh6bench_CPPFLAGS = $(BENCH_CPPFLAGS)
+bench_bin_sh6bench_CFLAGS = $(BENCH_CFLAGS) -pthread
+bench_bin_sh6bench_LDADD = -lpthread
+
+bench_bin_sh8bench_SOURCES = bench/sh8bench.c bench/common.h bench/align.h
+bench_bin_sh8bench_CPPFLAGS = $(BENCH_CPPFLAGS)
+bench_bin_sh8bench_CFLAGS = $(BENCH_CFLAGS) -pthread
+bench_bin_sh8bench_LDADD = -lpthread
 
 bench_bin_big_SOURCES = bench/big.c bench/common.h
 bench_bin_big_CPPFLAGS = $(BENCH_CPPFLAGS)

@@ -67,6 +67,12 @@ static struct workload workloads[] = {
 	{ "cache-scratch", 1, "8 B objects written hard after freeing a handed-over one", 1 },
 	{ "cache-thrash", 1, "threads writing hard to 8 B objects of their own", 1 },
 	{ "large",    0, "16 KiB..4 MiB buffers, a few alive, around the mmap threshold", 1 },
+	{ "fragment", 0, "growing sizes, every other block freed, holes too small to reuse", 1 },
+	{ "bintree",  0, "complete binary trees of 32 B nodes and small strings (binary-trees)", 1 },
+	{ "calloc-mix", 0, "calloc of 16 B..4 MiB arrays checked zero, random replacement", 1 },
+	{ "aligned",  0, "posix_memalign/aligned_alloc/memalign 16 B..64 KiB, align 16..4096", 1 },
+	{ "sh6bench", 1, "arrays of 1..1000 B blocks freed in order, reverse, alternate", 1 },
+	{ "sh8bench", 1, "like sh6bench, arrays freed by the next thread in a ring", 1 },
 	{ "big",      0, "5..25 MiB blocks, four alive, partly touched and freed", 1 },
 	{ "bigrealloc", 0, "three buffers grown by 64..128 KiB reallocs up to 8..32 MiB", 1 },
 };
