@@ -17,7 +17,8 @@ BENCH_WORKLOADS = \
 	bench/bin/cache-thrash \
 	bench/bin/large \
 	bench/bin/big \
-	bench/bin/bigrealloc
+	bench/bin/bigrealloc \
+	bench/bin/mstress
 BENCH_BINS = $(BENCH_WORKLOADS) bench/bin/runner
 
 EXTRA_PROGRAMS = $(BENCH_BINS)
@@ -87,6 +88,11 @@ bench_bin_big_CFLAGS = $(BENCH_CFLAGS)
 bench_bin_bigrealloc_SOURCES = bench/bigrealloc.c bench/common.h
 bench_bin_bigrealloc_CPPFLAGS = $(BENCH_CPPFLAGS)
 bench_bin_bigrealloc_CFLAGS = $(BENCH_CFLAGS)
+
+bench_bin_mstress_SOURCES = bench/mstress.c bench/common.h bench/aligned.h
+bench_bin_mstress_CPPFLAGS = $(BENCH_CPPFLAGS)
+bench_bin_mstress_CFLAGS = $(BENCH_CFLAGS) -pthread
+bench_bin_mstress_LDADD = -lpthread
 
 bench_bin_runner_SOURCES = bench/runner.c
 bench_bin_runner_CPPFLAGS = $(BENCH_CPPFLAGS)
