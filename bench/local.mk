@@ -18,7 +18,8 @@ BENCH_WORKLOADS = \
 	bench/bin/large \
 	bench/bin/big \
 	bench/bin/bigrealloc \
-	bench/bin/mstress
+	bench/bin/mstress \
+	bench/bin/rptest
 BENCH_BINS = $(BENCH_WORKLOADS) bench/bin/runner
 
 EXTRA_PROGRAMS = $(BENCH_BINS)
@@ -93,6 +94,11 @@ bench_bin_mstress_SOURCES = bench/mstress.c bench/common.h bench/aligned.h
 bench_bin_mstress_CPPFLAGS = $(BENCH_CPPFLAGS)
 bench_bin_mstress_CFLAGS = $(BENCH_CFLAGS) -pthread
 bench_bin_mstress_LDADD = -lpthread
+
+bench_bin_rptest_SOURCES = bench/rptest.c bench/common.h bench/aligned.h
+bench_bin_rptest_CPPFLAGS = $(BENCH_CPPFLAGS)
+bench_bin_rptest_CFLAGS = $(BENCH_CFLAGS) -pthread
+bench_bin_rptest_LDADD = -lpthread
 
 bench_bin_runner_SOURCES = bench/runner.c
 bench_bin_runner_CPPFLAGS = $(BENCH_CPPFLAGS)
