@@ -19,7 +19,8 @@ BENCH_WORKLOADS = \
 	bench/bin/big \
 	bench/bin/bigrealloc \
 	bench/bin/mstress \
-	bench/bin/rptest
+	bench/bin/rptest \
+	bench/bin/glibc-simple
 BENCH_BINS = $(BENCH_WORKLOADS) bench/bin/runner
 
 EXTRA_PROGRAMS = $(BENCH_BINS)
@@ -99,6 +100,11 @@ bench_bin_rptest_SOURCES = bench/rptest.c bench/common.h bench/aligned.h
 bench_bin_rptest_CPPFLAGS = $(BENCH_CPPFLAGS)
 bench_bin_rptest_CFLAGS = $(BENCH_CFLAGS) -pthread
 bench_bin_rptest_LDADD = -lpthread
+
+bench_bin_glibc_simple_SOURCES = bench/glibc-simple.c bench/common.h bench/aligned.h
+bench_bin_glibc_simple_CPPFLAGS = $(BENCH_CPPFLAGS)
+bench_bin_glibc_simple_CFLAGS = $(BENCH_CFLAGS) -pthread
+bench_bin_glibc_simple_LDADD = -lpthread
 
 bench_bin_runner_SOURCES = bench/runner.c
 bench_bin_runner_CPPFLAGS = $(BENCH_CPPFLAGS)

@@ -71,6 +71,7 @@ static struct workload workloads[] = {
 	{ "bigrealloc", 0, "three buffers grown by 64..128 KiB reallocs up to 8..32 MiB", 1 },
 	{ "mstress", 1, "rounds of threads trade blocks; survivors freed by later rounds", 1 },
 	{ "rptest", 1, "threads churn batches, hand every 2nd to the next thread; respawned", 1 },
+	{ "glibc-simple", 0, "batches of 1/32/1024 same-size blocks malloc'd then freed in order", 1 },
 };
 #define NWORK ((int)(sizeof workloads / sizeof workloads[0]))
 
