@@ -20,7 +20,8 @@ BENCH_WORKLOADS = \
 	bench/bin/bigrealloc \
 	bench/bin/mstress \
 	bench/bin/rptest \
-	bench/bin/glibc-simple
+	bench/bin/glibc-simple \
+	bench/bin/glibc-thread
 BENCH_BINS = $(BENCH_WORKLOADS) bench/bin/runner
 
 EXTRA_PROGRAMS = $(BENCH_BINS)
@@ -105,6 +106,11 @@ bench_bin_glibc_simple_SOURCES = bench/glibc-simple.c bench/common.h bench/align
 bench_bin_glibc_simple_CPPFLAGS = $(BENCH_CPPFLAGS)
 bench_bin_glibc_simple_CFLAGS = $(BENCH_CFLAGS) -pthread
 bench_bin_glibc_simple_LDADD = -lpthread
+
+bench_bin_glibc_thread_SOURCES = bench/glibc-thread.c bench/common.h bench/aligned.h
+bench_bin_glibc_thread_CPPFLAGS = $(BENCH_CPPFLAGS)
+bench_bin_glibc_thread_CFLAGS = $(BENCH_CFLAGS) -pthread
+bench_bin_glibc_thread_LDADD = -lpthread -lm
 
 bench_bin_runner_SOURCES = bench/runner.c
 bench_bin_runner_CPPFLAGS = $(BENCH_CPPFLAGS)

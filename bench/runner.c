@@ -72,6 +72,7 @@ static struct workload workloads[] = {
 	{ "mstress", 1, "rounds of threads trade blocks; survivors freed by later rounds", 1 },
 	{ "rptest", 1, "threads churn batches, hand every 2nd to the next thread; respawned", 1 },
 	{ "glibc-simple", 0, "batches of 1/32/1024 same-size blocks malloc'd then freed in order", 1 },
+	{ "glibc-thread", 1, "threads replace random blocks (4 B..32 KiB, 1/size) in own sets", 1 },
 };
 #define NWORK ((int)(sizeof workloads / sizeof workloads[0]))
 
