@@ -21,7 +21,8 @@ BENCH_WORKLOADS = \
 	bench/bin/mstress \
 	bench/bin/rptest \
 	bench/bin/glibc-simple \
-	bench/bin/glibc-thread
+	bench/bin/glibc-thread \
+	bench/bin/malloc-large
 BENCH_BINS = $(BENCH_WORKLOADS) bench/bin/runner
 
 EXTRA_PROGRAMS = $(BENCH_BINS)
@@ -111,6 +112,10 @@ bench_bin_glibc_thread_SOURCES = bench/glibc-thread.c bench/common.h bench/align
 bench_bin_glibc_thread_CPPFLAGS = $(BENCH_CPPFLAGS)
 bench_bin_glibc_thread_CFLAGS = $(BENCH_CFLAGS) -pthread
 bench_bin_glibc_thread_LDADD = -lpthread -lm
+
+bench_bin_malloc_large_SOURCES = bench/malloc-large.c bench/common.h bench/aligned.h
+bench_bin_malloc_large_CPPFLAGS = $(BENCH_CPPFLAGS)
+bench_bin_malloc_large_CFLAGS = $(BENCH_CFLAGS)
 
 bench_bin_runner_SOURCES = bench/runner.c
 bench_bin_runner_CPPFLAGS = $(BENCH_CPPFLAGS)
