@@ -22,7 +22,8 @@ BENCH_WORKLOADS = \
 	bench/bin/rptest \
 	bench/bin/glibc-simple \
 	bench/bin/glibc-thread \
-	bench/bin/malloc-large
+	bench/bin/malloc-large \
+	bench/bin/alloc-test
 BENCH_BINS = $(BENCH_WORKLOADS) bench/bin/runner
 
 EXTRA_PROGRAMS = $(BENCH_BINS)
@@ -116,6 +117,11 @@ bench_bin_glibc_thread_LDADD = -lpthread -lm
 bench_bin_malloc_large_SOURCES = bench/malloc-large.c bench/common.h bench/aligned.h
 bench_bin_malloc_large_CPPFLAGS = $(BENCH_CPPFLAGS)
 bench_bin_malloc_large_CFLAGS = $(BENCH_CFLAGS)
+
+bench_bin_alloc_test_SOURCES = bench/alloc-test.c bench/common.h bench/aligned.h
+bench_bin_alloc_test_CPPFLAGS = $(BENCH_CPPFLAGS)
+bench_bin_alloc_test_CFLAGS = $(BENCH_CFLAGS) -pthread
+bench_bin_alloc_test_LDADD = -lpthread
 
 bench_bin_runner_SOURCES = bench/runner.c
 bench_bin_runner_CPPFLAGS = $(BENCH_CPPFLAGS)

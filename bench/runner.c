@@ -74,6 +74,7 @@ static struct workload workloads[] = {
 	{ "glibc-simple", 0, "batches of 1/32/1024 same-size blocks malloc'd then freed in order", 1 },
 	{ "glibc-thread", 1, "threads replace random blocks (4 B..32 KiB, 1/size) in own sets", 1 },
 	{ "malloc-large", 0, "16 blocks of 5..25 MiB alive, one replaced per step, every 8th page", 1 },
+	{ "alloc-test", 1, "threads fill and empty random slots, power-law sizes 8 B..64 KiB", 1 },
 };
 #define NWORK ((int)(sizeof workloads / sizeof workloads[0]))
 
