@@ -13,7 +13,7 @@
  * nothing.
  *
  * Here: 2^17 slots in all, split evenly between -t N threads (default 2;
- * `-t 1` is alloc-test1), 12 million slot visits at scale 1 shared out
+ * `-t 1` is alloc-test1), 8 million slot visits at scale 1 shared out
  * among them; sizes 8..65536 bytes with P(size > x) = sqrt(8 / x) (a Pareto
  * law of index 1/2: median 32 bytes, 3.4 % above 4 KiB, mean about 700
  * bytes), so some 45 MiB are live in steady state.  Every block is written
@@ -29,7 +29,7 @@
 
 #include <pthread.h>
 
-#define VISITS    12000000  /* slot visits at scale 1, over all threads */
+#define VISITS    8000000   /* slot visits at scale 1, over all threads */
 #define SLOTS     (1 << 17) /* slots, over all threads */
 #define MINSIZE   8
 #define MAXSIZE   65536

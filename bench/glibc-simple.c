@@ -9,8 +9,8 @@
  * many times; it does so once in the main thread (main arena) and once in a
  * second thread (a thread arena).  This workload does the same: sizes 16,
  * 64, 256, 1024 and 4096 bytes, batches of 1, 32 and 1024 blocks, each
- * combination for the same number of allocations (1 million at scale 1)
- * except the batches of 1024, which get 1/32 of that (about 30 batches), so
+ * combination for the same number of allocations (600000 at scale 1)
+ * except the batches of 1024, which get 1/32 of that (about 18 batches), so
  * that the fast paths are not drowned in the cost of the big batches' page
  * faults; first in the main thread and then in a freshly created thread
  * (the program has one running thread at a time, so it is a
@@ -33,7 +33,7 @@
 
 #include <pthread.h>
 
-#define ALLOCS    1000000   /* allocations per (size, batch) at scale 1 ... */
+#define ALLOCS    600000    /* allocations per (size, batch) at scale 1 ... */
 #define BIGSHARE  32        /* ... but 1/32 of that for the batches of 1024 */
 #define MAXBATCH  1024
 

@@ -38,7 +38,7 @@
  * long).  The checksum is a sum over all blocks, so it does not depend on
  * which thread freed which block, only on the parameters (and on -t: each
  * thread draws from its own generator).  The total number of operations
- * is fixed (6 million at scale 1), whatever -t says.
+ * is fixed (4 million at scale 1), whatever -t says.
  *
  * Differences from mimalloc's test: our own operation mix, sizes and
  * parameters; every block is checked; the work does not grow with the
@@ -50,7 +50,7 @@
 #include <stdatomic.h>
 
 #define ROUNDS    10
-#define OPS       6000000   /* operations at scale 1, over all rounds and threads */
+#define OPS       4000000   /* operations at scale 1, over all rounds and threads */
 #define LIVE      16384     /* live-set capacity, over all threads */
 #define TRANSFER  1024      /* shared transfer slots */
 
