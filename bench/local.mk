@@ -23,7 +23,13 @@ BENCH_WORKLOADS = \
 	bench/bin/sh6bench \
 	bench/bin/sh8bench \
 	bench/bin/big \
-	bench/bin/bigrealloc
+	bench/bin/bigrealloc \
+	bench/bin/mstress \
+	bench/bin/rptest \
+	bench/bin/glibc-simple \
+	bench/bin/glibc-thread \
+	bench/bin/malloc-large \
+	bench/bin/alloc-test
 BENCH_BINS = $(BENCH_WORKLOADS) bench/bin/runner
 
 EXTRA_PROGRAMS = $(BENCH_BINS)
@@ -119,6 +125,35 @@ bench_bin_big_CFLAGS = $(BENCH_CFLAGS)
 bench_bin_bigrealloc_SOURCES = bench/bigrealloc.c bench/common.h
 bench_bin_bigrealloc_CPPFLAGS = $(BENCH_CPPFLAGS)
 bench_bin_bigrealloc_CFLAGS = $(BENCH_CFLAGS)
+
+bench_bin_mstress_SOURCES = bench/mstress.c bench/common.h bench/aligned.h
+bench_bin_mstress_CPPFLAGS = $(BENCH_CPPFLAGS)
+bench_bin_mstress_CFLAGS = $(BENCH_CFLAGS) -pthread
+bench_bin_mstress_LDADD = -lpthread
+
+bench_bin_rptest_SOURCES = bench/rptest.c bench/common.h bench/aligned.h
+bench_bin_rptest_CPPFLAGS = $(BENCH_CPPFLAGS)
+bench_bin_rptest_CFLAGS = $(BENCH_CFLAGS) -pthread
+bench_bin_rptest_LDADD = -lpthread
+
+bench_bin_glibc_simple_SOURCES = bench/glibc-simple.c bench/common.h bench/aligned.h
+bench_bin_glibc_simple_CPPFLAGS = $(BENCH_CPPFLAGS)
+bench_bin_glibc_simple_CFLAGS = $(BENCH_CFLAGS) -pthread
+bench_bin_glibc_simple_LDADD = -lpthread
+
+bench_bin_glibc_thread_SOURCES = bench/glibc-thread.c bench/common.h bench/aligned.h
+bench_bin_glibc_thread_CPPFLAGS = $(BENCH_CPPFLAGS)
+bench_bin_glibc_thread_CFLAGS = $(BENCH_CFLAGS) -pthread
+bench_bin_glibc_thread_LDADD = -lpthread -lm
+
+bench_bin_malloc_large_SOURCES = bench/malloc-large.c bench/common.h bench/aligned.h
+bench_bin_malloc_large_CPPFLAGS = $(BENCH_CPPFLAGS)
+bench_bin_malloc_large_CFLAGS = $(BENCH_CFLAGS)
+
+bench_bin_alloc_test_SOURCES = bench/alloc-test.c bench/common.h bench/aligned.h
+bench_bin_alloc_test_CPPFLAGS = $(BENCH_CPPFLAGS)
+bench_bin_alloc_test_CFLAGS = $(BENCH_CFLAGS) -pthread
+bench_bin_alloc_test_LDADD = -lpthread
 
 bench_bin_runner_SOURCES = bench/runner.c
 bench_bin_runner_CPPFLAGS = $(BENCH_CPPFLAGS)

@@ -75,6 +75,12 @@ static struct workload workloads[] = {
 	{ "sh8bench", 1, "like sh6bench, arrays freed by the next thread in a ring", 1 },
 	{ "big",      0, "5..25 MiB blocks, four alive, partly touched and freed", 1 },
 	{ "bigrealloc", 0, "three buffers grown by 64..128 KiB reallocs up to 8..32 MiB", 1 },
+	{ "mstress", 1, "rounds of threads trade blocks; survivors freed by later rounds", 1 },
+	{ "rptest", 1, "threads churn batches, pass every 2nd to the next; threads respawned", 1 },
+	{ "glibc-simple", 0, "batches of 1/32/1024 same-size blocks malloc'd then freed in order", 1 },
+	{ "glibc-thread", 1, "threads replace random blocks (4 B..32 KiB, 1/size) in own sets", 1 },
+	{ "malloc-large", 0, "16 blocks of 5..25 MiB alive, one replaced per step, every 8th page", 1 },
+	{ "alloc-test", 1, "threads fill and empty random slots, power-law sizes 8 B..64 KiB", 1 },
 };
 #define NWORK ((int)(sizeof workloads / sizeof workloads[0]))
 
