@@ -25,7 +25,7 @@
  * original's exact distribution and its memory-touching pattern are not
  * reproduced), and a fixed amount of work instead of a timed run.
  */
-#include "aligned.h"
+#include "align.h"
 
 #include <pthread.h>
 

@@ -29,7 +29,7 @@
  * number of iterations is fixed instead of measured against a clock (and
  * smaller for the batches of 1024).
  */
-#include "aligned.h"
+#include "align.h"
 
 #include <pthread.h>
 

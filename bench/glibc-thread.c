@@ -21,7 +21,7 @@
  * (a word per 64-byte line and the last word) and checked before it is
  * freed.  The checksum depends on -t (the work is divided differently).
  */
-#include "aligned.h"
+#include "align.h"
 
 #include <math.h>
 #include <pthread.h>

@@ -126,31 +126,31 @@ bench_bin_bigrealloc_SOURCES = bench/bigrealloc.c bench/common.h
 bench_bin_bigrealloc_CPPFLAGS = $(BENCH_CPPFLAGS)
 bench_bin_bigrealloc_CFLAGS = $(BENCH_CFLAGS)
 
-bench_bin_mstress_SOURCES = bench/mstress.c bench/common.h bench/aligned.h
+bench_bin_mstress_SOURCES = bench/mstress.c bench/common.h bench/align.h
 bench_bin_mstress_CPPFLAGS = $(BENCH_CPPFLAGS)
 bench_bin_mstress_CFLAGS = $(BENCH_CFLAGS) -pthread
 bench_bin_mstress_LDADD = -lpthread
 
-bench_bin_rptest_SOURCES = bench/rptest.c bench/common.h bench/aligned.h
+bench_bin_rptest_SOURCES = bench/rptest.c bench/common.h bench/align.h
 bench_bin_rptest_CPPFLAGS = $(BENCH_CPPFLAGS)
 bench_bin_rptest_CFLAGS = $(BENCH_CFLAGS) -pthread
 bench_bin_rptest_LDADD = -lpthread
 
-bench_bin_glibc_simple_SOURCES = bench/glibc-simple.c bench/common.h bench/aligned.h
+bench_bin_glibc_simple_SOURCES = bench/glibc-simple.c bench/common.h bench/align.h
 bench_bin_glibc_simple_CPPFLAGS = $(BENCH_CPPFLAGS)
 bench_bin_glibc_simple_CFLAGS = $(BENCH_CFLAGS) -pthread
 bench_bin_glibc_simple_LDADD = -lpthread
 
-bench_bin_glibc_thread_SOURCES = bench/glibc-thread.c bench/common.h bench/aligned.h
+bench_bin_glibc_thread_SOURCES = bench/glibc-thread.c bench/common.h bench/align.h
 bench_bin_glibc_thread_CPPFLAGS = $(BENCH_CPPFLAGS)
 bench_bin_glibc_thread_CFLAGS = $(BENCH_CFLAGS) -pthread
 bench_bin_glibc_thread_LDADD = -lpthread -lm
 
-bench_bin_malloc_large_SOURCES = bench/malloc-large.c bench/common.h bench/aligned.h
+bench_bin_malloc_large_SOURCES = bench/malloc-large.c bench/common.h bench/align.h
 bench_bin_malloc_large_CPPFLAGS = $(BENCH_CPPFLAGS)
 bench_bin_malloc_large_CFLAGS = $(BENCH_CFLAGS)
 
-bench_bin_alloc_test_SOURCES = bench/alloc-test.c bench/common.h bench/aligned.h
+bench_bin_alloc_test_SOURCES = bench/alloc-test.c bench/common.h bench/align.h
 bench_bin_alloc_test_CPPFLAGS = $(BENCH_CPPFLAGS)
 bench_bin_alloc_test_CFLAGS = $(BENCH_CFLAGS) -pthread
 bench_bin_alloc_test_LDADD = -lpthread

@@ -23,7 +23,7 @@
  * scale 1), and the new block is written sparsely and checked before it is
  * freed (mimalloc-bench's program does not touch the buffers).
  */
-#include "aligned.h"
+#include "align.h"
 
 #define LIVE      16        /* blocks alive at a time */
 #define STEPS     400       /* replacements at scale 1 */

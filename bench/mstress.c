@@ -44,7 +44,7 @@
  * parameters; every block is checked; the work does not grow with the
  * thread count.
  */
-#include "aligned.h"
+#include "align.h"
 
 #include <pthread.h>
 #include <stdatomic.h>

@@ -37,7 +37,7 @@
  * parameters, a fixed amount of work, mailboxes protected by a mutex (one
  * lock per batch of 512 blocks), every block checked.
  */
-#include "aligned.h"
+#include "align.h"
 
 #include <pthread.h>
 
