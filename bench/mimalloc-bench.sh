@@ -41,8 +41,11 @@ Options:
                   rotating from one repetition to the next
   -t N            threads for the N programs (default 2)
   --quick         smaller inputs where the program has a size parameter
-                  (cfrac, larson, xmalloc-test, cache-*, mstress, mleak,
-                  rptest); the others run as usual
+                  (larson and xmalloc-test run 2 s instead of 5, cache-*
+                  do 500000 repetitions instead of 2000000, mstress 10
+                  iterations instead of 25, mleak10/mleak100 2 and 20
+                  instead of 5 and 50, rptest 100 loops instead of 500);
+                  the others run as usual
   -p a,b          run only these programs (names as above; "alloc-test"
                   stands for alloc-test1 and alloc-testN, and so on for a
                   name that is the prefix of several)
@@ -173,8 +176,9 @@ mkdir -p "$bin" "$build_dir/log" "$build_dir/run"
 
 N=$threads
 alloc_test_n=$(( N > 16 ? 16 : N ))
+# cfrac's input is a number to factor, not a size: --quick leaves it.
+cfrac_arg=17545186520507317056371138836327483792789528
 if [ "$quick" = 1 ]; then
-	cfrac_arg=175451865205073170563711388363
 	larson_secs=2
 	xmalloc_secs=2
 	cache_reps=500000
@@ -182,7 +186,6 @@ if [ "$quick" = 1 ]; then
 	mleak_small=2 mleak_big=20
 	rptest_loops=100
 else
-	cfrac_arg=17545186520507317056371138836327483792789528
 	larson_secs=5
 	xmalloc_secs=5
 	cache_reps=2000000
