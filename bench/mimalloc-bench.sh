@@ -86,8 +86,9 @@ from the program's output as bench.sh does (larson: its "relative time";
 xmalloc-test: its "rtime"; rptest: 2000000 / memory ops per CPU second;
 glibc-thread: 1e9 / iterations); those rows are marked "*".
 
-A run that exits non-zero, dies of a signal, times out or does not print
-the figure its relative time needs is reported with the end of its
+A run that exits non-zero, dies of a signal, times out, has the dynamic
+linker refuse the preload, or does not print the figure its relative time
+needs is reported with the end of its
 output, left out of the medians, and makes the script exit 1.
 
 Output: for each program a table of allocator, median time, time ratio to
@@ -587,6 +588,11 @@ for (( r = 0; r < reps; r++ )); do
 				res="helper-failed 0 0"
 			read -r status wall rss <<<"$res"
 			t=$wall
+			# The dynamic linker ignores a preload it cannot load, and
+			# the program then runs on glibc's malloc: a failure.
+			if [ -n "${alloc_path[$a]}" ] && grep -q 'ld\.so: object .* cannot be preloaded' "$err"; then
+				status=preload-refused
+			fi
 			if [ "$status" = exit:0 ] && [ "$rtime" != wall ]; then
 				t=$(rel_time "$rtime" "$out")
 				[ -n "$t" ] || status=no-figure
@@ -646,8 +652,9 @@ END {
 		bt = (bk in ok) ? median(T[bk]) : ""; br = (bk in ok) ? median(R[bk]) : ""
 		for (j = 1; j <= na; j++) {
 			a = A[j]; k = p SUBSEP a
-			fl = (k in failed) ? sprintf("  %d of %d runs FAILED", failed[k], failed[k] + ok[k]) : ""
-			if (!(k in ok)) { printf "%-15s %-11s %9s %8s %12s %8s%s\n", "", a, "-", "-", "-", "-", fl; continue }
+			nok = (k in ok) ? ok[k] : 0	# (a plain ok[k] would create it)
+			fl = (k in failed) ? sprintf("  %d of %d runs FAILED", failed[k], failed[k] + nok) : ""
+			if (!nok) { printf "%-15s %-11s %9s %8s %12s %8s%s\n", "", a, "-", "-", "-", "-", fl; continue }
 			t = median(T[k]); r = median(R[k])
 			MT[k] = t; MR[k] = r
 			xt = (bt != "" && bt > 0) ? sprintf("%.2f", t / bt) : "-"
