@@ -34,7 +34,7 @@ BENCH_BINS = $(BENCH_WORKLOADS) bench/bin/runner
 
 EXTRA_PROGRAMS = $(BENCH_BINS)
 CLEANFILES += $(BENCH_BINS)
-EXTRA_DIST += bench/README.md bench/run
+EXTRA_DIST += bench/README.md bench/run bench/mimalloc-bench.sh
 
 # -O2 whatever CFLAGS say first; no builtin malloc family, so the compiler
 # cannot fold or drop an allocation (the checksums make the results
