@@ -35,7 +35,6 @@
 #define MAXSIZE   65536
 
 struct worker {
-	pthread_t th;
 	int id;
 	size_t nslots;
 	uint64_t visits;
@@ -87,7 +86,7 @@ int main(int argc, char **argv)
 	struct bench_args a;
 	struct worker *w;
 	uint64_t total, sum = 0;
-	int t, err;
+	int t;
 
 	bench_parse(argc, argv,
 		    "Threads filling and emptying random slots with power-law sized blocks\n"
@@ -103,14 +102,10 @@ int main(int argc, char **argv)
 		if (w[t].nslots == 0)
 			w[t].nslots = 1;
 		w[t].visits = bench_share(total, a.threads, t);
-		if ((err = pthread_create(&w[t].th, NULL, worker_main, &w[t])) != 0)
-			bench_die("pthread_create: %s", strerror(err));
 	}
-	for (t = 0; t < a.threads; t++) {
-		if ((err = pthread_join(w[t].th, NULL)) != 0)
-			bench_die("pthread_join: %s", strerror(err));
+	bench_run_threads(worker_main, w, sizeof *w, a.threads);
+	for (t = 0; t < a.threads; t++)
 		sum += bench_mix(w[t].sum + (uint64_t)t);
-	}
 	free(w);
 	bench_print_checksum(sum ^ total);
 	return 0;

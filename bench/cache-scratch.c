@@ -33,7 +33,6 @@
 #define OBJSIZE   8         /* bytes per object */
 
 struct worker {
-	pthread_t tid;
 	int id;
 	unsigned char *handed;  /* the main thread's object, freed first */
 	uint64_t first, end;    /* iterations [first, end) */
@@ -62,7 +61,7 @@ int main(int argc, char **argv)
 	struct bench_args a;
 	struct worker *w;
 	uint64_t total, next = 0, sum = 0;
-	int i, err;
+	int i;
 
 	bench_parse(argc, argv,
 		    "The main thread hands each thread a small object, which it frees;\n"
@@ -83,11 +82,8 @@ int main(int argc, char **argv)
 		next += bench_share(total, a.threads, i);
 		w[i].end = next;
 	}
-	for (i = 0; i < a.threads; i++)
-		if ((err = pthread_create(&w[i].tid, NULL, worker_main, &w[i])) != 0)
-			bench_die("pthread_create: %s", strerror(err));
+	bench_run_threads(worker_main, w, sizeof *w, a.threads);
 	for (i = 0; i < a.threads; i++) {
-		pthread_join(w[i].tid, NULL);
 		sum += w[i].sum;
 	}
 	free(w);

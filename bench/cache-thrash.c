@@ -28,7 +28,6 @@
 #define OBJSIZE   8         /* bytes per object */
 
 struct worker {
-	pthread_t tid;
 	uint64_t first, end;    /* iterations [first, end) */
 	uint64_t sum;
 };
@@ -53,7 +52,7 @@ int main(int argc, char **argv)
 	struct bench_args a;
 	struct worker *w;
 	uint64_t total, next = 0, sum = 0;
-	int i, err;
+	int i;
 
 	bench_parse(argc, argv,
 		    "Threads each allocating, writing hard and freeing small objects,\n"
@@ -67,11 +66,8 @@ int main(int argc, char **argv)
 		next += bench_share(total, a.threads, i);
 		w[i].end = next;
 	}
-	for (i = 0; i < a.threads; i++)
-		if ((err = pthread_create(&w[i].tid, NULL, worker_main, &w[i])) != 0)
-			bench_die("pthread_create: %s", strerror(err));
+	bench_run_threads(worker_main, w, sizeof *w, a.threads);
 	for (i = 0; i < a.threads; i++) {
-		pthread_join(w[i].tid, NULL);
 		sum += w[i].sum;
 	}
 	free(w);

@@ -20,6 +20,7 @@
 #define KMM_BENCH_COMMON_H
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -233,6 +234,25 @@ static inline void bench_print_checksum(uint64_t sum)
 	printf("checksum %016" PRIx64 "\n", sum);
 	if (fflush(stdout) != 0)
 		exit(1);
+}
+
+/* Run fn once per worker, each in a thread of its own: the n workers are
+ * the objects of `size` bytes at `workers`; all threads start before the
+ * first is joined.  Dies if a thread cannot be created or joined. */
+static inline void bench_run_threads(void *(*fn)(void *), void *workers, size_t size, int n)
+{
+	pthread_t *th = calloc((size_t)n, sizeof *th);
+	int i, err;
+
+	if (th == NULL)
+		bench_die("out of memory");
+	for (i = 0; i < n; i++)
+		if ((err = pthread_create(&th[i], NULL, fn, (char *)workers + (size_t)i * size)) != 0)
+			bench_die("pthread_create: %s", strerror(err));
+	for (i = 0; i < n; i++)
+		if ((err = pthread_join(th[i], NULL)) != 0)
+			bench_die("pthread_join: %s", strerror(err));
+	free(th);
 }
 
 /* Part i of `total` units of work shared out among `parts` threads: the

@@ -35,7 +35,6 @@
 static size_t size_table[NSIZES];
 
 struct worker {
-	pthread_t th;
 	int id;
 	uint64_t ops;
 	uint64_t sum;
@@ -74,7 +73,7 @@ int main(int argc, char **argv)
 	struct bench_rng rng = { 0x73697a6573ULL };
 	struct worker *w;
 	uint64_t total, sum = 0;
-	int t, err;
+	int t;
 	size_t i;
 
 	bench_parse(argc, argv,
@@ -96,14 +95,10 @@ int main(int argc, char **argv)
 	for (t = 0; t < a.threads; t++) {
 		w[t].id = t;
 		w[t].ops = bench_share(total, a.threads, t);
-		if ((err = pthread_create(&w[t].th, NULL, worker_main, &w[t])) != 0)
-			bench_die("pthread_create: %s", strerror(err));
 	}
-	for (t = 0; t < a.threads; t++) {
-		if ((err = pthread_join(w[t].th, NULL)) != 0)
-			bench_die("pthread_join: %s", strerror(err));
+	bench_run_threads(worker_main, w, sizeof *w, a.threads);
+	for (t = 0; t < a.threads; t++)
 		sum += bench_mix(w[t].sum + (uint64_t)t);
-	}
 	free(w);
 	bench_print_checksum(sum ^ total);
 	return 0;

@@ -64,7 +64,6 @@ struct lineage {
 };
 
 struct worker {
-	pthread_t th;
 	struct lineage *lin;
 	int round;
 	uint64_t ops;
@@ -175,7 +174,7 @@ int main(int argc, char **argv)
 	struct worker *w;
 	uint64_t total, sum = 0;
 	size_t i;
-	int t, r, nt, err;
+	int t, r, nt;
 
 	bench_parse(argc, argv,
 		    "Rounds of threads allocating, freeing, keeping and trading blocks through\n"
@@ -204,12 +203,8 @@ int main(int argc, char **argv)
 			w[t].lin = &lin[t];
 			w[t].round = r;
 			w[t].ops = bench_share(round_ops, nt, t);
-			if ((err = pthread_create(&w[t].th, NULL, worker_main, &w[t])) != 0)
-				bench_die("pthread_create: %s", strerror(err));
 		}
-		for (t = 0; t < nt; t++)
-			if ((err = pthread_join(w[t].th, NULL)) != 0)
-				bench_die("pthread_join: %s", strerror(err));
+		bench_run_threads(worker_main, w, sizeof *w, nt);
 		/* the main thread frees half of the transferred blocks */
 		for (i = (size_t)r & 1; i < TRANSFER; i += 2) {
 			unsigned char *p = atomic_exchange(&transfer[i], NULL);

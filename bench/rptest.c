@@ -59,7 +59,6 @@ struct mailbox {
 };
 
 struct worker {
-	pthread_t th;
 	int id, gen, nt;
 	uint64_t loops;
 	uint64_t serial;        /* across generations: blocks of lineage id */
@@ -142,7 +141,7 @@ int main(int argc, char **argv)
 	struct bench_args a;
 	struct worker *w;
 	uint64_t total, sum = 0, serials = 0;
-	int t, g, nt, err;
+	int t, g, nt;
 
 	bench_parse(argc, argv,
 		    "Threads allocating batches of 16..16000-byte blocks, churning them and\n"
@@ -166,12 +165,8 @@ int main(int argc, char **argv)
 		for (t = 0; t < nt; t++) {
 			w[t].gen = g;
 			w[t].loops = bench_share(gen_loops, nt, t);
-			if ((err = pthread_create(&w[t].th, NULL, worker_main, &w[t])) != 0)
-				bench_die("pthread_create: %s", strerror(err));
 		}
-		for (t = 0; t < nt; t++)
-			if ((err = pthread_join(w[t].th, NULL)) != 0)
-				bench_die("pthread_join: %s", strerror(err));
+		bench_run_threads(worker_main, w, sizeof *w, nt);
 	}
 
 	/* which thread freed a handed-over batch depends on the timing (the

@@ -30,7 +30,6 @@
 #define MAXSIZE 1000
 
 struct worker {
-	pthread_t tid;
 	int id, threads;
 	uint64_t passes;        /* over all threads */
 	uint64_t sum, blocks;
@@ -94,7 +93,7 @@ int main(int argc, char **argv)
 	struct bench_args a;
 	struct worker *w;
 	uint64_t passes, sum = 0, blocks = 0;
-	int i, err;
+	int i;
 
 	bench_parse(argc, argv,
 		    "Passes allocating 20000 blocks of 1..1000 bytes into an array and\n"
@@ -109,11 +108,8 @@ int main(int argc, char **argv)
 		w[i].threads = a.threads;
 		w[i].passes = passes;
 	}
-	for (i = 0; i < a.threads; i++)
-		if ((err = pthread_create(&w[i].tid, NULL, worker_main, &w[i])) != 0)
-			bench_die("pthread_create: %s", strerror(err));
+	bench_run_threads(worker_main, w, sizeof *w, a.threads);
 	for (i = 0; i < a.threads; i++) {
-		pthread_join(w[i].tid, NULL);
 		sum += w[i].sum;
 		blocks += w[i].blocks;
 	}

@@ -43,7 +43,6 @@ struct mailbox {
 } __attribute__((aligned(64)));
 
 struct worker {
-	pthread_t tid;
 	int id, threads;
 	uint64_t make, take;    /* arrays to fill, and to free */
 	struct mailbox *in, *out;
@@ -161,7 +160,7 @@ int main(int argc, char **argv)
 	struct worker *w;
 	struct mailbox *box;
 	uint64_t passes, sum = 0, blocks = 0;
-	int i, err;
+	int i;
 
 	bench_parse(argc, argv,
 		    "Threads in a ring: each fills arrays of 10000 blocks (8 B..4 KiB in\n"
@@ -188,11 +187,8 @@ int main(int argc, char **argv)
 		w[i].in = &box[i];
 		w[i].out = &box[(i + 1) % a.threads];
 	}
-	for (i = 0; i < a.threads; i++)
-		if ((err = pthread_create(&w[i].tid, NULL, worker_main, &w[i])) != 0)
-			bench_die("pthread_create: %s", strerror(err));
+	bench_run_threads(worker_main, w, sizeof *w, a.threads);
 	for (i = 0; i < a.threads; i++) {
-		pthread_join(w[i].tid, NULL);
 		sum += w[i].sum;
 		blocks += w[i].blocks;
 	}

@@ -20,7 +20,6 @@
 #define BURST     16        /* short-lived blocks per round, at most */
 
 struct worker {
-	pthread_t tid;
 	int id;
 	uint64_t rounds;
 	uint64_t sum;
@@ -73,7 +72,7 @@ int main(int argc, char **argv)
 	struct bench_args a;
 	struct worker *w;
 	uint64_t total, sum = 0;
-	int i, err;
+	int i;
 
 	bench_parse(argc, argv,
 		    "Threads each allocating and freeing their own small blocks\n"
@@ -85,13 +84,10 @@ int main(int argc, char **argv)
 	for (i = 0; i < a.threads; i++) {
 		w[i].id = i;
 		w[i].rounds = bench_share(total, a.threads, i);
-		if ((err = pthread_create(&w[i].tid, NULL, worker_main, &w[i])) != 0)
-			bench_die("pthread_create: %s", strerror(err));
 	}
-	for (i = 0; i < a.threads; i++) {
-		pthread_join(w[i].tid, NULL);
+	bench_run_threads(worker_main, w, sizeof *w, a.threads);
+	for (i = 0; i < a.threads; i++)
 		sum += w[i].sum;
-	}
 	free(w);
 	bench_print_checksum(sum ^ total);
 	return 0;

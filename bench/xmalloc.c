@@ -56,7 +56,6 @@ static struct {
 };
 
 struct worker {
-	pthread_t tid;
 	int id;
 	uint64_t quota;         /* batches to make */
 	uint64_t made;
@@ -174,7 +173,7 @@ int main(int argc, char **argv)
 	struct bench_args a;
 	struct worker *w;
 	uint64_t batches, made = 0, sum = 0;
-	int i, err;
+	int i;
 
 	bench_parse(argc, argv,
 		    "Threads allocating batches of blocks and passing them through one\n"
@@ -192,11 +191,8 @@ int main(int argc, char **argv)
 		w[i].id = i;
 		w[i].quota = bench_share(batches, a.threads, i);
 	}
-	for (i = 0; i < a.threads; i++)
-		if ((err = pthread_create(&w[i].tid, NULL, worker_main, &w[i])) != 0)
-			bench_die("pthread_create: %s", strerror(err));
+	bench_run_threads(worker_main, w, sizeof *w, a.threads);
 	for (i = 0; i < a.threads; i++) {
-		pthread_join(w[i].tid, NULL);
 		sum += w[i].sum;
 		made += w[i].made;
 	}
