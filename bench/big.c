@@ -35,24 +35,13 @@ static void get(struct big *b, struct bench_rng *r, uint64_t tag)
 	b->used = (size_t)bench_range(r, pages / 4, pages) * PAGE;
 	b->tag = tag;
 	b->p = bench_malloc(b->n);
-	for (size_t off = 0; off < b->used; off += PAGE)
-		bench_store(b->p + off, bench_mix(tag ^ off));
-	bench_store(b->p + b->n - 8, bench_mix(tag ^ b->n));
+	bench_sparse_fill(b->p, b->n, b->used, PAGE, tag);
 }
 
 static uint64_t put(struct big *b)
 {
-	uint64_t sum = bench_load(b->p + b->n - 8);
+	uint64_t sum = bench_sparse_check(b->p, b->n, b->used, PAGE, b->tag);
 
-	if (sum != bench_mix(b->tag ^ b->n))
-		bench_die("block %p (%zu bytes) corrupted at its last word", (void *)b->p, b->n);
-	for (size_t off = 0; off < b->used; off += PAGE) {
-		uint64_t got = bench_load(b->p + off);
-
-		if (got != bench_mix(b->tag ^ off))
-			bench_die("block %p (%zu bytes) corrupted at offset %zu", (void *)b->p, b->n, off);
-		sum += got;
-	}
 	free(b->p);
 	b->p = NULL;
 	return sum;

@@ -236,6 +236,34 @@ static inline void bench_print_checksum(uint64_t sum)
 		exit(1);
 }
 
+/* Big blocks touched sparsely, as programs touch big buffers: one word
+ * every `stride` bytes of the first `used` bytes, and the last word of the
+ * n-byte block.  bench_sparse_fill writes them; bench_sparse_check checks
+ * them (dies on a difference) and returns a checksum term. */
+static inline void bench_sparse_fill(unsigned char *p, size_t n, size_t used, size_t stride, uint64_t tag)
+{
+	for (size_t off = 0; off + 8 <= used; off += stride)
+		bench_store(p + off, bench_mix(tag ^ off));
+	bench_store(p + n - 8, bench_mix(tag ^ n));
+}
+
+static inline uint64_t bench_sparse_check(const unsigned char *p, size_t n, size_t used, size_t stride,
+					  uint64_t tag)
+{
+	uint64_t sum = bench_load(p + n - 8);
+
+	if (sum != bench_mix(tag ^ n))
+		bench_die("block %p (%zu bytes) corrupted at its last word", (const void *)p, n);
+	for (size_t off = 0; off + 8 <= used; off += stride) {
+		uint64_t got = bench_load(p + off);
+
+		if (got != bench_mix(tag ^ off))
+			bench_die("block %p (%zu bytes) corrupted at offset %zu", (const void *)p, n, off);
+		sum += got;
+	}
+	return sum;
+}
+
 /* Run fn once per worker, each in a thread of its own: the n workers are
  * the objects of `size` bytes at `workers`; all threads start before the
  * first is joined.  Dies if a thread cannot be created or joined. */

@@ -41,24 +41,13 @@ static void get(struct large *b, struct bench_rng *r, uint64_t tag)
 	b->n = bench_range(r, (size_t)5 << 20, (size_t)25 << 20);
 	b->tag = tag;
 	b->p = bench_malloc_al(b->n);
-	for (size_t off = 0; off + 8 <= b->n; off += STRIDE)
-		bench_store(b->p + off, bench_mix(tag ^ off));
-	bench_store(b->p + b->n - 8, bench_mix(tag ^ b->n));
+	bench_sparse_fill(b->p, b->n, b->n, STRIDE, tag);
 }
 
 static uint64_t put(struct large *b)
 {
-	uint64_t sum = bench_load(b->p + b->n - 8);
+	uint64_t sum = bench_sparse_check(b->p, b->n, b->n, STRIDE, b->tag);
 
-	if (sum != bench_mix(b->tag ^ b->n))
-		bench_die("block %p (%zu bytes) corrupted at its last word", (void *)b->p, b->n);
-	for (size_t off = 0; off + 8 <= b->n; off += STRIDE) {
-		uint64_t got = bench_load(b->p + off);
-
-		if (got != bench_mix(b->tag ^ off))
-			bench_die("block %p (%zu bytes) corrupted at offset %zu", (void *)b->p, b->n, off);
-		sum += got;
-	}
 	free(b->p);
 	b->p = NULL;
 	return sum;
