@@ -33,7 +33,7 @@ SCENARIO='M m16 M m256k M f1 M m256k M n4000x512 b M F b M k'
 
 GLIBC_RULE=KMM_OPTIONS=profile=glibc
 plain_run "$HP" $SCENARIO >"$KMM_TMP/probe.plain" 2>/dev/null
-kmm_run "$KMM_TMP/probe.stats" "$HP" $SCENARIO >"$KMM_TMP/probe.kmm" 2>/dev/null
+kmm_run "$KMM_TMP/probe.stats" env KMM_OPTIONS=profile=kmm "$HP" $SCENARIO >"$KMM_TMP/probe.kmm" 2>/dev/null
 kmm_run "$KMM_TMP/probe.stats" env "$GLIBC_RULE" "$HP" $SCENARIO >"$KMM_TMP/probe.kmmg" 2>/dev/null
 # what the probe saw, without the addresses
 grep -v "^kmm " "$KMM_TMP/probe.plain" | cut -d" " -f1-3 >"$KMM_TMP/probe.plain.n"
@@ -88,7 +88,7 @@ if ! strace_ok; then
 fi
 
 trace_heap "$KMM_TMP/trace.plain" "$HP" $SCENARIO >"$KMM_TMP/tprobe.plain" 2>/dev/null
-trace_heap "$KMM_TMP/trace.kmm" -E LD_PRELOAD="$KMM_LIB" "$HP" $SCENARIO >"$KMM_TMP/tprobe.kmm" 2>/dev/null
+trace_heap "$KMM_TMP/trace.kmm" -E LD_PRELOAD="$KMM_LIB" -E KMM_OPTIONS=profile=kmm "$HP" $SCENARIO >"$KMM_TMP/tprobe.kmm" 2>/dev/null
 trace_heap "$KMM_TMP/trace.kmmg" -E LD_PRELOAD="$KMM_LIB" -E "$GLIBC_RULE" "$HP" $SCENARIO \
 	>"$KMM_TMP/tprobe.kmmg" 2>/dev/null
 trace_events "$KMM_TMP/trace.kmmg" | sed '/^mark 7$/q' >"$KMM_TMP/events.kmmg"

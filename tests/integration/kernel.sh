@@ -71,10 +71,10 @@ gap=$(( a1 - a0 ))
 ok "two 8 MiB blocks lie at least 8 MiB + a guard page apart ($gap bytes)" test "$gap" -ge 8392704
 ok "realloc(8 MiB -> 12 MiB) of the lower block moved it (its neighbour is in the way)" \
 	grep -q '^r 12582912 mmap .* moved$' areas.out
-kmm run -- "$HP" m256k f0 m256k >lazy.out 2>&1
+kmm run --profile=kmm -- "$HP" m256k f0 m256k >lazy.out 2>&1
 is "$(awk '$1 == "m" { print $4 }' lazy.out | uniq | wc -l | tr -d ' ')" 1 \
 	"a lazily freed 256 KiB area is taken back as it is by the next malloc(256 KiB)"
-kmm run --report=vmallocinfo -- "$HP" m8m t0 f0 m8m >recycle.out 2>recycle.err
+kmm run --profile=kmm --report=vmallocinfo -- "$HP" m8m t0 f0 m8m >recycle.out 2>recycle.err
 line=$(vmallocinfo_line recycle.err heapprobe 8392704)
 is "$(field "$line" resident)" 2048 \
 	"free(8 MiB) then malloc(8 MiB): the new area is built from the resident frames (resident=2048, untouched)"

@@ -31,6 +31,14 @@ integration_tests = \
 	tests/integration/guard.sh
 
 TESTS += $(integration_tests)
+
+# check-profiles: the integration tests again under profile=glibc
+# (KMM_PROFILE, docs/options.md), logged to test-suite-glibc.log; plain
+# `make check` runs them under the default profile (kmm).
+check-profiles:
+	$(MAKE) $(AM_MAKEFLAGS) check TESTS='$(integration_tests)' \
+		TEST_SUITE_LOG=test-suite-glibc.log KMM_PROFILE=glibc
+.PHONY: check-profiles
 dist_check_SCRIPTS += $(integration_tests)
 EXTRA_DIST += tests/integration/common.sh
 
