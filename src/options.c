@@ -34,6 +34,7 @@ static const struct option_name option_names[] = {
 	{ "tcache_unsorted_limit", KMM_P_TCACHE_UNSORTED_LIMIT, NULL },
 	/* kmm's own (KMM_OPTIONS only) */
 	{ "threshold_rule",        KMM_P_THRESHOLD_RULE, NULL },
+	{ "trim_rule",             KMM_P_TRIM_RULE, NULL },
 	{ "poison",                KMM_P_POISON, NULL },
 	{ "init_on_alloc",         KMM_P_INIT_ON_ALLOC, NULL },
 	{ "init_on_free",          KMM_P_INIT_ON_FREE, NULL },
@@ -65,10 +66,12 @@ static const struct {
 } profiles[] = {
 	[KMM_PROFILE_KMM] = { "kmm", (const struct profile_setting[]){
 		{ KMM_P_THRESHOLD_RULE, KMM_THRESHOLD_CACHE, NULL },
-	}, 1 },
+		{ KMM_P_TRIM_RULE, KMM_TRIM_DECAY, NULL },
+	}, 2 },
 	[KMM_PROFILE_GLIBC] = { "glibc", (const struct profile_setting[]){
 		{ KMM_P_THRESHOLD_RULE, KMM_THRESHOLD_GLIBC, NULL },
-	}, 1 },
+		{ KMM_P_TRIM_RULE, KMM_TRIM_GLIBC, NULL },
+	}, 2 },
 };
 
 static const struct option_name legacy_names[] = {
@@ -162,6 +165,8 @@ static bool parse_value(const struct option_name *o, const char *s, size_t len, 
 	static const struct { const char *option, *word; long long value; } words[] = {
 		{ "threshold_rule", "cache", KMM_THRESHOLD_CACHE },
 		{ "threshold_rule", "glibc", KMM_THRESHOLD_GLIBC },
+		{ "trim_rule",      "decay", KMM_TRIM_DECAY },
+		{ "trim_rule",      "glibc", KMM_TRIM_GLIBC },
 		{ "populate",       "on",    1 },
 		{ "populate",       "off",   0 },
 		{ "poison",         "on",    1 },
@@ -294,6 +299,7 @@ static void parse_tunables(const char *text)
 							     p + pl, (size_t)(eq - p - pl));
 			long long v;
 			if (o != NULL && o->set == NULL && o->param != KMM_P_THRESHOLD_RULE &&
+			    o->param != KMM_P_TRIM_RULE &&
 			    kmm_parse_number(eq + 1, (size_t)(end - eq - 1), false, &v))
 				kmm_params_set(o->param, v);
 		}

@@ -37,6 +37,8 @@ static KMM_COLD void emit_params(struct kmm_buf *b)
 		       p->no_dyn_threshold ? "fixed" : "automatic");
 	kmm_buf_printf(b, "  threshold_rule        %s\n",
 		       p->threshold_rule == KMM_THRESHOLD_GLIBC ? "glibc" : "cache");
+	kmm_buf_printf(b, "  trim_rule             %s\n",
+		       p->trim_rule == KMM_TRIM_GLIBC ? "glibc" : "decay");
 	kmm_buf_printf(b, "  trim_threshold        %zu\n", p->trim_threshold);
 	kmm_buf_printf(b, "  top_pad               %zu\n", p->top_pad);
 	kmm_buf_printf(b, "  mmap_max              %d\n", p->n_mmaps_max);

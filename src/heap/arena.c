@@ -617,12 +617,17 @@ KMM_HOT void kmm_int_free(struct kmm_arena *a, mchunk p)
 	if (size >= KMM_FASTBIN_CONSOLIDATION_THRESHOLD) {
 		if (a->have_fastchunks)
 			kmm_malloc_consolidate(a);
-		if (a != &kmm_main_arena)
-			kmm_arena_heap_trim(a, kmm_params.top_pad, false);
-		else if (top_size(a) >= kmm_params.trim_threshold)
-			kmm_systrim(a, kmm_params.top_pad);
+		if (top_size(a) < kmm_params.trim_threshold) {
+			if (a != &kmm_main_arena)   /* empty heaps below the top still go */
+				kmm_arena_heap_trim(a, kmm_params.top_pad, false);
+		} else if (a != &kmm_main_arena) {
+			kmm_arena_heap_trim(a, kmm_trim_pad(a), false);
+		} else {
+			kmm_systrim(a, kmm_trim_pad(a));
+		}
 	}
 }
+
 
 KMM_HOT mchunk kmm_int_realloc(struct kmm_arena *a, mchunk oldp, size_t oldsize, size_t nb)
 {

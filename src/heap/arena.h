@@ -138,6 +138,12 @@ struct kmm_arena {
 	 * handed out since the OS gave them to us (zero-filled): calloc need
 	 * not clear them. */
 	char      *top_fresh;
+	/* trim_rule=decay (trim.c): the highest address the top chunk started
+	 * at in this period — how far into the top the program reached — and
+	 * whether a trim decision ended the period (the next carve from the
+	 * top starts a new one) */
+	char      *top_high;
+	bool       top_period_done;
 	/* Set by every kmm_int_malloc: the path that served it and, for the
 	 * top paths, top_fresh as it was before the split (calloc uses both
 	 * before dropping the lock). */
@@ -239,7 +245,14 @@ KMM_INLINE mchunk kmm_split_top(struct kmm_arena *a, size_t nb, size_t flags)
 	size_t size = chunksize(victim);
 	a->carve_fresh = a->top_fresh;
 	set_head(victim, nb | KMM_PREV_INUSE | flags);
-	kmm_set_top(a, chunk_at(victim, nb), size - nb);
+	mchunk rem = chunk_at(victim, nb);
+	kmm_set_top(a, rem, size - nb);
+	if (a->top_period_done) {   /* trim.c: a new period */
+		a->top_period_done = false;
+		a->top_high = (char *)rem;
+	} else if ((char *)rem > a->top_high) {
+		a->top_high = (char *)rem;
+	}
 	return victim;
 }
 
@@ -304,6 +317,14 @@ void   kmm_malloc_consolidate(struct kmm_arena *a);
  * free pages inside free chunks.  Returns 1 if anything was released. */
 int    kmm_arena_trim(struct kmm_arena *a, size_t pad);
 void   kmm_unlink_chunk(struct kmm_arena *a, mchunk p);
+
+/* trim.c (trim_rule, params.h) */
+/* The pad of a trim after a free; starts a new trim_rule=decay period.
+ * a's lock held. */
+size_t kmm_trim_pad(struct kmm_arena *a);
+/* a is about to ask the OS for memory (NULL: a new arena is): trim the
+ * other arenas' idle tops (trylock only).  a's lock held, if any. */
+void   kmm_arenas_trim_idle(struct kmm_arena *a);
 
 /* sysmalloc.c */
 mchunk kmm_sysmalloc(struct kmm_arena *a, size_t nb);

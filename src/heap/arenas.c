@@ -93,6 +93,7 @@ static KMM_HOT struct kmm_arena *from_free_list(struct kmm_thread *t)
 static KMM_HOT struct kmm_arena *new_arena(struct kmm_thread *t)
 {
 	struct kmm_arena *a = NULL;
+	kmm_arenas_trim_idle(NULL);   /* a new heap: memory from the OS (trim.c) */
 	bool ll = kmm_lock_fork_aware(&kmm_arena_list_lock);
 	if (kmm_narenas >= kmm_arena_limit())
 		goto out;

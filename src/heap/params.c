@@ -25,6 +25,7 @@ struct kmm_params kmm_params = {
 	.tcache_unsorted_limit = 0,
 	.check_action          = 3,
 	.threshold_rule        = KMM_THRESHOLD_CACHE,
+	.trim_rule             = KMM_TRIM_DECAY,
 };
 
 static size_t max_fast_for(long long v)
@@ -97,6 +98,11 @@ KMM_COLD int kmm_params_set(int param, long long value)
 		if (value != KMM_THRESHOLD_CACHE && value != KMM_THRESHOLD_GLIBC)
 			return 0;
 		p->threshold_rule = (int)value;
+		return 1;
+	case KMM_P_TRIM_RULE:
+		if (value != KMM_TRIM_DECAY && value != KMM_TRIM_GLIBC)
+			return 0;
+		p->trim_rule = (int)value;
 		return 1;
 	case KMM_P_GUARD:
 		/* whole pages at least, and never the tcache's sizes */

@@ -45,6 +45,7 @@ enum kmm_param {
 	KMM_P_INIT_ON_FREE          = -106,
 	KMM_P_MEMCHECK              = -107,
 	KMM_P_GUARD                 = -108,
+	KMM_P_TRIM_RULE             = -109,
 };
 
 /* memcheck= (vg.h): what kmm does when it runs under valgrind */
@@ -59,6 +60,14 @@ enum kmm_threshold_rule {
 	KMM_THRESHOLD_CACHE,      /* kmm: no; vmalloc keeps freed blocks resident instead */
 	KMM_THRESHOLD_GLIBC,      /* glibc's dynamic rule, applied at free() */
 };
+
+/* how much of the top a trim gives back (arena.c, kmm_trim_pad) */
+enum kmm_trim_rule {
+	KMM_TRIM_DECAY,           /* kmm: all but what the program reached into the top
+				     since the last trim decision (at most KMM_TRIM_DECAY_MAX) */
+	KMM_TRIM_GLIBC,           /* glibc's: all but top_pad, at once */
+};
+#define KMM_TRIM_DECAY_MAX ((size_t)32 << 20)
 
 struct kmm_params {
 	size_t top_pad;
@@ -76,6 +85,7 @@ struct kmm_params {
 	size_t tcache_unsorted_limit;
 	int    check_action;       /* accepted for compatibility; kmm always aborts */
 	int    threshold_rule;     /* enum kmm_threshold_rule */
+	int    trim_rule;          /* enum kmm_trim_rule */
 	/* debug options (docs/hardening.md): any of them takes every call
 	 * through the slow paths, like the trace log (thread.h) */
 	int    poison;             /* fill freed heap blocks, check on reuse */

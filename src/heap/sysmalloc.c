@@ -99,6 +99,9 @@ KMM_HOT mchunk kmm_sysmalloc(struct kmm_arena *a, size_t nb)
 		return NULL;
 	}
 
+	/* memory from the OS: first give back what other arenas keep idle
+	 * (trim.c) */
+	kmm_arenas_trim_idle(a);
 	if (a != &kmm_main_arena)
 		return kmm_arena_heap_sysmalloc(a, nb);   /* further arenas: their heaps */
 

@@ -16,7 +16,7 @@
 . "$KMM_SRCDIR/tests/tap.sh"
 . "$KMM_SRCDIR/tests/integration/common.sh"
 
-plan 26
+plan 28
 
 HP=$KMM_PROGS/heapprobe
 FIRST_GROWTH=135168        # 0x21000: tcache + 16 bytes + top_pad 128 KiB, in pages
@@ -68,7 +68,16 @@ shrinks() {
 	return 1
 }
 ok "glibc: freeing 2 MiB of small blocks trims the break (sbrk(0))" shrinks "$KMM_TMP/probe.plain"
-ok "kmm: freeing 2 MiB of small blocks trims the break (sbrk(0))" shrinks "$KMM_TMP/probe.kmm"
+ok "kmm, profile=glibc: freeing 2 MiB of small blocks trims the break (sbrk(0))" shrinks "$KMM_TMP/probe.kmmg"
+# kmm's default (trim_rule=decay): the break stays, the period reached it
+stays() {
+	_b1=$(grep '^brk ' "$1" | sed -n '1s/^brk //p')
+	_b2=$(grep '^brk ' "$1" | sed -n '2s/^brk //p')
+	[ -n "$_b1" ] && [ "$_b1" -gt 2097152 ] && [ "$_b2" = "$_b1" ] && return 0
+	echo "break (relative to the start): after the blocks '$_b1', after freeing them '$_b2'"
+	return 1
+}
+ok "kmm: freeing 2 MiB of small blocks keeps the break (trim_rule=decay)" stays "$KMM_TMP/probe.kmm"
 ok "kmm, profile=glibc: the probe sees the same heap as under glibc (kinds and break offsets)" \
 	same_output "$KMM_TMP/probe.plain.n" "$KMM_TMP/probe.kmmg.n"
 
@@ -182,7 +191,15 @@ trims() {
 	return 1
 }
 ok "strace, glibc: freeing 2 MiB of small blocks shrinks the break (brk)" trims "$KMM_TMP/trace.plain"
-ok "strace, kmm: freeing 2 MiB of small blocks shrinks the break (brk)" trims "$KMM_TMP/trace.kmm"
+ok "strace, kmm, profile=glibc: freeing 2 MiB of small blocks shrinks the break (brk)" trims "$KMM_TMP/trace.kmmg"
+keeps() {
+	_ev=$(trace_between "$1" 6 | tr '\n' '|')
+	case $_ev in
+	*"brk"*) echo "freeing 4000 blocks: events '$_ev', expected no brk"; return 1 ;;
+	esac
+	return 0
+}
+ok "strace, kmm: freeing 2 MiB of small blocks makes no brk call (trim_rule=decay)" keeps "$KMM_TMP/trace.kmm"
 
 # everything together: the heap side (brk) makes the same calls, in the same
 # order, same sizes; kmm's big blocks go through its vmalloc space instead of

@@ -6,7 +6,7 @@
 . "$KMM_SRCDIR/tests/tap.sh"
 . "$KMM_SRCDIR/tests/integration/common.sh"
 
-plan 25
+plan 26
 
 HP=$KMM_PROGS/heapprobe
 
@@ -86,9 +86,12 @@ probe trim0 kmm 'KMM_OPTIONS=trim_threshold=64m' n4000x512 b F b s
 trims() { sed -n 's/^brk //p' "$1" | tr '\n' ' '; }
 is "$(trims "$KMM_TMP/trim0.kmm")/$(stat "$KMM_TMP/trim0.kmm" brk_trims)" "$(trims "$KMM_TMP/trim0.plain")/0" \
 	"trim_threshold=64m: the break stays up after freeing 2 MiB, as glibc's MALLOC_TRIM_THRESHOLD_"
-probe trim1 kmm '' n4000x512 b F b
-ok "trim_threshold default (128 KiB): the break comes down after freeing 2 MiB" sh -c "
+probe trim1 kmm 'KMM_OPTIONS=trim_rule=glibc' n4000x512 b F b
+ok "trim_threshold default (128 KiB), trim_rule=glibc: the break comes down after freeing 2 MiB" sh -c "
 	sed -n 's/^brk //p' '$KMM_TMP/trim1.kmm' | tr '\n' ' ' | awk '{ exit !(NF == 2 && \$2 < \$1) }'"
+probe trim2 kmm 'KMM_OPTIONS=profile=kmm' n4000x512 b F b
+ok "profile=kmm (trim_rule=decay): the break stays after freeing the 2 MiB this period reached" sh -c "
+	sed -n 's/^brk //p' '$KMM_TMP/trim2.kmm' | tr '\n' ' ' | awk '{ exit !(NF == 2 && \$2 == \$1 && \$1 > 2097152) }'"
 
 # --- bad options: a warning, and the program runs --------------------------------
 probe bad1 kmm 'KMM_OPTIONS=no_such_option=1,top_pad=0' m16 b k

@@ -452,6 +452,7 @@ Test(mmap, realloc_uses_mremap)
 Test(trim, break_shrinks_after_freeing_the_top)
 {
 	void *p[20];
+	kmm_params_set(KMM_P_TRIM_RULE, KMM_TRIM_GLIBC);
 	kmm_malloc(16);
 	char *b0 = sbrk(0);
 	for (int i = 0; i < 20; i++)
@@ -466,6 +467,64 @@ Test(trim, break_shrinks_after_freeing_the_top)
 	/* what is left of the top: at most top_pad + MINSIZE + a page */
 	cr_assert(top_size(&kmm_main_arena) <= 128 * 1024 + 32 + PAGE,
 		  "top %zu", top_size(&kmm_main_arena));
+	CHECK_HEAP();
+}
+
+/* trim_rule=decay (trim.c): a free keeps what the period reached */
+Test(trim, decay_keeps_what_the_last_period_reached)
+{
+	void *p[20];
+	cr_assert_eq(kmm_params.trim_rule, KMM_TRIM_DECAY, "kmm's default");
+	kmm_malloc(16);
+	for (int round = 0; round < 3; round++) {
+		char *before = sbrk(0);
+		for (int i = 0; i < 20; i++)
+			p[i] = kmm_malloc(100 * 1024);
+		char *peak = sbrk(0);
+		if (round > 0)
+			cr_assert_eq(peak, before, "round %d: the kept top served the batch", round);
+		for (int i = 19; i >= 0; i--)
+			kmm_free(p[i]);
+		cr_assert_eq((char *)sbrk(0), peak, "round %d: the break stays", round);
+		cr_assert_eq(arena_stats()->brk_trims, 0);
+		CHECK_HEAP();
+	}
+	/* a period that reaches only 100 KiB into the top: the rest goes */
+	char *peak = sbrk(0);
+	kmm_free(kmm_malloc(100 * 1024));
+	cr_assert((char *)sbrk(0) < peak, "break lowered");
+	cr_assert_eq(arena_stats()->brk_trims, 1);
+	cr_assert(top_size(&kmm_main_arena) <= 100 * 1024 + 128 * 1024 + 32 + 2 * PAGE,
+		  "top %zu", top_size(&kmm_main_arena));
+	CHECK_HEAP();
+}
+
+static void *alloc_in_own_arena(void *arg)
+{
+	void *p = kmm_malloc(100 * 1024);
+	*(struct kmm_arena **)arg = kmm_self.arena;
+	kmm_free(p);
+	return NULL;
+}
+
+Test(trim, decay_an_arena_that_grows_trims_idle_ones)
+{
+	void *p[20];
+	kmm_malloc(16);
+	for (int i = 0; i < 20; i++)
+		p[i] = kmm_malloc(100 * 1024);
+	char *peak = sbrk(0);
+	for (int i = 19; i >= 0; i--)
+		kmm_free(p[i]);
+	cr_assert_eq((char *)sbrk(0), peak, "kept for reuse");
+	struct kmm_arena *other = NULL;
+	pthread_t th;
+	cr_assert_eq(pthread_create(&th, NULL, alloc_in_own_arena, &other), 0);
+	pthread_join(th, NULL);
+	cr_assert_neq(other, &kmm_main_arena);
+	cr_assert((char *)sbrk(0) < peak, "the idle main arena's top went back when another arena grew");
+	cr_assert(top_size(&kmm_main_arena) <= 128 * 1024 + 32 + PAGE, "top %zu",
+		  top_size(&kmm_main_arena));
 	CHECK_HEAP();
 }
 
@@ -1231,6 +1290,7 @@ Test(arenas, a_thread_gets_heaps_that_grow_and_go_back)
 {
 	struct heap_probe pr = { 0 };
 	pthread_t th;
+	kmm_params_set(KMM_P_TRIM_RULE, KMM_TRIM_GLIBC);   /* trimmed at once */
 	kmm_free(kmm_malloc(1));   /* this thread: the main arena */
 	tcache_off();
 	cr_assert_eq(pthread_create(&th, NULL, fill_two_heaps, &pr), 0);

@@ -62,6 +62,31 @@ Test(options, kmm_options_string)
 	cr_assert_eq(kmm_params.trim_threshold, SIZE_MAX);
 }
 
+Test(options, profiles_and_trim_rule)
+{
+	cr_assert_eq(kmm_params.trim_rule, KMM_TRIM_DECAY, "kmm's default");
+	cr_assert_eq(kmm_options_parse("trim_rule=glibc", false), 0);
+	cr_assert_eq(kmm_params.trim_rule, KMM_TRIM_GLIBC);
+	cr_assert_eq(kmm_options_parse("trim_rule=later", false), 1, "decay or glibc only");
+	cr_assert_eq(kmm_params.trim_rule, KMM_TRIM_GLIBC);
+	kmm_profile_apply(KMM_PROFILE_KMM);
+	cr_assert_eq(kmm_params.trim_rule, KMM_TRIM_DECAY);
+	cr_assert_eq(kmm_params.threshold_rule, KMM_THRESHOLD_CACHE);
+	kmm_profile_apply(KMM_PROFILE_GLIBC);
+	cr_assert_eq(kmm_params.trim_rule, KMM_TRIM_GLIBC);
+	cr_assert_eq(kmm_params.threshold_rule, KMM_THRESHOLD_GLIBC);
+	/* KMM_PROFILE, unless KMM_OPTIONS names a profile */
+	kmm_profile_apply(KMM_PROFILE_KMM);
+	setenv("KMM_PROFILE", "glibc", 1);
+	kmm_options_load();
+	cr_assert_eq(kmm_options.profile, KMM_PROFILE_GLIBC);
+	cr_assert_eq(kmm_params.trim_rule, KMM_TRIM_GLIBC);
+	setenv("KMM_OPTIONS", "profile=kmm", 1);
+	kmm_options_load();
+	cr_assert_eq(kmm_options.profile, KMM_PROFILE_KMM);
+	cr_assert_eq(kmm_params.trim_rule, KMM_TRIM_DECAY);
+}
+
 Test(options, kernel_side_switches)
 {
 	cr_assert_eq(kmm_options_parse("slab_debug=on", false), 0);
