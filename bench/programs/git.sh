@@ -30,10 +30,12 @@ prepare)
 	"$git" init -q --bare "$GIT_DIR"
 	awk -v commits="$commits" "$AWK_RND"'
 	function line(f) { return sprintf("%s %s = %s(%d, %s);", word(2 + rnd(6)), word(3 + rnd(8)), word(2 + rnd(5)), rnd(10000), word(1 + rnd(6))) }
-	function blob(f,    s, i) {
-		s = ""
-		for (i = 1; i <= n[f]; i++) s = s text[f, i] "\n"
-		printf "M 100644 inline src/file%02d.txt\ndata %d\n%s\n", f, length(s), s
+	function blob(f,    len, i) {
+		len = 0
+		for (i = 1; i <= n[f]; i++) len += length(text[f, i]) + 1
+		printf "M 100644 inline src/file%02d.txt\ndata %d\n", f, len
+		for (i = 1; i <= n[f]; i++) print text[f, i]
+		print ""
 	}
 	BEGIN {
 		seed = 31337
