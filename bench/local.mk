@@ -38,7 +38,7 @@ EXTRA_DIST += bench/README.md bench/run bench/mimalloc-bench.sh
 
 # The program workloads: scripts run by the runner from the source tree
 # (bench/run passes --programs-dir), nothing to build.
-BENCH_PROGRAMS = \
+BENCH_PROGRAM_FILES = \
 	bench/programs/common.sh \
 	bench/programs/py.sh bench/programs/py.py \
 	bench/programs/sqlite.sh \
@@ -48,7 +48,7 @@ BENCH_PROGRAMS = \
 	bench/programs/sort.sh \
 	bench/programs/redis.sh \
 	bench/programs/git.sh
-EXTRA_DIST += $(BENCH_PROGRAMS)
+EXTRA_DIST += $(BENCH_PROGRAM_FILES)
 
 # -O2 whatever CFLAGS say first; no builtin malloc family, so the compiler
 # cannot fold or drop an allocation (the checksums make the results

@@ -1168,21 +1168,26 @@ int main(int argc, char **argv)
 
 	/* --- program workloads: input and reference run, untimed ------------- */
 	started = now();
+	{
+		/* the runs are out of the terminal's reach (process groups of
+		 * their own): ^C and the like must kill them here */
+		struct sigaction sa;
+
+		memset(&sa, 0, sizeof sa);
+		sa.sa_handler = on_signal;
+		sigaction(SIGINT, &sa, NULL);
+		sigaction(SIGTERM, &sa, NULL);
+		sigaction(SIGHUP, &sa, NULL);
+	}
 	for (i = 0; i < nw && tmpdir == NULL; i++) {
 		if (workloads[widx[i]].program) {
 			const char *t = getenv("TMPDIR");
 			char *tmpl = xprintf("%s/kmm-bench.XXXXXX", t != NULL && *t != '\0' ? t : "/tmp");
-			struct sigaction sa;
 
 			if (mkdtemp(tmpl) == NULL)
 				die("cannot make a temporary directory %s: %s", tmpl, strerror(errno));
 			tmpdir = tmpl;
 			atexit(remove_tmpdir);
-			memset(&sa, 0, sizeof sa);
-			sa.sa_handler = on_signal;
-			sigaction(SIGINT, &sa, NULL);
-			sigaction(SIGTERM, &sa, NULL);
-			sigaction(SIGHUP, &sa, NULL);
 		}
 	}
 	{
