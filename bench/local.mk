@@ -36,6 +36,20 @@ EXTRA_PROGRAMS = $(BENCH_BINS)
 CLEANFILES += $(BENCH_BINS)
 EXTRA_DIST += bench/README.md bench/run bench/mimalloc-bench.sh
 
+# The program workloads: scripts run by the runner from the source tree
+# (bench/run passes --programs-dir), nothing to build.
+BENCH_PROGRAM_FILES = \
+	bench/programs/common.sh \
+	bench/programs/py.sh bench/programs/py.py \
+	bench/programs/sqlite.sh \
+	bench/programs/gcc.sh \
+	bench/programs/perl.sh bench/programs/perl.pl \
+	bench/programs/lua.sh bench/programs/lua.lua \
+	bench/programs/sort.sh \
+	bench/programs/redis.sh \
+	bench/programs/git.sh
+EXTRA_DIST += $(BENCH_PROGRAM_FILES)
+
 # -O2 whatever CFLAGS say first; no builtin malloc family, so the compiler
 # cannot fold or drop an allocation (the checksums make the results
 # observable as well).

@@ -1,7 +1,7 @@
 #!/bin/bash
 # bench/mimalloc-bench.sh — build and run the benchmark programs of the
 # public mimalloc-bench suite (a checkout given by its path) under glibc,
-# jemalloc, tcmalloc, mimalloc and kmm.  `bench/mimalloc-bench.sh --help`
+# jemalloc, tcmalloc, mimalloc, kmm and kmm-glibc.  `bench/mimalloc-bench.sh --help`
 # for the options, bench/README.md ("The public suite: mimalloc-bench") for
 # what it does.  Nothing of mimalloc-bench is copied into kmm: the programs
 # are compiled from the checkout into a build directory outside the kmm tree.
@@ -19,7 +19,8 @@ Usage: bench/mimalloc-bench.sh DIR [options]
 Build the benchmark programs of the public mimalloc-bench suite from the
 checkout at DIR (any clone of mimalloc-bench; its bench/ directory is
 used) and run each of them under glibc's malloc (nothing preloaded),
-jemalloc, tcmalloc, mimalloc and kmm, each preloaded with LD_PRELOAD.
+jemalloc, tcmalloc, mimalloc, kmm and kmm-glibc (the same libkmm.so with
+KMM_OPTIONS=profile=glibc), each preloaded with LD_PRELOAD.
 
 The programs are compiled with cc/c++ ($CC/$CXX) straight from DIR/bench
 (the suite's build-bench-env.sh, which downloads things, is not used) into
@@ -73,8 +74,9 @@ Options:
 Allocators: glibc (nothing preloaded), jemalloc (libjemalloc.so.2),
 tcmalloc (libtcmalloc_minimal.so.4), mimalloc (libmimalloc.so.2), looked
 for in /usr/lib/<multiarch>, /lib/<multiarch>, /usr/lib64, /lib64,
-/usr/local/lib and /usr/lib like bench/run does; kmm; and the -L ones.  A
-missing library is skipped with a note.
+/usr/local/lib and /usr/lib like bench/run does; kmm; kmm-glibc (kmm's
+library, or the -L kmm-glibc one, run with ",profile=glibc" appended to
+KMM_OPTIONS); and the -L ones.  A missing library is skipped with a note.
 
 Measurements: each run is timed by a small helper (compiled into the
 build directory) that forks, execs the program with LD_PRELOAD set (or
@@ -94,8 +96,9 @@ output, left out of the medians, and makes the script exit 1.
 Output: for each program a table of allocator, median time, time ratio to
 the baseline, median peak RSS and RSS ratio to the baseline; then the
 geometric means of those ratios over the programs per allocator; then per
-program the best peer (the fastest allocator whose name is neither kmm
-nor starts with "kmm-") and kmm's time and RSS ratios to it, worst first.
+program the best peer (the fastest of glibc, jemalloc, tcmalloc and
+mimalloc) and kmm's time and RSS ratios to it, worst first; the same for
+kmm-glibc.
 
 Example:
   git clone https://github.com/daanx/mimalloc-bench /tmp/mimalloc-bench
@@ -277,8 +280,9 @@ find_lib() { # FILE... -> first existing path in libdirs
 	return 1
 }
 
-alloc_names=(glibc jemalloc tcmalloc mimalloc kmm)
-declare -A alloc_path=() alloc_missing=()
+alloc_names=(glibc jemalloc tcmalloc mimalloc kmm kmm-glibc)
+declare -A alloc_path=() alloc_missing=() alloc_opts=()
+alloc_opts[kmm-glibc]=profile=glibc
 alloc_path[glibc]=
 alloc_path[jemalloc]=$(find_lib libjemalloc.so.2 libjemalloc.so) ||
 	alloc_missing[jemalloc]="libjemalloc.so.2 not found (Debian: libjemalloc2)"
@@ -308,6 +312,11 @@ for spec in ${extra_libs[@]+"${extra_libs[@]}"}; do
 	unset "alloc_missing[$name]"
 	[ -e "$path" ] || alloc_missing[$name]="$path not found"
 done
+# kmm-glibc: kmm's library (after any -L kmm=), unless -L named its own
+if [ -z "${alloc_path[kmm-glibc]+x}" ]; then
+	alloc_path[kmm-glibc]=${alloc_path[kmm]}
+	[ -z "${alloc_missing[kmm]+x}" ] || alloc_missing[kmm-glibc]=${alloc_missing[kmm]}
+fi
 for a in "${alloc_names[@]}"; do
 	p=${alloc_path[$a]}
 	[ -n "$p" ] && [ -e "$p" ] && alloc_path[$a]=$(readlink -f "$p")
@@ -352,7 +361,8 @@ if [ "$list" = 1 ]; then
 		if [ -n "${alloc_missing[$a]+x}" ]; then
 			printf '  %-15s (missing: %s)\n' "$a" "${alloc_missing[$a]}"
 		else
-			printf '  %-15s %s\n' "$a" "${alloc_path[$a]:-(nothing preloaded)}"
+			printf '  %-15s %s%s\n' "$a" "${alloc_path[$a]:-(nothing preloaded)}" \
+				"${alloc_opts[$a]:+ with KMM_OPTIONS=${KMM_OPTIONS:+$KMM_OPTIONS,}${alloc_opts[$a]}}"
 		fi
 	done
 	exit 0
@@ -583,8 +593,13 @@ for (( r = 0; r < reps; r++ )); do
 			out=$build_dir/run/$p-$a.out
 			err=$build_dir/run/$p-$a.err
 			done_runs=$(( done_runs + 1 ))
-			res=$(cd "$build_dir/run" && "$helper" -T "$timeout" -i "$stdin_file" \
-				-o "$out" -e "$err" -p "${alloc_path[$a]}" -- "${cmd[@]}") ||
+			# kmm-glibc: its options after the KMM_OPTIONS given, if any
+			run_env=()
+			[ -z "${alloc_opts[$a]:-}" ] ||
+				run_env=("KMM_OPTIONS=${KMM_OPTIONS:+$KMM_OPTIONS,}${alloc_opts[$a]}")
+			res=$(cd "$build_dir/run" && env ${run_env[@]+"${run_env[@]}"} "$helper" \
+				-T "$timeout" -i "$stdin_file" -o "$out" -e "$err" \
+				-p "${alloc_path[$a]}" -- "${cmd[@]}") ||
 				res="helper-failed 0 0"
 			read -r status wall rss <<<"$res"
 			t=$wall
@@ -606,7 +621,7 @@ for (( r = 0; r < reps; r++ )); do
 				{
 					echo "$prog: FAILED: $p under $a (rep $(( r + 1 ))): $status" \
 						"$([ "$status" = no-figure ] && echo "(no $rtime figure in its output)")"
-					echo "  command: LD_PRELOAD=${alloc_path[$a]} ${cmd[*]}"
+					echo "  command: ${run_env[*]+${run_env[*]} }LD_PRELOAD=${alloc_path[$a]} ${cmd[*]}"
 					echo "  --- stdout (end) ---"; tail -n 10 "$out" | sed 's/^/  /'
 					echo "  --- stderr (end) ---"; tail -n 10 "$err" | sed 's/^/  /'
 				} >&2
@@ -635,7 +650,39 @@ function median(list,    v, n, i, j, t) {
 	return (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
 }
 function mib(k) { return sprintf("%.1f MiB", k / 1024) }
-function ispeer(a) { return a != "kmm" && substr(a, 1, 4) != "kmm-" }
+function ispeer(a) { return a == "glibc" || a == "jemalloc" || a == "tcmalloc" || a == "mimalloc" }
+# vspeer(K): K (kmm or kmm-glibc) against the best peer per program, worst
+# first, and how often it is slower than 1.05x glibc and 1.5x the best peer
+function vspeer(K,    i, j, n, p, a, k, best, kk, pk, t, l, line, ratio, gk, gkr, gkn, ng, ag, npr, ap) {
+	printf "\n%s against the best peer (the fastest of glibc, jemalloc, tcmalloc, mimalloc) per program, worst first\n", K
+	printf "%-15s %-10s %9s %9s %8s %12s %12s %8s\n", "program", "best peer", "peer time", "time", "x time", "peer RSS", "RSS", "x RSS"
+	n = 0; gk = gkr = gkn = ng = ag = npr = ap = 0
+	for (i = 1; i <= np; i++) {
+		p = P[i]; best = ""
+		for (j = 1; j <= na; j++) {
+			a = A[j]; k = p SUBSEP a
+			if (!ispeer(a) || !(k in MT)) continue
+			if (best == "" || MT[k] < MT[p SUBSEP best]) best = a
+		}
+		kk = p SUBSEP K
+		n++
+		if ((kk in MT) && ((p SUBSEP "glibc") in MT)) { ng++; if (MT[kk] > 1.05 * MT[p SUBSEP "glibc"]) ag++ }
+		if (best == "" || !(kk in MT)) { line[n] = sprintf("%-15s %-10s %9s %9s %8s %12s %12s %8s", p, best == "" ? "-" : best, "-", "-", "-", "-", "-", "-"); ratio[n] = 1e9; continue }
+		pk = p SUBSEP best
+		ratio[n] = MT[kk] / MT[pk]
+		npr++; if (ratio[n] > 1.5) ap++
+		gk += log(ratio[n]); gkr += log(MR[kk] / MR[pk]); gkn++
+		line[n] = sprintf("%-15s %-10s %8.3fs %8.3fs %8.2f %12s %12s %8.2f", p, best, MT[pk], MT[kk], ratio[n], mib(MR[pk]), mib(MR[kk]), MR[kk] / MR[pk])
+	}
+	for (i = 2; i <= n; i++) {
+		t = ratio[i]; l = line[i]
+		for (j = i - 1; j >= 1 && ratio[j] < t; j--) { ratio[j + 1] = ratio[j]; line[j + 1] = line[j] }
+		ratio[j + 1] = t; line[j + 1] = l
+	}
+	for (i = 1; i <= n; i++) print line[i]
+	if (gkn > 0) printf "%-15s %-10s %9s %9s %8.3f %12s %12s %8.3f\n", "geomean", "", "", "", exp(gk / gkn), "", "", exp(gkr / gkn)
+	printf "%s: slower than 1.05x glibc on %d of %d programs, than 1.5x the best peer on %d of %d\n", K, ag, ng, ap, npr
+}
 {
 	key = $1 SUBSEP $2
 	if ($4 == "exit:0") { T[key] = T[key] " " $6; R[key] = R[key] " " $8; ok[key]++ }
@@ -671,34 +718,7 @@ END {
 		if (gn[a] > 0) printf "%-11s %8.3f %8.3f %9d\n", a, exp(gt[a] / gn[a]), exp(gr[a] / gn[a]), gn[a]
 		else printf "%-11s %8s %8s %9d\n", a, "-", "-", 0
 	}
-	haskmm = 0
-	for (j = 1; j <= na; j++) if (A[j] == "kmm") haskmm = 1
-	if (!haskmm) exit
-	printf "\nkmm against the best peer (the fastest other allocator) per program, worst first\n"
-	printf "%-15s %-10s %9s %9s %8s %12s %12s %8s\n", "program", "best peer", "peer time", "kmm time", "x time", "peer RSS", "kmm RSS", "x RSS"
-	n = 0
-	for (i = 1; i <= np; i++) {
-		p = P[i]; best = ""
-		for (j = 1; j <= na; j++) {
-			a = A[j]; k = p SUBSEP a
-			if (!ispeer(a) || !(k in MT)) continue
-			if (best == "" || MT[k] < MT[p SUBSEP best]) best = a
-		}
-		kk = p SUBSEP "kmm"
-		n++
-		if (best == "" || !(kk in MT)) { line[n] = sprintf("%-15s %-10s %9s %9s %8s %12s %12s %8s", p, best == "" ? "-" : best, "-", "-", "-", "-", "-", "-"); ratio[n] = 1e9; continue }
-		pk = p SUBSEP best
-		ratio[n] = MT[kk] / MT[pk]
-		gk += log(ratio[n]); gkr += log(MR[kk] / MR[pk]); gkn++
-		line[n] = sprintf("%-15s %-10s %8.3fs %8.3fs %8.2f %12s %12s %8.2f", p, best, MT[pk], MT[kk], ratio[n], mib(MR[pk]), mib(MR[kk]), MR[kk] / MR[pk])
-	}
-	for (i = 2; i <= n; i++) {
-		t = ratio[i]; l = line[i]
-		for (j = i - 1; j >= 1 && ratio[j] < t; j--) { ratio[j + 1] = ratio[j]; line[j + 1] = line[j] }
-		ratio[j + 1] = t; line[j + 1] = l
-	}
-	for (i = 1; i <= n; i++) print line[i]
-	if (gkn > 0) printf "%-15s %-10s %9s %9s %8.3f %12s %12s %8.3f\n", "geomean", "", "", "", exp(gk / gkn), "", "", exp(gkr / gkn)
+	for (j = 1; j <= na; j++) if (A[j] == "kmm" || A[j] == "kmm-glibc") vspeer(A[j])
 }' "$runs"
 }
 

@@ -9,6 +9,15 @@
  * run of that workload, and prints medians and ratios to the baseline
  * allocator (glibc unless told otherwise).
  *
+ * Program workloads (bench/programs/NAME.sh) run real programs from Debian
+ * packages (python3, sqlite3, gcc, ...) on generated input.  The runner
+ * starts the script, not the program, and does not set LD_PRELOAD itself:
+ * it passes the allocator's library in KMM_BENCH_PRELOAD, and the script
+ * preloads it into the program measured only (bench/programs/common.sh).
+ * Before the timed runs the runner has each script prepare its input, once,
+ * in a temporary directory removed at the end, and runs it once untimed
+ * with nothing preloaded: the reference checksum for every timed run.
+ *
  * Repetitions are interleaved: repetition 1 runs every workload under every
  * allocator, then repetition 2, and so on, and the order of the allocators
  * rotates from one repetition to the next, so slow drifts of the machine
@@ -22,6 +31,7 @@
 #endif
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <getopt.h>
 #include <gnu/libc-version.h>
 #include <inttypes.h>
@@ -54,33 +64,44 @@ struct workload {
 	int threaded;           /* takes -t */
 	const char *what;
 	int selected;
+	int program;            /* bench/programs/NAME.sh, not bench/bin/NAME */
+	const char *skipped;    /* program workload that cannot run: why */
 };
 
 static struct workload workloads[] = {
-	{ "small",    0, "single thread, malloc/free 16..4096 B in bursts, long-lived pool", 1 },
-	{ "mixed",    0, "random replacement in a pool, skewed sizes 8 B..64 KiB", 1 },
-	{ "realloc",  0, "buffers grown by realloc from bytes to 1 MiB (builders, vectors)", 1 },
-	{ "prodcons", 1, "producer threads malloc, consumer threads free (via queues)", 1 },
-	{ "threads",  1, "threads churning their own small blocks, no sharing", 1 },
-	{ "larson",   1, "server threads replace random blocks, pass them to new threads", 1 },
-	{ "xmalloc",  1, "threads pass batches of blocks to one another via one queue", 1 },
-	{ "cache-scratch", 1, "8 B objects written hard after freeing a handed-over one", 1 },
-	{ "cache-thrash", 1, "threads writing hard to 8 B objects of their own", 1 },
-	{ "large",    0, "16 KiB..4 MiB buffers, a few alive, around the mmap threshold", 1 },
-	{ "fragment", 0, "growing sizes, every other block freed, holes too small to reuse", 1 },
-	{ "bintree",  0, "complete binary trees of 32 B nodes and small strings (binary-trees)", 1 },
-	{ "calloc-mix", 0, "calloc of 16 B..4 MiB arrays checked zero, random replacement", 1 },
-	{ "aligned",  0, "posix_memalign/aligned_alloc/memalign 16 B..64 KiB, align 16..4096", 1 },
-	{ "sh6bench", 1, "arrays of 1..1000 B blocks freed in order, reverse, alternate", 1 },
-	{ "sh8bench", 1, "like sh6bench, arrays freed by the next thread in a ring", 1 },
-	{ "big",      0, "5..25 MiB blocks, four alive, partly touched and freed", 1 },
-	{ "bigrealloc", 0, "three buffers grown by 64..128 KiB reallocs up to 8..32 MiB", 1 },
-	{ "mstress", 1, "rounds of threads trade blocks; survivors freed by later rounds", 1 },
-	{ "rptest", 1, "threads churn batches, pass every 2nd to the next; threads respawned", 1 },
-	{ "glibc-simple", 0, "batches of 1/32/1024 same-size blocks malloc'd then freed in order", 1 },
-	{ "glibc-thread", 1, "threads replace random blocks (4 B..32 KiB, 1/size) in own sets", 1 },
-	{ "malloc-large", 0, "16 blocks of 5..25 MiB alive, one replaced per step, every 8th page", 1 },
-	{ "alloc-test", 1, "threads fill and empty random slots, power-law sizes 8 B..64 KiB", 1 },
+	{ "small",    0, "single thread, malloc/free 16..4096 B in bursts, long-lived pool", 1, 0, NULL },
+	{ "mixed",    0, "random replacement in a pool, skewed sizes 8 B..64 KiB", 1, 0, NULL },
+	{ "realloc",  0, "buffers grown by realloc from bytes to 1 MiB (builders, vectors)", 1, 0, NULL },
+	{ "prodcons", 1, "producer threads malloc, consumer threads free (via queues)", 1, 0, NULL },
+	{ "threads",  1, "threads churning their own small blocks, no sharing", 1, 0, NULL },
+	{ "larson",   1, "server threads replace random blocks, pass them to new threads", 1, 0, NULL },
+	{ "xmalloc",  1, "threads pass batches of blocks to one another via one queue", 1, 0, NULL },
+	{ "cache-scratch", 1, "8 B objects written hard after freeing a handed-over one", 1, 0, NULL },
+	{ "cache-thrash", 1, "threads writing hard to 8 B objects of their own", 1, 0, NULL },
+	{ "large",    0, "16 KiB..4 MiB buffers, a few alive, around the mmap threshold", 1, 0, NULL },
+	{ "fragment", 0, "growing sizes, every other block freed, holes too small to reuse", 1, 0, NULL },
+	{ "bintree",  0, "complete binary trees of 32 B nodes and small strings (binary-trees)", 1, 0, NULL },
+	{ "calloc-mix", 0, "calloc of 16 B..4 MiB arrays checked zero, random replacement", 1, 0, NULL },
+	{ "aligned",  0, "posix_memalign/aligned_alloc/memalign 16 B..64 KiB, align 16..4096", 1, 0, NULL },
+	{ "sh6bench", 1, "arrays of 1..1000 B blocks freed in order, reverse, alternate", 1, 0, NULL },
+	{ "sh8bench", 1, "like sh6bench, arrays freed by the next thread in a ring", 1, 0, NULL },
+	{ "big",      0, "5..25 MiB blocks, four alive, partly touched and freed", 1, 0, NULL },
+	{ "bigrealloc", 0, "three buffers grown by 64..128 KiB reallocs up to 8..32 MiB", 1, 0, NULL },
+	{ "mstress", 1, "rounds of threads trade blocks; survivors freed by later rounds", 1, 0, NULL },
+	{ "rptest", 1, "threads churn batches, pass every 2nd to the next; threads respawned", 1, 0, NULL },
+	{ "glibc-simple", 0, "batches of 1/32/1024 same-size blocks malloc'd then freed in order", 1, 0, NULL },
+	{ "glibc-thread", 1, "threads replace random blocks (4 B..32 KiB, 1/size) in own sets", 1, 0, NULL },
+	{ "malloc-large", 0, "16 blocks of 5..25 MiB alive, one replaced per step, every 8th page", 1, 0, NULL },
+	{ "alloc-test", 1, "threads fill and empty random slots, power-law sizes 8 B..64 KiB", 1, 0, NULL },
+	/* real programs (bench/programs/) */
+	{ "py",       0, "python3 object churn (dicts, lists, strings), PYTHONMALLOC=malloc", 1, 1, NULL },
+	{ "sqlite",   0, "sqlite3 shell: inserts, indexes, updates, joins on a temporary file", 1, 1, NULL },
+	{ "gcc",      0, "gcc -O2 -c of a generated C file", 1, 1, NULL },
+	{ "perl",     0, "perl hash and string churn", 1, 1, NULL },
+	{ "lua",      0, "lua5.4 table and string churn", 1, 1, NULL },
+	{ "sort",     1, "coreutils sort of 2.5 million generated lines (-t: --parallel)", 1, 1, NULL },
+	{ "redis",    0, "redis-server driven by redis-cli --pipe and redis-benchmark", 1, 1, NULL },
+	{ "git",      0, "git log -p --word-diff and blame on a generated repository", 1, 1, NULL },
 };
 #define NWORK ((int)(sizeof workloads / sizeof workloads[0]))
 
@@ -105,7 +126,16 @@ struct allocator {
 	int selected;
 	int trace;              /* run with KMM_TRACE (kmm-trace): a log per run,
 				   its size reported, the file removed after */
+	const char *options;    /* appended to KMM_OPTIONS (kmm-glibc) */
 };
+
+/* The allocators kmm is compared with in the best-peer column; kmm's own
+ * variants (kmm-glibc, kmm-trace) and -L additions are not peers. */
+static int is_peer(const char *name)
+{
+	return strcmp(name, "glibc") == 0 || strcmp(name, "jemalloc") == 0 ||
+	       strcmp(name, "tcmalloc") == 0 || strcmp(name, "mimalloc") == 0;
+}
 
 static struct allocator allocs[MAXALLOC];
 static int nalloc;
@@ -332,6 +362,7 @@ struct run {
 	long long trace_bytes;  /* kmm-trace: size of the log written */
 	uint64_t instr;         /* user-space instructions, 0 if not countable */
 	uint64_t checksum;
+	int exit_code;          /* exit status, -1 if killed */
 	char *why;              /* failure description */
 	char *output;           /* what the program printed, on failure */
 };
@@ -351,23 +382,49 @@ static const char *trace_file(void)
 	return path;
 }
 
-static char **child_env(const struct allocator *a, char **preload)
+/* The environment of a run: the runner's, with the allocator's settings.
+ * A C workload gets LD_PRELOAD itself.  A program workload (datadir not
+ * NULL) gets no LD_PRELOAD but KMM_BENCH_PRELOAD (empty for glibc) and its
+ * directory in KMM_BENCH_DIR: its script preloads the library into the
+ * program measured only.  kmm-glibc's options go after any KMM_OPTIONS the
+ * runner was given (the last profile= entry is the one kmm applies).
+ * The strings made here are listed in made[] (up to 4) for the caller to
+ * free. */
+static char **child_env(const struct allocator *a, const char *datadir, char **made)
 {
-	size_t n = 0, i, j = 0;
+	const char *old_opts = getenv("KMM_OPTIONS");
+	size_t n = 0, i, j = 0, m = 0;
 	char **env;
 
 	while (environ[n] != NULL)
 		n++;
-	env = xmalloc((n + 3) * sizeof *env);
-	for (i = 0; i < n; i++)
-		if (strncmp(environ[i], "LD_PRELOAD=", 11) != 0)
-			env[j++] = environ[i];
-	*preload = NULL;
-	if (a->path != NULL)
-		env[j++] = *preload = xprintf("LD_PRELOAD=%s", a->path);
+	env = xmalloc((n + 5) * sizeof *env);
+	for (i = 0; i < n; i++) {
+		if (strncmp(environ[i], "LD_PRELOAD=", 11) == 0)
+			continue;
+		if (datadir != NULL && (strncmp(environ[i], "KMM_BENCH_DIR=", 14) == 0 ||
+					strncmp(environ[i], "KMM_BENCH_PRELOAD=", 18) == 0))
+			continue;
+		if (a->options != NULL && strncmp(environ[i], "KMM_OPTIONS=", 12) == 0)
+			continue;
+		env[j++] = environ[i];
+	}
+	if (datadir == NULL) {
+		if (a->path != NULL)
+			env[j++] = made[m++] = xprintf("LD_PRELOAD=%s", a->path);
+	} else {
+		env[j++] = made[m++] = xprintf("KMM_BENCH_DIR=%s", datadir);
+		env[j++] = made[m++] = xprintf("KMM_BENCH_PRELOAD=%s", a->path ? a->path : "");
+	}
 	if (a->trace)
-		env[j++] = xprintf("KMM_TRACE=%s", trace_file());
+		env[j++] = made[m++] = xprintf("KMM_TRACE=%s", trace_file());
+	if (a->options != NULL)
+		env[j++] = made[m++] = old_opts != NULL && *old_opts != '\0' ?
+			xprintf("KMM_OPTIONS=%s,%s", old_opts, a->options) :
+			xprintf("KMM_OPTIONS=%s", a->options);
 	env[j] = NULL;
+	while (m < 4)
+		made[m++] = NULL;
 	return env;
 }
 
@@ -392,14 +449,20 @@ static int instr_counter(pid_t pid)
 	return (int)syscall(SYS_perf_event_open, &pe, pid, -1, -1, PERF_FLAG_FD_CLOEXEC);
 }
 
+/* The process group of the run under way, for the signal handler. */
+static volatile pid_t running;
+
+/* Run bin (argv) once under allocator a; datadir: a program workload's
+ * directory, NULL for a C workload.  The child leads a process group of its
+ * own, so that a timeout (or ^C) kills everything it started. */
 static void run_once(struct run *r, const char *bin, char *const argv[],
-		     const struct allocator *a, double timeout)
+		     const struct allocator *a, double timeout, const char *datadir)
 {
-	char *preload;
-	char **env = child_env(a, &preload);
+	char *made[4];
+	char **env = child_env(a, datadir, made);
 	char out[OUTMAX + 1];
 	size_t outlen = 0;
-	int fds[2], go[2], status, timed_out = 0, counter;
+	int fds[2], go[2], status, timed_out = 0, killed = 0, counter, k;
 	struct rusage ru;
 	double t0, t1, deadline;
 	pid_t pid;
@@ -416,23 +479,32 @@ static void run_once(struct run *r, const char *bin, char *const argv[],
 		die("fork: %s", strerror(errno));
 	if (pid == 0) {
 		char c;
+		int null = open("/dev/null", O_RDONLY);
 
+		setpgid(0, 0);
 		/* wait until the parent has attached the instruction counter */
 		close(go[1]);
 		while (read(go[0], &c, 1) < 0 && errno == EINTR)
 			;
+		if (null >= 0)
+			dup2(null, STDIN_FILENO);
 		dup2(fds[1], STDOUT_FILENO);
 		dup2(fds[1], STDERR_FILENO);
 		execve(bin, argv, env);
 		fprintf(stderr, "cannot run %s: %s\n", bin, strerror(errno));
 		_exit(127);
 	}
+	setpgid(pid, pid);      /* (as the child does: whichever runs first) */
+	running = pid;
 	close(fds[1]);
 	close(go[0]);
 	counter = instr_counter(pid);
 	close(go[1]);
 
-	/* collect the output until EOF, within the time limit */
+	/* Collect the output until EOF, within the time limit.  Once the child
+	 * has exited (seen without reaping it, so its process group cannot be
+	 * reused), whatever it left running is killed: a server or a pipeline
+	 * member still holding the output pipe would keep EOF away. */
 	deadline = t0 + timeout;
 	for (;;) {
 		struct pollfd pfd = { .fd = fds[0], .events = POLLIN };
@@ -442,11 +514,22 @@ static void run_once(struct run *r, const char *bin, char *const argv[],
 		int pr;
 
 		if (left <= 0) {
+			kill(-pid, SIGKILL);
 			kill(pid, SIGKILL);
 			timed_out = 1;
 			break;
 		}
-		pr = poll(&pfd, 1, (int)(left * 1000) + 1);
+		if (!killed) {
+			siginfo_t si;
+
+			si.si_pid = 0;
+			if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+			    si.si_pid == pid) {
+				kill(-pid, SIGKILL);
+				killed = 1;
+			}
+		}
+		pr = poll(&pfd, 1, left > 0.2 ? 200 : (int)(left * 1000) + 1);
 		if (pr < 0 && errno == EINTR)
 			continue;
 		if (pr <= 0)
@@ -456,20 +539,26 @@ static void run_once(struct run *r, const char *bin, char *const argv[],
 			continue;
 		if (got <= 0)
 			break;
-		if (outlen < OUTMAX) {
-			size_t take = (size_t)got < OUTMAX - outlen ? (size_t)got : OUTMAX - outlen;
+		/* keep the last OUTMAX bytes (buf is smaller): the checksum
+		 * line comes last */
+		if (outlen + (size_t)got > OUTMAX) {
+			size_t drop = outlen + (size_t)got - OUTMAX;
 
-			memcpy(out + outlen, buf, take);
-			outlen += take;
+			memmove(out, out + drop, outlen - drop);
+			outlen -= drop;
 		}
+		memcpy(out + outlen, buf, (size_t)got);
+		outlen += (size_t)got;
 	}
 	close(fds[0]);
 	while (wait4(pid, &status, 0, &ru) < 0)
 		if (errno != EINTR)
 			die("wait4: %s", strerror(errno));
+	running = 0;
 	t1 = now();
 	out[outlen] = '\0';
-	free(preload);
+	for (k = 0; k < 4; k++)
+		free(made[k]);
 	free(env);
 
 	r->instr = 0;
@@ -484,6 +573,7 @@ static void run_once(struct run *r, const char *bin, char *const argv[],
 	r->user = tv_secs(ru.ru_utime);
 	r->sys = tv_secs(ru.ru_stime);
 	r->maxrss = ru.ru_maxrss;
+	r->exit_code = !timed_out && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 	if (a->trace) {
 		struct stat st;
 
@@ -501,18 +591,26 @@ static void run_once(struct run *r, const char *bin, char *const argv[],
 	else if (strstr(out, "ld.so:") != NULL)
 		r->why = xstrdup("the dynamic linker could not preload the library");
 	else {
+		/* "checksum HEX"; a program workload may add "maxrss KIB", the
+		 * peak RSS of the program measured (e.g. a server's, without
+		 * its clients'), which then replaces the process tree's */
 		for (line = out; line != NULL; line = strchr(line, '\n')) {
+			char *end;
+
 			if (*line == '\n')
 				line++;
-			if (strncmp(line, "checksum ", 9) == 0) {
-				char *end;
-
+			if (!r->ok && strncmp(line, "checksum ", 9) == 0) {
 				errno = 0;
 				r->checksum = strtoull(line + 9, &end, 16);
-				if (errno == 0 && end != line + 9 && (*end == '\n' || *end == '\0')) {
+				if (errno == 0 && end != line + 9 && (*end == '\n' || *end == '\0'))
 					r->ok = 1;
-					break;
-				}
+			} else if (datadir != NULL && strncmp(line, "maxrss ", 7) == 0) {
+				long v;
+
+				errno = 0;
+				v = strtol(line + 7, &end, 10);
+				if (errno == 0 && end != line + 7 && v > 0 && (*end == '\n' || *end == '\0'))
+					r->maxrss = v;
 			}
 		}
 		if (!r->ok)
@@ -520,6 +618,114 @@ static void run_once(struct run *r, const char *bin, char *const argv[],
 	}
 	if (!r->ok)
 		r->output = xstrdup(out);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Program workloads                                                         */
+
+static char *progdir;           /* bench/programs: the scripts */
+static char *tmpdir;            /* their inputs and scratch files, or NULL */
+static volatile sig_atomic_t interrupted;
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)ftw;
+	if (flag == FTW_DP || (st != NULL && S_ISDIR(st->st_mode)))
+		rmdir(path);
+	else
+		unlink(path);
+	return 0;
+}
+
+static void remove_tmpdir(void)
+{
+	if (tmpdir != NULL) {
+		nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+		tmpdir = NULL;
+	}
+}
+
+/* ^C, SIGTERM, SIGHUP: the run under way is in a process group of its own,
+ * out of the terminal's reach; kill it, and stop once it has been reaped. */
+static void on_signal(int sig)
+{
+	interrupted = sig;
+	if (running > 0)
+		kill(-running, SIGKILL);
+}
+
+static void check_interrupted(void)
+{
+	int sig = interrupted;
+
+	if (sig == 0)
+		return;
+	remove_tmpdir();
+	fprintf(stderr, "\n%s: interrupted (%s)\n", prog, strsignal(sig));
+	signal(sig, SIG_DFL);
+	raise(sig);
+	_exit(128 + sig);
+}
+
+/* What a program workload's script is run with: sh SCRIPT MODE -s X -t N. */
+static void script_args(char *argv[8], const struct workload *wl, const char *mode,
+			char *scale_s, char *threads_s)
+{
+	argv[0] = "sh";
+	argv[1] = xprintf("%s/%s.sh", progdir, wl->name);
+	argv[2] = (char *)mode;
+	argv[3] = "-s";
+	argv[4] = scale_s;
+	argv[5] = "-t";
+	argv[6] = threads_s;
+	argv[7] = NULL;
+}
+
+/* The first line of a script's output (why it cannot run), or a default. */
+static char *first_line(const char *text, const char *dflt)
+{
+	size_t n;
+
+	if (text == NULL || *text == '\0')
+		return xstrdup(dflt);
+	n = strcspn(text, "\n");
+	return xprintf("%.*s", (int)n, text);
+}
+
+/* Whether the script can run here (`sh SCRIPT check`): NULL if so, else why
+ * not. */
+static char *program_missing(const struct workload *wl, char *scale_s, char *threads_s)
+{
+	static const struct allocator plain = { .name = "glibc" };
+	char *argv[8], *why = NULL;
+	struct run r;
+
+	script_args(argv, wl, "check", scale_s, threads_s);
+	if (!is_file(argv[1])) {
+		why = xprintf("%s is missing (pass --programs-dir)", argv[1]);
+		free(argv[1]);
+		return why;
+	}
+	run_once(&r, "/bin/sh", argv, &plain, 60, "");
+	if (r.exit_code == 77)
+		why = first_line(r.output, "not installed");
+	else if (r.exit_code != 0)
+		why = xprintf("`sh %s check` failed: %s", argv[1], r.why ? r.why : "?");
+	free(argv[1]);
+	free(r.why);
+	free(r.output);
+	return why;
+}
+
+/* Whether any of the workloads run is a program workload. */
+static int any_program(int nw, const int *widx)
+{
+	int i;
+
+	for (i = 0; i < nw; i++)
+		if (workloads[widx[i]].program)
+			return 1;
+	return 0;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -533,12 +739,15 @@ static void usage(FILE *f)
 "usage: bench/run [OPTIONS]\n"
 "\n"
 "Run kmm's benchmark workloads under glibc's malloc and under jemalloc,\n"
-"tcmalloc, mimalloc and kmm (each preloaded with LD_PRELOAD), repetitions\n"
-"interleaved, and print per workload the median wall time and median peak\n"
-"RSS of every allocator, their ratios to glibc, and the geometric means of\n"
-"the ratios.  Every run must exit 0 and print the same checksum as all the\n"
-"other runs of its workload.  Allocators whose library is missing are\n"
-"skipped with a note.\n"
+"tcmalloc, mimalloc, kmm and kmm-glibc (each preloaded with LD_PRELOAD\n"
+"into the program measured), repetitions interleaved, and print per\n"
+"workload the median wall time and median peak RSS of every allocator,\n"
+"their ratios to glibc, kmm's ratios to glibc and to the best peer, and\n"
+"the geometric means of the ratios.\n"
+"Every run must exit 0 and print the same checksum as all the other runs\n"
+"of its workload (for a program workload: as its untimed run with nothing\n"
+"preloaded).  Allocators whose library is missing, and program workloads\n"
+"whose program is not installed, are skipped with a note.\n"
 "\n"
 "Options:\n"
 "  -n, --reps=N          repetitions (default 5)\n"
@@ -546,8 +755,9 @@ static void usage(FILE *f)
 "                        quick check, 3 for steadier figures)\n"
 "  -t, --threads=N       threads for the threaded workloads (default 2)\n"
 "  -w, --workloads=LIST  comma-separated workloads to run (default: all);\n"
-"                        `threaded` stands for all those marked [-t] below,\n"
-"                        `single` for all the others\n"
+"                        `programs` stands for the program workloads below,\n"
+"                        `threaded` for the other workloads marked [-t],\n"
+"                        `single` for the other workloads not marked [-t]\n"
 "  -a, --allocators=LIST comma-separated allocators (default: all found)\n"
 "  -k, --kmm=PATH        libkmm.so to test (default: $KMM_LIB, or the build\n"
 "                        tree the workloads were built in)\n"
@@ -556,6 +766,10 @@ static void usage(FILE *f)
 "  -b, --baseline=NAME   allocator the ratios are relative to (default glibc)\n"
 "  -B, --bin-dir=DIR     where the workload programs are (default: the\n"
 "                        runner's own directory)\n"
+"  -P, --programs-dir=DIR\n"
+"                        where the program workloads' scripts are (bench/run\n"
+"                        passes its own bench/programs; default: programs/\n"
+"                        next to the bin-dir)\n"
 "      --timeout=SEC     kill a run after SEC seconds (default 300)\n"
 "      --csv=FILE        write every run as CSV\n"
 "      --json=FILE       write settings, runs and summary as JSON\n"
@@ -567,13 +781,26 @@ static void usage(FILE *f)
 "\n"
 "Workloads:\n");
 	for (i = 0; i < NWORK; i++)
-		fprintf(f, "  %-*s %s%s\n", name_width(), workloads[i].name, workloads[i].what,
-			workloads[i].threaded ? " [-t]" : "");
+		if (!workloads[i].program)
+			fprintf(f, "  %-*s %s%s\n", name_width(), workloads[i].name, workloads[i].what,
+				workloads[i].threaded ? " [-t]" : "");
 	fprintf(f,
 "\n"
-"Allocators: glibc (no preload), jemalloc, tcmalloc, mimalloc, kmm, and\n"
+"Program workloads (`programs`; real programs from Debian packages on\n"
+"input generated once per invocation in a temporary directory under\n"
+"$TMPDIR or /tmp, removed at the end; bench/programs/NAME.sh):\n");
+	for (i = 0; i < NWORK; i++)
+		if (workloads[i].program)
+			fprintf(f, "  %-*s %s%s\n", name_width(), workloads[i].name, workloads[i].what,
+				workloads[i].threaded ? " [-t]" : "");
+	fprintf(f,
+"\n"
+"Allocators: glibc (no preload), jemalloc, tcmalloc, mimalloc, kmm,\n"
+"kmm-glibc (the same libkmm.so with KMM_OPTIONS=profile=glibc), and\n"
 "kmm-trace (kmm writing its trace log, KMM_TRACE; only when named in -a:\n"
 "the table then ends with the tracing cost against kmm and the log sizes).\n"
+"The peers, whose fastest is the best peer, are glibc, jemalloc, tcmalloc\n"
+"and mimalloc; kmm-glibc and -L additions are not.\n"
 "Exit status: 0 if every run succeeded and the checksums agree, 1 if not,\n"
 "2 on a usage error.\n");
 }
@@ -591,8 +818,9 @@ static long parse_long(const char *s, const char *what, long lo, long hi)
 }
 
 /* Mark the names in a comma-separated list as selected, and the rest not.
- * Two group names stand for several workloads: `threaded` (all that take
- * -t) and `single` (all that do not). */
+ * Three group names stand for several workloads: `programs` (the program
+ * workloads), `threaded` (the other workloads that take -t) and `single`
+ * (the other ones that do not). */
 static void select_workloads(const char *list)
 {
 	char *copy = xstrdup(list), *tok, *save = NULL;
@@ -605,7 +833,13 @@ static void select_workloads(const char *list)
 			int threaded = tok[0] == 't';
 
 			for (i = 0; i < NWORK; i++)
-				if (workloads[i].threaded == threaded)
+				if (!workloads[i].program && workloads[i].threaded == threaded)
+					workloads[i].selected = 1;
+			continue;
+		}
+		if (strcmp(tok, "programs") == 0) {
+			for (i = 0; i < NWORK; i++)
+				if (workloads[i].program)
 					workloads[i].selected = 1;
 			continue;
 		}
@@ -733,6 +967,7 @@ int main(int argc, char **argv)
 		{ "lib",        required_argument, NULL, 'L' },
 		{ "baseline",   required_argument, NULL, 'b' },
 		{ "bin-dir",    required_argument, NULL, 'B' },
+		{ "programs-dir", required_argument, NULL, 'P' },
 		{ "timeout",    required_argument, NULL, 'T' },
 		{ "csv",        required_argument, NULL, 'C' },
 		{ "json",       required_argument, NULL, 'J' },
@@ -742,6 +977,7 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *wlist = NULL, *alist = NULL, *kmm_opt = NULL, *bindir_opt = NULL;
+	const char *progdir_opt = NULL;
 	const char *baseline_name = "glibc", *csv_path = NULL, *json_path = NULL;
 	char *extra[MAXALLOC];
 	int nextra = 0, reps = 5, threads = 2, quiet = 0, list = 0;
@@ -749,13 +985,14 @@ int main(int argc, char **argv)
 	char *bindir, *end, scale_s[32], threads_s[16];
 	int c, i, j, w, rep, nw = 0, na = 0, failures = 0, mismatches = 0;
 	int nwid = name_width();
-	int widx[NWORK], aidx[MAXALLOC], base = -1;
+	int widx[NWORK], aidx[MAXALLOC], base = -1, kmm_glibc_given = 0;
+	uint64_t progref[NWORK];        /* program workloads: reference checksum */
 	struct run *runs;
 	struct summary *sum;
-	double started;
+	double started, prep_secs = 0;
 	FILE *f, *out;
 
-	while ((c = getopt_long(argc, argv, "n:s:t:w:a:k:L:b:B:qlh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "n:s:t:w:a:k:L:b:B:P:qlh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'n': reps = (int)parse_long(optarg, "repetition count", 1, 1000); break;
 		case 't': threads = (int)parse_long(optarg, "thread count", 1, 1024); break;
@@ -783,6 +1020,7 @@ int main(int argc, char **argv)
 			break;
 		case 'b': baseline_name = optarg; break;
 		case 'B': bindir_opt = optarg; break;
+		case 'P': progdir_opt = optarg; break;
 		case 'C': csv_path = optarg; break;
 		case 'J': json_path = optarg; break;
 		case 'q': quiet = 1; break;
@@ -807,18 +1045,33 @@ int main(int argc, char **argv)
 		*strrchr(self, '/') = '\0';
 		bindir = xstrdup(self);
 	}
+	/* the program workloads' scripts: --programs-dir (bench/run passes
+	 * its own bench/programs), or programs/ next to the bin-dir (an
+	 * in-tree build) */
+	progdir = progdir_opt != NULL ? absolute(progdir_opt) : xprintf("%s/../programs", bindir);
+	{
+		char *real = realpath(progdir, NULL);
+
+		if (real != NULL) {
+			free(progdir);
+			progdir = real;
+		}
+	}
 
 	/* the allocators: built-in ones, then -L additions and overrides */
 	add_alloc("glibc");
 	for (i = 0; i < (int)(sizeof known / sizeof known[0]); i++)
 		find_known(add_alloc(known[i].name), &known[i]);
 	find_kmm(add_alloc("kmm"), kmm_opt, bindir);
+	add_alloc("kmm-glibc")->options = "profile=glibc";
 	for (i = 0; i < nextra; i++) {
 		char *eq = strchr(extra[i], '=');
 		struct allocator *a;
 
 		*eq = '\0';
 		a = add_alloc(extra[i]);
+		if (strcmp(a->name, "kmm-glibc") == 0)
+			kmm_glibc_given = 1;
 		a->missing = NULL;
 		if (strcmp(a->name, "glibc") == 0 && eq[1] == '\0')
 			a->path = NULL;
@@ -826,6 +1079,13 @@ int main(int argc, char **argv)
 			a->path = absolute(eq + 1);
 		else
 			a->missing = xprintf("%s: no such file", eq + 1);
+	}
+	if (!kmm_glibc_given) {
+		/* kmm with glibc's behaviour: the same library, profile=glibc */
+		struct allocator *k = find_alloc("kmm"), *g = find_alloc("kmm-glibc");
+
+		g->path = k->path;
+		g->missing = k->missing;
 	}
 	{
 		/* kmm writing its trace log: only when asked for (-a kmm-trace) */
@@ -841,16 +1101,35 @@ int main(int argc, char **argv)
 	if (alist != NULL)
 		select_allocators(alist);
 
+	snprintf(scale_s, sizeof scale_s, "%g", scale);
+	snprintf(threads_s, sizeof threads_s, "%d", threads);
+
 	if (list) {
 		printf("workloads (in %s):\n", bindir);
 		for (i = 0; i < NWORK; i++)
+			if (!workloads[i].program)
+				printf("  %-*s %s%s\n", name_width(), workloads[i].name, workloads[i].what,
+				       workloads[i].threaded ? " [-t]" : "");
+		printf("program workloads (`programs`; scripts in %s):\n", progdir);
+		for (i = 0; i < NWORK; i++) {
+			char *why;
+
+			if (!workloads[i].program)
+				continue;
+			why = program_missing(&workloads[i], scale_s, threads_s);
 			printf("  %-*s %s%s\n", name_width(), workloads[i].name, workloads[i].what,
 			       workloads[i].threaded ? " [-t]" : "");
+			if (why)
+				printf("  %-*s (skipped: %s)\n", name_width(), "", why);
+			free(why);
+		}
 		printf("allocators:\n");
 		for (i = 0; i < nalloc; i++)
-			printf("  %-9s %s\n", allocs[i].name,
+			printf("  %-9s %s%s%s\n", allocs[i].name,
 			       allocs[i].missing ? allocs[i].missing :
-			       allocs[i].path ? allocs[i].path : "(no preload)");
+			       allocs[i].path ? allocs[i].path : "(no preload)",
+			       allocs[i].options && !allocs[i].missing ? " with KMM_OPTIONS=" : "",
+			       allocs[i].options && !allocs[i].missing ? allocs[i].options : "");
 		return 0;
 	}
 
@@ -859,10 +1138,12 @@ int main(int argc, char **argv)
 
 		if (!workloads[w].selected)
 			continue;
-		p = xprintf("%s/%s", bindir, workloads[w].name);
-		if (!is_exec(p))
-			die("workload program %s is missing (run `make bench`, or pass --bin-dir)", p);
-		free(p);
+		if (!workloads[w].program) {
+			p = xprintf("%s/%s", bindir, workloads[w].name);
+			if (!is_exec(p))
+				die("workload program %s is missing (run `make bench`, or pass --bin-dir)", p);
+			free(p);
+		}
 		widx[nw++] = w;
 	}
 	for (i = 0; i < nalloc; i++) {
@@ -885,18 +1166,120 @@ int main(int argc, char **argv)
 		base = 0;
 	}
 
-	snprintf(scale_s, sizeof scale_s, "%g", scale);
-	snprintf(threads_s, sizeof threads_s, "%d", threads);
+	/* --- program workloads: input and reference run, untimed ------------- */
+	started = now();
+	{
+		/* the runs are out of the terminal's reach (process groups of
+		 * their own): ^C and the like must kill them here */
+		struct sigaction sa;
+
+		memset(&sa, 0, sizeof sa);
+		sa.sa_handler = on_signal;
+		sigaction(SIGINT, &sa, NULL);
+		sigaction(SIGTERM, &sa, NULL);
+		sigaction(SIGHUP, &sa, NULL);
+	}
+	for (i = 0; i < nw && tmpdir == NULL; i++) {
+		if (workloads[widx[i]].program) {
+			const char *t = getenv("TMPDIR");
+			char *tmpl = xprintf("%s/kmm-bench.XXXXXX", t != NULL && *t != '\0' ? t : "/tmp");
+
+			if (mkdtemp(tmpl) == NULL)
+				die("cannot make a temporary directory %s: %s", tmpl, strerror(errno));
+			tmpdir = tmpl;
+			atexit(remove_tmpdir);
+		}
+	}
+	{
+		static const struct allocator plain = { .name = "glibc" };
+		int k = 0, nskipped = 0;
+
+		for (i = 0; i < nw; i++) {
+			struct workload *wl = &workloads[widx[i]];
+			char *argv[8], *datadir, *why;
+			struct run r;
+
+			if (!wl->program) {
+				widx[k++] = widx[i];
+				continue;
+			}
+			if ((why = program_missing(wl, scale_s, threads_s)) != NULL) {
+				wl->skipped = why;
+				nskipped++;
+				fprintf(stderr, "%s: note: skipping %s: %s\n", prog, wl->name, why);
+				continue;
+			}
+			datadir = xprintf("%s/%s", tmpdir, wl->name);
+			if (mkdir(datadir, 0700) != 0)
+				die("cannot make %s: %s", datadir, strerror(errno));
+			if (!quiet)
+				fprintf(stderr, "[prepare] %-*s input", nwid, wl->name);
+			script_args(argv, wl, "prepare", scale_s, threads_s);
+			run_once(&r, "/bin/sh", argv, &plain, timeout, datadir);
+			check_interrupted();
+			if (r.exit_code == 0) {
+				if (!quiet)
+					fprintf(stderr, " %.2fs, reference run (nothing preloaded)", r.wall);
+				argv[2] = "run";
+				run_once(&r, "/bin/sh", argv, &plain, timeout, datadir);
+				check_interrupted();
+				if (!quiet)
+					fprintf(stderr, r.ok ? " %.2fs\n" : " FAILED\n", r.wall);
+			} else if (!quiet) {
+				fputc('\n', stderr);
+			}
+			free(argv[1]);
+			if (argv[2][0] == 'p' && r.exit_code == 77) {
+				wl->skipped = first_line(r.output, "cannot run");
+				nskipped++;
+				fprintf(stderr, "%s: note: skipping %s: %s\n", prog, wl->name, wl->skipped);
+				continue;
+			}
+			if (!r.ok) {
+				failures++;
+				fprintf(stderr, "%s: FAILED: %s: %s: %s\n", prog, wl->name,
+					argv[2][0] == 'p' ? "preparing the input failed" :
+					"the reference run (nothing preloaded) failed", r.why);
+				if (r.output != NULL && r.output[0] != '\0')
+					fprintf(stderr, "  output:\n%s%s", r.output,
+						r.output[strlen(r.output) - 1] == '\n' ? "" : "\n");
+				wl->skipped = xstrdup("FAILED before the timed runs");
+				continue;
+			}
+			progref[widx[i]] = r.checksum;
+			widx[k++] = widx[i];
+		}
+		nw = k;
+		prep_secs = now() - started;
+		if (nw == 0) {
+			fprintf(stderr, "%s: nothing left to run (%d workload(s) skipped, %d failed)\n",
+				prog, nskipped, failures);
+			return failures ? 1 : 0;
+		}
+	}
+
 	runs = xmalloc((size_t)reps * (size_t)nw * (size_t)na * sizeof *runs);
 #define RUN(rep, wi, ai) (&runs[((size_t)(rep) * (size_t)nw + (size_t)(wi)) * (size_t)na + (size_t)(ai)])
 
 	/* --- run everything, interleaved ------------------------------------ */
-	started = now();
 	for (rep = 0; rep < reps; rep++) {
 		for (i = 0; i < nw; i++) {
 			const struct workload *wl = &workloads[widx[i]];
-			char *bin = xprintf("%s/%s", bindir, wl->name);
-			char *args[] = { bin, "-s", scale_s, wl->threaded ? "-t" : NULL, threads_s, NULL };
+			char *bin, *args[8], *datadir = NULL;
+
+			if (wl->program) {
+				bin = xstrdup("/bin/sh");
+				script_args(args, wl, "run", scale_s, threads_s);
+				datadir = xprintf("%s/%s", tmpdir, wl->name);
+			} else {
+				bin = xprintf("%s/%s", bindir, wl->name);
+				args[0] = bin;
+				args[1] = "-s";
+				args[2] = scale_s;
+				args[3] = wl->threaded ? "-t" : NULL;
+				args[4] = threads_s;
+				args[5] = NULL;
+			}
 
 			if (!quiet)
 				fprintf(stderr, "[rep %d/%d] %-*s", rep + 1, reps, nwid, wl->name);
@@ -904,7 +1287,8 @@ int main(int argc, char **argv)
 				int ai = (j + rep) % na;    /* rotate the order */
 				struct run *r = RUN(rep, i, ai);
 
-				run_once(r, bin, args, &allocs[aidx[ai]], timeout);
+				run_once(r, bin, args, &allocs[aidx[ai]], timeout, datadir);
+				check_interrupted();
 				if (!quiet) {
 					if (r->ok)
 						fprintf(stderr, " %s %.2fs", allocs[aidx[ai]].name, r->wall);
@@ -914,32 +1298,46 @@ int main(int argc, char **argv)
 			}
 			if (!quiet)
 				fputc('\n', stderr);
+			if (wl->program)
+				free(args[1]);
+			free(datadir);
 			free(bin);
 		}
 	}
+	remove_tmpdir();
 
 	/* --- checks: every run ok, one checksum per workload ------------------ */
 	for (i = 0; i < nw; i++) {
 		const struct run *ref = NULL;
 		int ai, refai = -1;
+		uint64_t refsum = 0;
+		char *refname;
 
-		/* reference: the baseline's first good run, else any good run */
-		for (rep = 0; rep < reps && ref == NULL; rep++)
-			if (RUN(rep, i, base)->ok)
-				ref = RUN(rep, i, base), refai = base;
-		for (rep = 0; rep < reps && ref == NULL; rep++)
-			for (ai = 0; ai < na && ref == NULL; ai++)
-				if (RUN(rep, i, ai)->ok)
-					ref = RUN(rep, i, ai), refai = ai;
+		if (workloads[widx[i]].program) {
+			/* a program workload: its untimed run with nothing preloaded */
+			refsum = progref[widx[i]];
+			refname = xstrdup("the reference run's (nothing preloaded)");
+		} else {
+			/* the baseline's first good run, else any good run */
+			for (rep = 0; rep < reps && ref == NULL; rep++)
+				if (RUN(rep, i, base)->ok)
+					ref = RUN(rep, i, base), refai = base;
+			for (rep = 0; rep < reps && ref == NULL; rep++)
+				for (ai = 0; ai < na && ref == NULL; ai++)
+					if (RUN(rep, i, ai)->ok)
+						ref = RUN(rep, i, ai), refai = ai;
+			if (ref != NULL)
+				refsum = ref->checksum;
+			refname = xprintf("%s's", refai >= 0 ? allocs[aidx[refai]].name : "?");
+		}
 		for (rep = 0; rep < reps; rep++) {
 			for (ai = 0; ai < na; ai++) {
 				struct run *r = RUN(rep, i, ai);
 
-				if (r->ok && r->checksum != ref->checksum) {
+				if (r->ok && r->checksum != refsum) {
 					r->ok = 0;
-					r->why = xprintf("checksum %016" PRIx64 " differs from %s's %016"
-							 PRIx64, r->checksum, allocs[aidx[refai]].name,
-							 ref->checksum);
+					r->why = xprintf("checksum %016" PRIx64 " differs from %s %016"
+							 PRIx64, r->checksum, refname, refsum);
 					mismatches++;
 				}
 				if (!r->ok) {
@@ -959,6 +1357,7 @@ int main(int argc, char **argv)
 				}
 			}
 		}
+		free(refname);
 	}
 
 	/* the table goes to stdout, unless machine-readable output goes there */
@@ -1008,12 +1407,22 @@ int main(int argc, char **argv)
 		}
 	}
 
-	fprintf(out, "\nkmm benchmarks: %d repetitions (interleaved), scale %s, %d threads, %.0f s\n",
+	fprintf(out, "\nkmm benchmarks: %d repetitions (interleaved), scale %s, %d threads, %.0f s",
 	       reps, scale_s, threads, now() - started);
+	if (any_program(nw, widx))
+		fprintf(out, " (%.0f s of it preparing the program workloads)", prep_secs);
+	fputc('\n', out);
 	machine_line(out);
-	for (j = 0; j < na; j++)
-		fprintf(out, "  %-10s %s\n", allocs[aidx[j]].name,
-		       allocs[aidx[j]].path ? allocs[aidx[j]].path : "(system malloc, no preload)");
+	for (j = 0; j < na; j++) {
+		const struct allocator *a = &allocs[aidx[j]];
+
+		fprintf(out, "  %-10s %s", a->name, a->path ? a->path : "(system malloc, no preload)");
+		if (a->options != NULL)
+			fprintf(out, " with KMM_OPTIONS=%s%s%s",
+				getenv("KMM_OPTIONS") && *getenv("KMM_OPTIONS") ? getenv("KMM_OPTIONS") : "",
+				getenv("KMM_OPTIONS") && *getenv("KMM_OPTIONS") ? "," : "", a->options);
+		fputc('\n', out);
+	}
 	fprintf(out, "\ntime: median wall seconds; range: (max-min)/median; peak RSS: median ru_maxrss;\n"
 		     "instr: median user-space instructions (perf counter; '-' if unavailable),\n"
 		     "       the steadiest measure of an allocator's own cost on a noisy machine\n");
@@ -1085,6 +1494,95 @@ int main(int argc, char **argv)
 			fprintf(out, "%-10s %8.2f %8.2f %8s%s\n", allocs[aidx[j]].name, exp(lt / k),
 			       exp(lm / k), gi, k < nw ? "  (over the workloads that succeeded)" : "");
 	}
+	/* kmm, and the other allocators that are not peers (kmm-glibc, -L
+	 * ones), against glibc and against the best peer: the fastest of
+	 * glibc, jemalloc, tcmalloc and mimalloc on each workload */
+	{
+		int jg = -1, npeer = 0, nk = 0, kj[MAXALLOC], k;
+		int ng[MAXALLOC] = { 0 }, ag[MAXALLOC] = { 0 }, np[MAXALLOC] = { 0 }, ap[MAXALLOC] = { 0 };
+		char *lg[MAXALLOC], *lp[MAXALLOC];
+
+		for (j = 0; j < na; j++) {
+			if (strcmp(allocs[aidx[j]].name, "glibc") == 0)
+				jg = j;
+			if (is_peer(allocs[aidx[j]].name))
+				npeer++;
+			else
+				kj[nk++] = j;
+		}
+		if (npeer > 0 && nk > 0) {
+			fprintf(out, "\nagainst glibc and the best peer (the fastest of glibc, jemalloc, tcmalloc\n"
+				     "and mimalloc on the workload), by median time:\n");
+			fprintf(out, "%-*s %-9s %9s", nwid, "workload", "best peer", "time");
+			for (k = 0; k < nk; k++) {
+				fprintf(out, " | %9s %7s %7s", allocs[aidx[kj[k]]].name, "x glibc", "x peer");
+				lg[k] = xstrdup("");
+				lp[k] = xstrdup("");
+			}
+			fputc('\n', out);
+			for (i = 0; i < nw; i++) {
+				const struct summary *g = jg >= 0 ? &sum[i * na + jg] : NULL, *bp = NULL;
+				int jb = -1;
+
+				for (j = 0; j < na; j++) {
+					const struct summary *s = &sum[i * na + j];
+
+					if (is_peer(allocs[aidx[j]].name) && s->n > 0 && (bp == NULL || s->time < bp->time))
+						bp = s, jb = j;
+				}
+				fprintf(out, "%-*s %-9s ", nwid, workloads[widx[i]].name,
+					bp ? allocs[aidx[jb]].name : "-");
+				if (bp)
+					fprintf(out, "%8.3fs", bp->time);
+				else
+					fprintf(out, "%9s", "-");
+				for (k = 0; k < nk; k++) {
+					const struct summary *s = &sum[i * na + kj[k]];
+					const char *name = workloads[widx[i]].name;
+					char tg[16] = "-", tp[16] = "-";
+					char *old;
+
+					if (s->n == 0) {
+						fprintf(out, " | %9s %7s %7s", "FAILED", "-", "-");
+						continue;
+					}
+					if (g != NULL && g->n > 0) {
+						snprintf(tg, sizeof tg, "%.2f", s->time / g->time);
+						ng[k]++;
+						if (s->time > 1.05 * g->time) {
+							ag[k]++;
+							old = lg[k];
+							lg[k] = xprintf("%s%s%s", old, *old ? ", " : "", name);
+							free(old);
+						}
+					}
+					if (bp != NULL) {
+						snprintf(tp, sizeof tp, "%.2f", s->time / bp->time);
+						np[k]++;
+						if (s->time > 1.5 * bp->time) {
+							ap[k]++;
+							old = lp[k];
+							lp[k] = xprintf("%s%s%s", old, *old ? ", " : "", name);
+							free(old);
+						}
+					}
+					fprintf(out, " | %8.3fs %7s %7s", s->time, tg, tp);
+				}
+				fputc('\n', out);
+			}
+			for (k = 0; k < nk; k++) {
+				fprintf(out, "%s: slower than 1.05x glibc on %d of %d workloads%s%s%s\n",
+					allocs[aidx[kj[k]]].name, ag[k], ng[k], *lg[k] ? " (" : "", lg[k],
+					*lg[k] ? ")" : "");
+				fprintf(out, "%*s  slower than 1.5x the best peer on %d of %d%s%s%s\n",
+					(int)strlen(allocs[aidx[kj[k]]].name), "", ap[k], np[k],
+					*lp[k] ? " (" : "", lp[k], *lp[k] ? ")" : "");
+				free(lg[k]);
+				free(lp[k]);
+			}
+		}
+	}
+
 	/* the cost of the trace log: kmm-trace against kmm, same library */
 	{
 		int jk = -1, jt = -1;
@@ -1109,6 +1607,12 @@ int main(int argc, char **argv)
 		}
 	}
 
+	for (i = 0, j = 0; i < NWORK; i++) {
+		if (workloads[i].selected && workloads[i].skipped != NULL) {
+			fprintf(out, "%s%s: %s\n", j++ ? "  " : "\nnot run:\n  ", workloads[i].name,
+				workloads[i].skipped);
+		}
+	}
 	if (failures)
 		fprintf(out, "\n%d run(s) FAILED%s; see the messages above.\n", failures,
 		       mismatches ? " (including checksum mismatches)" : "");
@@ -1188,7 +1692,16 @@ int main(int argc, char **argv)
 					fprintf(f, ", \"instr_ratio\": %.4f", s->instr / b->instr);
 				fputc('}', f);
 			}
-		fprintf(f, "\n  ],\n  \"failures\": %d\n}\n", failures);
+		fprintf(f, "\n  ],\n  \"not_run\": {");
+		for (i = 0, j = 0; i < NWORK; i++) {
+			if (workloads[i].selected && workloads[i].skipped != NULL) {
+				fprintf(f, "%s\n    ", j++ ? "," : "");
+				json_str(f, workloads[i].name);
+				fputs(": ", f);
+				json_str(f, workloads[i].skipped);
+			}
+		}
+		fprintf(f, "%s},\n  \"failures\": %d\n}\n", j ? "\n  " : "", failures);
 		close_out(f, json_path);
 	}
 	return failures ? 1 : 0;
