@@ -47,6 +47,14 @@ static KMM_COLD void emit_params(struct kmm_buf *b)
 	kmm_buf_printf(b, "  arena_max             %zu\n", p->arena_max);
 	kmm_buf_printf(b, "  arena_test            %zu\n", p->arena_test);
 	kmm_buf_printf(b, "  perturb               %d\n", p->perturb_byte);
+	/* the kernel side's */
+	kmm_buf_printf(b, "  vmalloc_frames        %s\n", kmm_vmalloc_params.frames ? "on" : "off");
+	kmm_buf_printf(b, "  populate              %s\n", kmm_vmalloc_params.populate ? "on" : "off");
+	kmm_buf_printf(b, "  vmalloc_space         %zu\n", kmm_vmalloc_params.space_size);
+	if (kmm_vmalloc_params.lazy_max != 0)
+		kmm_buf_printf(b, "  vmalloc_lazy_max      %zu\n", kmm_vmalloc_params.lazy_max);
+	else
+		kmm_buf_puts(b, "  vmalloc_lazy_max      automatic\n");
 }
 
 static void kb(struct kmm_buf *b, const char *key, unsigned long long bytes)

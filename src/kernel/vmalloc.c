@@ -63,6 +63,7 @@ struct kmm_vmalloc_params kmm_vmalloc_params = {
 	.lazy_max = 0,
 	.space_size = (size_t)4 << 30,
 	.populate = false,
+	.frames = false,
 };
 
 struct vm_space {
@@ -131,9 +132,14 @@ static size_t buddy_target_update(void)
 	return t;
 }
 
+/* Bytes lazily freed before a purge.  Frames mode: a quarter of the cache
+ * budget (the buddy allocator caches the rest as free frames).  Demand mode:
+ * the whole budget (the lazy pool is the only cache). */
 static inline size_t lazy_limit(void)
 {
-	return kmm_vmalloc_params.lazy_max != 0 ? kmm_vmalloc_params.lazy_max : cache_budget / 4;
+	if (kmm_vmalloc_params.lazy_max != 0)
+		return kmm_vmalloc_params.lazy_max;
+	return kmm_vmalloc_params.frames ? cache_budget / 4 : cache_budget;
 }
 
 static inline size_t va_size(const struct kmm_vmap_area *va)
@@ -647,7 +653,10 @@ static void release_frames(struct kmm_page **pages, size_t count, uintptr_t addr
  * itself, as in the kernel.  *cap gets the capacity. */
 #define VMALLOC_TOPDOWN ((size_t)1)   /* align argument: place the area top-down */
 static void *vmalloc_node(size_t size, size_t align, const void *caller);
-static void *vrealloc_area(void *addr, size_t new_size, bool may_move);
+/* vrealloc_area's flags */
+#define VR_MAY_MOVE 1u   /* move the area if it cannot grow in place */
+#define VR_EXACT    2u   /* demand: no growth reserve (a new request, not a realloc) */
+static void *vrealloc_area(void *addr, size_t new_size, unsigned flags);
 static size_t vfree_area(const void *addr, bool now);
 
 static struct kmm_page **alloc_pages_array(size_t n, bool *vmalloced, unsigned *cap)
@@ -688,15 +697,24 @@ static void populate(uintptr_t addr, size_t len)
 
 /* ---- vmalloc / vfree ----------------------------------------------------------------- */
 
+/* A lazily freed area can serve a request of the current mode (a frames
+ * area is reused only in frames mode, a demand-paged one only in demand
+ * mode: options may change the mode between areas) at an `align`-aligned
+ * address. */
+static inline bool lazy_fits_mode(const struct kmm_vmap_area *va, size_t align, bool demand)
+{
+	return (va->va_start & (align - 1)) == 0 && va->vm->demand == demand;
+}
+
 /* Smallest lazily freed area with at least `need` bytes (guard included),
  * starting at an `align`-aligned address.  Lock held. */
-static struct kmm_vmap_area *lazy_best_fit(size_t need, size_t align)
+static struct kmm_vmap_area *lazy_best_fit(size_t need, size_t align, bool demand)
 {
 	kmm_lock_assert_held(&vmap_lock);
 	struct kmm_vmap_area *best = NULL;
 	for (struct kmm_list *l = purge_list.next; l != &purge_list; l = l->next) {
 		struct kmm_vmap_area *va = kmm_list_entry(l, struct kmm_vmap_area, list);
-		if ((va->va_start & (align - 1)) != 0)
+		if (!lazy_fits_mode(va, align, demand))
 			continue;
 		if (va_size(va) >= need && (best == NULL || va_size(va) < va_size(best)))
 			best = va;
@@ -704,15 +722,30 @@ static struct kmm_vmap_area *lazy_best_fit(size_t need, size_t align)
 	return best;
 }
 
-/* The largest lazily freed area whose following free range lets it grow
- * to `need` bytes (guard included) in place.  Lock held. */
-static struct kmm_vmap_area *lazy_growable(size_t need, size_t align)
+/* The largest lazily freed area (of at least `min` bytes), or NULL.  Lock
+ * held. */
+static struct kmm_vmap_area *lazy_largest(size_t min, size_t align, bool demand)
 {
 	kmm_lock_assert_held(&vmap_lock);
 	struct kmm_vmap_area *best = NULL;
 	for (struct kmm_list *l = purge_list.next; l != &purge_list; l = l->next) {
 		struct kmm_vmap_area *va = kmm_list_entry(l, struct kmm_vmap_area, list);
-		if ((va->va_start & (align - 1)) != 0)
+		if (lazy_fits_mode(va, align, demand) && va_size(va) >= min &&
+		    (best == NULL || va_size(va) > va_size(best)))
+			best = va;
+	}
+	return best;
+}
+
+/* The largest lazily freed area whose following free range lets it grow
+ * to `need` bytes (guard included) in place.  Lock held. */
+static struct kmm_vmap_area *lazy_growable(size_t need, size_t align, bool demand)
+{
+	kmm_lock_assert_held(&vmap_lock);
+	struct kmm_vmap_area *best = NULL;
+	for (struct kmm_list *l = purge_list.next; l != &purge_list; l = l->next) {
+		struct kmm_vmap_area *va = kmm_list_entry(l, struct kmm_vmap_area, list);
+		if (!lazy_fits_mode(va, align, demand))
 			continue;
 		if (best != NULL && va_size(va) <= va_size(best))
 			continue;
@@ -725,9 +758,9 @@ static struct kmm_vmap_area *lazy_growable(size_t need, size_t align)
 	return best;
 }
 
-/* Give back the frames and range beyond `pages` pages of a busy area (its
- * page at that point becomes the new guard page). */
-static void shrink_area(struct kmm_vmap_area *va, size_t pages)
+/* Give back the frames and range beyond `pages` pages of a busy frames
+ * area (its page at that point becomes the new guard page). */
+static void shrink_frames(struct kmm_vmap_area *va, size_t pages)
 {
 	struct kmm_vm_struct *vm = va->vm;
 	size_t old = vm->nr_pages;
@@ -752,10 +785,138 @@ static void shrink_area(struct kmm_vmap_area *va, size_t pages)
 	kmm_unlock_if(&vmap_lock, locked);
 }
 
+/* Give back the range beyond `pages` pages of a busy demand-paged area:
+ * one mmap(PROT_NONE) over [cut, old guard) drops its pages and makes the
+ * page at cut the new guard page; the rest returns to the free tree.  If
+ * the call fails the area keeps its size. */
+static void shrink_demand(struct kmm_vmap_area *va, size_t pages)
+{
+	struct kmm_vm_struct *vm = va->vm;
+	size_t old = vm->nr_pages;
+	uintptr_t cut = va->va_start + pages * PAGE;
+	bool locked = kmm_lock_fork_aware(&vmap_lock);
+	vm->flags |= KMM_VM_RESIZING;
+	kmm_unlock_if(&vmap_lock, locked);
+	if (kmm_os_reserve_fixed((void *)cut, (old - pages) * PAGE) != 0) {
+		locked = kmm_lock_fork_aware(&vmap_lock);
+		vm->flags &= ~KMM_VM_RESIZING;
+		kmm_unlock_if(&vmap_lock, locked);
+		return;
+	}
+	uintptr_t old_end = va->va_end;
+	locked = kmm_lock_fork_aware(&vmap_lock);
+	/* the region shrinks before the range is free for others to map */
+	kmm_region_update(&va->region, va->va_start, cut);
+	vm->nr_pages = (unsigned)pages;
+	vm->size = (pages + 1) * PAGE;
+	if (vm->dirty_pages > pages)
+		vm->dirty_pages = (unsigned)pages;
+	va->va_end = cut + PAGE;
+	busy_bytes -= (old - pages) * PAGE;
+	free_range(cut + PAGE, old_end, NULL);
+	vm->flags &= ~KMM_VM_RESIZING;
+	kmm_unlock_if(&vmap_lock, locked);
+}
+
+static void shrink_area(struct kmm_vmap_area *va, size_t pages)
+{
+	if (va->vm->demand)
+		shrink_demand(va, pages);
+	else
+		shrink_frames(va, pages);
+}
+
+/* A reused demand-paged area keeps `pages` pages; what lies beyond (at
+ * least two pages) becomes a lazily freed area of its own, with its pages
+ * still resident: one mmap(PROT_NONE) makes the page at the cut the guard
+ * page between the two, and the old guard page stays the remainder's.  A
+ * small request does not pin a big area's pages as "in use", and they stay
+ * there for the next request.  Without memory for the remainder's
+ * descriptors the excess is given back instead. */
+static void split_demand(struct kmm_vmap_area *va, size_t pages)
+{
+	struct kmm_vm_struct *vm = va->vm;
+	size_t old = vm->nr_pages, rest = old - pages - 1;
+	uintptr_t cut = va->va_start + pages * PAGE;
+	struct kmm_vm_struct *rvm = kmm_kzalloc(sizeof *rvm);
+	struct kmm_vmap_area *rva = rvm != NULL ? alloc_va_node() : NULL;
+	if (rva == NULL) {
+		kmm_kfree(rvm);
+		shrink_demand(va, pages);
+		return;
+	}
+	bool locked = kmm_lock_fork_aware(&vmap_lock);
+	vm->flags |= KMM_VM_RESIZING;
+	kmm_unlock_if(&vmap_lock, locked);
+	if (kmm_os_reserve_fixed((void *)cut, PAGE) != 0) {
+		/* no guard page: the area stays whole */
+		kmm_kfree(rvm);
+		kmm_kmem_cache_free(vmap_area_cachep, rva);
+		locked = kmm_lock_fork_aware(&vmap_lock);
+		vm->flags &= ~KMM_VM_RESIZING;
+		kmm_unlock_if(&vmap_lock, locked);
+		return;
+	}
+	uintptr_t old_end = va->va_end;
+	locked = kmm_lock_fork_aware(&vmap_lock);
+	kmm_region_update(&va->region, va->va_start, cut);
+	vm->nr_pages = (unsigned)pages;
+	vm->size = (pages + 1) * PAGE;
+	if (vm->dirty_pages > pages)
+		vm->dirty_pages = (unsigned)pages;
+	va->va_end = cut + PAGE;
+	busy_bytes -= (old - pages) * PAGE;
+	rvm->addr = (void *)(cut + PAGE);
+	rvm->size = (rest + 1) * PAGE;
+	rvm->requested_size = rest * PAGE;
+	rvm->flags = KMM_VM_ALLOC;
+	rvm->nr_pages = (unsigned)rest;
+	rvm->dirty_pages = (unsigned)rest;
+	rvm->caller = vm->caller;
+	rvm->demand = true;
+	rvm->used = true;
+	rva->va_start = cut + PAGE;
+	rva->va_end = old_end;
+	rva->vm = rvm;
+	rva->state = KMM_VA_LAZY;
+	busy_insert(rva);
+	/* the oldest end of the purge list: a leftover goes first */
+	kmm_list_add(&rva->list, &purge_list);
+	lazy_bytes += va_size(rva);
+	lazy_areas++;
+	vst.split_areas++;
+	/* registered before another thread can take or purge it */
+	kmm_region_add(&rva->region, KMM_REGION_VMALLOC_AREA, rva->va_start, rva->va_start + rest * PAGE,
+		       KMM_PROT_R | KMM_PROT_W, KMM_POPULATE_DEMAND);
+	vm->flags &= ~KMM_VM_RESIZING;
+	kmm_unlock_if(&vmap_lock, locked);
+}
+
 /* align: a power of two >= PAGE, or VMALLOC_TOPDOWN (page aligned, placed
  * from the top of the free space) */
 /* trace: whether this thread's last vmalloc_node reused a lazily freed area */
 static __thread uint8_t last_reused __attribute__((tls_model("initial-exec")));
+
+/* Take the lazily freed area va for a request of `size` bytes (it becomes
+ * busy as it is).  Lock held. */
+static void take_lazy(struct kmm_vmap_area *va, size_t size, const void *caller)
+{
+	kmm_lock_assert_held(&vmap_lock);
+	kmm_list_del(&va->list);
+	lazy_bytes -= va_size(va);
+	lazy_areas--;
+	va->state = KMM_VA_BUSY;
+	busy_areas++;
+	busy_bytes += va->vm->nr_pages * PAGE;
+	vst.allocs++;
+	vst.reused++;
+	last_reused = 1;
+	va->vm->caller = caller;
+	va->vm->requested_size = size;
+}
+
+static void *new_area_frames(size_t size, size_t nr_pages, size_t align, bool topdown, const void *caller);
+static void *new_area_demand(size_t size, size_t nr_pages, size_t align, const void *caller);
 
 static void *vmalloc_node_do(size_t size, size_t align, const void *caller)
 {
@@ -769,64 +930,138 @@ static void *vmalloc_node_do(size_t size, size_t align, const void *caller)
 	vmalloc_init();
 	size_t nr_pages = KMM_ALIGN_UP(size, PAGE) / PAGE;
 	size_t need = (nr_pages + 1) * PAGE;   /* + guard page */
+	bool demand = !kmm_vmalloc_params.frames;
 
 	bool locked = kmm_lock_fork_aware(&vmap_lock);
 	/* 1. a lazily freed area that is big enough: still mapped, resident */
-	struct kmm_vmap_area *va = lazy_best_fit(need, align);
+	struct kmm_vmap_area *va = lazy_best_fit(need, align, demand);
 	if (va != NULL) {
-		kmm_list_del(&va->list);
-		lazy_bytes -= va_size(va);
-		lazy_areas--;
-		va->state = KMM_VA_BUSY;
-		busy_areas++;
-		busy_bytes += va->vm->nr_pages * PAGE;
-		vst.allocs++;
-		vst.reused++;
-		last_reused = 1;
-		va->vm->caller = caller;
-		va->vm->requested_size = size;
+		take_lazy(va, size, caller);
 		kmm_unlock_if(&vmap_lock, locked);
 		/* an excess of more than a quarter of the request (and at
-		 * least 64 KiB) goes back to the buddy allocator, where it stays
-		 * resident for the next area: a small request must not pin a
-		 * big area's memory as "in use" */
+		 * least 64 KiB) is not pinned as "in use": frames go back to
+		 * the buddy allocator, where they stay resident for the next
+		 * area; a demand-paged area's excess becomes a lazily freed
+		 * area of its own */
 		size_t excess = va->vm->nr_pages - nr_pages;
-		if (excess > nr_pages / 4 && excess * PAGE >= ((size_t)64 << 10))
-			shrink_area(va, nr_pages);
+		if (excess > nr_pages / 4 && excess * PAGE >= ((size_t)64 << 10)) {
+			if (demand)
+				split_demand(va, nr_pages);
+			else
+				shrink_frames(va, nr_pages);
+		}
 		return (void *)va->va_start;
 	}
 
 	/* 1b. a lazily freed area followed by enough free space: take it and
-	 * grow it in place, mapping only the frames it lacks */
-	va = topdown ? NULL : lazy_growable(need, align);
+	 * grow it in place (frames: mapping only the frames it lacks;
+	 * demand: one mprotect) */
+	va = topdown ? NULL : lazy_growable(need, align, demand);
+	/* 1c. demand: else the largest lazily freed area, if it is at least
+	 * a quarter of the request, moved (mremap: its resident pages go
+	 * along, no fault) to a range with room for the rest */
+	if (va == NULL && demand && !topdown && align <= PAGE)
+		va = lazy_largest(need / 4, align, demand);
 	if (va != NULL) {
-		size_t have = va->vm->nr_pages;
-		kmm_list_del(&va->list);
-		lazy_bytes -= va_size(va);
-		lazy_areas--;
-		va->state = KMM_VA_BUSY;
-		busy_areas++;
-		busy_bytes += have * PAGE;
-		vst.allocs++;
-		vst.reused++;
-		last_reused = 1;
-		va->vm->caller = caller;
+		take_lazy(va, size, caller);
 		kmm_unlock_if(&vmap_lock, locked);
 		void *start = (void *)va->va_start;
-		if (vrealloc_area(start, nr_pages * PAGE, false) == start) {
+		void *p = vrealloc_area(start, nr_pages * PAGE, demand ? VR_MAY_MOVE | VR_EXACT : 0);
+		if (p != NULL) {
 			va->vm->requested_size = size;
-			return start;
+			return p;
 		}
-		/* the neighbour was taken meanwhile: give the area back */
-		kmm_vfree((void *)va->va_start);
+		/* the neighbour was taken meanwhile (or no memory): give the
+		 * area back */
+		kmm_vfree(start);
 		locked = kmm_lock_fork_aware(&vmap_lock);
 	}
 
 	last_reused = 0;
+	kmm_unlock_if(&vmap_lock, locked);
+	if (demand)
+		return new_area_demand(size, nr_pages, align, caller);
+	return new_area_frames(size, nr_pages, align, topdown, caller);
+}
+
+/* A new demand-paged area: a range cut from the free tree is made
+ * read-write in place (one mprotect); its pages fault in zero-filled on
+ * first touch, or are populated at once (populate=on). */
+static void *new_area_demand(size_t size, size_t nr_pages, size_t align, const void *caller)
+{
+	size_t need = (nr_pages + 1) * PAGE;
+	struct kmm_vm_struct *vm = kmm_kzalloc(sizeof *vm);
+	struct kmm_vmap_area *node = vm != NULL ? alloc_va_node() : NULL;
+	if (node == NULL) {
+		kmm_kfree(vm);
+		errno = ENOMEM;
+		return NULL;
+	}
+	bool locked = kmm_lock_fork_aware(&vmap_lock);
+	uintptr_t start = alloc_range_aligned(need, align);
+	if (start == 0 && add_space(need + align))
+		start = alloc_range_aligned(need, align);
+	if (start == 0) {
+		kmm_unlock_if(&vmap_lock, locked);
+		kmm_kmem_cache_free(vmap_area_cachep, node);
+		kmm_kfree(vm);
+		errno = ENOMEM;
+		return NULL;
+	}
+	node->va_start = start;
+	node->va_end = start + need;
+	node->state = KMM_VA_BUSY;
+	busy_insert(node);
+	busy_areas++;
+	vst.allocs++;
+	kmm_unlock_if(&vmap_lock, locked);
+
+	/* the range is ours (busy): the system call without the lock */
+	if (kmm_os_commit_fixed((void *)start, nr_pages * PAGE) != 0) {
+		kmm_os_reserve_fixed((void *)start, nr_pages * PAGE);
+		kmm_kfree(vm);
+		locked = kmm_lock_fork_aware(&vmap_lock);
+		kmm_rb_erase(&node->rb_node, &busy_root);
+		busy_areas--;
+		vst.allocs--;
+		free_range(node->va_start, node->va_end, node);
+		kmm_unlock_if(&vmap_lock, locked);
+		errno = ENOMEM;
+		return NULL;
+	}
+	vm->addr = (void *)start;
+	vm->size = need;
+	vm->flags = KMM_VM_ALLOC;
+	vm->nr_pages = (unsigned)nr_pages;
+	vm->caller = caller;
+	vm->requested_size = size;
+	vm->demand = true;
+	vm->dirty_pages = 0;   /* demand-zero: calloc clears nothing */
+	if (kmm_vmalloc_params.populate)
+		populate(start, nr_pages * PAGE);
+	else
+		KMM_TRACE(KMM_TR_POPULATE, 0, KMM_POPULATE_DEMAND, start, nr_pages * PAGE, 0, (uint64_t)-1);
+
+	locked = kmm_lock_fork_aware(&vmap_lock);
+	node->vm = vm;
+	busy_bytes += nr_pages * PAGE;
+	kmm_unlock_if(&vmap_lock, locked);
+	kmm_region_add(&node->region, KMM_REGION_VMALLOC_AREA, start, start + nr_pages * PAGE,
+		       KMM_PROT_R | KMM_PROT_W,
+		       kmm_vmalloc_params.populate ? KMM_POPULATE_PREFAULT : KMM_POPULATE_DEMAND);
+	return (void *)start;
+}
+
+/* A new area built from buddy frames (frames mode). */
+static void *new_area_frames(size_t size, size_t nr_pages, size_t align, bool topdown, const void *caller)
+{
+	size_t need = (nr_pages + 1) * PAGE;
+	bool locked;
 
 	/* 2. lazily freed areas too small for this request: purge them now, so
 	 * their resident frames go back to the buddy allocator, whose free
 	 * lists (LIFO) hand them straight to this area */
+	locked = kmm_lock_fork_aware(&vmap_lock);
 	bool purge_first = lazy_areas > 0;
 	kmm_unlock_if(&vmap_lock, locked);
 	if (purge_first)
@@ -951,8 +1186,9 @@ static struct kmm_vmap_area *find_area_locked(const void *addr, const char *who)
 
 /* Tear down the areas on `batch` (state PURGING, off the purge list, still
  * in the busy tree): frames back to their sections and to the buddy
- * allocator, the ranges back to the free tree.  Called without the lock.
- * Returns the bytes purged. */
+ * allocator, a demand-paged area's pages dropped by re-reserving its range
+ * (one mmap PROT_NONE), the ranges back to the free tree.  Called without
+ * the lock.  Returns the bytes purged. */
 static size_t purge_batch(struct kmm_list *batch)
 {
 	kmm_lock_assert_not_held(&vmap_lock);
@@ -961,9 +1197,11 @@ static size_t purge_batch(struct kmm_list *batch)
 		struct kmm_vmap_area *va = kmm_list_entry(l, struct kmm_vmap_area, list);
 		struct kmm_vm_struct *vm = va->vm;
 		size_t bytes = vm->nr_pages * PAGE;
-		release_frames(vm->pages, vm->nr_pages, va->va_start);
+		if (!vm->demand)
+			release_frames(vm->pages, vm->nr_pages, va->va_start);
 		kmm_os_reserve_fixed((void *)va->va_start, bytes);
-		free_pages_array(vm->pages, vm->pages_vmalloced);
+		if (!vm->demand)
+			free_pages_array(vm->pages, vm->pages_vmalloced);
 		kmm_kfree(vm);
 		va->vm = NULL;
 		kmm_region_del(&va->region);
@@ -983,9 +1221,10 @@ static size_t purge_batch(struct kmm_list *batch)
 }
 
 /* vfree.  `now`: purge the area at once (a batch of its own) instead of
- * leaving it lazily freed — for areas too big for the lazy pool, whose
- * frames the buddy allocator caches better (vmalloc.h), and for pages[]
- * arrays freed while purging (so a purge leaves nothing lazy behind). */
+ * leaving it lazily freed — for frames areas too big for the lazy pool,
+ * whose frames the buddy allocator caches better (vmalloc.h), for pages[]
+ * arrays freed while purging (so a purge leaves nothing lazy behind), and
+ * for a demand-paged area bigger than the whole pool. */
 static size_t vfree_area(const void *addr, bool now)
 {
 	if (addr == NULL)
@@ -995,11 +1234,12 @@ static size_t vfree_area(const void *addr, bool now)
 	size_t bytes = va->vm->nr_pages * PAGE;
 	KMM_TRACE(KMM_TR_VFREE, 0, 0, 0, bytes + PAGE, addr, 0);   /* with its guard page, as vmalloc's */
 	va->vm->used = true;   /* contents now unknown: see kmm_vmalloc_zero */
+	va->vm->dirty_pages = va->vm->nr_pages;
 	busy_areas--;
 	busy_bytes -= bytes;
 	vst.frees++;
 	note_free(bytes);
-	if (!now && va_size(va) > lazy_limit() / 4)
+	if (!now && va_size(va) > (va->vm->demand ? lazy_limit() : lazy_limit() / 4))
 		now = true;
 	struct kmm_list batch;
 	kmm_list_init(&batch);
@@ -1037,7 +1277,10 @@ size_t kmm_vmalloc_purge(bool all)
 	kmm_list_init(&batch);
 
 	bool locked = kmm_lock_fork_aware(&vmap_lock);
-	size_t target = all ? 0 : lazy_limit() / 2;
+	/* frames: down to half the limit, a batch of mremap calls at once;
+	 * demand: purging costs a call per area and drops resident pages, so
+	 * only down to the limit */
+	size_t target = all ? 0 : kmm_vmalloc_params.frames ? lazy_limit() / 2 : lazy_limit();
 	while (!kmm_list_empty(&purge_list) && (all || lazy_bytes > target)) {
 		struct kmm_vmap_area *va = kmm_list_entry(purge_list.next, struct kmm_vmap_area, list);
 		kmm_list_del(&va->list);
@@ -1077,11 +1320,126 @@ size_t kmm_vmalloc_size(const void *addr)
 	return n;
 }
 
-/* kmm_vrealloc, and with may_move = false the in-place growth that
- * vmalloc_node uses for a lazily freed area (NULL if the range after the
- * area is taken). */
-static void *vrealloc_area(void *addr, size_t new_size, bool may_move)
+/* Grow the busy demand-paged area va from old_pages to new_pages (or to
+ * `reserve` pages where that fits as well).  Called with the lock held
+ * (`locked` as kmm_lock_fork_aware said), returns without it.
+ *
+ *   in place  the range after the guard page is free: one mprotect makes
+ *             [old guard page, new end) read-write; the first page of the
+ *             free range past it stays PROT_NONE, the new guard page
+ *   moved     a new range: its tail (beyond the old size) made read-write
+ *             (mprotect), the old pages moved into its front with their
+ *             page tables (mremap, MREMAP_DONTUNMAP: no copy, no fault, and
+ *             no moment where the old range is unmapped and some other
+ *             mmap could land in it), the old range re-reserved PROT_NONE
+ *             (mmap) and freed.  If the kernel cannot move the pages (the
+ *             area is not a single mapping, say after a fork) they are
+ *             copied. */
+static void *grow_demand(struct kmm_vmap_area *va, size_t old_pages, size_t new_pages, size_t reserve,
+			 unsigned flags, size_t new_size, bool locked)
 {
+	kmm_lock_assert_held(&vmap_lock);
+	struct kmm_vm_struct *vm = va->vm;
+	bool in_place = true;
+	if (reserve > new_pages && take_range_at(va->va_end, (reserve - old_pages) * PAGE))
+		new_pages = reserve;
+	else if (!take_range_at(va->va_end, (new_pages - old_pages) * PAGE))
+		in_place = false;
+	if (!in_place && !(flags & VR_MAY_MOVE)) {
+		kmm_unlock_if(&vmap_lock, locked);
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (!in_place)
+		new_pages = reserve;
+	size_t extra = new_pages - old_pages;
+	uintptr_t old_start = va->va_start, old_end = va->va_end;
+	vm->flags |= KMM_VM_RESIZING;
+
+	if (in_place) {
+		va->va_end += extra * PAGE;
+		kmm_unlock_if(&vmap_lock, locked);
+		if (kmm_os_commit_fixed((void *)(old_start + old_pages * PAGE), extra * PAGE) != 0) {
+			/* the old guard page and what follows: PROT_NONE again */
+			kmm_os_reserve_fixed((void *)(old_start + old_pages * PAGE), extra * PAGE);
+			locked = kmm_lock_fork_aware(&vmap_lock);
+			va->va_end = old_end;
+			free_range(old_end, old_end + extra * PAGE, NULL);
+			vm->flags &= ~KMM_VM_RESIZING;
+			kmm_unlock_if(&vmap_lock, locked);
+			errno = ENOMEM;
+			return NULL;
+		}
+		locked = kmm_lock_fork_aware(&vmap_lock);
+		busy_bytes += extra * PAGE;
+		vst.grown_in_place++;
+	} else {
+		size_t need = (new_pages + 1) * PAGE;
+		uintptr_t new_start = alloc_range(need);
+		if (new_start == 0 && add_space(need))
+			new_start = alloc_range(need);
+		if (new_start == 0) {
+			vm->flags &= ~KMM_VM_RESIZING;
+			kmm_unlock_if(&vmap_lock, locked);
+			errno = ENOMEM;
+			return NULL;
+		}
+		struct inflight moving = { new_start, new_start + need, { NULL, NULL } };
+		kmm_list_add(&moving.link, &inflight_list);
+		kmm_unlock_if(&vmap_lock, locked);
+
+		void *old_p = (void *)old_start, *new_p = (void *)new_start;
+		bool ok = kmm_os_commit_fixed((void *)(new_start + old_pages * PAGE), extra * PAGE) == 0;
+		if (ok && kmm_os_move_pages(old_p, new_p, old_pages * PAGE) != 0) {
+			/* copy instead */
+			ok = kmm_os_commit_fixed(new_p, old_pages * PAGE) == 0;
+			if (ok)
+				memcpy(new_p, old_p, old_pages * PAGE);
+		}
+		if (!ok) {
+			kmm_os_reserve_fixed(new_p, new_pages * PAGE);
+			locked = kmm_lock_fork_aware(&vmap_lock);
+			kmm_list_del(&moving.link);
+			free_range(new_start, new_start + need, NULL);
+			vm->flags &= ~KMM_VM_RESIZING;
+			kmm_unlock_if(&vmap_lock, locked);
+			errno = ENOMEM;
+			return NULL;
+		}
+		/* the old range: empty (or copied), PROT_NONE again */
+		kmm_os_reserve_fixed(old_p, old_pages * PAGE);
+		locked = kmm_lock_fork_aware(&vmap_lock);
+		kmm_rb_erase(&va->rb_node, &busy_root);
+		kmm_list_del(&moving.link);
+		va->va_start = new_start;
+		va->va_end = new_start + need;
+		busy_insert(va);
+		/* the region moves before the old range is free for others
+		 * (region lock nests inside vmap_lock) */
+		kmm_region_update(&va->region, new_start, new_start + new_pages * PAGE);
+		free_range(old_start, old_end, NULL);
+		busy_bytes += extra * PAGE;
+		vst.moved++;
+	}
+	vm->addr = (void *)va->va_start;
+	vm->nr_pages = (unsigned)new_pages;
+	vm->size = (new_pages + 1) * PAGE;
+	vm->requested_size = new_size;
+	vm->flags &= ~KMM_VM_RESIZING;
+	uintptr_t start = va->va_start;
+	kmm_unlock_if(&vmap_lock, locked);
+	if (kmm_vmalloc_params.populate)
+		populate(start + old_pages * PAGE, extra * PAGE);
+	kmm_region_update(&va->region, start, start + new_pages * PAGE);
+	return (void *)start;
+}
+
+/* kmm_vrealloc (flags VR_MAY_MOVE), and without it the in-place growth
+ * that vmalloc_node uses for a lazily freed area (NULL if the range after
+ * the area is taken). */
+static void *vrealloc_area(void *addr, size_t new_size, unsigned flags)
+{
+	bool may_move = (flags & VR_MAY_MOVE) != 0;
 	size_t new_pages = KMM_ALIGN_UP(new_size, PAGE) / PAGE;
 	if (new_size == 0 || new_size > ((size_t)1 << 46)) {
 		errno = ENOMEM;
@@ -1108,8 +1466,10 @@ static void *vrealloc_area(void *addr, size_t new_size, bool may_move)
 	 * loops) then find the room already mapped, and an untouched page
 	 * costs neither memory nor a fault */
 	size_t reserve = old_pages + old_pages / 4;
-	if (reserve < new_pages)
+	if (reserve < new_pages || (flags & VR_EXACT))
 		reserve = new_pages;
+	if (vm->demand)
+		return grow_demand(va, old_pages, new_pages, reserve, flags, new_size, locked);
 	/* in place: the range right after the guard page is free (for the
 	 * reserve, else for what was asked); the area covers it at once (its
 	 * size and pages[] catch up below) */
@@ -1230,11 +1590,35 @@ static void *vrealloc_area(void *addr, size_t new_size, bool may_move)
 void *kmm_vrealloc(void *addr, size_t new_size)
 {
 	size_t old = kmm_trace_on ? kmm_vmalloc_size(addr) : 0;
-	void *p = vrealloc_area(addr, new_size, true);
+	void *p = vrealloc_area(addr, new_size, VR_MAY_MOVE);
 	if (KMM_UNLIKELY(kmm_trace_on) && p != NULL)
 		kmm_trace_event(KMM_TR_VREALLOC, 0, 0, (uintptr_t)p, kmm_vmalloc_size(p) + PAGE, (uintptr_t)addr,
 				old + PAGE);
 	return p;
+}
+
+/* Spans of a reused demand-paged area at least this long are cleared with
+ * MADV_DONTNEED (one call; the pages fault in zero-filled if touched
+ * again) rather than memset. */
+#ifndef VMALLOC_ZERO_ADVISE_MIN
+#define VMALLOC_ZERO_ADVISE_MIN ((size_t)1 << 20)
+#endif
+
+/* Zero [lo, hi) of a demand-paged area: memset, or for a long span
+ * MADV_DONTNEED of its whole pages and memset of the partial ones at its
+ * ends. */
+static void zero_demand(uintptr_t lo, uintptr_t hi)
+{
+	if (hi - lo >= VMALLOC_ZERO_ADVISE_MIN) {
+		uintptr_t a = KMM_ALIGN_UP(lo, PAGE), b = hi & ~(uintptr_t)(PAGE - 1);
+		if (kmm_os_advise((void *)a, b - a, MADV_DONTNEED) == 0) {
+			__atomic_add_fetch(&vst.zero_advised, (b - a) / PAGE, __ATOMIC_RELAXED);
+			memset((void *)lo, 0, a - lo);
+			memset((void *)b, 0, hi - b);
+			return;
+		}
+	}
+	memset((void *)lo, 0, hi - lo);
 }
 
 void kmm_vmalloc_zero(const void *area, void *from, size_t len)
@@ -1243,6 +1627,17 @@ void kmm_vmalloc_zero(const void *area, void *from, size_t len)
 	struct kmm_vmap_area *va = find_area_locked(area, "calloc()");
 	struct kmm_vm_struct *vm = va->vm;
 	kmm_unlock_if(&vmap_lock, locked);
+	if (vm->demand) {
+		/* only the pages that may hold old data: a new area, or the
+		 * part a reused one grew by, is demand-zero */
+		uintptr_t lo = (uintptr_t)from, hi = lo + len;
+		uintptr_t dirty_end = va->va_start + (uintptr_t)vm->dirty_pages * PAGE;
+		if (hi > dirty_end)
+			hi = dirty_end;
+		if (lo < hi)
+			zero_demand(lo, hi);
+		return;
+	}
 	if (vm->used) {
 		memset(from, 0, len);
 		return;
@@ -1445,7 +1840,21 @@ KMM_COLD int kmm_vmalloc_check(int verbose)
 					if ((vm->nr_pages + 1) * PAGE != va_size(va) || (uintptr_t)vm->addr != va->va_start)
 						vbad(verbose, &errors, "area %#lx: vm_struct says %u pages at %p, area is %zu bytes",
 						     (unsigned long)at, vm->nr_pages, vm->addr, va_size(va));
-					for (size_t i = 0; i < vm->nr_pages; i++) {
+					if (vm->demand) {
+						/* no frames behind it: nothing in pages[] */
+						if (vm->pages != NULL || vm->pages_capacity != 0 || vm->pages_vmalloced)
+							vbad(verbose, &errors, "demand-paged area %#lx has a pages[] array",
+							     (unsigned long)at);
+						if (vm->dirty_pages > vm->nr_pages)
+							vbad(verbose, &errors, "demand-paged area %#lx: %u dirty pages of %u",
+							     (unsigned long)at, vm->dirty_pages, vm->nr_pages);
+						if (va->state == KMM_VA_LAZY && vm->dirty_pages != vm->nr_pages)
+							vbad(verbose, &errors, "lazily freed area %#lx: %u of %u pages dirty",
+							     (unsigned long)at, vm->dirty_pages, vm->nr_pages);
+					} else if (vm->pages == NULL) {
+						vbad(verbose, &errors, "frames area %#lx has no pages[]", (unsigned long)at);
+					}
+					for (size_t i = 0; !vm->demand && vm->pages != NULL && i < vm->nr_pages; i++) {
 						struct kmm_page *p = vm->pages[i];
 						if (p->owner != KMM_OWNER_VMALLOC || !(p->flags & KMM_PG_HEAD) ||
 						    p->mapped_at != va->va_start + i * PAGE) {

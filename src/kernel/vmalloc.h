@@ -81,6 +81,9 @@ struct kmm_vm_struct {
 	const void *caller;
 	bool pages_vmalloced;        /* pages[] came from vmalloc, not kmalloc */
 	bool used;                   /* was freed and reused: contents unknown */
+	bool demand;                 /* a demand-paged area: no frames, pages NULL */
+	unsigned int dirty_pages;    /* demand area: its first dirty_pages pages may
+	                              * hold old data, the rest are demand-zero */
 };
 
 enum kmm_va_state { KMM_VA_FREE, KMM_VA_BUSY, KMM_VA_LAZY, KMM_VA_PURGING };
@@ -99,6 +102,8 @@ struct kmm_vmalloc_params {
 	size_t lazy_max;             /* bytes lazily freed before a purge (0: automatic) */
 	size_t space_size;           /* virtual space reserved at a time (default 4 GiB) */
 	bool   populate;             /* prefault areas (MADV_POPULATE_WRITE) */
+	bool   frames;               /* new areas are built from buddy frames
+	                              * (mremap); false: demand-paged areas */
 };
 extern struct kmm_vmalloc_params kmm_vmalloc_params;
 /* vmalloc sets the buddy allocator's cache target unless this is false
@@ -148,6 +153,8 @@ struct kmm_vmalloc_stats {
 	uint64_t frames_fresh;               /* frames that came zero-filled */
 	uint64_t frames_recycled;            /* frames that came back resident (no fault) */
 	uint64_t frames_shrunk;              /* frames given back by shrinking reused areas */
+	uint64_t split_areas;                /* demand: excess of a reused area split off, lazy */
+	uint64_t zero_advised;               /* demand: pages calloc cleared with MADV_DONTNEED */
 	size_t   cache_budget;               /* bytes: lazy pool + buddy's resident free frames */
 	size_t   lazy_limit;                 /* bytes lazily freed before a purge */
 };

@@ -41,6 +41,26 @@
 
 /* ---- helpers ---------------------------------------------------------------- */
 
+/* The two ways of backing an area (vmalloc.h): frames moved in with mremap
+ * (vmalloc_frames=on) and demand-paged areas (off).  BOTH_MODES defines a
+ * test twice, NAME_frames and NAME_demand, each running the body below it
+ * in its mode; the rest say which mode they test. */
+static void frames_mode(void)
+{
+	kmm_vmalloc_params.frames = true;
+}
+
+static void demand_mode(void)
+{
+	kmm_vmalloc_params.frames = false;
+}
+
+#define BOTH_MODES(suite, name, ...) \
+	static void name##_body(void); \
+	Test(suite, name##_frames, ##__VA_ARGS__) { frames_mode(); name##_body(); } \
+	Test(suite, name##_demand, ##__VA_ARGS__) { demand_mode(); name##_body(); } \
+	static void name##_body(void)
+
 /* Tests that need freed areas to stay lazily freed fix the lazy pool's
  * size instead of relying on the automatic cache budget. */
 static void keep_lazy(void)
@@ -250,10 +270,10 @@ static void random_vmalloc(uint64_t seed, unsigned ops, bool realloc_too)
 	cr_assert_eq(kmm_vmalloc_check(1), 0, "after freeing everything (seed %llu)", (unsigned long long)seed);
 }
 
-Test(vmalloc_random, lowest_match_seed_1) { random_vmalloc(1, 600, false); CHECK_VMALLOC(); }
-Test(vmalloc_random, lowest_match_seed_2) { random_vmalloc(2, 600, false); CHECK_VMALLOC(); }
-Test(vmalloc_random, lowest_match_with_vrealloc_seed_3) { random_vmalloc(3, 600, true); CHECK_VMALLOC(); }
-Test(vmalloc_random, lowest_match_with_vrealloc_seed_4)
+BOTH_MODES(vmalloc_random, lowest_match_seed_1) { random_vmalloc(1, 600, false); CHECK_VMALLOC(); }
+BOTH_MODES(vmalloc_random, lowest_match_seed_2) { random_vmalloc(2, 600, false); CHECK_VMALLOC(); }
+BOTH_MODES(vmalloc_random, lowest_match_with_vrealloc_seed_3) { random_vmalloc(3, 600, true); CHECK_VMALLOC(); }
+BOTH_MODES(vmalloc_random, lowest_match_with_vrealloc_seed_4)
 {
 	/* small spaces: more of them, ranges up to their ends */
 	kmm_vmalloc_params.space_size = 64 * MiB;
@@ -264,7 +284,7 @@ Test(vmalloc_random, lowest_match_with_vrealloc_seed_4)
 
 /* ---- freed ranges merge ----------------------------------------------------------- */
 
-Test(vmalloc, freed_ranges_merge_after_purge)
+BOTH_MODES(vmalloc, freed_ranges_merge_after_purge)
 {
 	uint64_t rs = 11;
 	enum { N = 40 };
@@ -307,6 +327,7 @@ Test(vmalloc, freed_ranges_merge_after_purge)
 
 Test(vmalloc, purge_all_leaves_nothing_lazy)
 {
+	frames_mode();
 	keep_lazy();
 	/* vfree of an 8 MiB area (its pages[] of 2048 entries is a vmalloc
 	 * area itself), then purge(true): "all of them" */
@@ -325,7 +346,7 @@ Test(vmalloc, purge_all_leaves_nothing_lazy)
 	CHECK_VMALLOC();
 }
 
-Test(vmalloc, freed_ranges_merge_small_areas)
+BOTH_MODES(vmalloc, freed_ranges_merge_small_areas)
 {
 	/* areas whose pages[] are kmalloc objects only */
 	uint64_t rs = 12;
@@ -352,7 +373,7 @@ Test(vmalloc, freed_ranges_merge_small_areas)
 	CHECK_VMALLOC();
 }
 
-Test(vmalloc, free_ranges_of_adjacent_spaces)
+BOTH_MODES(vmalloc, free_ranges_of_adjacent_spaces)
 {
 	/* Two 64 MiB spaces; the OS tends to place the second right below the
 	 * first.  Freeing everything must leave the checker content and one
@@ -377,7 +398,7 @@ Test(vmalloc, free_ranges_of_adjacent_spaces)
 
 /* ---- guard pages, alignment, errors ---------------------------------------------- */
 
-Test(vmalloc_guard, write_past_the_area_dies, .signal = SIGSEGV)
+BOTH_MODES(vmalloc_guard, write_past_the_area_dies, .signal = SIGSEGV)
 {
 	char *p = kmm_vmalloc(3 * PG + 100, CALLER);
 	cr_assert_not_null(p);
@@ -388,7 +409,7 @@ Test(vmalloc_guard, write_past_the_area_dies, .signal = SIGSEGV)
 	cr_assert_fail("the guard page after the area was writable");
 }
 
-Test(vmalloc_guard, guard_page_after_every_area)
+BOTH_MODES(vmalloc_guard, guard_page_after_every_area)
 {
 	char *a = kmm_vmalloc(1, CALLER);
 	char *b = kmm_vmalloc(PG, CALLER);
@@ -407,7 +428,7 @@ Test(vmalloc_guard, guard_page_after_every_area)
 	CHECK_VMALLOC();
 }
 
-Test(vmalloc_guard, guard_page_after_resizing_and_reuse)
+BOTH_MODES(vmalloc_guard, guard_page_after_resizing_and_reuse)
 {
 	keep_lazy();
 	char *p = kmm_vmalloc(MiB, CALLER);
@@ -436,7 +457,7 @@ Test(vmalloc_guard, guard_page_after_resizing_and_reuse)
 	CHECK_VMALLOC();
 }
 
-Test(vmalloc, zero_size_and_bad_pointers)
+BOTH_MODES(vmalloc, zero_size_and_bad_pointers)
 {
 	keep_lazy();
 	errno = 0;
@@ -469,7 +490,7 @@ Test(vmalloc, double_vfree_aborts, .signal = SIGABRT)
 	kmm_vfree(p);
 }
 
-Test(vmalloc, contents_survive_other_areas_coming_and_going)
+BOTH_MODES(vmalloc, contents_survive_other_areas_coming_and_going)
 {
 	enum { N = 12 };
 	char *keep[N];
@@ -499,7 +520,7 @@ Test(vmalloc, contents_survive_other_areas_coming_and_going)
 
 /* ---- lazy free: bound and reuse ---------------------------------------------------- */
 
-Test(vmalloc, lazy_bytes_stay_within_lazy_max)
+BOTH_MODES(vmalloc, lazy_bytes_stay_within_lazy_max)
 {
 	const size_t lazy_max = 2 * MiB;
 	kmm_vmalloc_params.lazy_max = lazy_max;
@@ -535,7 +556,7 @@ Test(vmalloc, lazy_bytes_stay_within_lazy_max)
 	CHECK_VMALLOC();
 }
 
-Test(vmalloc, lazily_freed_area_is_reused)
+BOTH_MODES(vmalloc, lazily_freed_area_is_reused)
 {
 	keep_lazy();
 	char *p = kmm_vmalloc(MiB, CALLER);
@@ -572,6 +593,7 @@ Test(vmalloc, lazily_freed_area_is_reused)
 
 Test(vmalloc, reuse_of_a_much_bigger_lazy_area_shrinks_it)
 {
+	frames_mode();
 	kmm_vmalloc_params.lazy_max = 8 * MiB;   /* keeps areas up to 2 MiB lazily */
 	char *p = kmm_vmalloc(MiB, CALLER);
 	cr_assert_not_null(p);
@@ -595,7 +617,7 @@ Test(vmalloc, reuse_of_a_much_bigger_lazy_area_shrinks_it)
 
 /* ---- vrealloc ---------------------------------------------------------------------- */
 
-Test(vrealloc, grows_in_place)
+BOTH_MODES(vrealloc, grows_in_place)
 {
 	char *p = kmm_vmalloc(MiB, CALLER);
 	cr_assert_not_null(p);
@@ -624,7 +646,7 @@ Test(vrealloc, grows_in_place)
 	CHECK_VMALLOC();
 }
 
-Test(vrealloc, moves_when_blocked)
+BOTH_MODES(vrealloc, moves_when_blocked)
 {
 	char *p = kmm_vmalloc(MiB, CALLER);
 	char *blocker = kmm_vmalloc(PG, CALLER);
@@ -661,6 +683,7 @@ Test(vrealloc, moves_when_blocked)
 
 Test(vrealloc, shrinks_and_gives_frames_back)
 {
+	frames_mode();
 	char *p = kmm_vmalloc(4 * MiB, CALLER);
 	cr_assert_not_null(p);
 	fill(p, 4 * MiB, 8);
@@ -685,7 +708,7 @@ Test(vrealloc, shrinks_and_gives_frames_back)
 
 /* ---- kmm_vmalloc_zero --------------------------------------------------------------- */
 
-Test(vmalloc_zero, fresh_frames_are_not_touched)
+BOTH_MODES(vmalloc_zero, fresh_frames_are_not_touched)
 {
 	char *p = kmm_vmalloc(MiB, CALLER);
 	cr_assert_not_null(p);
@@ -697,7 +720,7 @@ Test(vmalloc_zero, fresh_frames_are_not_touched)
 	CHECK_VMALLOC();
 }
 
-Test(vmalloc_zero, reused_area_is_cleared)
+BOTH_MODES(vmalloc_zero, reused_area_is_cleared)
 {
 	keep_lazy();
 	char *p = kmm_vmalloc(MiB, CALLER);
@@ -723,6 +746,7 @@ Test(vmalloc_zero, reused_area_is_cleared)
 
 Test(vmalloc_zero, recycled_frames_are_cleared)
 {
+	frames_mode();
 	char *p = kmm_vmalloc(2 * MiB, CALLER);
 	cr_assert_not_null(p);
 	memset(p, 0xab, 2 * MiB);
@@ -767,7 +791,7 @@ static const char *info_line(const void *p)
 	return NULL;
 }
 
-Test(vmallocinfo, size_with_guard_and_pages)
+BOTH_MODES(vmallocinfo, size_with_guard_and_pages)
 {
 	keep_lazy();
 	char *p = kmm_vmalloc(8 * MiB, (const void *)&printf);
@@ -812,7 +836,7 @@ Test(vmallocinfo, size_with_guard_and_pages)
 
 /* ---- populate ----------------------------------------------------------------------- */
 
-Test(vmalloc, populate_option_prefaults)
+BOTH_MODES(vmalloc, populate_option_prefaults)
 {
 	char *d = kmm_vmalloc(2 * MiB, CALLER);
 	cr_assert_not_null(d);
@@ -918,7 +942,7 @@ static void fork_child_body(uint64_t seed)
 	_exit(0);
 }
 
-Test(vmalloc_fork, fork_while_threads_vmalloc, .timeout = 60)
+BOTH_MODES(vmalloc_fork, fork_while_threads_vmalloc, .timeout = 60)
 {
 	pthread_t t[3];
 	for (int i = 0; i < 3; i++)
