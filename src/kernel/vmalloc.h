@@ -154,6 +154,9 @@ struct kmm_vmalloc_stats {
 	uint64_t frames_recycled;            /* frames that came back resident (no fault) */
 	uint64_t frames_shrunk;              /* frames given back by shrinking reused areas */
 	uint64_t split_areas;                /* demand: excess of a reused area split off, lazy */
+	uint64_t merged_areas;               /* demand: freed areas merged with lazy neighbours */
+	uint64_t grown_into_lazy;            /* demand: grown over the lazy area that followed */
+	uint64_t moved_into_lazy;            /* demand: moved into a lazily freed area */
 	uint64_t zero_advised;               /* demand: pages calloc cleared with MADV_DONTNEED */
 	size_t   cache_budget;               /* bytes: lazy pool + buddy's resident free frames */
 	size_t   lazy_limit;                 /* bytes lazily freed before a purge */
