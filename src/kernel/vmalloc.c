@@ -9,38 +9,78 @@
  *
  *   free  in the free tree, keyed by start, augmented with subtree_max_size
  *   busy  in the busy tree: a live area, [start, start + size + guard page)
- *   lazy  in the busy tree and on the purge list: freed, frames still mapped
+ *   lazy  in the busy tree and on the purge list: freed, pages still mapped
  *
  * find_vmap_lowest_match: from the root, go left while the left subtree has
  * a range big enough (its subtree_max_size says so), else take this node if
  * it is big enough, else go right — the lowest-addressed fitting range in
  * O(log n).  The area is cut from the front of that range.
  *
- * Frames: the buddy allocator gives blocks as large as possible (order 10 =
- * 4 MiB, smaller for the tail), preferring blocks that still hold resident
- * pages (KMM_GFP_HOT), split into order-0 frames (pages[] holds one
- * descriptor per 4 KiB page, as in the kernel).  Blocks are laid out with
- * the most resident first (programs touch big blocks from the start, often
- * not to the end: recycled resident frames at the front save faults,
- * zero-filled ones at the back may never be touched), then largest first
- * and by address, so adjacent ones form one run, and each run's page-table
- * entries move into the area with one mremap (each run is one VMA of the
- * process).  Frames that come from never-used or madvised blocks are empty
- * (zero); others may hold old data, which kmm_vmalloc_zero() knows, so
- * calloc clears only those pages.
+ * Two ways to back an area (vmalloc.h): frames, or demand paging.
  *
- * Lazy free and reuse: vfree puts the area on the purge list.  A later
- * request takes the smallest lazy area that is big enough (an excess of
- * more than a quarter of the request goes back to the buddy allocator), so
- * recently freed memory is used again while still resident.  When the lazily freed bytes exceed lazy_max, the
- * oldest areas are purged as a batch: frames move back to their sections
- * and return to the buddy allocator (which keeps some resident, see its
- * watermarks), the ranges return to the free tree, merged with their free
- * neighbours.
+ * Frames (vmalloc_frames=on): the buddy allocator gives blocks as large as
+ * possible (order 10 = 4 MiB, smaller for the tail), preferring blocks that
+ * still hold resident pages (KMM_GFP_HOT), split into order-0 frames
+ * (pages[] holds one descriptor per 4 KiB page, as in the kernel).  Blocks
+ * are laid out with the most resident first (programs touch big blocks
+ * from the start, often not to the end: recycled resident frames at the
+ * front save faults, zero-filled ones at the back may never be touched),
+ * then largest first and by address, so adjacent ones form one run, and
+ * each run's page-table entries move into the area with one mremap (each
+ * run is one VMA of the process).  Frames that come from never-used or
+ * madvised blocks are empty (zero); others may hold old data, which
+ * kmm_vmalloc_zero() knows, so calloc clears only those pages.
+ *
+ * Demand (vmalloc_frames=off): the area's range, part of the PROT_NONE
+ * reservation, becomes read-write with one mmap(MAP_FIXED) (commit charge
+ * taken as for glibc's mmap of a chunk: an impossible size is ENOMEM).  No
+ * frame, no pages[]: vm->demand, vm->pages NULL, nr_pages the area's pages.
+ * vm->dirty_pages says how many pages from the start may hold old data: 0
+ * for a new area (calloc clears nothing), all of them once freed; growth
+ * adds demand-zero pages past it (or, when it takes over a lazily freed
+ * neighbour, dirty ones: then all).  The system calls, each on a range the
+ * caller owns:
+ *
+ *   new area          mmap RW FIXED over [start, start + size)
+ *   reuse as it is    none
+ *   split the excess  mmap PROT_NONE FIXED|NORESERVE of the one page at the
+ *                     cut: the guard between the reused part and the
+ *                     remainder, which stays lazily freed
+ *   merge on free     mmap RW FIXED of the guard page between the freed
+ *                     area and a lazily freed neighbour (one per side)
+ *   grow in place     mmap RW FIXED from the old guard page on (free range
+ *                     after it), or of the old guard page alone (a lazily
+ *                     freed area after it, taken over)
+ *   move              mremap MREMAP_DONTUNMAP of the pages into the new
+ *                     range (a lazily freed area that fits, whose first
+ *                     pages are replaced, or a new range whose tail is made
+ *                     RW first), then mmap PROT_NONE over the old range
+ *   shrink            mmap PROT_NONE over [cut, old guard page)
+ *   purge             mmap PROT_NONE over the area's pages
+ *   calloc (reused)   memset, or MADV_DONTNEED from 8 MiB on
+ *
+ *     reserved space:  ... | area A (RW) |g| lazy B (RW) |g| free (PROT_NONE) ...
+ *     free(A):         ... | lazy A+B (RW, A's guard page now RW)  |g| free ...
+ *     malloc(small):   ... | C (RW) |g| lazy rest (RW)             |g| free ...
+ *
+ * Lazy free and reuse: vfree puts the area on the purge list (in demand
+ * mode merged with its lazily freed neighbours).  A later request takes
+ * the smallest lazy area of its mode that is big enough (the excess of
+ * more than a quarter of the request goes back to the buddy allocator, or
+ * in demand mode is split off and stays lazy), so recently freed memory is
+ * used again while still resident.  When the lazily freed bytes exceed the
+ * limit, the oldest areas are purged as a batch: frames move back to their
+ * sections and return to the buddy allocator (which keeps some resident,
+ * see its watermarks), demand areas' pages are dropped, the ranges return
+ * to the free tree, merged with their free neighbours.
  *
  * LOCKING: vmap_lock protects the trees, the purge list and the counters.
- * System calls (mremap, mmap) and frame allocation happen without it, on
- * ranges that are busy and therefore owned by the caller.  Lock order:
+ * System calls (mremap, mmap, madvise) and frame allocation happen without
+ * it, on ranges that are busy and therefore owned by the caller: an area
+ * being freed, merged, split, grown or moved is marked (state PURGING, or
+ * KMM_VM_RESIZING) and taken off the purge list first, a range taken for a
+ * move is on the in-flight list.  The region registry is updated under
+ * vmap_lock (its lock nests inside) before a range is given to others.  Lock order:
  * util/lock.h (vmap_lock is the outermost kernel-side lock).
  */
 #include "config.h"
