@@ -876,6 +876,7 @@ static void shrink_area(struct kmm_vmap_area *va, size_t pages)
 static void split_demand(struct kmm_vmap_area *va, size_t pages)
 {
 	struct kmm_vm_struct *vm = va->vm;
+	KMM_ASSERT(pages + 2 <= vm->nr_pages);
 	size_t old = vm->nr_pages, rest = old - pages - 1;
 	uintptr_t cut = va->va_start + pages * PAGE;
 	struct kmm_vm_struct *rvm = kmm_kzalloc(sizeof *rvm);
@@ -1518,7 +1519,7 @@ static void *grow_demand(struct kmm_vmap_area *va, size_t old_pages, size_t new_
 			kmm_region_update(&va->region, start, start + pages * PAGE);
 			kmm_unlock_if(&vmap_lock, locked);
 			/* more than the reserve: the excess stays lazily freed */
-			size_t excess = pages - reserve;
+			size_t excess = pages > reserve ? pages - reserve : 0;
 			if (excess > reserve / 4 && excess * PAGE >= ((size_t)64 << 10))
 				split_demand(va, reserve);
 			return (void *)start;
