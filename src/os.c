@@ -16,8 +16,10 @@
  *   munmap   kmm_os_unmap     freeing those (and trimming a reservation to
  *                             its aligned 64 MiB)
  *   mremap   kmm_os_move_pages   vmalloc mapping buddy frames into an area
- *                              and back (MREMAP_DONTUNMAP: page tables
- *                              move, contents are not copied)
+ *                              and back, and moving a demand-paged area's
+ *                              pages when realloc cannot grow it in place
+ *                              (MREMAP_DONTUNMAP: page tables move,
+ *                              contents are not copied)
  *   mmap     kmm_os_reserve_fixed  re-reserving a range PROT_NONE (a
  *                             purged or shrunk vmalloc area, a guard page)
  *   mmap     kmm_os_commit_fixed  a demand-paged vmalloc area made

@@ -100,6 +100,10 @@ static KMM_COLD void emit_meminfo(struct kmm_buf *b)
 		       (unsigned long long)vs.grown_in_place, (unsigned long long)vs.moved);
 	kmm_buf_printf(b, "%-18s%10llu (purges %llu)\n", "VmallocPurged:", (unsigned long long)vs.purged_areas,
 		       (unsigned long long)vs.purges);
+	kmm_buf_printf(b, "%-18s%10llu (merged %llu, grown into lazy %llu, moved into lazy %llu)\n", "VmallocSplit:",
+		       (unsigned long long)vs.split_areas, (unsigned long long)vs.merged_areas,
+		       (unsigned long long)vs.grown_into_lazy, (unsigned long long)vs.moved_into_lazy);
+	kb(b, "CallocAdvised:", vs.zero_advised * KMM_PAGE_SIZE);
 	kb(b, "FramesFresh:", vs.frames_fresh * KMM_PAGE_SIZE);
 	kb(b, "FramesRecycled:", vs.frames_recycled * KMM_PAGE_SIZE);
 	kmm_buf_printf(b, "%-18s%10lu\n%-18s%10lu\n", "MinorFaults:", minflt, "MajorFaults:", majflt);

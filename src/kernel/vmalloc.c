@@ -1215,8 +1215,13 @@ static struct kmm_vmap_area *find_area_locked(const void *addr, const char *who)
 	struct kmm_vmap_area *va = busy_find((uintptr_t)addr);
 	if (KMM_UNLIKELY(va == NULL || va->va_start != (uintptr_t)addr || va->state != KMM_VA_BUSY ||
 			 va->vm == NULL)) {
-		bool freed = va != NULL && va->va_start == (uintptr_t)addr &&
-			     (va->state == KMM_VA_LAZY || va->state == KMM_VA_PURGING);
+		/* a freed demand-paged area may have merged with the lazily
+		 * freed area before it: a page-aligned address inside one was
+		 * most likely a block's start too */
+		bool freed = va != NULL && (va->state == KMM_VA_LAZY || va->state == KMM_VA_PURGING) &&
+			     (va->va_start == (uintptr_t)addr ||
+			      (va->vm != NULL && va->vm->demand && ((uintptr_t)addr & (PAGE - 1)) == 0 &&
+			       (uintptr_t)addr < va->va_end - PAGE));
 		kmm_unlock(&vmap_lock);
 		if (freed)
 			kmm_fatal("%s: double free detected (big block %p was freed already)", who, addr);
