@@ -187,6 +187,43 @@ static inline size_t va_size(const struct kmm_vmap_area *va)
 	return va->va_end - va->va_start;
 }
 
+/* ---- system calls ------------------------------------------------------------------ */
+
+/* Every system call on an area's range, outside vmap_lock on a range the
+ * caller owns (debug builds check that the lock is not held).  The two
+ * exceptions call the OS layer directly: reserving another space
+ * (add_space, rare, under the lock so that the space and its free range
+ * appear together) and the child's cleanup after fork (one thread). */
+static inline int sys_commit(void *addr, size_t len)
+{
+	kmm_lock_assert_not_held(&vmap_lock);
+	return kmm_os_commit_fixed(addr, len);
+}
+
+static inline int sys_reserve(void *addr, size_t len)
+{
+	kmm_lock_assert_not_held(&vmap_lock);
+	return kmm_os_reserve_fixed(addr, len);
+}
+
+static inline int sys_move(void *from, void *to, size_t len)
+{
+	kmm_lock_assert_not_held(&vmap_lock);
+	return kmm_os_move_pages(from, to, len);
+}
+
+static inline int sys_advise(void *addr, size_t len, int advice)
+{
+	kmm_lock_assert_not_held(&vmap_lock);
+	return kmm_os_advise(addr, len, advice);
+}
+
+static inline long sys_mincore(void *addr, size_t len, unsigned char *vec)
+{
+	kmm_lock_assert_not_held(&vmap_lock);
+	return kmm_os_mincore(addr, len, vec);
+}
+
 /* ---- the free tree (augmented) --------------------------------------------- */
 
 static inline size_t sub_max(struct kmm_rb_node *n)
@@ -646,7 +683,7 @@ static void map_frames(struct kmm_page **pages, size_t count, uintptr_t addr)
 {
 	for (size_t i = 0; i < count;) {
 		size_t n = run_length(pages, i, count - i);
-		if (kmm_os_move_pages(kmm_page_address(pages[i]), (void *)(addr + i * PAGE), n * PAGE) != 0)
+		if (sys_move(kmm_page_address(pages[i]), (void *)(addr + i * PAGE), n * PAGE) != 0)
 			kmm_fatal("vmalloc: mremap of %zu frames into %p failed (errno %d)", n,
 				  (void *)(addr + i * PAGE), errno);
 		for (size_t j = 0; j < n; j++)
@@ -668,7 +705,7 @@ static void release_frames(struct kmm_page **pages, size_t count, uintptr_t addr
 	unsigned char vec[1024];
 	for (size_t base = 0; base < count; base += sizeof vec) {
 		size_t chunk = count - base < sizeof vec ? count - base : sizeof vec;
-		bool known = kmm_os_mincore((void *)(addr + base * PAGE), chunk * PAGE, vec) >= 0;
+		bool known = sys_mincore((void *)(addr + base * PAGE), chunk * PAGE, vec) >= 0;
 		for (size_t i = 0; i < chunk;) {
 			struct kmm_page **run = pages + base + i;
 			size_t n = run_length(run, 0, chunk - i);
@@ -676,7 +713,7 @@ static void release_frames(struct kmm_page **pages, size_t count, uintptr_t addr
 			for (size_t j = 0; j < n && !resident; j++)
 				resident = (vec[i + j] & 1) != 0;
 			if (resident &&
-			    kmm_os_move_pages((void *)(addr + (base + i) * PAGE), kmm_page_address(run[0]),
+			    sys_move((void *)(addr + (base + i) * PAGE), kmm_page_address(run[0]),
 					      n * PAGE) != 0)
 				kmm_fatal("vmalloc: mremap of %zu frames back from %p failed (errno %d)", n,
 					  (void *)(addr + (base + i) * PAGE), errno);
@@ -727,7 +764,7 @@ static void populate(uintptr_t addr, size_t len)
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23
 #endif
-	if (kmm_os_advise((void *)addr, len, MADV_POPULATE_WRITE) != 0) {
+	if (sys_advise((void *)addr, len, MADV_POPULATE_WRITE) != 0) {
 		/* kernels before 5.14: touch every page */
 		for (size_t off = 0; off < len; off += PAGE)
 			*(volatile char *)(addr + off) = *(volatile char *)(addr + off);
@@ -811,7 +848,7 @@ static void shrink_frames(struct kmm_vmap_area *va, size_t pages)
 	release_frames(vm->pages + pages, old - pages, cut);
 	__atomic_add_fetch(&vst.frames_shrunk, old - pages, __ATOMIC_RELAXED);
 	/* [cut, old end) no longer mapped: PROT_NONE again */
-	kmm_os_reserve_fixed((void *)cut, (old - pages) * PAGE);
+	sys_reserve((void *)cut, (old - pages) * PAGE);
 	uintptr_t old_end = va->va_end;
 	/* the region shrinks before the range is free for others to map */
 	kmm_region_update(&va->region, va->va_start, cut);
@@ -837,7 +874,7 @@ static void shrink_demand(struct kmm_vmap_area *va, size_t pages)
 	bool locked = kmm_lock_fork_aware(&vmap_lock);
 	vm->flags |= KMM_VM_RESIZING;
 	kmm_unlock_if(&vmap_lock, locked);
-	if (kmm_os_reserve_fixed((void *)cut, (old - pages) * PAGE) != 0) {
+	if (sys_reserve((void *)cut, (old - pages) * PAGE) != 0) {
 		locked = kmm_lock_fork_aware(&vmap_lock);
 		vm->flags &= ~KMM_VM_RESIZING;
 		kmm_unlock_if(&vmap_lock, locked);
@@ -889,7 +926,7 @@ static void split_demand(struct kmm_vmap_area *va, size_t pages)
 	bool locked = kmm_lock_fork_aware(&vmap_lock);
 	vm->flags |= KMM_VM_RESIZING;
 	kmm_unlock_if(&vmap_lock, locked);
-	if (kmm_os_reserve_fixed((void *)cut, PAGE) != 0) {
+	if (sys_reserve((void *)cut, PAGE) != 0) {
 		/* no guard page: the area stays whole */
 		kmm_kfree(rvm);
 		kmm_kmem_cache_free(vmap_area_cachep, rva);
@@ -1058,8 +1095,8 @@ static void *new_area_demand(size_t size, size_t nr_pages, size_t align, const v
 	kmm_unlock_if(&vmap_lock, locked);
 
 	/* the range is ours (busy): the system call without the lock */
-	if (kmm_os_commit_fixed((void *)start, nr_pages * PAGE) != 0) {
-		kmm_os_reserve_fixed((void *)start, nr_pages * PAGE);
+	if (sys_commit((void *)start, nr_pages * PAGE) != 0) {
+		sys_reserve((void *)start, nr_pages * PAGE);
 		kmm_kfree(vm);
 		locked = kmm_lock_fork_aware(&vmap_lock);
 		kmm_rb_erase(&node->rb_node, &busy_root);
@@ -1245,7 +1282,7 @@ static size_t purge_batch(struct kmm_list *batch)
 		size_t bytes = vm->nr_pages * PAGE;
 		if (!vm->demand)
 			release_frames(vm->pages, vm->nr_pages, va->va_start);
-		kmm_os_reserve_fixed((void *)va->va_start, bytes);
+		sys_reserve((void *)va->va_start, bytes);
 		if (!vm->demand)
 			free_pages_array(vm->pages, vm->pages_vmalloced);
 		kmm_kfree(vm);
@@ -1312,13 +1349,13 @@ static bool lazy_add_merged(struct kmm_vmap_area *va, bool locked)
 		/* the guard pages are ours: their areas are off the purge list */
 		kmm_unlock_if(&vmap_lock, locked);
 		uintptr_t g = prev != NULL ? prev->va_end - PAGE : 0;
-		if (merge_prev && kmm_os_commit_fixed((void *)g, PAGE) != 0) {
-			kmm_os_reserve_fixed((void *)g, PAGE);
+		if (merge_prev && sys_commit((void *)g, PAGE) != 0) {
+			sys_reserve((void *)g, PAGE);
 			merge_prev = false;
 		}
 		g = va->va_end - PAGE;
-		if (merge_next && kmm_os_commit_fixed((void *)g, PAGE) != 0) {
-			kmm_os_reserve_fixed((void *)g, PAGE);
+		if (merge_next && sys_commit((void *)g, PAGE) != 0) {
+			sys_reserve((void *)g, PAGE);
 			merge_next = false;
 		}
 		locked = kmm_lock_fork_aware(&vmap_lock);
@@ -1499,9 +1536,9 @@ static void *grow_demand(struct kmm_vmap_area *va, size_t old_pages, size_t new_
 		unlazy(nb);
 		vm->flags |= KMM_VM_RESIZING;
 		kmm_unlock_if(&vmap_lock, locked);
-		bool ok = kmm_os_commit_fixed((void *)(va->va_end - PAGE), PAGE) == 0;
+		bool ok = sys_commit((void *)(va->va_end - PAGE), PAGE) == 0;
 		if (!ok)
-			kmm_os_reserve_fixed((void *)(va->va_end - PAGE), PAGE);
+			sys_reserve((void *)(va->va_end - PAGE), PAGE);
 		locked = kmm_lock_fork_aware(&vmap_lock);
 		if (ok) {
 			size_t before = vm->nr_pages;
@@ -1551,9 +1588,9 @@ static void *grow_demand(struct kmm_vmap_area *va, size_t old_pages, size_t new_
 	if (in_place) {
 		va->va_end += extra * PAGE;
 		kmm_unlock_if(&vmap_lock, locked);
-		if (kmm_os_commit_fixed((void *)(old_start + old_pages * PAGE), extra * PAGE) != 0) {
+		if (sys_commit((void *)(old_start + old_pages * PAGE), extra * PAGE) != 0) {
 			/* the old guard page and what follows: PROT_NONE again */
-			kmm_os_reserve_fixed((void *)(old_start + old_pages * PAGE), extra * PAGE);
+			sys_reserve((void *)(old_start + old_pages * PAGE), extra * PAGE);
 			locked = kmm_lock_fork_aware(&vmap_lock);
 			va->va_end = old_end;
 			free_range(old_end, old_end + extra * PAGE, NULL);
@@ -1572,9 +1609,9 @@ static void *grow_demand(struct kmm_vmap_area *va, size_t old_pages, size_t new_
 		unlazy(dest);
 		kmm_unlock_if(&vmap_lock, locked);
 		void *old_p = (void *)old_start, *new_p = (void *)dest->va_start;
-		if (kmm_os_move_pages(old_p, new_p, old_pages * PAGE) != 0)
+		if (sys_move(old_p, new_p, old_pages * PAGE) != 0)
 			memcpy(new_p, old_p, old_pages * PAGE);
-		kmm_os_reserve_fixed(old_p, old_pages * PAGE);
+		sys_reserve(old_p, old_pages * PAGE);
 		locked = kmm_lock_fork_aware(&vmap_lock);
 		kmm_rb_erase(&va->rb_node, &busy_root);
 		kmm_rb_erase(&dest->rb_node, &busy_root);
@@ -1609,15 +1646,15 @@ static void *grow_demand(struct kmm_vmap_area *va, size_t old_pages, size_t new_
 		kmm_unlock_if(&vmap_lock, locked);
 
 		void *old_p = (void *)old_start, *new_p = (void *)new_start;
-		bool ok = kmm_os_commit_fixed((void *)(new_start + old_pages * PAGE), extra * PAGE) == 0;
-		if (ok && kmm_os_move_pages(old_p, new_p, old_pages * PAGE) != 0) {
+		bool ok = sys_commit((void *)(new_start + old_pages * PAGE), extra * PAGE) == 0;
+		if (ok && sys_move(old_p, new_p, old_pages * PAGE) != 0) {
 			/* copy instead */
-			ok = kmm_os_commit_fixed(new_p, old_pages * PAGE) == 0;
+			ok = sys_commit(new_p, old_pages * PAGE) == 0;
 			if (ok)
 				memcpy(new_p, old_p, old_pages * PAGE);
 		}
 		if (!ok) {
-			kmm_os_reserve_fixed(new_p, new_pages * PAGE);
+			sys_reserve(new_p, new_pages * PAGE);
 			locked = kmm_lock_fork_aware(&vmap_lock);
 			kmm_list_del(&moving.link);
 			free_range(new_start, new_start + need, NULL);
@@ -1627,7 +1664,7 @@ static void *grow_demand(struct kmm_vmap_area *va, size_t old_pages, size_t new_
 			return NULL;
 		}
 		/* the old range: empty (or copied), PROT_NONE again */
-		kmm_os_reserve_fixed(old_p, old_pages * PAGE);
+		sys_reserve(old_p, old_pages * PAGE);
 		locked = kmm_lock_fork_aware(&vmap_lock);
 		kmm_rb_erase(&va->rb_node, &busy_root);
 		kmm_list_del(&moving.link);
@@ -1777,7 +1814,7 @@ static void *vrealloc_area(void *addr, size_t new_size, unsigned flags)
 		/* move: page tables move, contents are not copied */
 		for (size_t i = 0; i < old_pages;) {
 			size_t n = run_length(pages, i, old_pages - i);
-			if (kmm_os_move_pages((void *)(old_start + i * PAGE), (void *)(new_start + i * PAGE),
+			if (sys_move((void *)(old_start + i * PAGE), (void *)(new_start + i * PAGE),
 					      n * PAGE) != 0)
 				kmm_fatal("realloc(): mremap of a vmalloc area failed (errno %d)", errno);
 			for (size_t j = 0; j < n; j++)
@@ -1785,7 +1822,7 @@ static void *vrealloc_area(void *addr, size_t new_size, unsigned flags)
 			i += n;
 		}
 		map_frames(pages + old_pages, extra, new_start + old_pages * PAGE);
-		kmm_os_reserve_fixed((void *)old_start, old_pages * PAGE);
+		sys_reserve((void *)old_start, old_pages * PAGE);
 		locked = kmm_lock_fork_aware(&vmap_lock);
 		kmm_rb_erase(&va->rb_node, &busy_root);
 		kmm_list_del(&moving.link);
@@ -1845,7 +1882,7 @@ static void zero_demand(uintptr_t lo, uintptr_t hi)
 {
 	if (hi - lo >= VMALLOC_ZERO_ADVISE_MIN) {
 		uintptr_t a = KMM_ALIGN_UP(lo, PAGE), b = hi & ~(uintptr_t)(PAGE - 1);
-		if (kmm_os_advise((void *)a, b - a, MADV_DONTNEED) == 0) {
+		if (sys_advise((void *)a, b - a, MADV_DONTNEED) == 0) {
 			__atomic_add_fetch(&vst.zero_advised, (b - a) / PAGE, __ATOMIC_RELAXED);
 			memset((void *)lo, 0, a - lo);
 			memset((void *)b, 0, hi - b);
