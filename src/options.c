@@ -43,6 +43,7 @@ static const struct option_name option_names[] = {
 	{ "vmalloc_lazy_max",      KMM_KP_VMALLOC_LAZY_MAX, kmm_kernel_param_set },
 	{ "vmalloc_space",         KMM_KP_VMALLOC_SPACE,    kmm_kernel_param_set },
 	{ "populate",              KMM_KP_POPULATE,         kmm_kernel_param_set },
+	{ "vmalloc_frames",        KMM_KP_VMALLOC_FRAMES,   kmm_kernel_param_set },
 	{ "watermark_high",        KMM_KP_WATERMARK_HIGH,   kmm_kernel_param_set },
 	{ "watermark_low",         KMM_KP_WATERMARK_LOW,    kmm_kernel_param_set },
 	{ "watermark_min",         KMM_KP_WATERMARK_MIN,    kmm_kernel_param_set },
@@ -67,11 +68,13 @@ static const struct {
 	[KMM_PROFILE_KMM] = { "kmm", (const struct profile_setting[]){
 		{ KMM_P_THRESHOLD_RULE, KMM_THRESHOLD_CACHE, NULL },
 		{ KMM_P_TRIM_RULE, KMM_TRIM_DECAY, NULL },
-	}, 2 },
+		{ KMM_KP_VMALLOC_FRAMES, 0, kmm_kernel_param_set },
+	}, 3 },
 	[KMM_PROFILE_GLIBC] = { "glibc", (const struct profile_setting[]){
 		{ KMM_P_THRESHOLD_RULE, KMM_THRESHOLD_GLIBC, NULL },
 		{ KMM_P_TRIM_RULE, KMM_TRIM_GLIBC, NULL },
-	}, 2 },
+		{ KMM_KP_VMALLOC_FRAMES, 1, kmm_kernel_param_set },
+	}, 3 },
 };
 
 static const struct option_name legacy_names[] = {
@@ -169,6 +172,8 @@ static bool parse_value(const struct option_name *o, const char *s, size_t len, 
 		{ "trim_rule",      "glibc", KMM_TRIM_GLIBC },
 		{ "populate",       "on",    1 },
 		{ "populate",       "off",   0 },
+		{ "vmalloc_frames", "on",    1 },
+		{ "vmalloc_frames", "off",   0 },
 		{ "poison",         "on",    1 },
 		{ "poison",         "off",   0 },
 		{ "init_on_alloc",  "on",    1 },

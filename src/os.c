@@ -16,10 +16,16 @@
  *   munmap   kmm_os_unmap     freeing those (and trimming a reservation to
  *                             its aligned 64 MiB)
  *   mremap   kmm_os_move_pages   vmalloc mapping buddy frames into an area
- *                              and back (MREMAP_DONTUNMAP: page tables
- *                              move, contents are not copied)
- *   mmap     kmm_os_reserve_fixed  re-reserving a range PROT_NONE
+ *                              and back, and moving a demand-paged area's
+ *                              pages when realloc cannot grow it in place
+ *                              (MREMAP_DONTUNMAP: page tables move,
+ *                              contents are not copied)
+ *   mmap     kmm_os_reserve_fixed  re-reserving a range PROT_NONE (a
+ *                             purged or shrunk vmalloc area, a guard page)
+ *   mmap     kmm_os_commit_fixed  a demand-paged vmalloc area made
+ *                             read-write in its reserved range
  *   mprotect kmm_os_protect   growing a heap of a further arena
+ *   madvise  (MADV_DONTNEED)  calloc clearing a reused demand-paged area
  *   madvise  kmm_os_advise    malloc_trim, shrinking a further arena's heap,
  *                             the buddy allocator returning free pages,
  *                             MADV_POPULATE_WRITE
@@ -151,6 +157,12 @@ int kmm_os_move_pages(void *from, void *to, size_t len)
 KMM_HOT int kmm_os_reserve_fixed(void *addr, size_t len)
 {
 	void *r = raw_mmap(addr, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE);
+	return r == MAP_FAILED ? -1 : 0;
+}
+
+KMM_HOT int kmm_os_commit_fixed(void *addr, size_t len)
+{
+	void *r = raw_mmap(addr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED);
 	return r == MAP_FAILED ? -1 : 0;
 }
 

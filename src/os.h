@@ -58,6 +58,20 @@ int kmm_os_move_pages(void *from, void *to, size_t len);
  * mapping (MAP_FIXED): drops the pages and keeps the range reserved. */
 int kmm_os_reserve_fixed(void *addr, size_t len);
 
+/* Make [addr, addr+len), part of a PROT_NONE reservation that holds no
+ * pages (made by kmm_os_map_at or kmm_os_reserve_fixed), readable and
+ * writable in place: a private anonymous read-write mmap with MAP_FIXED
+ * over it, in one call (no moment where the range is unmapped).  Its pages
+ * are demand-zero: each faults in zero-filled on first touch.  Without
+ * MAP_NORESERVE, so the kernel's overcommit policy judges the size as it
+ * judges glibc's mmap of a big chunk: a request no system could back is an
+ * ENOMEM now rather than a SIGSEGV or the OOM killer later (mprotect of the
+ * MAP_NORESERVE reservation would skip that check).  addr page aligned, len
+ * a multiple of the page size.  Returns 0 or -1 with errno set; on failure
+ * the range may no longer be reserved (kernels before 6.12 unmap first):
+ * re-reserve it. */
+int kmm_os_commit_fixed(void *addr, size_t len);
+
 /* mincore(2): how many of the pages of [addr, addr+len) are resident.
  * addr page aligned.  Returns -1 on error. */
 long kmm_os_resident_pages(void *addr, size_t len);

@@ -49,6 +49,14 @@ static KMM_COLD void emit_params(struct kmm_buf *b)
 	kmm_buf_printf(b, "  arena_max             %zu\n", p->arena_max);
 	kmm_buf_printf(b, "  arena_test            %zu\n", p->arena_test);
 	kmm_buf_printf(b, "  perturb               %d\n", p->perturb_byte);
+	/* the kernel side's */
+	kmm_buf_printf(b, "  vmalloc_frames        %s\n", kmm_vmalloc_params.frames ? "on" : "off");
+	kmm_buf_printf(b, "  populate              %s\n", kmm_vmalloc_params.populate ? "on" : "off");
+	kmm_buf_printf(b, "  vmalloc_space         %zu\n", kmm_vmalloc_params.space_size);
+	if (kmm_vmalloc_params.lazy_max != 0)
+		kmm_buf_printf(b, "  vmalloc_lazy_max      %zu\n", kmm_vmalloc_params.lazy_max);
+	else
+		kmm_buf_puts(b, "  vmalloc_lazy_max      automatic\n");
 }
 
 static void kb(struct kmm_buf *b, const char *key, unsigned long long bytes)
@@ -94,6 +102,10 @@ static KMM_COLD void emit_meminfo(struct kmm_buf *b)
 		       (unsigned long long)vs.grown_in_place, (unsigned long long)vs.moved);
 	kmm_buf_printf(b, "%-18s%10llu (purges %llu)\n", "VmallocPurged:", (unsigned long long)vs.purged_areas,
 		       (unsigned long long)vs.purges);
+	kmm_buf_printf(b, "%-18s%10llu (merged %llu, grown into lazy %llu, moved into lazy %llu)\n", "VmallocSplit:",
+		       (unsigned long long)vs.split_areas, (unsigned long long)vs.merged_areas,
+		       (unsigned long long)vs.grown_into_lazy, (unsigned long long)vs.moved_into_lazy);
+	kb(b, "CallocAdvised:", vs.zero_advised * KMM_PAGE_SIZE);
 	kb(b, "FramesFresh:", vs.frames_fresh * KMM_PAGE_SIZE);
 	kb(b, "FramesRecycled:", vs.frames_recycled * KMM_PAGE_SIZE);
 	kmm_buf_printf(b, "%-18s%10lu\n%-18s%10lu\n", "MinorFaults:", minflt, "MajorFaults:", majflt);

@@ -27,6 +27,11 @@ KMM_COLD int kmm_kernel_param_set(int param, long long value)
 			return 0;
 		kmm_vmalloc_params.populate = value != 0;
 		return 1;
+	case KMM_KP_VMALLOC_FRAMES:
+		if (value != 0 && value != 1)
+			return 0;
+		kmm_vmalloc_params.frames = value != 0;
+		return 1;
 	case KMM_KP_WATERMARK_HIGH:
 	case KMM_KP_WATERMARK_LOW:
 	case KMM_KP_WATERMARK_MIN: {

@@ -25,6 +25,7 @@ enum kmm_kparam {
 	KMM_KP_SLAB_RANDOM,       /* SLAB_FREELIST_RANDOM (slab.c) */
 	KMM_KP_PAGE_SHUFFLE,      /* page allocator shuffling (page_alloc.c) */
 	KMM_KP_SLAB_DEBUG,        /* slab_debug=F: full double free and freelist checks (slab.c) */
+	KMM_KP_VMALLOC_FRAMES,    /* vmalloc areas from buddy frames (on) or demand-paged (off) */
 };
 
 /* Set a kernel-side option; returns 1, or 0 if the value is out of range. */

@@ -1,7 +1,7 @@
 /*
  * vmalloc.h — a vmalloc-style region allocator: virtually contiguous areas
- * built from page frames of the buddy allocator, for every malloc that
- * glibc would serve with an mmap of its own.
+ * in reserved virtual space, for every malloc that glibc would serve with
+ * an mmap of its own.
  *
  * The call path follows the seed's kernel one:
  *
@@ -12,45 +12,79 @@
  *                          augmented with subtree_max_size)
  *     setup_vmalloc_vm     a vm_struct (kmalloc) with addr, size (with the
  *                          guard page), caller
- *     __vmalloc_area_node  pages[] (kmalloc if it fits a page, else
- *                          vmalloc itself), the frames from the buddy
- *                          allocator, mapped into the area
+ *     __vmalloc_area_node  how the area gets its pages: one of two ways
  *
- * "Mapping" a frame is done for real: its page-table entries move from the
- * frame's place in its memory section to the area (mremap with
- * MREMAP_DONTUNMAP), so the area is virtually contiguous although its frames
- * need not be — what vmalloc is about.  The guard page after each area is
- * never mapped: an overflow faults.
+ * An area is backed in one of two ways, chosen for new areas by the kernel
+ * parameter vmalloc_frames (KMM_OPTIONS=vmalloc_frames=on|off; profile=kmm,
+ * the default, sets off, profile=glibc on):
  *
- * vfree is lazy: the area keeps its frames, and a later request that fits
+ *   frames (on)   pages[] (kmalloc if it fits a page, else vmalloc itself)
+ *                 holds frames of the buddy allocator, "mapped" for real:
+ *                 their page-table entries move from the frame's place in
+ *                 its memory section into the area (mremap with
+ *                 MREMAP_DONTUNMAP), so the area is virtually contiguous
+ *                 although its frames need not be — what kernel vmalloc is
+ *                 about, and what the lab's traces show.
+ *   demand (off)  no frames and no pages[] (vm->pages NULL, nr_pages still
+ *                 counts the pages): the area's range in the reserved space
+ *                 is made read-write in place with one mmap(MAP_FIXED), its
+ *                 pages fault in zero-filled on first touch.  Page tables
+ *                 are not moved back and forth, which on a machine where
+ *                 page-table changes are expensive (a VM) is most of what
+ *                 frames cost.
+ *
+ * Either way the guard page after each area is never mapped (PROT_NONE): an
+ * overflow faults.  An area keeps the way it was made; options may change
+ * the mode between areas, and each kind is reused only in its own mode.
+ *
+ * vfree is lazy: the area keeps its pages, and a later request that fits
  * takes it as it is — no system call, no page fault.  Once the lazily freed
- * bytes exceed lazy_max, the oldest areas are purged in a batch
- * (purge_vmap_area_lazy): frames go back to their sections and to the buddy
- * allocator, the range back to the free tree, merged with free neighbours.
+ * bytes exceed the lazy limit, the oldest areas are purged: frames go back
+ * to their sections and to the buddy allocator, a demand area's range is
+ * reserved again (one mmap PROT_NONE drops its pages), and the range goes
+ * back to the free tree, merged with free neighbours.
  *
- * The cache budget: freed big blocks stay resident for reuse — briefly in
- * the lazy pool, then as free frames of the buddy allocator — up to eight
+ * The cache budget: freed big blocks stay resident for reuse up to eight
  * times the largest area freed lately (decaying by 1/64 per free), at
  * least 8 and at most 64 MiB.  64 MiB is the most glibc keeps in its heap
  * top (its trim threshold follows twice the largest freed mapped chunk, up
  * to 2 x 32 MiB), and glibc's heap also keeps the free chunks below its
- * top.  A program that churns big blocks thus reuses resident frames
- * instead of faulting in new ones (bench/big, bench/large: a sixth of
- * glibc's page faults or fewer), and one that frees everything keeps at most the
- * budget; resident free memory above it goes back to the OS (madvise).
+ * top.  A program that churns big blocks thus reuses resident pages
+ * instead of faulting in new ones, and one that frees everything keeps at
+ * most the budget.
  *
- * The lazy pool holds a quarter of the budget (lazy_max), and only areas
- * of up to a quarter of that: their reuse as they are costs no system call
- * at all, which matters for blocks of a few hundred KiB churned quickly.
- * Bigger areas are purged as soon as they are freed: whole areas are a
- * coarse cache (their untouched pages count against it and a reused area
- * rarely fits the next request's touched part), frames are a fine one (the
- * buddy counts resident pages, and recycled frames are laid out where the
- * next user touches first).  Measured on bench/big: keeping 5..25 MiB areas
- * in a lazy pool of a quarter of the budget faulted twice as often.  The
- * pool is purged when it exceeds lazy_max, down to half of it; as it
- * changes (each vfree and purge) the buddy's high watermark becomes what
- * the budget leaves after the pool (at least 8 MiB).  Options can fix both.
+ * Frames mode: the budget covers the lazy pool and the buddy allocator's
+ * resident free frames together.  The lazy pool holds a quarter of it
+ * (lazy_max), and only areas of up to a quarter of that: their reuse as
+ * they are costs no system call at all, which matters for blocks of a few
+ * hundred KiB churned quickly.  Bigger areas are purged as soon as they are
+ * freed: whole areas are a coarse cache (their untouched pages count
+ * against it and a reused area rarely fits the next request's touched
+ * part), frames are a fine one (the buddy counts resident pages, and
+ * recycled frames are laid out where the next user touches first).
+ * Measured on bench/big: keeping 5..25 MiB areas in a lazy pool of a
+ * quarter of the budget faulted twice as often.  The pool is purged when it
+ * exceeds lazy_max, down to half of it; as it changes (each vfree and
+ * purge) the buddy's high watermark becomes what the budget leaves after
+ * the pool (at least 8 MiB).  Options can fix both.
+ *
+ * Demand mode: the lazy pool IS the cache, so it may hold the whole budget
+ * and areas of any size (one bigger than the whole budget is purged when
+ * freed).  To make its pages as reusable as a heap's free chunks:
+ *   - a freed area merges with the lazily freed areas right before and
+ *     after it (the guard page between becomes read-write: one mmap);
+ *   - a request takes the smallest lazily freed area that fits; an excess
+ *     of more than a quarter of the request (and 64 KiB) is split off as a
+ *     lazily freed area of its own (one mmap makes the page at the cut the
+ *     guard page), its pages still resident for the next request;
+ *   - a request that no lazily freed area fits takes one that can grow in
+ *     place, or else the largest (at least a quarter of the request),
+ *     moved with its page tables (mremap, no fault) to a range with room;
+ *   - vrealloc grows into the free range or the lazily freed area that
+ *     follows, else moves into a lazily freed area that fits, else into a
+ *     new range.
+ * The pool is purged, oldest first, down to the limit.  On bench/large
+ * (blocks of 16 KiB..4 MiB) merging halved the page faults.
  */
 #ifndef KMM_KERNEL_VMALLOC_H
 #define KMM_KERNEL_VMALLOC_H
@@ -81,6 +115,9 @@ struct kmm_vm_struct {
 	const void *caller;
 	bool pages_vmalloced;        /* pages[] came from vmalloc, not kmalloc */
 	bool used;                   /* was freed and reused: contents unknown */
+	bool demand;                 /* a demand-paged area: no frames, pages NULL */
+	unsigned int dirty_pages;    /* demand area: its first dirty_pages pages may
+	                              * hold old data, the rest are demand-zero */
 };
 
 enum kmm_va_state { KMM_VA_FREE, KMM_VA_BUSY, KMM_VA_LAZY, KMM_VA_PURGING };
@@ -99,6 +136,8 @@ struct kmm_vmalloc_params {
 	size_t lazy_max;             /* bytes lazily freed before a purge (0: automatic) */
 	size_t space_size;           /* virtual space reserved at a time (default 4 GiB) */
 	bool   populate;             /* prefault areas (MADV_POPULATE_WRITE) */
+	bool   frames;               /* new areas are built from buddy frames
+	                              * (mremap); false: demand-paged areas */
 };
 extern struct kmm_vmalloc_params kmm_vmalloc_params;
 /* vmalloc sets the buddy allocator's cache target unless this is false
@@ -119,9 +158,12 @@ size_t kmm_vmalloc_spaces(uintptr_t (*out)[2], size_t max);
 /* Free an area (lazily); returns its mapped bytes.  Aborts with a
  * diagnostic if addr is not the start of a busy area. */
 size_t kmm_vfree(const void *addr);
-/* Resize to at least new_size: in place when the following range is free,
- * else moved (page tables move, contents are not copied).  Returns the
- * (possibly new) address, or NULL with the area untouched. */
+/* Resize to at least new_size: in place when the following range is free
+ * (demand: or a lazily freed area), else moved (page tables move, contents
+ * are not copied; demand: into a lazily freed area that fits if there is
+ * one).  Shrinking by more than a quarter (and 64 KiB) gives the tail back.
+ * Returns the (possibly new) address, or NULL with errno ENOMEM and the
+ * area untouched. */
 void  *kmm_vrealloc(void *addr, size_t new_size);
 /* Mapped bytes of the area starting at addr (no guard page), 0 if addr is
  * not the start of a busy area. */
@@ -131,11 +173,15 @@ size_t kmm_vmalloc_size(const void *addr);
 size_t kmm_vmalloc_requested(const void *addr);
 /* Zero [from, from + len) inside the area starting at `area`, touching
  * only pages that may hold old data (recycled frames, a reused area):
- * frames that come from never-used or madvised memory are zero already.
- * This is calloc's "do not clear what the OS cleared" for vmalloc blocks. */
+ * frames that come from never-used or madvised memory, and the pages of a
+ * new demand-paged area (or the part a reused one grew by) are zero
+ * already.  A reused demand area's span is cleared with memset, or from 8
+ * MiB on with one MADV_DONTNEED.  This is calloc's "do not clear what the
+ * OS cleared" for vmalloc blocks. */
 void   kmm_vmalloc_zero(const void *area, void *from, size_t len);
-/* Purge lazily freed areas: all of them, or down to half of lazy_max.
- * Returns the bytes purged. */
+/* Purge lazily freed areas, oldest first: all of them, or down to the
+ * lazy limit (frames mode: down to half of it).  Returns the bytes
+ * purged. */
 size_t kmm_vmalloc_purge(bool all);
 
 struct kmm_vmalloc_stats {
@@ -148,6 +194,11 @@ struct kmm_vmalloc_stats {
 	uint64_t frames_fresh;               /* frames that came zero-filled */
 	uint64_t frames_recycled;            /* frames that came back resident (no fault) */
 	uint64_t frames_shrunk;              /* frames given back by shrinking reused areas */
+	uint64_t split_areas;                /* demand: excess of a reused area split off, lazy */
+	uint64_t merged_areas;               /* demand: freed areas merged with lazy neighbours */
+	uint64_t grown_into_lazy;            /* demand: grown over the lazy area that followed */
+	uint64_t moved_into_lazy;            /* demand: moved into a lazily freed area */
+	uint64_t zero_advised;               /* demand: pages calloc cleared with MADV_DONTNEED */
 	size_t   cache_budget;               /* bytes: lazy pool + buddy's resident free frames */
 	size_t   lazy_limit;                 /* bytes lazily freed before a purge */
 };
@@ -161,8 +212,10 @@ void kmm_vmalloc_report_vmallocinfo(struct kmm_buf *b);
  * red-black; every free node's subtree_max_size recomputed from scratch;
  * the lowest-match search equals a linear scan for sample sizes; busy, lazy
  * and free ranges tile the reserved spaces exactly; lazy byte count right;
- * every page of a busy or lazy area owned by vmalloc and mapped at its
- * place.  Returns the number of violations. */
+ * every page of a busy or lazy frames area owned by vmalloc and mapped at
+ * its place; a demand-paged area has no pages[], its dirty prefix within
+ * its pages (all of them once lazily freed).  Returns the number of
+ * violations. */
 int kmm_vmalloc_check(int verbose);
 
 /* For tests: the lowest free range of at least `size` bytes (tree search,

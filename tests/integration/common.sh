@@ -183,8 +183,11 @@ trace_between() {
 		inside'
 }
 
-# mapped_by_vmalloc TRACE N PTR: between markers N and N+1, kmm moved page
-# frames (mremap with MREMAP_DONTUNMAP) into a range that holds PTR
+# mapped_by_vmalloc TRACE N PTR: between markers N and N+1, kmm made a
+# vmalloc area that holds PTR: moved page frames into it (mremap with
+# MREMAP_DONTUNMAP; vmalloc_frames=on, profile=glibc), or made its range
+# read-write in place (mmap with MAP_FIXED over its reserved space; a
+# demand-paged area, vmalloc_frames=off, the default profile)
 mapped_by_vmalloc() {
 	awk -v n="$2" -v ptr="$3" "$AWK_HEX"'
 	{ line = $0; sub(/^(\[pid +)?[0-9]+\]? +/, "", line) }
@@ -197,6 +200,10 @@ mapped_by_vmalloc() {
 		a = line; sub(/^mremap\(/, "", a); split(a, f, ", ")
 		r = line; sub(/.*= /, "", r)
 		if (hex(ptr) >= hex(r) && hex(ptr) < hex(r) + f[2]) found = 1
+	}
+	inside && line ~ /^mmap\(0x[0-9a-f]+, [0-9]+, PROT_READ\|PROT_WRITE, MAP_PRIVATE\|MAP_FIXED\|MAP_ANONYMOUS, -1, 0\) = 0x/ {
+		a = line; sub(/^mmap\(/, "", a); split(a, f, ", ")
+		if (hex(ptr) >= hex(f[1]) && hex(ptr) < hex(f[1]) + f[2]) found = 1
 	}
 	END { exit found ? 0 : 1 }' "$1"
 }

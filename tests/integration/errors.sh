@@ -47,7 +47,7 @@ printf '%s\n' "$aborts" >"$KMM_TMP/aborts"
 # misuse kmm catches by ownership (the address is checked against what kmm
 # mapped before any header is read); glibc's outcome is recorded, not
 # required (it crashes with SIGSEGV on some: docs/hardening.md)
-more_aborts='big-double-free|kmm: free(): invalid pointer
+more_aborts='big-double-free|kmm: free(): double free
 big-interior|kmm: free(): invalid pointer
 big-misaligned|kmm: free(): invalid pointer
 never-allocated|kmm: free(): invalid pointer

@@ -3,8 +3,10 @@
 # blocks glibc maps from its vmalloc areas:
 #   - the first small malloc grows the break by 0x21000;
 #   - requests at or above the mmap threshold that the top cannot serve get a
-#     mapping of their own (glibc: an anonymous mmap; kmm: a vmalloc area whose
-#     frames arrive by page-table moves, mremap with MREMAP_DONTUNMAP);
+#     mapping of their own (glibc: an anonymous mmap; kmm: a vmalloc area made
+#     read-write in place in its reserved space, mmap with MAP_FIXED, or with
+#     vmalloc_frames=on one whose frames arrive by page-table moves, mremap
+#     with MREMAP_DONTUNMAP);
 #   - glibc's free of such a block munmaps it and raises the threshold (the same
 #     request then comes from the heap); kmm keeps the area (lazily freed) and
 #     gives it back to the next such request with no system call — and with
@@ -118,7 +120,7 @@ is "$g_kmm" "$g_plain" "strace, kmm: the first malloc(16) grows the break as gli
 ptr_of() { sed -n "$2p" "$1" | cut -d' ' -f4; }
 ok "strace, glibc: malloc(256 KiB) after a small malloc is a new anonymous mmap" \
 	mapped_by_mmap "$KMM_TMP/trace.plain" 2 "$(ptr_of "$KMM_TMP/tprobe.plain" 2)"
-ok "strace, kmm: malloc(256 KiB) after a small malloc is a vmalloc area (frames moved in by mremap)" \
+ok "strace, kmm: malloc(256 KiB) after a small malloc is a vmalloc area (made read-write in place, or frames moved in)" \
 	mapped_by_vmalloc "$KMM_TMP/trace.kmm" 2 "$(ptr_of "$KMM_TMP/tprobe.kmm" 2)"
 
 # the very first allocation being 256 KiB
@@ -126,7 +128,7 @@ trace_heap "$KMM_TMP/trace1.plain" "$HP" M m256k M >"$KMM_TMP/tprobe1.plain" 2>/
 trace_heap "$KMM_TMP/trace1.kmm" -E LD_PRELOAD="$KMM_LIB" "$HP" M m256k M >"$KMM_TMP/tprobe1.kmm" 2>/dev/null
 ok "strace, glibc: a first allocation of 256 KiB is a new anonymous mmap" \
 	mapped_by_mmap "$KMM_TMP/trace1.plain" 1 "$(ptr_of "$KMM_TMP/tprobe1.plain" 1)"
-ok "strace, kmm: a first allocation of 256 KiB is a vmalloc area (frames moved in by mremap)" \
+ok "strace, kmm: a first allocation of 256 KiB is a vmalloc area (made read-write in place, or frames moved in)" \
 	mapped_by_vmalloc "$KMM_TMP/trace1.kmm" 1 "$(ptr_of "$KMM_TMP/tprobe1.kmm" 1)"
 
 # exactly at the threshold (128 KiB), once the top chunk is too small to
@@ -139,7 +141,7 @@ is "$(sed -n 3p "$KMM_TMP/tprobe2.kmm" | cut -d' ' -f1-3)" "m 131072 mmap" \
 	"kmm: malloc(128 KiB) exactly, the top too small: its own mapping"
 ok "strace, glibc: that 128 KiB block is a new anonymous mmap" \
 	mapped_by_mmap "$KMM_TMP/trace2.plain" 2 "$(ptr_of "$KMM_TMP/tprobe2.plain" 3)"
-ok "strace, kmm: that 128 KiB block is a vmalloc area (frames moved in by mremap)" \
+ok "strace, kmm: that 128 KiB block is a vmalloc area (made read-write in place, or frames moved in)" \
 	mapped_by_vmalloc "$KMM_TMP/trace2.kmm" 2 "$(ptr_of "$KMM_TMP/tprobe2.kmm" 3)"
 
 # after free (munmap), the same request comes from the heap: no mmap, the

@@ -10,6 +10,7 @@
 #include "testutil.h"
 #include "options.h"
 #include "kernel/slab.h"
+#include "kernel/vmalloc.h"
 
 static long long num(const char *s, bool suffixes)
 {
@@ -96,6 +97,43 @@ Test(options, kernel_side_switches)
 	cr_assert_eq(kmm_options_parse("slab_debug=off,slab_random=on", false), 0);
 	cr_assert(!kmm_slab_debug);
 	cr_assert(kmm_slab_freelist_random);
+}
+
+Test(options, vmalloc_frames_switch)
+{
+	cr_assert(!kmm_vmalloc_params.frames, "default (profile kmm): demand-paged areas");
+	cr_assert_eq(kmm_options_parse("vmalloc_frames=on", false), 0);
+	cr_assert(kmm_vmalloc_params.frames);
+	cr_assert_eq(kmm_options_parse("vmalloc_frames=off", false), 0);
+	cr_assert(!kmm_vmalloc_params.frames);
+	cr_assert_eq(kmm_options_parse("vmalloc_frames=1", false), 0);
+	cr_assert(kmm_vmalloc_params.frames);
+	cr_assert_eq(kmm_options_parse("vmalloc_frames=2,vmalloc_frames=yes", false), 2, "on or off (1 or 0) only");
+	cr_assert(kmm_vmalloc_params.frames, "a bad value leaves it alone");
+	cr_assert_eq(kmm_options_parse("vmalloc_frames=0", false), 0);
+	cr_assert(!kmm_vmalloc_params.frames);
+}
+
+Test(options, profiles_choose_how_vmalloc_backs_areas)
+{
+	static const struct { const char *opts; bool frames; } cases[] = {
+		{ "profile=glibc", true },
+		{ "profile=kmm", false },
+		{ "profile=glibc,vmalloc_frames=off", false },
+		{ "vmalloc_frames=off,profile=glibc", false },
+		{ "vmalloc_frames=on,profile=kmm", true },
+		{ "profile=glibc,profile=kmm", false },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		setenv("KMM_OPTIONS", cases[i].opts, 1);
+		kmm_options_load();
+		cr_assert_eq(kmm_vmalloc_params.frames, cases[i].frames, "KMM_OPTIONS=%s: vmalloc_frames %s",
+			     cases[i].opts, cases[i].frames ? "on" : "off");
+	}
+	kmm_profile_apply(KMM_PROFILE_GLIBC);
+	cr_assert(kmm_vmalloc_params.frames);
+	kmm_profile_apply(KMM_PROFILE_KMM);
+	cr_assert(!kmm_vmalloc_params.frames);
 }
 
 Test(options, environment_top_pad_zero)

@@ -533,9 +533,11 @@ static size_t object_index(const void *obj)
 }
 
 /* The first frame (its address in its section) that vmalloc owns, after a
- * vmalloc of 64 KiB. */
+ * vmalloc of 64 KiB built from buddy frames (vmalloc_frames=on; a
+ * demand-paged area has none). */
 static void *a_vmalloc_frame(void)
 {
+	kmm_vmalloc_params.frames = true;
 	char *v = kmm_vmalloc(64 * 1024, NULL);
 	cr_assert_not_null(v);
 	memset(v, 1, 64 * 1024);
