@@ -862,6 +862,35 @@ static void shrink_frames(struct kmm_vmap_area *va, size_t pages)
 	kmm_unlock_if(&vmap_lock, locked);
 }
 
+/* Mark a busy area's vm as being resized, or no longer (takes the lock). */
+static void set_resizing(struct kmm_vm_struct *vm, bool on)
+{
+	bool locked = kmm_lock_fork_aware(&vmap_lock);
+	if (on)
+		vm->flags |= KMM_VM_RESIZING;
+	else
+		vm->flags &= ~KMM_VM_RESIZING;
+	kmm_unlock_if(&vmap_lock, locked);
+}
+
+/* The busy demand-paged area va ends after `pages` pages now, the page at
+ * the cut being its guard page; its region follows.  Lock held; the range
+ * beyond is the caller's to hand on. */
+static void cut_area_locked(struct kmm_vmap_area *va, size_t pages)
+{
+	kmm_lock_assert_held(&vmap_lock);
+	struct kmm_vm_struct *vm = va->vm;
+	uintptr_t cut = va->va_start + pages * PAGE;
+	/* the region shrinks before the range is free for others to map */
+	kmm_region_update(&va->region, va->va_start, cut);
+	busy_bytes -= (vm->nr_pages - pages) * PAGE;
+	vm->nr_pages = (unsigned)pages;
+	vm->size = (pages + 1) * PAGE;
+	if (vm->dirty_pages > pages)
+		vm->dirty_pages = (unsigned)pages;
+	va->va_end = cut + PAGE;
+}
+
 /* Give back the range beyond `pages` pages of a busy demand-paged area:
  * one mmap(PROT_NONE) over [cut, old guard) drops its pages and makes the
  * page at cut the new guard page; the rest returns to the free tree.  If
@@ -869,27 +898,15 @@ static void shrink_frames(struct kmm_vmap_area *va, size_t pages)
 static void shrink_demand(struct kmm_vmap_area *va, size_t pages)
 {
 	struct kmm_vm_struct *vm = va->vm;
-	size_t old = vm->nr_pages;
 	uintptr_t cut = va->va_start + pages * PAGE;
-	bool locked = kmm_lock_fork_aware(&vmap_lock);
-	vm->flags |= KMM_VM_RESIZING;
-	kmm_unlock_if(&vmap_lock, locked);
-	if (sys_reserve((void *)cut, (old - pages) * PAGE) != 0) {
-		locked = kmm_lock_fork_aware(&vmap_lock);
-		vm->flags &= ~KMM_VM_RESIZING;
-		kmm_unlock_if(&vmap_lock, locked);
+	set_resizing(vm, true);
+	if (sys_reserve((void *)cut, (vm->nr_pages - pages) * PAGE) != 0) {
+		set_resizing(vm, false);
 		return;
 	}
 	uintptr_t old_end = va->va_end;
-	locked = kmm_lock_fork_aware(&vmap_lock);
-	/* the region shrinks before the range is free for others to map */
-	kmm_region_update(&va->region, va->va_start, cut);
-	vm->nr_pages = (unsigned)pages;
-	vm->size = (pages + 1) * PAGE;
-	if (vm->dirty_pages > pages)
-		vm->dirty_pages = (unsigned)pages;
-	va->va_end = cut + PAGE;
-	busy_bytes -= (old - pages) * PAGE;
+	bool locked = kmm_lock_fork_aware(&vmap_lock);
+	cut_area_locked(va, pages);
 	free_range(cut + PAGE, old_end, NULL);
 	vm->flags &= ~KMM_VM_RESIZING;
 	kmm_unlock_if(&vmap_lock, locked);
@@ -923,27 +940,17 @@ static void split_demand(struct kmm_vmap_area *va, size_t pages)
 		shrink_demand(va, pages);
 		return;
 	}
-	bool locked = kmm_lock_fork_aware(&vmap_lock);
-	vm->flags |= KMM_VM_RESIZING;
-	kmm_unlock_if(&vmap_lock, locked);
+	set_resizing(vm, true);
 	if (sys_reserve((void *)cut, PAGE) != 0) {
 		/* no guard page: the area stays whole */
 		kmm_kfree(rvm);
 		kmm_kmem_cache_free(vmap_area_cachep, rva);
-		locked = kmm_lock_fork_aware(&vmap_lock);
-		vm->flags &= ~KMM_VM_RESIZING;
-		kmm_unlock_if(&vmap_lock, locked);
+		set_resizing(vm, false);
 		return;
 	}
 	uintptr_t old_end = va->va_end;
-	locked = kmm_lock_fork_aware(&vmap_lock);
-	kmm_region_update(&va->region, va->va_start, cut);
-	vm->nr_pages = (unsigned)pages;
-	vm->size = (pages + 1) * PAGE;
-	if (vm->dirty_pages > pages)
-		vm->dirty_pages = (unsigned)pages;
-	va->va_end = cut + PAGE;
-	busy_bytes -= (old - pages) * PAGE;
+	bool locked = kmm_lock_fork_aware(&vmap_lock);
+	cut_area_locked(va, pages);
 	rvm->addr = (void *)(cut + PAGE);
 	rvm->size = (rest + 1) * PAGE;
 	rvm->requested_size = rest * PAGE;
