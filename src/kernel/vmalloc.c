@@ -750,6 +750,7 @@ static void *vmalloc_node(size_t size, size_t align, const void *caller);
 /* vrealloc_area's flags */
 #define VR_MAY_MOVE 1u   /* move the area if it cannot grow in place */
 #define VR_EXACT    2u   /* demand: no growth reserve (a new request, not a realloc) */
+#define VR_NO_COPY  4u   /* demand: the contents are dead: a move never copies */
 static void *vrealloc_area(void *addr, size_t new_size, unsigned flags);
 static size_t vfree_area(const void *addr, bool now);
 
@@ -811,6 +812,21 @@ static struct kmm_vmap_area *lazy_best_fit(size_t need, size_t align, bool deman
 		if (!lazy_fits_mode(va, align, demand))
 			continue;
 		if (va_size(va) >= need && (best == NULL || va_size(va) < va_size(best)))
+			best = va;
+	}
+	return best;
+}
+
+/* The largest lazily freed area (of at least `min` bytes), or NULL.  Lock
+ * held. */
+static struct kmm_vmap_area *lazy_largest(size_t min, size_t align, bool demand)
+{
+	kmm_lock_assert_held(&vmap_lock);
+	struct kmm_vmap_area *best = NULL;
+	for (struct kmm_list *l = purge_list.next; l != &purge_list; l = l->next) {
+		struct kmm_vmap_area *va = kmm_list_entry(l, struct kmm_vmap_area, list);
+		if (lazy_fits_mode(va, align, demand) && va_size(va) >= min &&
+		    (best == NULL || va_size(va) > va_size(best)))
 			best = va;
 	}
 	return best;
@@ -1037,11 +1053,23 @@ static void *vmalloc_node_do(size_t size, size_t align, const void *caller)
 	 * grow it in place (frames: mapping only the frames it lacks;
 	 * demand: one mprotect) */
 	va = topdown ? NULL : lazy_growable(need, align, demand);
+	/* 1c. demand: else the largest lazily freed area, if it is at least
+	 * a quarter of the request, moved with its page tables (mremap: its
+	 * resident pages come along, no fault; nothing to copy, its contents
+	 * are dead) to a range with room for the rest.  Measured on bench/big
+	 * (blocks of 5..25 MiB): half the page faults and 0.45x glibc's CPU
+	 * time against 0.7x with a new area. */
+	bool moved_lazy = false;
+	if (va == NULL && demand && !topdown && align <= PAGE) {
+		va = lazy_largest(need / 4, align, demand);
+		moved_lazy = va != NULL;
+	}
 	if (va != NULL) {
 		take_lazy(va, size, caller);
 		kmm_unlock_if(&vmap_lock, locked);
 		void *start = (void *)va->va_start;
-		void *p = vrealloc_area(start, nr_pages * PAGE, demand ? VR_MAY_MOVE | VR_EXACT : 0);
+		void *p = vrealloc_area(start, nr_pages * PAGE,
+					!demand ? 0 : moved_lazy ? VR_MAY_MOVE | VR_EXACT | VR_NO_COPY : VR_EXACT);
 		if (p != NULL) {
 			va->vm->requested_size = size;
 			return p;
@@ -1632,7 +1660,8 @@ again:
 	 * into new ranges up to 64 MiB, 1.05x moving page tables always) */
 	size_t fresh_max = kmm_vmalloc_params.move_copy_max < ((size_t)1 << 20) ? kmm_vmalloc_params.move_copy_max
 										: ((size_t)1 << 20);
-	bool copy = old_pages * PAGE <= (dest != NULL ? kmm_vmalloc_params.move_copy_max : fresh_max);
+	bool copy = !(flags & VR_NO_COPY) &&
+		    old_pages * PAGE <= (dest != NULL ? kmm_vmalloc_params.move_copy_max : fresh_max);
 	if (!in_place && dest == NULL && copy && spare_vm == NULL) {
 		/* the old range will need a descriptor of its own: allocate
 		 * it without the lock, then decide again */

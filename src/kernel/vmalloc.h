@@ -78,7 +78,10 @@
  *     lazily freed area of its own (one mmap makes the page at the cut the
  *     guard page), its pages still resident for the next request;
  *   - a request that no lazily freed area fits takes one that can grow in
- *     place, else a new area;
+ *     place, or else the largest (at least a quarter of the request),
+ *     moved with its page tables (mremap, its resident pages come along:
+ *     no fault; its contents are dead, so it is never copied) to a range
+ *     with room;
  *   - vrealloc grows into the free range or the lazily freed area that
  *     follows, else moves into a lazily freed area that fits, else into a
  *     new range; by copying into a lazily freed area (up to 64 MiB) or a

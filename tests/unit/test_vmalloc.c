@@ -1235,7 +1235,7 @@ Test(demand, calloc_clears_only_the_reused_part_of_a_grown_area)
 	CHECK_DEMAND("grown and cleared");
 }
 
-Test(demand, a_request_no_lazy_area_fits_gets_a_new_one)
+Test(demand, a_bigger_request_moves_the_largest_lazy_area)
 {
 	demand_mode();
 	keep_lazy();
@@ -1248,14 +1248,33 @@ Test(demand, a_request_no_lazy_area_fits_gets_a_new_one)
 	char *q = kmm_vmalloc(6 * MiB, CALLER);
 	struct kmm_vmalloc_stats st1 = stats();
 	cr_assert_not_null(q);
-	cr_assert_eq(st1.reused, st0.reused, "a new area (copying a lazily freed area's old contents would only cost)");
-	cr_assert_eq(st1.lazy_areas, st0.lazy_areas, "the lazily freed area stays for a request it fits");
-	cr_assert_eq(kmm_vmalloc_size(q), 6 * MiB);
+	cr_assert_eq(st1.reused, st0.reused + 1, "the lazily freed area is taken");
+	cr_assert_eq(st1.moved, st0.moved + 1, "and moved to a range with room");
+	cr_assert_eq(st1.lazy_areas, st0.lazy_areas - 1, "its old range is free, not lazily freed (nothing copied)");
+	cr_assert_eq(kmm_vmalloc_size(q), 6 * MiB, "exactly the size asked for");
+	cr_assert_eq(resident_pages(q, 6 * MiB), 512, "its resident pages came along");
 	kmm_vmalloc_zero(q, q, 6 * MiB);
-	cr_assert_eq(resident_pages(q, 6 * MiB), 0, "calloc of a new area touches nothing");
+	cr_assert_eq(resident_pages(q + 2 * MiB, 4 * MiB), 0, "the new part untouched by calloc");
+	cr_assert(all_zero(q, 6 * MiB));
+	int wst = child_writes(p);
+	cr_assert(WIFSIGNALED(wst) && WTERMSIG(wst) == SIGSEGV, "the old range is PROT_NONE again");
 	kmm_vfree(q);
+	/* a lazily freed area of less than a quarter of the request stays */
+	char *small = kmm_vmalloc(MiB, CALLER);
+	char *blocker2 = kmm_vmalloc(PG, CALLER);
+	cr_assert(small && blocker2);
+	kmm_vmalloc_purge(true);
+	kmm_vfree(small);
+	st0 = stats();
+	char *r = kmm_vmalloc(5 * MiB, CALLER);
+	st1 = stats();
+	cr_assert_not_null(r);
+	cr_assert_eq(st1.reused, st0.reused, "a new area");
+	cr_assert_eq(st1.lazy_areas, st0.lazy_areas, "the small lazily freed area stays for a request it fits");
+	kmm_vfree(r);
 	kmm_vfree(blocker);
-	CHECK_DEMAND("new area");
+	kmm_vfree(blocker2);
+	CHECK_DEMAND("moved lazy area");
 }
 
 Test(demand, out_of_memory_is_enomem_and_leaks_nothing)
