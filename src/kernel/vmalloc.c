@@ -1051,7 +1051,7 @@ static void *vmalloc_node_do(size_t size, size_t align, const void *caller)
 
 	/* 1b. a lazily freed area followed by enough free space: take it and
 	 * grow it in place (frames: mapping only the frames it lacks;
-	 * demand: one mprotect) */
+	 * demand: one mmap) */
 	va = topdown ? NULL : lazy_growable(need, align, demand);
 	/* 1c. demand: else the largest lazily freed area, if it is at least
 	 * a quarter of the request, moved with its page tables (mremap: its
@@ -1088,7 +1088,7 @@ static void *vmalloc_node_do(size_t size, size_t align, const void *caller)
 }
 
 /* A new demand-paged area: a range cut from the free tree is made
- * read-write in place (one mprotect); its pages fault in zero-filled on
+ * read-write in place (one mmap); its pages fault in zero-filled on
  * first touch, or are populated at once (populate=on). */
 static void *new_area_demand(size_t size, size_t nr_pages, size_t align, const void *caller)
 {
