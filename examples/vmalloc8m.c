@@ -8,12 +8,15 @@
  * at once.  /proc/vmallocinfo lists such areas.
  *
  * Under kmm (LD_PRELOAD=libkmm.so) malloc(8 MiB) is exactly that: a
- * vmalloc area in kmm's reserved vmalloc space, 2048 page frames moved in
- * with mremap and a guard page after them.  kmm_report(fd, "vmallocinfo")
- * prints kmm's /proc/vmallocinfo: look for the line with 8392704
- * (= 0x801000) and pages=2048.  The pages[] array that lists the 2048
- * frames (2048 pointers = 16 KiB, more than a page) is a vmalloc area too,
- * as in the kernel: the "vmalloc:pages[]" line.
+ * vmalloc area in kmm's reserved vmalloc space, 2048 pages and a guard page
+ * after them.  kmm_report(fd, "vmallocinfo") prints kmm's /proc/vmallocinfo:
+ * look for the line with 8392704 (= 0x801000) and pages=2048.  With
+ * KMM_OPTIONS=vmalloc_frames=on (or profile=glibc, as `kmm compare` runs
+ * it) the pages are 2048 page frames of kmm's buddy allocator moved in with
+ * mremap, and the pages[] array that lists them (2048 pointers = 16 KiB,
+ * more than a page) is a vmalloc area too, as in the kernel: the
+ * "vmalloc:pages[]" line.  By default the area is demand-paged: its range
+ * is made read-write in place, no frames, no pages[].
  *
  * Under glibc, malloc(8 MiB) is an mmap of 8 MiB + the 16-byte chunk
  * header, rounded up to pages: 0x801000 as well, but the extra page holds
@@ -23,7 +26,9 @@
  * Under strace (`strace -e trace=mmap,munmap,mremap ./vmalloc8m`):
  *   glibc: mmap(NULL, 8392704, PROT_READ|PROT_WRITE, ...)   (8392704 = 0x801000)
  *   kmm:   after its one-time set-up (mmaps of its frame pool and of its
- *          4 GiB PROT_NONE vmalloc space), mremap(..., 16384, ...) for
+ *          4 GiB PROT_NONE vmalloc space), by default
+ *          mmap(va_start, 8388608, PROT_READ|PROT_WRITE, MAP_FIXED...);
+ *          with vmalloc_frames=on mremap(..., 16384, ...) for
  *          pages[], then mremap(..., 8388608, 8388608, ...|MREMAP_DONTUNMAP,
  *          va_start): the 2048 frames moved in (one call per run of
  *          contiguous frames).  At the end, free(): mremaps moving the frames
@@ -154,10 +159,13 @@ int main(int argc, char **argv)
 		fflush(stdout);
 		report(1, "vmallocinfo");
 		printf("\n8392704 = 0x801000 = 0x800000 + one 4 KiB guard page; pages=2048 =\n"
-		       "8 MiB / 4 KiB frames (the seed: size = 0x801000, nr_pages = 0x800);\n"
-		       "resident=2048: all in memory, this program touched every page.  The\n"
-		       "vmalloc:pages[] line is the array of the 2048 frames: 16 KiB, more than\n"
-		       "a page, so it is a vmalloc area too (with its own guard page).\n");
+		       "8 MiB / 4 KiB pages (the seed: size = 0x801000, nr_pages = 0x800);\n"
+		       "resident=2048: all in memory, this program touched every page.  With\n"
+		       "KMM_OPTIONS=vmalloc_frames=on (profile=glibc) the pages are buddy frames\n"
+		       "moved in with mremap, and a vmalloc:pages[] line is the array of the\n"
+		       "2048 frames: 16 KiB, more than a page, so it is a vmalloc area too (with\n"
+		       "its own guard page).  By default the area is demand-paged: its range was\n"
+		       "made read-write in place, without frames or pages[].\n");
 	} else {
 		printf("\nglibc: the block has an mmap of its own: 8 MiB + the 16-byte chunk header,\n"
 		       "rounded up to pages = %#zx bytes (strace: mmap(NULL, 8392704, ...)).\n"

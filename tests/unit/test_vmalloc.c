@@ -453,9 +453,15 @@ BOTH_MODES(vmalloc_guard, guard_page_after_resizing_and_reuse)
 	char *m = kmm_vrealloc(q, 3 * MiB);
 	cr_assert_neq(m, q, "moved");
 	check_guard(m, "moved");
-	/* the old place is not mapped any more */
-	int st = child_writes(q);
-	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV, "the old place of a moved area still writable");
+	cr_assert_eq(kmm_vmalloc_size(q), 0, "the old place is no area any more");
+	if (kmm_vmalloc_params.frames) {
+		/* the old place is not mapped any more */
+		int st = child_writes(q);
+		cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV, "the old place of a moved area still writable");
+	} else {
+		/* copied: the old place keeps its pages, lazily freed */
+		cr_assert(stats().lazy_areas >= 1);
+	}
 	kmm_vfree(m);
 	char *r = kmm_vmalloc(2 * MiB, CALLER);
 	cr_assert_eq(r, m, "the lazily freed area is reused");
@@ -686,8 +692,12 @@ BOTH_MODES(vrealloc, moves_when_blocked)
 	cr_assert(verify(q, MiB, 5), "contents moved with the page tables");
 	fill(q + MiB, 2 * MiB, 6);
 	cr_assert(verify(q, MiB, 5));
-	/* the old range is free again: the next small area may take it */
-	cr_assert(kmm_vmalloc_lowest_match(PG, false) <= (uintptr_t)p);
+	/* the old range is free again (demand: lazily freed, its pages kept):
+	 * the next small area may take it */
+	if (kmm_vmalloc_params.frames)
+		cr_assert(kmm_vmalloc_lowest_match(PG, false) <= (uintptr_t)p);
+	else
+		cr_assert_eq(stats().lazy_bytes, MiB + PG, "the old range, lazily freed");
 	cr_assert_eq(kmm_vmalloc_check(1), 0);
 	/* move again, bigger, with pages[] now a vmalloc area of its own */
 	char *blocker2 = kmm_vmalloc(PG, CALLER);
@@ -1038,9 +1048,44 @@ Test(demand, grows_over_the_lazy_area_that_follows)
 	kmm_vfree(blocker);
 }
 
-Test(demand, moves_its_page_tables_when_blocked)
+Test(demand, moves_by_copying_when_blocked)
 {
 	demand_mode();
+	keep_lazy();
+	char *p = kmm_vmalloc(MiB, CALLER);
+	char *blocker = kmm_vmalloc(PG, CALLER);
+	cr_assert(p && blocker);
+	fill(p, MiB, 11);
+	struct kmm_vmalloc_stats st0 = stats();
+	char *q = kmm_vrealloc(p, 3 * MiB);
+	struct kmm_vmalloc_stats st1 = stats();
+	cr_assert_not_null(q);
+	cr_assert_neq(q, p);
+	cr_assert_eq(st1.moved, st0.moved + 1);
+	cr_assert_eq(st1.moved_into_lazy, st0.moved_into_lazy, "no lazily freed area to move into");
+	cr_assert(verify(q, MiB, 11), "copied");
+	cr_assert_eq(resident_pages(q + MiB, kmm_vmalloc_size(q) - MiB), 0, "the new tail is demand-zero");
+	cr_assert(all_zero(q + MiB, kmm_vmalloc_size(q) - MiB));
+	cr_assert_eq(kmm_vmalloc_size(p), 0);
+	cr_assert_eq(st1.lazy_areas, st0.lazy_areas + 1, "the old range is lazily freed");
+	cr_assert_eq(st1.lazy_bytes, st0.lazy_bytes + MiB + PG);
+	cr_assert_eq(resident_pages(p, MiB), 256, "with its pages resident");
+	check_guard(q, "moved");
+	CHECK_DEMAND("moved by copying");
+	/* the next request of that size takes the old range as it is */
+	char *r = kmm_vmalloc(MiB, CALLER);
+	cr_assert_eq(r, p);
+	cr_assert(verify(r, MiB, 11));
+	kmm_vfree(r);
+	kmm_vfree(q);
+	kmm_vfree(blocker);
+	CHECK_DEMAND("all freed");
+}
+
+Test(demand, big_areas_move_their_page_tables_when_blocked)
+{
+	demand_mode();
+	kmm_vmalloc_params.move_copy_max = 0;   /* as an area above 64 MiB */
 	kmm_vmalloc_params.lazy_max = 0;
 	kmm_vmalloc_purge(true);
 	char *p = kmm_vmalloc(MiB, CALLER);
@@ -1066,10 +1111,12 @@ Test(demand, moves_its_page_tables_when_blocked)
 	kmm_vfree(blocker);
 }
 
-Test(demand, moves_into_a_lazy_area_that_fits)
+static void move_into_lazy(bool copy)
 {
 	demand_mode();
 	keep_lazy();
+	if (!copy)
+		kmm_vmalloc_params.move_copy_max = 0;
 	char *l = kmm_vmalloc(4 * MiB, CALLER);
 	char *b1 = kmm_vmalloc(PG, CALLER);
 	char *p = kmm_vmalloc(MiB, CALLER);
@@ -1088,12 +1135,24 @@ Test(demand, moves_into_a_lazy_area_that_fits)
 	cr_assert(size >= 2 * MiB && size < 4 * MiB, "the excess beyond the reserve split off (%zu)", size);
 	cr_assert(verify_from(q + MiB, size - MiB, 12, MiB), "the rest of the area's pages, still resident");
 	cr_assert_eq(resident_pages(q, size), size / PG);
+	if (copy) {
+		cr_assert_eq(kmm_vmalloc_size(p), 0);
+		cr_assert_eq(resident_pages(p, MiB), 256, "copied: the old range keeps its pages, lazily freed");
+		cr_assert_eq(stats().lazy_bytes, st0.lazy_bytes - (4 * MiB + PG) + (4 * MiB - size) + (MiB + PG),
+			     "the excess split off and the old range are lazily freed");
+	} else {
+		int wst = child_writes(p);
+		cr_assert(WIFSIGNALED(wst) && WTERMSIG(wst) == SIGSEGV, "page tables moved: the old range is PROT_NONE");
+	}
 	check_guard(q, "moved into a lazy area");
 	CHECK_DEMAND("moved into lazy");
 	kmm_vfree(q);
 	kmm_vfree(b1);
 	kmm_vfree(b2);
 }
+
+Test(demand, moves_into_a_lazy_area_that_fits) { move_into_lazy(true); }
+Test(demand, big_areas_move_into_a_lazy_area_with_their_page_tables) { move_into_lazy(false); }
 
 Test(demand, shrink_gives_the_tail_back)
 {
@@ -1191,13 +1250,30 @@ Test(demand, a_bigger_request_moves_the_largest_lazy_area)
 	cr_assert_not_null(q);
 	cr_assert_eq(st1.reused, st0.reused + 1, "the lazily freed area is taken");
 	cr_assert_eq(st1.moved, st0.moved + 1, "and moved to a range with room");
+	cr_assert_eq(st1.lazy_areas, st0.lazy_areas - 1, "its old range is free, not lazily freed (nothing copied)");
 	cr_assert_eq(kmm_vmalloc_size(q), 6 * MiB, "exactly the size asked for");
 	cr_assert_eq(resident_pages(q, 6 * MiB), 512, "its resident pages came along");
 	kmm_vmalloc_zero(q, q, 6 * MiB);
 	cr_assert_eq(resident_pages(q + 2 * MiB, 4 * MiB), 0, "the new part untouched by calloc");
 	cr_assert(all_zero(q, 6 * MiB));
+	int wst = child_writes(p);
+	cr_assert(WIFSIGNALED(wst) && WTERMSIG(wst) == SIGSEGV, "the old range is PROT_NONE again");
 	kmm_vfree(q);
+	/* a lazily freed area of less than a quarter of the request stays */
+	char *small = kmm_vmalloc(MiB, CALLER);
+	char *blocker2 = kmm_vmalloc(PG, CALLER);
+	cr_assert(small && blocker2);
+	kmm_vmalloc_purge(true);
+	kmm_vfree(small);
+	st0 = stats();
+	char *r = kmm_vmalloc(5 * MiB, CALLER);
+	st1 = stats();
+	cr_assert_not_null(r);
+	cr_assert_eq(st1.reused, st0.reused, "a new area");
+	cr_assert_eq(st1.lazy_areas, st0.lazy_areas, "the small lazily freed area stays for a request it fits");
+	kmm_vfree(r);
 	kmm_vfree(blocker);
+	kmm_vfree(blocker2);
 	CHECK_DEMAND("moved lazy area");
 }
 
