@@ -51,6 +51,10 @@ int    kmm_malloc_info(int options, FILE *fp);
 #define KMM_M_THRESHOLD_RULE        (-103)
 #define KMM_THRESHOLD_RULE_CACHE    0   /* no: kmm caches freed big blocks (default) */
 #define KMM_THRESHOLD_RULE_GLIBC    1   /* glibc's dynamic threshold, at free() */
+/* What serves small requests (docs/options.md, front=): */
+#define KMM_M_FRONT                 (-109)
+#define KMM_FRONT_TCACHE            0   /* the tcache and the arena's bins, as glibc */
+#define KMM_FRONT_SLAB              1   /* per-thread slabs (profile=kmm) */
 
 /* Which mechanism served allocations, as counted in struct kmm_stats. */
 enum kmm_served_by {

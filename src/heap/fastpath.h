@@ -37,10 +37,17 @@
 #include "heap.h"
 #include "tcache.h"
 #include "thread.h"
+#include "../kernel/uslab.h"
 
 KMM_INLINE void *kmm_malloc_fast(size_t n, const void *caller)
 {
-	if (KMM_LIKELY(n <= KMM_TCACHE_MAX_BYTES)) {
+	if (KMM_LIKELY(kmm_params.front == KMM_FRONT_SLAB_)) {
+		if (KMM_LIKELY(n <= KMM_USLAB_MAX)) {
+			void *obj = kmm_uslab_pop(kmm_uslab_class(n));
+			if (KMM_LIKELY(obj != NULL))
+				return obj;
+		}
+	} else if (KMM_LIKELY(n <= KMM_TCACHE_MAX_BYTES)) {
 		struct kmm_thread *t = &kmm_self;
 		size_t idx = kmm_req2tidx(n);
 		struct kmm_tcache *tc = t->tc;
@@ -58,6 +65,12 @@ KMM_INLINE void kmm_free_fast(void *mem)
 {
 	if (KMM_UNLIKELY(mem == NULL))
 		return;
+	struct kmm_page *slab = kmm_uslab_head_fast((uintptr_t)mem);
+	if (slab != NULL) {
+		if (KMM_LIKELY(kmm_uslab_free_fast(slab, mem)))
+			return;
+		goto slow;
+	}
 	struct kmm_thread *t = &kmm_self;
 	mchunk p = mem2chunk(mem);
 	uintptr_t in_page = (uintptr_t)mem & (KMM_BIG_ALIGN - 1);

@@ -25,6 +25,7 @@ struct kmm_params kmm_params = {
 	.tcache_unsorted_limit = 0,
 	.check_action          = 3,
 	.threshold_rule        = KMM_THRESHOLD_CACHE,
+	.front                 = KMM_FRONT_TCACHE_,
 };
 
 static size_t max_fast_for(long long v)
@@ -118,6 +119,11 @@ KMM_COLD int kmm_params_set(int param, long long value)
 										 : &p->init_on_free) = (int)value;
 		p->checked = p->poison | p->init_on_alloc | p->init_on_free;
 		p->observed = (p->observed & ~KMM_OBSERVE_DEBUG) | (p->checked ? KMM_OBSERVE_DEBUG : 0);
+		return 1;
+	case KMM_P_FRONT:
+		if (value != KMM_FRONT_TCACHE_ && value != KMM_FRONT_SLAB_)
+			return 0;
+		__atomic_store_n(&p->front, (int)value, __ATOMIC_RELAXED);
 		return 1;
 	case KMM_P_TCACHE_UNSORTED_LIMIT:
 		if (value < 0)

@@ -45,6 +45,13 @@ enum kmm_param {
 	KMM_P_INIT_ON_FREE          = -106,
 	KMM_P_MEMCHECK              = -107,
 	KMM_P_GUARD                 = -108,
+	KMM_P_FRONT                 = -109,
+};
+
+/* front= (include/kmm.h's KMM_FRONT_*): what serves small requests */
+enum kmm_front {
+	KMM_FRONT_TCACHE_ = 0,   /* tcache, fastbins, bins: glibc's ptmalloc */
+	KMM_FRONT_SLAB_ = 1,     /* the slab front end (kernel/uslab.h) */
 };
 
 /* memcheck= (vg.h): what kmm does when it runs under valgrind */
@@ -89,6 +96,7 @@ struct kmm_params {
 	 * goes to the observer (heap.h, src/observe.c) and the fast paths are off
 	 * (thread.h, `tc`) */
 	unsigned observed;
+	int    front;              /* enum kmm_front */
 };
 
 #define KMM_OBSERVE_TRACE    1u   /* the trace log (trace.h) */
