@@ -60,7 +60,7 @@ int    kmm_malloc_info(int options, FILE *fp);
 enum kmm_served_by {
 	KMM_SERVED_TCACHE, KMM_SERVED_FASTBIN, KMM_SERVED_SMALLBIN, KMM_SERVED_UNSORTED,
 	KMM_SERVED_REMAINDER, KMM_SERVED_LARGEBIN, KMM_SERVED_BINMAP, KMM_SERVED_TOP,
-	KMM_SERVED_SYSMALLOC, KMM_SERVED_MMAP, KMM_SERVED_NR
+	KMM_SERVED_SYSMALLOC, KMM_SERVED_MMAP, KMM_SERVED_SLAB, KMM_SERVED_NR
 };
 
 /* A snapshot of what kmm did so far in this process. */
@@ -88,6 +88,13 @@ struct kmm_stats {
 	 * thread's arena pushed on its remote list */
 	size_t   arenas;
 	uint64_t remote_frees;
+	/* the slab front end (front=slab, the default): objects it handed
+	 * out (also served[KMM_SERVED_SLAB]), frees of objects of other
+	 * threads' slabs (pushed on the slab's remote list), its slabs now,
+	 * their bytes, the bytes of their objects not free (objects waiting
+	 * on a thread's list or a remote list count as not free) */
+	uint64_t slab_allocs, slab_remote_frees;
+	size_t   slabs, slab_bytes, slab_in_use;
 };
 
 /* Fill *st; returns 0. */

@@ -186,7 +186,9 @@ static inline uint8_t trace_path_of(enum kmm_path path)
 
 KMM_INLINE bool slab_front(size_t n)
 {
-	return kmm_params.front == KMM_FRONT_SLAB_ && n <= KMM_USLAB_MAX;
+	/* (guard=SIZE: blocks of SIZE or more are guarded big blocks; an
+	 * observed process, so no fast path meets them either) */
+	return kmm_params.front == KMM_FRONT_SLAB_ && n <= KMM_USLAB_MAX && n < kmm_params.guard_min;
 }
 
 /* An object of class cls for thread t, or NULL (then the heap serves the
@@ -195,8 +197,13 @@ KMM_INLINE bool slab_front(size_t n)
 static KMM_HOT KMM_NOINLINE void *slab_alloc(struct kmm_thread *t, size_t cls, bool *fresh)
 {
 	void *obj = kmm_uslab_alloc(cls, !kmm_heap_observed(), fresh);
-	if (KMM_LIKELY(obj != NULL))
+	if (KMM_LIKELY(obj != NULL)) {
 		t->last_path = KMM_TP_SLAB;
+		/* poison=on: every free object was filled (freed ones by
+		 * free_slow, carved ones by uslab.c) */
+		if (KMM_UNLIKELY(kmm_params.poison))
+			kmm_poison_check_n(obj, kmm_uslab_classes[cls].size, "malloc()");
+	}
 	return obj;
 }
 
@@ -308,10 +315,14 @@ KMM_INLINE void free_slow(void *mem)
 	}
 	struct kmm_page *slab = kmm_uslab_head(mem);
 	if (slab != NULL) {
-		if (KMM_UNLIKELY(kmm_params.init_on_free)) {
+		/* init_on_free, poison: past the two list words, which the
+		 * free itself writes */
+		if (KMM_UNLIKELY(kmm_params.init_on_free | kmm_params.poison)) {
 			size_t usable = kmm_uslab_usable(slab, mem, "free()");
-			if (usable > 8)
-				memset((char *)mem + 8, 0, usable - 8);
+			if (kmm_params.poison)
+				kmm_poison_fill_n(mem, usable);
+			else
+				memset((char *)mem + 16, 0, usable - 16);
 		}
 		t->last_path = kmm_uslab_free(slab, mem, "free()") ? KMM_TP_SLAB : KMM_TP_REMOTE;
 		return;

@@ -7,6 +7,7 @@
 #include "arena.h"
 #include "chunk.h"
 #include "tcache.h"
+#include "../kernel/uslab.h"
 
 struct kmm_params kmm_params = {
 	.top_pad               = KMM_DEFAULT_TOP_PAD,
@@ -25,7 +26,7 @@ struct kmm_params kmm_params = {
 	.tcache_unsorted_limit = 0,
 	.check_action          = 3,
 	.threshold_rule        = KMM_THRESHOLD_CACHE,
-	.front                 = KMM_FRONT_TCACHE_,
+	.front                 = KMM_FRONT_SLAB_,
 };
 
 static size_t max_fast_for(long long v)
@@ -118,6 +119,7 @@ KMM_COLD int kmm_params_set(int param, long long value)
 		*(param == KMM_P_POISON ? &p->poison : param == KMM_P_INIT_ON_ALLOC ? &p->init_on_alloc
 										 : &p->init_on_free) = (int)value;
 		p->checked = p->poison | p->init_on_alloc | p->init_on_free;
+		kmm_uslab_poison = p->poison ? KMM_POISON_FREE : -1;
 		p->observed = (p->observed & ~KMM_OBSERVE_DEBUG) | (p->checked ? KMM_OBSERVE_DEBUG : 0);
 		return 1;
 	case KMM_P_FRONT:

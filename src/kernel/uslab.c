@@ -128,6 +128,7 @@ struct kmm_uslab_class kmm_uslab_classes[KMM_USLAB_CLASSES];
 uint8_t kmm_uslab_class_of[KMM_USLAB_MAX / 16 + 1];
 uintptr_t kmm_uslab_random;
 uintptr_t kmm_uslab_key;
+int kmm_uslab_poison = -1;
 
 static kmm_lock_t owners_lock = KMM_LOCK_INIT_RANK(KMM_RANK_USLAB);
 static struct kmm_uslab_owner *owners_all;    /* every record, oldest (index 0) first */
@@ -142,6 +143,8 @@ static size_t nr_slabs[KMM_USLAB_CLASSES];
 /* all classes, their peak (decaying), and the share of the buddy
  * allocator's high watermark asked for (THEORY 7) */
 static size_t slabs_total, slabs_peak, target_asked;
+/* remote frees by threads without a record (exited, or never allocated) */
+static uint64_t remote_frees_unowned;
 
 /* The buddy allocator keeps up to slabs_peak slabs' frames resident when
  * they are free (at most 64 MiB), so that a program whose slabs come and
@@ -236,8 +239,10 @@ static KMM_HOT KMM_NOINLINE struct kmm_uslab_owner *owner_attach(struct kmm_usla
 	} else if (owner_cache != NULL) {
 		o = owner_new();
 	}
-	if (o != NULL)
+	if (o != NULL) {
 		o->live = true;
+		o->tls = t;
+	}
 	kmm_unlock_if(&owners_lock, locked);
 	if (o == NULL)
 		return NULL;
@@ -456,6 +461,10 @@ static KMM_HOT void *carve(struct kmm_page *s, size_t *count)
 	}
 	((struct kmm_uslab_free_obj *)obj)->next = kmm_uslab_protect(obj, NULL);
 	((struct kmm_uslab_free_obj *)obj)->key = kmm_uslab_key;
+	if (KMM_UNLIKELY(kmm_uslab_poison >= 0))
+		for (size_t j = 0; j < m; j++)
+			memset(first + j * k->size + sizeof(struct kmm_uslab_free_obj), kmm_uslab_poison,
+			       k->size - sizeof(struct kmm_uslab_free_obj));
 	s->us_bump = (uint16_t)(i + m);
 	*count = m;
 	return first;
@@ -491,7 +500,8 @@ static KMM_HOT void *refill(struct kmm_uslab_owner *o, struct kmm_uslab_tls *t, 
 			return list;
 		}
 		if (s->us_bump < kmm_uslab_classes[cls].objects) {
-			*fresh = s->us_clean;
+			/* (poison=on fills what it carves) */
+			*fresh = s->us_clean && kmm_uslab_poison < 0;
 			return carve(s, count);
 		}
 		/* full: park it (THEORY 4), unless remote frees came in */
@@ -540,9 +550,13 @@ KMM_HOT void *kmm_uslab_alloc(size_t cls, bool fast, bool *fresh)
 		s->us_lfree = next;
 		s->us_nfree--;
 	} else if (fast && c->free != NULL) {
-		/* (the fast path raced with nothing: a caller that found the
-		 * list empty, then e.g. set the thread up) */
-		obj = kmm_uslab_pop(cls);
+		/* (a caller that found the list empty, then set the thread up
+		 * or drained its returned slabs: nothing to refill) */
+		obj = c->free;
+		void *next = kmm_uslab_next(obj);
+		if (KMM_UNLIKELY(!kmm_uslab_next_ok(obj, next)))
+			kmm_uslab_corrupt(obj, next);
+		c->free = next;
 	} else {
 		size_t n;
 		obj = refill(o, t, cls, &n, &f, &locked);
@@ -561,10 +575,12 @@ KMM_HOT void *kmm_uslab_alloc(size_t cls, bool fast, bool *fresh)
 	kmm_unlock_if(&o->lock, locked);
 	if (fresh != NULL)
 		*fresh = f;
-	if (obj == NULL)
+	if (obj == NULL) {
 		errno = ENOMEM;
-	else
-		((struct kmm_uslab_free_obj *)obj)->key = 0;
+		return NULL;
+	}
+	((struct kmm_uslab_free_obj *)obj)->key = 0;
+	t->allocs++;
 	return obj;
 }
 
@@ -657,6 +673,8 @@ static KMM_HOT void remote_free(struct kmm_page *s, void *obj, const char *who)
 	struct kmm_uslab_tls *t = &kmm_uslab_tls;
 	if (t->owner != NULL)
 		t->owner->remote_frees++;
+	else
+		__atomic_add_fetch(&remote_frees_unowned, 1, __ATOMIC_RELAXED);
 	if (old & RFREE_FULL) {
 		/* the first free into a parked slab: tell its owner */
 		struct kmm_uslab_owner *o = s->us_owner;
@@ -785,6 +803,9 @@ KMM_HOT void kmm_uslab_thread_exit(void)
 	kmm_unlock_if(&o->lock, locked);
 	t->owner = NULL;
 	locked = kmm_lock_fork_aware(&owners_lock);
+	o->allocs += t->allocs;
+	t->allocs = 0;
+	o->tls = NULL;
 	o->live = false;
 	o->next_idle = owners_idle;
 	owners_idle = o;
@@ -850,16 +871,63 @@ KMM_COLD size_t kmm_uslab_trim(void)
 /* ---- statistics and reports ---------------------------------------------------------------- */
 
 struct class_snap {
-	size_t slabs, inuse;
+	size_t slabs, inuse, touched;
 };
 
-/* Walk every slab's head descriptor: slabs and objects not free on their
- * own list or past us_bump, per class.  Objects on TLS lists and remote
- * lists count as in use (as SLUB counts its per-CPU lists as active).
- * Zone lock held: no slab comes or goes. */
+/* The length of a slab's remote list, as far as it can be told without
+ * owning the slab: its owner may take the list meanwhile and reuse the
+ * objects, so the walk stops at an entry outside the slab or past the
+ * slab's count (every word read is one of the slab's: no fault). */
+static size_t remote_count(const struct kmm_page *p)
+{
+	const void *o = (const void *)(__atomic_load_n(&p->us_rfree, __ATOMIC_ACQUIRE) & ~RFREE_FULL);
+	size_t n = 0;
+	while (o != NULL && n < p->us_bump) {
+		n++;
+		const void *next = kmm_uslab_next(o);
+		if (!kmm_uslab_next_ok(o, next))
+			break;
+		o = next;
+	}
+	return n;
+}
+
+/* The free objects on the live threads' TLS lists, per class: exact for
+ * the caller's own, as far as can be told for the others', whose owners
+ * change them meanwhile (the walk stays in the list's slab and stops past
+ * its count: no fault, at worst a wrong count).  owners_lock held: a
+ * record's tls stays valid. */
+static void tls_free_counts(size_t n[KMM_USLAB_CLASSES])
+{
+	for (struct kmm_uslab_owner *o = owners_all; o != NULL; o = o->next_all) {
+		struct kmm_uslab_tls *t = o->tls;
+		if (t == NULL)
+			continue;
+		for (size_t k = 0; k < KMM_USLAB_CLASSES; k++) {
+			struct kmm_page *s = __atomic_load_n(&t->cpu[k].slab, __ATOMIC_RELAXED);
+			const void *obj = __atomic_load_n(&t->cpu[k].free, __ATOMIC_RELAXED);
+			size_t c = 0;
+			while (s != NULL && obj != NULL && c < kmm_uslab_classes[k].objects) {
+				c++;
+				const void *next = kmm_uslab_next(obj);
+				if (!kmm_uslab_next_ok(obj, next))
+					break;
+				obj = next;
+			}
+			n[k] += c;
+		}
+	}
+}
+
+/* Walk every slab's head descriptor: slabs, objects not free (on their
+ * own list, remote list or a TLS list) nor past us_bump, and bytes of the
+ * pages ever touched, per class.  owners_lock and the zone lock held: no
+ * slab comes or goes. */
 static void snap_classes(struct class_snap snap[KMM_USLAB_CLASSES])
 {
 	memset(snap, 0, sizeof(struct class_snap) * KMM_USLAB_CLASSES);
+	size_t on_tls[KMM_USLAB_CLASSES] = { 0 };
+	tls_free_counts(on_tls);
 	struct kmm_zone *z = &kmm_zone;
 	for (struct kmm_mem_section *s = z->sections; s != NULL; s = s->next)
 		for (size_t i = s->reserved_pages; i < s->deferred;) {
@@ -869,11 +937,15 @@ static void snap_classes(struct class_snap snap[KMM_USLAB_CLASSES])
 				struct class_snap *c = &snap[p->us_class];
 				size_t bump = __atomic_load_n(&p->us_bump, __ATOMIC_RELAXED);
 				size_t nfree = __atomic_load_n(&p->us_nfree, __ATOMIC_RELAXED);
+				size_t rfree = remote_count(p);
 				c->slabs++;
-				c->inuse += nfree <= bump ? bump - nfree : 0;
+				c->inuse += nfree + rfree <= bump ? bump - nfree - rfree : 0;
+				c->touched += KMM_ALIGN_UP(bump * kmm_uslab_classes[p->us_class].size, KMM_PAGE_SIZE);
 			}
 			i += (p->flags & (KMM_PG_BUDDY | KMM_PG_HEAD)) ? (size_t)1 << p->order : 1;
 		}
+	for (size_t k = 0; k < KMM_USLAB_CLASSES; k++)
+		snap[k].inuse -= on_tls[k] <= snap[k].inuse ? on_tls[k] : snap[k].inuse;
 }
 
 KMM_COLD void kmm_uslab_stats(struct kmm_uslab_stats *st)
@@ -886,10 +958,17 @@ KMM_COLD void kmm_uslab_stats(struct kmm_uslab_stats *st)
 	for (struct kmm_uslab_owner *o = owners_all; o != NULL; o = o->next_all) {
 		st->owners++;
 		st->idle_owners += !o->live;
+		st->allocs += o->allocs + (o->tls != NULL ? __atomic_load_n(&o->tls->allocs, __ATOMIC_RELAXED) : 0);
+		st->alloc_slow += o->alloc_slow;
+		st->free_slow += o->free_slow;
+		st->remote_frees += o->remote_frees;
 		st->slabs_made += o->slabs_made;
 		st->slabs_freed += o->slabs_freed;
-		st->remote_frees += o->remote_frees;
+		st->parked += o->parked;
+		st->returned += o->returned_n;
 	}
+	/* the dead threads' frees, counted nowhere else */
+	st->remote_frees += __atomic_load_n(&remote_frees_unowned, __ATOMIC_RELAXED);
 	bool zl = kmm_lock_fork_aware(&kmm_zone.lock);
 	snap_classes(snap);
 	kmm_unlock_if(&kmm_zone.lock, zl);
@@ -897,9 +976,11 @@ KMM_COLD void kmm_uslab_stats(struct kmm_uslab_stats *st)
 	for (size_t k = 0; k < KMM_USLAB_CLASSES; k++) {
 		size_t size = kmm_uslab_classes[k].size;
 		st->slabs += snap[k].slabs;
+		st->classes += snap[k].slabs != 0;
 		st->objects += snap[k].slabs * kmm_uslab_classes[k].objects;
 		st->inuse_objects += snap[k].inuse;
 		st->inuse_bytes += snap[k].inuse * size;
+		st->resident += snap[k].touched;
 	}
 	st->bytes = st->slabs * KMM_USLAB_BYTES;
 }
@@ -909,9 +990,11 @@ KMM_COLD void kmm_uslab_report_slabinfo(struct kmm_buf *b)
 	if (!__atomic_load_n(&uslab_ready, __ATOMIC_ACQUIRE))
 		return;
 	struct class_snap snap[KMM_USLAB_CLASSES];
+	bool locked = kmm_lock_fork_aware(&owners_lock);
 	bool zl = kmm_lock_fork_aware(&kmm_zone.lock);
 	snap_classes(snap);
 	kmm_unlock_if(&kmm_zone.lock, zl);
+	kmm_unlock_if(&owners_lock, locked);
 	for (size_t k = 0; k < KMM_USLAB_CLASSES; k++) {
 		const struct kmm_uslab_class *c = &kmm_uslab_classes[k];
 		if (snap[k].slabs == 0)
@@ -1134,6 +1217,9 @@ void kmm_uslab_fork_child(void)
 			if (s != NULL)
 				deactivate(o, s);
 		}
+		if (o->tls != NULL)   /* (its TLS is still mapped in the child) */
+			o->allocs += o->tls->allocs;
+		o->tls = NULL;
 		o->live = false;
 		o->next_idle = owners_idle;
 		owners_idle = o;

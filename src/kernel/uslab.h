@@ -68,6 +68,10 @@ extern struct kmm_uslab_class kmm_uslab_classes[KMM_USLAB_CLASSES];
 extern uint8_t kmm_uslab_class_of[KMM_USLAB_MAX / 16 + 1];
 /* freelist pointer hardening (as slab.c's) */
 extern uintptr_t kmm_uslab_random;
+/* poison=on (the heap sets it): objects carved from a slab's unused part
+ * are filled with this byte past their two list words, as freed objects
+ * are (the heap fills those and checks what it hands out); -1: off */
+extern int kmm_uslab_poison;
 /* the "freed" mark in a free object's second word (a probable double free
  * when a freed object carries it: the slow path looks) */
 extern uintptr_t kmm_uslab_key;
@@ -94,10 +98,11 @@ struct kmm_uslab_cpu {
  * empty, so that malloc takes the slow path too. */
 struct kmm_uslab_tls {
 	uintptr_t id;
+	struct kmm_uslab_cpu cpu[KMM_USLAB_CLASSES];
+	uint64_t allocs;                 /* objects handed out (fast and slow paths) */
 	struct kmm_uslab_owner *owner;   /* this thread's record (NULL: none yet, or dead) */
 	bool dead;                       /* the thread exited: no record any more */
 	bool slow_only;                  /* fast paths off: lists stay empty, id 0 */
-	struct kmm_uslab_cpu cpu[KMM_USLAB_CLASSES];
 };
 
 extern __thread struct kmm_uslab_tls kmm_uslab_tls __attribute__((tls_model("initial-exec")));
@@ -115,7 +120,9 @@ struct kmm_uslab_owner {
 	struct kmm_uslab_owner *next_idle;          /* records without a thread (owners_lock) */
 	bool live;                                  /* a thread owns it */
 	unsigned index;
+	struct kmm_uslab_tls *tls;                  /* its thread's (owners_lock; NULL if idle) */
 	/* statistics (owner's writes; reports read them racily) */
+	uint64_t allocs;                            /* of threads that left the record */
 	uint64_t alloc_slow, free_slow, remote_frees, collected;
 	uint64_t slabs_made, slabs_freed, parked, returned_n;
 };
@@ -179,6 +186,7 @@ KMM_INLINE void *kmm_uslab_pop(size_t cls)
 			kmm_uslab_corrupt(obj, next);
 		c->free = next;
 		obj->key = 0;
+		kmm_uslab_tls.allocs++;
 	}
 	return obj;
 }
@@ -286,8 +294,14 @@ struct kmm_uslab_stats {
 	size_t objects;        /* object slots in them */
 	size_t inuse_objects;  /* not free as far as the slabs know (see slabinfo) */
 	size_t inuse_bytes;    /* those objects' bytes */
+	size_t resident;       /* bytes of their pages that were ever touched */
+	size_t classes;        /* classes with slabs */
 	size_t owners, idle_owners;
-	uint64_t slabs_made, slabs_freed, remote_frees;
+	uint64_t allocs;       /* objects handed out, ever */
+	uint64_t alloc_slow;   /* ... by the slow path (the TLS list was empty) */
+	uint64_t free_slow;    /* frees into the caller's own slabs on the slow path */
+	uint64_t remote_frees; /* frees into other threads' slabs */
+	uint64_t slabs_made, slabs_freed, parked, returned;
 };
 void kmm_uslab_stats(struct kmm_uslab_stats *st);
 /* slabinfo lines of the front end's classes (uslab-16 ...), same format
