@@ -781,43 +781,9 @@ static void deactivate(struct kmm_uslab_owner *o, struct kmm_page *s)
 		slab_emptied(o, s);
 }
 
-KMM_HOT void kmm_uslab_thread_exit(void)
-{
-	struct kmm_uslab_tls *t = &kmm_uslab_tls;
-	struct kmm_uslab_owner *o = t->owner;
-	t->dead = true;
-	t->id = 0;
-	if (o == NULL)
-		return;
-	bool locked = kmm_lock_fork_aware(&o->lock);
-	for (size_t k = 0; k < KMM_USLAB_CLASSES; k++) {
-		give_back_list(t, k);
-		struct kmm_page *s = t->cpu[k].slab;
-		t->cpu[k].slab = NULL;
-		o->active[k] = NULL;
-		if (s != NULL)
-			deactivate(o, s);
-	}
-	if (o->returned != NULL)
-		drain_returned(o);
-	kmm_unlock_if(&o->lock, locked);
-	t->owner = NULL;
-	locked = kmm_lock_fork_aware(&owners_lock);
-	o->allocs += t->allocs;
-	t->allocs = 0;
-	o->tls = NULL;
-	o->live = false;
-	o->next_idle = owners_idle;
-	owners_idle = o;
-	nr_idle++;
-	kmm_unlock_if(&owners_lock, locked);
-}
-
-/* ---- trim ------------------------------------------------------------------------------- */
-
 /* Every partial slab of o: remote frees collected, empty ones released.
  * Returns the bytes released. */
-static size_t trim_owner(struct kmm_uslab_owner *o)
+static KMM_HOT size_t trim_owner(struct kmm_uslab_owner *o)
 {
 	size_t released = 0;
 	if (o->returned != NULL)
@@ -840,6 +806,42 @@ static size_t trim_owner(struct kmm_uslab_owner *o)
 	}
 	return released;
 }
+
+KMM_HOT void kmm_uslab_thread_exit(void)
+{
+	struct kmm_uslab_tls *t = &kmm_uslab_tls;
+	struct kmm_uslab_owner *o = t->owner;
+	t->dead = true;
+	t->id = 0;
+	if (o == NULL)
+		return;
+	bool locked = kmm_lock_fork_aware(&o->lock);
+	for (size_t k = 0; k < KMM_USLAB_CLASSES; k++) {
+		give_back_list(t, k);
+		struct kmm_page *s = t->cpu[k].slab;
+		t->cpu[k].slab = NULL;
+		o->active[k] = NULL;
+		if (s != NULL)
+			deactivate(o, s);
+	}
+	/* empty slabs are no use to an idle record: back to the buddy
+	 * allocator, and the remote frees collected (the next owner may be
+	 * long in coming) */
+	trim_owner(o);
+	kmm_unlock_if(&o->lock, locked);
+	t->owner = NULL;
+	locked = kmm_lock_fork_aware(&owners_lock);
+	o->allocs += t->allocs;
+	t->allocs = 0;
+	o->tls = NULL;
+	o->live = false;
+	o->next_idle = owners_idle;
+	owners_idle = o;
+	nr_idle++;
+	kmm_unlock_if(&owners_lock, locked);
+}
+
+/* ---- trim ------------------------------------------------------------------------------- */
 
 KMM_COLD size_t kmm_uslab_trim(void)
 {
