@@ -619,7 +619,7 @@ KMM_HOT void kmm_int_free(struct kmm_arena *a, mchunk p)
 			kmm_malloc_consolidate(a);
 		if (a != &kmm_main_arena)
 			kmm_arena_heap_trim(a, kmm_params.top_pad, false);
-		else if (top_size(a) >= kmm_params.trim_threshold)
+		else if (top_size(a) >= kmm_trim_threshold())
 			kmm_systrim(a, kmm_params.top_pad);
 	}
 }

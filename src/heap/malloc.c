@@ -425,15 +425,16 @@ static void *calloc_impl(size_t n, size_t size, const void *caller)
 	t->c.mallocs_slow++;
 	if (slab_front(bytes) && tc != NULL) {
 		size_t cls = kmm_uslab_class(bytes);
-		bool fresh = false;
-		void *obj = kmm_uslab_pop(cls);
+		bool fresh;
+		void *obj = kmm_uslab_pop_fresh(cls, &fresh);
 		if (obj != NULL)
 			t->last_path = KMM_TP_SLAB;
 		else
 			obj = slab_alloc(t, cls, &fresh);
 		if (KMM_LIKELY(obj != NULL)) {
 			/* fresh: never handed out, its frames were zero; only
-			 * the free-list word was written */
+			 * the list words were written (the second one is
+			 * cleared already) */
 			if (fresh && KMM_LIKELY(kmm_params.perturb_byte == 0)) {
 				*(uintptr_t *)obj = 0;
 				return obj;

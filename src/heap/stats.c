@@ -487,10 +487,12 @@ KMM_COLD void kmm_heap_report_summary(struct kmm_buf *b)
 	else
 		kmm_buf_puts(b, " (freed big blocks are cached, not moved to the heap)");
 	kmm_buf_puts(b, ", trim ");
-	if (kmm_params.trim_threshold == SIZE_MAX)
+	if (kmm_trim_threshold() == SIZE_MAX)
 		kmm_buf_puts(b, "off");
 	else
-		kmm_buf_size(b, kmm_params.trim_threshold);
+		kmm_buf_size(b, kmm_trim_threshold());
+	if (kmm_trim_threshold() != kmm_params.trim_threshold)
+		kmm_buf_puts(b, " (front=slab: the heap holds blocks above 4 KiB only)");
 	kmm_buf_puts(b, ", top_pad ");
 	kmm_buf_size(b, kmm_params.top_pad);
 	kmm_buf_putc(b, '\n');

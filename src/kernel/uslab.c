@@ -205,7 +205,8 @@ static KMM_HOT void uslab_init(void)
 		return;
 	kmm_uslab_init();
 	kmm_uslab_random = (uintptr_t)kmm_os_random();
-	kmm_uslab_key = (uintptr_t)kmm_os_random() | 1;   /* never 0: handed-out objects hold 0 */
+	/* bits 0 and 1 set: neither mark is 0, which handed-out objects hold */
+	kmm_uslab_key = (uintptr_t)kmm_os_random() | 3;
 	owner_cache = kmm_kmem_cache_create("uslab_owner", sizeof(struct kmm_uslab_owner), 64);
 	__atomic_store_n(&uslab_ready, 1, __ATOMIC_RELEASE);
 }
@@ -455,12 +456,15 @@ static KMM_HOT void *carve(struct kmm_page *s, size_t *count)
 	if (m > k->batch)
 		m = k->batch;
 	char *first = slab_base(s) + i * k->size, *obj = first;
+	/* the fresh mark on what comes from zero frames (not under poison=on,
+	 * which fills it) */
+	uintptr_t mark = s->us_clean && kmm_uslab_poison < 0 ? kmm_uslab_key ^ 1 : kmm_uslab_key;
 	for (size_t j = 1; j < m; j++, obj += k->size) {
 		((struct kmm_uslab_free_obj *)obj)->next = kmm_uslab_protect(obj, obj + k->size);
-		((struct kmm_uslab_free_obj *)obj)->key = kmm_uslab_key;
+		((struct kmm_uslab_free_obj *)obj)->key = mark;
 	}
 	((struct kmm_uslab_free_obj *)obj)->next = kmm_uslab_protect(obj, NULL);
-	((struct kmm_uslab_free_obj *)obj)->key = kmm_uslab_key;
+	((struct kmm_uslab_free_obj *)obj)->key = mark;
 	if (KMM_UNLIKELY(kmm_uslab_poison >= 0))
 		for (size_t j = 0; j < m; j++)
 			memset(first + j * k->size + sizeof(struct kmm_uslab_free_obj), kmm_uslab_poison,
@@ -471,13 +475,11 @@ static KMM_HOT void *carve(struct kmm_page *s, size_t *count)
 }
 
 /* Owner: a list of free objects of the active slab of class cls (which
- * may change), taken out of the slab; NULL if memory ran out.  *fresh:
- * the list was carved from clean frames. */
+ * may change), taken out of the slab; NULL if memory ran out. */
 static KMM_HOT void *refill(struct kmm_uslab_owner *o, struct kmm_uslab_tls *t, size_t cls, size_t *count,
-			    bool *fresh, bool *locked)
+			    bool *locked)
 {
 	struct kmm_page *s = t->cpu[cls].slab;
-	*fresh = false;
 	for (;;) {
 		if (s == NULL) {
 			s = next_slab(o, cls, locked);
@@ -500,8 +502,6 @@ static KMM_HOT void *refill(struct kmm_uslab_owner *o, struct kmm_uslab_tls *t, 
 			return list;
 		}
 		if (s->us_bump < kmm_uslab_classes[cls].objects) {
-			/* (poison=on fills what it carves) */
-			*fresh = s->us_clean && kmm_uslab_poison < 0;
 			return carve(s, count);
 		}
 		/* full: park it (THEORY 4), unless remote frees came in */
@@ -522,7 +522,6 @@ KMM_HOT void *kmm_uslab_alloc(size_t cls, bool fast, bool *fresh)
 {
 	struct kmm_uslab_tls *t = &kmm_uslab_tls;
 	struct kmm_uslab_owner *o = t->owner;
-	bool f = false;
 	if (KMM_UNLIKELY(o == NULL)) {
 		if (t->dead)
 			return NULL;
@@ -559,7 +558,7 @@ KMM_HOT void *kmm_uslab_alloc(size_t cls, bool fast, bool *fresh)
 		c->free = next;
 	} else {
 		size_t n;
-		obj = refill(o, t, cls, &n, &f, &locked);
+		obj = refill(o, t, cls, &n, &locked);
 		if (obj != NULL) {
 			void *next = kmm_uslab_next(obj);
 			if (KMM_UNLIKELY(!kmm_uslab_next_ok(obj, next)))
@@ -573,12 +572,12 @@ KMM_HOT void *kmm_uslab_alloc(size_t cls, bool fast, bool *fresh)
 		}
 	}
 	kmm_unlock_if(&o->lock, locked);
-	if (fresh != NULL)
-		*fresh = f;
 	if (obj == NULL) {
 		errno = ENOMEM;
 		return NULL;
 	}
+	if (fresh != NULL)
+		*fresh = ((struct kmm_uslab_free_obj *)obj)->key == (kmm_uslab_key ^ 1);
 	((struct kmm_uslab_free_obj *)obj)->key = 0;
 	t->allocs++;
 	return obj;
@@ -654,7 +653,7 @@ static KMM_HOT void remote_free(struct kmm_page *s, void *obj, const char *who)
 {
 	struct kmm_uslab_free_obj *f = obj;
 	uintptr_t old = __atomic_load_n(&s->us_rfree, __ATOMIC_RELAXED);
-	if (KMM_UNLIKELY(f->key == kmm_uslab_key)) {
+	if (KMM_UNLIKELY(kmm_uslab_marked(obj))) {
 		/* marked free: on the remote list (whose entries stay in the
 		 * slab while the owner takes them: the walk is safe), or on
 		 * one of the owner's, which only the owner may walk */
@@ -692,7 +691,7 @@ static KMM_HOT void local_free(struct kmm_uslab_owner *o, struct kmm_uslab_tls *
 	size_t cls = s->us_class;
 	bool tls = t->cpu[cls].slab == s && !t->slow_only;
 	o->free_slow++;
-	if (KMM_UNLIKELY(((struct kmm_uslab_free_obj *)obj)->key == kmm_uslab_key)) {
+	if (KMM_UNLIKELY(kmm_uslab_marked(obj))) {
 		/* marked free: look on every list it could be on (all of them
 		 * this thread's to walk); not there, the mark was user data */
 		if (tls && list_holds(s, t->cpu[cls].free, obj))
@@ -1032,7 +1031,7 @@ static KMM_COLD size_t check_walk(const struct kmm_page *s, const void *head, ui
 			break;
 		}
 		seen[idx / 64] |= (uint64_t)1 << (idx % 64);
-		if (((const struct kmm_uslab_free_obj *)o)->key != kmm_uslab_key)
+		if (!kmm_uslab_marked(o))
 			us_bad(verbose, errors, "%s slab %p: free object %p (%s list) lost its freed mark (a write after "
 			       "free?)", class_names[s->us_class], (void *)base, o, which);
 		n++;

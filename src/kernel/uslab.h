@@ -72,8 +72,10 @@ extern uintptr_t kmm_uslab_random;
  * are filled with this byte past their two list words, as freed objects
  * are (the heap fills those and checks what it hands out); -1: off */
 extern int kmm_uslab_poison;
-/* the "freed" mark in a free object's second word (a probable double free
- * when a freed object carries it: the slow path looks) */
+/* the "free" mark in a free object's second word (a probable double free
+ * when a freed object carries it: the slow path looks).  An object carved
+ * from frames that were zero carries kmm_uslab_key ^ 1 instead, the
+ * "fresh" mark: calloc need not clear it. */
 extern uintptr_t kmm_uslab_key;
 
 /* where a slab is, as its owner keeps it (us_where) */
@@ -159,6 +161,12 @@ KMM_INLINE bool kmm_uslab_next_ok(const void *obj, const void *next)
 
 KMM_NORETURN KMM_COLD void kmm_uslab_corrupt(const void *obj, const void *next);
 
+/* obj carries the free mark (either kind). */
+KMM_INLINE bool kmm_uslab_marked(const void *obj)
+{
+	return (((const struct kmm_uslab_free_obj *)obj)->key | 1) == kmm_uslab_key;
+}
+
 /* obj becomes the head of the list at *head, marked free. */
 KMM_INLINE void kmm_uslab_push(void **head, void *obj)
 {
@@ -189,6 +197,15 @@ KMM_INLINE void *kmm_uslab_pop(size_t cls)
 		kmm_uslab_tls.allocs++;
 	}
 	return obj;
+}
+
+/* The same for calloc: *fresh says the object was never handed out and
+ * its frames were zero (all of it reads as zero but its first word). */
+KMM_INLINE void *kmm_uslab_pop_fresh(size_t cls, bool *fresh)
+{
+	struct kmm_uslab_free_obj *obj = kmm_uslab_tls.cpu[cls].free;
+	*fresh = obj != NULL && obj->key == (kmm_uslab_key ^ 1);
+	return kmm_uslab_pop(cls);
 }
 
 /* The head descriptor of the user slab holding addr, if the section table
@@ -227,8 +244,7 @@ KMM_INLINE bool kmm_uslab_free_fast(struct kmm_page *page, void *obj)
 		return false;
 	size_t cls = page->us_class;
 	long idx = kmm_uslab_index(cls, (uintptr_t)obj & (KMM_USLAB_BYTES - 1));
-	if (KMM_UNLIKELY((unsigned long)idx >= page->us_bump ||
-			 ((struct kmm_uslab_free_obj *)obj)->key == kmm_uslab_key))
+	if (KMM_UNLIKELY((unsigned long)idx >= page->us_bump || kmm_uslab_marked(obj)))
 		return false;
 	struct kmm_uslab_cpu *c = &t->cpu[cls];
 	if (KMM_LIKELY(c->slab == page)) {

@@ -177,4 +177,13 @@ Test(options, front_and_profiles)
 	setenv("GLIBC_TUNABLES", "glibc.malloc.front=0", 1);
 	kmm_options_load();
 	cr_assert_eq(kmm_params.front, KMM_FRONT_SLAB_);
+	/* the heap's trim threshold with the slab front end: 4 MiB, unless
+	 * a threshold was set */
+	cr_assert_eq(kmm_params.trim_threshold, 128 * 1024);
+	cr_assert_eq(kmm_trim_threshold(), KMM_SLAB_FRONT_TRIM);
+	cr_assert_eq(kmm_mallopt(KMM_M_FRONT, KMM_FRONT_TCACHE), 1);
+	cr_assert_eq(kmm_trim_threshold(), 128 * 1024);
+	cr_assert_eq(kmm_mallopt(KMM_M_FRONT, KMM_FRONT_SLAB), 1);
+	cr_assert_eq(kmm_mallopt(M_TRIM_THRESHOLD, 65536), 1);
+	cr_assert_eq(kmm_trim_threshold(), 65536);
 }
