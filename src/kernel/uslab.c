@@ -295,7 +295,7 @@ static KMM_HOT size_t list_count(const struct kmm_page *s, const void *head, con
 
 static KMM_HOT struct kmm_page *slab_new(struct kmm_uslab_owner *o, size_t cls)
 {
-	struct kmm_page *s = kmm_alloc_pages(KMM_USLAB_ORDER, KMM_GFP_USER, KMM_OWNER_USLAB);
+	struct kmm_page *s = kmm_alloc_pages(KMM_USLAB_ORDER, KMM_GFP_USER | KMM_GFP_HOT, KMM_OWNER_USLAB);
 	if (s == NULL)
 		return NULL;
 	s->us_lfree = NULL;
@@ -381,7 +381,7 @@ static KMM_HOT void collect_to_lfree(struct kmm_uslab_owner *o, struct kmm_page 
 	*(uintptr_t *)last = kmm_uslab_protect(last, s->us_lfree);
 	s->us_lfree = list;
 	s->us_nfree = (uint16_t)(s->us_nfree + n);
-	o->collected += n;
+	o->collected++;
 }
 
 /* The slabs that got their first remote free while full (THEORY 4): from
@@ -475,10 +475,17 @@ static KMM_HOT void *carve(struct kmm_page *s, size_t *count)
 }
 
 /* Owner: a list of free objects of the active slab of class cls (which
- * may change), taken out of the slab; NULL if memory ran out. */
+ * may change), taken out of the slab; NULL if memory ran out.  *count is
+ * its length, if count is not NULL: a remote list taken for the TLS list
+ * is not walked here (its words are checked as the objects are popped, and
+ * walking a list another thread just wrote is a cache miss per object:
+ * sh8bench spent a quarter of its time so). */
 static KMM_HOT void *refill(struct kmm_uslab_owner *o, struct kmm_uslab_tls *t, size_t cls, size_t *count,
 			    bool *locked)
 {
+	size_t dummy;
+	if (count == NULL)
+		count = &dummy;
 	struct kmm_page *s = t->cpu[cls].slab;
 	for (;;) {
 		if (s == NULL) {
@@ -497,8 +504,9 @@ static KMM_HOT void *refill(struct kmm_uslab_owner *o, struct kmm_uslab_tls *t, 
 		}
 		if ((__atomic_load_n(&s->us_rfree, __ATOMIC_RELAXED) & ~RFREE_FULL) != 0) {
 			void *list = (void *)__atomic_exchange_n(&s->us_rfree, 0, __ATOMIC_ACQUIRE);
-			*count = list_count(s, list, "remote");
-			o->collected += *count;
+			if (count != &dummy)
+				*count = list_count(s, list, "remote");
+			o->collected++;
 			return list;
 		}
 		if (s->us_bump < kmm_uslab_classes[cls].objects) {
@@ -557,8 +565,8 @@ KMM_HOT void *kmm_uslab_alloc(size_t cls, bool fast, bool *fresh)
 			kmm_uslab_corrupt(obj, next);
 		c->free = next;
 	} else {
-		size_t n;
-		obj = refill(o, t, cls, &n, &locked);
+		size_t n = 0;
+		obj = refill(o, t, cls, fast ? NULL : &n, &locked);
 		if (obj != NULL) {
 			void *next = kmm_uslab_next(obj);
 			if (KMM_UNLIKELY(!kmm_uslab_next_ok(obj, next)))

@@ -125,7 +125,7 @@ struct kmm_uslab_owner {
 	struct kmm_uslab_tls *tls;                  /* its thread's (owners_lock; NULL if idle) */
 	/* statistics (owner's writes; reports read them racily) */
 	uint64_t allocs;                            /* of threads that left the record */
-	uint64_t alloc_slow, free_slow, remote_frees, collected;
+	uint64_t alloc_slow, free_slow, remote_frees, collected;   /* collected: remote lists taken */
 	uint64_t slabs_made, slabs_freed, parked, returned_n;
 };
 
