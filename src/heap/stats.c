@@ -503,7 +503,8 @@ KMM_COLD void kmm_heap_report_summary(struct kmm_buf *b)
 		       kmm_params.front == KMM_FRONT_SLAB_ ? "slab" : "tcache", KMM_USLAB_MAX);
 	kmm_buf_printf(b, "  slabs              %'zu (", us.slabs);
 	kmm_buf_size(b, us.bytes);
-	kmm_buf_printf(b, ") in %zu class%s, touched ", us.classes, us.classes == 1 ? "" : "es");
+	kmm_buf_printf(b, ", peak %'zu) in %zu class%s, touched ", us.slabs_peak, us.classes,
+		       us.classes == 1 ? "" : "es");
 	kmm_buf_size(b, us.resident);
 	kmm_buf_puts(b, ", objects in use ");
 	kmm_buf_size(b, us.inuse_bytes);

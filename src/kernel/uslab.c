@@ -976,6 +976,7 @@ KMM_COLD void kmm_uslab_stats(struct kmm_uslab_stats *st)
 		st->parked += o->parked;
 		st->returned += o->returned_n;
 	}
+	st->slabs_peak = __atomic_load_n(&slabs_peak, __ATOMIC_RELAXED);
 	/* the dead threads' frees, counted nowhere else */
 	st->remote_frees += __atomic_load_n(&remote_frees_unowned, __ATOMIC_RELAXED);
 	bool zl = kmm_lock_fork_aware(&kmm_zone.lock);

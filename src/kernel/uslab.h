@@ -306,6 +306,7 @@ size_t kmm_uslab_trim(void);
 /* Statistics, for mallinfo and the reports. */
 struct kmm_uslab_stats {
 	size_t slabs;          /* slabs in use (any state) */
+	size_t slabs_peak;     /* their peak (decaying slowly: the buddy's slab target) */
 	size_t bytes;          /* their memory */
 	size_t objects;        /* object slots in them */
 	size_t inuse_objects;  /* not free as far as the slabs know (see slabinfo) */
