@@ -63,7 +63,8 @@
  *    a record (struct kmm_uslab_owner, from a kmem_cache): an idle one if
  *    any, else a new one.  Records are never freed.  At exit the thread
  *    puts its TLS lists back on their slabs, its active slabs on its
- *    partial lists, and its record on the idle list, slabs and all: the
+ *    partial lists, collects their remote frees, gives its empty slabs
+ *    back, and puts its record on the idle list, slabs and all: the
  *    next thread to start takes the record over (as glibc gives a dead
  *    thread's arena to the next new thread).  Meanwhile other threads'
  *    frees into its slabs are remote frees as before, and a thread that
@@ -98,7 +99,8 @@
  *    it is there; a remote free that cannot look further aborts too
  *    ("probable"); an owner that does not find it goes on (the mark was
  *    the program's data).  A slab's own list may not hold more objects
- *    than were handed out.  kmm_check() walks every list of the caller and
+ *    than were handed out.  (Objects carved from frames that were zero
+ *    carry the mark with bit 0 flipped: calloc need not clear them.)  kmm_check() walks every list of the caller and
  *    the idle records (no object twice, each marked, counts right).
  *
  * Lock order (util/lock.h): owners_lock, a record's lock, then the slab
