@@ -1,7 +1,12 @@
 /*
  * fastpath.h — malloc and free as they run most of the time: a pop from or
- * a push to this thread's tcache.  No lock, no atomic operation, no call;
- * everything else is in the out-of-line slow paths (malloc.c).
+ * a push to a list of this thread's: with front=slab (the default) the
+ * slab front end's list of the request's class (kernel/uslab.h), with
+ * front=tcache the tcache bin.  No lock, no atomic operation, no call;
+ * everything else is in the out-of-line slow paths (malloc.c).  free()
+ * asks the slab front end first whatever front= says (blocks are told
+ * apart by address): the section table lookup costs a heap chunk one load
+ * and a compare.  What follows describes the tcache's part.
  *
  * The tcache pointer of a thread that has not allocated yet points at a
  * static tcache whose bins are all empty and all "full" (tcache.h), so
