@@ -51,12 +51,16 @@ int    kmm_malloc_info(int options, FILE *fp);
 #define KMM_M_THRESHOLD_RULE        (-103)
 #define KMM_THRESHOLD_RULE_CACHE    0   /* no: kmm caches freed big blocks (default) */
 #define KMM_THRESHOLD_RULE_GLIBC    1   /* glibc's dynamic threshold, at free() */
+/* What serves small requests (docs/options.md, front=): */
+#define KMM_M_FRONT                 (-109)
+#define KMM_FRONT_TCACHE            0   /* the tcache and the arena's bins, as glibc */
+#define KMM_FRONT_SLAB              1   /* per-thread slabs (profile=kmm) */
 
 /* Which mechanism served allocations, as counted in struct kmm_stats. */
 enum kmm_served_by {
 	KMM_SERVED_TCACHE, KMM_SERVED_FASTBIN, KMM_SERVED_SMALLBIN, KMM_SERVED_UNSORTED,
 	KMM_SERVED_REMAINDER, KMM_SERVED_LARGEBIN, KMM_SERVED_BINMAP, KMM_SERVED_TOP,
-	KMM_SERVED_SYSMALLOC, KMM_SERVED_MMAP, KMM_SERVED_NR
+	KMM_SERVED_SYSMALLOC, KMM_SERVED_MMAP, KMM_SERVED_SLAB, KMM_SERVED_NR
 };
 
 /* A snapshot of what kmm did so far in this process. */
@@ -84,6 +88,13 @@ struct kmm_stats {
 	 * thread's arena pushed on its remote list */
 	size_t   arenas;
 	uint64_t remote_frees;
+	/* the slab front end (front=slab, the default): objects it handed
+	 * out (also served[KMM_SERVED_SLAB]), frees of objects of other
+	 * threads' slabs (pushed on the slab's remote list), its slabs now,
+	 * their bytes, the bytes of their objects not free (objects waiting
+	 * on a thread's list or a remote list count as not free) */
+	uint64_t slab_allocs, slab_remote_frees;
+	size_t   slabs, slab_bytes, slab_in_use;
 };
 
 /* Fill *st; returns 0. */

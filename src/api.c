@@ -17,6 +17,7 @@
 #include "heap/arenas.h"
 #include "heap/big.h"
 #include "kernel/kernel.h"
+#include "kernel/uslab.h"
 
 #define API KMM_EXPORT
 #define RET __builtin_return_address(0)
@@ -97,8 +98,17 @@ API KMM_COLD int kmm_stats_get(struct kmm_stats *st)
 	st->heap_headers = kmm_heap_headers_total();
 	st->arenas = __atomic_load_n(&kmm_narenas, __ATOMIC_RELAXED);
 	st->remote_frees = tc.remote_frees;
-	_Static_assert((int)KMM_SERVED_NR == (int)KMM_PATH_NR, "served-by lists differ");
-	for (int i = 0; i < KMM_SERVED_NR; i++)
+	_Static_assert((int)KMM_SERVED_NR == (int)KMM_PATH_NR + 1 && (int)KMM_SERVED_SLAB == (int)KMM_PATH_NR,
+		       "served-by lists differ");
+	for (int i = 0; i < KMM_PATH_NR; i++)
 		st->served[i] = i == KMM_SERVED_TCACHE ? tc.tc_alloc_hits : as.served[i];
+	struct kmm_uslab_stats us;
+	kmm_uslab_stats(&us);
+	st->served[KMM_SERVED_SLAB] = us.allocs;
+	st->slab_allocs = us.allocs;
+	st->slab_remote_frees = us.remote_frees;
+	st->slabs = us.slabs;
+	st->slab_bytes = us.bytes;
+	st->slab_in_use = us.inuse_bytes;
 	return 0;
 }

@@ -49,6 +49,7 @@
 #include "heap/vg.h"
 #include "kernel/kernel.h"
 #include "kernel/slab.h"
+#include "kernel/uslab.h"
 #include "util/format.h"
 #include "util/lock.h"
 
@@ -116,6 +117,7 @@ KMM_HOT KMM_NOINLINE void kmm_init_slow(void)
 			kmm_start_ns = kmm_os_now_ns();
 		kmm_arena_init(&kmm_main_arena, 0);
 		kmm_tcache_key_init();
+		kmm_uslab_init();
 #if KMM_VALGRIND
 		if (kmm_vg_start())   /* under valgrind: tell memcheck about blocks */
 			kmm_memcheck_start();

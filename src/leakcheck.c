@@ -170,10 +170,14 @@ static void place(struct entry *tab, size_t cap, const struct entry *e)
 	tab[i] = *e;
 }
 
-/* Double the shard's array (or make its first); lock held. */
+/* Double the shard's array (or make its first); lock held (shard_lock:
+ * unless the process has a single thread). */
 static bool shard_grow(struct shard *s)
 {
-	kmm_lock_assert_held(&s->lock);
+#if HAVE_SYS_SINGLE_THREADED_H
+	if (!__libc_single_threaded)
+#endif
+		kmm_lock_assert_held(&s->lock);
 	size_t ncap = s->cap != 0 ? s->cap * 2 : MIN_CAP;
 	struct entry *ntab = area_alloc(ncap * sizeof *ntab);
 	if (ntab == NULL)

@@ -47,6 +47,7 @@
 #include "heap/heap.h"
 #include "heap/thread.h"
 #include "heap/vg.h"
+#include "kernel/uslab.h"
 
 /* Inside an observed call (point 2 above). */
 static __thread uint8_t nest __attribute__((tls_model("initial-exec")));
@@ -72,8 +73,8 @@ static void init_on_alloc(void *mem)
 {
 	if (kmm_big_owns(mem))
 		kmm_big_zero(mem, kmm_big_usable(mem, "malloc()"));
-	else
-		memset(mem, 0, chunk_usable(mem2chunk(mem)));
+	else   /* a heap chunk or a slab object */
+		memset(mem, 0, kmm_heap_block_usable(mem, "malloc()"));
 }
 
 /* What an observed allocation asks the heap for: under memcheck, room
@@ -123,11 +124,11 @@ static void free_block(void *mem)
 }
 
 /* The size the trace records for a freed block: a heap chunk's (header
- * included), a big block's usable bytes. */
+ * included), a big block's usable bytes, a slab object's (its class). */
 static size_t freed_size(const void *mem)
 {
 	size_t usable = kmm_heap_block_usable(mem, "free()");
-	return kmm_big_owns(mem) ? usable : usable + KMM_SIZE_SZ;
+	return kmm_big_owns(mem) || kmm_uslab_head(mem) != NULL ? usable : usable + KMM_SIZE_SZ;
 }
 
 #if KMM_VALGRIND

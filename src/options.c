@@ -40,6 +40,7 @@ static const struct option_name option_names[] = {
 	{ "init_on_free",          KMM_P_INIT_ON_FREE, NULL },
 	{ "memcheck",              KMM_P_MEMCHECK, NULL },
 	{ "guard",                 KMM_P_GUARD, NULL },
+	{ "front",                 KMM_P_FRONT, NULL },
 	{ "vmalloc_lazy_max",      KMM_KP_VMALLOC_LAZY_MAX, kmm_kernel_param_set },
 	{ "vmalloc_space",         KMM_KP_VMALLOC_SPACE,    kmm_kernel_param_set },
 	{ "populate",              KMM_KP_POPULATE,         kmm_kernel_param_set },
@@ -69,12 +70,14 @@ static const struct {
 		{ KMM_P_THRESHOLD_RULE, KMM_THRESHOLD_CACHE, NULL },
 		{ KMM_P_TRIM_RULE, KMM_TRIM_DECAY, NULL },
 		{ KMM_KP_VMALLOC_FRAMES, 0, kmm_kernel_param_set },
-	}, 3 },
+		{ KMM_P_FRONT, KMM_FRONT_SLAB_, NULL },
+	}, 4 },
 	[KMM_PROFILE_GLIBC] = { "glibc", (const struct profile_setting[]){
 		{ KMM_P_THRESHOLD_RULE, KMM_THRESHOLD_GLIBC, NULL },
 		{ KMM_P_TRIM_RULE, KMM_TRIM_GLIBC, NULL },
 		{ KMM_KP_VMALLOC_FRAMES, 1, kmm_kernel_param_set },
-	}, 3 },
+		{ KMM_P_FRONT, KMM_FRONT_TCACHE_, NULL },
+	}, 4 },
 };
 
 static const struct option_name legacy_names[] = {
@@ -190,6 +193,8 @@ static bool parse_value(const struct option_name *o, const char *s, size_t len, 
 		{ "memcheck",       "off",   KMM_MEMCHECK_OFF },
 		{ "slab_debug",     "on",    1 },
 		{ "slab_debug",     "off",   0 },
+		{ "front",          "slab",   KMM_FRONT_SLAB_ },
+		{ "front",          "tcache", KMM_FRONT_TCACHE_ },
 	};
 	for (size_t i = 0; i < KMM_ARRAY_SIZE(words); i++)
 		if (strcmp(words[i].option, o->name) == 0 && strlen(words[i].word) == len &&
@@ -304,7 +309,7 @@ static void parse_tunables(const char *text)
 							     p + pl, (size_t)(eq - p - pl));
 			long long v;
 			if (o != NULL && o->set == NULL && o->param != KMM_P_THRESHOLD_RULE &&
-			    o->param != KMM_P_TRIM_RULE &&
+			    o->param != KMM_P_TRIM_RULE && o->param != KMM_P_FRONT &&
 			    kmm_parse_number(eq + 1, (size_t)(end - eq - 1), false, &v))
 				kmm_params_set(o->param, v);
 		}

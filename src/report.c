@@ -19,6 +19,7 @@
 #include "kernel/page_alloc.h"
 #include "kernel/region.h"
 #include "kernel/slab.h"
+#include "kernel/uslab.h"
 #include "kernel/vmalloc.h"
 #include "util/format.h"
 
@@ -33,6 +34,7 @@ static KMM_COLD void emit_params(struct kmm_buf *b)
 	const struct kmm_params *p = &kmm_params;
 	kmm_buf_puts(b, "parameters\n");
 	kmm_buf_printf(b, "  profile               %s\n", kmm_profile_name(kmm_options.profile));
+	kmm_buf_printf(b, "  front                 %s\n", p->front == KMM_FRONT_SLAB_ ? "slab" : "tcache");
 	kmm_buf_printf(b, "  mmap_threshold        %zu (%s)\n", p->mmap_threshold,
 		       p->no_dyn_threshold ? "fixed" : "automatic");
 	kmm_buf_printf(b, "  threshold_rule        %s\n",
@@ -68,12 +70,14 @@ static void kb(struct kmm_buf *b, const char *key, unsigned long long bytes)
  * side together. */
 static KMM_COLD void emit_meminfo(struct kmm_buf *b)
 {
-	struct mallinfo2 mi = kmm_heap_mallinfo2();
+	struct mallinfo2 mi = kmm_heap_mallinfo2_arenas();
+	struct kmm_uslab_stats us;
 	struct kmm_vmalloc_stats vs;
 	struct kmm_region_totals rt;
 	unsigned long minflt, majflt;
 	struct kmm_zone *z = &kmm_zone;
 	kmm_vmalloc_stats(&vs);
+	kmm_uslab_stats(&us);
 	kmm_region_totals(&rt);
 	kmm_os_faults(&minflt, &majflt);
 
@@ -82,6 +86,10 @@ static KMM_COLD void emit_meminfo(struct kmm_buf *b)
 	kb(b, "HeapInUse:", mi.uordblks);
 	kb(b, "HeapFree:", mi.fordblks);
 	kb(b, "HeapTop:", mi.keepcost);
+	kb(b, "SlabFront:", us.bytes);
+	kb(b, "SlabFrontInUse:", us.inuse_bytes);
+	kb(b, "SlabFrontFree:", us.bytes - us.inuse_bytes);
+	kb(b, "SlabFrontTouched:", us.resident);
 	kb(b, "BigBlocks:", mi.hblkhd);
 	kmm_buf_printf(b, "%-18s%10zu\n", "BigBlockCount:", mi.hblks);
 	kb(b, "VmallocTotal:", vs.space_bytes);
@@ -111,13 +119,20 @@ static KMM_COLD void emit_meminfo(struct kmm_buf *b)
 	kmm_buf_printf(b, "%-18s%10lu\n%-18s%10lu\n", "MinorFaults:", minflt, "MajorFaults:", majflt);
 }
 
+/* /proc/slabinfo: kmm's own caches, then the slab front end's classes */
+static KMM_COLD void emit_slabinfo(struct kmm_buf *b)
+{
+	kmm_slab_report_slabinfo(b);
+	kmm_uslab_report_slabinfo(b);
+}
+
 static const struct section sections[] = {
 	{ "summary",      NULL, kmm_heap_report_summary },
 	{ "meminfo",      NULL, emit_meminfo },
 	{ "buddyinfo",    "buddyinfo (free blocks of 4 KiB << order, orders 0..10)\n", kmm_buddy_report_buddyinfo },
 	{ "pagetypeinfo", "pagetypeinfo\n", kmm_buddy_report_pagetypeinfo },
 	{ "zoneinfo",     "zoneinfo\n", kmm_buddy_report_zoneinfo },
-	{ "slabinfo",     NULL, kmm_slab_report_slabinfo },
+	{ "slabinfo",     NULL, emit_slabinfo },
 	{ "vmallocinfo",  "vmallocinfo\n", kmm_vmalloc_report_vmallocinfo },
 	{ "maps",         "maps\n", kmm_region_report_maps },
 	{ "malloc_info",  NULL, kmm_heap_report_xml },

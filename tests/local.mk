@@ -36,7 +36,8 @@ unit_tests = $(unit_tests_kernel) \
 	tests/unit/test_lock \
 	tests/unit/test_model \
 	tests/unit/test_options \
-	tests/unit/test_threads
+	tests/unit/test_threads \
+	tests/unit/test_uslab
 check_PROGRAMS += $(unit_tests)
 TESTS += $(unit_tests)
 endif
@@ -74,6 +75,10 @@ tests_unit_test_model_LDADD = $(UNIT_LDADD)
 tests_unit_test_options_SOURCES = tests/unit/test_options.c tests/unit/testutil.h
 tests_unit_test_options_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_options_LDADD = $(UNIT_LDADD)
+
+tests_unit_test_uslab_SOURCES = tests/unit/test_uslab.c tests/unit/testutil.h
+tests_unit_test_uslab_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_uslab_LDADD = $(UNIT_LDADD)
 
 tests_unit_test_threads_SOURCES = tests/unit/test_threads.c
 tests_unit_test_threads_CFLAGS = $(UNIT_CFLAGS)

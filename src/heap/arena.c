@@ -617,7 +617,7 @@ KMM_HOT void kmm_int_free(struct kmm_arena *a, mchunk p)
 	if (size >= KMM_FASTBIN_CONSOLIDATION_THRESHOLD) {
 		if (a->have_fastchunks)
 			kmm_malloc_consolidate(a);
-		if (top_size(a) < kmm_params.trim_threshold) {
+		if (top_size(a) < kmm_trim_threshold()) {
 			if (a != &kmm_main_arena)   /* empty heaps below the top still go */
 				kmm_arena_heap_trim(a, kmm_params.top_pad, false);
 		} else if (a != &kmm_main_arena) {
@@ -764,14 +764,22 @@ int kmm_arena_trim(struct kmm_arena *a, size_t pad)
 
 void kmm_poison_fill(void *mem)
 {
-	size_t usable = chunk_usable(mem2chunk(mem));
+	kmm_poison_fill_n(mem, chunk_usable(mem2chunk(mem)));
+}
+
+void kmm_poison_fill_n(void *mem, size_t usable)
+{
 	if (usable > POISON_FROM)
 		memset((char *)mem + POISON_FROM, KMM_POISON_FREE, usable - POISON_FROM);
 }
 
 void kmm_poison_check(const void *mem, const char *who)
 {
-	size_t usable = chunk_usable(mem2chunk(mem));
+	kmm_poison_check_n(mem, chunk_usable(mem2chunk(mem)), who);
+}
+
+void kmm_poison_check_n(const void *mem, size_t usable, const char *who)
+{
 	const unsigned char *b = mem;
 	const uint64_t pattern = 0x0101010101010101ull * KMM_POISON_FREE;
 	size_t i = POISON_FROM;

@@ -274,7 +274,7 @@ KMM_HOT int kmm_arena_heap_trim(struct kmm_arena *a, size_t pad, bool force)
 	}
 
 	size_t tsize = chunksize(a->top);
-	if (!force && tsize < kmm_params.trim_threshold)
+	if (!force && tsize < kmm_trim_threshold())
 		return released;
 	if (tsize <= KMM_MINSIZE + 1)
 		return released;

@@ -1,7 +1,12 @@
 /*
  * fastpath.h — malloc and free as they run most of the time: a pop from or
- * a push to this thread's tcache.  No lock, no atomic operation, no call;
- * everything else is in the out-of-line slow paths (malloc.c).
+ * a push to a list of this thread's: with front=slab (the default) the
+ * slab front end's list of the request's class (kernel/uslab.h), with
+ * front=tcache the tcache bin.  No lock, no atomic operation, no call;
+ * everything else is in the out-of-line slow paths (malloc.c).  free()
+ * asks the slab front end first whatever front= says (blocks are told
+ * apart by address): the section table lookup costs a heap chunk one load
+ * and a compare.  What follows describes the tcache's part.
  *
  * The tcache pointer of a thread that has not allocated yet points at a
  * static tcache whose bins are all empty and all "full" (tcache.h), so
@@ -37,10 +42,17 @@
 #include "heap.h"
 #include "tcache.h"
 #include "thread.h"
+#include "../kernel/uslab.h"
 
 KMM_INLINE void *kmm_malloc_fast(size_t n, const void *caller)
 {
-	if (KMM_LIKELY(n <= KMM_TCACHE_MAX_BYTES)) {
+	if (KMM_LIKELY(kmm_params.front == KMM_FRONT_SLAB_)) {
+		if (KMM_LIKELY(n <= KMM_USLAB_MAX)) {
+			void *obj = kmm_uslab_pop(kmm_uslab_class(n));
+			if (KMM_LIKELY(obj != NULL))
+				return obj;
+		}
+	} else if (KMM_LIKELY(n <= KMM_TCACHE_MAX_BYTES)) {
 		struct kmm_thread *t = &kmm_self;
 		size_t idx = kmm_req2tidx(n);
 		struct kmm_tcache *tc = t->tc;
@@ -58,6 +70,12 @@ KMM_INLINE void kmm_free_fast(void *mem)
 {
 	if (KMM_UNLIKELY(mem == NULL))
 		return;
+	struct kmm_page *slab = kmm_uslab_head_fast((uintptr_t)mem);
+	if (slab != NULL) {
+		if (KMM_LIKELY(kmm_uslab_free_fast(slab, mem)))
+			return;
+		goto slow;
+	}
 	struct kmm_thread *t = &kmm_self;
 	mchunk p = mem2chunk(mem);
 	uintptr_t in_page = (uintptr_t)mem & (KMM_BIG_ALIGN - 1);

@@ -43,6 +43,8 @@ struct kmm_arena_stats;
 void kmm_heap_arena_stats_total(struct kmm_arena_stats *sum, size_t *max_system_mem);
 /* Bytes of the headers of the further arenas' heaps. */
 size_t kmm_heap_headers_total(void);
+/* mallinfo2 of the arenas alone (mallinfo2 adds the slab front end's). */
+struct mallinfo2 kmm_heap_mallinfo2_arenas(void);
 struct mallinfo  kmm_heap_mallinfo(void);
 void   kmm_heap_malloc_stats(void);
 int    kmm_heap_malloc_info(int options, FILE *fp);

@@ -36,6 +36,7 @@
 #include "thread.h"
 #include "../init.h"
 #include "../kernel/kernel.h"
+#include "../kernel/uslab.h"
 #include "../trace.h"
 #include "../os.h"
 #include "../util/format.h"
@@ -175,6 +176,37 @@ static inline uint8_t trace_path_of(enum kmm_path path)
 	return path <= KMM_PATH_TOP ? (uint8_t)(path + 1) : path == KMM_PATH_SYSMALLOC ? KMM_TP_BRK : KMM_TP_NONE;
 }
 
+/* ---- the slab front end (kernel/uslab.h) --------------------------------------
+ *
+ * front=slab sends requests up to KMM_USLAB_MAX there; the heap keeps the
+ * rest, and serves small requests too when the front end cannot (a thread
+ * past its exit, no memory for a slab).  Frees, realloc and
+ * malloc_usable_size tell a slab object by its address, whatever front=
+ * says now. */
+
+KMM_INLINE bool slab_front(size_t n)
+{
+	/* (guard=SIZE: blocks of SIZE or more are guarded big blocks; an
+	 * observed process, so no fast path meets them either) */
+	return kmm_params.front == KMM_FRONT_SLAB_ && n <= KMM_USLAB_MAX && n < kmm_params.guard_min;
+}
+
+/* An object of class cls for thread t, or NULL (then the heap serves the
+ * request).  t's tcache is set up (the thread registered: its exit hook
+ * gives its slabs back).  *fresh as kmm_uslab_alloc says. */
+static KMM_HOT KMM_NOINLINE void *slab_alloc(struct kmm_thread *t, size_t cls, bool *fresh)
+{
+	void *obj = kmm_uslab_alloc(cls, !kmm_heap_observed(), fresh);
+	if (KMM_LIKELY(obj != NULL)) {
+		t->last_path = KMM_TP_SLAB;
+		/* poison=on: every free object was filled (freed ones by
+		 * free_slow, carved ones by uslab.c) */
+		if (KMM_UNLIKELY(kmm_params.poison))
+			kmm_poison_check_n(obj, kmm_uslab_classes[cls].size, "malloc()");
+	}
+	return obj;
+}
+
 KMM_INLINE void *malloc_slow(size_t n, const void *caller)
 {
 	if (KMM_UNLIKELY(n > KMM_MAX_REQUEST)) {
@@ -189,6 +221,11 @@ KMM_INLINE void *malloc_slow(size_t n, const void *caller)
 
 	t->caller = caller;
 	t->c.mallocs_slow++;
+	if (slab_front(n) && tc != NULL) {
+		void *obj = slab_alloc(t, kmm_uslab_class(n), NULL);
+		if (KMM_LIKELY(obj != NULL))
+			return obj;
+	}
 	if (tc != NULL && tidx < kmm_params.tcache_bins) {
 		/* a new tcache may have been created just now, empty */
 		if (tc->heads[tidx] != NULL) {
@@ -276,6 +313,20 @@ KMM_INLINE void free_slow(void *mem)
 		kmm_big_free(mem);
 		return;
 	}
+	struct kmm_page *slab = kmm_uslab_head(mem);
+	if (slab != NULL) {
+		/* init_on_free, poison: past the two list words, which the
+		 * free itself writes */
+		if (KMM_UNLIKELY(kmm_params.init_on_free | kmm_params.poison)) {
+			size_t usable = kmm_uslab_usable(slab, mem, "free()");
+			if (kmm_params.poison)
+				kmm_poison_fill_n(mem, usable);
+			else
+				memset((char *)mem + 16, 0, usable - 16);
+		}
+		t->last_path = kmm_uslab_free(slab, mem, "free()") ? KMM_TP_SLAB : KMM_TP_REMOTE;
+		return;
+	}
 	mchunk p = mem2chunk(mem);
 	struct kmm_arena *a;
 	size_t size = heap_chunk_size(mem, "free()", &a);
@@ -319,6 +370,9 @@ KMM_COLD size_t kmm_heap_block_usable(const void *mem, const char *who)
 {
 	if (kmm_big_owns(mem))
 		return kmm_big_usable(mem, who);
+	struct kmm_page *slab = kmm_uslab_head(mem);
+	if (slab != NULL)
+		return kmm_uslab_usable(slab, mem, who);
 	struct kmm_arena *a;
 	return heap_chunk_size(mem, who, &a) - KMM_SIZE_SZ;
 }
@@ -369,6 +423,25 @@ static void *calloc_impl(size_t n, size_t size, const void *caller)
 
 	t->caller = caller;
 	t->c.mallocs_slow++;
+	if (slab_front(bytes) && tc != NULL) {
+		size_t cls = kmm_uslab_class(bytes);
+		bool fresh;
+		void *obj = kmm_uslab_pop_fresh(cls, &fresh);
+		if (obj != NULL)
+			t->last_path = KMM_TP_SLAB;
+		else
+			obj = slab_alloc(t, cls, &fresh);
+		if (KMM_LIKELY(obj != NULL)) {
+			/* fresh: never handed out, its frames were zero; only
+			 * the list words were written (the second one is
+			 * cleared already) */
+			if (fresh && KMM_LIKELY(kmm_params.perturb_byte == 0)) {
+				*(uintptr_t *)obj = 0;
+				return obj;
+			}
+			return memset(obj, 0, kmm_uslab_classes[cls].size);
+		}
+	}
 	if (tc != NULL && tidx < kmm_params.tcache_bins) {
 		if (tc->heads[tidx] != NULL) {
 			void *mem = kmm_tcache_get(tc, tidx);
@@ -463,6 +536,25 @@ static KMM_NOINLINE void *realloc_heap_to_big(struct kmm_arena *a, mchunk oldp, 
 	return chunk2mem(newp);
 }
 
+/* realloc of a slab object: in place while the new size fits its class
+ * (and, shrinking, still fills more than half of an object over 128
+ * bytes: a block cut down to a fraction moves to a smaller class), else a
+ * new block, a copy and a free. */
+static KMM_NOINLINE void *realloc_slab(struct kmm_page *slab, void *mem, size_t n, const void *caller)
+{
+	size_t old = kmm_uslab_usable(slab, mem, "realloc()");
+	if (n <= old && (old <= 128 || n > old / 2)) {
+		kmm_self.last_path = KMM_TP_IN_PLACE;
+		return mem;
+	}
+	void *nmem = kmm_malloc_fast(n, caller);
+	if (nmem == NULL)
+		return NULL;
+	memcpy(nmem, mem, old < n ? old : n);
+	kmm_free_fast(mem);
+	return nmem;
+}
+
 static void *realloc_impl(void *mem, size_t n, const void *caller)
 {
 	if (mem == NULL)
@@ -481,6 +573,9 @@ static void *realloc_impl(void *mem, size_t n, const void *caller)
 
 	if (kmm_big_owns(mem))
 		return realloc_big(mem, n, caller);
+	struct kmm_page *slab = kmm_uslab_head(mem);
+	if (slab != NULL)
+		return realloc_slab(slab, mem, n, caller);
 
 	mchunk oldp = mem2chunk(mem);
 	struct kmm_arena *a;
@@ -520,8 +615,42 @@ void *kmm_heap_reallocarray(void *mem, size_t n, size_t size, const void *caller
 /* memalign with glibc's rules: alignments up to 16 are plain mallocs, a
  * non-power-of-two alignment is rounded up to the next power of two, an
  * alignment above SIZE_MAX/2 + 1 is EINVAL. */
+/* memalign from the slab front end: the smallest class that holds n and
+ * whose size is a multiple of the alignment (its objects are aligned to
+ * it: slabs are aligned to 64 KiB), or NULL if there is none or it
+ * cannot serve (then the heap does). */
+static KMM_NOINLINE void *slab_memalign(size_t alignment, size_t n, const void *caller)
+{
+	kmm_ensure_init();
+	if (alignment == 0)
+		alignment = 1;
+	if (n < alignment)
+		n = alignment;
+	size_t cls = kmm_uslab_class(n);
+	while (cls < KMM_USLAB_CLASSES && kmm_uslab_classes[cls].size % alignment != 0)
+		cls++;
+	if (cls == KMM_USLAB_CLASSES)
+		return NULL;
+	struct kmm_thread *t = &kmm_self;
+	t->caller = caller;
+	t->c.mallocs_slow++;
+	if (kmm_thread_tcache(t) == NULL)
+		return NULL;
+	void *obj = kmm_uslab_pop(cls);
+	if (obj != NULL) {
+		t->last_path = KMM_TP_SLAB;
+		return obj;
+	}
+	return slab_alloc(t, cls, NULL);
+}
+
 static void *memalign_impl(size_t alignment, size_t n, const void *caller)
 {
+	if (slab_front(n) && alignment <= KMM_USLAB_MAX && (alignment & (alignment - 1)) == 0) {
+		void *obj = slab_memalign(alignment, n, caller);
+		if (obj != NULL)
+			return obj;
+	}
 	if (alignment <= KMM_ALIGNMENT)
 		return kmm_malloc_fast(n, caller);
 	if (KMM_UNLIKELY(alignment > SIZE_MAX / 2 + 1)) {
@@ -614,6 +743,9 @@ static size_t usable_size(const void *mem)
 		return 0;
 	if (kmm_big_owns(mem))
 		return kmm_big_usable(mem, "malloc_usable_size()");
+	struct kmm_page *slab = kmm_uslab_head(mem);
+	if (slab != NULL)
+		return kmm_uslab_usable(slab, mem, "malloc_usable_size()");
 	mchunk p = mem2chunk(mem);
 	struct kmm_arena *a;
 	size_t size = heap_chunk_size(mem, "malloc_usable_size()", &a);

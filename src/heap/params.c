@@ -7,6 +7,7 @@
 #include "arena.h"
 #include "chunk.h"
 #include "tcache.h"
+#include "../kernel/uslab.h"
 
 struct kmm_params kmm_params = {
 	.top_pad               = KMM_DEFAULT_TOP_PAD,
@@ -26,6 +27,7 @@ struct kmm_params kmm_params = {
 	.check_action          = 3,
 	.threshold_rule        = KMM_THRESHOLD_CACHE,
 	.trim_rule             = KMM_TRIM_DECAY,
+	.front                 = KMM_FRONT_SLAB_,
 };
 
 static size_t max_fast_for(long long v)
@@ -123,7 +125,13 @@ KMM_COLD int kmm_params_set(int param, long long value)
 		*(param == KMM_P_POISON ? &p->poison : param == KMM_P_INIT_ON_ALLOC ? &p->init_on_alloc
 										 : &p->init_on_free) = (int)value;
 		p->checked = p->poison | p->init_on_alloc | p->init_on_free;
+		kmm_uslab_poison = p->poison ? KMM_POISON_FREE : -1;
 		p->observed = (p->observed & ~KMM_OBSERVE_DEBUG) | (p->checked ? KMM_OBSERVE_DEBUG : 0);
+		return 1;
+	case KMM_P_FRONT:
+		if (value != KMM_FRONT_TCACHE_ && value != KMM_FRONT_SLAB_)
+			return 0;
+		__atomic_store_n(&p->front, (int)value, __ATOMIC_RELAXED);
 		return 1;
 	case KMM_P_TCACHE_UNSORTED_LIMIT:
 		if (value < 0)

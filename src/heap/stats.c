@@ -19,6 +19,7 @@
 #include "big.h"
 #include "thread.h"
 #include "../init.h"
+#include "../kernel/uslab.h"
 #include "../os.h"
 #include "../util/format.h"
 
@@ -168,9 +169,23 @@ KMM_COLD void kmm_heap_arena_stats_total(struct kmm_arena_stats *sum, size_t *ma
 		*max_system_mem = peak;
 }
 
-/* Summed over the arenas, as glibc's mallinfo2; keepcost is the main
+/* Summed over the arenas, as glibc's mallinfo2, and the slab front
+ * end's slabs counted as heap (arena = uordblks + fordblks still: a slab's
+ * objects not free are in use, the rest of it free); keepcost is the main
  * arena's top (glibc's is whichever arena it visited last). */
 KMM_COLD struct mallinfo2 kmm_heap_mallinfo2(void)
+{
+	struct mallinfo2 m = kmm_heap_mallinfo2_arenas();
+	struct kmm_uslab_stats us;
+	kmm_uslab_stats(&us);
+	m.arena += us.bytes;
+	m.uordblks += us.inuse_bytes;
+	m.fordblks += us.bytes - us.inuse_bytes;
+	return m;
+}
+
+/* The arenas alone. */
+KMM_COLD struct mallinfo2 kmm_heap_mallinfo2_arenas(void)
 {
 	struct mallinfo2 m;
 	struct heap_snapshot s;
@@ -229,6 +244,16 @@ KMM_COLD void kmm_heap_malloc_stats(void)
 		kmm_buf_printf(&b, "Arena %d:\n", a->index);
 		kmm_buf_printf(&b, "system bytes     = %10u\n", (unsigned)s.system_mem);
 		kmm_buf_printf(&b, "in use bytes     = %10u\n", (unsigned)(in_use(&s)));
+	}
+	struct kmm_uslab_stats us;
+	kmm_uslab_stats(&us);
+	if (us.slabs != 0) {
+		/* kmm's: the slab front end, as one more block */
+		kmm_buf_printf(&b, "Slabs:\n");
+		kmm_buf_printf(&b, "system bytes     = %10u\n", (unsigned)us.bytes);
+		kmm_buf_printf(&b, "in use bytes     = %10u\n", (unsigned)us.inuse_bytes);
+		system += us.bytes;
+		used += us.inuse_bytes;
 	}
 	kmm_buf_printf(&b, "Total (incl. mmap):\n");
 	kmm_buf_printf(&b, "system bytes     = %10u\n", (unsigned)(system + mmapped));
@@ -292,6 +317,19 @@ KMM_COLD void kmm_heap_report_xml(struct kmm_buf *b)
 		system_max += s->max_system_mem;
 		aspace += s->aspace;
 		aspace_mprotect += s->aspace_mprotect;
+	}
+	struct kmm_uslab_stats us;
+	kmm_uslab_stats(&us);
+	if (us.slabs != 0) {
+		/* kmm's: the slab front end (glibc's readers ignore it); its
+		 * bytes count in the totals below, as a heap's would */
+		kmm_buf_printf(b, "<slabs count=\"%zu\" size=\"%zu\" inuse=\"%zu\" classes=\"%zu\"/>\n", us.slabs,
+			       us.bytes, us.inuse_bytes, us.classes);
+		rest_bytes += us.bytes - us.inuse_bytes;
+		system += us.bytes;
+		system_max += us.bytes;
+		aspace += us.bytes;
+		aspace_mprotect += us.bytes;
 	}
 	kmm_buf_printf(b, "<total type=\"fast\" count=\"%zu\" size=\"%zu\"/>\n", fast_count, fast_bytes);
 	kmm_buf_printf(b, "<total type=\"rest\" count=\"%zu\" size=\"%zu\"/>\n", rest_count, rest_bytes);
@@ -449,13 +487,37 @@ KMM_COLD void kmm_heap_report_summary(struct kmm_buf *b)
 	else
 		kmm_buf_puts(b, " (freed big blocks are cached, not moved to the heap)");
 	kmm_buf_puts(b, ", trim ");
-	if (kmm_params.trim_threshold == SIZE_MAX)
+	if (kmm_trim_threshold() == SIZE_MAX)
 		kmm_buf_puts(b, "off");
 	else
-		kmm_buf_size(b, kmm_params.trim_threshold);
+		kmm_buf_size(b, kmm_trim_threshold());
+	if (kmm_trim_threshold() != kmm_params.trim_threshold)
+		kmm_buf_puts(b, " (front=slab: the heap holds blocks above 4 KiB only)");
 	kmm_buf_puts(b, ", top_pad ");
 	kmm_buf_size(b, kmm_params.top_pad);
 	kmm_buf_putc(b, '\n');
+
+	struct kmm_uslab_stats us;
+	kmm_uslab_stats(&us);
+	kmm_buf_printf(b, "slab front end (front=%s, requests up to %zu bytes; per-thread slabs of 64 KiB)\n",
+		       kmm_params.front == KMM_FRONT_SLAB_ ? "slab" : "tcache", KMM_USLAB_MAX);
+	kmm_buf_printf(b, "  slabs              %'zu (", us.slabs);
+	kmm_buf_size(b, us.bytes);
+	kmm_buf_printf(b, ", peak %'zu) in %zu class%s, touched ", us.slabs_peak, us.classes,
+		       us.classes == 1 ? "" : "es");
+	kmm_buf_size(b, us.resident);
+	kmm_buf_puts(b, ", objects in use ");
+	kmm_buf_size(b, us.inuse_bytes);
+	kmm_buf_printf(b, "; made %'llu, freed %'llu\n", (unsigned long long)us.slabs_made,
+		       (unsigned long long)us.slabs_freed);
+	kmm_buf_printf(b, "  malloc             %'llu (slow path %'llu: list refilled or slab changed)\n",
+		       (unsigned long long)us.allocs, (unsigned long long)us.alloc_slow);
+	kmm_buf_printf(b, "  free               by other threads %'llu (remote lists); slow own %'llu; full slabs "
+		       "parked %'llu, returned by a remote free %'llu\n",
+		       (unsigned long long)us.remote_frees, (unsigned long long)us.free_slow,
+		       (unsigned long long)us.parked, (unsigned long long)us.returned);
+	kmm_buf_printf(b, "  owner records      %'zu (%'zu idle, waiting for a new thread)\n", us.owners,
+		       us.idle_owners);
 
 	uint64_t lookups = tc.tc_alloc_hits + tc.tc_alloc_misses;
 	kmm_buf_printf(b, "tcache (%zu per bin, requests up to %zu bytes)\n",
@@ -469,12 +531,12 @@ KMM_COLD void kmm_heap_report_summary(struct kmm_buf *b)
 	kmm_buf_printf(b, "  threads            %'zu live\n", kmm_threads_live);
 
 	kmm_buf_puts(b, "allocations served by\n ");
-	uint64_t total = tc.tc_alloc_hits;
+	uint64_t total = tc.tc_alloc_hits + us.allocs;
 	for (int i = 1; i < KMM_PATH_NR; i++)
 		total += tot.served[i];
-	for (int i = 0; i < KMM_PATH_NR; i++) {
-		uint64_t n = i == KMM_PATH_TCACHE ? tc.tc_alloc_hits : tot.served[i];
-		kmm_buf_printf(b, " %s %'llu (", kmm_path_names[i], (unsigned long long)n);
+	for (int i = 0; i <= KMM_PATH_NR; i++) {
+		uint64_t n = i == KMM_PATH_NR ? us.allocs : i == KMM_PATH_TCACHE ? tc.tc_alloc_hits : tot.served[i];
+		kmm_buf_printf(b, " %s %'llu (", i == KMM_PATH_NR ? "slab" : kmm_path_names[i], (unsigned long long)n);
 		pct(b, n, total);
 		kmm_buf_puts(b, ")");
 		if (i == 4)

@@ -107,6 +107,10 @@ KMM_NORETURN KMM_COLD void kmm_tcache_corrupt(const void *entry);
  * never sees bytes malloc itself wrote. */
 void kmm_poison_fill(void *mem);
 void kmm_poison_check(const void *mem, const char *who);
+/* The same for a block of `usable` bytes that is no heap chunk (a slab
+ * object of the front end, which keeps the same two list words). */
+void kmm_poison_fill_n(void *mem, size_t usable);
+void kmm_poison_check_n(const void *mem, size_t usable, const char *who);
 
 /* The list operations themselves, as the fast paths run them (no poison,
  * no valgrind: an observed process never takes them).  push: e becomes the

@@ -15,6 +15,7 @@
 #include "heap.h"
 #include "remote.h"
 #include "../kernel/kernel.h"
+#include "../kernel/uslab.h"
 #include "../os.h"
 #include "../util/format.h"
 #include "../trace.h"
@@ -228,6 +229,7 @@ void kmm_thread_fork_child(void)
 
 KMM_COLD void kmm_thread_fast_paths_off(void)
 {
+	kmm_uslab_fast_paths_off();
 	/* a tcache made before stays in use, by the slow paths */
 	if (kmm_tcache_is_real(kmm_self.tc))
 		kmm_self.tc = &kmm_tcache_empty;

@@ -57,7 +57,7 @@ static bool idle_top(const struct kmm_arena *b)
 {
 	return __atomic_load_n(&b->top_period_done, __ATOMIC_RELAXED) &&
 	       __atomic_load_n(&b->top, __ATOMIC_RELAXED) != NULL &&
-	       top_size(b) >= kmm_params.trim_threshold;
+	       top_size(b) >= kmm_trim_threshold();
 }
 
 void kmm_arenas_trim_idle(struct kmm_arena *a)

@@ -7,6 +7,7 @@
 #include "page_alloc.h"
 #include "region.h"
 #include "slab.h"
+#include "uslab.h"
 #include "vmalloc.h"
 
 KMM_COLD int kmm_kernel_param_set(int param, long long value)
@@ -59,6 +60,7 @@ KMM_COLD int kmm_kernel_param_set(int param, long long value)
 void kmm_kernel_fork_prepare(void)
 {
 	kmm_vmalloc_fork_prepare();
+	kmm_uslab_fork_prepare();
 	kmm_slab_fork_prepare();
 	kmm_buddy_fork_prepare();
 	kmm_region_fork_prepare();
@@ -69,6 +71,7 @@ void kmm_kernel_fork_parent(void)
 	kmm_region_fork_parent();
 	kmm_buddy_fork_parent();
 	kmm_slab_fork_parent();
+	kmm_uslab_fork_parent();
 	kmm_vmalloc_fork_parent();
 }
 
@@ -77,23 +80,26 @@ void kmm_kernel_fork_child(void)
 	kmm_region_fork_child();
 	kmm_buddy_fork_child();
 	kmm_slab_fork_child();
+	kmm_uslab_fork_child();
 	kmm_vmalloc_fork_child();
 }
 
 KMM_HOT void kmm_kernel_thread_exit(void)
 {
+	kmm_uslab_thread_exit();
 	kmm_slab_thread_exit();
 }
 
 KMM_COLD int kmm_kernel_check(int verbose)
 {
-	return kmm_buddy_check(verbose) + kmm_slab_check(verbose) + kmm_vmalloc_check(verbose) +
-	       kmm_region_check(verbose);
+	return kmm_buddy_check(verbose) + kmm_slab_check(verbose) + kmm_uslab_check(verbose) +
+	       kmm_vmalloc_check(verbose) + kmm_region_check(verbose);
 }
 
 size_t kmm_kernel_trim(void)
 {
-	size_t bytes = kmm_vmalloc_purge(true);
+	size_t bytes = kmm_uslab_trim();
+	bytes += kmm_vmalloc_purge(true);
 	bytes += kmm_buddy_release_all(0) * KMM_PAGE_SIZE;
 	return bytes;
 }

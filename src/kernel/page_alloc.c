@@ -39,23 +39,36 @@
 struct kmm_zone kmm_zone = { .lock = KMM_LOCK_INIT_RANK(KMM_RANK_ZONE) };
 
 static const char *const migratetype_names[KMM_MIGRATE_TYPES] = { "Unmovable", "Movable" };
-static const char *const owner_names[KMM_OWNER_NR] = { "free", "reserved", "slab", "vmalloc", "pages" };
+static const char *const owner_names[KMM_OWNER_NR] = { "free", "reserved", "slab", "vmalloc", "pages", "uslab" };
 
 /* ---- sections and frames -------------------------------------------------- */
 
 static size_t mem_map_offset(void)
 {
-	return KMM_ALIGN_UP(sizeof(struct kmm_mem_section), 64);
+	return KMM_MEM_MAP_OFFSET;
 }
+
+uintptr_t kmm_section_tab[KMM_SECTION_TAB];
 
 static struct kmm_mem_section *section_at(uintptr_t addr)
 {
+	struct kmm_mem_section *s = kmm_section_fast(addr);
+	if (KMM_LIKELY(s != NULL))
+		return s;
+	/* not in the table: no section, or one whose slot was taken */
 	uintptr_t base = addr & ~((uintptr_t)KMM_SECTION_SIZE - 1);
-	for (struct kmm_mem_section *s = __atomic_load_n(&kmm_zone.sections, __ATOMIC_ACQUIRE); s != NULL;
-	     s = s->next)
+	for (s = __atomic_load_n(&kmm_zone.sections, __ATOMIC_ACQUIRE); s != NULL; s = s->next)
 		if ((uintptr_t)s->base == base)
 			return s;
 	return NULL;
+}
+
+/* A new section into the table (its slot if free), before it is published. */
+static void section_tab_add(struct kmm_mem_section *s)
+{
+	uintptr_t *slot = &kmm_section_tab[((uintptr_t)s->base >> KMM_SECTION_SHIFT) % KMM_SECTION_TAB];
+	if (*slot == 0)
+		__atomic_store_n(slot, (uintptr_t)s->base | 1, __ATOMIC_RELEASE);
 }
 
 /* The section a descriptor belongs to: mem_map lives in its section. */
@@ -196,7 +209,8 @@ static void set_watermarks(struct kmm_zone *z)
 	 * budget leaves for free resident frames, at least 8 MiB; low: three
 	 * quarters of high */
 	z->wmark_min = 256 * z->nr_sections;
-	z->wmark_high = z->cache_target > 2048 ? z->cache_target : 2048;
+	size_t want = z->cache_target + z->slab_target;
+	z->wmark_high = want > 2048 ? want : 2048;
 	z->wmark_low = z->wmark_high / 4 * 3;
 }
 
@@ -230,6 +244,7 @@ static void section_online(struct kmm_zone *z, struct kmm_mem_section *s)
 	z->nr_sections++;
 	z->st.sections_added++;
 	s->next = z->sections;
+	section_tab_add(s);
 	__atomic_store_n(&z->sections, s, __ATOMIC_RELEASE);
 	set_watermarks(z);
 }
@@ -540,6 +555,11 @@ static void clear_block(struct kmm_page *page, unsigned order)
 
 KMM_HOT void kmm_free_pages(struct kmm_page *page, unsigned order)
 {
+	kmm_free_pages_resident(page, order, (size_t)1 << order);
+}
+
+KMM_HOT void kmm_free_pages_resident(struct kmm_page *page, unsigned order, size_t resident)
+{
 	struct kmm_zone *z = &kmm_zone;
 	if (KMM_UNLIKELY(!(page->flags & KMM_PG_HEAD) || page->order != order))
 		kmm_fatal("free_pages(): page %p is not an allocated block of order %u (flags %#x order %u)",
@@ -549,7 +569,9 @@ KMM_HOT void kmm_free_pages(struct kmm_page *page, unsigned order)
 	page_section(page)->free_pages += (size_t)1 << order;
 	z->free_pages += (size_t)1 << order;
 	z->st.frees++;
-	free_one_block(z, page, order, true, (size_t)1 << order);
+	if (resident > (size_t)1 << order)
+		resident = (size_t)1 << order;
+	free_one_block(z, page, order, true, resident);
 	after_free(z);
 	kmm_unlock_if(&z->lock, zl);
 }
@@ -615,6 +637,16 @@ KMM_HOT void kmm_buddy_set_cache_target(size_t pages)
 	z->cache_target = pages;
 	set_watermarks(z);
 	after_free(z);   /* a lower mark applies at once */
+	kmm_unlock_if(&z->lock, zl);
+}
+
+KMM_HOT void kmm_buddy_set_slab_target(size_t pages)
+{
+	struct kmm_zone *z = &kmm_zone;
+	bool zl = kmm_lock_fork_aware(&z->lock);
+	z->slab_target = pages;
+	set_watermarks(z);
+	after_free(z);
 	kmm_unlock_if(&z->lock, zl);
 }
 

@@ -58,6 +58,7 @@
 
 struct kmm_buf;
 struct kmm_kmem_cache;
+struct kmm_uslab_owner;
 
 #define KMM_PAGE_SHIFT      12
 #define KMM_PAGE_SIZE       ((size_t)1 << KMM_PAGE_SHIFT)
@@ -83,6 +84,7 @@ enum kmm_page_owner {
 	KMM_OWNER_SLAB,
 	KMM_OWNER_VMALLOC,
 	KMM_OWNER_PAGES,      /* kmm_alloc_pages callers (large kmalloc, tests) */
+	KMM_OWNER_USLAB,      /* a slab of the front end for small requests (uslab.h) */
 	KMM_OWNER_NR
 };
 
@@ -94,6 +96,7 @@ enum kmm_page_owner {
 				  resident, or an allocated frame that was
 				  not zero-filled when handed out */
 #define KMM_PG_SLAB     0x20u  /* head of a slab */
+#define KMM_PG_USLAB    0x40u  /* head of a user slab: the front end (uslab.h) */
 
 /* The descriptor of one page frame (64 bytes). */
 struct kmm_page {
@@ -112,9 +115,24 @@ struct kmm_page {
 			uint8_t  frozen;               /* a thread's active slab */
 		};
 		uintptr_t mapped_at;                   /* vmalloc: address it is mapped at */
+		struct {                               /* user slab head page (uslab.h) */
+			void    *us_lfree;             /* owner's free objects (protected list) */
+			struct kmm_uslab_owner *us_owner;
+			uint16_t us_bump;              /* objects carved from the slab so far */
+			uint16_t us_nfree;             /* objects on us_lfree */
+			uint8_t  us_class;             /* size class */
+			uint8_t  us_where;             /* owner's: active, partial, full */
+			uint8_t  us_clean;             /* its frames were zero when it was made */
+		};
 	};
-	struct kmm_page *head;  /* tail page: its head */
-	uintptr_t resident;     /* free block: pages of it that may be resident */
+	union {
+		struct kmm_page *head;  /* tail page: its head */
+		struct kmm_page *us_next;   /* user slab: next on its owner's returned stack */
+	};
+	union {
+		uintptr_t resident;     /* free block: pages of it that may be resident */
+		uintptr_t us_rfree;     /* user slab: other threads' frees | state (atomic) */
+	};
 };
 
 /* page_shuffle=on: free blocks go to the head or the tail of their free
@@ -179,12 +197,43 @@ struct kmm_zone {
 	size_t wmark_min, wmark_low, wmark_high;
 	bool   wmark_fixed;       /* set by an option: not recomputed on growth */
 	size_t cache_target;      /* automatic high watermark wanted by vmalloc (pages) */
+	size_t slab_target;       /* ... and by the slab front end, added (pages) */
 	struct kmm_mem_section *sections;   /* newest first */
 	size_t nr_sections;
 	struct kmm_zone_stats st;
 };
 
 extern struct kmm_zone kmm_zone;
+
+/* Where mem_map starts in a section (the header before it). */
+#define KMM_MEM_MAP_OFFSET KMM_ALIGN_UP(sizeof(struct kmm_mem_section), (size_t)64)
+
+/* The section table: which 64 MiB ranges are sections, for an O(1) lookup
+ * from an address (free() of a user slab object asks it on every call).
+ * Direct mapped: slot (addr >> KMM_SECTION_SHIFT) % KMM_SECTION_TAB holds
+ * base | 1 of the section there, 0 if none; a second section that maps to
+ * a slot taken already is found by the section list only (page_alloc.c:
+ * with fewer than KMM_SECTION_TAB sections within 64 GiB of each other,
+ * never).  Slots are written once, before the section is published. */
+#define KMM_SECTION_TAB 1024
+extern uintptr_t kmm_section_tab[KMM_SECTION_TAB];
+
+/* The section holding addr if the table knows it, else NULL (then the
+ * address may still lie in a section: kmm_virt_to_page knows for sure). */
+KMM_INLINE struct kmm_mem_section *kmm_section_fast(uintptr_t addr)
+{
+	uintptr_t base = addr & ~((uintptr_t)KMM_SECTION_SIZE - 1);
+	if (__atomic_load_n(&kmm_section_tab[(addr >> KMM_SECTION_SHIFT) % KMM_SECTION_TAB], __ATOMIC_RELAXED) !=
+	    (base | 1))
+		return NULL;
+	return (struct kmm_mem_section *)base;
+}
+
+/* The descriptor of frame `index` of the section at `s`, computed. */
+KMM_INLINE struct kmm_page *kmm_section_page(struct kmm_mem_section *s, size_t index)
+{
+	return (struct kmm_page *)((uintptr_t)s + KMM_MEM_MAP_OFFSET) + index;
+}
 
 /* Allocate a block of 2^order frames; NULL with errno = ENOMEM if the OS
  * gives no more memory.  The head page describes the block (flags
@@ -193,6 +242,9 @@ extern struct kmm_zone kmm_zone;
 struct kmm_page *kmm_alloc_pages(unsigned order, unsigned gfp, enum kmm_page_owner owner);
 /* Free a block allocated with kmm_alloc_pages (same order). */
 void kmm_free_pages(struct kmm_page *page, unsigned order);
+/* The same, saying how many of its pages may be resident (the rest were
+ * never touched), for the watermarks' count. */
+void kmm_free_pages_resident(struct kmm_page *page, unsigned order, size_t resident);
 /* Turn an allocated block of 2^order frames into 2^order order-0
  * allocations (as vmalloc does), so any of them can be freed alone. */
 void kmm_split_page(struct kmm_page *page, unsigned order, enum kmm_page_owner owner);
@@ -228,6 +280,10 @@ void kmm_buddy_set_watermarks(size_t min_pages, size_t low_pages, size_t high_pa
  * working set, so the frames of big blocks that were freed are still
  * resident when the next big block needs them. */
 void kmm_buddy_set_cache_target(size_t pages);
+/* The slab front end's share of the automatic high watermark (uslab.c:
+ * the frames of slabs it freed lately, kept resident for the next ones),
+ * added to vmalloc's. */
+void kmm_buddy_set_slab_target(size_t pages);
 
 /* Reports: /proc/buddyinfo, /proc/pagetypeinfo, a zoneinfo-like summary. */
 void kmm_buddy_report_buddyinfo(struct kmm_buf *b);

@@ -43,6 +43,8 @@ static const char *const rank_names[KMM_RANK_NR] = {
 	[KMM_RANK_BIG_STATS]      = "kmm_big_stats_lock",
 	[KMM_RANK_LEAK_SHARD]     = "leak table shard lock",
 	[KMM_RANK_VMAP]           = "vmap_lock",
+	[KMM_RANK_USLAB]          = "uslab owners_lock",
+	[KMM_RANK_USLAB_OWNER]    = "uslab owner lock",
 	[KMM_RANK_SLAB_INIT]      = "slab init lock",
 	[KMM_RANK_SLAB_LIST]      = "slab cache_list_lock",
 	[KMM_RANK_SLAB_CACHE]     = "kmem_cache lock",
@@ -86,14 +88,14 @@ static int rank_of(const kmm_lock_t *l)
 	return r;
 }
 
-/* Several locks of one rank: in increasing sub-rank, and arenas only
- * while forking (util/lock.h). */
+/* Several locks of one rank: in increasing sub-rank, and arenas and the
+ * slab front end's owner records only while forking (util/lock.h). */
 static bool same_rank_ok(const struct witness *w, const kmm_lock_t *l, int r)
 {
-	if (r == KMM_RANK_ARENA && !w->forking)
+	if ((r == KMM_RANK_ARENA || r == KMM_RANK_USLAB_OWNER) && !w->forking)
 		return false;
-	if (r != KMM_RANK_ARENA && r != KMM_RANK_SLAB_CACHE && r != KMM_RANK_LEAK_SHARD &&
-	    r != KMM_RANK_TEST_B)
+	if (r != KMM_RANK_ARENA && r != KMM_RANK_USLAB_OWNER && r != KMM_RANK_SLAB_CACHE &&
+	    r != KMM_RANK_LEAK_SHARD && r != KMM_RANK_TEST_B)
 		return false;
 	return l->sub > w->last_sub[r];
 }

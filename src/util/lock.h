@@ -22,6 +22,11 @@
  *                  all, in index order; track/untrack take one
  *   --- the kernel side (src/kernel/) never calls up: its locks come last
  *   VMAP           vmalloc.c vmap_lock: the trees, purge list, counters
+ *   USLAB          uslab.c owners_lock: the front end's owner records (the
+ *                  list of all, the idle ones and their slabs)
+ *   USLAB_OWNER    struct kmm_uslab_owner's lock: the slab front end's
+ *                  slow paths of one thread (its lists); several only in
+ *                  fork, in record (index) order
  *   SLAB_INIT      slab.c slab_init_slow's once-lock
  *   SLAB_LIST      slab.c cache_list_lock
  *   SLAB_CACHE     struct kmm_kmem_cache's lock; several only under the
@@ -35,7 +40,7 @@
  *   TRACE_BUFFER   trace.c flush_lock     } not witnessed): trace hooks run
  *                                           with any lock above held
  *
- * Several locks of one rank (ARENA, SLAB_CACHE, LEAK_SHARD) are held
+ * Several locks of one rank (ARENA, USLAB_OWNER, SLAB_CACHE, LEAK_SHARD) are held
  * together only in increasing "sub-rank" (the arena's index, the cache's
  * index, the shard's index), and arenas only while forking.  The fork
  * prepare handler (init.c) takes every lock in this order and releases in
@@ -79,6 +84,8 @@ enum kmm_lock_rank {
 	KMM_RANK_BIG_STATS,
 	KMM_RANK_LEAK_SHARD,
 	KMM_RANK_VMAP,
+	KMM_RANK_USLAB,
+	KMM_RANK_USLAB_OWNER,
 	KMM_RANK_SLAB_INIT,
 	KMM_RANK_SLAB_LIST,
 	KMM_RANK_SLAB_CACHE,

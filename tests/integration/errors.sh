@@ -57,13 +57,15 @@ big-interior|kmm: free(): invalid pointer
 big-misaligned|kmm: free(): invalid pointer
 never-allocated|kmm: free(): invalid pointer
 never-allocated-in-page|kmm: free(): invalid pointer
-realloc-stack|kmm: realloc(): invalid pointer
-header-overflow|kmm: free()'
+realloc-stack|kmm: realloc(): invalid pointer'
 printf '%s\n' "$more_aborts" >"$KMM_TMP/more_aborts"
 naborts=$(wc -l <"$KMM_TMP/aborts")
 nmore=$(wc -l <"$KMM_TMP/more_aborts")
 
-plan $((nerrno + naborts + 1 + nmore + 3 + 6 + 9 + 6))
+# misuse: the errno lines, the aborts, glibc's aborts, the aborts glibc
+# need not make, header-overflow; kmm's metadata (3); poisoning (9);
+# the debug options (10); malloc_stats and malloc_info (9)
+plan $((nerrno + naborts + 1 + nmore + 1 + 3 + 9 + 10 + 9))
 
 # --- errno -------------------------------------------------------------------
 kmm_run "$KMM_TMP/errno.stats" "$ME" errno >"$KMM_TMP/errno.out" 2>&1
@@ -108,6 +110,13 @@ ok "each misuse aborts with glibc's malloc as well" glibc_aborts
 while IFS='|' read -r mode prefix; do
 	ok "$mode: aborts, one line on stderr: $prefix..." aborts_like "$mode" "$prefix"
 done <"$KMM_TMP/more_aborts"
+# a 16-byte overflow into the next block's chunk header: the heap's (small
+# blocks there with profile=glibc); a slab object has no header to break
+KMM_OPTIONS=profile=glibc
+export KMM_OPTIONS
+ok "header-overflow, profile=glibc: aborts, one line on stderr: kmm: free()..." \
+	aborts_like header-overflow "kmm: free()"
+unset KMM_OPTIONS
 
 # --- free() of kmm's own metadata ----------------------------------------------
 # The arena kmm made for a second thread: a slab object in one of kmm's
@@ -142,12 +151,24 @@ poison_runs() { # MODE LIB: "aborts hijacks others" over 16 runs
 	done
 	echo "$_a $_h $_o"
 }
+# (the tcache and the fastbins: profile=glibc's front end)
+KMM_OPTIONS=profile=glibc
+export KMM_OPTIONS
 for mode in tcache-poison fastbin-poison; do
 	set -- $(poison_runs "$mode" "$KMM_LIB")
 	is "$2" "0" "$mode: kmm never hands out the attacker's address (16 runs: $1 aborts, $3 survived)"
 	ok "$mode: kmm aborts in most runs ($1 of 16)" test "$1" -ge 12
 	ok "$mode: with a one-line diagnostic" grep -q '^kmm: malloc.*unaligned' "$KMM_TMP/p.lasterr"
 done
+# the slab front end's lists (the default profile): the same attack on a
+# slab object; the word read must stay in the object's 64 KiB slab, and the
+# obfuscated value lands anywhere
+KMM_OPTIONS=profile=kmm
+set -- $(poison_runs tcache-poison "$KMM_LIB")
+unset KMM_OPTIONS
+is "$2" "0" "slab list poisoning: kmm never hands out the attacker's address (16 runs: $1 aborts, $3 survived)"
+ok "slab list poisoning: kmm aborts in every run but one at most ($1 of 16)" test "$1" -ge 15
+ok "slab list poisoning: with a one-line diagnostic" grep -q '^kmm: malloc(): free list corrupted' "$KMM_TMP/p.lasterr"
 
 # --- the debug options: poison, init_on_alloc, init_on_free ---------------------
 with_timeout 30 env LD_PRELOAD="$KMM_LIB" "$ME" uaf-write >"$KMM_TMP/u.out" 2>&1
@@ -160,7 +181,8 @@ unset KMM_OPTIONS
 for case in '|after-free 0x55 after-malloc 0x55' \
 	'init_on_free=on|after-free 0x00 after-malloc 0x00' \
 	'init_on_alloc=on|after-free 0x55 after-malloc 0x00' \
-	'poison=on|after-free 0x6b after-malloc 0x6b'; do
+	'poison=on|after-free 0x6b after-malloc 0x6b' \
+	'profile=glibc,poison=on|after-free 0x6b after-malloc 0x6b'; do
 	opts=${case%%|*} want=${case#*|}
 	got=$(with_timeout 30 env LD_PRELOAD="$KMM_LIB" KMM_OPTIONS="$opts" "$ME" init-check 2>&1)
 	is "$got" "$want" "init-check ${opts:-default}: $want"
@@ -182,22 +204,35 @@ fi
 is "$(cat "$KMM_TMP/r.err")" "" "sort with the debug options: nothing on stderr"
 
 # --- malloc_stats and malloc_info: glibc's formats -----------------------------
+# (the exact comparisons with glibc's output: profile=glibc; by default
+# the slab front end adds a "Slabs:" block to malloc_stats and a <slabs/>
+# element to malloc_info)
 plain_run "$ME" stats >"$KMM_TMP/stats.plain" 2>&1
-kmm_run "$KMM_TMP/x.stats" "$ME" stats >"$KMM_TMP/stats.kmm" 2>&1
+kmm_run "$KMM_TMP/x.stats" env KMM_OPTIONS=profile=kmm "$ME" stats >"$KMM_TMP/stats.kmmd" 2>&1
+kmm_run "$KMM_TMP/x.stats" env KMM_OPTIONS=profile=glibc "$ME" stats >"$KMM_TMP/stats.kmm" 2>&1
+has_slab_lines() {
+	grep -qx 'Slabs:' "$1" && grep -q '^Total (incl. mmap):' "$1" && return 0
+	echo "no Slabs: block in:"; cat "$1"; return 1
+}
 has_stats_lines() {
 	for l in 'Arena 0:' 'system bytes     =' 'in use bytes     =' 'Total (incl. mmap):' \
 		'max mmap regions =' 'max mmap bytes   ='; do
 		grep -qF "$l" "$1" || { echo "no line '$l' in:"; cat "$1"; return 1; }
 	done
 }
-ok "malloc_stats under kmm prints glibc's lines" has_stats_lines "$KMM_TMP/stats.kmm"
+ok "malloc_stats under kmm's default prints glibc's lines" has_stats_lines "$KMM_TMP/stats.kmmd"
+ok "malloc_stats under kmm's default: the slab front end's block" has_slab_lines "$KMM_TMP/stats.kmmd"
+ok "malloc_stats under kmm, profile=glibc prints glibc's lines" has_stats_lines "$KMM_TMP/stats.kmm"
 # numbers aside, the same text as glibc's
 sed -e 's/[0-9][0-9]*/N/g' -e 's/  */ /g' "$KMM_TMP/stats.plain" >"$KMM_TMP/stats.plain.n"
 sed -e 's/[0-9][0-9]*/N/g' -e 's/  */ /g' "$KMM_TMP/stats.kmm" >"$KMM_TMP/stats.kmm.n"
-ok "malloc_stats under kmm has glibc's layout" same_output "$KMM_TMP/stats.plain.n" "$KMM_TMP/stats.kmm.n"
+ok "malloc_stats under kmm, profile=glibc has glibc's layout" same_output "$KMM_TMP/stats.plain.n" "$KMM_TMP/stats.kmm.n"
 
 plain_run "$ME" info >"$KMM_TMP/info.plain" 2>&1
-kmm_run "$KMM_TMP/x.stats" "$ME" info >"$KMM_TMP/info.kmm" 2>&1
+kmm_run "$KMM_TMP/x.stats" env KMM_OPTIONS=profile=glibc "$ME" info >"$KMM_TMP/info.kmm" 2>&1
+kmm_run "$KMM_TMP/x.stats" env KMM_OPTIONS=profile=kmm "$ME" info >"$KMM_TMP/info.kmmd" 2>&1
+ok "malloc_info under kmm's default: a <slabs/> element before the totals" sh -c \
+	"grep -qE '^<slabs count=\"[1-9][0-9]*\" size=\"[0-9]+\" inuse=\"[0-9]+\" classes=\"[0-9]+\"/>\$' '$KMM_TMP/info.kmmd'"
 has_info_elements() {
 	for l in '<malloc version="1">' '<heap nr="0">' '<sizes>' '</sizes>' '<total type="fast" ' \
 		'<total type="rest" ' '<total type="mmap" ' '<system type="current" ' \
@@ -225,7 +260,7 @@ ok "malloc_info under kmm: same element structure as glibc's" \
 # the same allocations leave the same heap: every malloc_info row and the
 # malloc_stats numbers are identical to glibc's
 plain_run "$ME" info-exact >"$KMM_TMP/exact.plain" 2>&1
-kmm_run "$KMM_TMP/y.stats" "$ME" info-exact >"$KMM_TMP/exact.kmm.x" 2>&1
+kmm_run "$KMM_TMP/y.stats" env KMM_OPTIONS=profile=glibc "$ME" info-exact >"$KMM_TMP/exact.kmm.x" 2>&1
 kmm_extras "$KMM_TMP/exact.kmm.x" >"$KMM_TMP/exact.kmm"
-ok "malloc_info and malloc_stats after a fixed pattern: byte-identical to glibc's (kmm's two extra elements aside)" \
+ok "malloc_info and malloc_stats after a fixed pattern, profile=glibc: byte-identical to glibc's (kmm's two extra elements aside)" \
 	same_output "$KMM_TMP/exact.plain" "$KMM_TMP/exact.kmm"

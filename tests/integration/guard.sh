@@ -8,7 +8,7 @@
 . "$KMM_SRCDIR/tests/integration/common.sh"
 
 GP=$KMM_PROGS/guardprobe
-plan 11
+plan 12
 
 # signal_of CMD...: the signal that killed CMD, or "exit N"
 signal_of() {
@@ -17,12 +17,14 @@ signal_of() {
 	if [ $rc -gt 128 ]; then kill -l $((rc - 128)); else echo "exit $rc"; fi
 }
 
-g() { env KMM_OPTIONS=guard=4096 LD_PRELOAD="$KMM_LIB" "$@"; }
+g() { env KMM_OPTIONS=profile=kmm,guard=4096 LD_PRELOAD="$KMM_LIB" "$@"; }
 k() { env LD_PRELOAD="$KMM_LIB" "$@"; }
 
 is "$(g "$GP" where 100000 | cut -d' ' -f1)" "page-aligned" "guard=4096: a 100000-byte block is a big block (page aligned)"
 is "$(g "$GP" where 4096 | cut -d' ' -f1)" "page-aligned" "guard=4096: so is a 4096-byte one"
-is "$(g "$GP" where 2000 | cut -d' ' -f1)" "in-page" "guard=4096: a 2000-byte block stays a heap chunk"
+is "$(g "$GP" where 2000 | cut -d' ' -f2)" "2048" "guard=4096: a 2000-byte block stays a slab object (2048 bytes, profile=kmm)"
+is "$(env KMM_OPTIONS=guard=4096,front=tcache LD_PRELOAD="$KMM_LIB" "$GP" where 2000 | cut -d' ' -f1)" "in-page" \
+	"guard=4096, front=tcache: a 2000-byte block stays a heap chunk"
 is "$(k "$GP" where 100000 | cut -d' ' -f1)" "in-page" "without guard: a 100000-byte block is a heap chunk"
 is "$(signal_of g "$GP" over 100000)" "SEGV" "guard=4096: the byte past malloc_usable_size faults"
 is "$(signal_of g "$GP" under 100000)" "SEGV" "guard=4096: the byte before the block faults"

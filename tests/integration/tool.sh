@@ -4,7 +4,7 @@
 . "$KMM_SRCDIR/tests/tap.sh"
 . "$KMM_SRCDIR/tests/integration/common.sh"
 
-plan 19
+plan 20
 
 # kmm CMD...: the tool, with a time limit
 kmm() { with_timeout 60 "$KMM_TOOL" "$@"; }
@@ -56,13 +56,20 @@ kmm run -- sh -c 'exit 7' >/dev/null 2>&1
 ok "kmm run passes the command's exit status through" status_is $? 7
 
 # --- --options ----------------------------------------------------------------------
-# freed small blocks come back from the tcache, unless it holds none
+# by default small blocks come from the slab front end; with
+# --profile=glibc freed ones come back from the tcache, unless it holds none
+slab_allocs() { sed -n 's/^  malloc  *\([0-9,]*\) (slow path.*/\1/p' "$1" | tr -d ,; }
 tcache_hits() { sed -n 's/^  malloc  *hits \([0-9,]*\),.*/\1/p' "$1" | tr -d ,; }
-kmm run --stats="$KMM_TMP/tc1.txt" -- "$HP" n1000x48 F n1000x48 F >/dev/null 2>&1
-kmm run --stats="$KMM_TMP/tc0.txt" --options=tcache_count=0 -- "$HP" n1000x48 F n1000x48 F >/dev/null 2>&1
-h1=$(tcache_hits tc1.txt) h0=$(tcache_hits tc0.txt)
-ok "kmm run without options: the tcache serves freed blocks again ($h1 hits)" test "${h1:-0}" -gt 0
-ok "kmm run --options=tcache_count=0: no tcache hits" sh -c "test '$h0' = 0 && test $(stats_calls tc0.txt) -gt 1000"
+kmm run --stats="$KMM_TMP/sl.txt" --profile=kmm -- "$HP" n1000x48 F n1000x48 F >/dev/null 2>&1
+kmm run --stats="$KMM_TMP/tc1.txt" --profile=glibc -- "$HP" n1000x48 F n1000x48 F >/dev/null 2>&1
+kmm run --stats="$KMM_TMP/tc0.txt" --profile=glibc --options=tcache_count=0 -- "$HP" n1000x48 F n1000x48 F \
+	>/dev/null 2>&1
+s1=$(slab_allocs sl.txt) h1=$(tcache_hits tc1.txt) h0=$(tcache_hits tc0.txt)
+ok "kmm run --profile=kmm (the default): the slab front end serves the small blocks ($s1 allocations)" \
+	test "${s1:-0}" -ge 2000
+ok "kmm run --profile=glibc: the tcache serves freed blocks again ($h1 hits)" test "${h1:-0}" -gt 0
+ok "kmm run --profile=glibc --options=tcache_count=0: no tcache hits" sh -c \
+	"test '$h0' = 0 && test $(stats_calls tc0.txt) -gt 1000"
 kmm run --options=top_pad=0,mmap_threshold=64k -- "$HP" m100k s >opts.out 2>&1
 ok "kmm run --options=A,B: both options apply" sh -c \
 	"grep -q '^m 102400 mmap ' opts.out && grep -q ' mmap_threshold=65536' opts.out"

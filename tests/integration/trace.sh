@@ -18,7 +18,7 @@ reader() { with_timeout 120 "$KMM_TOOL" trace "$@"; }
 count() { grep -cE "$2" "$1" || :; }
 
 # --- a program with known allocations and leaks ------------------------------------
-with_timeout 60 "$KMM_TOOL" trace -o "$T/k.trace" -- "$TP" known >"$T/k.out" 2>"$T/k.err"
+with_timeout 60 env -u KMM_PROFILE "$KMM_TOOL" trace -o "$T/k.trace" -- "$TP" known >"$T/k.out" 2>"$T/k.err"
 is "$?" "0" "traceprobe known runs under kmm trace -o"
 ok "the log exists and starts with the KMMTRACE header" sh -c "head -c 8 '$T/k.trace' | grep -q KMMTRACE"
 reader summary "$T/k.trace" >"$T/k.sum" 2>"$T/k.sum.err"
@@ -38,6 +38,11 @@ is "$(count "$T/k.dump" ' (memalign|posix_memalign|aligned_alloc)\(256, 3000\) =
 ok "dump: the 8 MiB block came from a new vmalloc area" grep -qE ' malloc\(8388608\) = 0x[0-9a-f]+ \[vmalloc-new\]' "$T/k.dump"
 ok "dump: and went back with vfree" grep -qE 'free\(0x[0-9a-f]+\).*\[vfree\]' "$T/k.dump"
 ok "dump: the malloc(1111) sites are symbolized (traceprobe.c)" grep -qE 'malloc\(1111\).*traceprobe\.c' "$T/k.dump"
+# the default front end: small blocks come from slabs, and go back to them
+ok "dump: the malloc(1111) calls were served by the slab front end ([slab])" \
+	sh -c "test \$(grep -cE ' malloc\(1111\) = 0x[0-9a-f]+ \[slab\]' '$T/k.dump') -eq 1000"
+ok "dump: frees of slab objects say where they went ([slab] or [remote])" \
+	grep -qE 'free\(0x[0-9a-f]+\).*\[(slab|remote)\]' "$T/k.dump"
 
 reader leaks "$T/k.trace" >"$T/k.leaks" 2>/dev/null
 # exactly the program's three leaks, at its two sites

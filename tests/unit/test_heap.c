@@ -18,6 +18,14 @@
 #include "testutil.h"
 #include "kernel/slab.h"
 
+/* These tests look at the ptmalloc side itself: chunks, bins, the tcache,
+ * the break.  Small requests go there with front=tcache (profile=glibc's
+ * front end); the slab front end has its own tests (test_uslab.c). */
+__attribute__((constructor)) static void front_tcache(void)
+{
+	kmm_mallopt(KMM_M_FRONT, KMM_FRONT_TCACHE);
+}
+
 #define PAGE 4096ul
 
 /* ---- break growth: the seed's experiment ---------------------------------- */

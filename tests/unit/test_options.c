@@ -193,7 +193,9 @@ Test(options, mallopt_semantics)
 	cr_assert_eq(kmm_mallopt(M_CHECK_ACTION, 1), 1);
 	cr_assert_eq(kmm_mallopt(12345, 1), 0, "unknown parameter");
 	cr_assert_eq(kmm_mallopt(M_MMAP_MAX, -1), 0);
-	/* M_MXFAST: chunks in fastbins are merged before the limit changes */
+	/* M_MXFAST: chunks in fastbins are merged before the limit changes
+	 * (small requests to the bins: the tcache front end) */
+	cr_assert_eq(kmm_mallopt(KMM_M_FRONT, KMM_FRONT_TCACHE), 1);
 	cr_assert_eq(kmm_mallopt(M_MXFAST, 128), 1);
 	void *p[4];
 	for (int i = 0; i < 4; i++)
@@ -206,4 +208,45 @@ Test(options, mallopt_semantics)
 	cr_assert_eq(kmm_mallopt(M_MXFAST, 0), 1);
 	cr_assert_eq(kmm_main_arena.have_fastchunks, 0);
 	CHECK_HEAP();
+}
+
+/* front= and the profiles: the slab front end is profile=kmm's (and the
+ * default), the tcache glibc's; an explicit front= wins over either. */
+Test(options, front_and_profiles)
+{
+	cr_assert_eq(kmm_params.front, KMM_FRONT_SLAB_, "front=slab by default (profile=kmm)");
+	cr_assert_eq(kmm_options_parse("front=tcache", false), 0);
+	cr_assert_eq(kmm_params.front, KMM_FRONT_TCACHE_);
+	cr_assert_eq(kmm_options_parse("front=slab", false), 0);
+	cr_assert_eq(kmm_params.front, KMM_FRONT_SLAB_);
+	cr_assert_eq(kmm_options_parse("front=bins", false), 1, "slab or tcache only");
+	cr_assert_eq(kmm_params.front, KMM_FRONT_SLAB_);
+	cr_assert_eq(kmm_mallopt(KMM_M_FRONT, 2), 0);
+	cr_assert_eq(kmm_mallopt(KMM_M_FRONT, KMM_FRONT_TCACHE), 1);
+	cr_assert_eq(kmm_params.front, KMM_FRONT_TCACHE_);
+
+	setenv("KMM_OPTIONS", "profile=kmm", 1);
+	kmm_options_load();
+	cr_assert_eq(kmm_params.front, KMM_FRONT_SLAB_);
+	setenv("KMM_OPTIONS", "profile=glibc", 1);
+	kmm_options_load();
+	cr_assert_eq(kmm_params.front, KMM_FRONT_TCACHE_);
+	setenv("KMM_OPTIONS", "front=slab,profile=glibc", 1);
+	kmm_options_load();
+	cr_assert_eq(kmm_params.front, KMM_FRONT_SLAB_, "the profile first, then the other options");
+	cr_assert_eq(kmm_params.threshold_rule, KMM_THRESHOLD_GLIBC);
+	/* not a glibc tunable */
+	setenv("KMM_OPTIONS", "profile=kmm", 1);
+	setenv("GLIBC_TUNABLES", "glibc.malloc.front=0", 1);
+	kmm_options_load();
+	cr_assert_eq(kmm_params.front, KMM_FRONT_SLAB_);
+	/* the heap's trim threshold with the slab front end: 4 MiB, unless
+	 * a threshold was set */
+	cr_assert_eq(kmm_params.trim_threshold, 128 * 1024);
+	cr_assert_eq(kmm_trim_threshold(), KMM_SLAB_FRONT_TRIM);
+	cr_assert_eq(kmm_mallopt(KMM_M_FRONT, KMM_FRONT_TCACHE), 1);
+	cr_assert_eq(kmm_trim_threshold(), 128 * 1024);
+	cr_assert_eq(kmm_mallopt(KMM_M_FRONT, KMM_FRONT_SLAB), 1);
+	cr_assert_eq(kmm_mallopt(M_TRIM_THRESHOLD, 65536), 1);
+	cr_assert_eq(kmm_trim_threshold(), 65536);
 }
