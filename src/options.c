@@ -369,15 +369,15 @@ KMM_HOT void kmm_options_load(void)
 		kmm_options.trace_depth = depth > 64 ? 64 : (unsigned)depth;
 
 	/* the profile first, everything below may change what it set:
-	 * KMM_OPTIONS' last profile= entry, else KMM_PROFILE */
+	 * KMM_OPTIONS' last profile= entry, else KMM_DEFAULT_PROFILE */
 	const char *opts = kmm_getenv("KMM_OPTIONS");
 	size_t plen = 0;
 	const char *pname = opts != NULL ? profile_entry(opts, &plen) : NULL;
 	int profile = pname != NULL ? profile_lookup(pname, plen) : -1;
-	if ((v = kmm_getenv("KMM_PROFILE")) != NULL && *v != '\0') {
+	if ((v = kmm_getenv("KMM_DEFAULT_PROFILE")) != NULL && *v != '\0') {
 		int env_profile = profile_lookup(v, strlen(v));
 		if (env_profile < 0)
-			kmm_warn("KMM_PROFILE: unknown profile '%s' (ignored; kmm or glibc)", v);
+			kmm_warn("KMM_DEFAULT_PROFILE: unknown profile '%s' (ignored; kmm or glibc)", v);
 		else if (profile < 0)
 			profile = env_profile;
 	}

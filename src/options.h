@@ -8,7 +8,7 @@
  *                    glibc's legacy variables
  *   KMM_OPTIONS      name=value,...  (kmm's own; wins over the above); its
  *                    profile=kmm|glibc applies first, under everything
- *   KMM_PROFILE      kmm|glibc: the profile when KMM_OPTIONS names none
+ *   KMM_DEFAULT_PROFILE      kmm|glibc: the profile when KMM_OPTIONS names none
  *   KMM_STATS        1 / stderr, or a file to append the exit report to
  *   KMM_STATS_PID    only report in the process with this pid
  *   KMM_STATS_REPORT the report's sections (default: summary,meminfo,

@@ -19,7 +19,7 @@ AM_TESTS_ENVIRONMENT = \
 	KMM_PROGS='$(abs_top_builddir)/tests/progs'; export KMM_PROGS; \
 	KMM_SRCDIR='$(abs_top_srcdir)'; export KMM_SRCDIR; \
 	STRACE='$(STRACE)'; export STRACE; \
-	KMM_PROFILE='$(KMM_PROFILE)'; export KMM_PROFILE;
+	KMM_DEFAULT_PROFILE='$(KMM_DEFAULT_PROFILE)'; export KMM_DEFAULT_PROFILE;
 
 EXTRA_DIST += tests/criterion-tap tests/tap.sh tests/unit/pattern.h
 

@@ -5,8 +5,8 @@
 #     . "$KMM_SRCDIR/tests/integration/common.sh"
 
 # A clean baseline: a "plain" run must be glibc's malloc with its defaults,
-# whatever the environment of `make check` holds.  KMM_PROFILE stays: `make
-# check-profiles` runs every test again with KMM_PROFILE=glibc, and a test
+# whatever the environment of `make check` holds.  KMM_DEFAULT_PROFILE stays: `make
+# check-profiles` runs every test again with KMM_DEFAULT_PROFILE=glibc, and a test
 # that needs kmm's default profile says profile=kmm in KMM_OPTIONS.
 unset LD_PRELOAD KMM_OPTIONS KMM_STATS KMM_STATS_PID GLIBC_TUNABLES \
 	MALLOC_TOP_PAD_ MALLOC_MMAP_THRESHOLD_ MALLOC_TRIM_THRESHOLD_ \

@@ -51,7 +51,7 @@ printf '%s\n' "$aborts" >"$KMM_TMP/aborts"
 # lazily and name the double free; frame-built ones (profile=glibc) purge an
 # area that size at once, so its address is no longer kmm's
 big_df='kmm: free(): double free'
-[ "${KMM_PROFILE:-kmm}" = glibc ] && big_df='kmm: free(): invalid pointer'
+[ "${KMM_DEFAULT_PROFILE:-kmm}" = glibc ] && big_df='kmm: free(): invalid pointer'
 more_aborts="big-double-free|$big_df"'
 big-interior|kmm: free(): invalid pointer
 big-misaligned|kmm: free(): invalid pointer

@@ -33,11 +33,11 @@ integration_tests = \
 TESTS += $(integration_tests)
 
 # check-profiles: the integration tests again under profile=glibc
-# (KMM_PROFILE, docs/options.md), logged to test-suite-glibc.log; plain
+# (KMM_DEFAULT_PROFILE, docs/options.md), logged to test-suite-glibc.log; plain
 # `make check` runs them under the default profile (kmm).
 check-profiles:
 	$(MAKE) $(AM_MAKEFLAGS) check TESTS='$(integration_tests)' \
-		TEST_SUITE_LOG=test-suite-glibc.log KMM_PROFILE=glibc
+		TEST_SUITE_LOG=test-suite-glibc.log KMM_DEFAULT_PROFILE=glibc
 .PHONY: check-profiles
 dist_check_SCRIPTS += $(integration_tests)
 EXTRA_DIST += tests/integration/common.sh

@@ -131,7 +131,7 @@ for spec in $unit_tests; do
 	filter=*
 	[ "$t" = "$spec" ] || filter=${spec#*:}
 	rm -f "$KMM_TMP"/unit.*.vg
-	with_timeout 900 env -u KMM_PROFILE KMM_OPTIONS=memcheck=exact $VG --trace-children=yes \
+	with_timeout 900 env -u KMM_DEFAULT_PROFILE KMM_OPTIONS=memcheck=exact $VG --trace-children=yes \
 		--log-file="$KMM_TMP/unit.%p.vg" "$UNIT/$t" -j1 --filter "$filter" >"$KMM_TMP/$t.out" 2>&1
 	ok "$t under memcheck: every test passes" \
 		sh -c "grep -q 'Synthesis: Tested: [0-9]* | Passing: [0-9]* | Failing: 0 | Crashing: 0' '$KMM_TMP/$t.out'"

@@ -108,8 +108,8 @@ ok "KMM_OPTIONS with a bad value: a 'kmm: ' warning, the value ignored" sh -c "
 # --- profiles: a bundle applied first, whatever its place in KMM_OPTIONS ------------
 # params OPTS: the "parameters" report section of /bin/true under kmm
 params() {
-	with_timeout 60 env -u KMM_PROFILE LD_PRELOAD="$KMM_LIB" KMM_OPTIONS="$1" KMM_STATS=1 \
-		KMM_STATS_REPORT=params ${2:+KMM_PROFILE="$2"} /bin/true 2>&1 | awk '$1 == "profile" || $1 == "threshold_rule" { printf "%s%s=%s", sep, $1, $2; sep = " " }'
+	with_timeout 60 env -u KMM_DEFAULT_PROFILE LD_PRELOAD="$KMM_LIB" KMM_OPTIONS="$1" KMM_STATS=1 \
+		KMM_STATS_REPORT=params ${2:+KMM_DEFAULT_PROFILE="$2"} /bin/true 2>&1 | awk '$1 == "profile" || $1 == "threshold_rule" { printf "%s%s=%s", sep, $1, $2; sep = " " }'
 }
 is "$(params '')" "profile=kmm threshold_rule=cache" "the default profile is kmm's (threshold_rule cache)"
 is "$(params profile=glibc)" "profile=glibc threshold_rule=glibc" "profile=glibc sets glibc's threshold rule"
@@ -122,11 +122,11 @@ is "$(cat "$KMM_TMP/prof.err") | $(params profile=nosuch 2>/dev/null)" \
 	"an unknown profile: a warning, kmm's defaults"
 is "$(params '' glibc) / $(params threshold_rule=cache glibc) / $(params profile=kmm glibc)" \
 	"profile=glibc threshold_rule=glibc / profile=glibc threshold_rule=cache / profile=kmm threshold_rule=cache" \
-	"KMM_PROFILE=glibc: the profile when KMM_OPTIONS names none, under its options"
-with_timeout 60 env LD_PRELOAD="$KMM_LIB" KMM_PROFILE=nosuch /bin/true 2>"$KMM_TMP/prof2.err"
+	"KMM_DEFAULT_PROFILE=glibc: the profile when KMM_OPTIONS names none, under its options"
+with_timeout 60 env LD_PRELOAD="$KMM_LIB" KMM_DEFAULT_PROFILE=nosuch /bin/true 2>"$KMM_TMP/prof2.err"
 is "$(cat "$KMM_TMP/prof2.err") | $(params '' nosuch 2>/dev/null)" \
-	"kmm: KMM_PROFILE: unknown profile 'nosuch' (ignored; kmm or glibc) | profile=kmm threshold_rule=cache" \
-	"KMM_PROFILE=nosuch: a warning, kmm's defaults"
+	"kmm: KMM_DEFAULT_PROFILE: unknown profile 'nosuch' (ignored; kmm or glibc) | profile=kmm threshold_rule=cache" \
+	"KMM_DEFAULT_PROFILE=nosuch: a warning, kmm's defaults"
 is "$(with_timeout 60 "$KMM_TOOL" run --profile=glibc --report=params -- /bin/true 2>&1 |
 	awk '$1 == "profile" { print $2 }')" "glibc" "kmm run --profile=glibc"
 

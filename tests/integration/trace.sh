@@ -18,7 +18,7 @@ reader() { with_timeout 120 "$KMM_TOOL" trace "$@"; }
 count() { grep -cE "$2" "$1" || :; }
 
 # --- a program with known allocations and leaks ------------------------------------
-with_timeout 60 env -u KMM_PROFILE "$KMM_TOOL" trace -o "$T/k.trace" -- "$TP" known >"$T/k.out" 2>"$T/k.err"
+with_timeout 60 env -u KMM_DEFAULT_PROFILE "$KMM_TOOL" trace -o "$T/k.trace" -- "$TP" known >"$T/k.out" 2>"$T/k.err"
 is "$?" "0" "traceprobe known runs under kmm trace -o"
 ok "the log exists and starts with the KMMTRACE header" sh -c "head -c 8 '$T/k.trace' | grep -q KMMTRACE"
 reader summary "$T/k.trace" >"$T/k.sum" 2>"$T/k.sum.err"

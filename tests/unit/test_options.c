@@ -76,9 +76,9 @@ Test(options, profiles_and_trim_rule)
 	kmm_profile_apply(KMM_PROFILE_GLIBC);
 	cr_assert_eq(kmm_params.trim_rule, KMM_TRIM_GLIBC);
 	cr_assert_eq(kmm_params.threshold_rule, KMM_THRESHOLD_GLIBC);
-	/* KMM_PROFILE, unless KMM_OPTIONS names a profile */
+	/* KMM_DEFAULT_PROFILE, unless KMM_OPTIONS names a profile */
 	kmm_profile_apply(KMM_PROFILE_KMM);
-	setenv("KMM_PROFILE", "glibc", 1);
+	setenv("KMM_DEFAULT_PROFILE", "glibc", 1);
 	kmm_options_load();
 	cr_assert_eq(kmm_options.profile, KMM_PROFILE_GLIBC);
 	cr_assert_eq(kmm_params.trim_rule, KMM_TRIM_GLIBC);
