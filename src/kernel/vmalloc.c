@@ -191,12 +191,15 @@ static size_t buddy_target_update(void)
 
 /* Bytes lazily freed before a purge.  Frames mode: a quarter of the cache
  * budget (the buddy allocator caches the rest as free frames).  Demand mode:
- * the whole budget (the lazy pool is the only cache). */
+ * the whole budget (the lazy pool is the only cache), or as much as the
+ * program has in big blocks if that is more (vmalloc.h, "Demand mode"). */
 static inline size_t lazy_limit(void)
 {
 	if (kmm_vmalloc_params.lazy_max != 0)
 		return kmm_vmalloc_params.lazy_max;
-	return kmm_vmalloc_params.frames ? cache_budget / 4 : cache_budget;
+	if (kmm_vmalloc_params.frames)
+		return cache_budget / 4;
+	return busy_bytes > cache_budget ? busy_bytes : cache_budget;
 }
 
 static inline size_t va_size(const struct kmm_vmap_area *va)

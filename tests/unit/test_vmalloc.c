@@ -882,6 +882,34 @@ Test(demand, any_size_stays_lazily_freed_and_is_reused_as_it_is)
 	kmm_vfree(q);
 }
 
+Test(demand, the_lazy_limit_follows_the_live_big_blocks)
+{
+	demand_mode();
+	/* 16 live areas of 16 MiB (256 MiB, never touched): freeing 6 of
+	 * them keeps all 6 lazily (96 MiB, over the 64 MiB budget but under
+	 * the 160 MiB still live); the 64 MiB budget alone kept 3 */
+	enum { N = 16, FREED = 6 };
+	char *p[N];
+	for (int i = 0; i < N; i++) {
+		p[i] = kmm_vmalloc(16 * MiB, CALLER);
+		cr_assert_not_null(p[i]);
+	}
+	for (int i = 0; i < FREED; i++)
+		kmm_vfree(p[2 * i]);
+	struct kmm_vmalloc_stats st = stats();
+	cr_assert_eq(st.lazy_limit, (size_t)(N - FREED) * 16 * MiB, "limit %zu MiB", st.lazy_limit / MiB);
+	cr_assert_eq(st.lazy_bytes, (size_t)FREED * (16 * MiB + PG), "lazy %zu bytes", st.lazy_bytes);
+	CHECK_DEMAND("six lazily freed");
+	/* as the program frees the rest, the limit falls back to the budget */
+	for (int i = 0; i < N; i++)
+		if (i % 2 != 0 || i >= 2 * FREED)
+			kmm_vfree(p[i]);
+	st = stats();
+	cr_assert_eq(st.lazy_limit, 64 * MiB);
+	cr_assert_leq(st.lazy_bytes, 64 * MiB, "lazy %zu MiB after everything was freed", st.lazy_bytes / MiB);
+	CHECK_DEMAND("all freed");
+}
+
 Test(demand, reuse_splits_the_excess_off_as_a_lazy_area)
 {
 	demand_mode();
