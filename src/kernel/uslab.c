@@ -52,10 +52,17 @@
  *    pushes the slab on its owner record's `returned` stack (again one
  *    compare-and-swap; the record is never freed, so the pointer is always
  *    good).  The owner's next slow path drains the stack and moves those
- *    slabs from its full list to its partial lists.  The owner's own free
- *    into a full slab swaps FULL -> 0 itself and moves the slab at once;
- *    if a remote freer won that race, the slab is on the stack already and
- *    stays on the full list until the drain.  A slab is pushed once per
+ *    slabs from its full list to its partial lists.  The owner's own frees
+ *    into a full slab go onto its own list, as into a partial one, until
+ *    an eighth of its objects are free (kmm_uslab_class.unpark); the free
+ *    that reaches that swaps FULL -> 0 itself and moves the slab; if a
+ *    remote freer won that race, the slab is on the stack already and
+ *    stays on the full list until the drain.  Moved at the first free, a
+ *    slab would be taken again with one free object and parked again: a
+ *    program that frees at random among slabs its live objects fill
+ *    (larson) took a slow path, with its lock and compare-and-swap, for
+ *    one malloc in six; and an eighth of a slab is the most this leaves
+ *    unused.  A slab is pushed once per
  *    FULL episode, and only the owner parks, so it is never on the stack
  *    twice.
  *
@@ -196,6 +203,7 @@ KMM_HOT void kmm_uslab_init(void)
 		k->objects = (uint16_t)(KMM_USLAB_BYTES / k->size);
 		size_t batch = KMM_PAGE_SIZE / k->size;
 		k->batch = (uint16_t)(batch < 1 ? 1 : batch);
+		k->unpark = (uint16_t)(k->objects / 8 < 1 ? 1 : k->objects / 8);
 	}
 }
 

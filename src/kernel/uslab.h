@@ -61,6 +61,7 @@ struct kmm_uslab_class {
 			       divisibility without a division (kmm_uslab_index) */
 	uint16_t objects;   /* objects per slab */
 	uint16_t batch;     /* objects carved from a slab's unused part at a time */
+	uint16_t unpark;    /* free objects that bring a parked slab back (THEORY 4) */
 };
 
 extern struct kmm_uslab_class kmm_uslab_classes[KMM_USLAB_CLASSES];
@@ -251,10 +252,14 @@ KMM_INLINE bool kmm_uslab_free_fast(struct kmm_page *page, void *obj)
 		kmm_uslab_push(&c->free, obj);
 		return true;
 	}
-	/* one of this thread's partial slabs: onto its own list, unless that
-	 * empties the slab (the slow path decides whether to keep it) */
+	/* one of this thread's partial slabs, or a parked (full) one until an
+	 * eighth of it is free (uslab.c, THEORY 4): onto its own list, unless
+	 * that empties the slab (the slow path decides whether to keep it) */
 	unsigned nfree = page->us_nfree + 1u;
-	if (KMM_UNLIKELY(page->us_where != KMM_USLAB_PARTIAL || nfree >= page->us_bump))
+	unsigned where = page->us_where;
+	if (KMM_UNLIKELY(nfree >= page->us_bump ||
+			 (where != KMM_USLAB_PARTIAL &&
+			  (where != KMM_USLAB_FULL || nfree >= kmm_uslab_classes[cls].unpark))))
 		return false;
 	kmm_uslab_push(&page->us_lfree, obj);
 	page->us_nfree = (uint16_t)nfree;
