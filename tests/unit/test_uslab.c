@@ -272,6 +272,38 @@ Test(remote, full_slabs_come_back_to_their_owner)
 	check_mallinfo();
 }
 
+/* The owner's frees into a parked (full) slab stay on its own list until
+ * an eighth of its objects are free; then it is a partial slab again
+ * (uslab.c, THEORY 4). */
+Test(remote, owner_frees_bring_a_parked_slab_back_at_an_eighth)
+{
+	enum { PER = 64, N = 3 * PER };   /* three slabs of 1024-byte objects */
+	static void *p[N];
+	for (int i = 0; i < N; i++)
+		p[i] = kmm_malloc(1000);
+	struct kmm_page *s = slab_of(p[0]);
+	cr_assert_not_null(s);
+	cr_assert_eq(slab_of(p[PER - 1]), s);
+	cr_assert_eq(s->us_where, KMM_USLAB_FULL, "the first slab is parked when full");
+	cr_assert_eq(kmm_uslab_classes[s->us_class].unpark, PER / 8);
+	for (int i = 0; i < PER / 8 - 1; i++) {
+		kmm_free(p[i]);
+		p[i] = NULL;
+	}
+	cr_assert_eq(s->us_where, KMM_USLAB_FULL, "%d frees: still parked", PER / 8 - 1);
+	cr_assert_eq(s->us_nfree, PER / 8 - 1, "on its own list");
+	CHECK_ALL();
+	kmm_free(p[PER / 8 - 1]);
+	p[PER / 8 - 1] = NULL;
+	cr_assert_eq(s->us_where, KMM_USLAB_PARTIAL, "an eighth free: a partial slab again");
+	cr_assert_eq(s->us_nfree, PER / 8);
+	CHECK_ALL();
+	for (int i = 0; i < N; i++)
+		kmm_free(p[i]);
+	CHECK_ALL();
+	check_mallinfo();
+}
+
 /* Blocks allocated by threads that exited, freed by main; a new thread
  * takes the old records over instead of making new ones. */
 Test(threads, records_are_taken_over_by_new_threads)
