@@ -1097,6 +1097,40 @@ static void *vmalloc_node_do(size_t size, size_t align, const void *caller)
 	return new_area_frames(size, nr_pages, align, topdown, caller);
 }
 
+/* vmap_lock held: the lowest free range of need bytes aligned to align
+ * (the highest, topdown), in a new space if none fits; 0 if none. */
+static uintptr_t claim_range(size_t need, size_t align, bool topdown)
+{
+	uintptr_t start = topdown ? alloc_range_top(need) : alloc_range_aligned(need, align);
+	if (start == 0 && add_space(need + align))
+		start = topdown ? alloc_range_top(need) : alloc_range_aligned(need, align);
+	return start;
+}
+
+/* vmap_lock held: node becomes the busy area [start, start + need), not
+ * yet built (its vm is set once it is). */
+static void busy_claim(struct kmm_vmap_area *node, uintptr_t start, size_t need)
+{
+	node->va_start = start;
+	node->va_end = start + need;
+	node->state = KMM_VA_BUSY;
+	busy_insert(node);
+	busy_areas++;
+	vst.allocs++;
+}
+
+/* A busy area whose build failed: its range back to the free tree, as if
+ * never claimed (takes vmap_lock). */
+static void busy_unclaim(struct kmm_vmap_area *node)
+{
+	bool locked = kmm_lock_fork_aware(&vmap_lock);
+	kmm_rb_erase(&node->rb_node, &busy_root);
+	busy_areas--;
+	vst.allocs--;
+	free_range(node->va_start, node->va_end, node);
+	kmm_unlock_if(&vmap_lock, locked);
+}
+
 /* A new demand-paged area: a range cut from the free tree is made
  * read-write in place (one mmap); its pages fault in zero-filled on
  * first touch, or are populated at once (populate=on). */
@@ -1111,9 +1145,7 @@ static void *new_area_demand(size_t size, size_t nr_pages, size_t align, const v
 		return NULL;
 	}
 	bool locked = kmm_lock_fork_aware(&vmap_lock);
-	uintptr_t start = alloc_range_aligned(need, align);
-	if (start == 0 && add_space(need + align))
-		start = alloc_range_aligned(need, align);
+	uintptr_t start = claim_range(need, align, false);
 	if (start == 0) {
 		kmm_unlock_if(&vmap_lock, locked);
 		kmm_kmem_cache_free(vmap_area_cachep, node);
@@ -1121,24 +1153,14 @@ static void *new_area_demand(size_t size, size_t nr_pages, size_t align, const v
 		errno = ENOMEM;
 		return NULL;
 	}
-	node->va_start = start;
-	node->va_end = start + need;
-	node->state = KMM_VA_BUSY;
-	busy_insert(node);
-	busy_areas++;
-	vst.allocs++;
+	busy_claim(node, start, need);
 	kmm_unlock_if(&vmap_lock, locked);
 
 	/* the range is ours (busy): the system call without the lock */
 	if (sys_commit((void *)start, nr_pages * PAGE) != 0) {
 		sys_reserve((void *)start, nr_pages * PAGE);
 		kmm_kfree(vm);
-		locked = kmm_lock_fork_aware(&vmap_lock);
-		kmm_rb_erase(&node->rb_node, &busy_root);
-		busy_areas--;
-		vst.allocs--;
-		free_range(node->va_start, node->va_end, node);
-		kmm_unlock_if(&vmap_lock, locked);
+		busy_unclaim(node);
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -1195,9 +1217,7 @@ static void *new_area_frames(size_t size, size_t nr_pages, size_t align, bool to
 
 	/* 4. the range: the lowest that fits, in a new space if none does */
 	locked = kmm_lock_fork_aware(&vmap_lock);
-	uintptr_t start = topdown ? alloc_range_top(need) : alloc_range_aligned(need, align);
-	if (start == 0 && add_space(need + align))
-		start = topdown ? alloc_range_top(need) : alloc_range_aligned(need, align);
+	uintptr_t start = claim_range(need, align, topdown);
 	struct kmm_vmap_area *node = start != 0 ? alloc_va_node() : NULL;
 	if (node == NULL) {
 		if (start != 0)
@@ -1208,24 +1228,14 @@ static void *new_area_frames(size_t size, size_t nr_pages, size_t align, bool to
 		errno = ENOMEM;
 		return NULL;
 	}
-	node->va_start = start;
-	node->va_end = start + need;
-	node->state = KMM_VA_BUSY;
-	busy_insert(node);
-	busy_areas++;
-	vst.allocs++;
+	busy_claim(node, start, need);
 	kmm_unlock_if(&vmap_lock, locked);
 
 	/* 5. the frames, mapped into the area */
 	if (!alloc_frames(pages, nr_pages)) {
 		free_pages_array(pages, vmalloced);
 		kmm_kfree(vm);
-		locked = kmm_lock_fork_aware(&vmap_lock);
-		kmm_rb_erase(&node->rb_node, &busy_root);
-		busy_areas--;
-		vst.allocs--;
-		free_range(node->va_start, node->va_end, node);
-		kmm_unlock_if(&vmap_lock, locked);
+		busy_unclaim(node);
 		errno = ENOMEM;
 		return NULL;
 	}
