@@ -90,6 +90,7 @@ static KMM_COLD void emit_meminfo(struct kmm_buf *b)
 	kb(b, "SlabFrontInUse:", us.inuse_bytes);
 	kb(b, "SlabFrontFree:", us.bytes - us.inuse_bytes);
 	kb(b, "SlabFrontTouched:", us.resident);
+	kb(b, "SlabFrontGivenBack:", us.released);
 	kb(b, "BigBlocks:", mi.hblkhd);
 	kmm_buf_printf(b, "%-18s%10zu\n", "BigBlockCount:", mi.hblks);
 	kb(b, "VmallocTotal:", vs.space_bytes);

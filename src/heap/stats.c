@@ -516,6 +516,10 @@ KMM_COLD void kmm_heap_report_summary(struct kmm_buf *b)
 		       "parked %'llu, returned by a remote free %'llu\n",
 		       (unsigned long long)us.remote_frees, (unsigned long long)us.free_slow,
 		       (unsigned long long)us.parked, (unsigned long long)us.returned);
+	kmm_buf_puts(b, "  pages given back   ");
+	kmm_buf_size(b, us.released);
+	kmm_buf_printf(b, " now, in partly used slabs; %'llu pages ever, %'llu madvise calls\n",
+		       (unsigned long long)us.pages_released, (unsigned long long)us.page_releases);
 	kmm_buf_printf(b, "  owner records      %'zu (%'zu idle, waiting for a new thread)\n", us.owners,
 		       us.idle_owners);
 

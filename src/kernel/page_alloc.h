@@ -119,9 +119,15 @@ struct kmm_page {
 			void    *us_lfree;             /* owner's free objects (protected list) */
 			struct kmm_uslab_owner *us_owner;
 			uint16_t us_bump;              /* objects carved from the slab so far */
-			uint16_t us_nfree;             /* objects on us_lfree */
+			uint16_t us_nfree;             /* owner's free objects: on us_lfree, or
+							* in pages given back (us_released) */
+			uint16_t us_limit;             /* owner's fast free: slow path at this us_nfree */
 			uint8_t  us_class;             /* size class */
 			uint8_t  us_where;             /* owner's: active, partial, full */
+		};
+		struct {                               /* user slab, its SECOND page's descriptor
+							* (head + 1; slow paths only) */
+			uint16_t us_released;          /* its pages given back to the OS (bit i: page i) */
 			uint8_t  us_clean;             /* its frames were zero when it was made */
 		};
 	};
@@ -134,6 +140,8 @@ struct kmm_page {
 		uintptr_t us_rfree;     /* user slab: other threads' frees | state (atomic) */
 	};
 };
+
+_Static_assert(sizeof(struct kmm_page) == 64, "a page descriptor is one cache line");
 
 /* page_shuffle=on: free blocks go to the head or the tail of their free
  * list at random (page_alloc.c). */

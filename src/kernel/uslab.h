@@ -128,6 +128,7 @@ struct kmm_uslab_owner {
 	uint64_t allocs;                            /* of threads that left the record */
 	uint64_t alloc_slow, free_slow, remote_frees, collected;   /* collected: remote lists taken */
 	uint64_t slabs_made, slabs_freed, parked, returned_n;
+	uint64_t pages_released, page_releases;     /* pages of partial slabs given back, madvise calls */
 };
 
 /* ---- the free-list words -----------------------------------------------------
@@ -254,10 +255,12 @@ KMM_INLINE bool kmm_uslab_free_fast(struct kmm_page *page, void *obj)
 	}
 	/* one of this thread's partial slabs, or a parked (full) one until an
 	 * eighth of it is free (uslab.c, THEORY 4): onto its own list, unless
-	 * that empties the slab (the slow path decides whether to keep it) */
+	 * that empties the slab (the slow path decides whether to keep it) or
+	 * reaches us_limit (the slow path looks for pages to give back, THEORY
+	 * 9; us_limit <= us_bump) */
 	unsigned nfree = page->us_nfree + 1u;
 	unsigned where = page->us_where;
-	if (KMM_UNLIKELY(nfree >= page->us_bump ||
+	if (KMM_UNLIKELY(nfree >= page->us_limit ||
 			 (where != KMM_USLAB_PARTIAL &&
 			  (where != KMM_USLAB_FULL || nfree >= kmm_uslab_classes[cls].unpark))))
 		return false;
@@ -316,7 +319,8 @@ struct kmm_uslab_stats {
 	size_t objects;        /* object slots in them */
 	size_t inuse_objects;  /* not free as far as the slabs know (see slabinfo) */
 	size_t inuse_bytes;    /* those objects' bytes */
-	size_t resident;       /* bytes of their pages that were ever touched */
+	size_t resident;       /* bytes of their pages that were touched and not given back */
+	size_t released;       /* bytes of their pages given back to the OS (partly used slabs) */
 	size_t classes;        /* classes with slabs */
 	size_t owners, idle_owners;
 	uint64_t allocs;       /* objects handed out, ever */
@@ -324,6 +328,7 @@ struct kmm_uslab_stats {
 	uint64_t free_slow;    /* frees into the caller's own slabs on the slow path */
 	uint64_t remote_frees; /* frees into other threads' slabs */
 	uint64_t slabs_made, slabs_freed, parked, returned;
+	uint64_t pages_released, page_releases;   /* pages of partly used slabs given back, ever; madvise calls */
 };
 void kmm_uslab_stats(struct kmm_uslab_stats *st);
 /* slabinfo lines of the front end's classes (uslab-16 ...), same format

@@ -16,6 +16,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -449,6 +450,114 @@ Test(trim, empty_slabs_go_back)
 	cr_assert_leq(st2.slabs, 2, "%zu slabs after malloc_trim", st2.slabs);
 	check_mallinfo();
 	CHECK_ALL();
+}
+
+/* Slabs of 1000-byte objects (class 1024, 64 a slab, 4 a page) of which
+ * one object in 32 stays in use: pages 0 and 8 of each slab keep one; the
+ * 14 others hold only free objects. */
+static void *free_one(void *arg);
+
+enum { PG_N = 64 * 8 };
+static char *pg_p[PG_N];
+
+static void pages_setup(void)
+{
+	for (int i = 0; i < PG_N; i++) {
+		pg_p[i] = kmm_malloc(1000);
+		cr_assert_not_null(pg_p[i]);
+		fill(pg_p[i], 1000, (uint64_t)i);
+	}
+	for (int i = 0; i < PG_N; i++)
+		if (i % 32 != 0)
+			kmm_free(pg_p[i]);
+}
+
+static bool resident(const void *p)
+{
+	unsigned char v = 0;
+	void *page = (void *)((uintptr_t)p & ~(uintptr_t)(KMM_PAGE_SIZE - 1));
+	cr_assert_eq(mincore(page, KMM_PAGE_SIZE, &v), 0, "mincore: %s", strerror(errno));
+	return v & 1;
+}
+
+/* malloc_trim gives back the pages of partly used slabs that no object in
+ * use touches (uslab.c, THEORY 9); the slabs work on as before */
+Test(trim, free_pages_of_partly_used_slabs_go_back)
+{
+	pages_setup();
+	struct kmm_uslab_stats us0;
+	kmm_uslab_stats(&us0);
+	cr_assert_eq(us0.released, 0);
+	cr_assert(resident(pg_p[16]));
+	cr_assert_eq(kmm_malloc_trim(0), 1);
+	struct kmm_uslab_stats us;
+	kmm_uslab_stats(&us);
+	/* every slab but the thread's active one: 14 pages each */
+	cr_assert_geq(us.released, (size_t)(PG_N / 64 - 1) * 14 * KMM_PAGE_SIZE, "%zu bytes given back", us.released);
+	cr_assert_eq(us.pages_released * KMM_PAGE_SIZE, us.released);
+	cr_assert_geq(us.page_releases, (uint64_t)(PG_N / 64 - 1), "one madvise per run at least");
+	cr_assert_eq(us.resident + us.released, us0.resident, "touched %zu + given back %zu, before %zu", us.resident,
+		     us.released, us0.resident);
+	cr_assert(!resident(pg_p[16]), "the page of a freed object in the first slab is still resident");
+	cr_assert(resident(pg_p[32]), "the page of an object in use must stay");
+	for (int i = 0; i < PG_N; i += 32)
+		cr_assert(verify(pg_p[i], 1000, (uint64_t)i), "object %d in use was changed", i);
+	CHECK_ALL();
+	/* the slabs become active again: the objects of their pages come back */
+	static char *q[PG_N];
+	for (int i = 0; i < PG_N; i++) {
+		if (i % 32 == 0)
+			continue;
+		q[i] = kmm_malloc(1000);
+		cr_assert_not_null(q[i]);
+		fill(q[i], 1000, (uint64_t)i + 7);
+	}
+	CHECK_ALL();
+	for (int i = 0; i < PG_N; i++) {
+		if (i % 32 == 0)
+			cr_assert(verify(pg_p[i], 1000, (uint64_t)i));
+		else
+			cr_assert(verify(q[i], 1000, (uint64_t)i + 7), "object %d (%p) overwritten", i, (void *)q[i]);
+	}
+	kmm_uslab_stats(&us);
+	cr_assert_eq(us.released, 0, "%zu bytes still given back after the slabs filled up", us.released);
+	for (int i = 0; i < PG_N; i++)
+		kmm_free(i % 32 == 0 ? pg_p[i] : q[i]);
+	CHECK_ALL();
+	check_mallinfo();
+}
+
+/* the objects in use of a slab with pages given back are freed through
+ * the slow path; the slab empties and goes back as usual */
+Test(trim, a_slab_with_pages_given_back_empties)
+{
+	pages_setup();
+	kmm_malloc_trim(0);
+	for (int i = 0; i < PG_N; i += 32)
+		kmm_free(pg_p[i]);
+	CHECK_ALL();
+	kmm_malloc_trim(0);
+	struct kmm_uslab_stats us;
+	kmm_uslab_stats(&us);
+	cr_assert_eq(us.released, 0);
+	cr_assert_leq(us.slabs, 2, "%zu slabs left", us.slabs);
+	CHECK_ALL();
+}
+
+Test(hardening, double_free_into_a_page_given_back, .signal = SIGABRT)
+{
+	pages_setup();
+	kmm_malloc_trim(0);
+	kmm_free(pg_p[17]);
+}
+
+Test(hardening, double_free_into_a_page_given_back_by_another_thread, .signal = SIGABRT)
+{
+	pages_setup();
+	kmm_malloc_trim(0);
+	pthread_t th;
+	cr_assert_eq(pthread_create(&th, NULL, free_one, pg_p[17]), 0);
+	pthread_join(th, NULL);
 }
 
 Test(stats, reports_show_the_slab_classes)
