@@ -142,6 +142,33 @@ Test(malloc, many_objects_distinct_and_intact)
 	cr_assert_lt(st.slab_in_use, 64 * 1024, "%zu bytes still in use after every free", st.slab_in_use);
 }
 
+/* A new slab is carved lazily, a page's worth first, then as many
+ * objects as were carved before: a thread going through a slab of
+ * 1024-byte objects (64 of them, 4 a page) carves 4, 4, 8, 16, 32 (five
+ * slow paths, not sixteen), and has touched only the pages it used. */
+Test(malloc, carving_doubles_from_a_page)
+{
+	kmm_free(kmm_malloc(2000));   /* the thread's record, another class */
+	struct kmm_uslab_stats a, b;
+	kmm_uslab_stats(&a);
+	static void *p[64];
+	p[0] = kmm_malloc(1000);
+	kmm_uslab_stats(&b);
+	cr_assert_eq(b.resident - a.resident, KMM_PAGE_SIZE, "the first carve touched %zu bytes",
+		     b.resident - a.resident);
+	for (int i = 1; i < 64; i++)
+		p[i] = kmm_malloc(1000);
+	kmm_uslab_stats(&b);
+	cr_assert_eq(b.alloc_slow - a.alloc_slow, 5, "%llu slow paths for one slab",
+		     (unsigned long long)(b.alloc_slow - a.alloc_slow));
+	cr_assert_eq(b.slabs - a.slabs, 1);
+	for (int i = 1; i < 64; i++)
+		cr_assert_eq(slab_of(p[i]), slab_of(p[0]), "object %d in another slab", i);
+	for (int i = 0; i < 64; i++)
+		kmm_free(p[i]);
+	CHECK_ALL();
+}
+
 Test(calloc, zeroed_fresh_and_reused)
 {
 	enum { N = 4000 };
