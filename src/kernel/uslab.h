@@ -255,9 +255,9 @@ KMM_INLINE bool kmm_uslab_free_fast(struct kmm_page *page, void *obj)
 	}
 	/* one of this thread's partial slabs, or a parked (full) one until an
 	 * eighth of it is free (uslab.c, THEORY 4): onto its own list, unless
-	 * that empties the slab (the slow path decides whether to keep it) or
-	 * reaches us_limit (the slow path looks for pages to give back, THEORY
-	 * 9; us_limit <= us_bump) */
+	 * that empties the slab (the slow path decides whether to keep it):
+	 * us_limit is us_bump, or 0 while the slab has pages given back to the
+	 * OS, whose objects only the slow path can tell free (THEORY 9) */
 	unsigned nfree = page->us_nfree + 1u;
 	unsigned where = page->us_where;
 	if (KMM_UNLIKELY(nfree >= page->us_limit ||
