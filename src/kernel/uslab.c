@@ -320,13 +320,6 @@ static inline struct kmm_page *ext(const struct kmm_page *s)
 	return (struct kmm_page *)s + 1;
 }
 
-/* Whether object idx of slab s (class size `size`) starts in a page given
- * back to the OS (its list words are gone: it is on no list). */
-static inline bool in_released(const struct kmm_page *s, size_t idx, size_t size)
-{
-	return (ext(s)->us_released >> ((idx * size) >> KMM_PAGE_SHIFT)) & 1;
-}
-
 /* Whether the object at obj starts in a page of s given back to the OS
  * (a free of it is a double free).  Others than the owner read the mask
  * racily: it changes only while no object in use starts in those pages. */
@@ -336,18 +329,26 @@ static inline bool obj_released(const struct kmm_page *s, const void *obj)
 	return (mask >> (((uintptr_t)obj & (KMM_USLAB_BYTES - 1)) >> KMM_PAGE_SHIFT)) & 1;
 }
 
+/* The carved objects of s that start in its page p: [*first, *end). */
+static void page_objects(const struct kmm_page *s, size_t p, size_t *first, size_t *end)
+{
+	size_t size = kmm_uslab_classes[s->us_class].size;
+	*first = (p * KMM_PAGE_SIZE + size - 1) / size;
+	*end = ((p + 1) * KMM_PAGE_SIZE + size - 1) / size;
+	if (*end > s->us_bump)
+		*end = s->us_bump;
+}
+
 /* The free objects of s that start in pages given back (THEORY 9). */
 static size_t released_objects(const struct kmm_page *s)
 {
 	unsigned mask = ext(s)->us_released;
-	size_t size = kmm_uslab_classes[s->us_class].size, n = 0, bump = s->us_bump;
+	size_t n = 0;
 	for (size_t p = 0; mask != 0; p++, mask >>= 1) {
-		if (!(mask & 1))
-			continue;
-		size_t first = (p * KMM_PAGE_SIZE + size - 1) / size, end = ((p + 1) * KMM_PAGE_SIZE + size - 1) / size;
-		if (end > bump)
-			end = bump;
-		n += end > first ? end - first : 0;
+		size_t first, end;
+		page_objects(s, p, &first, &end);
+		if ((mask & 1) && end > first)
+			n += end - first;
 	}
 	return n;
 }
@@ -488,10 +489,8 @@ static KMM_HOT void set_limit(struct kmm_page *s)
  * faults in again as they are written). */
 static void relist_page(struct kmm_page *s, size_t p)
 {
-	size_t size = kmm_uslab_classes[s->us_class].size, bump = s->us_bump;
-	size_t first = (p * KMM_PAGE_SIZE + size - 1) / size, end = ((p + 1) * KMM_PAGE_SIZE + size - 1) / size;
-	if (end > bump)
-		end = bump;
+	size_t size = kmm_uslab_classes[s->us_class].size, first, end;
+	page_objects(s, p, &first, &end);
 	char *base = slab_base(s);
 	for (size_t idx = end; idx-- > first;) {
 		char *obj = base + idx * size;
@@ -532,7 +531,7 @@ static KMM_COLD size_t release_free_pages(struct kmm_uslab_owner *o, struct kmm_
 	/* the pages objects in use touch; the carved part's pages */
 	unsigned busy = 0, released = ext(s)->us_released;
 	for (size_t idx = 0; idx < bump; idx++)
-		if (!((isfree[idx / 64] >> (idx % 64)) & 1) && !in_released(s, idx, size)) {
+		if (!((isfree[idx / 64] >> (idx % 64)) & 1) && !obj_released(s, (void *)(base + idx * size))) {
 			size_t first = (idx * size) >> KMM_PAGE_SHIFT, last = (idx * size + size - 1) >> KMM_PAGE_SHIFT;
 			busy |= ((2u << last) - 1) & ~((1u << first) - 1);
 		}
