@@ -324,14 +324,19 @@ static void expand(struct kmm_zone *z, struct kmm_page *page, unsigned low, unsi
 }
 
 /* The order whose list head (the most recently freed block of that order)
- * holds the most resident pages, from `order` up to two orders more (a
- * small request must not break up a big resident block that the next big
- * area wants whole); -1 if none holds any.  For KMM_GFP_HOT. */
+ * holds the most resident pages for a piece of `order`, from `order` up to
+ * the largest; -1 if none holds any.  For KMM_GFP_HOT.  Resident memory
+ * comes first whatever the order: a clean frame costs the process a page
+ * fault and grows its RSS, a resident one was paid for already.  (Looking
+ * only two orders up, to keep big resident blocks whole for big areas, let
+ * freed slabs merge out of reach: glibc-simple's peak RSS was 8.1 MiB
+ * instead of 7.0, sh6bench's 27.7 instead of 25.4; the big-block
+ * workloads did not change either way.) */
 static int hottest_order(struct kmm_zone *z, unsigned order, unsigned mt)
 {
 	int best = -1;
 	size_t best_res = 0;
-	for (unsigned o = order; o < KMM_MAX_ORDER && o <= order + 2; o++) {
+	for (unsigned o = order; o < KMM_MAX_ORDER; o++) {
 		struct kmm_list *l = &z->free_area[o].free_list[mt];
 		if (kmm_list_empty(l))
 			continue;

@@ -975,3 +975,32 @@ Test(buddy, page_shuffle_changes_the_order_not_the_invariants)
 	}
 	CHECK_BUDDY();
 }
+
+Test(buddy, hot_request_takes_resident_memory_of_any_order)
+{
+	/* A clean order-4 block is on its list (split off by a first
+	 * allocation), and a resident order-10 block was just freed.  A
+	 * KMM_GFP_HOT order-4 request must split the resident block, however
+	 * big, rather than take the clean one. */
+	struct kmm_page *first = kmm_alloc_pages(4, KMM_GFP_USER, KMM_OWNER_PAGES);
+	cr_assert_not_null(first);
+	struct kmm_page *big = kmm_alloc_pages(10, KMM_GFP_USER, KMM_OWNER_PAGES);
+	cr_assert_not_null(big);
+	char *base = kmm_page_address(big);
+	memset(base, 0x3c, PG << 10);
+	kmm_free_pages(big, 10);
+	cr_assert(kmm_zone.free_area[4].nr_free > 0, "a clean order-4 block is free");
+	cr_assert(kmm_zone.dirty_free_pages >= 1024);
+
+	struct kmm_page *hot = kmm_alloc_pages(4, KMM_GFP_USER | KMM_GFP_HOT, KMM_OWNER_PAGES);
+	cr_assert_not_null(hot);
+	char *h = kmm_page_address(hot);
+	cr_assert(h >= base && h < base + (PG << 10), "the hot request took %p, outside the resident block %p",
+		  (void *)h, (void *)base);
+	cr_assert(hot->flags & KMM_PG_DIRTY, "it is marked dirty (recycled)");
+	cr_assert_eq(resident_pages(h, PG << 4), 16, "and its pages are resident");
+
+	kmm_free_pages(hot, 4);
+	kmm_free_pages(first, 4);
+	CHECK_BUDDY();
+}
