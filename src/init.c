@@ -85,7 +85,7 @@ static void trace_buf_free(void *buf)
 static KMM_COLD void trace_start(void)
 {
 	static const struct kmm_trace_provider provider = { trace_buf_alloc, trace_buf_free };
-	if (kmm_options.trace_path[0] == '\0' || kmm_trace_on)
+	if (kmm_trace_on)
 		return;
 	trace_buf_cache = kmm_kmem_cache_create("kmm_trace_buf", KMM_TRACE_BUF_SIZE, 64);
 	if (trace_buf_cache == NULL || !kmm_trace_start(kmm_options.trace_path, kmm_options.trace_depth, &provider)) {
@@ -100,7 +100,8 @@ static KMM_COLD void trace_start(void)
  * anything is observed. */
 static void observers_start(void)
 {
-	trace_start();
+	if (kmm_options.trace_path[0] != '\0')   /* (cold code too) */
+		trace_start();
 	if (kmm_options.leakcheck)   /* (its code is cold: not touched otherwise) */
 		kmm_leakcheck_start();
 	kmm_observe_start(0);
@@ -273,5 +274,6 @@ __attribute__((destructor)) static void kmm_destructor(void)
 		kmm_leakcheck_exit();
 	if (report_wanted_here())
 		report_at_exit();
-	kmm_trace_finish();
+	if (kmm_trace_on)   /* (trace.c's code is not touched otherwise) */
+		kmm_trace_finish();
 }

@@ -297,12 +297,12 @@ static const struct kmm_heap_observer observer = {
 	.usable_size = observed_usable_size,
 };
 
-KMM_COLD void kmm_observe_install(void)
+KMM_HOT void kmm_observe_install(void)
 {
 	kmm_heap_set_observer(&observer);
 }
 
-KMM_COLD void kmm_observe_start(unsigned bits)
+KMM_HOT void kmm_observe_start(unsigned bits)
 {
 	kmm_heap_observe(bits);
 }

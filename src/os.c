@@ -79,12 +79,7 @@ static inline void *raw_mremap(void *from, size_t old_len, size_t new_len, int f
 	return set_errno(r) == -1 ? MAP_FAILED : (void *)r;
 }
 
-#if defined(__x86_64__) || defined(__i386__)
-size_t kmm_os_page_size(void)
-{
-	return 4096;   /* fixed by the architecture: no getauxval call (see sys.h) */
-}
-#else
+#if !defined(__x86_64__) && !defined(__i386__)   /* (inline in os.h there) */
 size_t kmm_os_page_size(void)
 {
 	static size_t page_size;

@@ -19,9 +19,17 @@
 
 #include "util/compiler.h"
 
-/* Size of a page as the kernel reports it (AT_PAGESZ); 4096 on x86-64.
- * Valid at any time: the auxiliary vector is read on first use. */
+/* Size of a page as the kernel reports it (AT_PAGESZ); 4096 on x86-64,
+ * where it is a constant.  Valid at any time: elsewhere the auxiliary
+ * vector is read on first use. */
+#if defined(__x86_64__) || defined(__i386__)
+static inline size_t kmm_os_page_size(void)
+{
+	return 4096;   /* fixed by the architecture: no getauxval call (see sys.h) */
+}
+#else
 size_t kmm_os_page_size(void);
+#endif
 
 /* Move the program break by `increment` bytes, like sbrk(2), and return the
  * old break, or (void *)-1 with errno set on failure.  kmm goes through

@@ -825,12 +825,12 @@ static const struct kmm_heap_observer unobserved = {
 
 static const struct kmm_heap_observer *observer = &unobserved;
 
-KMM_COLD void kmm_heap_set_observer(const struct kmm_heap_observer *o)
+KMM_HOT void kmm_heap_set_observer(const struct kmm_heap_observer *o)
 {
 	observer = o != NULL ? o : &unobserved;
 }
 
-KMM_COLD void kmm_heap_observe(unsigned bits)
+KMM_HOT void kmm_heap_observe(unsigned bits)
 {
 	kmm_params.observed |= bits;
 	if (kmm_params.observed)

@@ -56,7 +56,7 @@ KMM_COLD void kmm_vg_writable(void *p, size_t n)
 	VALGRIND_MAKE_MEM_UNDEFINED(p, n);
 }
 
-bool kmm_vg_start(void)
+KMM_HOT bool kmm_vg_start(void)
 {
 	if (!RUNNING_ON_VALGRIND || kmm_params.memcheck == KMM_MEMCHECK_OFF)
 		return false;
