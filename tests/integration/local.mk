@@ -28,7 +28,8 @@ integration_tests = \
 	tests/integration/lab.sh \
 	tests/integration/memcheck.sh \
 	tests/integration/leakcheck.sh \
-	tests/integration/guard.sh
+	tests/integration/guard.sh \
+	tests/integration/glibc-malloc.sh
 
 TESTS += $(integration_tests)
 
@@ -40,7 +41,7 @@ check-profiles:
 		TEST_SUITE_LOG=test-suite-glibc.log KMM_DEFAULT_PROFILE=glibc
 .PHONY: check-profiles
 dist_check_SCRIPTS += $(integration_tests)
-EXTRA_DIST += tests/integration/common.sh
+EXTRA_DIST += tests/integration/common.sh tests/glibc/glibc-malloc-tests.sh
 
 check_PROGRAMS += \
 	tests/progs/heapprobe \
@@ -108,3 +109,9 @@ tests_progs_leakprobe_SOURCES = tests/progs/leakprobe.c
 tests_progs_leakprobe_CFLAGS = $(PROGS_CFLAGS) -g -pthread
 tests_progs_leakprobe_LDADD = $(PROGS_LIBS) -lpthread
 tests_progs_leakprobe_LDFLAGS = -rdynamic
+
+# glibc-malloc.sh builds glibc's malloc tests here, once per build tree
+clean-local: clean-glibc-work
+clean-glibc-work:
+	rm -rf tests/glibc-work
+.PHONY: clean-glibc-work
