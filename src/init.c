@@ -130,10 +130,25 @@ KMM_HOT KMM_NOINLINE void kmm_init_slow(void)
 }
 
 /* Fork: every kmm lock, in rank order (enum kmm_lock_rank, util/lock.h),
- * released in reverse; the child resets them and the witness. */
+ * released in reverse; the child resets them and the witness.
+ *
+ * Except in a process with one thread (glibc's __libc_single_threaded, as
+ * glibc's own malloc does): no other thread can hold a lock or be half way
+ * through a change, and this one may be in a signal handler that
+ * interrupted malloc, free or realloc, holding a lock it would wait for
+ * forever (glibc's tst-mallocfork2).  Then nothing is taken, and the
+ * child's handler only gives the thread its new id and starts the child's
+ * trace log. */
+extern char __libc_single_threaded __attribute__((weak));
+static bool fork_took_nothing;
+
 static void fork_prepare(void)
 {
-	kmm_ensure_init();
+	kmm_ensure_init();   /* (the child's handler expects a set-up heap) */
+	if (&__libc_single_threaded != NULL && __libc_single_threaded) {
+		fork_took_nothing = true;
+		return;
+	}
 	kmm_lock_witness_fork_prepare();
 	kmm_leakcheck_fork_prepare_scan();
 	kmm_lock(&kmm_init_lock);
@@ -152,6 +167,11 @@ static void fork_prepare(void)
 
 static void fork_parent(void)
 {
+	if (fork_took_nothing) {
+		fork_took_nothing = false;
+		KMM_TRACE(KMM_TR_FORK, 0, 0, 0, 0, 0, 0);
+		return;
+	}
 	kmm_in_fork = false;
 	kmm_trace_fork_parent();
 #if KMM_VALGRIND
@@ -171,6 +191,13 @@ static void fork_parent(void)
 
 static void fork_child(void)
 {
+	if (fork_took_nothing) {
+		/* the one thread: nothing to take over from others */
+		fork_took_nothing = false;
+		kmm_thread_fork_child();   /* (its thread id) */
+		kmm_trace_fork_child();
+		return;
+	}
 	kmm_in_fork = false;
 	kmm_lock_witness_fork_child();
 	kmm_kernel_fork_child();
