@@ -142,6 +142,18 @@ KMM_HOT KMM_NOINLINE void kmm_init_slow(void)
 extern char __libc_single_threaded __attribute__((weak));
 static bool fork_took_nothing;
 
+/* glibc's stdio list lock, taken before kmm's locks and dropped by the
+ * parent's handler (the child's libc resets it).  glibc's fork takes that
+ * lock after the atfork prepare handlers and its own malloc's locks after
+ * it, since stdio allocates with a FILE locked and fflush(NULL) locks
+ * every FILE under the list lock: with kmm's locks taken first, a thread
+ * in fflush(NULL) waited for a FILE whose owner, in getline, waited for
+ * an arena the forking thread held, which waited for the list lock (glibc
+ * bug 19431, tst-malloc-fork-deadlock).  The lock is recursive: the same
+ * thread takes it again in fork.  Weak: another libc may not have it. */
+extern void _IO_list_lock(void) __attribute__((weak));
+extern void _IO_list_unlock(void) __attribute__((weak));
+
 static void fork_prepare(void)
 {
 	kmm_ensure_init();   /* (the child's handler expects a set-up heap) */
@@ -149,6 +161,8 @@ static void fork_prepare(void)
 		fork_took_nothing = true;
 		return;
 	}
+	if (_IO_list_lock != NULL)
+		_IO_list_lock();
 	kmm_lock_witness_fork_prepare();
 	kmm_leakcheck_fork_prepare_scan();
 	kmm_lock(&kmm_init_lock);
@@ -185,6 +199,8 @@ static void fork_parent(void)
 	kmm_unlock(&kmm_init_lock);
 	kmm_leakcheck_fork_parent();
 	kmm_lock_witness_fork_parent();
+	if (_IO_list_unlock != NULL)
+		_IO_list_unlock();
 	/* no kmm lock held: recording may need the slab allocator */
 	KMM_TRACE(KMM_TR_FORK, 0, 0, 0, 0, 0, 0);
 }
