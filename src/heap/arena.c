@@ -694,7 +694,7 @@ mchunk kmm_int_memalign(struct kmm_arena *a, size_t alignment, size_t nb)
 {
 	kmm_arena_assert_locked(a);
 	/* Over-allocate, then give back the misaligned front and the tail. */
-	if (nb > KMM_MAX_REQUEST - alignment - KMM_MINSIZE) {
+	if (kmm_aligned_too_big(alignment, nb)) {
 		a->last_path = KMM_PATH_NR;
 		errno = ENOMEM;
 		return NULL;

@@ -63,6 +63,14 @@
  * never wrap (malloc(SIZE_MAX) fails with ENOMEM). */
 #define KMM_MAX_REQUEST    ((size_t)PTRDIFF_MAX - 2 * KMM_MINSIZE)
 
+/* Whether an aligned request of n bytes, over-allocated by alignment +
+ * KMM_MINSIZE to cut an aligned chunk out, exceeds KMM_MAX_REQUEST; an
+ * alignment above it (up to 2^63) must not wrap the subtraction. */
+static inline int kmm_aligned_too_big(size_t alignment, size_t n)
+{
+	return alignment > KMM_MAX_REQUEST - KMM_MINSIZE || n > KMM_MAX_REQUEST - KMM_MINSIZE - alignment;
+}
+
 struct kmm_chunk {
 	size_t prev_size;
 	size_t head;

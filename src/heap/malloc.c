@@ -665,7 +665,7 @@ static void *memalign_impl(size_t alignment, size_t n, const void *caller)
 	}
 	if (alignment < KMM_MINSIZE)
 		alignment = KMM_MINSIZE;
-	if (KMM_UNLIKELY(n > KMM_MAX_REQUEST - alignment - KMM_MINSIZE)) {
+	if (KMM_UNLIKELY(kmm_aligned_too_big(alignment, n))) {
 		errno = ENOMEM;
 		return NULL;
 	}

@@ -767,6 +767,17 @@ Test(memalign, bad_alignments)
 	char *q = kmm_memalign(48, 100);
 	cr_assert_eq((uintptr_t)q % 64, 0);
 	cr_assert_eq(kmm_posix_memalign(&p, 64, SIZE_MAX), ENOMEM);
+	/* alignments above the largest request, up to 2^63 (glibc's
+	 * tst-malloc-too-large): ENOMEM, no wrap-around in the size check */
+	for (size_t al = (size_t)PTRDIFF_MAX / 2 + 1; al != 0; al <<= 1)
+		for (size_t k = 0; k < 3; k++) {
+			size_t n = k == 0 ? 1 : k == 1 ? al : SIZE_MAX - al;
+			errno = 0;
+			cr_assert_null(kmm_memalign(al, n), "memalign(%#zx, %#zx)", al, n);
+			cr_assert_eq(errno, ENOMEM);
+			cr_assert_null(kmm_aligned_alloc(al, n));
+			cr_assert_eq(kmm_posix_memalign(&p, al, n), ENOMEM);
+		}
 	CHECK_HEAP();
 }
 
