@@ -766,7 +766,9 @@ Test(memalign, bad_alignments)
 	/* glibc's memalign rounds a non-power-of-two alignment up */
 	char *q = kmm_memalign(48, 100);
 	cr_assert_eq((uintptr_t)q % 64, 0);
+	errno = 0;
 	cr_assert_eq(kmm_posix_memalign(&p, 64, SIZE_MAX), ENOMEM);
+	cr_assert_eq(errno, ENOMEM, "errno too, as glibc's");
 	/* alignments above the largest request, up to 2^63 (glibc's
 	 * tst-malloc-too-large): ENOMEM, no wrap-around in the size check */
 	for (size_t al = (size_t)PTRDIFF_MAX / 2 + 1; al != 0; al <<= 1)
