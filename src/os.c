@@ -224,60 +224,55 @@ KMM_HOT int kmm_os_advise(void *addr, size_t len, int advice)
 	return (int)set_errno(r);
 }
 
+/* The file calls below are raw system calls that leave errno alone:
+ * libc's wrappers are cancellation points, and a thread with a pending
+ * cancellation request must not be cancelled half way through a report
+ * (glibc's tst-malloc-stats-cancellation) or inside malloc. */
 KMM_COLD int kmm_os_write_all(int fd, const void *buf, size_t len)
 {
-	int saved = errno;
 	const char *p = buf;
 	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			errno = saved;
+		long n = KMM_RAW3(SYS_write, fd, p, len);
+		if (n == -EINTR)
+			continue;
+		if (n < 0)
 			return -1;
-		}
 		p += n;
 		len -= (size_t)n;
 	}
-	errno = saved;
 	return 0;
 }
 
 KMM_COLD int kmm_os_open(const char *path, int flags, int mode)
 {
-	int saved = errno;
-	int fd = open(path, flags | O_CLOEXEC, mode);
-	errno = saved;
-	return fd;
+	long fd;
+	do
+		fd = KMM_RAW5(SYS_openat, AT_FDCWD, path, flags | O_CLOEXEC, mode, 0);
+	while (fd == -EINTR);
+	return fd < 0 ? -1 : (int)fd;
 }
 
 KMM_COLD ssize_t kmm_os_read(int fd, void *buf, size_t len)
 {
-	int saved = errno;
-	ssize_t n;
+	long n;
 	do
-		n = read(fd, buf, len);
-	while (n < 0 && errno == EINTR);
-	errno = saved;
-	return n;
+		n = KMM_RAW3(SYS_read, fd, buf, len);
+	while (n == -EINTR);
+	return n < 0 ? -1 : n;
 }
 
 KMM_COLD void kmm_os_close(int fd)
 {
-	int saved = errno;
-	close(fd);
-	errno = saved;
+	KMM_RAW3(SYS_close, fd, 0, 0);
 }
 
 KMM_COLD ssize_t kmm_os_pread(int fd, void *buf, size_t len, off_t off)
 {
-	int saved = errno;
-	ssize_t n;
+	long n;
 	do
-		n = pread(fd, buf, len, off);
-	while (n < 0 && errno == EINTR);
-	errno = saved;
-	return n;
+		n = KMM_RAW5(SYS_pread64, fd, buf, len, off, 0);
+	while (n == -EINTR);
+	return n < 0 ? -1 : n;
 }
 
 KMM_COLD ssize_t kmm_os_readlink(const char *path, char *buf, size_t len)

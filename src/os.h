@@ -100,7 +100,8 @@ int kmm_os_advise(void *addr, size_t len, int advice);
 int kmm_os_write_all(int fd, const void *buf, size_t len);
 
 /* open(2)/read(2)/close(2) for kmm's own report and option files.
- * errno is preserved by all three. */
+ * errno is preserved by all three.  None of them (nor kmm_os_write_all
+ * and kmm_os_pread) is a cancellation point: they are raw system calls. */
 int kmm_os_open(const char *path, int flags, int mode);
 ssize_t kmm_os_read(int fd, void *buf, size_t len);
 void kmm_os_close(int fd);
