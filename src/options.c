@@ -244,6 +244,7 @@ KMM_COLD void kmm_profile_apply(int profile)
 		(void)(s->set ? s->set(s->param, s->value) : kmm_params_set(s->param, s->value));
 	}
 	kmm_options.profile = profile;
+	kmm_glibc_messages = profile == KMM_PROFILE_GLIBC;   /* glibc's text for corruption */
 }
 
 KMM_COLD int kmm_options_parse(const char *text, bool warn)

@@ -102,16 +102,16 @@ KMM_HOT void kmm_unlink_chunk(struct kmm_arena *a, mchunk p)
 {
 	(void)a;
 	if (KMM_UNLIKELY(chunksize(p) != next_chunk(p)->prev_size))
-		kmm_fatal("malloc(): corrupted size vs. prev_size");
+		kmm_printerr("malloc(): corrupted size vs. prev_size", NULL);
 	mchunk fd = p->fd, bk = p->bk;
 	if (KMM_UNLIKELY(fd->bk != p || bk->fd != p))
-		kmm_fatal("malloc(): corrupted double-linked list");
+		kmm_printerr("malloc(): corrupted double-linked list", NULL);
 	fd->bk = bk;
 	bk->fd = fd;
 	if (!in_smallbin_range(chunksize(p)) && p->fd_nextsize != NULL) {
 		/* p leads a run of equal sizes in a large bin */
 		if (KMM_UNLIKELY(p->fd_nextsize->bk_nextsize != p || p->bk_nextsize->fd_nextsize != p))
-			kmm_fatal("malloc(): corrupted double-linked list (not small)");
+			kmm_printerr("malloc(): corrupted double-linked list (not small)", NULL);
 		if (fd->fd_nextsize == NULL) {
 			/* the next chunk has the same size: it becomes the leader.
 			 * (A bin header's fd_nextsize overlays the next bin's fd,
@@ -137,7 +137,7 @@ static inline void unsorted_push(struct kmm_arena *a, mchunk p, size_t size, con
 	mchunk bck = unsorted_bin(a);
 	mchunk fwd = bck->fd;
 	if (KMM_UNLIKELY(fwd->bk != bck))
-		kmm_fatal("%s: corrupted unsorted chunks", who);
+		kmm_printerr("free(): corrupted unsorted chunks", " (in %s)", who);
 	/* the list words: maybe where a merged chunk's header was (vg.h) */
 	KMM_VG_WRITABLE(&p->fd, in_smallbin_range(size) ? 2 * sizeof(mchunk) : 4 * sizeof(mchunk));
 	if (!in_smallbin_range(size)) {
@@ -185,13 +185,13 @@ static void largebin_insert(struct kmm_arena *a, unsigned idx, mchunk victim, si
 			victim->fd_nextsize = fwd;
 			victim->bk_nextsize = fwd->bk_nextsize;
 			if (KMM_UNLIKELY(fwd->bk_nextsize->fd_nextsize != fwd))
-				kmm_fatal("malloc(): largebin double linked list corrupted (nextsize)");
+				kmm_printerr("malloc(): largebin double linked list corrupted (nextsize)", NULL);
 			fwd->bk_nextsize = victim;
 			victim->bk_nextsize->fd_nextsize = victim;
 		}
 		bck = fwd->bk;
 		if (KMM_UNLIKELY(bck->fd != fwd))
-			kmm_fatal("malloc(): largebin double linked list corrupted (bk)");
+			kmm_printerr("malloc(): largebin double linked list corrupted (bk)", NULL);
 	}
 	mark_bin(a, idx);
 	victim->bk = bck;
@@ -240,7 +240,7 @@ static inline void fastbin_pop(struct kmm_arena *a, unsigned fidx, mchunk c, con
 {
 	mchunk next = KMM_REVEAL_PTR(c->fd);
 	if (KMM_UNLIKELY(!aligned_ok((uintptr_t)next)))
-		kmm_fatal("%s", unaligned);
+		kmm_printerr(unaligned, NULL);
 	a->fastbins[fidx] = next;
 	if (KMM_UNLIKELY(kmm_params.poison))
 		kmm_poison_check(chunk2mem(c), "malloc()");
@@ -287,7 +287,7 @@ static KMM_HOT size_t coalesce(struct kmm_arena *a, mchunk p, size_t size, bool 
 		size += prevsize;
 		p = chunk_at(p, -prevsize);
 		if (KMM_UNLIKELY(chunksize(p) != prevsize))
-			kmm_fatal("%s: corrupted size vs. prev_size while consolidating", who);
+			kmm_printerr("corrupted size vs. prev_size while consolidating", " (in %s)", who);
 		kmm_unlink_chunk(a, p);
 		a->st.merges++;
 	}
@@ -322,10 +322,10 @@ KMM_HOT void kmm_malloc_consolidate(struct kmm_arena *a)
 		a->fastbins[i] = NULL;
 		while (p != NULL) {
 			if (KMM_UNLIKELY(fastbin_index(chunksize(p)) != i))
-				kmm_fatal("malloc_consolidate(): invalid chunk size");
+				kmm_printerr("malloc_consolidate(): invalid chunk size", NULL);
 			mchunk nextp = KMM_REVEAL_PTR(p->fd);
 			if (KMM_UNLIKELY(!aligned_ok((uintptr_t)nextp)))
-				kmm_fatal("malloc_consolidate(): unaligned fastbin chunk detected");
+				kmm_printerr("malloc_consolidate(): unaligned fastbin chunk detected", NULL);
 			bool into_top;
 			coalesce(a, p, chunksize(p), &into_top, "malloc_consolidate()");
 			p = nextp;
@@ -348,7 +348,7 @@ KMM_HOT mchunk kmm_int_malloc(struct kmm_arena *a, size_t nb, struct kmm_tcache 
 		victim = a->fastbins[fidx];
 		if (victim != NULL) {
 			if (KMM_UNLIKELY(fastbin_index(chunksize(victim)) != fidx))
-				kmm_fatal("malloc(): memory corruption (fast)");
+				kmm_printerr("malloc(): memory corruption (fast)", NULL);
 			fastbin_pop(a, fidx, victim, "malloc(): unaligned fastbin chunk detected 2");
 			if (tc_ok)
 				stash_fastbin(a, fidx, tc, tidx);
@@ -366,7 +366,7 @@ KMM_HOT mchunk kmm_int_malloc(struct kmm_arena *a, size_t nb, struct kmm_tcache 
 		if (victim != bin) {
 			mchunk bck = victim->bk;
 			if (KMM_UNLIKELY(bck->fd != victim))
-				kmm_fatal("malloc(): smallbin double linked list corrupted");
+				kmm_printerr("malloc(): smallbin double linked list corrupted", NULL);
 			set_inuse_at(victim, nb);
 			set_head_bits(victim, arena_flag(a));
 			bin->bk = bck;
@@ -403,15 +403,15 @@ KMM_HOT mchunk kmm_int_malloc(struct kmm_arena *a, size_t nb, struct kmm_tcache 
 			mchunk next = chunk_at(victim, size);
 
 			if (KMM_UNLIKELY(size <= KMM_CHUNK_HDR || size > a->system_mem))
-				kmm_fatal("malloc(): invalid size (unsorted)");
+				kmm_printerr("malloc(): invalid size (unsorted)", NULL);
 			if (KMM_UNLIKELY(chunksize(next) < KMM_CHUNK_HDR || chunksize(next) > a->system_mem))
-				kmm_fatal("malloc(): invalid next size (unsorted)");
+				kmm_printerr("malloc(): invalid next size (unsorted)", NULL);
 			if (KMM_UNLIKELY(next->prev_size != size))
-				kmm_fatal("malloc(): mismatching next->prev_size (unsorted)");
+				kmm_printerr("malloc(): mismatching next->prev_size (unsorted)", NULL);
 			if (KMM_UNLIKELY(bck->fd != victim || victim->fd != unsorted))
-				kmm_fatal("malloc(): unsorted double linked list corrupted");
+				kmm_printerr("malloc(): unsorted double linked list corrupted", NULL);
 			if (KMM_UNLIKELY(prev_inuse(next)))
-				kmm_fatal("malloc(): invalid next->prev_inuse (unsorted)");
+				kmm_printerr("malloc(): invalid next->prev_inuse (unsorted)", NULL);
 
 			/* a small request served from the last remainder, if that
 			 * is the only unsorted chunk */
@@ -537,7 +537,7 @@ KMM_HOT mchunk kmm_int_malloc(struct kmm_arena *a, size_t nb, struct kmm_tcache 
 		/* 6. the top chunk */
 		size = top_size(a);
 		if (KMM_UNLIKELY(size > a->system_mem))
-			kmm_fatal("malloc(): corrupted top size");
+			kmm_printerr("malloc(): corrupted top size", NULL);
 		if (size >= nb + KMM_MINSIZE) {
 			victim = kmm_split_top(a, nb, arena_flag(a));
 			served(a, KMM_PATH_TOP);
@@ -564,22 +564,22 @@ KMM_HOT void kmm_int_free(struct kmm_arena *a, mchunk p)
 	size_t size = chunksize(p);
 
 	if (KMM_UNLIKELY((uintptr_t)p > (uintptr_t)-size || !aligned_ok((uintptr_t)p)))
-		kmm_fatal("free(): invalid pointer %p", chunk2mem(p));
+		kmm_printerr("free(): invalid pointer", " %p", chunk2mem(p));
 	if (KMM_UNLIKELY(size < KMM_MINSIZE || !aligned_ok(size)))
-		kmm_fatal("free(): invalid size %zu of chunk at %p", size, chunk2mem(p));
+		kmm_printerr("free(): invalid size", " %zu of chunk at %p", size, chunk2mem(p));
 
 	mchunk next = chunk_at(p, size);
 
 	if (size <= __atomic_load_n(&kmm_params.max_fast, __ATOMIC_RELAXED)) {
 		if (KMM_UNLIKELY(chunk_head(next) <= KMM_CHUNK_HDR || chunksize(next) >= a->system_mem))
-			kmm_fatal("free(): invalid next size (fast)");
+			kmm_printerr("free(): invalid next size (fast)", NULL);
 		free_perturb(p, size - KMM_CHUNK_HDR);
 		unsigned fidx = fastbin_index(size);
 		mchunk old = a->fastbins[fidx];
 		if (KMM_UNLIKELY(old == p))
-			kmm_fatal("free(): double free detected (fasttop) at %p", chunk2mem(p));
+			kmm_printerr("double free or corruption (fasttop)", " at %p", chunk2mem(p));
 		if (KMM_UNLIKELY(old != NULL && fastbin_index(chunksize(old)) != fidx))
-			kmm_fatal("free(): invalid fastbin entry");
+			kmm_printerr("free(): invalid fastbin entry", NULL);
 		if (KMM_UNLIKELY(kmm_params.poison))
 			kmm_poison_fill(chunk2mem(p));
 		KMM_VG_WRITABLE(&p->fd, sizeof p->fd);
@@ -592,15 +592,15 @@ KMM_HOT void kmm_int_free(struct kmm_arena *a, mchunk p)
 	}
 
 	if (KMM_UNLIKELY(p == a->top))
-		kmm_fatal("free(): double free or corruption (top) at %p", chunk2mem(p));
+		kmm_printerr("double free or corruption (top)", " at %p", chunk2mem(p));
 	if (KMM_UNLIKELY(arena_contiguous(a) && a->top != NULL &&
 			 (char *)next >= (char *)a->top + chunksize(a->top)))
-		kmm_fatal("free(): double free or corruption (out) at %p", chunk2mem(p));
+		kmm_printerr("double free or corruption (out)", " at %p", chunk2mem(p));
 	if (KMM_UNLIKELY(!prev_inuse(next)))
-		kmm_fatal("free(): double free detected (!prev) at %p", chunk2mem(p));
+		kmm_printerr("double free or corruption (!prev)", " at %p", chunk2mem(p));
 	size_t nextsize = chunksize(next);
 	if (KMM_UNLIKELY(chunk_head(next) <= KMM_CHUNK_HDR || nextsize >= a->system_mem))
-		kmm_fatal("free(): invalid next size (normal)");
+		kmm_printerr("free(): invalid next size (normal)", NULL);
 
 	free_perturb(p, size - KMM_CHUNK_HDR);
 
@@ -637,9 +637,9 @@ KMM_HOT mchunk kmm_int_realloc(struct kmm_arena *a, mchunk oldp, size_t oldsize,
 	mchunk next = chunk_at(oldp, oldsize);
 
 	if (KMM_UNLIKELY(chunk_head(oldp) <= KMM_CHUNK_HDR || oldsize >= a->system_mem))
-		kmm_fatal("realloc(): invalid old size");
+		kmm_printerr("realloc(): invalid old size", NULL);
 	if (KMM_UNLIKELY(chunk_head(next) <= KMM_CHUNK_HDR || chunksize(next) >= a->system_mem))
-		kmm_fatal("realloc(): invalid next size");
+		kmm_printerr("realloc(): invalid next size", NULL);
 
 	if (oldsize >= nb) {
 		newp = oldp;

@@ -174,7 +174,7 @@ KMM_HOT mchunk kmm_arena_heap_sysmalloc(struct kmm_arena *a, size_t nb)
 	mchunk old_top = a->top;
 	size_t old_size = top_size(a);
 	if (KMM_UNLIKELY(old_top == NULL || old_size < KMM_MINSIZE || !prev_inuse(old_top)))
-		kmm_fatal("sysmalloc(): corrupted top chunk");
+		kmm_printerr("sysmalloc(): corrupted top chunk", NULL);
 	struct kmm_heap_info *h = heap_for_ptr(old_top);
 	if (KMM_UNLIKELY(h->ar != a || &h->seg != a->seg_last))
 		kmm_fatal("sysmalloc(): top chunk outside its arena's heap");
@@ -238,7 +238,7 @@ static void heap_pop(struct kmm_arena *a, struct kmm_heap_info *h)
 	if (!prev_inuse(top)) {
 		mchunk p = chunk_at(top, -top->prev_size);
 		if (KMM_UNLIKELY(chunksize(p) != top->prev_size))
-			kmm_fatal("heap_trim(): corrupted size vs. prev_size");
+			kmm_printerr("heap_trim(): corrupted size vs. prev_size", NULL);
 		kmm_unlink_chunk(a, p);
 		top = p;
 	}

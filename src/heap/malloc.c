@@ -144,6 +144,7 @@ static KMM_NOINLINE mchunk retry_in_main(struct kmm_arena *failed, size_t nb, st
  * back to brk when mmap fails.  align > 16 means a memalign request. */
 static KMM_NOINLINE void *big_or_heap(struct kmm_arena *a, size_t n, size_t align, const void *caller)
 {
+	kmm_uslab_check_tls_lists(4);   /* (uslab.h) */
 	void *mem = kmm_big_alloc(n, align, caller);
 	if (KMM_LIKELY(mem != NULL))
 		return mem;
@@ -254,9 +255,18 @@ KMM_INLINE void *malloc_slow(size_t n, const void *caller)
 	return chunk2mem(p);
 }
 
+/* "WHO: invalid pointer" or "WHO: invalid size", glibc's text, then the
+ * pointer and why (kmm's detail). */
+static KMM_COLD KMM_NORETURN void bad_chunk(const char *who, const char *what, const void *mem, const char *why)
+{
+	char g[64];
+	kmm_snprintf(g, sizeof g, "%s: %s", who, what);
+	kmm_printerr(g, " %p (%s)", mem, why);
+}
+
 static KMM_COLD KMM_NORETURN void not_ours(const void *mem, const char *who)
 {
-	kmm_fatal("%s: invalid pointer %p (not a block kmm handed out)", who, mem);
+	bad_chunk(who, "invalid pointer", mem, "not a block kmm handed out");
 }
 
 /* The header of what should be a heap chunk, and its arena: aborts unless
@@ -272,7 +282,7 @@ KMM_INLINE size_t heap_chunk_size(const void *mem, const char *who, struct kmm_a
 	struct kmm_arena *a;
 	size_t size;
 	if (KMM_UNLIKELY(!aligned_ok((uintptr_t)mem)))
-		kmm_fatal("%s: invalid pointer %p (misaligned)", who, mem);
+		bad_chunk(who, "invalid pointer", mem, "misaligned");
 	/* a further arena's heap cannot lie inside a contiguous brk heap */
 	if (KMM_UNLIKELY((!arena_spans(&kmm_main_arena, p) || !arena_contiguous(&kmm_main_arena)) &&
 			 kmm_heap_registered(p))) {
@@ -283,8 +293,7 @@ KMM_INLINE size_t heap_chunk_size(const void *mem, const char *who, struct kmm_a
 		if (KMM_UNLIKELY(!kmm_arena_heap_contains(a, p, size)))
 			not_ours(mem, who);
 		if (KMM_UNLIKELY(chunk_main_arena(p)))
-			kmm_fatal("%s: corrupted chunk header at %p (arena bit clear in arena %d)", who, mem,
-				  a->index);
+			bad_chunk(who, "invalid pointer", mem, "corrupted chunk header: arena bit clear in a further arena");
 	} else {
 		a = &kmm_main_arena;
 		if (KMM_UNLIKELY(!arena_spans(a, p) || kmm_vmalloc_in_space(mem) ||
@@ -294,10 +303,10 @@ KMM_INLINE size_t heap_chunk_size(const void *mem, const char *who, struct kmm_a
 		if (KMM_UNLIKELY((uintptr_t)p > (uintptr_t)-size || !arena_spans(a, (char *)p + size - 1)))
 			not_ours(mem, who);
 		if (KMM_UNLIKELY(!chunk_main_arena(p)))
-			kmm_fatal("%s: corrupted chunk header at %p (arena bit set in the main heap)", who, mem);
+			bad_chunk(who, "invalid pointer", mem, "corrupted chunk header: arena bit set in the main heap");
 	}
 	if (KMM_UNLIKELY(size < KMM_MINSIZE || !aligned_ok(size) || chunk_is_mmapped(p)))
-		kmm_fatal("%s: invalid size %zu of chunk at %p", who, size, mem);
+		bad_chunk(who, "invalid size", mem, "corrupted chunk header: size out of range");
 	*ap = a;
 	return size;
 }
@@ -418,7 +427,6 @@ static void *calloc_impl(size_t n, size_t size, const void *caller)
 	kmm_ensure_init();
 	struct kmm_thread *t = &kmm_self;
 	size_t nb = request2size(bytes);
-	size_t tidx = kmm_csize2tidx(nb);
 	struct kmm_tcache *tc = kmm_thread_tcache(t);
 
 	t->caller = caller;
@@ -442,16 +450,10 @@ static void *calloc_impl(size_t n, size_t size, const void *caller)
 			return memset(obj, 0, kmm_uslab_classes[cls].size);
 		}
 	}
-	if (tc != NULL && tidx < kmm_params.tcache_bins) {
-		if (tc->heads[tidx] != NULL) {
-			void *mem = kmm_tcache_get(tc, tidx);
-			t->c.tc_alloc_hits++;
-			t->last_path = KMM_TP_TCACHE;
-			return memset(mem, 0, nb - KMM_SIZE_SZ);
-		}
-		t->c.tc_alloc_misses++;
-	}
-
+	/* not from the tcache, as glibc's calloc: its chunks go to the bins
+	 * (then to the fastbins once the tcache bin is full), which glibc's
+	 * tst-safe-linking relies on (with the slab front end the tcache
+	 * never holds a calloc's size anyway) */
 	bool locked;
 	struct kmm_arena *a = lock_my_arena(t, &locked);
 	mchunk p = kmm_int_malloc(a, nb, tc);

@@ -109,7 +109,7 @@ KMM_HOT mchunk kmm_sysmalloc(struct kmm_arena *a, size_t nb)
 	size_t old_size = top_size(a);
 	char *old_end = (char *)old_top + old_size;
 	if (KMM_UNLIKELY(old_top != NULL && (old_size < KMM_MINSIZE || !prev_inuse(old_top))))
-		kmm_fatal("sysmalloc(): corrupted top chunk");
+		kmm_printerr("sysmalloc(): corrupted top chunk", NULL);
 
 	/* 2. grow the break */
 	size_t size = nb + KMM_MINSIZE;
@@ -161,7 +161,7 @@ KMM_HOT mchunk kmm_sysmalloc(struct kmm_arena *a, size_t nb)
 		span_include(a, a->seg_last->base, brk + size);
 		kmm_region_update(&a->seg_last->region, (uintptr_t)a->seg_last->mem, (uintptr_t)brk + size);
 	} else if (old_top != NULL && arena_contiguous(a) && brk < old_end) {
-		kmm_fatal("sysmalloc(): break adjusted to free malloc space");
+		kmm_printerr("sysmalloc(): break adjusted to free malloc space", NULL);
 	} else {
 		/* 3. a new segment: the very first, after a foreign sbrk, or a
 		 * mapping.  The first segment's record is in the arena; later

@@ -59,7 +59,7 @@ KMM_HOT void kmm_tcache_release(struct kmm_arena *mine, struct kmm_tcache *tc)
 		while (e != NULL) {
 			struct kmm_tcache_entry *next = KMM_REVEAL_PTR(e->next);
 			if (KMM_UNLIKELY(!aligned_ok((uintptr_t)e)))
-				kmm_fatal("tcache_thread_shutdown(): unaligned tcache chunk detected");
+				kmm_printerr("tcache_thread_shutdown(): unaligned tcache chunk detected", NULL);
 			e->key = 0;
 			mchunk p = mem2chunk(e);
 			if (mine != NULL && kmm_arena_for_chunk(p) == mine) {
@@ -90,16 +90,16 @@ KMM_COLD void kmm_tcache_double_free_check(struct kmm_tcache *tc, size_t tidx, v
 	size_t n = 0;
 	for (struct kmm_tcache_entry *e = tc->heads[tidx]; e != NULL; e = KMM_REVEAL_PTR(e->next)) {
 		if (KMM_UNLIKELY(n++ >= KMM_TCACHE_MAX_COUNT))
-			kmm_fatal("free(): too many chunks detected in tcache");
+			kmm_printerr("free(): too many chunks detected in tcache", NULL);
 		if (KMM_UNLIKELY(!aligned_ok((uintptr_t)e)))
-			kmm_fatal("free(): unaligned chunk detected in tcache 2");
+			kmm_printerr("free(): unaligned chunk detected in tcache 2", NULL);
 		if (e == mem)
-			kmm_fatal("free(): double free detected in tcache 2 (pointer %p)", mem);
+			kmm_printerr("free(): double free detected in tcache 2", " (pointer %p)", mem);
 	}
 	/* not there: the key was a coincidence (user data) — carry on */
 }
 
 KMM_NORETURN KMM_COLD void kmm_tcache_corrupt(const void *entry)
 {
-	kmm_fatal("malloc(): unaligned tcache chunk detected (the list at %p was overwritten)", entry);
+	kmm_printerr("malloc(): unaligned tcache chunk detected", " (the list at %p was overwritten)", entry);
 }

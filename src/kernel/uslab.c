@@ -366,6 +366,20 @@ KMM_NORETURN KMM_COLD void kmm_uslab_corrupt(const void *obj, const void *next)
 		  obj, next);
 }
 
+void kmm_uslab_check_tls_lists(size_t depth)
+{
+	struct kmm_uslab_tls *t = &kmm_uslab_tls;
+	for (size_t cls = 0; cls < KMM_USLAB_CLASSES; cls++) {
+		struct kmm_uslab_free_obj *obj = t->cpu[cls].free;
+		for (size_t i = 0; obj != NULL && i < depth; i++) {
+			void *next = kmm_uslab_next(obj);
+			if (KMM_UNLIKELY(!kmm_uslab_next_ok(obj, next)))
+				kmm_uslab_corrupt(obj, next);
+			obj = next;
+		}
+	}
+}
+
 /* The length of a list of slab s, each entry checked to be one of its
  * objects handed out before (else the list was overwritten: abort). */
 static KMM_HOT size_t list_count(const struct kmm_page *s, const void *head, const char *which)

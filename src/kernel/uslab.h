@@ -163,6 +163,13 @@ KMM_INLINE bool kmm_uslab_next_ok(const void *obj, const void *next)
 
 KMM_NORETURN KMM_COLD void kmm_uslab_corrupt(const void *obj, const void *next);
 
+/* Check the first `depth` links of each of this thread's lists, as the pop
+ * would (abort on an overwritten one).  The heap calls it for every big
+ * block, the way glibc's malloc_consolidate walks the fastbins on a large
+ * request: a corrupted list is found even if its class is not asked for
+ * again (glibc's tst-safe-linking). */
+void kmm_uslab_check_tls_lists(size_t depth);
+
 /* obj carries the free mark (either kind). */
 KMM_INLINE bool kmm_uslab_marked(const void *obj)
 {

@@ -284,6 +284,29 @@ KMM_COLD void kmm_fatal(const char *fmt, ...)
 	kmm_os_abort();
 }
 
+bool kmm_glibc_messages;
+
+KMM_COLD void kmm_printerr(const char *glibc, const char *detail, ...)
+{
+	char line[512];
+	struct kmm_buf b;
+	kmm_buf_init(&b, line, sizeof line, -1);
+	if (!kmm_glibc_messages)
+		kmm_buf_puts(&b, "kmm: ");
+	kmm_buf_puts(&b, glibc);
+	if (!kmm_glibc_messages && detail != NULL) {
+		va_list ap;
+		va_start(ap, detail);
+		kmm_buf_vprintf(&b, detail, ap);
+		va_end(ap);
+	}
+	if (b.len + 1 >= sizeof line)
+		b.len = sizeof line - 2;
+	line[b.len++] = '\n';
+	kmm_os_write_all(2, line, b.len);
+	kmm_os_abort();
+}
+
 KMM_COLD void kmm_warn(const char *fmt, ...)
 {
 	va_list ap;

@@ -16,6 +16,7 @@
 #define KMM_FORMAT_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "compiler.h"
@@ -56,6 +57,14 @@ size_t kmm_snprintf(char *dst, size_t cap, const char *fmt, ...) KMM_PRINTF(3, 4
  * This is how heap corruption and misuse are reported, like glibc's
  * malloc_printerr. */
 KMM_NORETURN KMM_COLD void kmm_fatal(const char *fmt, ...) KMM_PRINTF(1, 2);
+
+/* Heap corruption found by a check glibc makes too (glibc's
+ * malloc_printerr): `glibc` is glibc's exact text, `detail` a printf
+ * format (or NULL) for what kmm adds.  Prints "kmm: <glibc><detail>\n",
+ * or under kmm_glibc_messages (profile=glibc) "<glibc>\n" as glibc does,
+ * in one write to standard error; then abort(). */
+KMM_NORETURN KMM_COLD void kmm_printerr(const char *glibc, const char *detail, ...) KMM_PRINTF(2, 3);
+extern bool kmm_glibc_messages;
 
 /* Print "kmm: <message>\n" to standard error and carry on. */
 KMM_COLD void kmm_warn(const char *fmt, ...) KMM_PRINTF(1, 2);

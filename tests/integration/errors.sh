@@ -114,8 +114,9 @@ done <"$KMM_TMP/more_aborts"
 # blocks there with profile=glibc); a slab object has no header to break
 KMM_OPTIONS=profile=glibc
 export KMM_OPTIONS
-ok "header-overflow, profile=glibc: aborts, one line on stderr: kmm: free()..." \
-	aborts_like header-overflow "kmm: free()"
+# (profile=glibc: glibc's text, with no "kmm: " and no detail)
+ok "header-overflow, profile=glibc: aborts, one line on stderr: free(): invalid pointer" \
+	aborts_like header-overflow "free(): invalid pointer"
 unset KMM_OPTIONS
 
 # --- free() of kmm's own metadata ----------------------------------------------
@@ -158,7 +159,7 @@ for mode in tcache-poison fastbin-poison; do
 	set -- $(poison_runs "$mode" "$KMM_LIB")
 	is "$2" "0" "$mode: kmm never hands out the attacker's address (16 runs: $1 aborts, $3 survived)"
 	ok "$mode: kmm aborts in most runs ($1 of 16)" test "$1" -ge 12
-	ok "$mode: with a one-line diagnostic" grep -q '^kmm: malloc.*unaligned' "$KMM_TMP/p.lasterr"
+	ok "$mode: with glibc's one-line diagnostic" grep -qx 'malloc(): unaligned \(tcache\|fastbin\) chunk detected.*' "$KMM_TMP/p.lasterr"
 done
 # the slab front end's lists (the default profile): the same attack on a
 # slab object; the word read must stay in the object's 64 KiB slab, and the
