@@ -82,6 +82,9 @@ size_t kmm_big_usable(const void *mem, const char *who)
 
 void kmm_big_free(void *mem)
 {
+	/* free never fails and leaves errno alone, as glibc's: the system
+	 * calls below may fail (out of mappings: glibc's tst-free-errno) */
+	int saved = errno;
 	/* vfree checks mem against vmalloc's own records (and names a double
 	 * free) */
 	size_t glibc_size = 0;
@@ -99,6 +102,7 @@ void kmm_big_free(void *mem)
 	STATS_UNLOCK();
 	if (glibc_size != 0)
 		raise_threshold(glibc_size);
+	errno = saved;
 }
 
 void *kmm_big_realloc(void *mem, size_t n)
