@@ -5,6 +5,7 @@
 # profile of the run (make check-profiles runs them again under
 # profile=glibc).  Each test is first run with glibc's own malloc, which
 # must pass it: a test that fails there says nothing about kmm.
+# KMM_GLIBC_SLOW=no skips the two fork tests that take a minute each.
 . "$KMM_SRCDIR/tests/tap.sh"
 . "$KMM_SRCDIR/tests/integration/common.sh"
 
@@ -28,17 +29,50 @@ st=$?
 ok "glibc's malloc tests build from $(basename "$tarball")" status_is $st 0
 [ $st -eq 0 ] || sed 's/^/#   /' "$KMM_TMP/build.log" | tail -20
 
+profile=${KMM_DEFAULT_PROFILE:-kmm}
+
+# todo TEST: why TEST is known to fail under this profile ("" if it is not)
+todo() {
+	case $profile:$1 in
+	kmm:tst-malloc-backtrace)
+		echo "it overwrites the chunk header glibc keeps in front of a freed 4096-byte block and expects the next malloc to see it; the default profile serves that size from a slab, whose objects have no header: the write lands in the neighbouring object (profile=glibc catches it)" ;;
+	esac
+}
+
 for t in $tests; do
+	# KMM_GLIBC_SLOW=no (.ci/run's distcheck, which runs make check once
+	# more): not the two fork tests that take a minute each
+	case ${KMM_GLIBC_SLOW-}:$t in
+	no:tst-mallocfork2|no:tst-mallocfork3)
+		skip "$t passes with glibc's malloc" "KMM_GLIBC_SLOW=no"
+		skip "$t passes under kmm ($profile profile)" "KMM_GLIBC_SLOW=no"
+		continue ;;
+	esac
 	# glibc's test driver has its own timeout (20 s unless the test sets
-	# another); this one is for a driver that hangs itself
-	with_timeout 300 sh "$GT" run "$work" "$t" none >"$KMM_TMP/$t.glibc" 2>&1
-	st=$?
-	ok "$t passes with glibc's malloc" status_is $st 0
-	[ $st -eq 0 ] || sed 's/^/#   /' "$KMM_TMP/$t.glibc" | tail -10
+	# another); this one is for a driver that hangs itself.  The reference
+	# run with glibc's malloc only under the default profile (it is the
+	# same run under both): tst-mallocfork2 and 3 take a minute each.
+	if [ "$profile" = glibc ]; then
+		skip "$t passes with glibc's malloc" "checked by the default profile's run"
+	else
+		with_timeout 300 sh "$GT" run "$work" "$t" none >"$KMM_TMP/$t.glibc" 2>&1
+		st=$?
+		ok "$t passes with glibc's malloc" status_is $st 0
+		[ $st -eq 0 ] || sed 's/^/#   /' "$KMM_TMP/$t.glibc" | tail -10
+	fi
 	start=$(date +%s)
 	with_timeout 300 sh "$GT" run "$work" "$t" "$KMM_LIB" >"$KMM_TMP/$t.kmm" 2>&1
 	st=$?
 	diag "$t: $(($(date +%s) - start)) s under kmm"
-	ok "$t passes under kmm (${KMM_DEFAULT_PROFILE:-default} profile)" status_is $st 0
+	why=$(todo "$t")
+	if [ -n "$why" ]; then
+		# a known failure, marked TODO (XFAIL); passing would be XPASS,
+		# which counts as a failure until the mark goes
+		_tap_n=$((_tap_n + 1))
+		if [ $st -eq 0 ]; then r=ok; else r="not ok"; fi
+		echo "$r $_tap_n - $t passes under kmm ($profile profile) # TODO $why"
+		continue
+	fi
+	ok "$t passes under kmm ($profile profile)" status_is $st 0
 	[ $st -eq 0 ] || sed 's/^/#   /' "$KMM_TMP/$t.kmm" | tail -10
 done
