@@ -565,6 +565,24 @@ Test(trim, mallopt_trim_threshold_minus_one_never_trims)
 	CHECK_HEAP();
 }
 
+/* realloc of a block freed already: glibc does not look (and reads past
+ * its heap when the block went into the top); kmm aborts */
+Test(realloc, of_a_block_merged_into_the_top_aborts, .signal = SIGABRT)
+{
+	char *p = kmm_malloc(100000);
+	kmm_free(p);
+	kmm_realloc(p, 200000);
+}
+
+Test(realloc, of_a_freed_block_in_a_bin_aborts, .signal = SIGABRT)
+{
+	char *p = kmm_malloc(100000);
+	char *guard = kmm_malloc(100000);   /* p does not merge into the top */
+	kmm_free(p);
+	kmm_realloc(p, 200000);
+	kmm_free(guard);
+}
+
 /* ---- calloc --------------------------------------------------------------- */
 
 Test(calloc, clears_reused_memory)
