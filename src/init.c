@@ -140,7 +140,11 @@ KMM_HOT KMM_NOINLINE void kmm_init_slow(void)
  * child's handler only gives the thread its new id and starts the child's
  * trace log. */
 extern char __libc_single_threaded __attribute__((weak));
-static bool fork_took_nothing;
+/* One bit per fork in progress on this thread, innermost lowest: 1 if its
+ * prepare handler took nothing.  A stack, not a flag: a signal handler may
+ * fork between an outer fork's prepare and parent handlers (tst-mallocfork2
+ * does), and the inner fork's handlers must not decide for the outer. */
+static KMM_TLS uint32_t fork_took_nothing;
 
 /* glibc's stdio list lock, taken before kmm's locks and dropped by the
  * parent's handler (the child's libc resets it).  glibc's fork takes that
@@ -157,10 +161,10 @@ extern void _IO_list_unlock(void) __attribute__((weak));
 static void fork_prepare(void)
 {
 	kmm_ensure_init();   /* (the child's handler expects a set-up heap) */
-	if (&__libc_single_threaded != NULL && __libc_single_threaded) {
-		fork_took_nothing = true;
+	bool single = &__libc_single_threaded != NULL && __libc_single_threaded;
+	fork_took_nothing = fork_took_nothing << 1 | single;
+	if (single)
 		return;
-	}
 	if (_IO_list_lock != NULL)
 		_IO_list_lock();
 	kmm_lock_witness_fork_prepare();
@@ -181,8 +185,9 @@ static void fork_prepare(void)
 
 static void fork_parent(void)
 {
-	if (fork_took_nothing) {
-		fork_took_nothing = false;
+	bool took_nothing = fork_took_nothing & 1;
+	fork_took_nothing >>= 1;
+	if (took_nothing) {
 		KMM_TRACE(KMM_TR_FORK, 0, 0, 0, 0, 0, 0);
 		return;
 	}
@@ -207,9 +212,10 @@ static void fork_parent(void)
 
 static void fork_child(void)
 {
-	if (fork_took_nothing) {
+	bool took_nothing = fork_took_nothing & 1;
+	fork_took_nothing >>= 1;
+	if (took_nothing) {
 		/* the one thread: nothing to take over from others */
-		fork_took_nothing = false;
 		kmm_thread_fork_child();   /* (its thread id) */
 		kmm_trace_fork_child();
 		return;
