@@ -359,7 +359,7 @@ KMM_INLINE void free_slow(void *mem)
 	if (tc != NULL && tidx < kmm_params.tcache_bins) {
 		struct kmm_tcache_entry *e = mem;
 		if (KMM_UNLIKELY(e->key == kmm_tcache_key))
-			kmm_tcache_double_free_check(tc, tidx, mem, false);
+			kmm_tcache_double_free_check(tc, tidx, mem);
 		if (tc->counts[tidx] < kmm_params.tcache_count) {
 			kmm_tcache_put(tc, p, tidx);
 			t->c.tc_free_hits++;
@@ -583,14 +583,11 @@ static void *realloc_impl(void *mem, size_t n, const void *caller)
 	struct kmm_arena *a;
 	size_t oldsize = heap_chunk_size(mem, "realloc()", &a);
 	size_t nb = request2size(n);
-	/* a block freed already (glibc does not look, and crashes or
-	 * corrupts): in this thread's tcache (its key, then the list), */
-	struct kmm_tcache *tc = kmm_thread_tcache(t);
-	size_t tidx = kmm_csize2tidx(oldsize);
-	if (tc != NULL && tidx < kmm_params.tcache_bins && ((struct kmm_tcache_entry *)mem)->key == kmm_tcache_key)
-		kmm_tcache_double_free_check(tc, tidx, mem, true);
 	bool locked = arena_lock(a);
-	/* merged into the top, or free in a bin (the next chunk says so) */
+	/* a block freed already (glibc does not look, and reads past its
+	 * heap or corrupts it): merged into the top, or free in a bin (the
+	 * next chunk says so).  (One in a tcache or a fastbin looks in use;
+	 * its key word is the program's data, unknown to memcheck.) */
 	if (KMM_UNLIKELY(oldp == a->top || !prev_inuse(chunk_at(oldp, oldsize))))
 		kmm_printerr("realloc(): invalid pointer", " %p (freed already)", mem);
 	mchunk newp = kmm_int_realloc(a, oldp, oldsize, nb);

@@ -85,7 +85,7 @@ KMM_HOT void kmm_tcache_release(struct kmm_arena *mine, struct kmm_tcache *tc)
 	kmm_free_chunk_to_arena(mine, mem2chunk(tc));
 }
 
-KMM_COLD void kmm_tcache_double_free_check(struct kmm_tcache *tc, size_t tidx, void *mem, bool in_realloc)
+KMM_COLD void kmm_tcache_double_free_check(struct kmm_tcache *tc, size_t tidx, void *mem)
 {
 	size_t n = 0;
 	for (struct kmm_tcache_entry *e = tc->heads[tidx]; e != NULL; e = KMM_REVEAL_PTR(e->next)) {
@@ -93,8 +93,6 @@ KMM_COLD void kmm_tcache_double_free_check(struct kmm_tcache *tc, size_t tidx, v
 			kmm_printerr("free(): too many chunks detected in tcache", NULL);
 		if (KMM_UNLIKELY(!aligned_ok((uintptr_t)e)))
 			kmm_printerr("free(): unaligned chunk detected in tcache 2", NULL);
-		if (e == mem && in_realloc)   /* (glibc does not look) */
-			kmm_printerr("realloc(): invalid pointer", " %p (freed already: in the tcache)", mem);
 		if (e == mem)
 			kmm_printerr("free(): double free detected in tcache 2", " (pointer %p)", mem);
 	}

@@ -93,7 +93,7 @@ void kmm_tcache_release(struct kmm_arena *mine, struct kmm_tcache *tc);
 
 /* A freed block carries the key: abort if it is in bin tidx (a double
  * free); else the key was user data and the free goes on. */
-void kmm_tcache_double_free_check(struct kmm_tcache *tc, size_t tidx, void *mem, bool in_realloc);
+void kmm_tcache_double_free_check(struct kmm_tcache *tc, size_t tidx, void *mem);
 
 /* A tcache list whose next pointer reveals to a misaligned address: a
  * freed block was written to.  Aborts ("malloc(): unaligned tcache chunk
