@@ -49,19 +49,20 @@ for t in $tests; do
 		continue ;;
 	esac
 	# glibc's test driver has its own timeout (20 s unless the test sets
-	# another); this one is for a driver that hangs itself.  The reference
+	# another, times 3: glibc-malloc-tests.sh); this one is for a driver
+	# that hangs itself.  The reference
 	# run with glibc's malloc only under the default profile (it is the
 	# same run under both): tst-mallocfork2 and 3 take a minute each.
 	if [ "$profile" = glibc ]; then
 		skip "$t passes with glibc's malloc" "checked by the default profile's run"
 	else
-		with_timeout 300 sh "$GT" run "$work" "$t" none >"$KMM_TMP/$t.glibc" 2>&1
+		with_timeout 600 sh "$GT" run "$work" "$t" none >"$KMM_TMP/$t.glibc" 2>&1
 		st=$?
 		ok "$t passes with glibc's malloc" status_is $st 0
 		[ $st -eq 0 ] || sed 's/^/#   /' "$KMM_TMP/$t.glibc" | tail -10
 	fi
 	start=$(date +%s)
-	with_timeout 300 sh "$GT" run "$work" "$t" "$KMM_LIB" >"$KMM_TMP/$t.kmm" 2>&1
+	with_timeout 600 sh "$GT" run "$work" "$t" "$KMM_LIB" >"$KMM_TMP/$t.kmm" 2>&1
 	st=$?
 	diag "$t: $(($(date +%s) - start)) s under kmm"
 	why=$(todo "$t")
