@@ -72,11 +72,8 @@ void *kmm_big_alloc(size_t n, size_t align, const void *caller)
 size_t kmm_big_usable(const void *mem, const char *who)
 {
 	size_t size = kmm_vmalloc_size(mem);
-	if (KMM_UNLIKELY(size == 0)) {
-		char g[64];
-		kmm_snprintf(g, sizeof g, "%s: invalid pointer", who);
-		kmm_printerr(g, " %p (not a block kmm handed out)", mem);
-	}
+	if (KMM_UNLIKELY(size == 0))
+		kmm_printerr_ptr(who, "invalid pointer", mem, "not a block kmm handed out");
 	return size;
 }
 

@@ -255,18 +255,9 @@ KMM_INLINE void *malloc_slow(size_t n, const void *caller)
 	return chunk2mem(p);
 }
 
-/* "WHO: invalid pointer" or "WHO: invalid size", glibc's text, then the
- * pointer and why (kmm's detail). */
-static KMM_COLD KMM_NORETURN void bad_chunk(const char *who, const char *what, const void *mem, const char *why)
-{
-	char g[64];
-	kmm_snprintf(g, sizeof g, "%s: %s", who, what);
-	kmm_printerr(g, " %p (%s)", mem, why);
-}
-
 static KMM_COLD KMM_NORETURN void not_ours(const void *mem, const char *who)
 {
-	bad_chunk(who, "invalid pointer", mem, "not a block kmm handed out");
+	kmm_printerr_ptr(who, "invalid pointer", mem, "not a block kmm handed out");
 }
 
 /* The header of what should be a heap chunk, and its arena: aborts unless
@@ -282,7 +273,7 @@ KMM_INLINE size_t heap_chunk_size(const void *mem, const char *who, struct kmm_a
 	struct kmm_arena *a;
 	size_t size;
 	if (KMM_UNLIKELY(!aligned_ok((uintptr_t)mem)))
-		bad_chunk(who, "invalid pointer", mem, "misaligned");
+		kmm_printerr_ptr(who, "invalid pointer", mem, "misaligned");
 	/* a further arena's heap cannot lie inside a contiguous brk heap */
 	if (KMM_UNLIKELY((!arena_spans(&kmm_main_arena, p) || !arena_contiguous(&kmm_main_arena)) &&
 			 kmm_heap_registered(p))) {
@@ -293,7 +284,7 @@ KMM_INLINE size_t heap_chunk_size(const void *mem, const char *who, struct kmm_a
 		if (KMM_UNLIKELY(!kmm_arena_heap_contains(a, p, size)))
 			not_ours(mem, who);
 		if (KMM_UNLIKELY(chunk_main_arena(p)))
-			bad_chunk(who, "invalid pointer", mem, "corrupted chunk header: arena bit clear in a further arena");
+			kmm_printerr_ptr(who, "invalid pointer", mem, "corrupted chunk header: arena bit clear in a further arena");
 	} else {
 		a = &kmm_main_arena;
 		if (KMM_UNLIKELY(!arena_spans(a, p) || kmm_vmalloc_in_space(mem) ||
@@ -303,10 +294,10 @@ KMM_INLINE size_t heap_chunk_size(const void *mem, const char *who, struct kmm_a
 		if (KMM_UNLIKELY((uintptr_t)p > (uintptr_t)-size || !arena_spans(a, (char *)p + size - 1)))
 			not_ours(mem, who);
 		if (KMM_UNLIKELY(!chunk_main_arena(p)))
-			bad_chunk(who, "invalid pointer", mem, "corrupted chunk header: arena bit set in the main heap");
+			kmm_printerr_ptr(who, "invalid pointer", mem, "corrupted chunk header: arena bit set in the main heap");
 	}
 	if (KMM_UNLIKELY(size < KMM_MINSIZE || !aligned_ok(size) || chunk_is_mmapped(p)))
-		bad_chunk(who, "invalid size", mem, "corrupted chunk header: size out of range");
+		kmm_printerr_ptr(who, "invalid size", mem, "corrupted chunk header: size out of range");
 	*ap = a;
 	return size;
 }

@@ -1300,15 +1300,6 @@ void *kmm_vmalloc_aligned(size_t size, size_t align, const void *caller)
 	return vmalloc_node(size, align, caller);
 }
 
-/* "WHO: invalid pointer", glibc's text for a pointer that is not a block
- * (kmm_printerr), then kmm's detail. */
-static KMM_COLD KMM_NORETURN void bad_block(const char *who, const void *addr, const char *detail)
-{
-	char g[64];
-	kmm_snprintf(g, sizeof g, "%s: invalid pointer", who);
-	kmm_printerr(g, " %p (%s)", addr, detail);
-}
-
 static struct kmm_vmap_area *find_area_locked(const void *addr, const char *who)
 {
 	kmm_lock_assert_held(&vmap_lock);
@@ -1325,7 +1316,7 @@ static struct kmm_vmap_area *find_area_locked(const void *addr, const char *who)
 		kmm_unlock(&vmap_lock);
 		if (freed)
 			kmm_fatal("%s: double free detected (big block %p was freed already)", who, addr);
-		bad_block(who, addr, "not a block kmm handed out");
+		kmm_printerr_ptr(who, "invalid pointer", addr, "not a block kmm handed out");
 	}
 	return va;
 }

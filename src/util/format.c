@@ -307,6 +307,13 @@ KMM_COLD void kmm_printerr(const char *glibc, const char *detail, ...)
 	kmm_os_abort();
 }
 
+KMM_COLD void kmm_printerr_ptr(const char *who, const char *what, const void *ptr, const char *why)
+{
+	char g[64];
+	kmm_snprintf(g, sizeof g, "%s: %s", who, what);
+	kmm_printerr(g, " %p (%s)", ptr, why);
+}
+
 KMM_COLD void kmm_warn(const char *fmt, ...)
 {
 	va_list ap;

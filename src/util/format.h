@@ -66,6 +66,11 @@ KMM_NORETURN KMM_COLD void kmm_fatal(const char *fmt, ...) KMM_PRINTF(1, 2);
 KMM_NORETURN KMM_COLD void kmm_printerr(const char *glibc, const char *detail, ...) KMM_PRINTF(2, 3);
 extern bool kmm_glibc_messages;
 
+/* kmm_printerr for a bad pointer handed to WHO ("free()", "realloc()"):
+ * glibc's text "WHO: WHAT" ("invalid pointer", "invalid size"), then
+ * " PTR (WHY)" as kmm's detail. */
+KMM_NORETURN KMM_COLD void kmm_printerr_ptr(const char *who, const char *what, const void *ptr, const char *why);
+
 /* Print "kmm: <message>\n" to standard error and carry on. */
 KMM_COLD void kmm_warn(const char *fmt, ...) KMM_PRINTF(1, 2);
 
