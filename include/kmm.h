@@ -97,7 +97,10 @@ struct kmm_stats {
 	size_t   slabs, slab_bytes, slab_in_use;
 };
 
-/* Fill *st; returns 0. */
+/* Fill *st; returns 0.  In a fork child that kmm had to rescue (a fork
+ * from a signal handler that interrupted kmm: its heap is never read
+ * again), kmm_stats_get, kmm_report and kmm_leak_check return -1 with
+ * errno = EAGAIN, and kmm_check returns 0. */
 int kmm_stats_get(struct kmm_stats *st);
 
 /* Write reports to file descriptor fd.  `sections` is a comma-separated

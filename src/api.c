@@ -16,6 +16,7 @@
 #include "heap/heap.h"
 #include "heap/arenas.h"
 #include "heap/big.h"
+#include "heap/rescue.h"
 #include "kernel/kernel.h"
 #include "kernel/uslab.h"
 
@@ -46,18 +47,28 @@ API const char *kmm_version(void)                      { return PACKAGE_VERSION;
 
 API KMM_COLD int kmm_check(int verbose)
 {
+	if (kmm_rescued())   /* (its heap is not read: heap/rescue.h) */
+		return 0;
 	kmm_ensure_init();
 	return kmm_heap_check(verbose) + kmm_thread_check(verbose) + kmm_kernel_check(verbose);
 }
 
 API KMM_COLD int kmm_leak_check(int fd)
 {
+	if (kmm_rescued()) {
+		errno = EAGAIN;
+		return -1;
+	}
 	kmm_ensure_init();
 	return kmm_leakcheck_scan(fd);
 }
 
 API int kmm_report(int fd, const char *sections)
 {
+	if (kmm_rescued()) {
+		errno = EAGAIN;
+		return -1;
+	}
 	return kmm_report_sections(fd, sections);
 }
 
@@ -68,6 +79,11 @@ API KMM_COLD int kmm_stats_get(struct kmm_stats *st)
 	struct mallinfo2 mi;
 	const struct kmm_big_stats *m = &kmm_big_stats;
 
+	if (kmm_rescued()) {
+		memset(st, 0, sizeof *st);
+		errno = EAGAIN;
+		return -1;
+	}
 	kmm_ensure_init();
 	mi = kmm_heap_mallinfo2();
 	kmm_heap_arena_stats_total(&as, &st->heap_system_peak);

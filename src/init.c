@@ -21,10 +21,11 @@
  *      in step 2 (only when a report to stderr was asked for), since
  *      programs may close their stderr at exit.
  *
- * Fork: prepare takes the leak scanner's scan lock, kmm_init_lock, the
- * arena lock, the thread-list lock and the leak table's locks (the lock
- * order of util/lock.h); the parent releases them; the child resets them
- * (the threads that held them do not exist there).
+ * Fork: prepare takes every kmm lock (the lock order of util/lock.h); the
+ * parent releases them; the child resets them (the threads that held them
+ * do not exist there).  When it cannot (a fork from a signal handler that
+ * interrupted kmm), it takes nothing and the child uses the rescue heap
+ * (heap/rescue.h): see "Fork" below.
  */
 #include "config.h"
 
@@ -44,6 +45,7 @@
 #include "heap/arena.h"
 #include "heap/arenas.h"
 #include "heap/big.h"
+#include "heap/rescue.h"
 #include "heap/tcache.h"
 #include "heap/thread.h"
 #include "heap/vg.h"
@@ -130,24 +132,36 @@ KMM_HOT KMM_NOINLINE void kmm_init_slow(void)
 }
 
 /* Fork: every kmm lock, in rank order (enum kmm_lock_rank, util/lock.h),
- * released in reverse; the child resets them and the witness.
+ * released in reverse; the child resets them and the witness.  Three
+ * exceptions, where the prepare handler takes nothing:
  *
- * Except in a process with one thread (glibc's __libc_single_threaded, as
- * glibc's own malloc does): no other thread can hold a lock or be half way
- * through a change, and this one may be in a signal handler that
- * interrupted malloc, free or realloc, holding a lock it would wait for
- * forever (glibc's tst-mallocfork2).  Then nothing is taken, and the
- * child's handler only gives the thread its new id and starts the child's
- * trace log. */
+ *   - A process with one thread (glibc's __libc_single_threaded, as glibc's
+ *     own malloc does): no other thread can hold a lock or be half way
+ *     through a change.  The child's handler only gives the thread its new
+ *     id and starts the child's trace log.
+ *   - This thread is busy in kmm (kmm_busy, util/lock.h): the fork comes
+ *     from a signal handler that interrupted malloc, free, realloc... on
+ *     this thread (glibc's tst-mallocfork2), which may hold a lock it would
+ *     wait for forever, and may be half way through a change.  The child
+ *     starts the rescue heap (heap/rescue.h) and never touches the heap it
+ *     inherited; the parent goes on as if nothing happened.
+ *   - Another thread keeps a lock past the deadline (util/lock.h, "taking
+ *     every lock for fork"): it may be in a signal handler waiting to fork
+ *     behind this fork.  What was taken is released; the child rescues.
+ *
+ * A rescued child's own forks take nothing and their children rescue too.
+ */
 extern char __libc_single_threaded __attribute__((weak));
-/* One bit per fork in progress on this thread, innermost lowest: 1 if its
- * prepare handler took nothing.  A stack, not a flag: a signal handler may
- * fork between an outer fork's prepare and parent handlers (tst-mallocfork2
- * does), and the inner fork's handlers must not decide for the outer. */
-static KMM_TLS uint32_t fork_took_nothing;
+/* One bit per fork in progress on this thread, innermost lowest: whether
+ * its prepare handler took nothing, and whether its child must rescue.
+ * Stacks, not flags: a signal handler may fork between an outer fork's
+ * prepare and parent handlers (tst-mallocfork2 does), and the inner fork's
+ * handlers must not decide for the outer. */
+static KMM_TLS uint32_t fork_took_nothing, fork_rescue, fork_single;
 
-/* glibc's stdio list lock, taken before kmm's locks and dropped by the
- * parent's handler (the child's libc resets it).  glibc's fork takes that
+/* glibc's stdio list lock, taken before kmm's locks (in a process with
+ * threads) and dropped by the parent's handler (the child's libc resets
+ * it).  glibc's fork takes that
  * lock after the atfork prepare handlers and its own malloc's locks after
  * it, since stdio allocates with a FILE locked and fflush(NULL) locks
  * every FILE under the list lock: with kmm's locks taken first, a thread
@@ -158,21 +172,18 @@ static KMM_TLS uint32_t fork_took_nothing;
 extern void _IO_list_lock(void) __attribute__((weak));
 extern void _IO_list_unlock(void) __attribute__((weak));
 
-static void fork_prepare(void)
+/* Take every kmm lock; false (and none held) if one stayed busy past the
+ * deadline. */
+static bool take_every_lock(void)
 {
-	kmm_ensure_init();   /* (the child's handler expects a set-up heap) */
-	bool single = &__libc_single_threaded != NULL && __libc_single_threaded;
-	fork_took_nothing = fork_took_nothing << 1 | single;
-	if (single)
-		return;
-	if (_IO_list_lock != NULL)
-		_IO_list_lock();
+	struct kmm_fork_log log;
 	kmm_lock_witness_fork_prepare();
+	kmm_fork_locks_begin(&log);
 	kmm_leakcheck_fork_prepare_scan();
-	kmm_lock(&kmm_init_lock);
+	kmm_fork_lock(&kmm_init_lock);
 	kmm_arenas_fork_prepare();
 	kmm_thread_fork_prepare();
-	kmm_lock(&kmm_big_stats_lock);
+	kmm_fork_lock(&kmm_big_stats_lock);
 	kmm_leakcheck_fork_prepare_table();
 	kmm_kernel_fork_prepare();
 #if KMM_VALGRIND
@@ -180,14 +191,46 @@ static void fork_prepare(void)
 	kmm_vg_fork_prepare();
 #endif
 	kmm_trace_fork_prepare();
-	kmm_in_fork = true;
+	if (kmm_fork_locks_end())
+		return true;
+	kmm_lock_witness_fork_parent();
+	return false;
+}
+
+static void fork_prepare(void)
+{
+	bool single = &__libc_single_threaded != NULL && __libc_single_threaded;
+	bool rescue = kmm_busy != 0 || kmm_rescued();
+	bool nothing = rescue || single;
+	/* the list lock first, whatever is taken after (and kept until the
+	 * parent's handler, even when nothing is): glibc runs prepare
+	 * handlers without its atfork lock and takes the list lock under it,
+	 * so a fork that left it to glibc could wait for it under the atfork
+	 * lock while another fork's prepare handler held it and waited for
+	 * the atfork lock */
+	if (!single && _IO_list_lock != NULL)
+		_IO_list_lock();
+	if (!nothing) {
+		kmm_ensure_init();   /* (the child's handler expects a set-up heap) */
+		if (!take_every_lock())
+			nothing = rescue = true;
+	}
+	fork_took_nothing = fork_took_nothing << 1 | nothing;
+	fork_rescue = fork_rescue << 1 | rescue;
+	fork_single = fork_single << 1 | single;
+	if (!nothing)
+		kmm_in_fork = true;
 }
 
 static void fork_parent(void)
 {
-	bool took_nothing = fork_took_nothing & 1;
+	bool took_nothing = fork_took_nothing & 1, single = fork_single & 1;
 	fork_took_nothing >>= 1;
+	fork_rescue >>= 1;
+	fork_single >>= 1;
 	if (took_nothing) {
+		if (!single && _IO_list_unlock != NULL)
+			_IO_list_unlock();
 		KMM_TRACE(KMM_TR_FORK, 0, 0, 0, 0, 0, 0);
 		return;
 	}
@@ -212,8 +255,14 @@ static void fork_parent(void)
 
 static void fork_child(void)
 {
-	bool took_nothing = fork_took_nothing & 1;
+	bool took_nothing = fork_took_nothing & 1, rescue = fork_rescue & 1;
 	fork_took_nothing >>= 1;
+	fork_rescue >>= 1;
+	fork_single >>= 1;   /* (the child's libc resets the list lock) */
+	if (rescue) {
+		kmm_rescue_start();   /* first: nothing else may touch the heap */
+		return;
+	}
 	if (took_nothing) {
 		/* the one thread: nothing to take over from others */
 		kmm_thread_fork_child();   /* (its thread id) */
@@ -221,6 +270,7 @@ static void fork_child(void)
 		return;
 	}
 	kmm_in_fork = false;
+	kmm_busy = 0;   /* every lock it held is reset below */
 	kmm_lock_witness_fork_child();
 	kmm_kernel_fork_child();
 #if KMM_VALGRIND
@@ -315,10 +365,37 @@ static KMM_COLD void report_at_exit(void)
 	kmm_report_fd = -1;
 }
 
+/* A rescued fork child's exit (heap/rescue.h): its heap is not read, so
+ * there is no report; where one was asked for, one line says why. */
+static KMM_COLD void rescue_note_at_exit(void)
+{
+	struct kmm_rescue_stats st;
+	char out[256];
+	struct kmm_buf b;
+	int fd = kmm_report_fd >= 0 ? kmm_report_fd : 2;
+	if (kmm_options.stats_path[0] != '\0')
+		fd = kmm_os_open(kmm_options.stats_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+	if (fd < 0)
+		return;
+	kmm_rescue_stats(&st);
+	kmm_buf_init(&b, out, sizeof out, fd);
+	kmm_buf_printf(&b, "kmm: pid %d: no report: a fork child whose heap was not usable (a fork from a signal "
+		       "handler that interrupted kmm); its rescue heap mapped %lu blocks, unmapped %lu\n",
+		       (int)kmm_os_getpid(), st.maps, st.unmaps);
+	kmm_buf_flush(&b);
+	if (fd != 2 && fd != kmm_report_fd)
+		kmm_os_close(fd);
+}
+
 __attribute__((destructor)) static void kmm_destructor(void)
 {
 	if (!kmm_ready)
 		return;
+	if (kmm_rescued()) {
+		if (report_wanted_here())
+			rescue_note_at_exit();
+		return;
+	}
 	if (kmm_params.observed & KMM_OBSERVE_LEAKS)
 		kmm_leakcheck_exit();
 	if (report_wanted_here())

@@ -360,13 +360,13 @@ KMM_COLD int kmm_leakcheck_scan(int fd)
 
 void kmm_leakcheck_fork_prepare_scan(void)
 {
-	kmm_lock(&scan_lock);
+	kmm_fork_lock(&scan_lock);
 }
 
 void kmm_leakcheck_fork_prepare_table(void)
 {
 	for (unsigned i = 0; i < NSHARDS; i++)
-		kmm_lock(&shards[i].lock);
+		kmm_fork_lock(&shards[i].lock);
 }
 
 void kmm_leakcheck_fork_parent(void)

@@ -170,7 +170,7 @@ void kmm_memcheck_start(void)
 
 void kmm_memcheck_fork_prepare(void)
 {
-	kmm_lock(&qlock);
+	kmm_fork_lock(&qlock);
 }
 
 void kmm_memcheck_fork_parent(void)

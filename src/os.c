@@ -31,6 +31,12 @@
  *                             MADV_POPULATE_WRITE
  *   mincore  kmm_os_resident_pages  resident pages for the reports
  *   process_vm_readv  kmm_os_read_self  the leak scanner reading its roots
+ *
+ * Besides those: futex (kmm's locks, util/lock.c; with a timeout only in
+ * the fork handler, which gives up on a lock after 100 ms), sched_yield
+ * (the same handler waiting for a trace spin lock), the report and option
+ * files' open/read/write/close, and the identity calls (getpid, gettid,
+ * sched_getaffinity, getrandom).
  */
 #include "config.h"
 
@@ -300,6 +306,17 @@ KMM_COLD long kmm_os_read_self(void *dst, const void *src, size_t len)
 KMM_HOT void kmm_os_futex_wait(volatile int *addr, int expected)
 {
 	KMM_RAW6(SYS_futex, addr, FUTEX_WAIT_PRIVATE, expected, NULL, NULL, 0);
+}
+
+KMM_COLD void kmm_os_futex_wait_ns(volatile int *addr, int expected, uint64_t ns)
+{
+	struct timespec ts = { (time_t)(ns / 1000000000u), (long)(ns % 1000000000u) };
+	KMM_RAW6(SYS_futex, addr, FUTEX_WAIT_PRIVATE, expected, &ts, NULL, 0);
+}
+
+KMM_COLD void kmm_os_yield(void)
+{
+	KMM_RAW0(SYS_sched_yield);
 }
 
 KMM_HOT void kmm_os_futex_wake(volatile int *addr, int n)

@@ -126,6 +126,12 @@ long kmm_os_read_self(void *dst, const void *src, size_t len);
 /* Futex wait while *addr == expected / wake up to `n` waiters (private). */
 void kmm_os_futex_wait(volatile int *addr, int expected);
 void kmm_os_futex_wake(volatile int *addr, int n);
+/* The same wait, for at most `ns` nanoseconds (the fork handler's deadline,
+ * util/lock.c); returns at the timeout, a wake-up or a signal alike. */
+void kmm_os_futex_wait_ns(volatile int *addr, int expected, uint64_t ns);
+
+/* sched_yield(2). */
+void kmm_os_yield(void);
 
 /* CPUs this process may run on (sched_getaffinity with a fixed-size set on
  * the stack, as glibc's arena code counts them); at least 1. */

@@ -38,6 +38,7 @@
 
 #include "trace.h"
 #include "sys.h"
+#include "util/lock.h"
 
 bool kmm_trace_on;
 
@@ -98,6 +99,7 @@ static uintptr_t own_lo, own_hi;     /* kmm's code: frames there are skipped */
 
 static void spin_lock(volatile int *l)
 {
+	kmm_busy++;   /* (util/lock.h, "BUSY") */
 	while (__atomic_exchange_n(l, 1, __ATOMIC_ACQUIRE) != 0)
 		KMM_RAW0(SYS_sched_yield);
 }
@@ -105,6 +107,7 @@ static void spin_lock(volatile int *l)
 static void spin_unlock(volatile int *l)
 {
 	__atomic_store_n(l, 0, __ATOMIC_RELEASE);
+	kmm_busy--;
 }
 
 static uint64_t clock_ns(clockid_t which)
@@ -606,7 +609,7 @@ void kmm_trace_fork_prepare(void)
 	if (!kmm_trace_on)
 		return;
 	parent_pid = (int)KMM_RAW0(SYS_getpid);
-	spin_lock(&registry_lock);
+	kmm_fork_spin_lock(&registry_lock);   /* (counted busy: util/lock.h) */
 }
 
 void kmm_trace_fork_parent(void)

@@ -287,10 +287,11 @@ KMM_COLD int kmm_arenas_check(int verbose)
 
 void kmm_arenas_fork_prepare(void)
 {
-	kmm_lock(&kmm_arena_list_lock);
+	if (!kmm_fork_lock(&kmm_arena_list_lock))
+		return;   /* (the fork gave up: util/lock.h) */
 	kmm_for_each_arena(a)
-		kmm_lock(&a->lock);
-	kmm_lock(&kmm_arena_free_lock);
+		kmm_fork_lock(&a->lock);
+	kmm_fork_lock(&kmm_arena_free_lock);
 }
 
 void kmm_arenas_fork_parent(void)

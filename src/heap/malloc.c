@@ -32,6 +32,7 @@
 #include "fastpath.h"
 #include "big.h"
 #include "remote.h"
+#include "rescue.h"
 #include "tcache.h"
 #include "thread.h"
 #include "../init.h"
@@ -377,20 +378,25 @@ KMM_COLD size_t kmm_heap_block_usable(const void *mem, const char *who)
 	return heap_chunk_size(mem, who, &a) - KMM_SIZE_SZ;
 }
 
+/* The entry points count the thread busy while they run (util/lock.h,
+ * "BUSY"): a fork from a signal handler that interrupted one of them must
+ * not trust the heap in the child (rescue.h). */
 KMM_HOT KMM_NOINLINE void *kmm_heap_malloc_slow(size_t n, const void *caller)
 {
-	if (KMM_UNLIKELY(kmm_params.observed))
-		return observer->malloc(n, caller);
-	return malloc_slow(n, caller);
+	kmm_busy++;
+	void *mem = KMM_UNLIKELY(kmm_params.observed) ? observer->malloc(n, caller) : malloc_slow(n, caller);
+	kmm_busy--;
+	return mem;
 }
 
 KMM_HOT KMM_NOINLINE void kmm_heap_free_slow(void *mem)
 {
-	if (KMM_UNLIKELY(kmm_params.observed)) {
+	kmm_busy++;
+	if (KMM_UNLIKELY(kmm_params.observed))
 		observer->free(mem, __builtin_return_address(0));
-		return;
-	}
-	free_slow(mem);
+	else
+		free_slow(mem);
+	kmm_busy--;
 }
 
 /* calloc of a big block: all of it reads as zero (a reused area may be
@@ -478,9 +484,11 @@ static void *calloc_impl(size_t n, size_t size, const void *caller)
 
 KMM_HOT void *kmm_heap_calloc(size_t n, size_t size, const void *caller)
 {
-	if (KMM_UNLIKELY(kmm_params.observed))
-		return observer->calloc(n, size, caller);
-	return calloc_impl(n, size, caller);
+	kmm_busy++;
+	void *mem = KMM_UNLIKELY(kmm_params.observed) ? observer->calloc(n, size, caller)
+						       : calloc_impl(n, size, caller);
+	kmm_busy--;
+	return mem;
 }
 
 /* realloc of a big block: vrealloc grows in place or moves the pages
@@ -596,9 +604,11 @@ static void *realloc_impl(void *mem, size_t n, const void *caller)
 
 KMM_HOT void *kmm_heap_realloc(void *mem, size_t n, const void *caller)
 {
-	if (KMM_UNLIKELY(kmm_params.observed))
-		return observer->realloc(mem, n, caller);
-	return realloc_impl(mem, n, caller);
+	kmm_busy++;
+	void *r = KMM_UNLIKELY(kmm_params.observed) ? observer->realloc(mem, n, caller)
+						     : realloc_impl(mem, n, caller);
+	kmm_busy--;
+	return r;
 }
 
 void *kmm_heap_reallocarray(void *mem, size_t n, size_t size, const void *caller)
@@ -689,9 +699,11 @@ static void *memalign_impl(size_t alignment, size_t n, const void *caller)
 
 void *kmm_heap_memalign(size_t alignment, size_t n, const void *caller)
 {
-	if (KMM_UNLIKELY(kmm_params.observed))
-		return observer->memalign(alignment, n, caller);
-	return memalign_impl(alignment, n, caller);
+	kmm_busy++;
+	void *mem = KMM_UNLIKELY(kmm_params.observed) ? observer->memalign(alignment, n, caller)
+						       : memalign_impl(alignment, n, caller);
+	kmm_busy--;
+	return mem;
 }
 
 int kmm_heap_posix_memalign(void **out, size_t alignment, size_t n, const void *caller)
@@ -759,6 +771,8 @@ size_t kmm_heap_usable_size(const void *mem)
 
 KMM_COLD int kmm_heap_mallopt(int param, int value)
 {
+	if (kmm_rescued())
+		return 0;   /* (rescue.h: the inherited heap is left alone) */
 	kmm_ensure_init();
 	/* as glibc: fastbins are merged first, so that changing M_MXFAST
 	 * leaves no chunk in a bin that no longer exists */
@@ -779,6 +793,8 @@ KMM_COLD int kmm_heap_mallopt(int param, int value)
 
 KMM_COLD int kmm_heap_trim(size_t pad)
 {
+	if (kmm_rescued())
+		return 0;
 	kmm_ensure_init();
 	kmm_thread_remote_flush(&kmm_self);
 	int r = 0;

@@ -113,6 +113,7 @@ struct kmm_params {
 #define KMM_OBSERVE_DEBUG    2u   /* poison, init_on_alloc, init_on_free */
 #define KMM_OBSERVE_LEAKS    4u   /* the leak scanner (leakcheck.h) */
 #define KMM_OBSERVE_MEMCHECK 8u   /* running under valgrind's memcheck (vg.h) */
+#define KMM_OBSERVE_RESCUE  16u   /* a fork child's rescue heap (rescue.h) */
 
 /* The smallest guard= size: a page (smaller blocks would pay a page and a
  * guard page each, and the tcache's sizes never reach the arena). */

@@ -17,6 +17,7 @@
 #include "arena_heap.h"
 #include "arenas.h"
 #include "big.h"
+#include "rescue.h"
 #include "thread.h"
 #include "../init.h"
 #include "../kernel/uslab.h"
@@ -175,6 +176,8 @@ KMM_COLD void kmm_heap_arena_stats_total(struct kmm_arena_stats *sum, size_t *ma
  * arena's top (glibc's is whichever arena it visited last). */
 KMM_COLD struct mallinfo2 kmm_heap_mallinfo2(void)
 {
+	if (kmm_rescued())   /* (the inherited heap is not read: rescue.h) */
+		return (struct mallinfo2){ 0 };
 	struct mallinfo2 m = kmm_heap_mallinfo2_arenas();
 	struct kmm_uslab_stats us;
 	kmm_uslab_stats(&us);
@@ -231,6 +234,11 @@ KMM_COLD void kmm_heap_malloc_stats(void)
 	struct heap_snapshot s;
 	char out[1024];
 	struct kmm_buf b;
+	if (kmm_rescued()) {
+		static const char msg[] = "kmm: malloc_stats: a rescued fork child (its heap is not read)\n";
+		kmm_os_write_all(2, msg, sizeof msg - 1);
+		return;
+	}
 	kmm_ensure_init();
 	size_t mmapped = __atomic_load_n(&kmm_big_stats.mmapped_mem, __ATOMIC_RELAXED);
 	size_t system = 0, used = 0;
@@ -360,7 +368,10 @@ KMM_COLD int kmm_heap_malloc_info(int options, FILE *fp)
 	/* stdio may allocate: the text is produced in a local buffer and
 	 * handed to fwrite with no kmm lock held */
 	kmm_buf_init_sink(&b, out, sizeof out, file_sink, fp);
-	kmm_heap_report_xml(&b);
+	if (kmm_rescued())
+		kmm_buf_puts(&b, "<malloc version=\"1\">\n<!-- a rescued fork child: its heap is not read -->\n</malloc>\n");
+	else
+		kmm_heap_report_xml(&b);
 	kmm_buf_flush(&b);
 	return 0;
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "thread.h"
+#include "rescue.h"
 #include "arena.h"
 #include "arenas.h"
 #include "heap.h"
@@ -80,6 +81,8 @@ static void list_del(struct kmm_thread *t)
 static KMM_HOT void thread_exit(void *arg)
 {
 	struct kmm_thread *t = arg;
+	if (kmm_rescued())   /* (the inherited heap is left alone: rescue.h) */
+		return;
 	struct kmm_tcache *tc = t->tcache;
 	kmm_kernel_thread_exit();
 	/* first: frees made while we flush (and after) go to the arena */
@@ -199,7 +202,7 @@ KMM_COLD int kmm_thread_check(int verbose)
 
 void kmm_thread_fork_prepare(void)
 {
-	kmm_lock(&kmm_threads_lock);
+	kmm_fork_lock(&kmm_threads_lock);
 }
 
 void kmm_thread_fork_parent(void)

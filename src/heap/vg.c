@@ -70,7 +70,7 @@ KMM_HOT bool kmm_vg_start(void)
 
 void kmm_vg_fork_prepare(void)
 {
-	kmm_lock(&head_lock);
+	kmm_fork_lock(&head_lock);
 }
 
 void kmm_vg_fork_parent(void)

@@ -916,7 +916,7 @@ KMM_COLD int kmm_buddy_check(int verbose)
 
 void kmm_buddy_fork_prepare(void)
 {
-	kmm_lock(&kmm_zone.lock);
+	kmm_fork_lock(&kmm_zone.lock);
 }
 
 void kmm_buddy_fork_parent(void)

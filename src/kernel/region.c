@@ -200,7 +200,7 @@ KMM_COLD int kmm_region_check(int verbose)
 
 void kmm_region_fork_prepare(void)
 {
-	kmm_lock(&region_lock);
+	kmm_fork_lock(&region_lock);
 }
 
 void kmm_region_fork_parent(void)

@@ -885,9 +885,10 @@ KMM_COLD int kmm_slab_check(int verbose)
 void kmm_slab_fork_prepare(void)
 {
 	slab_init();
-	kmm_lock(&cache_list_lock);
+	if (!kmm_fork_lock(&cache_list_lock))
+		return;   /* (the fork gave up: util/lock.h) */
 	for (struct kmm_list *l = cache_list.next; l != &cache_list; l = l->next)
-		kmm_lock(&kmm_list_entry(l, struct kmm_kmem_cache, list)->lock);
+		kmm_fork_lock(&kmm_list_entry(l, struct kmm_kmem_cache, list)->lock);
 }
 
 void kmm_slab_fork_parent(void)

@@ -1002,6 +1002,20 @@ KMM_COLD void kmm_uslab_fast_paths_off(void)
 	kmm_unlock_if(&o->lock, locked);
 }
 
+/* A rescued fork child (heap/rescue.c): this thread's lists are left as
+ * they are, never given back (that takes its record's lock, which the
+ * interrupted call may hold); the fast paths are off from now on. */
+KMM_COLD void kmm_uslab_abandon_lists(void)
+{
+	struct kmm_uslab_tls *t = &kmm_uslab_tls;
+	t->slow_only = true;
+	t->id = 0;
+	for (size_t k = 0; k < KMM_USLAB_CLASSES; k++) {
+		t->cpu[k].free = NULL;
+		t->cpu[k].slab = NULL;
+	}
+}
+
 /* Active slab s of o goes to its partial list (o's lock held, or o idle
  * under owners_lock). */
 static void deactivate(struct kmm_uslab_owner *o, struct kmm_page *s)
@@ -1450,9 +1464,10 @@ void kmm_uslab_fork_prepare(void)
 {
 	/* owners_lock first: no record is made meanwhile; then every
 	 * record, in index order (the list's) */
-	kmm_lock(&owners_lock);
+	if (!kmm_fork_lock(&owners_lock))
+		return;   /* (the fork gave up: util/lock.h) */
 	for (struct kmm_uslab_owner *o = owners_all; o != NULL; o = o->next_all)
-		kmm_lock(&o->lock);
+		kmm_fork_lock(&o->lock);
 }
 
 void kmm_uslab_fork_parent(void)

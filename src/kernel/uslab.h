@@ -307,6 +307,9 @@ size_t kmm_uslab_usable(struct kmm_page *page, const void *obj, const char *who)
 
 /* The calling thread's fast paths off: its lists go back to its slabs and
  * the fast paths find nothing from now on (the observed mode). */
+/* The same without giving the lists back or taking a lock: a rescued fork
+ * child (heap/rescue.c). */
+void kmm_uslab_abandon_lists(void);
 void kmm_uslab_fast_paths_off(void);
 
 /* The calling thread is exiting: its record, with its slabs, waits for the

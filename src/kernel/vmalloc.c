@@ -1557,6 +1557,18 @@ size_t kmm_vmalloc_size(const void *addr)
 	return n;
 }
 
+size_t kmm_vmalloc_size_try(const void *addr)
+{
+	if (!kmm_trylock(&vmap_lock))
+		return 0;
+	struct kmm_vmap_area *va = busy_find((uintptr_t)addr);
+	size_t n = 0;
+	if (va != NULL && va->va_start == (uintptr_t)addr && va->state == KMM_VA_BUSY && va->vm != NULL)
+		n = va->vm->nr_pages * PAGE;
+	kmm_unlock(&vmap_lock);
+	return n;
+}
+
 /* Describe [start, end) (the old range of a moved area, its pages still
  * mapped and resident) by node and vm and put it in the lazy pool, merged
  * with its lazily freed neighbours.  Lock held; `locked` as
@@ -2337,7 +2349,7 @@ KMM_COLD int kmm_vmalloc_check(int verbose)
 
 void kmm_vmalloc_fork_prepare(void)
 {
-	kmm_lock(&vmap_lock);
+	kmm_fork_lock(&vmap_lock);
 }
 
 void kmm_vmalloc_fork_parent(void)

@@ -188,6 +188,9 @@ void  *kmm_vrealloc(void *addr, size_t new_size);
 /* Mapped bytes of the area starting at addr (no guard page), 0 if addr is
  * not the start of a busy area. */
 size_t kmm_vmalloc_size(const void *addr);
+/* The same if vmap_lock is free, else 0 without waiting (a rescued fork
+ * child, heap/rescue.c). */
+size_t kmm_vmalloc_size_try(const void *addr);
 /* The size the area was last asked for (vmalloc or vrealloc), 0 if addr
  * is not the start of a busy area. */
 size_t kmm_vmalloc_requested(const void *addr);

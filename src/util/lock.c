@@ -7,6 +7,7 @@
 #include "../os.h"
 
 __thread bool kmm_in_fork __attribute__((tls_model("initial-exec")));
+KMM_TLS unsigned kmm_busy;
 
 KMM_HOT KMM_NOINLINE void kmm_lock_slow(kmm_lock_t *l)
 {
@@ -24,6 +25,124 @@ KMM_HOT KMM_NOINLINE void kmm_lock_slow(kmm_lock_t *l)
 KMM_HOT KMM_NOINLINE void kmm_unlock_wake(kmm_lock_t *l)
 {
 	kmm_os_futex_wake(&l->state, 1);
+}
+
+/* ---- taking every lock for fork (lock.h) -----------------------------------
+ *
+ * The log of what one prepare handler took, for kmm_fork_locks_end to give
+ * back if it gave up.  Per thread: glibc (2.36) runs the prepare handlers
+ * without its own atfork lock, so two threads' forks may prepare at once
+ * (they meet on kmm's locks, in rank order).  The caller's frame holds
+ * the first entries (struct kmm_fork_log); more, when a process has more
+ * locks (one per thread's slab front end record), go to a mapping of the
+ * OS layer's, unmapped at the end. */
+#define SPIN_TAG ((uintptr_t)1)   /* a trace spin lock, not a kmm_lock_t */
+
+static KMM_TLS struct kmm_fork_log *fork_log;
+
+void kmm_fork_locks_begin(struct kmm_fork_log *log)
+{
+	log->n = 0;
+	log->cap = KMM_FORK_LOG_INLINE;
+	log->e = log->inline_e;
+	log->gave_up = false;
+	log->deadline = kmm_os_now_ns() + KMM_FORK_WAIT_NS;
+	fork_log = log;
+}
+
+/* Room for one more entry, or false (no mapping to be had: give up). */
+static bool log_room(struct kmm_fork_log *log)
+{
+	if (log->n < log->cap)
+		return true;
+	size_t cap = log->cap * 2, bytes = cap * sizeof *log->e;
+	uintptr_t *n = kmm_os_map(bytes, 0);
+	if (n == NULL)
+		return false;
+	__builtin_memcpy(n, log->e, log->n * sizeof *log->e);
+	if (log->e != log->inline_e)
+		kmm_os_unmap(log->e, log->cap * sizeof *log->e);
+	log->e = n;
+	log->cap = cap;
+	return true;
+}
+
+/* Wait for *state to become free and take it (as `taken`), until the
+ * deadline; false if it passed. */
+static bool take_until(volatile int *state, int taken, uint64_t deadline)
+{
+	for (int spin = 0;; spin++) {
+		int expected = 0;
+		if (__atomic_compare_exchange_n(state, &expected, taken, false, __ATOMIC_ACQUIRE,
+						__ATOMIC_RELAXED))
+			return true;
+		uint64_t now = kmm_os_now_ns();
+		if (now >= deadline)
+			return false;
+		if (spin < 100) {
+			kmm_cpu_relax();
+			continue;
+		}
+		if (taken == 2) {
+			/* a futex lock: mark it contended (the holder's unlock
+			 * wakes us) and sleep, at most until the deadline */
+			expected = __atomic_exchange_n(state, 2, __ATOMIC_ACQUIRE);
+			if (expected == 0)
+				return true;
+			kmm_os_futex_wait_ns(state, 2, deadline - now);
+		} else {
+			kmm_os_yield();
+		}
+	}
+}
+
+bool kmm_fork_lock(kmm_lock_t *l)
+{
+	struct kmm_fork_log *log = fork_log;
+	if (log->gave_up)
+		return false;
+	KMM_WITNESS(kmm_witness_check(l));
+	kmm_busy++;
+	if (!log_room(log) || !take_until(&l->state, 2, log->deadline)) {
+		kmm_busy--;
+		log->gave_up = true;
+		return false;
+	}
+	KMM_WITNESS(kmm_witness_acquired(l));
+	log->e[log->n++] = (uintptr_t)l;
+	return true;
+}
+
+void kmm_fork_spin_lock(volatile int *l)
+{
+	struct kmm_fork_log *log = fork_log;
+	if (log->gave_up)
+		return;
+	if (!log_room(log) || !take_until(l, 1, log->deadline)) {
+		log->gave_up = true;
+		return;
+	}
+	kmm_busy++;   /* as trace.c's spin_lock counts */
+	log->e[log->n++] = (uintptr_t)l | SPIN_TAG;
+}
+
+bool kmm_fork_locks_end(void)
+{
+	struct kmm_fork_log *log = fork_log;
+	bool ok = !log->gave_up;
+	while (!ok && log->n > 0) {
+		uintptr_t e = log->e[--log->n];
+		if (e & SPIN_TAG) {
+			__atomic_store_n((volatile int *)(e & ~SPIN_TAG), 0, __ATOMIC_RELEASE);
+			kmm_busy--;
+		} else {
+			kmm_unlock((kmm_lock_t *)e);
+		}
+	}
+	if (log->e != log->inline_e)
+		kmm_os_unmap(log->e, log->cap * sizeof *log->e);
+	fork_log = NULL;
+	return ok;
 }
 
 #if KMM_DEBUG

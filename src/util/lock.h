@@ -69,6 +69,8 @@
 #include "config.h"
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "compiler.h"
 
@@ -148,6 +150,16 @@ KMM_INLINE void kmm_lock_init(kmm_lock_t *l, enum kmm_lock_rank rank, unsigned s
 #endif
 }
 
+/* BUSY.  kmm_busy counts, per thread, the kmm locks the thread holds or is
+ * taking, plus the heap calls it is inside (heap/malloc.c's entry points).
+ * Not 0 when the fork prepare handler runs means the fork comes from a
+ * signal handler that interrupted kmm on this thread: it must not wait for
+ * a lock this thread holds, and the child's heap may be half way through a
+ * change (init.c, "Fork").  Counted before a lock is tried and after it is
+ * released, so a signal between the two sees "busy", never "free" while a
+ * lock is held.  One add to a thread-local word per lock taken. */
+extern KMM_TLS unsigned kmm_busy;
+
 /* The compare-and-swap itself: no witness (kmm_lock_slow's spin uses it). */
 KMM_INLINE bool kmm_lock_try_raw(kmm_lock_t *l)
 {
@@ -158,7 +170,10 @@ KMM_INLINE bool kmm_lock_try_raw(kmm_lock_t *l)
 
 KMM_INLINE bool kmm_trylock(kmm_lock_t *l)
 {
+	kmm_busy++;
 	bool ok = kmm_lock_try_raw(l);
+	if (!ok)
+		kmm_busy--;
 #if KMM_DEBUG
 	if (ok)
 		kmm_witness_acquired(l);
@@ -169,6 +184,7 @@ KMM_INLINE bool kmm_trylock(kmm_lock_t *l)
 KMM_INLINE void kmm_lock(kmm_lock_t *l)
 {
 	KMM_WITNESS(kmm_witness_check(l));
+	kmm_busy++;
 	if (KMM_UNLIKELY(!kmm_lock_try_raw(l)))
 		kmm_lock_slow(l);
 	KMM_WITNESS(kmm_witness_acquired(l));
@@ -181,6 +197,7 @@ KMM_INLINE void kmm_unlock(kmm_lock_t *l)
 	KMM_WITNESS(kmm_witness_release(l));
 	if (KMM_UNLIKELY(__atomic_exchange_n(&l->state, 0, __ATOMIC_RELEASE) == 2))
 		kmm_unlock_wake(l);
+	kmm_busy--;
 }
 
 /* Between kmm's fork prepare handler and its parent/child handler, the
@@ -193,23 +210,17 @@ extern __thread bool kmm_in_fork __attribute__((tls_model("initial-exec")));
 
 KMM_INLINE bool kmm_lock_fork_aware(kmm_lock_t *l)
 {
-#if KMM_DEBUG
-	kmm_witness_check(l);
-	if (!kmm_lock_try_raw(l)) {
-		if (kmm_in_fork)
+	KMM_WITNESS(kmm_witness_check(l));
+	kmm_busy++;
+	if (KMM_UNLIKELY(!kmm_lock_try_raw(l))) {
+		if (KMM_UNLIKELY(kmm_in_fork)) {
+			kmm_busy--;
 			return false;
+		}
 		kmm_lock_slow(l);
 	}
-	kmm_witness_acquired(l);
+	KMM_WITNESS(kmm_witness_acquired(l));
 	return true;
-#else
-	if (KMM_LIKELY(kmm_lock_try_raw(l)))
-		return true;
-	if (KMM_UNLIKELY(kmm_in_fork))
-		return false;
-	kmm_lock_slow(l);
-	return true;
-#endif
 }
 
 KMM_INLINE void kmm_unlock_if(kmm_lock_t *l, bool locked)
@@ -217,6 +228,33 @@ KMM_INLINE void kmm_unlock_if(kmm_lock_t *l, bool locked)
 	if (locked)
 		kmm_unlock(l);
 }
+
+/* ---- taking every lock for fork (init.c), with a deadline (lock.c) ----------
+ *
+ * The prepare handler takes each lock through kmm_fork_lock (the trace
+ * log's spin locks through kmm_fork_spin_lock), which logs it.  A lock
+ * still held by another thread at the deadline (KMM_FORK_WAIT_NS after
+ * kmm_fork_locks_begin) may never be released: its owner can be inside a
+ * signal handler that interrupted it and now waits to fork, behind this
+ * fork.  Then nothing more is taken, kmm_fork_locks_end releases what was,
+ * in reverse, and returns false: the fork goes on without the heap
+ * (init.c).  The log lives in the prepare handler's frame. */
+#define KMM_FORK_WAIT_NS 100000000ull   /* 100 ms */
+#define KMM_FORK_LOG_INLINE 32
+
+struct kmm_fork_log {
+	uintptr_t *e;             /* the locks taken (inline_e, or a mapping) */
+	size_t n, cap;
+	uint64_t deadline;        /* kmm_os_now_ns() */
+	bool gave_up;
+	uintptr_t inline_e[KMM_FORK_LOG_INLINE];
+};
+
+void kmm_fork_locks_begin(struct kmm_fork_log *log);
+bool kmm_fork_lock(kmm_lock_t *l);   /* whether it took l (a list's lock:
+					  skip the list's members if not) */
+void kmm_fork_spin_lock(volatile int *l);
+bool kmm_fork_locks_end(void);
 
 /* In a fork child only: the thread that held the lock does not exist there.
  * (The forking thread's witness is reset as a whole by

@@ -15,6 +15,7 @@ integration_tests = \
 	tests/integration/options.sh \
 	tests/integration/heap-strace.sh \
 	tests/integration/threads-fork.sh \
+	tests/integration/sigfork.sh \
 	tests/integration/threads-apps.sh \
 	tests/integration/shell.sh \
 	tests/integration/sort.sh \
@@ -46,6 +47,7 @@ EXTRA_DIST += tests/integration/common.sh tests/glibc/glibc-malloc-tests.sh
 check_PROGRAMS += \
 	tests/progs/heapprobe \
 	tests/progs/forkstress \
+	tests/progs/sigfork \
 	tests/progs/threadexec \
 	tests/progs/malloc_errors \
 	tests/progs/cxxalloc \
@@ -64,6 +66,9 @@ tests_progs_heapprobe_SOURCES = tests/progs/heapprobe.c
 tests_progs_heapprobe_CFLAGS = $(PROGS_CFLAGS)
 tests_progs_heapprobe_LDADD = $(PROGS_LIBS)
 
+tests_progs_sigfork_SOURCES = tests/progs/sigfork.c
+tests_progs_sigfork_CFLAGS = $(PROGS_CFLAGS) -pthread
+tests_progs_sigfork_LDADD = $(PROGS_LIBS) -lpthread
 tests_progs_forkstress_SOURCES = tests/progs/forkstress.c
 tests_progs_forkstress_CFLAGS = $(PROGS_CFLAGS) -pthread
 tests_progs_forkstress_LDADD = $(PROGS_LIBS) -lpthread

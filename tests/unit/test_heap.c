@@ -1280,6 +1280,123 @@ Test(fork, children_allocate_while_threads_churn)
 	CHECK_HEAP();
 }
 
+/* A fork from a signal handler that interrupted kmm (util/lock.h, "BUSY";
+ * simulated: the test marks its thread busy) takes no lock, and the child
+ * uses the rescue heap (heap/rescue.h): mappings of its own, inherited
+ * blocks left alone but readable, realloc of one a copy, no statistics. */
+#include "heap/rescue.h"
+
+static int rescue_child(char *inherited)
+{
+	if (!kmm_rescued())
+		return 10;
+	char *p = kmm_malloc(100);
+	char *z = kmm_calloc(1000, 8);
+	char *al = kmm_memalign(8192, 100);
+	if (!p || !z || !al || ((uintptr_t)al & 8191) || kmm_malloc_usable_size(p) < 100)
+		return 11;
+	for (int i = 0; i < 8000; i++)
+		if (z[i])
+			return 12;
+	memset(p, 1, 100);
+	/* an inherited block: realloc copies it, free leaves it readable */
+	char *r = kmm_realloc(inherited, 100000);
+	if (!r || r == inherited || memcmp(r, "inherited", 10) != 0)
+		return 13;
+	if (kmm_malloc_usable_size(inherited) < 10)
+		return 14;
+	kmm_free(inherited);
+	if (memcmp(inherited, "inherited", 10) != 0)
+		return 15;
+	p = kmm_realloc(p, 5000);
+	if (!p || p[99] != 1)
+		return 16;
+	struct kmm_rescue_stats st;
+	kmm_rescue_stats(&st);
+	if (st.maps != 5 || st.unmaps != 1 || st.copied != 1 || st.dropped != 1)
+		return 17;
+	kmm_free(p);
+	kmm_free(z);
+	kmm_free(al);
+	kmm_free(r);
+	kmm_rescue_stats(&st);
+	if (st.unmaps != 5)
+		return 18;
+	struct mallinfo2 mi = kmm_mallinfo2();
+	if (mi.arena != 0 || kmm_report(1, "summary") != -1 || errno != EAGAIN)
+		return 19;
+	return 0;
+}
+
+Test(fork, from_a_busy_thread_the_child_rescues)
+{
+	char *inherited = kmm_malloc(10);
+	memcpy(inherited, "inherited", 10);
+	pthread_t th;
+	stop_churn = 0;
+	pthread_create(&th, NULL, background, NULL);
+	kmm_busy++;   /* as a signal handler that interrupted kmm sees it */
+	pid_t pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0)
+		_exit(rescue_child(inherited));
+	kmm_busy--;
+	int st;
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status %#x", st);
+	cr_assert(!kmm_rescued(), "the parent goes on with its heap");
+	stop_churn = 1;
+	pthread_join(th, NULL);
+	kmm_free(inherited);
+	CHECK_HEAP();
+}
+
+/* Another thread holds a lock past the deadline (a thread whose signal
+ * handler waits to fork behind this fork, simulated by holding the thread
+ * list lock for a second): the prepare handler gives up after 100 ms,
+ * releases what it took, and the child rescues. */
+static void *hold_threads_lock(void *arg)
+{
+	kmm_lock(&kmm_threads_lock);
+	__atomic_store_n((int *)arg, 1, __ATOMIC_RELEASE);
+	usleep(1000000);
+	kmm_unlock(&kmm_threads_lock);
+	return NULL;
+}
+
+Test(fork, gives_up_on_a_lock_held_too_long)
+{
+	char *inherited = kmm_malloc(10);
+	memcpy(inherited, "inherited", 10);
+	int held = 0;
+	pthread_t th;
+	pthread_create(&th, NULL, hold_threads_lock, &held);
+	while (!__atomic_load_n(&held, __ATOMIC_ACQUIRE))
+		usleep(1000);
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	pid_t pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0)
+		_exit(rescue_child(inherited));
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+	cr_assert(ms >= 90 && ms < 900, "fork took %.0f ms (the deadline is 100 ms)", ms);
+	int st;
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status %#x", st);
+	/* every lock the prepare handler took was given back: the parent
+	 * allocates, and its locks are free once the holder lets go */
+	void *p = kmm_malloc(300000);
+	cr_assert_not_null(p);
+	kmm_free(p);
+	pthread_join(th, NULL);
+	cr_assert(!kmm_lock_is_held(&kmm_threads_lock));
+	cr_assert_eq(kmm_busy, 0u);
+	kmm_free(inherited);
+	CHECK_HEAP();
+}
+
 /* --- heaps of further arenas (arena_heap.c) --------------------------------- */
 
 #include "heap/arena_heap.h"
