@@ -548,18 +548,21 @@ static struct kmm_vmap_area *busy_find(uintptr_t addr)
 
 /* ---- spaces ---------------------------------------------------------------------- */
 
-static void vmalloc_init(void)
+/* The vmap_area cache, made on first use; false if there is no memory
+ * for it (the request fails, a later one tries again). */
+static bool vmalloc_init(void)
 {
 	if (KMM_LIKELY(__atomic_load_n(&vmap_area_cachep, __ATOMIC_ACQUIRE) != NULL))
-		return;
+		return true;
 	struct kmm_kmem_cache *c = kmm_kmem_cache_create("vmap_area", sizeof(struct kmm_vmap_area), 8);
 	if (c == NULL)
-		kmm_fatal("vmalloc: cannot create the vmap_area cache");
+		return false;
 	struct kmm_kmem_cache *expected = NULL;
 	if (!__atomic_compare_exchange_n(&vmap_area_cachep, &expected, c, false, __ATOMIC_RELEASE,
 					 __ATOMIC_ACQUIRE)) {
 		/* another thread won; the spare cache stays registered but unused */
 	}
+	return true;
 }
 
 /* Reserve another virtual space big enough for `need` bytes.  Lock held. */
@@ -697,20 +700,36 @@ static size_t run_length(struct kmm_page **pages, size_t i, size_t max)
 	return n;
 }
 
+static void release_frames(struct kmm_page **pages, size_t count, uintptr_t addr);
+
 /* Map pages[0..count) at `addr`: move each run's page-table entries from
- * its section into the area. */
-static void map_frames(struct kmm_page **pages, size_t count, uintptr_t addr)
+ * its section into the area.  A move fails when the process is out of
+ * mappings (it splits the area's mapping: vm.max_map_count): then the
+ * frames already moved go home again (release_frames: their contents are
+ * new, nothing is lost if they cannot), every frame goes back to the buddy
+ * allocator, and false with errno = ENOMEM; the caller gives the range
+ * back (its part already made read-write is re-reserved by the caller). */
+static bool map_frames(struct kmm_page **pages, size_t count, uintptr_t addr)
 {
 	for (size_t i = 0; i < count;) {
 		size_t n = run_length(pages, i, count - i);
-		if (sys_move(kmm_page_address(pages[i]), (void *)(addr + i * PAGE), n * PAGE) != 0)
-			kmm_fatal("vmalloc: mremap of %zu frames into %p failed (errno %d)", n,
-				  (void *)(addr + i * PAGE), errno);
+		if (sys_move(kmm_page_address(pages[i]), (void *)(addr + i * PAGE), n * PAGE) != 0) {
+			release_frames(pages, i, addr);
+			for (size_t k = i; k < count;) {
+				size_t m = run_length(pages, k, count - k);
+				kmm_free_page_range(pages[k], m, NULL);
+				k += m;
+			}
+			__atomic_add_fetch(&vst.map_failures, 1, __ATOMIC_RELAXED);
+			errno = ENOMEM;
+			return false;
+		}
 		for (size_t j = 0; j < n; j++)
 			pages[i + j]->mapped_at = addr + (i + j) * PAGE;
 		__atomic_add_fetch(&vst.runs_mapped, 1, __ATOMIC_RELAXED);
 		i += n;
 	}
+	return true;
 }
 
 /* Take pages[0..count) out of the area at `addr` and give them back to
@@ -765,6 +784,37 @@ static void *vmalloc_node(size_t size, size_t align, const void *caller);
 #define VR_NO_COPY  4u   /* demand: the contents are dead: a move never copies */
 static void *vrealloc_area(void *addr, size_t new_size, unsigned flags);
 static size_t vfree_area(const void *addr, bool now);
+
+/* Move an area's frames pages[0..n) from `from` to `to` (page tables
+ * only).  If a move fails (out of mappings), the runs already moved go
+ * back and false; if one of those cannot go back either, the block cannot
+ * be put together again: that aborts (it takes the mapping count changing
+ * between two system calls of this thread). */
+static bool move_runs(struct kmm_page **pages, size_t n, uintptr_t from, uintptr_t to)
+{
+	for (size_t i = 0; i < n;) {
+		size_t m = run_length(pages, i, n - i);
+		if (sys_move((void *)(from + i * PAGE), (void *)(to + i * PAGE), m * PAGE) != 0) {
+			int err = errno;
+			for (size_t k = 0; k < i;) {
+				size_t r = run_length(pages, k, i - k);
+				if (sys_move((void *)(to + k * PAGE), (void *)(from + k * PAGE), r * PAGE) != 0)
+					kmm_fatal("realloc(): mremap of a vmalloc area failed (errno %d), and "
+						  "moving it back too (errno %d)", err, errno);
+				for (size_t j = 0; j < r; j++)
+					pages[k + j]->mapped_at = from + (k + j) * PAGE;
+				k += r;
+			}
+			__atomic_add_fetch(&vst.map_failures, 1, __ATOMIC_RELAXED);
+			errno = ENOMEM;
+			return false;
+		}
+		for (size_t j = 0; j < m; j++)
+			pages[i + j]->mapped_at = to + (i + j) * PAGE;
+		i += m;
+	}
+	return true;
+}
 
 static struct kmm_page **alloc_pages_array(size_t n, bool *vmalloced, unsigned *cap)
 {
@@ -1042,7 +1092,10 @@ static void *vmalloc_node_do(size_t size, size_t align, const void *caller)
 		errno = ENOMEM;
 		return NULL;
 	}
-	vmalloc_init();
+	if (KMM_UNLIKELY(!vmalloc_init())) {
+		errno = ENOMEM;
+		return NULL;
+	}
 	size_t nr_pages = KMM_ALIGN_UP(size, PAGE) / PAGE;
 	size_t need = (nr_pages + 1) * PAGE;   /* + guard page */
 	bool demand = !kmm_vmalloc_params.frames;
@@ -1257,7 +1310,14 @@ static void *new_area_frames(size_t size, size_t nr_pages, size_t align, bool to
 	vm->caller = caller;
 	vm->requested_size = size;
 	vm->pages_vmalloced = vmalloced;
-	map_frames(pages, nr_pages, start);
+	if (!map_frames(pages, nr_pages, start)) {
+		sys_reserve((void *)start, nr_pages * PAGE);   /* what moved in made it read-write */
+		free_pages_array(pages, vmalloced);
+		kmm_kfree(vm);
+		busy_unclaim(node);
+		errno = ENOMEM;
+		return NULL;
+	}
 	if (kmm_vmalloc_params.populate)
 		populate(start, nr_pages * PAGE);
 	else
@@ -1978,23 +2038,48 @@ static void *vrealloc_area(void *addr, size_t new_size, unsigned flags)
 	uintptr_t old_start = va->va_start;
 	if (in_place) {
 		/* the old guard page becomes data, a new one follows */
-		map_frames(pages + old_pages, extra, old_start + old_pages * PAGE);
+		if (!map_frames(pages + old_pages, extra, old_start + old_pages * PAGE)) {
+			/* out of mappings: the guard page again, the range back */
+			sys_reserve((void *)(old_start + old_pages * PAGE), extra * PAGE);
+			locked = kmm_lock_fork_aware(&vmap_lock);
+			va->va_end -= extra * PAGE;
+			free_range(va->va_end, va->va_end + extra * PAGE, NULL);
+			vm->flags &= ~KMM_VM_RESIZING;
+			kmm_unlock_if(&vmap_lock, locked);
+			errno = ENOMEM;
+			return NULL;
+		}
 		locked = kmm_lock_fork_aware(&vmap_lock);
 		busy_bytes += extra * PAGE;
 		vst.grown_in_place++;
 		kmm_unlock_if(&vmap_lock, locked);
 	} else {
-		/* move: page tables move, contents are not copied */
-		for (size_t i = 0; i < old_pages;) {
-			size_t n = run_length(pages, i, old_pages - i);
-			if (sys_move((void *)(old_start + i * PAGE), (void *)(new_start + i * PAGE),
-					      n * PAGE) != 0)
-				kmm_fatal("realloc(): mremap of a vmalloc area failed (errno %d)", errno);
-			for (size_t j = 0; j < n; j++)
-				pages[i + j]->mapped_at = new_start + (i + j) * PAGE;
-			i += n;
+		/* move: page tables move, contents are not copied; the new
+		 * frames first, so that running out of mappings there costs
+		 * nothing but them */
+		if (!map_frames(pages + old_pages, extra, new_start + old_pages * PAGE)) {
+			sys_reserve((void *)(new_start + old_pages * PAGE), extra * PAGE);
+			locked = kmm_lock_fork_aware(&vmap_lock);
+			kmm_list_del(&moving.link);
+			free_range(new_start, new_start + (new_pages + 1) * PAGE, NULL);
+			vm->flags &= ~KMM_VM_RESIZING;
+			kmm_unlock_if(&vmap_lock, locked);
+			errno = ENOMEM;
+			return NULL;
 		}
-		map_frames(pages + old_pages, extra, new_start + old_pages * PAGE);
+		if (!move_runs(pages, old_pages, old_start, new_start)) {
+			/* out of mappings half way: the moved runs go back
+			 * (move_runs did), the new frames home */
+			release_frames(pages + old_pages, extra, new_start + old_pages * PAGE);
+			sys_reserve((void *)new_start, new_pages * PAGE);
+			locked = kmm_lock_fork_aware(&vmap_lock);
+			kmm_list_del(&moving.link);
+			free_range(new_start, new_start + (new_pages + 1) * PAGE, NULL);
+			vm->flags &= ~KMM_VM_RESIZING;
+			kmm_unlock_if(&vmap_lock, locked);
+			errno = ENOMEM;
+			return NULL;
+		}
 		sys_reserve((void *)old_start, old_pages * PAGE);
 		locked = kmm_lock_fork_aware(&vmap_lock);
 		kmm_rb_erase(&va->rb_node, &busy_root);

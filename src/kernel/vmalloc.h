@@ -215,6 +215,7 @@ struct kmm_vmalloc_stats {
 	uint64_t allocs, frees, reused, grown_in_place, moved, purges, purged_areas;
 	uint64_t runs_mapped;                /* mremap calls that mapped frames */
 	uint64_t release_failures;           /* runs whose frames could not move home (out of mappings): dropped */
+	uint64_t map_failures;               /* areas not built or grown: a frame move failed (out of mappings) */
 	uint64_t frames_fresh;               /* frames that came zero-filled */
 	uint64_t frames_recycled;            /* frames that came back resident (no fault) */
 	uint64_t frames_shrunk;              /* frames given back by shrinking reused areas */

@@ -16,6 +16,7 @@ integration_tests = \
 	tests/integration/heap-strace.sh \
 	tests/integration/threads-fork.sh \
 	tests/integration/sigfork.sh \
+	tests/integration/oom.sh \
 	tests/integration/threads-apps.sh \
 	tests/integration/shell.sh \
 	tests/integration/sort.sh \
@@ -48,6 +49,7 @@ check_PROGRAMS += \
 	tests/progs/heapprobe \
 	tests/progs/forkstress \
 	tests/progs/sigfork \
+	tests/progs/oom \
 	tests/progs/threadexec \
 	tests/progs/malloc_errors \
 	tests/progs/cxxalloc \
@@ -66,6 +68,9 @@ tests_progs_heapprobe_SOURCES = tests/progs/heapprobe.c
 tests_progs_heapprobe_CFLAGS = $(PROGS_CFLAGS)
 tests_progs_heapprobe_LDADD = $(PROGS_LIBS)
 
+tests_progs_oom_SOURCES = tests/progs/oom.c
+tests_progs_oom_CFLAGS = $(PROGS_CFLAGS)
+tests_progs_oom_LDADD = $(PROGS_LIBS) -ldl
 tests_progs_sigfork_SOURCES = tests/progs/sigfork.c
 tests_progs_sigfork_CFLAGS = $(PROGS_CFLAGS) -pthread
 tests_progs_sigfork_LDADD = $(PROGS_LIBS) -lpthread
