@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "options.h"
+#include "os.h"
 #include "heap/params.h"
 #include "kernel/kernel.h"
 #include "util/format.h"
@@ -19,6 +20,15 @@ struct option_name {
 	int param;
 	int (*set)(int param, long long value);   /* NULL: the heap's kmm_params_set */
 };
+
+/* fail=N, fail_from=N: the OS layer's failure injection (os.h) */
+static int fail_set(int param, long long value)
+{
+	if (value < 0)
+		return 0;
+	kmm_os_fail_at((uint64_t)value, param == 1);
+	return 1;
+}
 
 static const struct option_name option_names[] = {
 	{ "mmap_threshold",        KMM_P_MMAP_THRESHOLD, NULL },
@@ -51,6 +61,8 @@ static const struct option_name option_names[] = {
 	{ "slab_random",           KMM_KP_SLAB_RANDOM,      kmm_kernel_param_set },
 	{ "page_shuffle",          KMM_KP_PAGE_SHUFFLE,     kmm_kernel_param_set },
 	{ "slab_debug",            KMM_KP_SLAB_DEBUG,       kmm_kernel_param_set },
+	{ "fail",                  0,                       fail_set },
+	{ "fail_from",             1,                       fail_set },
 };
 
 /* The profiles (options.h): what each sets, as (parameter, value) pairs

@@ -100,8 +100,42 @@ size_t kmm_os_page_size(void)
 }
 #endif
 
+/* Failure injection (the fail= option): the fail_at-th call, counted from
+ * the start of the process, of those that may need memory (sbrk growing
+ * the break, mmap of new memory, mremap moving pages, mmap committing a
+ * reserved range, mprotect making memory writable) fails with ENOMEM
+ * without being made; the calls after it are made as usual, or fail too
+ * (fail_from=). */
+static uint64_t fail_at, fail_calls;
+static bool fail_on;   /* fail_from=: that call and every one after it */
+
+void kmm_os_fail_at(uint64_t n, bool and_after)
+{
+	__atomic_store_n(&fail_on, and_after, __ATOMIC_RELAXED);
+	__atomic_store_n(&fail_at, n, __ATOMIC_RELAXED);
+}
+
+uint64_t kmm_os_fail_calls(void)
+{
+	return __atomic_load_n(&fail_calls, __ATOMIC_RELAXED);
+}
+
+static inline bool injected_failure(void)
+{
+	uint64_t at = __atomic_load_n(&fail_at, __ATOMIC_RELAXED);
+	if (KMM_LIKELY(at == 0))
+		return false;
+	uint64_t n = __atomic_add_fetch(&fail_calls, 1, __ATOMIC_RELAXED);
+	if (n != at && !(n > at && __atomic_load_n(&fail_on, __ATOMIC_RELAXED)))
+		return false;
+	errno = ENOMEM;
+	return true;
+}
+
 KMM_HOT void *kmm_os_sbrk(intptr_t increment)
 {
+	if (KMM_UNLIKELY(increment > 0 && injected_failure()))
+		return (void *)-1;
 	void *old = sbrk(increment);
 	if (KMM_UNLIKELY(kmm_trace_on) && increment != 0) {   /* sbrk(0) makes no system call */
 		bool ok = old != (void *)-1;
@@ -113,6 +147,8 @@ KMM_HOT void *kmm_os_sbrk(intptr_t increment)
 
 KMM_HOT void *kmm_os_map_at(void *hint, size_t len, int prot, int extra_flags)
 {
+	if (KMM_UNLIKELY(prot != PROT_NONE && injected_failure()))
+		return NULL;
 	void *p = raw_mmap(hint, len, prot, MAP_PRIVATE | MAP_ANONYMOUS | extra_flags);
 	return p == MAP_FAILED ? NULL : p;
 }
@@ -137,6 +173,8 @@ static int dontunmap_broken;   /* the kernel refused MREMAP_DONTUNMAP once */
 
 int kmm_os_move_pages(void *from, void *to, size_t len)
 {
+	if (KMM_UNLIKELY(injected_failure()))
+		return -1;
 	if (!__atomic_load_n(&dontunmap_broken, __ATOMIC_RELAXED)) {
 		void *r = raw_mremap(from, len, len, MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP, to);
 		if (r != MAP_FAILED)
@@ -163,6 +201,8 @@ KMM_HOT int kmm_os_reserve_fixed(void *addr, size_t len)
 
 KMM_HOT int kmm_os_commit_fixed(void *addr, size_t len)
 {
+	if (KMM_UNLIKELY(injected_failure()))
+		return -1;
 	void *r = raw_mmap(addr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED);
 	return r == MAP_FAILED ? -1 : 0;
 }
@@ -218,6 +258,8 @@ KMM_COLD void kmm_os_faults(unsigned long *minor, unsigned long *major)
 
 KMM_HOT int kmm_os_protect(void *addr, size_t len, int prot)
 {
+	if (KMM_UNLIKELY((prot & PROT_WRITE) && injected_failure()))
+		return -1;
 	long r = KMM_RAW3(SYS_mprotect, addr, len, prot);
 	KMM_TRACE(KMM_TR_MPROTECT, 0, 0, addr, len, prot, r);
 	return (int)set_errno(r);

@@ -13,6 +13,7 @@
 #ifndef KMM_OS_H
 #define KMM_OS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -147,6 +148,16 @@ uint64_t kmm_os_now_ns(void);
 /* 64 random bits from the kernel (AT_RANDOM, then getrandom(2), then the
  * clock): used for per-process keys.  Never blocks. */
 uint64_t kmm_os_random(void);
+
+/* Failure injection (the fail=N and fail_from=N options, docs/options.md):
+ * the Nth call of this layer that may need memory (kmm_os_sbrk growing,
+ * kmm_os_map*, kmm_os_move_pages, kmm_os_commit_fixed, kmm_os_protect
+ * making memory writable), counted from the start of the process, fails
+ * with ENOMEM without being made; with and_after, every later one too.
+ * n = 0: none. */
+void kmm_os_fail_at(uint64_t n, bool and_after);
+/* With fail= set: how many of those calls were counted so far. */
+uint64_t kmm_os_fail_calls(void);
 
 /* abort(3): raise SIGABRT.  Does not return. */
 KMM_NORETURN void kmm_os_abort(void);

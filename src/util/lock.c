@@ -99,6 +99,7 @@ static bool take_until(volatile int *state, int taken, uint64_t deadline)
 bool kmm_fork_lock(kmm_lock_t *l)
 {
 	struct kmm_fork_log *log = fork_log;
+	KMM_ASSERT(log != NULL);   /* (between kmm_fork_locks_begin and _end) */
 	if (log->gave_up)
 		return false;
 	KMM_WITNESS(kmm_witness_check(l));
@@ -116,6 +117,7 @@ bool kmm_fork_lock(kmm_lock_t *l)
 void kmm_fork_spin_lock(volatile int *l)
 {
 	struct kmm_fork_log *log = fork_log;
+	KMM_ASSERT(log != NULL);
 	if (log->gave_up)
 		return;
 	if (!log_room(log) || !take_until(l, 1, log->deadline)) {

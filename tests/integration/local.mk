@@ -17,6 +17,7 @@ integration_tests = \
 	tests/integration/threads-fork.sh \
 	tests/integration/sigfork.sh \
 	tests/integration/oom.sh \
+	tests/integration/failinject.sh \
 	tests/integration/threads-apps.sh \
 	tests/integration/shell.sh \
 	tests/integration/sort.sh \

@@ -92,7 +92,7 @@ for run in kmm glibc; do
 	ok "$run: the next chunk's header: invalid write in header_overwrite" \
 		error_at "$log" "Invalid write of size 1" header_overwrite
 	ok "$run: exactly the one leak (123 bytes, allocated in leak)" \
-		sh -c "grep -q 'definitely lost: 123 bytes in 1 blocks' '$log' && grep -A4 '123 bytes in 1 blocks are definitely lost' '$log' | grep -q ' leak (vgprobe.c'"
+		sh -c "grep -q 'definitely lost: 123 bytes in 1 blocks' '$log' && grep -A8 '123 bytes in 1 blocks are definitely lost' '$log' | grep -q ' leak (vgprobe.c'"
 done
 is "$(grep -o 'ERROR SUMMARY: [0-9]* errors' "$KMM_TMP/kmm.vg")" \
 	"$(grep -o 'ERROR SUMMARY: [0-9]* errors' "$KMM_TMP/glibc.vg")" \
