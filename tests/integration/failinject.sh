@@ -12,6 +12,12 @@
 
 plan 7
 
+# N goes up to 60; under profile=glibc (make check-profiles) up to 20; with
+# KMM_SLOW=no (.ci/run's distcheck, after make check ran all of it) up to 8
+cap=60
+[ "${KMM_DEFAULT_PROFILE-}" = glibc ] && cap=20
+[ "${KMM_SLOW-}" = no ] && cap=8
+
 # the number of calls a run makes (the main process's count; the
 # report's "fail:" lines, one per process under kmm)
 count_calls() {
@@ -22,12 +28,12 @@ count_calls() {
 }
 
 # sweep NAME EXPECTED-OUTPUT OOM-PATTERN CMD...: fail=N and fail_from=N for
-# N = 1 .. calls + 1 (at most 60); two checks
+# N = 1 .. calls + 1 (at most $cap); two checks
 sweep() {
 	_name=$1 _exp=$2 _pat=$3; shift 3
 	_calls=$(count_calls "$@")
 	_max=$((${_calls:-0} + 1))
-	[ $_max -gt 60 ] && _max=60
+	[ $_max -gt $cap ] && _max=$cap
 	_bad=0 _runs=0 _ok=0 _oom=0
 	for _mode in fail fail_from; do
 		_n=1
