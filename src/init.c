@@ -208,8 +208,13 @@ static void fork_prepare(void)
 	 * so a fork that left it to glibc could wait for it under the atfork
 	 * lock while another fork's prepare handler held it and waited for
 	 * the atfork lock */
-	if (!single && _IO_list_lock != NULL)
+	if (!single && _IO_list_lock != NULL) {
+		if (rescue)   /* (this thread may hold what another fork waits for) */
+			kmm_fork_busy_wait(true);
 		_IO_list_lock();
+		if (rescue)
+			kmm_fork_busy_wait(false);
+	}
 	if (!nothing) {
 		kmm_ensure_init();   /* (the child's handler expects a set-up heap) */
 		if (!take_every_lock())

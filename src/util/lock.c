@@ -67,8 +67,20 @@ static bool log_room(struct kmm_fork_log *log)
 	return true;
 }
 
-/* Wait for *state to become free and take it (as `taken`), until the
- * deadline; false if it passed. */
+/* Threads whose fork found them busy in kmm and now wait in the prepare
+ * handler (init.c, for glibc's stdio list lock): only while there is one
+ * can a lock this fork waits for be held for ever (its holder is such a
+ * thread).  A lock merely held long (its holder preempted on a loaded
+ * machine) is waited for as long as it takes. */
+static int busy_forks_waiting;
+
+void kmm_fork_busy_wait(bool begin)
+{
+	__atomic_add_fetch(&busy_forks_waiting, begin ? 1 : -1, __ATOMIC_RELEASE);
+}
+
+/* Wait for *state to become free and take it (as `taken`); false if the
+ * deadline passed while a busy fork waits (above). */
 static bool take_until(volatile int *state, int taken, uint64_t deadline)
 {
 	for (int spin = 0;; spin++) {
@@ -77,8 +89,11 @@ static bool take_until(volatile int *state, int taken, uint64_t deadline)
 						__ATOMIC_RELAXED))
 			return true;
 		uint64_t now = kmm_os_now_ns();
-		if (now >= deadline)
-			return false;
+		if (now >= deadline) {
+			if (__atomic_load_n(&busy_forks_waiting, __ATOMIC_ACQUIRE) != 0)
+				return false;
+			deadline = now + KMM_FORK_WAIT_NS;   /* check again then */
+		}
 		if (spin < 100) {
 			kmm_cpu_relax();
 			continue;

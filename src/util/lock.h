@@ -234,9 +234,10 @@ KMM_INLINE void kmm_unlock_if(kmm_lock_t *l, bool locked)
  * The prepare handler takes each lock through kmm_fork_lock (the trace
  * log's spin locks through kmm_fork_spin_lock), which logs it.  A lock
  * still held by another thread at the deadline (KMM_FORK_WAIT_NS after
- * kmm_fork_locks_begin) may never be released: its owner can be inside a
- * signal handler that interrupted it and now waits to fork, behind this
- * fork.  Then nothing more is taken, kmm_fork_locks_end releases what was,
+ * kmm_fork_locks_begin), while a fork of a busy thread waits in its
+ * prepare handler (kmm_fork_busy_wait), may never be released: its owner
+ * can be that thread, inside a signal handler that interrupted it, waiting
+ * to fork behind this fork.  (Without such a fork, the wait goes on.)  Then nothing more is taken, kmm_fork_locks_end releases what was,
  * in reverse, and returns false: the fork goes on without the heap
  * (init.c).  The log lives in the prepare handler's frame. */
 #define KMM_FORK_WAIT_NS 100000000ull   /* 100 ms */
@@ -255,6 +256,9 @@ bool kmm_fork_lock(kmm_lock_t *l);   /* whether it took l (a list's lock:
 					  skip the list's members if not) */
 void kmm_fork_spin_lock(volatile int *l);
 bool kmm_fork_locks_end(void);
+/* A fork that found its thread busy starts (true) and stops (false)
+ * waiting in the prepare handler: only then may another fork give up. */
+void kmm_fork_busy_wait(bool begin);
 
 /* In a fork child only: the thread that held the lock does not exist there.
  * (The forking thread's witness is reset as a whole by

@@ -1351,17 +1351,54 @@ Test(fork, from_a_busy_thread_the_child_rescues)
 	CHECK_HEAP();
 }
 
-/* Another thread holds a lock past the deadline (a thread whose signal
- * handler waits to fork behind this fork, simulated by holding the thread
- * list lock for a second): the prepare handler gives up after 100 ms,
- * releases what it took, and the child rescues. */
+/* Another thread holds a lock past the deadline while a fork of a busy
+ * thread waits (a thread whose signal handler waits to fork behind this
+ * fork, simulated by holding the thread list lock for a second and saying
+ * so): the prepare handler gives up after 100 ms, releases what it took,
+ * and the child rescues. */
 static void *hold_threads_lock(void *arg)
 {
 	kmm_lock(&kmm_threads_lock);
+	kmm_fork_busy_wait(true);
 	__atomic_store_n((int *)arg, 1, __ATOMIC_RELEASE);
 	usleep(1000000);
+	kmm_fork_busy_wait(false);
 	kmm_unlock(&kmm_threads_lock);
 	return NULL;
+}
+
+/* A lock merely held long (its holder preempted on a loaded machine): the
+ * fork waits for it, however long, and the child keeps its heap. */
+static void *hold_threads_lock_briefly(void *arg)
+{
+	kmm_lock(&kmm_threads_lock);
+	__atomic_store_n((int *)arg, 1, __ATOMIC_RELEASE);
+	usleep(400000);
+	kmm_unlock(&kmm_threads_lock);
+	return NULL;
+}
+
+Test(fork, waits_for_a_lock_held_long_without_a_busy_fork)
+{
+	int held = 0;
+	pthread_t th;
+	pthread_create(&th, NULL, hold_threads_lock_briefly, &held);
+	while (!__atomic_load_n(&held, __ATOMIC_ACQUIRE))
+		usleep(1000);
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	pid_t pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0)
+		_exit(kmm_rescued() ? 1 : kmm_check(1) == 0 ? 0 : 2);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+	cr_assert(ms >= 300, "fork took %.0f ms: it did not wait for the lock (held 400 ms)", ms);
+	int st;
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status %#x (1: rescued)", st);
+	pthread_join(th, NULL);
+	CHECK_HEAP();
 }
 
 Test(fork, gives_up_on_a_lock_held_too_long)
