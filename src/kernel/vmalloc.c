@@ -702,6 +702,13 @@ static size_t run_length(struct kmm_page **pages, size_t i, size_t max)
 
 static void release_frames(struct kmm_page **pages, size_t count, uintptr_t addr);
 
+/* Record that frames pages[0..n) are now mapped at addr onwards. */
+static void set_mapped_at(struct kmm_page **pages, size_t n, uintptr_t addr)
+{
+	for (size_t j = 0; j < n; j++)
+		pages[j]->mapped_at = addr + j * PAGE;
+}
+
 /* Map pages[0..count) at `addr`: move each run's page-table entries from
  * its section into the area.  A move fails when the process is out of
  * mappings (it splits the area's mapping: vm.max_map_count): then the
@@ -724,8 +731,7 @@ static bool map_frames(struct kmm_page **pages, size_t count, uintptr_t addr)
 			errno = ENOMEM;
 			return false;
 		}
-		for (size_t j = 0; j < n; j++)
-			pages[i + j]->mapped_at = addr + (i + j) * PAGE;
+		set_mapped_at(pages + i, n, addr + i * PAGE);
 		__atomic_add_fetch(&vst.runs_mapped, 1, __ATOMIC_RELAXED);
 		i += n;
 	}
@@ -801,16 +807,14 @@ static bool move_runs(struct kmm_page **pages, size_t n, uintptr_t from, uintptr
 				if (sys_move((void *)(to + k * PAGE), (void *)(from + k * PAGE), r * PAGE) != 0)
 					kmm_fatal("realloc(): mremap of a vmalloc area failed (errno %d), and "
 						  "moving it back too (errno %d)", err, errno);
-				for (size_t j = 0; j < r; j++)
-					pages[k + j]->mapped_at = from + (k + j) * PAGE;
+				set_mapped_at(pages + k, r, from + k * PAGE);
 				k += r;
 			}
 			__atomic_add_fetch(&vst.map_failures, 1, __ATOMIC_RELAXED);
 			errno = ENOMEM;
 			return false;
 		}
-		for (size_t j = 0; j < m; j++)
-			pages[i + j]->mapped_at = to + (i + j) * PAGE;
+		set_mapped_at(pages + i, m, to + i * PAGE);
 		i += m;
 	}
 	return true;
