@@ -1935,6 +1935,27 @@ again:
 	return (void *)start;
 }
 
+/* A frames area's growth that could not be completed (no frames, or out
+ * of mappings): the range claimed for it goes back (in place: the
+ * extension; moving: the new range), the area is no longer resizing, and
+ * realloc fails with ENOMEM, the block as it was.  Takes vmap_lock. */
+static void *grow_abandoned(struct kmm_vmap_area *va, struct kmm_vm_struct *vm, bool in_place, size_t extra,
+			    uintptr_t new_start, size_t new_pages, struct inflight *moving)
+{
+	bool locked = kmm_lock_fork_aware(&vmap_lock);
+	if (in_place) {
+		va->va_end -= extra * PAGE;
+		free_range(va->va_end, va->va_end + extra * PAGE, NULL);
+	} else {
+		kmm_list_del(&moving->link);
+		free_range(new_start, new_start + (new_pages + 1) * PAGE, NULL);
+	}
+	vm->flags &= ~KMM_VM_RESIZING;
+	kmm_unlock_if(&vmap_lock, locked);
+	errno = ENOMEM;
+	return NULL;
+}
+
 /* kmm_vrealloc (flags VR_MAY_MOVE), and without it the in-place growth
  * that vmalloc_node uses for a lazily freed area (NULL if the range after
  * the area is taken). */
@@ -2018,18 +2039,7 @@ static void *vrealloc_area(void *addr, size_t new_size, unsigned flags)
 	if (pages == NULL || !alloc_frames(pages + old_pages, extra)) {
 		if (pages != NULL && pages != vm->pages)
 			free_pages_array(pages, vmalloced);
-		locked = kmm_lock_fork_aware(&vmap_lock);
-		if (in_place) {
-			va->va_end -= extra * PAGE;
-			free_range(va->va_end, va->va_end + extra * PAGE, NULL);
-		} else {
-			kmm_list_del(&moving.link);
-			free_range(new_start, new_start + (new_pages + 1) * PAGE, NULL);
-		}
-		vm->flags &= ~KMM_VM_RESIZING;
-		kmm_unlock_if(&vmap_lock, locked);
-		errno = ENOMEM;
-		return NULL;
+		return grow_abandoned(va, vm, in_place, extra, new_start, new_pages, &moving);
 	}
 	if (pages != vm->pages) {
 		memcpy(pages, vm->pages, old_pages * sizeof *pages);
@@ -2045,13 +2055,7 @@ static void *vrealloc_area(void *addr, size_t new_size, unsigned flags)
 		if (!map_frames(pages + old_pages, extra, old_start + old_pages * PAGE)) {
 			/* out of mappings: the guard page again, the range back */
 			sys_reserve((void *)(old_start + old_pages * PAGE), extra * PAGE);
-			locked = kmm_lock_fork_aware(&vmap_lock);
-			va->va_end -= extra * PAGE;
-			free_range(va->va_end, va->va_end + extra * PAGE, NULL);
-			vm->flags &= ~KMM_VM_RESIZING;
-			kmm_unlock_if(&vmap_lock, locked);
-			errno = ENOMEM;
-			return NULL;
+			return grow_abandoned(va, vm, true, extra, new_start, new_pages, &moving);
 		}
 		locked = kmm_lock_fork_aware(&vmap_lock);
 		busy_bytes += extra * PAGE;
@@ -2063,26 +2067,14 @@ static void *vrealloc_area(void *addr, size_t new_size, unsigned flags)
 		 * nothing but them */
 		if (!map_frames(pages + old_pages, extra, new_start + old_pages * PAGE)) {
 			sys_reserve((void *)(new_start + old_pages * PAGE), extra * PAGE);
-			locked = kmm_lock_fork_aware(&vmap_lock);
-			kmm_list_del(&moving.link);
-			free_range(new_start, new_start + (new_pages + 1) * PAGE, NULL);
-			vm->flags &= ~KMM_VM_RESIZING;
-			kmm_unlock_if(&vmap_lock, locked);
-			errno = ENOMEM;
-			return NULL;
+			return grow_abandoned(va, vm, false, extra, new_start, new_pages, &moving);
 		}
 		if (!move_runs(pages, old_pages, old_start, new_start)) {
 			/* out of mappings half way: the moved runs go back
 			 * (move_runs did), the new frames home */
 			release_frames(pages + old_pages, extra, new_start + old_pages * PAGE);
 			sys_reserve((void *)new_start, new_pages * PAGE);
-			locked = kmm_lock_fork_aware(&vmap_lock);
-			kmm_list_del(&moving.link);
-			free_range(new_start, new_start + (new_pages + 1) * PAGE, NULL);
-			vm->flags &= ~KMM_VM_RESIZING;
-			kmm_unlock_if(&vmap_lock, locked);
-			errno = ENOMEM;
-			return NULL;
+			return grow_abandoned(va, vm, false, extra, new_start, new_pages, &moving);
 		}
 		sys_reserve((void *)old_start, old_pages * PAGE);
 		locked = kmm_lock_fork_aware(&vmap_lock);
