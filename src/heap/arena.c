@@ -285,7 +285,7 @@ static KMM_HOT size_t coalesce(struct kmm_arena *a, mchunk p, size_t size, bool 
 	if (!prev_inuse(p)) {
 		size_t prevsize = p->prev_size;
 		size += prevsize;
-		p = chunk_at(p, -prevsize);
+		p = chunk_before(p, prevsize);
 		if (KMM_UNLIKELY(chunksize(p) != prevsize))
 			kmm_printerr("corrupted size vs. prev_size while consolidating", " (in %s)", who);
 		kmm_unlink_chunk(a, p);
@@ -614,7 +614,7 @@ KMM_HOT void kmm_int_free(struct kmm_arena *a, mchunk p)
 
 	/* A big free: merge the fastbins and see whether the top should be
 	 * returned to the OS. */
-	if (size >= KMM_FASTBIN_CONSOLIDATION_THRESHOLD) {
+	if (size >= KMM_FASTBIN_CONSOLIDATION_THRESHOLD && !a->no_trim) {
 		if (a->have_fastchunks)
 			kmm_malloc_consolidate(a);
 		if (top_size(a) < kmm_trim_threshold()) {
@@ -743,8 +743,11 @@ int kmm_arena_trim(struct kmm_arena *a, size_t pad)
 		mchunk bin = bin_at(a, i);
 		for (mchunk p = bin->fd; p != bin; p = p->fd) {
 			size_t size = chunksize(p);
-			/* keep the chunk's header and links (KMM_MINSIZE bytes) */
-			uintptr_t lo = KMM_ALIGN_UP((uintptr_t)p + KMM_MINSIZE, ps);
+			/* keep the chunk's header and all its links: fd, bk and,
+			 * in a large bin, the skip links (sizeof *p, 48 bytes,
+			 * as glibc's mtrim; KMM_MINSIZE, 32, let the page
+			 * boundary fall before the skip links and zeroed them) */
+			uintptr_t lo = KMM_ALIGN_UP((uintptr_t)p + sizeof *p, ps);
 			uintptr_t hi = KMM_ALIGN_DOWN((uintptr_t)p + size, ps);
 			if (hi > lo) {
 				if (kmm_os_advise((void *)lo, hi - lo, MADV_DONTNEED) == 0) {

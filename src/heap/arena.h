@@ -153,6 +153,9 @@ struct kmm_arena {
 	/* Serve requests above the mmap threshold from the heap too (set
 	 * for a retry when vmalloc failed). */
 	bool       no_big;
+	/* set while sysmalloc frees the old top of a segment it closed: that
+	 * free must not trim the new top it grew for the request */
+	bool       no_trim;
 
 	struct kmm_segment  seg0;     /* main arena: the first segment (brk) */
 	struct kmm_segment *seg_first;/* &seg0, or the first heap's (arena_heap.h) */

@@ -236,7 +236,7 @@ static void heap_pop(struct kmm_arena *a, struct kmm_heap_info *h)
 	if (old != NULL && (char *)old + KMM_CHUNK_HDR == (char *)fp1 && chunksize(old) == KMM_CHUNK_HDR)
 		top = old;
 	if (!prev_inuse(top)) {
-		mchunk p = chunk_at(top, -top->prev_size);
+		mchunk p = chunk_before(top, top->prev_size);
 		if (KMM_UNLIKELY(chunksize(p) != top->prev_size))
 			kmm_printerr("heap_trim(): corrupted size vs. prev_size", NULL);
 		kmm_unlink_chunk(a, p);

@@ -155,7 +155,7 @@ static struct kmm_arena *reused_arena(struct kmm_thread *t, struct kmm_arena *av
 		r = next_or_main(r);
 	if (r == avoid)
 		return NULL;
-found:
+found:;
 	bool fl = kmm_lock_fork_aware(&kmm_arena_free_lock);
 	switch_locked(t, r);
 	next_to_use = next_or_main(r);

@@ -107,6 +107,7 @@ KMM_INLINE void *chunk2mem(mchunk p)        { return (char *)p + KMM_CHUNK_HDR; 
 KMM_INLINE mchunk mem2chunk(const void *m)  { return (mchunk)((char *)m - KMM_CHUNK_HDR); }
 KMM_INLINE size_t chunksize(const struct kmm_chunk *p) { return chunk_head(p) & ~KMM_SIZE_BITS; }
 KMM_INLINE mchunk chunk_at(const void *p, size_t off) { return (mchunk)((char *)p + off); }
+KMM_INLINE mchunk chunk_before(const void *p, size_t off) { return (mchunk)((char *)p - off); }
 KMM_INLINE mchunk next_chunk(mchunk p)      { return chunk_at(p, chunksize(p)); }
 KMM_INLINE mchunk prev_chunk(mchunk p)      { return (mchunk)((char *)p - p->prev_size); }
 

@@ -81,8 +81,14 @@ void kmm_close_segment(struct kmm_arena *a, struct kmm_segment *seg, mchunk old_
 	set_head(fp2, KMM_CHUNK_HDR | KMM_PREV_INUSE);
 	seg->chunks_end = (char *)fp2 + KMM_CHUNK_HDR;
 	seg->closed_top = (char *)old_top;
-	if (old_size >= KMM_MINSIZE)
+	if (old_size >= KMM_MINSIZE) {
+		/* (not a trim: with a small trim threshold the free would
+		 * give back the new top grown for the request, and sysmalloc
+		 * would fail; found by the fuzzer, tests/fuzz/) */
+		a->no_trim = true;
 		kmm_int_free(a, old_top);
+		a->no_trim = false;
+	}
 }
 
 KMM_HOT mchunk kmm_sysmalloc(struct kmm_arena *a, size_t nb)
@@ -107,7 +113,7 @@ KMM_HOT mchunk kmm_sysmalloc(struct kmm_arena *a, size_t nb)
 
 	mchunk old_top = a->top;
 	size_t old_size = top_size(a);
-	char *old_end = (char *)old_top + old_size;
+	char *old_end = old_top ? (char *)old_top + old_size : NULL;
 	if (KMM_UNLIKELY(old_top != NULL && (old_size < KMM_MINSIZE || !prev_inuse(old_top))))
 		kmm_printerr("sysmalloc(): corrupted top chunk", NULL);
 

@@ -552,6 +552,33 @@ Test(trim, malloc_trim_returns_pages_inside_free_chunks)
 	CHECK_HEAP();
 }
 
+/* Found by the fuzzer (tests/fuzz/): a free chunk in a large bin whose
+ * first 32 bytes end on a page boundary had its skip links (bytes 32-47)
+ * zeroed by malloc_trim's madvise. */
+Test(trim, keeps_the_skip_links_of_a_large_free_chunk)
+{
+	tcache_off();
+	char *first = kmm_malloc(100);
+	uintptr_t next = (uintptr_t)chunk_of(first) + chunksize(chunk_of(first));
+	/* a filler chunk, so that the large chunk starts 32 bytes before a
+	 * page boundary */
+	size_t fill = (PAGE - 32 - next % PAGE) % PAGE;
+	if (fill < 32)
+		fill += PAGE;
+	char *filler = kmm_malloc(fill - 8);
+	cr_assert_eq((uintptr_t)chunk_of(filler), next);
+	char *large = kmm_malloc(20000);
+	cr_assert_eq(((uintptr_t)chunk_of(large) + 32) % PAGE, 0);
+	kmm_malloc(100);                 /* keeps it away from the top */
+	kmm_free(large);
+	kmm_free(kmm_malloc(30000));     /* sorts it into its large bin */
+	CHECK_HEAP();
+	cr_assert_eq(kmm_malloc_trim(0), 1);
+	CHECK_HEAP();
+	cr_assert_eq(kmm_malloc(20000), large);
+	CHECK_HEAP();
+}
+
 Test(trim, mallopt_trim_threshold_minus_one_never_trims)
 {
 	cr_assert_eq(kmm_mallopt(M_TRIM_THRESHOLD, -1), 1);
@@ -952,6 +979,27 @@ Test(segments, foreign_sbrk_starts_a_new_segment)
 	CHECK_HEAP();
 	for (int i = 0; i < 100; i++)
 		kmm_free(p[i]);
+	CHECK_HEAP();
+}
+
+/* Found by the fuzzer (tests/fuzz/): after a foreign sbrk, closing the old
+ * segment frees its top; with a small trim threshold that free trimmed
+ * the new top sysmalloc had just grown, and the request failed. */
+Test(segments, foreign_sbrk_with_a_small_trim_threshold)
+{
+	tcache_off();
+	cr_assert_eq(kmm_mallopt(M_MMAP_THRESHOLD, 32 << 20), 1);   /* the heap serves 1 MiB */
+	cr_assert_eq(kmm_mallopt(M_TRIM_THRESHOLD, 4096), 1);
+	kmm_malloc(1000);
+	cr_assert_geq(chunksize(kmm_main_arena.top), 64 << 10, "an old top worth trimming");
+	char *foreign = sbrk(200 << 10);        /* someone else moves the break */
+	cr_assert_neq(foreign, (char *)-1);
+	void *p = kmm_malloc(1 << 20);
+	cr_assert_not_null(p, "malloc(1 MiB) after the foreign sbrk: %s", strerror(errno));
+	cr_assert_eq(arena_stats()->segments, 1);
+	memset(p, 1, 1 << 20);
+	CHECK_HEAP();
+	kmm_free(p);
 	CHECK_HEAP();
 }
 
