@@ -85,3 +85,4 @@ tests_unit_test_threads_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_threads_LDADD = $(UNIT_LDADD)
 
 include tests/integration/local.mk
+include tests/fuzz/local.mk

@@ -32,7 +32,8 @@ integration_tests = \
 	tests/integration/memcheck.sh \
 	tests/integration/leakcheck.sh \
 	tests/integration/guard.sh \
-	tests/integration/glibc-malloc.sh
+	tests/integration/glibc-malloc.sh \
+	tests/integration/fuzz.sh
 
 TESTS += $(integration_tests)
 
