@@ -37,6 +37,22 @@ integration_tests = \
 
 TESTS += $(integration_tests)
 
+# .ci/run's `make distcheck TESTS='$(distcheck_tests)'`: in the tree built
+# from the release tarball, the unit tests and the integration tests that
+# take seconds (make check ran all of them before; memcheck.sh, lab.sh,
+# threads-fork.sh, sigfork.sh, leakcheck.sh, glibc-malloc.sh, python.sh and
+# threads-apps.sh take minutes between them)
+distcheck_tests = $(unit_tests) \
+	tests/integration/symbols.sh tests/integration/layers.sh \
+	tests/integration/tool.sh tests/integration/errors.sh \
+	tests/integration/options.sh tests/integration/heap-strace.sh \
+	tests/integration/oom.sh tests/integration/failinject.sh \
+	tests/integration/shell.sh tests/integration/sort.sh \
+	tests/integration/sqlite.sh tests/integration/git.sh \
+	tests/integration/compilers.sh tests/integration/kernel.sh \
+	tests/integration/startup.sh tests/integration/trace.sh \
+	tests/integration/guard.sh tests/integration/fuzz.sh
+
 # check-profiles: the integration tests again under profile=glibc
 # (KMM_DEFAULT_PROFILE, docs/options.md), logged to test-suite-glibc.log; plain
 # `make check` runs them under the default profile (kmm).
