@@ -350,8 +350,10 @@ KMM_INLINE void free_slow(void *mem)
 	size_t tidx = kmm_csize2tidx(size);
 	if (tc != NULL && tidx < kmm_params.tcache_bins) {
 		struct kmm_tcache_entry *e = mem;
-		if (KMM_UNLIKELY(e->key == kmm_tcache_key))
+		if (KMM_UNLIKELY(e->key == kmm_tcache_key)) {
 			kmm_tcache_double_free_check(tc, tidx, mem);
+			kmm_remote_list_check(a, p);
+		}
 		if (tc->counts[tidx] < kmm_params.tcache_count) {
 			kmm_tcache_put(tc, p, tidx);
 			t->c.tc_free_hits++;

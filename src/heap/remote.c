@@ -58,7 +58,21 @@ KMM_COLD void kmm_remote_double_free_check(struct kmm_thread *t, struct kmm_aren
 	for (mchunk q = t->rb_head; q != NULL && n <= KMM_REMOTE_BATCH; q = q->fd, n++)
 		if (q == p)
 			kmm_fatal("free(): double free detected (remote batch) at %p", chunk2mem(p));
-	n = 0;
+	kmm_remote_list_check(a, p);
+	/* Not on a list we may walk: in the tcache of a thread of arena a
+	 * (a tcache holds only chunks of its thread's arena, and only a
+	 * chunk in a tcache, a batch or a remote list carries the key), or
+	 * on another thread's batch.  Only a program that copied the words
+	 * of a freed block into this one could make it carry the key
+	 * otherwise. */
+	kmm_fatal("free(): double free detected (pointer %p of arena %d, probable: it carries the freed "
+		  "mark, so it is in another thread's tcache or remote batch)",
+		  chunk2mem(p), a->index);
+}
+
+KMM_COLD void kmm_remote_list_check(struct kmm_arena *a, mchunk p)
+{
+	size_t n = 0;
 	for (mchunk q = __atomic_load_n(&a->remote_head, __ATOMIC_ACQUIRE); q != NULL && n < 1000000;
 	     q = q->fd, n++)
 		if (q == p)

@@ -34,8 +34,11 @@
  *
  * A chunk on a batch or a remote list is in use as far as the bins know;
  * it carries the tcache key in its second word ("freed"): a second free of
- * it looks for it in the freeing thread's batch and the arena's list
- * (kmm_remote_double_free_check) and aborts if found.
+ * it from another thread looks for it in the freeing thread's batch and
+ * the arena's list (kmm_remote_double_free_check) and aborts, saying where
+ * it is, or that it is probably in a tcache of the arena's threads (which
+ * only its threads may walk); a second free from a thread of the arena
+ * looks in its tcache bin and the arena's list (kmm_remote_list_check).
  *
  * Lock order: pushing takes no lock; draining needs the arena's lock
  * (util/lock.h has the whole chain).
@@ -83,11 +86,19 @@ KMM_INLINE void kmm_arena_remote_drain(struct kmm_arena *a)
  * calling thread, or a thread being torn down).  No lock held. */
 void kmm_thread_remote_flush(struct kmm_thread *t);
 
-/* A chunk carrying the "freed" key was freed remotely: abort if it is in
- * t's batch or on a's remote list (pushers only prepend, so the walk is
- * safe; a drain racing with it makes it miss, never misread); else the key
- * was a coincidence (user data) and the free goes on. */
-void kmm_remote_double_free_check(struct kmm_thread *t, struct kmm_arena *a, mchunk p);
+/* A chunk carrying the "freed" key was freed remotely: abort, saying it is
+ * in t's batch or on a's remote list if it is (pushers only prepend, so the
+ * walk is safe; a drain racing with it makes it miss, never misread), else
+ * that it is probably in the tcache of a thread of a (the key is only
+ * ever in a freed chunk's second word; a chunk of another arena is never
+ * in this thread's tcache).  Does not return. */
+KMM_NORETURN void kmm_remote_double_free_check(struct kmm_thread *t, struct kmm_arena *a, mchunk p);
+
+/* A chunk of this thread's arena a carrying the key, not in its tcache
+ * bin: abort if it is on a's remote list (freed by another thread
+ * already); else the free goes on (the key may be the program's data:
+ * glibc's tst-tcfree3 copies it into blocks it then frees). */
+void kmm_remote_list_check(struct kmm_arena *a, mchunk p);
 
 /* free() of p, an in-use chunk of arena a, which other threads than t use:
  * into t's batch for a (flushed first if it is for another arena).  No lock

@@ -24,6 +24,12 @@
  *                aligned, or 16 bytes into an unmapped page), a
  *                realloc of a stack address, and a free after an overflow
  *                overwrote the next block's header; "survived" if not
+ *   xthread-cached, xthread-remote
+ *                a 200-byte block freed twice by two threads: freed by a
+ *                thread that stays alive (into its cache), then by the
+ *                main thread; or freed by another thread first, then by
+ *                the thread that allocated it; "survived" if not aborted
+ *                (glibc 2.36 misses both: its tcache takes any block)
  *   free-kmm-metadata
  *                a free of kmm's own metadata: the arena kmm made for a
  *                second thread, a slab object in one of kmm's buddy
@@ -47,6 +53,7 @@
 #include <errno.h>
 #include <malloc.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,6 +68,56 @@ static _Alignas(64) char target[256];   /* where the attacker wants malloc to po
  * of its list), overwrite b's list pointer with &target, and allocate
  * until b came back and once more.  `fill` blocks are freed first to fill
  * the tcache, so that a and b go to the fastbin. */
+/* xthread-*: the block, and the thread that frees it first */
+static void *xblock;
+static pthread_barrier_t xfreed, xdone;
+
+static void *xthread_cached(void *arg)
+{
+	(void)arg;
+	char *volatile b = malloc(200);   /* in this thread's arena */
+	xblock = b;
+	free(b);                          /* into this thread's cache */
+	pthread_barrier_wait(&xfreed);
+	pthread_barrier_wait(&xdone);     /* alive, holding it */
+	return NULL;
+}
+
+static void *xthread_remote(void *arg)
+{
+	(void)arg;
+	char *volatile b = xblock;
+	free(b);                          /* a block of the main thread's */
+	return NULL;
+}
+
+static void xthread(bool cached)
+{
+	pthread_t t;
+	char *volatile b;
+	if (cached) {
+		pthread_barrier_init(&xfreed, NULL, 2);
+		pthread_barrier_init(&xdone, NULL, 2);
+		pthread_create(&t, NULL, xthread_cached, NULL);
+		pthread_barrier_wait(&xfreed);
+		b = xblock;
+		free(b);
+		sink = malloc(200);
+		sink = malloc(200);
+		pthread_barrier_wait(&xdone);
+	} else {
+		xblock = malloc(200);
+		pthread_create(&t, NULL, xthread_remote, NULL);
+		pthread_join(t, NULL);
+		b = xblock;
+		free(b);                      /* its owner frees it again */
+		sink = malloc(200);
+		sink = malloc(200);
+	}
+	if (cached)
+		pthread_join(t, NULL);
+}
+
 static int poison(size_t size, int fill)
 {
 	void *blocks[16], *a, *b;
@@ -258,7 +315,8 @@ int main(int argc, char **argv)
 	if (strncmp(mode, "double-free", 11) == 0 || strncmp(mode, "free-", 5) == 0 ||
 	    strstr(mode, "-poison") != NULL || strcmp(mode, "uaf-write") == 0 ||
 	    strncmp(mode, "big-", 4) == 0 || strncmp(mode, "never-allocated", 15) == 0 ||
-	    strcmp(mode, "realloc-stack") == 0 || strcmp(mode, "header-overflow") == 0)
+	    strcmp(mode, "realloc-stack") == 0 || strcmp(mode, "header-overflow") == 0 ||
+	    strncmp(mode, "xthread-", 8) == 0)
 		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);     /* no core file */
 
 	if (strcmp(mode, "errno") == 0) {
@@ -329,6 +387,10 @@ int main(int argc, char **argv)
 	} else if (strcmp(mode, "fastbin-poison") == 0) {
 		if (poison(48, 7) != 0)
 			return 3;
+	} else if (strcmp(mode, "xthread-cached") == 0) {
+		xthread(true);
+	} else if (strcmp(mode, "xthread-remote") == 0) {
+		xthread(false);
 	} else if (strcmp(mode, "double-free") == 0) {
 		p = malloc(32);             /* a tcache-sized block */
 		free(p);
