@@ -14,7 +14,11 @@
 OOM=$KMM_PROGS/oom
 kinds=9
 
-plan $((3 * 2 + 3 * (kinds + 3)))
+cxx_checks="new throws std::bad_alloc when memory runs out
+nothrow new returns nullptr then
+the arrays handed out are intact
+new works again once the arrays are deleted"
+plan $((3 * 2 + 3 * (kinds + 3) + 2 + 4))
 
 # oom_run NAME LIMIT MODE: plain and kmm runs; LIMIT is ulimit -v (KiB) or -
 oom_run() {
@@ -67,3 +71,31 @@ for n in $cases; do
 	ok "$n: memory back, every kind allocates again" grep -qx recovered "$_o"
 	ok "$n: kmm's checkers clean afterwards" grep -qx 'checkers clean' "$_o"
 done
+
+# C++: operator new under the same limit (tests/progs/cxxalloc oom)
+for who in glibc kmm; do
+	_o=$KMM_TMP/cxx-$who
+	(
+		ulimit -v 100000
+		if [ $who = kmm ]; then
+			KMM_TIMEOUT=300 kmm_run "$_o.stats" "$KMM_PROGS/cxxalloc" oom
+		else
+			KMM_TIMEOUT=300 plain_run "$KMM_PROGS/cxxalloc" oom
+		fi
+	) >"$_o" 2>&1
+	echo $? >"$_o.status"
+done
+diag "C++ under kmm: $(grep '^new char' "$KMM_TMP/cxx-kmm")"
+ok "C++, glibc's malloc: cxxalloc oom passes its checks (the helper itself is right)" \
+	test "$(cat "$KMM_TMP/cxx-glibc.status")" -eq 0
+ok "C++ under kmm: cxxalloc oom exits 0 (no abort, no crash)" test "$(cat "$KMM_TMP/cxx-kmm.status")" -eq 0
+cat_diag "$KMM_TMP/cxx-kmm" 10
+printf '%s\n' "$cxx_checks" | while IFS= read -r c; do
+	if grep -qxF "ok $c" "$KMM_TMP/cxx-kmm"; then echo "ok - C++ under kmm: $c"; else echo "not ok - C++ under kmm: $c"; fi
+done >"$KMM_TMP/cxx.tap"
+while IFS= read -r line; do
+	case $line in
+	"ok - "*) ok "${line#ok - }" true ;;
+	*) ok "${line#not ok - }" false ;;
+	esac
+done <"$KMM_TMP/cxx.tap"

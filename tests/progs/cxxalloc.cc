@@ -3,6 +3,10 @@
 // Prints one line per check, "ok NAME" or "not ok NAME (why)", and exits
 // with the number of failed checks.  The names are what
 // tests/integration/threads-fork.sh expects.
+//
+// `cxxalloc oom` (tests/integration/oom.sh, under a low `ulimit -v`): new
+// of 1 MiB arrays, each written, until std::bad_alloc; nothrow new then
+// returns nullptr; once the arrays are deleted, new works again.
 #include <dlfcn.h>
 
 #include <cerrno>
@@ -82,8 +86,44 @@ static void release_reserve()
 	std::set_new_handler(nullptr);     // next failure throws
 }
 
-int main()
+// new until the address space runs out: bad_alloc, never an abort
+static int out_of_memory()
 {
+	std::vector<char *> held;
+	held.reserve(100000);
+	bool threw = false;
+	try {
+		for (int i = 0; i < 100000; i++) {
+			char *p = new char[1 << 20];
+			std::memset(p, i & 0xff, 1 << 20);
+			held.push_back(p);
+		}
+	} catch (const std::bad_alloc &) {
+		threw = true;
+	}
+	std::printf("new char[1 MiB]: %zu arrays, then %s\n", held.size(), threw ? "bad_alloc" : "no failure");
+	report("new throws std::bad_alloc when memory runs out", threw && !held.empty(), "no bad_alloc");
+	char *q = new (std::nothrow) char[64 << 20];
+	report("nothrow new returns nullptr then", q == nullptr, "it returned memory");
+	delete[] q;
+	bool intact = true;
+	for (std::size_t i = 0; i < held.size(); i++)
+		intact = intact && held[i][0] == char(i & 0xff) && held[i][(1 << 20) - 1] == char(i & 0xff);
+	report("the arrays handed out are intact", intact, "contents changed");
+	for (char *p : held)
+		delete[] p;
+	char *again = new (std::nothrow) char[16 << 20];
+	report("new works again once the arrays are deleted", again != nullptr, "still nullptr");
+	if (again)
+		std::memset(again, 1, 16 << 20);
+	delete[] again;
+	return failures;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc > 1 && std::strcmp(argv[1], "oom") == 0)
+		return out_of_memory();
 	bool have_kmm = dlsym(RTLD_DEFAULT, "kmm_version") != nullptr;
 	report("kmm loaded", have_kmm, "kmm_version not found");
 
