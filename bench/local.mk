@@ -34,7 +34,8 @@ BENCH_BINS = $(BENCH_WORKLOADS) bench/bin/runner
 
 EXTRA_PROGRAMS = $(BENCH_BINS)
 CLEANFILES += $(BENCH_BINS)
-EXTRA_DIST += bench/README.md bench/run bench/mimalloc-bench.sh
+EXTRA_DIST += bench/README.md bench/run bench/mimalloc-bench.sh \
+	bench/allocators.sh bench/security.sh
 
 # The program workloads: scripts run by the runner from the source tree
 # (bench/run passes --programs-dir), nothing to build.

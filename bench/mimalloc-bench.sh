@@ -257,90 +257,13 @@ else
 fi
 
 # ---------------------------------------------------------------------------
-# Allocators, located like bench/runner.c does.
+# Allocators, located like bench/runner.c does (bench/allocators.sh, shared
+# with bench/security.sh): alloc_names, alloc_path, alloc_opts,
+# alloc_missing, allocs, run_allocs.
 
-case "$(uname -m)" in
-x86_64) multiarch=x86_64-linux-gnu ;;
-aarch64) multiarch=aarch64-linux-gnu ;;
-i?86) multiarch=i386-linux-gnu ;;
-ppc64le) multiarch=powerpc64le-linux-gnu ;;
-s390x) multiarch=s390x-linux-gnu ;;
-riscv64) multiarch=riscv64-linux-gnu ;;
-*) multiarch=unknown ;;
-esac
-libdirs="/usr/lib/$multiarch /lib/$multiarch /usr/lib64 /lib64 /usr/local/lib /usr/lib"
-
-find_lib() { # FILE... -> first existing path in libdirs
-	local f d
-	for f in "$@"; do
-		for d in $libdirs; do
-			if [ -e "$d/$f" ]; then echo "$d/$f"; return 0; fi
-		done
-	done
-	return 1
-}
-
-alloc_names=(glibc jemalloc tcmalloc mimalloc kmm kmm-glibc)
-declare -A alloc_path=() alloc_missing=() alloc_opts=()
-alloc_opts[kmm-glibc]=profile=glibc
-alloc_path[glibc]=
-alloc_path[jemalloc]=$(find_lib libjemalloc.so.2 libjemalloc.so) ||
-	alloc_missing[jemalloc]="libjemalloc.so.2 not found (Debian: libjemalloc2)"
-alloc_path[tcmalloc]=$(find_lib libtcmalloc_minimal.so.4 libtcmalloc.so.4) ||
-	alloc_missing[tcmalloc]="libtcmalloc_minimal.so.4 not found (Debian: libtcmalloc-minimal4)"
-alloc_path[mimalloc]=$(find_lib libmimalloc.so.2 libmimalloc.so) ||
-	alloc_missing[mimalloc]="libmimalloc.so.2 not found (Debian: libmimalloc2.0)"
-if [ -n "$kmm_lib" ]; then
-	alloc_path[kmm]=$kmm_lib
-	[ -e "$kmm_lib" ] || alloc_missing[kmm]="libkmm.so not found at $kmm_lib"
-else
-	alloc_path[kmm]=$top/.libs/libkmm.so
-	[ -e "${alloc_path[kmm]}" ] ||
-		alloc_missing[kmm]="libkmm.so not found (build kmm with make, or pass --kmm=PATH)"
-fi
-for spec in ${extra_libs[@]+"${extra_libs[@]}"}; do
-	case "$spec" in
-	?*=?*) ;;
-	*) die "-L wants NAME=PATH, not $spec" ;;
-	esac
-	name=${spec%%=*} path=${spec#*=}
-	case "$name" in *[!A-Za-z0-9_.+-]*) die "-L: bad allocator name $name" ;; esac
-	known=0
-	for a in "${alloc_names[@]}"; do [ "$a" = "$name" ] && known=1; done
-	[ "$known" = 1 ] || alloc_names+=("$name")
-	alloc_path[$name]=$path
-	unset "alloc_missing[$name]"
-	[ -e "$path" ] || alloc_missing[$name]="$path not found"
-done
-# kmm-glibc: kmm's library (after any -L kmm=), unless -L named its own
-if [ -z "${alloc_path[kmm-glibc]+x}" ]; then
-	alloc_path[kmm-glibc]=${alloc_path[kmm]}
-	[ -z "${alloc_missing[kmm]+x}" ] || alloc_missing[kmm-glibc]=${alloc_missing[kmm]}
-fi
-for a in "${alloc_names[@]}"; do
-	p=${alloc_path[$a]}
-	[ -n "$p" ] && [ -e "$p" ] && alloc_path[$a]=$(readlink -f "$p")
-done
-
-allocs=()
-if [ -n "$only_allocs" ]; then
-	IFS=, read -r -a want <<<"$only_allocs"
-	for w in "${want[@]}"; do
-		[ -n "${alloc_path[$w]+x}" ] || die "unknown allocator $w (see --list)"
-		allocs+=("$w")
-	done
-else
-	allocs=("${alloc_names[@]}")
-fi
-run_allocs=()
-for a in "${allocs[@]}"; do
-	if [ -n "${alloc_missing[$a]+x}" ]; then
-		note "skipping $a: ${alloc_missing[$a]}"
-	else
-		run_allocs+=("$a")
-	fi
-done
-[ "${#run_allocs[@]}" -gt 0 ] || die "no allocator to run"
+# shellcheck source-path=SCRIPTDIR source=allocators.sh
+. "$here/allocators.sh"
+find_allocators
 base_ok=0
 for a in "${run_allocs[@]}"; do [ "$a" = "$baseline" ] && base_ok=1; done
 [ "$base_ok" = 1 ] || die "the baseline $baseline is not among the allocators run (-b)"
