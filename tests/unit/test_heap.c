@@ -1426,11 +1426,13 @@ static void *hold_threads_lock_briefly(void *arg)
 	return NULL;
 }
 
-Test(fork, waits_for_a_lock_held_long_without_a_busy_fork)
+/* Start `holder` in thread *th, wait until it holds kmm_threads_lock, then
+ * fork: the child exits with child(inherited); *ms is how long fork took. */
+static pid_t fork_while_held(void *(*holder)(void *), pthread_t *th, int (*child)(char *),
+			     char *inherited, double *ms)
 {
 	int held = 0;
-	pthread_t th;
-	pthread_create(&th, NULL, hold_threads_lock_briefly, &held);
+	pthread_create(th, NULL, holder, &held);
 	while (!__atomic_load_n(&held, __ATOMIC_ACQUIRE))
 		usleep(1000);
 	struct timespec t0, t1;
@@ -1438,9 +1440,23 @@ Test(fork, waits_for_a_lock_held_long_without_a_busy_fork)
 	pid_t pid = fork();
 	cr_assert(pid >= 0);
 	if (pid == 0)
-		_exit(kmm_rescued() ? 1 : kmm_check(1) == 0 ? 0 : 2);
+		_exit(child(inherited));
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+	*ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+	return pid;
+}
+
+static int checked_child(char *unused)
+{
+	(void)unused;
+	return kmm_rescued() ? 1 : kmm_check(1) == 0 ? 0 : 2;
+}
+
+Test(fork, waits_for_a_lock_held_long_without_a_busy_fork)
+{
+	pthread_t th;
+	double ms;
+	pid_t pid = fork_while_held(hold_threads_lock_briefly, &th, checked_child, NULL, &ms);
 	cr_assert(ms >= 300, "fork took %.0f ms: it did not wait for the lock (held 400 ms)", ms);
 	int st;
 	cr_assert_eq(waitpid(pid, &st, 0), pid);
@@ -1453,19 +1469,9 @@ Test(fork, gives_up_on_a_lock_held_too_long)
 {
 	char *inherited = kmm_malloc(10);
 	memcpy(inherited, "inherited", 10);
-	int held = 0;
 	pthread_t th;
-	pthread_create(&th, NULL, hold_threads_lock, &held);
-	while (!__atomic_load_n(&held, __ATOMIC_ACQUIRE))
-		usleep(1000);
-	struct timespec t0, t1;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	pid_t pid = fork();
-	cr_assert(pid >= 0);
-	if (pid == 0)
-		_exit(rescue_child(inherited));
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+	double ms;
+	pid_t pid = fork_while_held(hold_threads_lock, &th, rescue_child, inherited, &ms);
 	cr_assert(ms >= 90 && ms < 900, "fork took %.0f ms (the deadline is 100 ms)", ms);
 	int st;
 	cr_assert_eq(waitpid(pid, &st, 0), pid);
