@@ -560,7 +560,8 @@ static void step(struct in *in)
 	case OP_TRIM: {
 		size_t pad = u16(in);
 		pad <<= u8(in) & 15;
-		SAY("  trim(%zu) = %d\n", pad, kmm_malloc_trim(pad));
+		int r = kmm_malloc_trim(pad);
+		SAY("  trim(%zu) = %d\n", pad, r);
 		break;
 	}
 	case OP_REPORT:
