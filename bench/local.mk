@@ -35,7 +35,7 @@ BENCH_BINS = $(BENCH_WORKLOADS) bench/bin/runner
 EXTRA_PROGRAMS = $(BENCH_BINS)
 CLEANFILES += $(BENCH_BINS)
 EXTRA_DIST += bench/README.md bench/run bench/mimalloc-bench.sh \
-	bench/allocators.sh bench/security.sh
+	bench/allocators.sh bench/security.sh bench/prun.c
 
 # The program workloads: scripts run by the runner from the source tree
 # (bench/run passes --programs-dir), nothing to build.

@@ -335,114 +335,11 @@ build_one() { # NAME -> compiles $bin/NAME from $src
 	esac >"$log" 2>&1
 }
 
-# The run helper: fork, exec with LD_PRELOAD set or unset, wait4; prints
-# "STATUS WALL_SECONDS MAXRSS_KIB".
-helper=$build_dir/mbrun
-if [ "$rebuild" = 1 ] || [ ! -x "$helper" ] || [ "$helper" -ot "$0" ]; then
-	cat >"$build_dir/mbrun.c" <<'EOF'
-/* mbrun -T SEC -i IN -o OUT -e ERR -p PRELOAD -- PROGRAM ARGS...
- * Written by bench/mimalloc-bench.sh (kmm). */
-#define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/resource.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
-
-static volatile sig_atomic_t alarmed;
-static void on_alarm(int sig) { (void)sig; alarmed = 1; }
-
-static void redirect(const char *path, int fd, int flags)
-{
-	int f = open(path, flags, 0644);
-	if (f < 0 || dup2(f, fd) < 0) {
-		perror(path);
-		_exit(126);
-	}
-	close(f);
-}
-
-int main(int argc, char **argv)
-{
-	const char *in = "/dev/null", *out = "/dev/null", *err = "/dev/null";
-	const char *preload = "";
-	unsigned timeout = 300;
-	int c, st = 0, timed_out = 0;
-	struct timespec t0, t1;
-	struct rusage ru;
-	struct sigaction sa;
-	pid_t pid;
-
-	while ((c = getopt(argc, argv, "+T:i:o:e:p:")) != -1) {
-		switch (c) {
-		case 'T': timeout = (unsigned)strtoul(optarg, NULL, 10); break;
-		case 'i': in = optarg; break;
-		case 'o': out = optarg; break;
-		case 'e': err = optarg; break;
-		case 'p': preload = optarg; break;
-		default: return 2;
-		}
-	}
-	if (optind >= argc)
-		return 2;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_alarm;
-	sigaction(SIGALRM, &sa, NULL);	/* no SA_RESTART: wait4 returns EINTR */
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	pid = fork();
-	if (pid < 0) {
-		perror("fork");
-		return 2;
-	}
-	if (pid == 0) {
-		setpgid(0, 0);
-		if (*preload)
-			setenv("LD_PRELOAD", preload, 1);
-		else
-			unsetenv("LD_PRELOAD");
-		redirect(in, 0, O_RDONLY);
-		redirect(out, 1, O_WRONLY | O_CREAT | O_TRUNC);
-		redirect(err, 2, O_WRONLY | O_CREAT | O_TRUNC);
-		execvp(argv[optind], argv + optind);
-		perror(argv[optind]);
-		_exit(127);
-	}
-	setpgid(pid, pid);
-	alarm(timeout);
-	for (;;) {
-		pid_t r = wait4(pid, &st, 0, &ru);
-		if (r == pid)
-			break;
-		if (r < 0 && errno == EINTR) {
-			if (alarmed && !timed_out) {
-				timed_out = 1;
-				kill(-pid, SIGKILL);
-				kill(pid, SIGKILL);
-			}
-			continue;
-		}
-		perror("wait4");
-		return 2;
-	}
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	alarm(0);
-	if (timed_out)
-		printf("timeout");
-	else if (WIFEXITED(st))
-		printf("exit:%d", WEXITSTATUS(st));
-	else
-		printf("signal:%d", WIFSIGNALED(st) ? WTERMSIG(st) : -1);
-	printf(" %.6f %ld\n", (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9,
-	       ru.ru_maxrss);
-	return 0;
-}
-EOF
-	$CC -O2 -Wall -o "$helper" "$build_dir/mbrun.c" || die "cannot build the run helper"
+# The run helper, bench/prun.c: fork, exec with LD_PRELOAD set or unset,
+# wait4; prints "STATUS WALL_SECONDS MAXRSS_KIB".
+helper=$build_dir/prun
+if [ "$rebuild" = 1 ] || [ ! -x "$helper" ] || [ "$helper" -ot "$here/prun.c" ]; then
+	$CC -O2 -Wall -Wextra -o "$helper" "$here/prun.c" || die "cannot build the run helper"
 fi
 
 # Which binaries the selected programs need.
@@ -524,7 +421,9 @@ for (( r = 0; r < reps; r++ )); do
 				-T "$timeout" -i "$stdin_file" -o "$out" -e "$err" \
 				-p "${alloc_path[$a]}" -- "${cmd[@]}") ||
 				res="helper-failed 0 0"
-			read -r status wall rss <<<"$res"
+			# (the status, "start-failed:WHY", may contain spaces)
+			rss=${res##* } status=${res% *}
+			wall=${status##* } status=${status% *}
 			t=$wall
 			# The dynamic linker ignores a preload it cannot load, and
 			# the program then runs on glibc's malloc: a failure.

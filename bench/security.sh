@@ -287,118 +287,13 @@ build_one() { # TEST -> compiles $bin/TEST from its source
 	esac >"$build_dir/log/build-$t.txt" 2>&1
 }
 
-# The run helper: runs a test as described in --help and prints how it
-# ended: "exit:N", "signal:N", "timeout" or "start-failed:WHY".
-helper=$build_dir/secrun
-if [ "$rebuild" = 1 ] || [ ! -x "$helper" ] || [ "$helper" -ot "$0" ]; then
-	cat >"$build_dir/secrun.c" <<'EOF'
-/* secrun -T SEC -o OUT -e ERR -p PRELOAD -- PROGRAM ARGS...
- * Written by bench/security.sh (kmm). */
-#define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/resource.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-static volatile sig_atomic_t alarmed;
-static void on_alarm(int sig) { (void)sig; alarmed = 1; }
-
-static void redirect(const char *path, int fd, int flags, int report)
-{
-	int f = open(path, flags, 0644);
-	if (f < 0 || dup2(f, fd) < 0) {
-		int e = errno;
-		if (write(report, &e, sizeof e) < 0)
-			_exit(126);
-		_exit(126);
-	}
-	close(f);
-}
-
-int main(int argc, char **argv)
-{
-	const char *out = "/dev/null", *err = "/dev/null", *preload = "";
-	unsigned timeout = 10;
-	int c, st = 0, timed_out = 0, pfd[2], e;
-	struct sigaction sa;
-	struct rlimit nocore = { 0, 0 };
-	pid_t pid;
-
-	while ((c = getopt(argc, argv, "+T:o:e:p:")) != -1) {
-		switch (c) {
-		case 'T': timeout = (unsigned)strtoul(optarg, NULL, 10); break;
-		case 'o': out = optarg; break;
-		case 'e': err = optarg; break;
-		case 'p': preload = optarg; break;
-		default: return 2;
-		}
-	}
-	if (optind >= argc)
-		return 2;
-	if (pipe2(pfd, O_CLOEXEC) < 0) {
-		perror("pipe2");
-		return 2;
-	}
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_alarm;
-	sigaction(SIGALRM, &sa, NULL);	/* no SA_RESTART: waitpid returns EINTR */
-	pid = fork();
-	if (pid < 0) {
-		perror("fork");
-		return 2;
-	}
-	if (pid == 0) {
-		close(pfd[0]);
-		setsid();	/* its own session: no terminal, killed as a group */
-		setrlimit(RLIMIT_CORE, &nocore);
-		if (*preload)
-			setenv("LD_PRELOAD", preload, 1);
-		else
-			unsetenv("LD_PRELOAD");
-		redirect("/dev/null", 0, O_RDONLY, pfd[1]);
-		redirect(out, 1, O_WRONLY | O_CREAT | O_TRUNC, pfd[1]);
-		redirect(err, 2, O_WRONLY | O_CREAT | O_TRUNC, pfd[1]);
-		execv(argv[optind], argv + optind);
-		e = errno;
-		if (write(pfd[1], &e, sizeof e) < 0)
-			_exit(127);
-		_exit(127);
-	}
-	close(pfd[1]);
-	alarm(timeout);
-	for (;;) {
-		pid_t r = waitpid(pid, &st, 0);
-		if (r == pid)
-			break;
-		if (r < 0 && errno == EINTR) {
-			if (alarmed && !timed_out) {
-				timed_out = 1;
-				kill(-pid, SIGKILL);
-				kill(pid, SIGKILL);
-			}
-			continue;
-		}
-		perror("waitpid");
-		return 2;
-	}
-	alarm(0);
-	if (read(pfd[0], &e, sizeof e) == (ssize_t)sizeof e)
-		printf("start-failed:%s\n", strerror(e));
-	else if (timed_out)
-		printf("timeout\n");
-	else if (WIFEXITED(st))
-		printf("exit:%d\n", WEXITSTATUS(st));
-	else
-		printf("signal:%d\n", WIFSIGNALED(st) ? WTERMSIG(st) : -1);
-	return 0;
-}
-EOF
-	$CC -O2 -Wall -o "$helper" "$build_dir/secrun.c" || { note "cannot build the run helper"; exit 1; }
+# The run helper, bench/prun.c: runs a test as described in --help (-s: in
+# a session of its own, -c: core dumps off) and prints how it ended,
+# "STATUS WALL_SECONDS MAXRSS_KIB", STATUS "exit:N", "signal:N", "timeout"
+# or "start-failed:WHY"; only STATUS is used here.
+helper=$build_dir/prun
+if [ "$rebuild" = 1 ] || [ ! -x "$helper" ] || [ "$helper" -ot "$here/prun.c" ]; then
+	$CC -O2 -Wall -Wextra -o "$helper" "$here/prun.c" || { note "cannot build the run helper"; exit 1; }
 fi
 
 build_failed=()
@@ -452,9 +347,12 @@ for a in "${run_allocs[@]}"; do
 		err=$build_dir/run/$t.$a.err
 		rm -rf "$scratch"
 		mkdir "$scratch"
-		res=$(cd "$scratch" && env ${run_env[@]+"${run_env[@]}"} "$helper" \
-			-T "$timeout" -o "$out" -e "$err" -p "${alloc_path[$a]}" -- "$bin/$t") ||
+		if res=$(cd "$scratch" && env ${run_env[@]+"${run_env[@]}"} "$helper" -s -c \
+			-T "$timeout" -o "$out" -e "$err" -p "${alloc_path[$a]}" -- "$bin/$t"); then
+			res=${res% * *}	# the status (WHY may contain spaces)
+		else
 			res="helper-failed"
+		fi
 		status=$res
 		case "$res" in
 		timeout) result=timeout status="timeout:${timeout}s" ;;
