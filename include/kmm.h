@@ -55,6 +55,9 @@ int    kmm_malloc_info(int options, FILE *fp);
 #define KMM_M_FRONT                 (-109)
 #define KMM_FRONT_TCACHE            0   /* the tcache and the arena's bins, as glibc */
 #define KMM_FRONT_SLAB              1   /* per-thread slabs (profile=kmm) */
+/* malloc(0): 1 a unique address no byte of which may be read or written
+ * (default), 0 a 16-byte block as glibc's (docs/options.md, zero_guard=): */
+#define KMM_M_ZERO_GUARD            (-111)
 
 /* Which mechanism served allocations, as counted in struct kmm_stats. */
 enum kmm_served_by {

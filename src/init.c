@@ -121,6 +121,7 @@ KMM_HOT KMM_NOINLINE void kmm_init_slow(void)
 		kmm_arena_init(&kmm_main_arena, 0);
 		kmm_tcache_key_init();
 		kmm_uslab_init();
+		kmm_uslab_zero_class(kmm_params.zero_guard);
 #if KMM_VALGRIND
 		if (kmm_vg_start())   /* under valgrind: tell memcheck about blocks */
 			kmm_memcheck_start();

@@ -147,6 +147,7 @@ enum kmm_trace_path {
 	KMM_TP_REMOTE = 14,
 	KMM_TP_VFREE = 15,
 	KMM_TP_SLAB = 16, /* the slab front end (kernel/uslab.h): served, or freed to its owner's lists */
+	KMM_TP_ZERO = 17, /* a zero-size block (heap/zero.h): served or freed */
 	KMM_TP_NR /* the number of paths */
 };
 
@@ -198,6 +199,7 @@ static const char *const kmm_trace_path_names[] = {
 	[KMM_TP_REMOTE] = "remote",
 	[KMM_TP_VFREE] = "vfree",
 	[KMM_TP_SLAB] = "slab",
+	[KMM_TP_ZERO] = "zero",
 };
 
 /* Region kinds: field c of the region events (types 32-34), and the kinds

@@ -27,7 +27,9 @@
  *            chunk of that arena, and the list has no cycle;
  *   arenas   the list is numbered in order and as long as narenas; each
  *            arena's attached_threads equals the threads using it, and it
- *            is on the free list exactly when that is zero (arenas.c).
+ *            is on the free list exactly when that is zero (arenas.c);
+ *   zero     the zero-size blocks' bitmap counts as many as are live
+ *            (zero.c).
  *
  * Every arena is checked in turn under its own lock; the other threads'
  * tcaches are not read (they change without a lock).
@@ -43,6 +45,7 @@
 #include "big.h"
 #include "tcache.h"
 #include "thread.h"
+#include "zero.h"
 #include "../util/format.h"
 
 #define MAX_LIST 100000000UL   /* longer than this: a cycle */
@@ -381,5 +384,6 @@ KMM_COLD int kmm_heap_check(int verbose)
 		bad(&c, "mmaps %llu - munmaps %llu != mapped chunks %zu", (unsigned long long)m->maps,
 		    (unsigned long long)m->unmaps, m->n_mmaps);
 	kmm_unlock_if(&kmm_big_stats_lock, big_locked);
+	c.errors += kmm_zero_check(verbose);
 	return c.errors;
 }

@@ -52,7 +52,7 @@ KMM_INLINE void *kmm_malloc_fast(size_t n, const void *caller)
 			if (KMM_LIKELY(obj != NULL))
 				return obj;
 		}
-	} else if (KMM_LIKELY(n <= KMM_TCACHE_MAX_BYTES)) {
+	} else if (KMM_LIKELY(n - 1 < KMM_TCACHE_MAX_BYTES)) {   /* (malloc(0): slow path, zero.h) */
 		struct kmm_thread *t = &kmm_self;
 		size_t idx = kmm_req2tidx(n);
 		struct kmm_tcache *tc = t->tc;

@@ -34,6 +34,7 @@
 #include "remote.h"
 #include "rescue.h"
 #include "tcache.h"
+#include "zero.h"
 #include "thread.h"
 #include "../init.h"
 #include "../kernel/kernel.h"
@@ -209,6 +210,21 @@ static KMM_HOT KMM_NOINLINE void *slab_alloc(struct kmm_thread *t, size_t cls, b
 	return obj;
 }
 
+/* malloc(0) and its kin under zero_guard=on (zero.h): a zero-size block,
+ * else (its range full or unmapped) an ordinary block of the smallest size. */
+static KMM_NOINLINE void *zero_block(size_t *n)
+{
+	if (kmm_params.zero_guard) {
+		void *mem = kmm_zero_alloc();
+		if (mem != NULL) {
+			kmm_self.last_path = KMM_TP_ZERO;
+			return mem;
+		}
+	}
+	*n = 1;   /* (kmm_uslab_class(0) may be the empty class) */
+	return NULL;
+}
+
 KMM_INLINE void *malloc_slow(size_t n, const void *caller)
 {
 	if (KMM_UNLIKELY(n > KMM_MAX_REQUEST)) {
@@ -216,6 +232,11 @@ KMM_INLINE void *malloc_slow(size_t n, const void *caller)
 		return NULL;
 	}
 	kmm_ensure_init();
+	if (KMM_UNLIKELY(n == 0)) {
+		void *mem = zero_block(&n);
+		if (mem != NULL)
+			return mem;
+	}
 	struct kmm_thread *t = &kmm_self;
 	struct kmm_tcache *tc = kmm_thread_tcache(t);
 	size_t nb = request2size(n);
@@ -307,6 +328,11 @@ KMM_INLINE void free_slow(void *mem)
 {
 	struct kmm_thread *t = &kmm_self;
 	t->c.frees_slow++;
+	if (KMM_UNLIKELY(kmm_zero_owns(mem))) {
+		t->last_path = KMM_TP_ZERO;
+		kmm_zero_free(mem, "free()");
+		return;
+	}
 	if (kmm_big_owns(mem)) {
 		t->last_path = KMM_TP_VFREE;
 		if (KMM_UNLIKELY(kmm_params.init_on_free))
@@ -371,6 +397,8 @@ KMM_INLINE void free_slow(void *mem)
 
 KMM_COLD size_t kmm_heap_block_usable(const void *mem, const char *who)
 {
+	if (kmm_zero_owns(mem))
+		return 0;
 	if (kmm_big_owns(mem))
 		return kmm_big_usable(mem, who);
 	struct kmm_page *slab = kmm_uslab_head(mem);
@@ -424,6 +452,11 @@ static void *calloc_impl(size_t n, size_t size, const void *caller)
 		return NULL;
 	}
 	kmm_ensure_init();
+	if (KMM_UNLIKELY(bytes == 0)) {
+		void *mem = zero_block(&bytes);
+		if (mem != NULL)
+			return mem;
+	}
 	struct kmm_thread *t = &kmm_self;
 	size_t nb = request2size(bytes);
 	struct kmm_tcache *tc = kmm_thread_tcache(t);
@@ -574,6 +607,15 @@ static void *realloc_impl(void *mem, size_t n, const void *caller)
 	t->caller = caller;
 	t->c.mallocs_slow++;
 
+	if (KMM_UNLIKELY(kmm_zero_owns(mem))) {
+		/* nothing to copy; a freed one aborts, as free() would */
+		if (!kmm_zero_live(mem, "realloc()"))
+			kmm_printerr("realloc(): invalid pointer", " %p (a zero-size block, freed already)", mem);
+		void *nmem = kmm_malloc_fast(n, caller);
+		if (nmem != NULL)
+			kmm_free_fast(mem);
+		return nmem;
+	}
 	if (kmm_big_owns(mem))
 		return realloc_big(mem, n, caller);
 	struct kmm_page *slab = kmm_uslab_head(mem);
@@ -749,7 +791,7 @@ void *kmm_heap_pvalloc(size_t n, const void *caller)
 
 static size_t usable_size(const void *mem)
 {
-	if (mem == NULL)
+	if (mem == NULL || kmm_zero_owns(mem))
 		return 0;
 	if (kmm_big_owns(mem))
 		return kmm_big_usable(mem, "malloc_usable_size()");

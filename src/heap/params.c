@@ -28,6 +28,7 @@ struct kmm_params kmm_params = {
 	.threshold_rule        = KMM_THRESHOLD_CACHE,
 	.trim_rule             = KMM_TRIM_DECAY,
 	.front                 = KMM_FRONT_SLAB_,
+	.zero_guard            = 1,
 };
 
 static size_t max_fast_for(long long v)
@@ -132,6 +133,12 @@ KMM_COLD int kmm_params_set(int param, long long value)
 		if (value != KMM_FRONT_TCACHE_ && value != KMM_FRONT_SLAB_)
 			return 0;
 		__atomic_store_n(&p->front, (int)value, __ATOMIC_RELAXED);
+		return 1;
+	case KMM_P_ZERO_GUARD:
+		if (value != 0 && value != 1)
+			return 0;
+		p->zero_guard = (int)value;
+		kmm_uslab_zero_class(p->zero_guard);
 		return 1;
 	case KMM_P_TCACHE_UNSORTED_LIMIT:
 		if (value < 0)

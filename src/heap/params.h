@@ -47,6 +47,7 @@ enum kmm_param {
 	KMM_P_GUARD                 = -108,
 	KMM_P_FRONT                 = -109,
 	KMM_P_TRIM_RULE             = -110,
+	KMM_P_ZERO_GUARD            = -111,
 };
 
 /* front= (include/kmm.h's KMM_FRONT_*): what serves small requests */
@@ -107,6 +108,7 @@ struct kmm_params {
 	 * (thread.h, `tc`) */
 	unsigned observed;
 	int    front;              /* enum kmm_front */
+	int    zero_guard;         /* malloc(0): a no-access zero-size block (zero.h) */
 };
 
 #define KMM_OBSERVE_TRACE    1u   /* the trace log (trace.h) */

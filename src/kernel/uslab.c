@@ -222,6 +222,12 @@ static const char *const class_names[KMM_USLAB_CLASSES] = {
 
 /* The class tables: at kmm's start-up, before any request is classed
  * (no allocation, no system call: profile=glibc must not notice). */
+KMM_COLD void kmm_uslab_zero_class(bool on)
+{
+	if (kmm_uslab_classes[0].size != 0)   /* (else kmm_uslab_init's caller sets it) */
+		kmm_uslab_class_of[0] = on ? KMM_USLAB_EMPTY : 0;
+}
+
 KMM_HOT void kmm_uslab_init(void)
 {
 	if (kmm_uslab_classes[0].size != 0)

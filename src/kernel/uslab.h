@@ -67,6 +67,13 @@ struct kmm_uslab_class {
 extern struct kmm_uslab_class kmm_uslab_classes[KMM_USLAB_CLASSES];
 /* class of a request of n bytes: kmm_uslab_class_of[(n + 15) / 16] */
 extern uint8_t kmm_uslab_class_of[KMM_USLAB_MAX / 16 + 1];
+/* The class whose TLS list is always empty: what malloc(0) maps to under
+ * zero_guard=on, so that the fast path sends it to the slow path
+ * (heap/zero.h) at no cost to other sizes.  Only kmm_uslab_class(0) can
+ * return it; no slab is ever of it. */
+#define KMM_USLAB_EMPTY KMM_USLAB_CLASSES
+/* Map malloc(0) to KMM_USLAB_EMPTY (on) or to the smallest class. */
+void kmm_uslab_zero_class(bool on);
 /* freelist pointer hardening (as slab.c's) */
 extern uintptr_t kmm_uslab_random;
 /* poison=on (the heap sets it): objects carved from a slab's unused part
@@ -101,7 +108,7 @@ struct kmm_uslab_cpu {
  * empty, so that malloc takes the slow path too. */
 struct kmm_uslab_tls {
 	uintptr_t id;
-	struct kmm_uslab_cpu cpu[KMM_USLAB_CLASSES];
+	struct kmm_uslab_cpu cpu[KMM_USLAB_CLASSES + 1];   /* the last: KMM_USLAB_EMPTY */
 	uint64_t allocs;                 /* objects handed out (fast and slow paths) */
 	struct kmm_uslab_owner *owner;   /* this thread's record (NULL: none yet, or dead) */
 	bool dead;                       /* the thread exited: no record any more */

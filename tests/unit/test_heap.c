@@ -853,6 +853,7 @@ Test(memalign, valloc_and_pvalloc)
 
 Test(sizes, usable_size_matches_chunk_arithmetic)
 {
+	cr_assert_eq(kmm_mallopt(KMM_M_ZERO_GUARD, 0), 1);   /* malloc(0) too */
 	for (size_t n = 0; n < 2100; n++) {
 		char *p = kmm_malloc(n);
 		cr_assert_not_null(p);
@@ -1707,5 +1708,126 @@ Test(regions, heap_regions_appear)
 	kmm_free(big);
 	kmm_free(small);
 	cr_assert_eq(kmm_region_check(1), 0, "region invariants violated (see stderr)");
+	CHECK_HEAP();
+}
+
+/* ---- zero-size blocks (heap/zero.h) ------------------------------------------- */
+
+#include "heap/zero.h"
+
+/* Does touching p fault?  (In a child: it would kill us.) */
+static int touch_faults(volatile char *p, int write)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		if (write)
+			*p = 1;
+		else
+			(void)*p;
+		_exit(0);
+	}
+	int st;
+	waitpid(pid, &st, 0);
+	return WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV;
+}
+
+Test(zero, malloc_0_is_a_unique_no_access_address)
+{
+	char *a = kmm_malloc(0), *b = kmm_malloc(0), *c = kmm_calloc(0, 8), *d = kmm_calloc(8, 0);
+	char *e = kmm_realloc(NULL, 0), *f = kmm_memalign(16, 0), *g = NULL;
+	cr_assert_eq(kmm_posix_memalign((void **)&g, 8, 0), 0);
+	char *all[] = { a, b, c, d, e, f, g };
+	for (size_t i = 0; i < 7; i++) {
+		cr_assert(kmm_zero_owns(all[i]), "block %zu (%p) is not a zero-size block", i, (void *)all[i]);
+		cr_assert_eq((uintptr_t)all[i] % 16, 0);
+		cr_assert_eq(kmm_malloc_usable_size(all[i]), 0);
+		for (size_t j = 0; j < i; j++)
+			cr_assert_neq(all[i], all[j], "two live zero-size blocks at one address");
+	}
+	cr_assert_eq(kmm_zero_count(), 7);
+	cr_assert(touch_faults(a, 0), "reading a zero-size block did not fault");
+	cr_assert(touch_faults(b, 1), "writing a zero-size block did not fault");
+	CHECK_HEAP();
+	for (size_t i = 0; i < 7; i++)
+		kmm_free(all[i]);
+	cr_assert_eq(kmm_zero_count(), 0);
+	/* a bigger alignment than a slot's: an ordinary block */
+	void *h = kmm_memalign(64, 0);
+	cr_assert(!kmm_zero_owns(h) && (uintptr_t)h % 64 == 0);
+	kmm_free(h);
+	CHECK_HEAP();
+}
+
+Test(zero, realloc_moves_it_and_a_freed_one_is_not_handed_out_again_soon)
+{
+	char *z = kmm_malloc(0);
+	char *p = kmm_realloc(z, 100);
+	cr_assert(p != NULL && !kmm_zero_owns(p));
+	memset(p, 7, 100);
+	cr_assert_eq(kmm_zero_count(), 0, "the zero-size block was freed by the move");
+	char *q = kmm_malloc(0);
+	cr_assert_neq(q, z, "a freed zero-size block's address came back at once");
+	cr_assert_null(kmm_realloc(q, 0), "realloc(p, 0) frees");
+	cr_assert_eq(kmm_zero_count(), 0);
+	kmm_free(p);
+	CHECK_HEAP();
+}
+
+Test(zero, double_free_aborts, .signal = SIGABRT)
+{
+	void *z = kmm_malloc(0);
+	kmm_free(z);
+	kmm_free(z);
+}
+
+Test(zero, realloc_of_a_freed_one_aborts, .signal = SIGABRT)
+{
+	void *z = kmm_malloc(0);
+	kmm_free(z);
+	kmm_realloc(z, 10);
+}
+
+Test(zero, a_pointer_inside_the_range_aborts, .signal = SIGABRT)
+{
+	char *z = kmm_malloc(0);
+	kmm_free(z + 8);
+}
+
+Test(zero, off_gives_ordinary_blocks)
+{
+	cr_assert_eq(kmm_mallopt(KMM_M_ZERO_GUARD, 0), 1);
+	char *p = kmm_malloc(0);
+	cr_assert(!kmm_zero_owns(p));
+	cr_assert_geq(kmm_malloc_usable_size(p), 16);
+	memset(p, 1, 16);
+	cr_assert_eq(kmm_mallopt(KMM_M_ZERO_GUARD, 1), 1);
+	char *q = kmm_malloc(0);
+	cr_assert(kmm_zero_owns(q));
+	kmm_free(p);   /* each told by its address */
+	kmm_free(q);
+	cr_assert_eq(kmm_mallopt(KMM_M_ZERO_GUARD, 2), 0, "a bad value is refused");
+	CHECK_HEAP();
+}
+
+Test(zero, a_full_range_falls_back_to_ordinary_blocks)
+{
+	static void *z[KMM_ZERO_SLOTS];
+	for (size_t i = 0; i < KMM_ZERO_SLOTS; i++) {
+		z[i] = kmm_malloc(0);
+		cr_assert(kmm_zero_owns(z[i]), "block %zu", i);
+	}
+	cr_assert_eq(kmm_zero_count(), KMM_ZERO_SLOTS);
+	void *extra = kmm_malloc(0);
+	cr_assert(extra != NULL && !kmm_zero_owns(extra), "the range is full: an ordinary block");
+	memset(extra, 3, 16);
+	kmm_free(z[12345]);
+	void *again = kmm_malloc(0);
+	cr_assert_eq(again, z[12345], "the one free slot is found");
+	z[12345] = again;
+	CHECK_HEAP();
+	for (size_t i = 0; i < KMM_ZERO_SLOTS; i++)
+		kmm_free(z[i]);
+	kmm_free(extra);
+	cr_assert_eq(kmm_zero_count(), 0);
 	CHECK_HEAP();
 }

@@ -53,7 +53,9 @@ Test(classes, every_size_gets_a_class_that_holds_it)
 {
 	kmm_free(kmm_malloc(1));   /* set up */
 	size_t prev = 0;
-	for (size_t n = 0; n <= KMM_USLAB_MAX; n++) {
+	cr_assert_eq(kmm_uslab_class(0), KMM_USLAB_EMPTY, "malloc(0) is a zero-size block (heap/zero.h)");
+	cr_assert_null(kmm_uslab_pop(KMM_USLAB_EMPTY));
+	for (size_t n = 1; n <= KMM_USLAB_MAX; n++) {
 		size_t c = kmm_uslab_class(n);
 		cr_assert_lt(c, KMM_USLAB_CLASSES);
 		size_t size = kmm_uslab_classes[c].size;
@@ -87,7 +89,7 @@ Test(classes, object_index_by_reciprocal_is_exact)
 
 Test(malloc, small_requests_come_from_slabs_aligned_and_usable)
 {
-	for (size_t n = 0; n <= KMM_USLAB_MAX + 64; n += 7) {
+	for (size_t n = 1; n <= KMM_USLAB_MAX + 64; n += 7) {
 		char *p = kmm_malloc(n);
 		cr_assert_not_null(p);
 		if (n <= KMM_USLAB_MAX) {
