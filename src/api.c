@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "kmm.h"
+#include "harden.h"
 #include "init.h"
 #include "leakcheck.h"
 #include "report.h"
@@ -50,7 +51,8 @@ API KMM_COLD int kmm_check(int verbose)
 	if (kmm_rescued())   /* (its heap is not read: heap/rescue.h) */
 		return 0;
 	kmm_ensure_init();
-	return kmm_heap_check(verbose) + kmm_thread_check(verbose) + kmm_kernel_check(verbose);
+	return kmm_heap_check(verbose) + kmm_thread_check(verbose) + kmm_kernel_check(verbose) +
+	       kmm_harden_check(verbose);
 }
 
 API KMM_COLD int kmm_leak_check(int fd)

@@ -37,6 +37,7 @@
 #include "init.h"
 #include "leakcheck.h"
 #include "memcheck.h"
+#include "harden.h"
 #include "observe.h"
 #include "trace.h"
 #include "options.h"
@@ -191,6 +192,7 @@ static bool take_every_lock(void)
 	kmm_memcheck_fork_prepare();
 	kmm_vg_fork_prepare();
 #endif
+	kmm_harden_fork_prepare();
 	kmm_trace_fork_prepare();
 	if (kmm_fork_locks_end())
 		return true;
@@ -242,6 +244,7 @@ static void fork_parent(void)
 	}
 	kmm_in_fork = false;
 	kmm_trace_fork_parent();
+	kmm_harden_fork_parent();
 #if KMM_VALGRIND
 	kmm_vg_fork_parent();
 	kmm_memcheck_fork_parent();
@@ -279,6 +282,7 @@ static void fork_child(void)
 	kmm_busy = 0;   /* every lock it held is reset below */
 	kmm_lock_witness_fork_child();
 	kmm_kernel_fork_child();
+	kmm_harden_fork_child();
 #if KMM_VALGRIND
 	kmm_vg_fork_child();
 	kmm_memcheck_fork_child();
@@ -343,6 +347,8 @@ __attribute__((constructor)) static void kmm_constructor(void)
 	if (kmm_options.pending) {
 		kmm_lock(&kmm_main_arena.lock);
 		kmm_options_load();
+		if (kmm_params.redzone)   /* blocks made so far have no redzone */
+			kmm_harden_early(kmm_main_arena.span_hi);
 		kmm_unlock(&kmm_main_arena.lock);
 		observers_start();
 	}

@@ -41,6 +41,7 @@
 #include "observe.h"
 #include "leakcheck.h"
 #include "memcheck.h"
+#include "harden.h"
 #include "trace.h"
 #include "heap/big.h"
 #include "heap/chunk.h"
@@ -78,10 +79,13 @@ static void init_on_alloc(void *mem)
 }
 
 /* What an observed allocation asks the heap for: under memcheck, room
- * for the trailer (vg.h).  Requests too big to be served stay so. */
+ * for the trailer (vg.h); under redzone=on, for the redzone (harden.h).
+ * Requests too big to be served stay so. */
 static inline size_t padded(size_t n)
 {
-	return kmm_vg_on && !kmm_vg_exact && n <= KMM_MAX_REQUEST ? n + KMM_VG_EXTRA : n;
+	if (kmm_vg_on)
+		return !kmm_vg_exact && n <= KMM_MAX_REQUEST ? n + KMM_VG_EXTRA : n;
+	return kmm_redzone_pad(n);
 }
 
 /* A block of `n` bytes was handed out by an observed call. */
@@ -90,6 +94,10 @@ static void observe_alloc(void *mem, size_t n, bool zeroed, const void *caller)
 	if (kmm_params.init_on_alloc && !zeroed) {
 		init_on_alloc(mem);
 		zeroed = true;
+	}
+	if (kmm_params.observed & KMM_OBSERVE_HARDEN) {
+		kmm_redzone_set(mem, n);
+		kmm_harden_on_alloc();
 	}
 #if KMM_VALGRIND
 	if (kmm_vg_on)
@@ -120,6 +128,10 @@ static void free_block(void *mem)
 		return;
 	}
 #endif
+	if (kmm_params.observed & KMM_OBSERVE_HARDEN) {
+		kmm_harden_free(mem, kmm_heap_free_unobserved);
+		return;
+	}
 	kmm_heap_free_unobserved(mem);
 }
 
@@ -247,11 +259,16 @@ static KMM_NOINLINE void *observed_realloc(void *mem, size_t n, const void *call
 	bool leaks = mem != NULL && (kmm_params.observed & KMM_OBSERVE_LEAKS);
 	struct kmm_leak_rec old;
 	bool old_tracked = leaks && kmm_leakcheck_untrack(mem, &old);
+	void *nmem;
 #if KMM_VALGRIND
-	void *nmem = kmm_vg_on ? vg_realloc(mem, n, caller) : kmm_heap_realloc_unobserved(mem, n, caller);
-#else
-	void *nmem = kmm_heap_realloc_unobserved(mem, n, caller);
+	if (kmm_vg_on)
+		nmem = vg_realloc(mem, n, caller);
+	else
 #endif
+	if (kmm_params.observed & KMM_OBSERVE_HARDEN)
+		nmem = kmm_harden_realloc(mem, n, caller);
+	else
+		nmem = kmm_heap_realloc_unobserved(mem, n, caller);
 	nest = 0;
 	if (mem == NULL && nmem != NULL)   /* a malloc */
 		observe_alloc(nmem, n, false, caller);
@@ -285,6 +302,8 @@ static size_t observed_usable_size(const void *mem)
 	if (kmm_vg_on && usable != 0)   /* what memcheck knows: the bytes asked for */
 		return kmm_vg_requested(mem, usable);
 #endif
+	if (kmm_params.redzone && usable != 0)   /* the bytes asked for, the redzone checked */
+		return kmm_redzone_check((void *)mem, "malloc_usable_size()");
 	return usable;
 }
 

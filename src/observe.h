@@ -9,6 +9,8 @@
  *                      init_on_free            are set (options, mallopt)
  *   the leak scanner   KMM_LEAKCHECK=1         leakcheck.c, at start-up
  *   memcheck           running under valgrind  init.c, at start-up (vg.h)
+ *   hardening          redzone, quarantine     heap/params.c, when set
+ *                                              (harden.h; profile=hardened)
  *
  * The table is installed first thing at start-up, so that whatever turns
  * a bit on finds it in place; the heap calls it while any bit is set.

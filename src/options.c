@@ -52,6 +52,8 @@ static const struct option_name option_names[] = {
 	{ "guard",                 KMM_P_GUARD, NULL },
 	{ "front",                 KMM_P_FRONT, NULL },
 	{ "zero_guard",            KMM_P_ZERO_GUARD, NULL },
+	{ "redzone",               KMM_P_REDZONE, NULL },
+	{ "quarantine",            KMM_P_QUARANTINE, NULL },
 	{ "vmalloc_lazy_max",      KMM_KP_VMALLOC_LAZY_MAX, kmm_kernel_param_set },
 	{ "vmalloc_space",         KMM_KP_VMALLOC_SPACE,    kmm_kernel_param_set },
 	{ "populate",              KMM_KP_POPULATE,         kmm_kernel_param_set },
@@ -93,6 +95,21 @@ static const struct {
 		{ KMM_P_FRONT, KMM_FRONT_TCACHE_, NULL },
 		{ KMM_P_ZERO_GUARD, 0, NULL },
 	}, 5 },
+	[KMM_PROFILE_HARDENED] = { "hardened", (const struct profile_setting[]){
+		{ KMM_P_THRESHOLD_RULE, KMM_THRESHOLD_CACHE, NULL },
+		{ KMM_P_TRIM_RULE, KMM_TRIM_DECAY, NULL },
+		{ KMM_KP_VMALLOC_FRAMES, 0, kmm_kernel_param_set },
+		{ KMM_P_FRONT, KMM_FRONT_TCACHE_, NULL },
+		{ KMM_P_ZERO_GUARD, 1, NULL },
+		{ KMM_P_INIT_ON_ALLOC, 1, NULL },
+		{ KMM_P_INIT_ON_FREE, 1, NULL },
+		{ KMM_P_GUARD, KMM_GUARD_MIN, NULL },
+		{ KMM_P_REDZONE, 1, NULL },
+		{ KMM_P_QUARANTINE, KMM_HARDENED_QUARANTINE, NULL },
+		{ KMM_KP_SLAB_RANDOM, 1, kmm_kernel_param_set },
+		{ KMM_KP_PAGE_SHUFFLE, 1, kmm_kernel_param_set },
+		{ KMM_KP_SLAB_DEBUG, 1, kmm_kernel_param_set },
+	}, 13 },
 };
 
 static const struct option_name legacy_names[] = {
@@ -206,6 +223,9 @@ static bool parse_value(const struct option_name *o, const char *s, size_t len, 
 		{ "memcheck",       "on",    KMM_MEMCHECK_ON },
 		{ "memcheck",       "exact", KMM_MEMCHECK_EXACT },
 		{ "memcheck",       "off",   KMM_MEMCHECK_OFF },
+		{ "redzone",        "on",    1 },
+		{ "redzone",        "off",   0 },
+		{ "quarantine",     "off",   0 },
 		{ "zero_guard",     "on",    1 },
 		{ "zero_guard",     "off",   0 },
 		{ "slab_debug",     "on",    1 },
@@ -285,7 +305,7 @@ KMM_COLD int kmm_options_parse(const char *text, bool warn)
 			/* applied before everything else (kmm_options_load) */
 			if (profile_lookup(eq + 1, (size_t)(end - eq - 1)) < 0) {
 				if (warn)
-					kmm_warn("KMM_OPTIONS: unknown profile '%.*s' (ignored; kmm or glibc)",
+					kmm_warn("KMM_OPTIONS: unknown profile '%.*s' (ignored; kmm, glibc or hardened)",
 						 (int)(end - eq - 1), eq + 1);
 				failures++;
 			}
@@ -395,7 +415,7 @@ KMM_HOT void kmm_options_load(void)
 	if ((v = kmm_getenv("KMM_DEFAULT_PROFILE")) != NULL && *v != '\0') {
 		int env_profile = profile_lookup(v, strlen(v));
 		if (env_profile < 0)
-			kmm_warn("KMM_DEFAULT_PROFILE: unknown profile '%s' (ignored; kmm or glibc)", v);
+			kmm_warn("KMM_DEFAULT_PROFILE: unknown profile '%s' (ignored; kmm, glibc or hardened)", v);
 		else if (profile < 0)
 			profile = env_profile;
 	}

@@ -42,11 +42,16 @@ struct kmm_options {
 /* profile=NAME in KMM_OPTIONS (docs/options.md, "Profiles"): a bundle of
  * defaults applied before every other setting, which may then change any
  * of them.  glibc: what glibc's malloc does, everywhere kmm can tell (the
- * strace comparisons, the examples).  kmm: kmm's own defaults. */
+ * strace comparisons, the examples).  kmm: kmm's own defaults.  hardened:
+ * the debug and hardening options that make sense together (docs/hardening.md). */
 enum kmm_profile {
 	KMM_PROFILE_KMM,
 	KMM_PROFILE_GLIBC,
+	KMM_PROFILE_HARDENED,
 };
+
+/* profile=hardened's quarantine= (src/harden.h). */
+#define KMM_HARDENED_QUARANTINE ((long long)16 << 20)
 
 extern struct kmm_options kmm_options;
 

@@ -413,6 +413,7 @@ KMM_COLD size_t kmm_heap_block_usable(const void *mem, const char *who)
  * not trust the heap in the child (rescue.h). */
 KMM_HOT KMM_NOINLINE void *kmm_heap_malloc_slow(size_t n, const void *caller)
 {
+	kmm_ensure_init();   /* (the options may turn the observed mode on) */
 	kmm_busy++;
 	void *mem = KMM_UNLIKELY(kmm_params.observed) ? observer->malloc(n, caller) : malloc_slow(n, caller);
 	kmm_busy--;
@@ -519,6 +520,7 @@ static void *calloc_impl(size_t n, size_t size, const void *caller)
 
 KMM_HOT void *kmm_heap_calloc(size_t n, size_t size, const void *caller)
 {
+	kmm_ensure_init();
 	kmm_busy++;
 	void *mem = KMM_UNLIKELY(kmm_params.observed) ? observer->calloc(n, size, caller)
 						       : calloc_impl(n, size, caller);
@@ -648,6 +650,7 @@ static void *realloc_impl(void *mem, size_t n, const void *caller)
 
 KMM_HOT void *kmm_heap_realloc(void *mem, size_t n, const void *caller)
 {
+	kmm_ensure_init();
 	kmm_busy++;
 	void *r = KMM_UNLIKELY(kmm_params.observed) ? observer->realloc(mem, n, caller)
 						     : realloc_impl(mem, n, caller);
@@ -743,6 +746,7 @@ static void *memalign_impl(size_t alignment, size_t n, const void *caller)
 
 void *kmm_heap_memalign(size_t alignment, size_t n, const void *caller)
 {
+	kmm_ensure_init();
 	kmm_busy++;
 	void *mem = KMM_UNLIKELY(kmm_params.observed) ? observer->memalign(alignment, n, caller)
 						       : memalign_impl(alignment, n, caller);
@@ -817,6 +821,8 @@ KMM_COLD int kmm_heap_mallopt(int param, int value)
 {
 	if (kmm_rescued())
 		return 0;   /* (rescue.h: the inherited heap is left alone) */
+	if (param == KMM_P_REDZONE)
+		return 0;   /* start-up only: blocks made without one have no trailer */
 	kmm_ensure_init();
 	/* as glibc: fastbins are merged first, so that changing M_MXFAST
 	 * leaves no chunk in a bin that no longer exists */

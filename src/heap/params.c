@@ -140,6 +140,19 @@ KMM_COLD int kmm_params_set(int param, long long value)
 		p->zero_guard = (int)value;
 		kmm_uslab_zero_class(p->zero_guard);
 		return 1;
+	case KMM_P_REDZONE:
+		if (value != 0 && value != 1)
+			return 0;
+		p->redzone = (int)value;
+		goto harden_bit;
+	case KMM_P_QUARANTINE:
+		if (value < 0)
+			return 0;
+		p->quarantine = (size_t)value;
+	harden_bit:
+		p->observed = (p->observed & ~KMM_OBSERVE_HARDEN) |
+			      (p->redzone || p->quarantine ? KMM_OBSERVE_HARDEN : 0);
+		return 1;
 	case KMM_P_TCACHE_UNSORTED_LIMIT:
 		if (value < 0)
 			return 0;

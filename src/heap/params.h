@@ -48,6 +48,8 @@ enum kmm_param {
 	KMM_P_FRONT                 = -109,
 	KMM_P_TRIM_RULE             = -110,
 	KMM_P_ZERO_GUARD            = -111,
+	KMM_P_REDZONE               = -112,
+	KMM_P_QUARANTINE            = -113,
 };
 
 /* front= (include/kmm.h's KMM_FRONT_*): what serves small requests */
@@ -109,6 +111,8 @@ struct kmm_params {
 	unsigned observed;
 	int    front;              /* enum kmm_front */
 	int    zero_guard;         /* malloc(0): a no-access zero-size block (zero.h) */
+	int    redzone;            /* canary past every block (src/harden.h) */
+	size_t quarantine;         /* bytes of freed blocks held back (src/harden.h; 0: none) */
 };
 
 #define KMM_OBSERVE_TRACE    1u   /* the trace log (trace.h) */
@@ -116,6 +120,7 @@ struct kmm_params {
 #define KMM_OBSERVE_LEAKS    4u   /* the leak scanner (leakcheck.h) */
 #define KMM_OBSERVE_MEMCHECK 8u   /* running under valgrind's memcheck (vg.h) */
 #define KMM_OBSERVE_RESCUE  16u   /* a fork child's rescue heap (rescue.h) */
+#define KMM_OBSERVE_HARDEN  32u   /* redzone, quarantine (src/harden.h) */
 
 /* The smallest guard= size: a page (smaller blocks would pay a page and a
  * guard page each, and the tcache's sizes never reach the arena). */

@@ -19,7 +19,10 @@
  *    handed out again only after every other slot was, so a stale pointer
  *    to a freed zero-size block stays a freed one for a long time, and a
  *    second free of it aborts (its bit is clear).
- * 4. The range and the bitmap are mapped by the first zero-size request.
+ * 4. The checker compares the bitmap's population with the live counter
+ *    only when no call ran meanwhile (`busy` and `ops` unchanged, zero
+ *    busy): threads allocating while another checks are not violations.
+ * 5. The range and the bitmap are mapped by the first zero-size request.
  *    Only one thread maps them (a compare-and-swap of `state`); a request
  *    meeting the mapping under way, or a failed one, gets an ordinary
  *    block, never a wait (a fork child of a thread that was mapping would
@@ -43,6 +46,20 @@ static uint64_t *bitmap;
 static int state;
 static size_t cursor;   /* next slot to try (atomic, wraps) */
 static size_t live;     /* blocks live (atomic) */
+/* for the checker, which compares only a quiet moment's bitmap and count:
+ * calls under way, and calls done */
+static size_t busy, ops;
+
+static inline void op_begin(void)
+{
+	__atomic_fetch_add(&busy, 1, __ATOMIC_SEQ_CST);
+}
+
+static inline void op_end(void)
+{
+	__atomic_fetch_add(&ops, 1, __ATOMIC_SEQ_CST);
+	__atomic_fetch_sub(&busy, 1, __ATOMIC_SEQ_CST);
+}
 
 static KMM_COLD bool setup(void)
 {
@@ -67,6 +84,7 @@ void *kmm_zero_alloc(void)
 {
 	if (KMM_UNLIKELY(__atomic_load_n(&state, __ATOMIC_ACQUIRE) != READY) && !setup())
 		return NULL;
+	op_begin();
 	size_t s = __atomic_fetch_add(&cursor, 1, __ATOMIC_RELAXED) % KMM_ZERO_SLOTS;
 	for (size_t tried = 0; tried < KMM_ZERO_SLOTS;) {
 		uint64_t *w = &bitmap[s / WORD_BITS];
@@ -80,11 +98,13 @@ void *kmm_zero_alloc(void)
 		}
 		if (!(__atomic_fetch_or(w, bit, __ATOMIC_ACQ_REL) & bit)) {
 			__atomic_fetch_add(&live, 1, __ATOMIC_RELAXED);
+			op_end();
 			return (void *)(kmm_zero_base + s * KMM_ZERO_SLOT);
 		}
 		tried++;
 		s = (s + 1) % KMM_ZERO_SLOTS;
 	}
+	op_end();
 	return NULL;   /* every slot live */
 }
 
@@ -101,9 +121,11 @@ void kmm_zero_free(void *mem, const char *who)
 {
 	size_t s = slot_of(mem, who);
 	uint64_t bit = (uint64_t)1 << (s % WORD_BITS);
+	op_begin();
 	if (!(__atomic_fetch_and(&bitmap[s / WORD_BITS], ~bit, __ATOMIC_ACQ_REL) & bit))
 		kmm_printerr("free(): double free detected", " (zero-size block %p, freed already)", mem);
 	__atomic_fetch_sub(&live, 1, __ATOMIC_RELAXED);
+	op_end();
 }
 
 bool kmm_zero_live(const void *mem, const char *who)
@@ -121,11 +143,14 @@ KMM_COLD int kmm_zero_check(int verbose)
 {
 	if (__atomic_load_n(&state, __ATOMIC_ACQUIRE) != READY)
 		return 0;
+	size_t busy0 = __atomic_load_n(&busy, __ATOMIC_SEQ_CST), ops0 = __atomic_load_n(&ops, __ATOMIC_SEQ_CST);
 	size_t n = 0;
 	for (size_t i = 0; i < WORDS; i++)
 		n += (size_t)__builtin_popcountll(__atomic_load_n(&bitmap[i], __ATOMIC_RELAXED));
 	size_t want = kmm_zero_count();
-	if (n == want)
+	/* (other threads at it meanwhile: nothing to compare) */
+	if (n == want || busy0 != 0 || __atomic_load_n(&busy, __ATOMIC_SEQ_CST) != 0 ||
+	    __atomic_load_n(&ops, __ATOMIC_SEQ_CST) != ops0)
 		return 0;
 	if (verbose)
 		kmm_warn("check: zero-size blocks: %zu slots marked live, counter says %zu", n, want);

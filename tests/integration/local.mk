@@ -32,6 +32,7 @@ integration_tests = \
 	tests/integration/memcheck.sh \
 	tests/integration/leakcheck.sh \
 	tests/integration/guard.sh \
+	tests/integration/hardened.sh \
 	tests/integration/glibc-malloc.sh \
 	tests/integration/fuzz.sh
 
@@ -51,7 +52,8 @@ distcheck_tests = $(unit_tests) \
 	tests/integration/sqlite.sh tests/integration/git.sh \
 	tests/integration/compilers.sh tests/integration/kernel.sh \
 	tests/integration/startup.sh tests/integration/trace.sh \
-	tests/integration/guard.sh tests/integration/fuzz.sh
+	tests/integration/guard.sh tests/integration/hardened.sh \
+	tests/integration/fuzz.sh
 
 # check-profiles: the integration tests again under profile=glibc
 # (KMM_DEFAULT_PROFILE, docs/options.md), logged to test-suite-glibc.log; plain

@@ -1831,3 +1831,142 @@ Test(zero, a_full_range_falls_back_to_ordinary_blocks)
 	cr_assert_eq(kmm_zero_count(), 0);
 	CHECK_HEAP();
 }
+
+/* ---- redzones and the quarantine (src/harden.h) --------------------------------- */
+
+#include "harden.h"
+#include "heap/heap.h"
+
+/* What profile=hardened sets of them: each test is a process of its own. */
+static void hardened(size_t quarantine)
+{
+	kmm_free(kmm_malloc(1));   /* (set up) */
+	cr_assert(kmm_params_set(KMM_P_FRONT, KMM_FRONT_TCACHE_));
+	cr_assert(kmm_params_set(KMM_P_GUARD, 4096));
+	cr_assert(kmm_params_set(KMM_P_REDZONE, 1));
+	cr_assert(kmm_params_set(KMM_P_QUARANTINE, (long long)quarantine));
+	kmm_heap_observe(0);
+}
+
+Test(harden, usable_size_is_the_request_and_realloc_keeps_contents)
+{
+	hardened(1 << 20);
+	char *p = kmm_malloc(10);
+	cr_assert_eq(kmm_malloc_usable_size(p), 10);
+	memset(p, 0x5a, 10);
+	char *q = kmm_realloc(p, 300);
+	cr_assert_eq(kmm_malloc_usable_size(q), 300);
+	for (int i = 0; i < 10; i++)
+		cr_assert_eq(q[i], 0x5a);
+	memset(q, 1, 300);
+	q = kmm_realloc(q, 200);   /* in place: the redzone moves down */
+	cr_assert_eq(kmm_malloc_usable_size(q), 200);
+	char *c = kmm_calloc(3, 7);
+	cr_assert_eq(kmm_malloc_usable_size(c), 21);
+	char *m = kmm_memalign(64, 40);
+	cr_assert(m != NULL && (uintptr_t)m % 64 == 0 && kmm_malloc_usable_size(m) == 40);
+	kmm_free(q);
+	kmm_free(c);
+	kmm_free(m);
+	CHECK_HEAP();
+}
+
+Test(harden, one_byte_past_the_end_aborts_at_free, .signal = SIGABRT)
+{
+	hardened(1 << 20);
+	char *p = kmm_malloc(8);
+	p[8] ^= 'A';
+	kmm_free(p);
+}
+
+Test(harden, forty_bytes_past_the_end_aborts_at_free, .signal = SIGABRT)
+{
+	hardened(0);
+	char *p = kmm_malloc(24);
+	p[24 + 39] = 0;
+	kmm_free(p);
+}
+
+Test(harden, an_overflow_aborts_at_realloc, .signal = SIGABRT)
+{
+	hardened(0);
+	char *p = kmm_malloc(100);
+	memset(p, 0, 101);
+	kmm_realloc(p, 1000);
+}
+
+Test(harden, a_freed_block_waits_zeroed_and_its_address_is_not_reused)
+{
+	hardened(1 << 20);
+	char *p = kmm_malloc(100);
+	memset(p, 0x41, 100);
+	kmm_free(p);
+	for (int i = 0; i < 100; i++)
+		cr_assert_eq(p[i], 0, "byte %d of a freed block is 0x%02x", i, p[i]);
+	char *q = kmm_malloc(100);
+	cr_assert_neq(q, p, "the freed block came back at once");
+	kmm_free(q);
+	CHECK_HEAP();
+}
+
+Test(harden, a_write_after_free_aborts_when_the_block_leaves, .signal = SIGABRT)
+{
+	hardened(4096);
+	char *p = kmm_malloc(100);
+	kmm_free(p);
+	p[50] = 1;
+	for (int i = 0; i < 100; i++)   /* push it out */
+		kmm_free(kmm_malloc(200));
+}
+
+Test(harden, the_checker_sees_a_write_into_a_waiting_block)
+{
+	hardened(1 << 20);
+	char *p = kmm_malloc(100);
+	kmm_free(p);
+	cr_assert_eq(kmm_harden_check(0), 0);
+	p[3] = 1;
+	cr_assert_eq(kmm_harden_check(0), 1);
+	p[3] = 0;
+}
+
+Test(harden, double_free_of_a_waiting_block_aborts, .signal = SIGABRT)
+{
+	hardened(1 << 20);
+	char *p = kmm_malloc(100);
+	kmm_free(p);
+	kmm_free(p);
+}
+
+Test(harden, realloc_of_a_waiting_block_aborts, .signal = SIGABRT)
+{
+	hardened(1 << 20);
+	char *p = kmm_malloc(100);
+	kmm_free(p);
+	kmm_realloc(p, 10);
+}
+
+Test(harden, a_freed_big_block_faults_and_its_double_free_aborts, .signal = SIGABRT)
+{
+	hardened(1 << 20);
+	char *b = kmm_malloc(100000);
+	cr_assert(kmm_big_owns(b));
+	memset(b, 1, 100000);
+	kmm_free(b);
+	cr_assert(touch_faults(b, 1), "writing a freed big block did not fault");
+	cr_assert(touch_faults(b + 50000, 0), "reading a freed big block did not fault");
+	cr_assert_eq(kmm_check(1), 0);
+	kmm_free(b);
+}
+
+Test(harden, big_blocks_come_back_accessible_after_the_quarantine)
+{
+	hardened(256 << 10);
+	for (int i = 0; i < 50; i++) {
+		char *b = kmm_malloc(100000);
+		cr_assert_not_null(b);
+		memset(b, i, 100000);
+		kmm_free(b);
+	}
+	CHECK_HEAP();
+}
