@@ -56,13 +56,17 @@ static inline uint8_t canary_byte(void)
 
 size_t kmm_redzone_pad(size_t n)
 {
-	/* a zero-size block has no bytes to guard; a big block has its
-	 * guard page (guard=), which padding would move away from its end */
-	size_t big = kmm_params.guard_min < kmm_params.mmap_threshold ? kmm_params.guard_min
-								       : kmm_params.mmap_threshold;
-	if (!kmm_params.redzone || n == 0 || n >= big || big - n <= KMM_REDZONE)
+	/* a zero-size block has no bytes to guard; a guarded big block
+	 * (guard=) has its guard page, which padding would move away from
+	 * its end: a request that padding would take to guard= or beyond is
+	 * made a guarded block of at least that size.  Every other request
+	 * is padded, so that every heap chunk made with redzone=on has its
+	 * trailer (a big block made without guard= carries none, whatever
+	 * its padding: has_trailer) */
+	size_t g = kmm_params.guard_min;
+	if (!kmm_params.redzone || n == 0 || n > KMM_MAX_REQUEST - KMM_REDZONE || n >= g)
 		return n;
-	return n + KMM_REDZONE;
+	return n + KMM_REDZONE >= g ? g : n + KMM_REDZONE;
 }
 
 /* Does the block at mem carry a trailer?  Not a zero-size block, a big

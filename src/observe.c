@@ -95,7 +95,7 @@ static void observe_alloc(void *mem, size_t n, bool zeroed, const void *caller)
 		init_on_alloc(mem);
 		zeroed = true;
 	}
-	if (kmm_params.observed & KMM_OBSERVE_HARDEN) {
+	if ((kmm_params.observed & KMM_OBSERVE_HARDEN) && !kmm_vg_on) {   /* (memcheck has its own) */
 		kmm_redzone_set(mem, n);
 		kmm_harden_on_alloc();
 	}
@@ -302,7 +302,7 @@ static size_t observed_usable_size(const void *mem)
 	if (kmm_vg_on && usable != 0)   /* what memcheck knows: the bytes asked for */
 		return kmm_vg_requested(mem, usable);
 #endif
-	if (kmm_params.redzone && usable != 0)   /* the bytes asked for, the redzone checked */
+	if (kmm_params.redzone && usable != 0 && !kmm_vg_on)   /* the bytes asked for, the redzone checked */
 		return kmm_redzone_check((void *)mem, "malloc_usable_size()");
 	return usable;
 }

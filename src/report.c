@@ -53,6 +53,9 @@ static KMM_COLD void emit_params(struct kmm_buf *b)
 	kmm_buf_printf(b, "  arena_max             %zu\n", p->arena_max);
 	kmm_buf_printf(b, "  arena_test            %zu\n", p->arena_test);
 	kmm_buf_printf(b, "  perturb               %d\n", p->perturb_byte);
+	kmm_buf_printf(b, "  zero_guard            %s\n", p->zero_guard ? "on" : "off");
+	kmm_buf_printf(b, "  redzone               %s\n", p->redzone ? "on" : "off");
+	kmm_buf_printf(b, "  quarantine            %zu\n", p->quarantine);
 	/* the kernel side's */
 	kmm_buf_printf(b, "  vmalloc_frames        %s\n", kmm_vmalloc_params.frames ? "on" : "off");
 	kmm_buf_printf(b, "  populate              %s\n", kmm_vmalloc_params.populate ? "on" : "off");

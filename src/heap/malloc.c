@@ -34,6 +34,7 @@
 #include "remote.h"
 #include "rescue.h"
 #include "tcache.h"
+#include "vg.h"
 #include "zero.h"
 #include "thread.h"
 #include "../init.h"
@@ -581,7 +582,12 @@ static KMM_NOINLINE void *realloc_heap_to_big(struct kmm_arena *a, mchunk oldp, 
 static KMM_NOINLINE void *realloc_slab(struct kmm_page *slab, void *mem, size_t n, const void *caller)
 {
 	size_t old = kmm_uslab_usable(slab, mem, "realloc()");
-	if (n <= old && (old <= 128 || n > old / 2)) {
+	/* an object carrying the freed mark is moved, so that its free
+	 * below looks for it on the lists (a realloc of a freed block
+	 * aborts there, naming realloc; a mark that was the program's data
+	 * costs a copy) */
+	bool marked = kmm_uslab_marked(mem);
+	if (n <= old && (old <= 128 || n > old / 2) && !marked) {
 		kmm_self.last_path = KMM_TP_IN_PLACE;
 		return mem;
 	}
@@ -589,7 +595,10 @@ static KMM_NOINLINE void *realloc_slab(struct kmm_page *slab, void *mem, size_t 
 	if (nmem == NULL)
 		return NULL;
 	memcpy(nmem, mem, old < n ? old : n);
-	kmm_free_fast(mem);
+	if (KMM_UNLIKELY(marked))
+		kmm_uslab_free(slab, mem, "realloc()");
+	else
+		kmm_free_fast(mem);
 	return nmem;
 }
 
@@ -635,6 +644,13 @@ static void *realloc_impl(void *mem, size_t n, const void *caller)
 	 * its key word is the program's data, unknown to memcheck.) */
 	if (KMM_UNLIKELY(oldp == a->top || !prev_inuse(chunk_at(oldp, oldsize))))
 		kmm_printerr("realloc(): invalid pointer", " %p (freed already)", mem);
+	/* one in this thread's tcache looks in use: its key word says it may
+	 * be, the bin says whether it is (glibc does not look) */
+	if (KMM_UNLIKELY(((struct kmm_tcache_entry *)mem)->key == kmm_tcache_key) && !kmm_vg_on &&
+	    kmm_tcache_holds(kmm_thread_tcache(t), kmm_csize2tidx(oldsize), mem)) {
+		arena_unlock(a, locked);
+		kmm_printerr("realloc(): invalid pointer", " %p (freed already: in this thread's tcache)", mem);
+	}
 	mchunk newp = kmm_int_realloc(a, oldp, oldsize, nb);
 	enum kmm_path path = a->last_path;
 	arena_unlock(a, locked);

@@ -99,6 +99,21 @@ KMM_COLD void kmm_tcache_double_free_check(struct kmm_tcache *tc, size_t tidx, v
 	/* not there: the key was a coincidence (user data) — carry on */
 }
 
+KMM_COLD bool kmm_tcache_holds(struct kmm_tcache *tc, size_t tidx, const void *mem)
+{
+	if (tc == NULL || tidx >= KMM_TCACHE_BINS)
+		return false;
+	size_t n = 0;
+	for (struct kmm_tcache_entry *e = tc->heads[tidx]; e != NULL && n++ < KMM_TCACHE_MAX_COUNT;
+	     e = KMM_REVEAL_PTR(e->next)) {
+		if (!aligned_ok((uintptr_t)e))
+			return false;   /* (a broken list: malloc will say so) */
+		if (e == mem)
+			return true;
+	}
+	return false;
+}
+
 KMM_NORETURN KMM_COLD void kmm_tcache_corrupt(const void *entry)
 {
 	kmm_printerr("malloc(): unaligned tcache chunk detected", " (the list at %p was overwritten)", entry);

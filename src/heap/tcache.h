@@ -94,6 +94,9 @@ void kmm_tcache_release(struct kmm_arena *mine, struct kmm_tcache *tc);
 /* A freed block carries the key: abort if it is in bin tidx (a double
  * free); else the key was user data and the free goes on. */
 void kmm_tcache_double_free_check(struct kmm_tcache *tc, size_t tidx, void *mem);
+/* Whether bin tidx of tc (NULL: none) holds mem: realloc's check for a
+ * block freed already (malloc.c).  A broken list says no. */
+bool kmm_tcache_holds(struct kmm_tcache *tc, size_t tidx, const void *mem);
 
 /* A tcache list whose next pointer reveals to a misaligned address: a
  * freed block was written to.  Aborts ("malloc(): unaligned tcache chunk

@@ -16,8 +16,11 @@ UNIT=$KMM_PROGS/../unit
 # children while threads allocate (vmalloc_fork, fork: each child checks
 # the whole heap, tens of minutes under memcheck), the threaded region
 # tests (30 s time limits), and the one that needs the kernel to place
-# mappings right after the break (valgrind places them elsewhere).
-unit_tests=${KMM_MEMCHECK_UNITS-"test_slab test_vmalloc:!(vmalloc_fork/*) test_region:!(region_threads/*) test_options test_heap:!(fork/*|segments/free_of_kmm_metadata*)"}
+# mappings right after the break (valgrind places them elsewhere); the
+# sweep of failing OS calls (40 rounds of hundreds of areas: minutes under
+# memcheck); zero-size blocks and the hardening observers, which kmm turns
+# off under memcheck (it has its own redzones and quarantine).
+unit_tests=${KMM_MEMCHECK_UNITS-"test_slab test_vmalloc:!(vmalloc_fork/*|failinject/*) test_region:!(region_threads/*) test_options test_heap:!(fork/*|segments/free_of_kmm_metadata*|zero/*|harden/*)"}
 
 if ! have valgrind; then
 	plan 1; skip "memcheck" "no valgrind"; exit 0

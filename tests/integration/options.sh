@@ -118,14 +118,14 @@ is "$(params threshold_rule=cache,profile=glibc) / $(params profile=glibc,thresh
 	"an option changes what the profile set, before or after it in KMM_OPTIONS"
 with_timeout 60 env LD_PRELOAD="$KMM_LIB" KMM_OPTIONS=profile=nosuch /bin/true 2>"$KMM_TMP/prof.err"
 is "$(cat "$KMM_TMP/prof.err") | $(params profile=nosuch 2>/dev/null)" \
-	"kmm: KMM_OPTIONS: unknown profile 'nosuch' (ignored; kmm or glibc) | profile=kmm threshold_rule=cache" \
+	"kmm: KMM_OPTIONS: unknown profile 'nosuch' (ignored; kmm, glibc or hardened) | profile=kmm threshold_rule=cache" \
 	"an unknown profile: a warning, kmm's defaults"
 is "$(params '' glibc) / $(params threshold_rule=cache glibc) / $(params profile=kmm glibc)" \
 	"profile=glibc threshold_rule=glibc / profile=glibc threshold_rule=cache / profile=kmm threshold_rule=cache" \
 	"KMM_DEFAULT_PROFILE=glibc: the profile when KMM_OPTIONS names none, under its options"
 with_timeout 60 env LD_PRELOAD="$KMM_LIB" KMM_DEFAULT_PROFILE=nosuch /bin/true 2>"$KMM_TMP/prof2.err"
 is "$(cat "$KMM_TMP/prof2.err") | $(params '' nosuch 2>/dev/null)" \
-	"kmm: KMM_DEFAULT_PROFILE: unknown profile 'nosuch' (ignored; kmm or glibc) | profile=kmm threshold_rule=cache" \
+	"kmm: KMM_DEFAULT_PROFILE: unknown profile 'nosuch' (ignored; kmm, glibc or hardened) | profile=kmm threshold_rule=cache" \
 	"KMM_DEFAULT_PROFILE=nosuch: a warning, kmm's defaults"
 is "$(with_timeout 60 "$KMM_TOOL" run --profile=glibc --report=params -- /bin/true 2>&1 |
 	awk '$1 == "profile" { print $2 }')" "glibc" "kmm run --profile=glibc"

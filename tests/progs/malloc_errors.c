@@ -17,7 +17,9 @@
  *                exits 0 if it returned anything else; safe-linking makes
  *                malloc abort instead (15 times in 16: see errors.sh)
  *   big-double-free, big-interior, big-misaligned, never-allocated,
- *   never-allocated-in-page, realloc-stack, header-overflow
+ *   never-allocated-in-page, realloc-stack, realloc-freed (a freed 24-byte
+ *   block, realloc to 48: in the tcache or on a slab list), realloc-freed-200
+ *   (the same, 200 bytes), header-overflow
  *                more misuse that must abort under kmm: a second free of a
  *                1 MiB (vmalloc) block, a free of a pointer 4 KiB or 24
  *                bytes into one, of an address kmm never handed out (page
@@ -315,7 +317,7 @@ int main(int argc, char **argv)
 	if (strncmp(mode, "double-free", 11) == 0 || strncmp(mode, "free-", 5) == 0 ||
 	    strstr(mode, "-poison") != NULL || strcmp(mode, "uaf-write") == 0 ||
 	    strncmp(mode, "big-", 4) == 0 || strncmp(mode, "never-allocated", 15) == 0 ||
-	    strcmp(mode, "realloc-stack") == 0 || strcmp(mode, "header-overflow") == 0 ||
+	    strncmp(mode, "realloc-", 8) == 0 || strcmp(mode, "header-overflow") == 0 ||
 	    strncmp(mode, "xthread-", 8) == 0)
 		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);     /* no core file */
 
@@ -356,6 +358,13 @@ int main(int argc, char **argv)
 	} else if (strcmp(mode, "realloc-stack") == 0) {
 		bad = stack + 64;
 		sink = realloc(bad, 100);
+	} else if (strcmp(mode, "realloc-freed") == 0 || strcmp(mode, "realloc-freed-200") == 0) {
+		size_t n = mode[13] == '-' ? 200 : 24;
+		p = malloc(n);
+		sink = p;
+		free(p);
+		bad = p;
+		sink = realloc(bad, 2 * n);   /* the misuse */
 	} else if (strcmp(mode, "header-overflow") == 0) {
 		p = malloc(40);
 		char *q = malloc(40);

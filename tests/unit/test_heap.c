@@ -1871,6 +1871,29 @@ Test(harden, usable_size_is_the_request_and_realloc_keeps_contents)
 	CHECK_HEAP();
 }
 
+Test(harden, every_size_near_the_guard_size_and_the_threshold_frees_clean)
+{
+	hardened(1 << 20);
+	static const size_t sizes[] = { 4000, 4040, 4047, 4048, 4050, 4095, 4096, 4097, 130000, 131072, 200000 };
+	for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+		char *p = kmm_malloc(sizes[i]);
+		cr_assert_not_null(p);
+		cr_assert_geq(kmm_malloc_usable_size(p), sizes[i]);
+		memset(p, 7, sizes[i]);
+		p = kmm_realloc(p, sizes[i] + 100);
+		kmm_free(p);
+	}
+	/* the same without guard pages: big blocks from the threshold on,
+	 * heap chunks below it, each freed clean */
+	cr_assert(kmm_params_set(KMM_P_GUARD, 0));
+	for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+		char *p = kmm_malloc(sizes[i]);
+		memset(p, 7, sizes[i]);
+		kmm_free(p);
+	}
+	CHECK_HEAP();
+}
+
 Test(harden, one_byte_past_the_end_aborts_at_free, .signal = SIGABRT)
 {
 	hardened(1 << 20);

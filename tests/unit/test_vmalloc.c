@@ -1581,3 +1581,84 @@ BOTH_MODES(vmalloc_fork, fork_while_threads_vmalloc, .timeout = 150)
 	kmm_vmalloc_purge(true);
 	CHECK_VMALLOC();
 }
+
+/* ---- failing half way ----------------------------------------------------------------
+ *
+ * Every OS call that may need memory fails in turn (os.h, fail=) while the
+ * kernel side builds areas and its own metadata: vmap_area objects from
+ * their slab cache, slab pages from the buddy allocator, buddy sections
+ * and vmalloc space from the OS, frames for areas.  Each kmm_vmalloc,
+ * kmm_vrealloc and kmm_kmalloc gives NULL (a refused vrealloc leaves its
+ * area as it was) or a good block; the checkers stay clean at each step;
+ * once everything is freed, purged and trimmed, no area, object or page
+ * is left over.  Each round wants more metadata than the last (more
+ * areas), so that its failures land on metadata growth too. */
+#include "os.h"
+
+BOTH_MODES(failinject, every_os_call_fails_in_turn_and_nothing_is_left)
+{
+	static const size_t sizes[] = { 4096, 3 * 4096, 5000, 64 * 1024, 300 * 1024, 2 * MiB };
+	enum { MAXN = 320 };
+	static void *v[MAXN], *k[MAXN];
+	static size_t vs[MAXN];
+	struct kmm_vmalloc_stats st0, st;
+	size_t nulls = 0, rounds = 0;
+
+	kmm_vfree(kmm_vmalloc(4096, CALLER));   /* (set up) */
+	kmm_kfree(kmm_kmalloc(64));
+	kmm_vmalloc_purge(true);
+	kmm_kernel_trim();
+	kmm_vmalloc_stats(&st0);
+	for (uint64_t at = 1; at <= 40; at++, rounds++) {
+		size_t n = 8 * (size_t)at < MAXN ? 8 * (size_t)at : MAXN;
+		kmm_os_fail_at(0, false);
+		kmm_os_fail_at(kmm_os_fail_calls() + at, false);
+		for (size_t i = 0; i < n; i++) {
+			vs[i] = sizes[i % 6];
+			v[i] = kmm_vmalloc(vs[i], CALLER);
+			k[i] = kmm_kmalloc(8 + i % 500);
+			nulls += (v[i] == NULL) + (k[i] == NULL);
+			if (v[i] != NULL)
+				memset(v[i], (int)(i & 0xff), vs[i]);
+			if (k[i] != NULL)
+				memset(k[i], 0x5a, 8);
+		}
+		for (size_t i = 0; i < n; i += 7) {
+			if (v[i] == NULL)
+				continue;
+			void *r = kmm_vrealloc(v[i], vs[i] * 3);
+			unsigned char *b = r != NULL ? r : v[i];
+			cr_assert(b[0] == (i & 0xff) && b[vs[i] - 1] == (i & 0xff),
+				  "round %llu: area %zu lost its contents (%s vrealloc)", (unsigned long long)at, i,
+				  r != NULL ? "after a" : "after a refused");
+			if (r != NULL) {
+				v[i] = r;
+				vs[i] *= 3;
+			} else {
+				nulls++;
+			}
+		}
+		cr_assert_eq(kmm_kernel_check(1), 0, "round %llu: kernel-side invariants violated", (unsigned long long)at);
+		for (size_t i = 0; i < n; i++) {
+			kmm_vfree(v[i]);
+			kmm_kfree(k[i]);
+		}
+		kmm_os_fail_at(0, false);
+		kmm_vmalloc_purge(true);
+		kmm_kernel_trim();
+		kmm_vmalloc_stats(&st);
+		cr_assert_eq(st.busy_areas, st0.busy_areas, "round %llu: %zu areas left", (unsigned long long)at,
+			     st.busy_areas - st0.busy_areas);
+		cr_assert_eq(st.busy_bytes, st0.busy_bytes);
+		cr_assert_eq(st.lazy_areas, 0);
+		CHECK_VMALLOC();
+	}
+	cr_assert_gt(nulls, rounds / 2, "only %zu refusals in %zu rounds: the failures did not land", nulls, rounds);
+	cr_log_info("%zu refusals in %zu rounds", nulls, rounds);
+	/* and it all works again */
+	void *a = kmm_vmalloc(4 * MiB, CALLER);
+	cr_assert_not_null(a);
+	memset(a, 1, 4 * MiB);
+	kmm_vfree(a);
+	CHECK_VMALLOC();
+}
