@@ -17,9 +17,11 @@
  *
  * The quarantine is a ring of (block, usable, flags), oldest at `tail`.  A
  * heap block in it is all zeroes (its trailer too: a second free or a
- * realloc finds no trailer and aborts); a big block (a vmalloc area) is
- * PROT_NONE instead, so that any touch faults, and gets its access back
- * just before the heap takes it.  Blocks leave when the bytes waiting pass
+ * realloc finds no trailer and aborts); a big block (a vmalloc area) of 64
+ * KiB or more is PROT_NONE instead, so that any touch faults, and gets its
+ * access back just before the heap takes it; a smaller one is zeroed.  The
+ * big blocks waiting are also in a hash set, since they have no trailer to
+ * tell a second free by.  Blocks leave when the bytes waiting pass
  * `quarantine=` or the ring is full, a batch at a time, and are checked
  * (zeroes) after the lock is dropped, then freed.
  */
@@ -149,8 +151,13 @@ size_t kmm_redzone_check(void *mem, const char *who)
 
 #define SLOTS         ((size_t)1 << 16)
 #define RELEASE_BATCH 16
+/* Big blocks from this size on wait with no access; smaller ones zeroed,
+ * like heap blocks: in this VM two mprotect calls and their TLB flushes
+ * cost more than clearing and checking 64 KiB (bench glibc-simple, 4 KiB
+ * blocks: 17.0 s with every big block protected) */
+#define PROTECT_MIN   ((size_t)64 << 10)
 
-enum { Q_PROTECTED = 1, Q_CHECKED = 2 };
+enum { Q_PROTECTED = 1, Q_CHECKED = 2, Q_BIG = 4 };
 
 struct qslot {
 	void  *mem;
@@ -158,6 +165,13 @@ struct qslot {
 };
 
 static struct qslot *ring;   /* SLOTS slots, from vmalloc */
+/* The big blocks waiting (a big block has no trailer to tell a second
+ * free by): an open-addressing set, twice the ring's size, so at most half
+ * full; linear probing, deletion by shifting back.  Under qlock. */
+#define HSLOTS (2 * SLOTS)
+#define HBITS  17
+_Static_assert(HSLOTS == (size_t)1 << HBITS, "HBITS");
+static const void **bigset;
 static size_t head, tail;    /* next slot to fill, oldest (counters) */
 static size_t bytes;         /* usable bytes waiting */
 static kmm_lock_t qlock = KMM_LOCK_INIT_RANK(KMM_RANK_QUARANTINE);
@@ -170,6 +184,49 @@ static size_t qlen(const struct qslot *s)
 static size_t page_round(size_t n)
 {
 	return KMM_ALIGN_UP(n, kmm_os_page_size());
+}
+
+static size_t hidx(const void *p)
+{
+	return (size_t)((((uintptr_t)p >> 12) * 0x9e3779b97f4a7c15ull) >> (64 - HBITS));
+}
+
+static bool set_has(const void *p)
+{
+	for (size_t i = hidx(p);; i = (i + 1) & (HSLOTS - 1)) {
+		if (bigset[i] == p)
+			return true;
+		if (bigset[i] == NULL)
+			return false;
+	}
+}
+
+static void set_add(const void *p)
+{
+	size_t i = hidx(p);
+	while (bigset[i] != NULL)
+		i = (i + 1) & (HSLOTS - 1);
+	bigset[i] = p;
+}
+
+static void set_del(const void *p)
+{
+	size_t i = hidx(p);
+	while (bigset[i] != p) {
+		if (bigset[i] == NULL)
+			return;
+		i = (i + 1) & (HSLOTS - 1);
+	}
+	/* shift back every entry after it whose probe would cross the hole */
+	for (size_t j = (i + 1) & (HSLOTS - 1); bigset[j] != NULL; j = (j + 1) & (HSLOTS - 1)) {
+		size_t k = hidx(bigset[j]);
+		bool stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);
+		if (!stays) {
+			bigset[i] = bigset[j];
+			i = j;
+		}
+	}
+	bigset[i] = NULL;
 }
 
 /* A heap block waiting must still read as zeroes. */
@@ -197,11 +254,19 @@ static bool ring_ready(void)
 {
 	if (__atomic_load_n(&ring, __ATOMIC_ACQUIRE) != NULL)
 		return true;
-	struct qslot *r = kmm_vmalloc(SLOTS * sizeof *r, NULL);
+	/* the ring, then the set, in one area */
+	size_t ring_bytes = SLOTS * sizeof(struct qslot);
+	char *r = kmm_vmalloc(ring_bytes + HSLOTS * sizeof(void *), NULL);
 	if (r == NULL)
 		return false;
-	struct qslot *none = NULL;
-	if (!__atomic_compare_exchange_n(&ring, &none, r, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+	bool locked = kmm_lock_fork_aware(&qlock);
+	if (ring == NULL) {
+		bigset = (const void **)(void *)(r + ring_bytes);
+		__atomic_store_n(&ring, (struct qslot *)(void *)r, __ATOMIC_RELEASE);
+		r = NULL;
+	}
+	kmm_unlock_if(&qlock, locked);
+	if (r != NULL)
 		kmm_vfree(r);
 	return true;
 }
@@ -219,20 +284,22 @@ void kmm_harden_free(void *mem, void (*free_now)(void *))
 	}
 	size_t usable = kmm_heap_block_usable(mem, "free()");
 	struct qslot in = { mem, usable };
-	bool big = kmm_big_owns(mem);
-	if (big) {
-		/* a big block has no trailer: is it waiting already?  (At
-		 * most quarantine / 4 KiB of them are.) */
+	if (kmm_big_owns(mem)) {
+		/* a big block has no trailer: is it waiting already?  Entered
+		 * in the set now, so that a second free racing with this one
+		 * is seen too */
+		in.usable |= Q_BIG;
 		bool locked = kmm_lock_fork_aware(&qlock);
-		for (size_t i = tail; i != head; i++)
-			if (ring[i % SLOTS].mem == mem) {
-				kmm_unlock_if(&qlock, locked);
-				kmm_fatal("free(): double free: the %zu-byte block at %p was freed already "
-					  "(it waits in the quarantine)", usable, mem);
-			}
+		if (set_has(mem)) {
+			kmm_unlock_if(&qlock, locked);
+			kmm_fatal("free(): double free: the %zu-byte block at %p was freed already "
+				  "(it waits in the quarantine)", usable, mem);
+		}
+		set_add(mem);
 		kmm_unlock_if(&qlock, locked);
 	}
-	if (big && kmm_os_protect(mem, page_round(usable), PROT_NONE) == 0)
+	if ((in.usable & Q_BIG) && usable >= PROTECT_MIN &&
+	    kmm_os_protect(mem, page_round(usable), PROT_NONE) == 0)
 		in.usable |= Q_PROTECTED;
 	else
 		memset(mem, 0, usable);
@@ -247,6 +314,8 @@ void kmm_harden_free(void *mem, void (*free_now)(void *))
 		struct qslot *s = &ring[tail++ % SLOTS];
 		out[nout++] = *s;
 		bytes -= qlen(s);
+		if (s->usable & Q_BIG)
+			set_del(s->mem);
 		*s = (struct qslot){ NULL, 0 };
 	}
 	kmm_unlock_if(&qlock, locked);
@@ -325,6 +394,21 @@ KMM_COLD int kmm_harden_check(int verbose)
 				if (verbose)
 					kmm_warn("check: quarantine: the block at %p was written after its free", s->mem);
 			}
+		}
+		size_t nbig = 0, inset = 0;
+		for (size_t i = tail; i != head; i++)
+			if (ring[i % SLOTS].usable & Q_BIG) {
+				nbig++;
+				inset += set_has(ring[i % SLOTS].mem);
+			}
+		size_t setn = 0;
+		for (size_t i = 0; i < HSLOTS; i++)
+			setn += bigset[i] != NULL;
+		if (inset != nbig || setn != nbig) {
+			errors++;
+			if (verbose)
+				kmm_warn("check: quarantine: %zu big blocks waiting, %zu of them in the set of %zu",
+					 nbig, inset, setn);
 		}
 		if (sum != bytes) {
 			errors++;

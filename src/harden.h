@@ -11,13 +11,14 @@
  *               40 bytes past the request (or any overwrite of the
  *               trailer) aborts.  malloc_usable_size reports the request.
  * quarantine=N  a freed block waits in a FIFO of at most N bytes before
- *               the heap gets it back: its memory is zeroed (a heap block)
- *               or made no-access (a big block), so that a write after
+ *               the heap gets it back: its memory is zeroed (a heap block,
+ *               a big block below 64 KiB) or made no-access (a big block
+ *               of 64 KiB or more), so that a write after
  *               free is found when it leaves (the zeroes are checked) or
  *               faults at once, a stale pointer keeps reading zeroes, and
  *               malloc does not hand the same address out again soon.  A
  *               second free of a waiting block aborts (redzone=on: its
- *               trailer is gone).  Each allocation also checks the newest
+ *               trailer is gone; a big block: a set of them is kept).  Each allocation also checks the newest
  *               waiting block once, so a write through a pointer freed just
  *               before is found early.
  *

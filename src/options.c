@@ -102,14 +102,14 @@ static const struct {
 		{ KMM_P_FRONT, KMM_FRONT_TCACHE_, NULL },
 		{ KMM_P_ZERO_GUARD, 1, NULL },
 		{ KMM_P_INIT_ON_ALLOC, 1, NULL },
-		{ KMM_P_INIT_ON_FREE, 1, NULL },
+		/* (not init_on_free: the quarantine zeroes freed blocks) */
 		{ KMM_P_GUARD, KMM_GUARD_MIN, NULL },
 		{ KMM_P_REDZONE, 1, NULL },
 		{ KMM_P_QUARANTINE, KMM_HARDENED_QUARANTINE, NULL },
 		{ KMM_KP_SLAB_RANDOM, 1, kmm_kernel_param_set },
 		{ KMM_KP_PAGE_SHUFFLE, 1, kmm_kernel_param_set },
 		{ KMM_KP_SLAB_DEBUG, 1, kmm_kernel_param_set },
-	}, 13 },
+	}, 12 },
 };
 
 static const struct option_name legacy_names[] = {
