@@ -53,6 +53,30 @@ find_lib() { # FILE... -> first existing path in libdirs
 	return 1
 }
 
+# common_option ARGS...: the options both scripts take (-a, -k/--kmm, -L,
+# --build-dir, --rebuild, --build-only, --csv, --timeout, -l/--list), into
+# the caller's variables of the same meaning; sets `consumed` to the words
+# it used (1 or 2), or 0 when $1 is not one of them.  The caller defines
+# need_arg OPTION ARGS... (dies when OPTION has no argument).
+common_option() {
+	consumed=1
+	case "$1" in
+	-a) need_arg "$@"; only_allocs=$2; consumed=2 ;;
+	-a*) only_allocs=${1#-a} ;;
+	-k) need_arg "$@"; kmm_lib=$2; consumed=2 ;;
+	--kmm=*) kmm_lib=${1#--kmm=} ;;
+	-L) need_arg "$@"; extra_libs+=("$2"); consumed=2 ;;
+	-L*) extra_libs+=("${1#-L}") ;;
+	--build-dir=*) build_dir=${1#--build-dir=} ;;
+	--rebuild) rebuild=1 ;;
+	--build-only) build_only=1 ;;
+	--csv=*) csv=${1#--csv=} ;;
+	--timeout=*) timeout=${1#--timeout=} ;;
+	-l|--list) list=1 ;;
+	*) consumed=0 ;;
+	esac
+}
+
 find_allocators() {
 	local spec name path opts known a p w want=()
 

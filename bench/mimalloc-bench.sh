@@ -130,7 +130,16 @@ timeout=300
 list=0
 
 need_arg() { [ "$#" -ge 2 ] || die "option $1 needs an argument"; }
+# the allocators (find_allocators) and the options shared with
+# bench/security.sh (common_option): bench/allocators.sh
+# shellcheck source-path=SCRIPTDIR source=allocators.sh
+. "$here/allocators.sh"
 while [ "$#" -gt 0 ]; do
+	common_option "$@"
+	if [ "$consumed" -gt 0 ]; then
+		shift "$consumed"
+		continue
+	fi
 	case "$1" in
 	-h|--help) usage; exit 0 ;;
 	-n) need_arg "$@"; reps=$2; shift ;;
@@ -139,18 +148,7 @@ while [ "$#" -gt 0 ]; do
 	-t*) threads=${1#-t} ;;
 	--quick) quick=1 ;;
 	-p) need_arg "$@"; only_progs=$2; shift ;;
-	-a) need_arg "$@"; only_allocs=$2; shift ;;
-	-k) need_arg "$@"; kmm_lib=$2; shift ;;
-	--kmm=*) kmm_lib=${1#--kmm=} ;;
-	-L) need_arg "$@"; extra_libs+=("$2"); shift ;;
-	-L*) extra_libs+=("${1#-L}") ;;
 	-b) need_arg "$@"; baseline=$2; shift ;;
-	--build-dir=*) build_dir=${1#--build-dir=} ;;
-	--rebuild) rebuild=1 ;;
-	--build-only) build_only=1 ;;
-	--csv=*) csv=${1#--csv=} ;;
-	--timeout=*) timeout=${1#--timeout=} ;;
-	-l|--list) list=1 ;;
 	-*) die "unknown option $1 (see --help)" ;;
 	*) [ -z "$dir" ] || die "only one DIR, please (see --help)"; dir=$1 ;;
 	esac
@@ -261,8 +259,6 @@ fi
 # with bench/security.sh): alloc_names, alloc_path, alloc_opts,
 # alloc_missing, allocs, run_allocs.
 
-# shellcheck source-path=SCRIPTDIR source=allocators.sh
-. "$here/allocators.sh"
 find_allocators
 base_ok=0
 for a in "${run_allocs[@]}"; do [ "$a" = "$baseline" ] && base_ok=1; done

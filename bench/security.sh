@@ -133,29 +133,26 @@ timeout=10
 list=0
 
 need_arg() { [ "$#" -ge 2 ] || die "option $1 needs an argument"; }
+# the allocators (find_allocators) and the options shared with
+# bench/mimalloc-bench.sh (common_option): bench/allocators.sh
+# shellcheck source-path=SCRIPTDIR source=allocators.sh disable=SC1091
+. "$here/allocators.sh"
 # (kmm_lib, only_allocs, extra_libs and kmm_variants are read by
-# find_allocators, bench/allocators.sh)
+# find_allocators)
 # shellcheck disable=SC2034
 while [ "$#" -gt 0 ]; do
+	common_option "$@"
+	if [ "$consumed" -gt 0 ]; then
+		shift "$consumed"
+		continue
+	fi
 	case "$1" in
 	-h|--help) usage; exit 0 ;;
 	-t|--tests) need_arg "$@"; only_tests=$2; shift ;;
 	-t*) only_tests=${1#-t} ;;
 	--tests=*) only_tests=${1#--tests=} ;;
-	-a) need_arg "$@"; only_allocs=$2; shift ;;
-	-a*) only_allocs=${1#-a} ;;
-	-k) need_arg "$@"; kmm_lib=$2; shift ;;
-	--kmm=*) kmm_lib=${1#--kmm=} ;;
-	-L) need_arg "$@"; extra_libs+=("$2"); shift ;;
-	-L*) extra_libs+=("${1#-L}") ;;
 	-O) need_arg "$@"; kmm_variants+=("$2"); shift ;;
 	-O*) kmm_variants+=("${1#-O}") ;;
-	--timeout=*) timeout=${1#--timeout=} ;;
-	--build-dir=*) build_dir=${1#--build-dir=} ;;
-	--rebuild) rebuild=1 ;;
-	--build-only) build_only=1 ;;
-	--csv=*) csv=${1#--csv=} ;;
-	-l|--list) list=1 ;;
 	-*) die "unknown option $1 (see --help)" ;;
 	*) [ -z "$dir" ] || die "only one DIR, please (see --help)"; dir=$1 ;;
 	esac
@@ -233,8 +230,6 @@ fi
 # What find_allocators sets (declared here for shellcheck without -x):
 alloc_names=() run_allocs=()
 declare -A alloc_path=() alloc_opts=() alloc_missing=()
-# shellcheck source-path=SCRIPTDIR source=allocators.sh disable=SC1091
-. "$here/allocators.sh"
 find_allocators
 
 is_kmm_variant() {
