@@ -132,8 +132,9 @@ list=0
 need_arg() { [ "$#" -ge 2 ] || die "option $1 needs an argument"; }
 # the allocators (find_allocators) and the options shared with
 # bench/security.sh (common_option): bench/allocators.sh
-# shellcheck source-path=SCRIPTDIR source=allocators.sh
+# shellcheck source-path=SCRIPTDIR source=allocators.sh disable=SC1091
 . "$here/allocators.sh"
+consumed=0   # (set by common_option)
 while [ "$#" -gt 0 ]; do
 	common_option "$@"
 	if [ "$consumed" -gt 0 ]; then

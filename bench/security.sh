@@ -140,6 +140,7 @@ need_arg() { [ "$#" -ge 2 ] || die "option $1 needs an argument"; }
 # (kmm_lib, only_allocs, extra_libs and kmm_variants are read by
 # find_allocators)
 # shellcheck disable=SC2034
+consumed=0   # (set by common_option)
 while [ "$#" -gt 0 ]; do
 	common_option "$@"
 	if [ "$consumed" -gt 0 ]; then
