@@ -18,9 +18,12 @@
  *               faults at once, a stale pointer keeps reading zeroes, and
  *               malloc does not hand the same address out again soon.  A
  *               second free of a waiting block aborts (redzone=on: its
- *               trailer is gone; a big block: a set of them is kept).  Each allocation also checks the newest
- *               waiting block once, so a write through a pointer freed just
- *               before is found early.
+ *               trailer is gone; a big block: a set of them is kept).
+ *               Each allocation also checks the newest block this thread
+ *               freed, once, so a write through a pointer freed just
+ *               before is found early.  A thread gathers its frees in a
+ *               batch of 16 before they join the shared ring (one lock
+ *               per 16 frees).
  *
  * Lock order: the quarantine lock is a leaf (KMM_RANK_QUARANTINE): held to
  * push, pop and check one block; blocks pushed out are freed after it is
@@ -68,6 +71,10 @@ void kmm_harden_on_alloc(void);
 /* The checker: the quarantine's count and bytes match its ring, every
  * waiting heap block still reads as zero; returns violations. */
 int kmm_harden_check(int verbose);
+
+/* The thread is exiting: its batch of freed blocks into the ring; its
+ * later frees (glibc's, after the thread-key destructors) go there at once. */
+void kmm_harden_thread_exit(void);
 
 void kmm_harden_fork_prepare(void);
 void kmm_harden_fork_parent(void);

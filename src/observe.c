@@ -307,6 +307,12 @@ static size_t observed_usable_size(const void *mem)
 	return usable;
 }
 
+static void observed_thread_exit(void)
+{
+	if (kmm_params.observed & KMM_OBSERVE_HARDEN)
+		kmm_harden_thread_exit();
+}
+
 static const struct kmm_heap_observer observer = {
 	.malloc = observed_malloc,
 	.free = observed_free,
@@ -314,6 +320,7 @@ static const struct kmm_heap_observer observer = {
 	.realloc = observed_realloc,
 	.memalign = observed_memalign,
 	.usable_size = observed_usable_size,
+	.thread_exit = observed_thread_exit,
 };
 
 KMM_HOT void kmm_observe_install(void)

@@ -67,6 +67,7 @@ struct kmm_heap_observer {
 	void  *(*realloc)(void *mem, size_t n, const void *caller);
 	void  *(*memalign)(size_t alignment, size_t n, const void *caller);
 	size_t (*usable_size)(const void *mem);
+	void   (*thread_exit)(void);   /* a thread's exit hook ran (NULL: nothing to do) */
 };
 
 /* Install the observer (NULL: none, the heap's own calls).  From kmm's
@@ -76,6 +77,10 @@ void kmm_heap_set_observer(const struct kmm_heap_observer *o);
 /* Start observing: bits into kmm_params.observed, the calling thread's
  * fast paths off (threads set up later start so). */
 void kmm_heap_observe(unsigned bits);
+
+/* The observer's thread_exit, if it has one: from the thread-exit hook
+ * (thread.c), while anything is observed. */
+void kmm_heap_observer_thread_exit(void);
 
 KMM_INLINE bool kmm_heap_observed(void)
 {

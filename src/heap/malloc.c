@@ -586,7 +586,7 @@ static KMM_NOINLINE void *realloc_slab(struct kmm_page *slab, void *mem, size_t 
 	 * below looks for it on the lists (a realloc of a freed block
 	 * aborts there, naming realloc; a mark that was the program's data
 	 * costs a copy) */
-	bool marked = kmm_uslab_marked(mem);
+	bool marked = !kmm_vg_on && kmm_uslab_marked(mem);   /* (memcheck: the program's data) */
 	if (n <= old && (old <= 128 || n > old / 2) && !marked) {
 		kmm_self.last_path = KMM_TP_IN_PLACE;
 		return mem;
@@ -646,7 +646,7 @@ static void *realloc_impl(void *mem, size_t n, const void *caller)
 		kmm_printerr("realloc(): invalid pointer", " %p (freed already)", mem);
 	/* one in this thread's tcache looks in use: its key word says it may
 	 * be, the bin says whether it is (glibc does not look) */
-	if (KMM_UNLIKELY(((struct kmm_tcache_entry *)mem)->key == kmm_tcache_key) && !kmm_vg_on &&
+	if (!kmm_vg_on && KMM_UNLIKELY(((struct kmm_tcache_entry *)mem)->key == kmm_tcache_key) &&
 	    kmm_tcache_holds(kmm_thread_tcache(t), kmm_csize2tidx(oldsize), mem)) {
 		arena_unlock(a, locked);
 		kmm_printerr("realloc(): invalid pointer", " %p (freed already: in this thread's tcache)", mem);
@@ -902,6 +902,12 @@ static const struct kmm_heap_observer unobserved = {
 };
 
 static const struct kmm_heap_observer *observer = &unobserved;
+
+void kmm_heap_observer_thread_exit(void)
+{
+	if (observer->thread_exit != NULL)
+		observer->thread_exit();
+}
 
 KMM_HOT void kmm_heap_set_observer(const struct kmm_heap_observer *o)
 {

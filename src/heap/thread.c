@@ -98,6 +98,8 @@ static KMM_HOT void thread_exit(void *arg)
 	if (t->listed)
 		list_del(t);
 	kmm_unlock_if(&kmm_threads_lock, locked);
+	if (kmm_heap_observed())
+		kmm_heap_observer_thread_exit();
 	kmm_trace_thread_exit();
 }
 
