@@ -26,6 +26,26 @@ found() {
 	sed -n 's/^unreferenced object 0x[0-9a-f]* (size \([0-9]*\)): allocated at 0x[0-9a-f]* (\(.*\))$/\2 \1/p' "$1" |
 		awk '{ fn = "-"; if (NF == 3) { fn = $2; sub(/\+0x[0-9a-f]*\)?$/, "", fn) } print fn, $NF }' | sort
 }
+# found_grouped REPORT: the same list from `kmm leakcheck`'s report, which
+# groups the objects of a site ("N unreferenced objects, B bytes, allocated
+# at ..." and "  sizes: S (xK) ...")
+found_grouped() {
+	awk '
+	/^[0-9]+ unreferenced objects?, [0-9]+ bytes, allocated at / {
+		fn = "-"; s = $0; sub(/^.*allocated at 0x[0-9a-f]+ \(/, "", s); sub(/\)$/, "", s)
+		if (index(s, ", ") > 0) { fn = s; sub(/^.*, /, "", fn); sub(/\+0x[0-9a-f]*$/, "", fn) }
+		insite = 1; next
+	}
+	insite && /^  sizes:/ {
+		for (i = 2; i <= NF; i++) {
+			if ($i ~ /^\(x[0-9]+\)$/) continue
+			k = 1
+			if (i < NF && $(i + 1) ~ /^\(x[0-9]+\)$/) { k = $(i + 1); gsub(/[^0-9]/, "", k); k += 0 }
+			for (j = 0; j < k; j++) print fn, $i
+		}
+		insite = 0
+	}' "$1" | sort
+}
 # want OUT [PREFIX...]: the same list, from leakprobe's "expect FN SIZE COUNT" lines
 want() {
 	_w_out=$1; shift
@@ -117,13 +137,15 @@ is "$(grep -c 'kmm leakcheck' "$T/f.err")" "0" "KMM_LEAKCHECK_FILE: nothing on s
 # --- kmm leakcheck: the same, with the sites' source lines --------------------------------------
 mkdir "$T/t"
 with_timeout 120 "$KMM_TOOL" leakcheck -- "$LP" known "$T/t" >/dev/null 2>"$T/t.err"
-is "$?" "0" "kmm leakcheck -- leakprobe known: exit status 0"
-found "$T/t.err" >"$T/got.tool"
+is "$?" "23" "kmm leakcheck -- leakprobe known: exit status 23 (leaks found, the command exited 0)"
+found_grouped "$T/t.err" >"$T/got.tool"
 ok "kmm leakcheck: the exit report on stderr, exactly the known leaks" same_list "$T/got.tool" "$T/want"
+is "$(grep -c '^10 unreferenced objects, 20010 bytes, allocated at .*, leak_lost+0x[0-9a-f]*)$' "$T/t.err")" "1" \
+	"kmm leakcheck: the 10 blocks of one site are one paragraph (10 objects, 20010 bytes)"
 if have addr2line; then
 	line=$(grep -n 'char \*p = malloc(2001);' "$KMM_SRCDIR/tests/progs/leakprobe.c" | cut -d: -f1)
-	is "$(grep -c "^  source: leak_lost at .*leakprobe\.c:$line\$" "$T/t.err")" "10" \
-		"kmm leakcheck: each of the 10 lost blocks' site is leak_lost at leakprobe.c:$line (addr2line)"
+	is "$(grep -c "^  source: leak_lost at .*leakprobe\.c:$line\$" "$T/t.err")" "1" \
+		"kmm leakcheck: the 10 lost blocks' site is leak_lost at leakprobe.c:$line (addr2line), said once"
 else
 	skip "kmm leakcheck: source lines" "no addr2line (binutils)"
 fi
@@ -131,7 +153,11 @@ with_timeout 60 "$KMM_TOOL" leakcheck -o "$T/o.report" -- "$LP" churn 1000 >/dev
 ok "kmm leakcheck -o FILE: the report in FILE" grep -qE '^kmm leakcheck: [0-9]+ unreferenced blocks?, ' "$T/o.report"
 is "$(grep -c 'kmm leakcheck' "$T/o.err")" "0" "kmm leakcheck -o FILE: nothing on stderr"
 with_timeout 60 "$KMM_TOOL" leakcheck -- sh -c 'exit 3' 2>/dev/null
-is "$?" "3" "kmm leakcheck: the command's exit status"
+is "$?" "3" "kmm leakcheck: the command's exit status when it failed"
+with_timeout 60 "$KMM_TOOL" leakcheck --error-exitcode=0 -- "$LP" known "$T/t" >/dev/null 2>&1
+is "$?" "0" "kmm leakcheck --error-exitcode=0: leaks found, the command's status 0"
+with_timeout 60 "$KMM_TOOL" leakcheck --error-exitcode=9 -- "$LP" off >/dev/null 2>"$T/none.err"
+is "$?" "0" "kmm leakcheck: no leaks found, exit status 0 ($(grep -c 'unreferenced' "$T/none.err") lines about leaks)"
 
 # --- scans while other threads allocate -------------------------------------------------------
 mkdir "$T/s"
