@@ -11,6 +11,7 @@ integration_tests = \
 	tests/integration/symbols.sh \
 	tests/integration/layers.sh \
 	tests/integration/tool.sh \
+	tests/integration/firsthour.sh \
 	tests/integration/errors.sh \
 	tests/integration/options.sh \
 	tests/integration/heap-strace.sh \
@@ -45,7 +46,8 @@ TESTS += $(integration_tests)
 # threads-apps.sh take minutes between them)
 distcheck_tests = $(unit_tests) \
 	tests/integration/symbols.sh tests/integration/layers.sh \
-	tests/integration/tool.sh tests/integration/errors.sh \
+	tests/integration/tool.sh tests/integration/firsthour.sh \
+	tests/integration/errors.sh \
 	tests/integration/options.sh tests/integration/heap-strace.sh \
 	tests/integration/oom.sh tests/integration/failinject.sh \
 	tests/integration/shell.sh tests/integration/sort.sh \
