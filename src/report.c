@@ -176,7 +176,7 @@ static KMM_COLD int list_valid(const char *list)
 	for (const char *p = list; *p;) {
 		const char *end = strchr(p, ',');
 		size_t len = end ? (size_t)(end - p) : strlen(p);
-		if (!(len == 3 && memcmp(p, "all", 3) == 0) && len > 0 && find(p, len) == NULL) {
+		if (len > 0 && kmm_report_section_bits(p, len) == 0) {
 			errno = EINVAL;
 			return 0;
 		}
@@ -198,6 +198,22 @@ static KMM_COLD void emit_list(struct kmm_buf *b, const char *list)
 		}
 		p += len + (end ? 1 : 0);
 	}
+}
+
+_Static_assert(KMM_ARRAY_SIZE(sections) <= 32, "one bit per section in an unsigned");
+
+KMM_COLD unsigned kmm_report_section_bits(const char *name, size_t len)
+{
+	if (len == 3 && memcmp(name, "all", 3) == 0)
+		return (1u << (KMM_ARRAY_SIZE(sections) - 1)) - 1;   /* all but check, the last */
+	const struct section *s = find(name, len);
+	return s != NULL ? 1u << (s - sections) : 0;
+}
+
+KMM_COLD const char *kmm_report_known_sections(void)
+{
+	return "summary, meminfo, buddyinfo, pagetypeinfo, zoneinfo, slabinfo, vmallocinfo, maps, "
+	       "malloc_info, params, all, check";
 }
 
 KMM_COLD int kmm_report_sections(int fd, const char *list)
@@ -222,7 +238,7 @@ KMM_COLD int kmm_report_sections(int fd, const char *list)
  * lines. */
 #define EXIT_BUF ((size_t)1 << 20)
 
-KMM_COLD void kmm_report_exit(int fd, unsigned long long uptime_ns, const char *list)
+KMM_COLD void kmm_report_exit(int fd, unsigned long long uptime_ns, unsigned list)
 {
 	char small[2048], comm[64] = "?";
 	struct kmm_buf b;
@@ -237,9 +253,6 @@ KMM_COLD void kmm_report_exit(int fd, unsigned long long uptime_ns, const char *
 				*nl = '\0';
 		}
 	}
-	if (list == NULL || *list == '\0')
-		list = "summary";
-	bool valid = list_valid(list);
 	char *big = kmm_os_map(EXIT_BUF, MAP_NORESERVE);
 	if (big != NULL)
 		kmm_buf_init(&b, big, EXIT_BUF, fd);
@@ -248,12 +261,10 @@ KMM_COLD void kmm_report_exit(int fd, unsigned long long uptime_ns, const char *
 	kmm_buf_printf(&b, "== kmm %s report: pid %d (%s), %llu.%03llu s ==\n", PACKAGE_VERSION,
 		       (int)kmm_os_getpid(), comm, uptime_ns / 1000000000ull,
 		       (uptime_ns / 1000000ull) % 1000);
-	if (valid)
-		emit_list(&b, list);
+	for (size_t i = 0; i < KMM_ARRAY_SIZE(sections); i++)
+		if (list & (1u << i))
+			emit(&b, &sections[i]);
 	kmm_buf_flush(&b);
 	if (big != NULL)
 		kmm_os_unmap(big, EXIT_BUF);
-	if (!valid)
-		kmm_warn("KMM_STATS_REPORT: unknown section in '%s' (known: summary, meminfo, buddyinfo, "
-			 "pagetypeinfo, zoneinfo, slabinfo, vmallocinfo, maps, malloc_info, params, all)", list);
 }
