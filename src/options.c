@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "options.h"
 #include "os.h"
@@ -474,10 +475,15 @@ KMM_COLD void kmm_options_export_paths(void)
 
 /* Can the report be written to `path`?  Opened for appending (created if
  * missing, nothing truncated) and closed; a warning now if not, while the
- * program's stderr is surely open. */
+ * program's stderr is surely open.  Only a regular file or a missing one:
+ * opening a FIFO would wait for its reader, and closing it would end the
+ * reader's input. */
 static KMM_COLD void check_report_file(const char *var, const char *path)
 {
 	char err[32];
+	unsigned mode;
+	if (kmm_os_stat_mode(path, &mode) == 0 && !S_ISREG(mode))
+		return;
 	int fd = kmm_os_open_err(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
 	if (fd >= 0) {
 		kmm_os_close(fd);

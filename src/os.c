@@ -48,6 +48,7 @@
 #include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -313,6 +314,16 @@ KMM_COLD int kmm_os_open_err(const char *path, int flags, int mode)
 		fd = KMM_RAW5(SYS_openat, AT_FDCWD, path, flags | O_CLOEXEC, mode, 0);
 	while (fd == -EINTR);
 	return (int)fd;
+}
+
+KMM_COLD int kmm_os_stat_mode(const char *path, unsigned *mode)
+{
+	struct stat st;
+	long r = KMM_RAW5(SYS_newfstatat, AT_FDCWD, path, &st, 0, 0);
+	if (r < 0)
+		return (int)r;
+	*mode = st.st_mode;
+	return 0;
 }
 
 KMM_COLD long kmm_os_getcwd(char *buf, size_t cap)

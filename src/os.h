@@ -115,6 +115,10 @@ void kmm_os_close(int fd);
 ssize_t kmm_os_pread(int fd, void *buf, size_t len, off_t off);
 ssize_t kmm_os_readlink(const char *path, char *buf, size_t len);
 
+/* stat(2) of path, following symbolic links: its st_mode in *mode (the
+ * S_IFMT bits tell a FIFO from a regular file), 0, or -errno. */
+int kmm_os_stat_mode(const char *path, unsigned *mode);
+
 /* getcwd(2) into buf (cap bytes): the length of the path without its
  * NUL, or -errno (-ERANGE: longer than cap - 1). */
 long kmm_os_getcwd(char *buf, size_t cap);

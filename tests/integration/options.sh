@@ -6,7 +6,7 @@
 . "$KMM_SRCDIR/tests/tap.sh"
 . "$KMM_SRCDIR/tests/integration/common.sh"
 
-plan 36
+plan 37
 
 HP=$KMM_PROGS/heapprobe
 
@@ -171,6 +171,18 @@ with_timeout 60 env LD_PRELOAD="$KMM_LIB" KMM_STATS=/nonexistent/dir/x ls / >/de
 is "$(cat "$KMM_TMP/nodir.err")" \
 	"kmm: KMM_STATS: cannot open /nonexistent/dir/x: No such file or directory (the report will be lost)" \
 	"KMM_STATS=/nonexistent/dir/x, ls: a warning at start-up, while stderr is open"
+
+# a FIFO is not opened at start-up: its reader would see the end of its
+# input before the report
+if mkfifo "$KMM_TMP/fifo" 2>/dev/null; then
+	with_timeout 30 cat "$KMM_TMP/fifo" >"$KMM_TMP/fifo.out" &
+	_cat=$!
+	with_timeout 20 env LD_PRELOAD="$KMM_LIB" KMM_STATS="$KMM_TMP/fifo" KMM_STATS_REPORT=summary /bin/true
+	wait $_cat
+	is "$(stats_reports "$KMM_TMP/fifo.out" true)" 1 "KMM_STATS=FIFO: its reader gets the report"
+else
+	skip "KMM_STATS=FIFO: its reader gets the report" "no mkfifo"
+fi
 
 # --- what docs/api.md says ----------------------------------------------------------------
 # malloc_usable_size: a big block (200000 bytes: above the mmap threshold)
