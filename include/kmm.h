@@ -112,8 +112,9 @@ int kmm_stats_get(struct kmm_stats *st);
  * "pagetypeinfo", "zoneinfo" (the buddy allocator), "slabinfo" (the slab
  * caches), "vmallocinfo" (the vmalloc areas), "maps" (every region kmm
  * mapped, resident pages, page faults), "malloc_info" (glibc's XML),
- * "params" (current parameters), "all" (all of those), or "check" (runs
- * the invariant checkers, as kmm_check(1)).  `kmm run --stats` prints
+ * "params" (every KMM_OPTIONS option with its value now), "all" (all of
+ * those), or "check" (runs the invariant checkers, as kmm_check(1)).
+ * `kmm run --stats` prints
  * summary,meminfo,buddyinfo,slabinfo,vmallocinfo,maps.  Returns 0, or -1
  * with errno = EINVAL for an unknown section (nothing is written). */
 int kmm_report(int fd, const char *sections);

@@ -10,8 +10,10 @@
  *      ask for (memcheck, the trace log, the leak scanner: observe.h).
  *      No allocation from the heap, no stdio.  (The thread-exit key is
  *      made when a second thread first allocates: heap/thread.c.)
- *   2. our constructor (after libc's): registers the fork handlers, and
- *      re-reads the options if the environment was not set up at step 1.
+ *   2. our constructor (after libc's): registers the fork handlers,
+ *      re-reads the options if the environment was not set up at step 1,
+ *      and puts the report and trace paths step 1 made absolute back in
+ *      the environment for the programs this one starts.
  *      Registering may allocate, so it is not done from inside
  *      malloc; and being registered early, our prepare handler runs after
  *      every later-registered one (which may still allocate) and our child
@@ -354,6 +356,8 @@ __attribute__((constructor)) static void kmm_constructor(void)
 	}
 	if (kmm_params.observed & KMM_OBSERVE_LEAKS)
 		kmm_leakcheck_constructor();
+	if (kmm_options.resolved != 0)   /* (a relative KMM_STATS...: for the programs it starts) */
+		kmm_options_export_paths();
 	__register_atfork(fork_prepare, fork_parent, fork_child, __dso_handle);
 	if (kmm_trace_on && kmm_options.trace_depth > 0)
 		trace_load_unwinder();
@@ -365,13 +369,16 @@ static KMM_COLD void report_at_exit(void)
 {
 	int fd = kmm_report_fd >= 0 ? kmm_report_fd : 2;
 	if (kmm_options.stats_path[0] != '\0') {
-		fd = kmm_os_open(kmm_options.stats_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+		fd = kmm_os_open_err(kmm_options.stats_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
 		if (fd < 0) {
-			kmm_warn("KMM_STATS: cannot open %s", kmm_options.stats_path);
+			/* (said at start-up too, options.c, where stderr was open) */
+			char err[32];
+			kmm_warn("KMM_STATS: cannot open %s: %s (the report is lost)", kmm_options.stats_path,
+				 kmm_strerror(-fd, err, sizeof err));
 			return;
 		}
 	}
-	kmm_report_exit(fd, kmm_os_now_ns() - kmm_start_ns, kmm_options.stats_report);
+	kmm_report_exit(fd, kmm_os_now_ns() - kmm_start_ns, kmm_options.stats_sections);
 	if (fd != 2)
 		kmm_os_close(fd);
 	kmm_report_fd = -1;

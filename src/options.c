@@ -3,10 +3,14 @@
  */
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "options.h"
 #include "os.h"
+#include "report.h"
 #include "heap/params.h"
 #include "kernel/kernel.h"
 #include "util/format.h"
@@ -19,6 +23,7 @@ struct option_name {
 	const char *name;   /* KMM_OPTIONS name = glibc tunable suffix */
 	int param;
 	int (*set)(int param, long long value);   /* NULL: the heap's kmm_params_set */
+	const char *range;  /* the values set() accepts, for a warning (NULL: any number) */
 };
 
 /* fail=N, fail_from=N: the OS layer's failure injection (os.h) */
@@ -31,41 +36,41 @@ static int fail_set(int param, long long value)
 }
 
 static const struct option_name option_names[] = {
-	{ "mmap_threshold",        KMM_P_MMAP_THRESHOLD, NULL },
-	{ "top_pad",               KMM_P_TOP_PAD, NULL },
-	{ "trim_threshold",        KMM_P_TRIM_THRESHOLD, NULL },
-	{ "mmap_max",              KMM_P_MMAP_MAX, NULL },
-	{ "arena_max",             KMM_P_ARENA_MAX, NULL },
-	{ "arena_test",            KMM_P_ARENA_TEST, NULL },
-	{ "perturb",               KMM_P_PERTURB, NULL },
-	{ "mxfast",                KMM_P_MXFAST, NULL },
-	{ "tcache_count",          KMM_P_TCACHE_COUNT, NULL },
-	{ "tcache_max",            KMM_P_TCACHE_MAX, NULL },
-	{ "tcache_unsorted_limit", KMM_P_TCACHE_UNSORTED_LIMIT, NULL },
+	{ "mmap_threshold",        KMM_P_MMAP_THRESHOLD, NULL, "0..32m" },
+	{ "top_pad",               KMM_P_TOP_PAD, NULL, NULL },
+	{ "trim_threshold",        KMM_P_TRIM_THRESHOLD, NULL, NULL },
+	{ "mmap_max",              KMM_P_MMAP_MAX, NULL, "0..2147483647" },
+	{ "arena_max",             KMM_P_ARENA_MAX, NULL, "0 (no limit of its own) or more" },
+	{ "arena_test",            KMM_P_ARENA_TEST, NULL, "1 or more" },
+	{ "perturb",               KMM_P_PERTURB, NULL, NULL },
+	{ "mxfast",                KMM_P_MXFAST, NULL, "0..160" },
+	{ "tcache_count",          KMM_P_TCACHE_COUNT, NULL, "0..65535" },
+	{ "tcache_max",            KMM_P_TCACHE_MAX, NULL, "0..1032" },
+	{ "tcache_unsorted_limit", KMM_P_TCACHE_UNSORTED_LIMIT, NULL, "0 or more" },
 	/* kmm's own (KMM_OPTIONS only) */
-	{ "threshold_rule",        KMM_P_THRESHOLD_RULE, NULL },
-	{ "trim_rule",             KMM_P_TRIM_RULE, NULL },
-	{ "poison",                KMM_P_POISON, NULL },
-	{ "init_on_alloc",         KMM_P_INIT_ON_ALLOC, NULL },
-	{ "init_on_free",          KMM_P_INIT_ON_FREE, NULL },
-	{ "memcheck",              KMM_P_MEMCHECK, NULL },
-	{ "guard",                 KMM_P_GUARD, NULL },
-	{ "front",                 KMM_P_FRONT, NULL },
-	{ "zero_guard",            KMM_P_ZERO_GUARD, NULL },
-	{ "redzone",               KMM_P_REDZONE, NULL },
-	{ "quarantine",            KMM_P_QUARANTINE, NULL },
-	{ "vmalloc_lazy_max",      KMM_KP_VMALLOC_LAZY_MAX, kmm_kernel_param_set },
-	{ "vmalloc_space",         KMM_KP_VMALLOC_SPACE,    kmm_kernel_param_set },
-	{ "populate",              KMM_KP_POPULATE,         kmm_kernel_param_set },
-	{ "vmalloc_frames",        KMM_KP_VMALLOC_FRAMES,   kmm_kernel_param_set },
-	{ "watermark_high",        KMM_KP_WATERMARK_HIGH,   kmm_kernel_param_set },
-	{ "watermark_low",         KMM_KP_WATERMARK_LOW,    kmm_kernel_param_set },
-	{ "watermark_min",         KMM_KP_WATERMARK_MIN,    kmm_kernel_param_set },
-	{ "slab_random",           KMM_KP_SLAB_RANDOM,      kmm_kernel_param_set },
-	{ "page_shuffle",          KMM_KP_PAGE_SHUFFLE,     kmm_kernel_param_set },
-	{ "slab_debug",            KMM_KP_SLAB_DEBUG,       kmm_kernel_param_set },
-	{ "fail",                  0,                       fail_set },
-	{ "fail_from",             1,                       fail_set },
+	{ "threshold_rule",        KMM_P_THRESHOLD_RULE, NULL, "cache or glibc" },
+	{ "trim_rule",             KMM_P_TRIM_RULE, NULL, "decay or glibc" },
+	{ "poison",                KMM_P_POISON, NULL, "on or off" },
+	{ "init_on_alloc",         KMM_P_INIT_ON_ALLOC, NULL, "on or off" },
+	{ "init_on_free",          KMM_P_INIT_ON_FREE, NULL, "on or off" },
+	{ "memcheck",              KMM_P_MEMCHECK, NULL, "on, exact or off" },
+	{ "guard",                 KMM_P_GUARD, NULL, "0 (off) or at least 4096" },
+	{ "front",                 KMM_P_FRONT, NULL, "slab or tcache" },
+	{ "zero_guard",            KMM_P_ZERO_GUARD, NULL, "on or off" },
+	{ "redzone",               KMM_P_REDZONE, NULL, "on or off" },
+	{ "quarantine",            KMM_P_QUARANTINE, NULL, "0 (off) or more" },
+	{ "vmalloc_lazy_max",      KMM_KP_VMALLOC_LAZY_MAX, kmm_kernel_param_set, "0 or more" },
+	{ "vmalloc_space",         KMM_KP_VMALLOC_SPACE,    kmm_kernel_param_set, "at least 64m" },
+	{ "populate",              KMM_KP_POPULATE,         kmm_kernel_param_set, "on or off" },
+	{ "vmalloc_frames",        KMM_KP_VMALLOC_FRAMES,   kmm_kernel_param_set, "on or off" },
+	{ "watermark_high",        KMM_KP_WATERMARK_HIGH,   kmm_kernel_param_set, "0 or more" },
+	{ "watermark_low",         KMM_KP_WATERMARK_LOW,    kmm_kernel_param_set, "0 or more" },
+	{ "watermark_min",         KMM_KP_WATERMARK_MIN,    kmm_kernel_param_set, "0 or more" },
+	{ "slab_random",           KMM_KP_SLAB_RANDOM,      kmm_kernel_param_set, "on or off" },
+	{ "page_shuffle",          KMM_KP_PAGE_SHUFFLE,     kmm_kernel_param_set, "on or off" },
+	{ "slab_debug",            KMM_KP_SLAB_DEBUG,       kmm_kernel_param_set, "on or off" },
+	{ "fail",                  0,                       fail_set, "0 or more" },
+	{ "fail_from",             1,                       fail_set, "0 or more" },
 };
 
 /* The profiles (options.h): what each sets, as (parameter, value) pairs
@@ -113,13 +118,13 @@ static const struct {
 };
 
 static const struct option_name legacy_names[] = {
-	{ "MALLOC_TOP_PAD_",        KMM_P_TOP_PAD, NULL },
-	{ "MALLOC_MMAP_THRESHOLD_", KMM_P_MMAP_THRESHOLD, NULL },
-	{ "MALLOC_TRIM_THRESHOLD_", KMM_P_TRIM_THRESHOLD, NULL },
-	{ "MALLOC_MMAP_MAX_",       KMM_P_MMAP_MAX, NULL },
-	{ "MALLOC_ARENA_MAX",       KMM_P_ARENA_MAX, NULL },
-	{ "MALLOC_ARENA_TEST",      KMM_P_ARENA_TEST, NULL },
-	{ "MALLOC_PERTURB_",        KMM_P_PERTURB, NULL },
+	{ "MALLOC_TOP_PAD_",        KMM_P_TOP_PAD, NULL, NULL },
+	{ "MALLOC_MMAP_THRESHOLD_", KMM_P_MMAP_THRESHOLD, NULL, NULL },
+	{ "MALLOC_TRIM_THRESHOLD_", KMM_P_TRIM_THRESHOLD, NULL, NULL },
+	{ "MALLOC_MMAP_MAX_",       KMM_P_MMAP_MAX, NULL, NULL },
+	{ "MALLOC_ARENA_MAX",       KMM_P_ARENA_MAX, NULL, NULL },
+	{ "MALLOC_ARENA_TEST",      KMM_P_ARENA_TEST, NULL, NULL },
+	{ "MALLOC_PERTURB_",        KMM_P_PERTURB, NULL, NULL },
 };
 
 KMM_HOT const char *kmm_getenv(const char *name)
@@ -186,6 +191,20 @@ KMM_COLD bool kmm_parse_number(const char *s, size_t len, bool suffixes, long lo
 		return false;   /* only -1 ("unlimited") */
 	*out = neg ? -1 : (long long)v;
 	return true;
+}
+
+KMM_COLD const char *kmm_option_name(size_t i)
+{
+	return i < KMM_ARRAY_SIZE(option_names) ? option_names[i].name : NULL;
+}
+
+static const struct option_name *lookup(const struct option_name *tab, size_t n,
+					const char *name, size_t len);
+
+KMM_COLD const char *kmm_option_range(const char *name)
+{
+	const struct option_name *o = lookup(option_names, KMM_ARRAY_SIZE(option_names), name, strlen(name));
+	return o != NULL ? o->range : NULL;
 }
 
 static const struct option_name *lookup(const struct option_name *tab, size_t n,
@@ -318,11 +337,17 @@ KMM_COLD int kmm_options_parse(const char *text, bool warn)
 					kmm_warn("KMM_OPTIONS: unknown option '%.*s' (ignored; see docs/options.md)",
 						 (int)(eq - p), p);
 				failures++;
-			} else if (!parse_value(o, eq + 1, (size_t)(end - eq - 1), &v) ||
-				   !(o->set ? o->set(o->param, v) : kmm_params_set(o->param, v))) {
+			} else if (!parse_value(o, eq + 1, (size_t)(end - eq - 1), &v)) {
 				if (warn)
-					kmm_warn("KMM_OPTIONS: bad value '%.*s' for %s (ignored)",
-						 (int)(end - eq - 1), eq + 1, o->name);
+					kmm_warn("KMM_OPTIONS: bad value '%.*s' for %s (%s%signored)",
+						 (int)(end - eq - 1), eq + 1, o->name, o->range ? o->range : "",
+						 o->range ? "; " : "");
+				failures++;
+			} else if (!(o->set ? o->set(o->param, v) : kmm_params_set(o->param, v))) {
+				if (warn)
+					kmm_warn("KMM_OPTIONS: %s=%.*s out of range (%s%signored)", o->name,
+						 (int)(end - eq - 1), eq + 1, o->range ? o->range : "",
+						 o->range ? "; " : "");
 				failures++;
 			}
 		}
@@ -372,6 +397,101 @@ static KMM_HOT bool env_has_ours(char **env)
 	return false;
 }
 
+/* KMM_STATS_REPORT: the sections as bits (report.h); an unknown one is
+ * named in a warning (when `warn`: the process that will report) and
+ * left out, the others kept. */
+static KMM_COLD unsigned parse_sections(const char *list, bool warn)
+{
+	unsigned bits = 0;
+	for (const char *p = list; *p;) {
+		const char *end = strchr(p, ',');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		unsigned b = len > 0 ? kmm_report_section_bits(p, len) : 0;
+		if (len > 0 && b == 0 && warn)
+			kmm_warn("KMM_STATS_REPORT: unknown section '%.*s' (ignored; known: %s)", (int)len, p,
+				 kmm_report_known_sections());
+		bits |= b;
+		p += len + (end ? 1 : 0);
+	}
+	return bits;
+}
+
+/* A relative path in path[cap] made absolute against the working
+ * directory now, at start-up: the program may chdir() before the file is
+ * opened.  Left as it is, with a warning, if that cannot be done. */
+static KMM_COLD bool resolve_path(const char *var, char *path, size_t cap)
+{
+	char cwd[1024], err[32];
+	if (path[0] == '\0' || path[0] == '/')
+		return false;
+	long n = kmm_os_getcwd(cwd, sizeof cwd);
+	size_t len = strlen(path);
+	if (n < 0) {
+		kmm_warn("%s: cannot find the working directory for %s: %s (kept relative)", var, path,
+			 n == -ERANGE ? "its path is too long" : kmm_strerror((int)-n, err, sizeof err));
+		return false;
+	}
+	size_t slash = cwd[n - 1] == '/' ? 0 : 1;
+	if ((size_t)n + slash + len >= cap) {
+		kmm_warn("%s: %.*s/%s is too long (at most %zu bytes; kept relative)", var, (int)n, cwd, path,
+			 cap - 1);
+		return false;
+	}
+	memmove(path + n + slash, path, len + 1);
+	memcpy(path, cwd, (size_t)n);
+	if (slash)
+		path[n] = '/';
+	return true;
+}
+
+/* VAR's entry in the environment made to read VAR=path: the slot in
+ * environ points at entry[] instead (what putenv does; no allocation, and
+ * no setenv, which programs such as bash define for themselves). */
+static KMM_COLD void export_path(const char *var, const char *path, char *entry, size_t cap)
+{
+	size_t n = strlen(var);
+	if (environ == NULL || n + 1 + strlen(path) >= cap)
+		return;
+	for (char **env = environ; *env != NULL; env++)
+		if (strncmp(*env, var, n) == 0 && (*env)[n] == '=') {
+			kmm_snprintf(entry, cap, "%s=%s", var, path);
+			*env = entry;
+			return;
+		}
+}
+
+KMM_COLD void kmm_options_export_paths(void)
+{
+	static char stats[sizeof kmm_options.stats_path + 16];
+	static char leakcheck[sizeof kmm_options.leakcheck_path + 24];
+	static char trace[sizeof kmm_options.trace_path + 16];
+	if (kmm_options.resolved & KMM_RESOLVED_STATS)
+		export_path("KMM_STATS", kmm_options.stats_path, stats, sizeof stats);
+	if (kmm_options.resolved & KMM_RESOLVED_LEAKCHECK)
+		export_path("KMM_LEAKCHECK_FILE", kmm_options.leakcheck_path, leakcheck, sizeof leakcheck);
+	if (kmm_options.resolved & KMM_RESOLVED_TRACE)
+		export_path("KMM_TRACE", kmm_options.trace_path, trace, sizeof trace);
+}
+
+/* Can the report be written to `path`?  Opened for appending (created if
+ * missing, nothing truncated) and closed; a warning now if not, while the
+ * program's stderr is surely open.  Only a regular file or a missing one:
+ * opening a FIFO would wait for its reader, and closing it would end the
+ * reader's input. */
+static KMM_COLD void check_report_file(const char *var, const char *path)
+{
+	char err[32];
+	unsigned mode;
+	if (kmm_os_stat_mode(path, &mode) == 0 && !S_ISREG(mode))
+		return;
+	int fd = kmm_os_open_err(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	if (fd >= 0) {
+		kmm_os_close(fd);
+		return;
+	}
+	kmm_warn("%s: cannot open %s: %s (the report will be lost)", var, path, kmm_strerror(-fd, err, sizeof err));
+}
+
 KMM_HOT void kmm_options_load(void)
 {
 	const char *v;
@@ -386,6 +506,7 @@ KMM_HOT void kmm_options_load(void)
 		kmm_options.stats_path[0] = '\0';
 		kmm_options.trace_path[0] = '\0';
 		kmm_options.leakcheck = false;
+		kmm_options.resolved = 0;
 		return;
 	}
 	kmm_options.trace_path[0] = '\0';
@@ -445,12 +566,23 @@ KMM_HOT void kmm_options_load(void)
 	long long pid = 0;
 	if ((v = kmm_getenv("KMM_STATS_PID")) != NULL && kmm_parse_number(v, strlen(v), false, &pid))
 		kmm_options.stats_pid = (pid_t)pid;
+	bool report_here = kmm_options.stats &&
+			   (kmm_options.stats_pid == 0 || kmm_options.stats_pid == kmm_os_getpid());
 	v = kmm_getenv("KMM_STATS_REPORT");
-	if (v == NULL || *v == '\0')
-		v = KMM_DEFAULT_REPORT;
-	size_t n = strlen(v);
-	if (n >= sizeof kmm_options.stats_report)
-		n = sizeof kmm_options.stats_report - 1;
-	memcpy(kmm_options.stats_report, v, n);
-	kmm_options.stats_report[n] = '\0';
+	kmm_options.stats_sections = parse_sections(v != NULL && *v != '\0' ? v : KMM_DEFAULT_REPORT,
+						    report_here);
+
+	/* paths the program's chdir() must not move, checked while stderr
+	 * is open (coreutils close it before the exit report) */
+	kmm_options.resolved =
+		(resolve_path("KMM_STATS", kmm_options.stats_path, sizeof kmm_options.stats_path)
+			 ? KMM_RESOLVED_STATS : 0) |
+		(resolve_path("KMM_LEAKCHECK_FILE", kmm_options.leakcheck_path, sizeof kmm_options.leakcheck_path)
+			 ? KMM_RESOLVED_LEAKCHECK : 0) |
+		(resolve_path("KMM_TRACE", kmm_options.trace_path, sizeof kmm_options.trace_path)
+			 ? KMM_RESOLVED_TRACE : 0);
+	if (report_here && kmm_options.stats_path[0] != '\0')
+		check_report_file("KMM_STATS", kmm_options.stats_path);
+	if (kmm_options.leakcheck && kmm_options.leakcheck_path[0] != '\0')
+		check_report_file("KMM_LEAKCHECK_FILE", kmm_options.leakcheck_path);
 }

@@ -15,7 +15,12 @@
  *                    buddyinfo,slabinfo,vmallocinfo,maps)
  *   KMM_LEAKCHECK    1: track every block, scan for leaks at exit
  *   KMM_LEAKCHECK_FILE  append that report to a file, not stderr
+ *   KMM_TRACE        the trace log's file
  *
+ * Relative KMM_STATS, KMM_LEAKCHECK_FILE and KMM_TRACE paths are made
+ * absolute against the working directory when the options are read, and
+ * the report files are opened once then (O_APPEND, nothing truncated) to
+ * warn about one that cannot be written while stderr is still open.
  * Values: decimal, 0x hex; in KMM_OPTIONS also a k/m/g suffix (KiB...).
  */
 #ifndef KMM_OPTIONS_H
@@ -30,14 +35,20 @@ struct kmm_options {
 	bool  stats;               /* print the report at exit */
 	char  stats_path[1024];    /* "" = standard error */
 	pid_t stats_pid;           /* 0 = any process */
-	char  stats_report[128];   /* sections of the exit report */
+	unsigned stats_sections;   /* KMM_STATS_REPORT: the exit report's sections,
+				      bits of kmm_report_section_bits (report.h) */
 	char  trace_path[1024];    /* KMM_TRACE: the trace log ("" = none) */
 	unsigned trace_depth;      /* KMM_TRACE_BACKTRACE: frames per event */
 	bool  leakcheck;           /* KMM_LEAKCHECK: the leak scanner (leakcheck.h) */
 	char  leakcheck_path[1024];/* KMM_LEAKCHECK_FILE: its exit report ("" = stderr) */
 	bool  pending;             /* environ was not available yet */
 	int   profile;             /* enum kmm_profile: the bundle of defaults in force */
+	unsigned resolved;         /* KMM_RESOLVED_*: relative paths made absolute */
 };
+
+#define KMM_RESOLVED_STATS     1u
+#define KMM_RESOLVED_LEAKCHECK 2u
+#define KMM_RESOLVED_TRACE     4u
 
 /* profile=NAME in KMM_OPTIONS (docs/options.md, "Profiles"): a bundle of
  * defaults applied before every other setting, which may then change any
@@ -61,9 +72,23 @@ extern struct kmm_options kmm_options;
  * calls this again. */
 void kmm_options_load(void);
 
+/* Put the paths kmm_options_load() made absolute back into the
+ * environment (the entries of environ now point at kmm's own strings), so
+ * that the programs this one starts after a chdir() write to the same
+ * files.  Called by the library constructor, before the program's main
+ * copies or changes its environment. */
+void kmm_options_export_paths(void);
+
 /* Parse one KMM_OPTIONS string (exposed for the tests).  Returns the number
  * of entries it could not apply; each is reported on stderr if `warn`. */
 int kmm_options_parse(const char *text, bool warn);
+
+/* The names KMM_OPTIONS takes, one per i from 0 until NULL (the option
+ * table, for the tests and the params report's completeness), and the
+ * values each accepts as its warnings say them ("0..65535", "on or off";
+ * NULL: any number), or NULL for a name that is not an option. */
+const char *kmm_option_name(size_t i);
+const char *kmm_option_range(const char *name);
 
 /* Parse a size: decimal or 0x hex, optional k/m/g suffix when `suffixes`;
  * "-1" is accepted (as "unlimited" for trim_threshold).  Returns false on

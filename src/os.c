@@ -48,6 +48,7 @@
 #include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -113,6 +114,12 @@ void kmm_os_fail_at(uint64_t n, bool and_after)
 {
 	__atomic_store_n(&fail_on, and_after, __ATOMIC_RELAXED);
 	__atomic_store_n(&fail_at, n, __ATOMIC_RELAXED);
+}
+
+uint64_t kmm_os_fail_setting(bool *and_after)
+{
+	*and_after = __atomic_load_n(&fail_on, __ATOMIC_RELAXED);
+	return __atomic_load_n(&fail_at, __ATOMIC_RELAXED);
 }
 
 uint64_t kmm_os_fail_calls(void)
@@ -298,6 +305,36 @@ KMM_COLD int kmm_os_open(const char *path, int flags, int mode)
 		fd = KMM_RAW5(SYS_openat, AT_FDCWD, path, flags | O_CLOEXEC, mode, 0);
 	while (fd == -EINTR);
 	return fd < 0 ? -1 : (int)fd;
+}
+
+KMM_COLD int kmm_os_open_err(const char *path, int flags, int mode)
+{
+	long fd;
+	do
+		fd = KMM_RAW5(SYS_openat, AT_FDCWD, path, flags | O_CLOEXEC, mode, 0);
+	while (fd == -EINTR);
+	return (int)fd;
+}
+
+KMM_COLD int kmm_os_stat_mode(const char *path, unsigned *mode)
+{
+	struct stat st;
+	long r = KMM_RAW5(SYS_newfstatat, AT_FDCWD, path, &st, 0, 0);
+	if (r < 0)
+		return (int)r;
+	*mode = st.st_mode;
+	return 0;
+}
+
+KMM_COLD long kmm_os_getcwd(char *buf, size_t cap)
+{
+	/* the raw call returns the length including the NUL */
+	long n = KMM_RAW3(SYS_getcwd, buf, cap, 0);
+	if (n < 0)
+		return n;
+	if (n == 0 || buf[0] != '/')   /* "(unreachable)...": not a usable path */
+		return -ENOENT;
+	return n - 1;
 }
 
 KMM_COLD ssize_t kmm_os_read(int fd, void *buf, size_t len)

@@ -104,6 +104,9 @@ int kmm_os_write_all(int fd, const void *buf, size_t len);
  * errno is preserved by all three.  None of them (nor kmm_os_write_all
  * and kmm_os_pread) is a cancellation point: they are raw system calls. */
 int kmm_os_open(const char *path, int flags, int mode);
+/* The same open(2), returning the descriptor or -errno (for a message
+ * that says why: kmm_strerror, util/format.h). */
+int kmm_os_open_err(const char *path, int flags, int mode);
 ssize_t kmm_os_read(int fd, void *buf, size_t len);
 void kmm_os_close(int fd);
 
@@ -111,6 +114,14 @@ void kmm_os_close(int fd);
  * preserved. */
 ssize_t kmm_os_pread(int fd, void *buf, size_t len, off_t off);
 ssize_t kmm_os_readlink(const char *path, char *buf, size_t len);
+
+/* stat(2) of path, following symbolic links: its st_mode in *mode (the
+ * S_IFMT bits tell a FIFO from a regular file), 0, or -errno. */
+int kmm_os_stat_mode(const char *path, unsigned *mode);
+
+/* getcwd(2) into buf (cap bytes): the length of the path without its
+ * NUL, or -errno (-ERANGE: longer than cap - 1). */
+long kmm_os_getcwd(char *buf, size_t cap);
 
 /* fcntl(fd, F_DUPFD_CLOEXEC, min_fd): a private copy of a descriptor, or
  * -1.  errno is preserved. */
@@ -156,6 +167,9 @@ uint64_t kmm_os_random(void);
  * with ENOMEM without being made; with and_after, every later one too.
  * n = 0: none. */
 void kmm_os_fail_at(uint64_t n, bool and_after);
+/* What fail= / fail_from= set: n (0: none), and whether every later call
+ * fails too (for the params report). */
+uint64_t kmm_os_fail_setting(bool *and_after);
 /* With fail= set: how many of those calls were counted so far. */
 uint64_t kmm_os_fail_calls(void);
 

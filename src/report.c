@@ -31,40 +31,85 @@ struct section {
 	void (*emit)(struct kmm_buf *b);
 };
 
+/* One line of the params section: the option's name as KMM_OPTIONS takes
+ * it (every name of options.c's table is here: tests/unit/test_options.c
+ * checks), then its value now. */
+#define P(name, fmt, ...) kmm_buf_printf(b, "  %-22s" fmt "\n", name, __VA_ARGS__)
+
+static const char *on_off(long long v)
+{
+	return v ? "on" : "off";
+}
+
+static KMM_COLD void watermark(struct kmm_buf *b, const char *name, size_t pages)
+{
+	if (kmm_zone.wmark_fixed)
+		P(name, "%zu", pages * KMM_PAGE_SIZE);
+	else
+		P(name, "automatic (now %zu)", pages * KMM_PAGE_SIZE);
+}
+
 static KMM_COLD void emit_params(struct kmm_buf *b)
 {
 	const struct kmm_params *p = &kmm_params;
+	bool fail_from;
+	unsigned long long fail = kmm_os_fail_setting(&fail_from);
+	static const char *const memcheck[] = { "on", "exact", "off" };
 	kmm_buf_puts(b, "parameters\n");
-	kmm_buf_printf(b, "  profile               %s\n", kmm_profile_name(kmm_options.profile));
-	kmm_buf_printf(b, "  front                 %s\n", p->front == KMM_FRONT_SLAB_ ? "slab" : "tcache");
-	kmm_buf_printf(b, "  mmap_threshold        %zu (%s)\n", p->mmap_threshold,
-		       p->no_dyn_threshold ? "fixed" : "automatic");
-	kmm_buf_printf(b, "  threshold_rule        %s\n",
-		       p->threshold_rule == KMM_THRESHOLD_GLIBC ? "glibc" : "cache");
-	kmm_buf_printf(b, "  trim_rule             %s\n",
-		       p->trim_rule == KMM_TRIM_GLIBC ? "glibc" : "decay");
-	kmm_buf_printf(b, "  trim_threshold        %zu\n", p->trim_threshold);
-	kmm_buf_printf(b, "  top_pad               %zu\n", p->top_pad);
-	kmm_buf_printf(b, "  mmap_max              %d\n", p->n_mmaps_max);
-	kmm_buf_printf(b, "  mxfast                %zu\n", p->max_fast);
-	kmm_buf_printf(b, "  tcache_count          %zu\n", p->tcache_count);
-	kmm_buf_printf(b, "  tcache_max            %zu\n", p->tcache_max_bytes);
-	kmm_buf_printf(b, "  tcache_unsorted_limit %zu\n", p->tcache_unsorted_limit);
-	kmm_buf_printf(b, "  arena_max             %zu\n", p->arena_max);
-	kmm_buf_printf(b, "  arena_test            %zu\n", p->arena_test);
-	kmm_buf_printf(b, "  perturb               %d\n", p->perturb_byte);
-	kmm_buf_printf(b, "  zero_guard            %s\n", p->zero_guard ? "on" : "off");
-	kmm_buf_printf(b, "  redzone               %s\n", p->redzone ? "on" : "off");
-	kmm_buf_printf(b, "  quarantine            %zu\n", p->quarantine);
-	/* the kernel side's */
-	kmm_buf_printf(b, "  vmalloc_frames        %s\n", kmm_vmalloc_params.frames ? "on" : "off");
-	kmm_buf_printf(b, "  populate              %s\n", kmm_vmalloc_params.populate ? "on" : "off");
-	kmm_buf_printf(b, "  vmalloc_space         %zu\n", kmm_vmalloc_params.space_size);
-	if (kmm_vmalloc_params.lazy_max != 0)
-		kmm_buf_printf(b, "  vmalloc_lazy_max      %zu\n", kmm_vmalloc_params.lazy_max);
+	P("profile", "%s", kmm_profile_name(kmm_options.profile));
+	kmm_buf_puts(b, "  [heap]\n");
+	P("front", "%s", p->front == KMM_FRONT_SLAB_ ? "slab" : "tcache");
+	P("mmap_threshold", "%zu (%s)", p->mmap_threshold, p->no_dyn_threshold ? "fixed" : "automatic");
+	P("threshold_rule", "%s", p->threshold_rule == KMM_THRESHOLD_GLIBC ? "glibc" : "cache");
+	P("trim_rule", "%s", p->trim_rule == KMM_TRIM_GLIBC ? "glibc" : "decay");
+	if (p->trim_threshold == SIZE_MAX)
+		P("trim_threshold", "%s", "-1 (never)");
 	else
-		kmm_buf_puts(b, "  vmalloc_lazy_max      automatic\n");
+		P("trim_threshold", "%zu", p->trim_threshold);
+	P("top_pad", "%zu", p->top_pad);
+	P("mmap_max", "%d", p->n_mmaps_max);
+	P("mxfast", "%zu", p->max_fast);
+	P("tcache_count", "%zu", p->tcache_count);
+	P("tcache_max", "%zu", p->tcache_max_bytes);
+	P("tcache_unsorted_limit", "%zu", p->tcache_unsorted_limit);
+	if (p->arena_max != 0)
+		P("arena_max", "%zu", p->arena_max);
+	else
+		P("arena_max", "0 (no limit of its own: arena_test, then 8 x %d CPUs)", kmm_os_ncpus());
+	P("arena_test", "%zu", p->arena_test);
+	P("perturb", "%d", p->perturb_byte);
+	P("zero_guard", "%s", on_off(p->zero_guard));
+	kmm_buf_puts(b, "  [kernel side]\n");
+	P("vmalloc_frames", "%s", on_off(kmm_vmalloc_params.frames));
+	P("populate", "%s", on_off(kmm_vmalloc_params.populate));
+	P("vmalloc_space", "%zu", kmm_vmalloc_params.space_size);
+	if (kmm_vmalloc_params.lazy_max != 0)
+		P("vmalloc_lazy_max", "%zu", kmm_vmalloc_params.lazy_max);
+	else
+		P("vmalloc_lazy_max", "%s", "automatic");
+	watermark(b, "watermark_high", kmm_zone.wmark_high);
+	watermark(b, "watermark_low", kmm_zone.wmark_low);
+	watermark(b, "watermark_min", kmm_zone.wmark_min);
+	P("slab_random", "%s", on_off(kmm_slab_freelist_random));
+	P("page_shuffle", "%s", on_off(kmm_page_shuffle));
+	P("slab_debug", "%s", on_off(kmm_slab_debug));
+	kmm_buf_puts(b, "  [debugging & hardening]\n");
+	P("poison", "%s", on_off(p->poison));
+	P("init_on_alloc", "%s", on_off(p->init_on_alloc));
+	P("init_on_free", "%s", on_off(p->init_on_free));
+	P("memcheck", "%s (under valgrind only)",
+	  p->memcheck >= KMM_MEMCHECK_ON && p->memcheck <= KMM_MEMCHECK_OFF ? memcheck[p->memcheck] : "?");
+	if (p->guard_min == SIZE_MAX)
+		P("guard", "%s", "off");
+	else
+		P("guard", "%zu", p->guard_min);
+	P("redzone", "%s", on_off(p->redzone));
+	P("quarantine", "%zu", p->quarantine);
+	P("fail", "%llu", fail_from ? 0ull : fail);
+	P("fail_from", "%llu", fail_from ? fail : 0ull);
 }
+
+#undef P
 
 static void kb(struct kmm_buf *b, const char *key, unsigned long long bytes)
 {
@@ -176,7 +221,7 @@ static KMM_COLD int list_valid(const char *list)
 	for (const char *p = list; *p;) {
 		const char *end = strchr(p, ',');
 		size_t len = end ? (size_t)(end - p) : strlen(p);
-		if (!(len == 3 && memcmp(p, "all", 3) == 0) && len > 0 && find(p, len) == NULL) {
+		if (len > 0 && kmm_report_section_bits(p, len) == 0) {
 			errno = EINVAL;
 			return 0;
 		}
@@ -198,6 +243,22 @@ static KMM_COLD void emit_list(struct kmm_buf *b, const char *list)
 		}
 		p += len + (end ? 1 : 0);
 	}
+}
+
+_Static_assert(KMM_ARRAY_SIZE(sections) <= 32, "one bit per section in an unsigned");
+
+KMM_COLD unsigned kmm_report_section_bits(const char *name, size_t len)
+{
+	if (len == 3 && memcmp(name, "all", 3) == 0)
+		return (1u << (KMM_ARRAY_SIZE(sections) - 1)) - 1;   /* all but check, the last */
+	const struct section *s = find(name, len);
+	return s != NULL ? 1u << (s - sections) : 0;
+}
+
+KMM_COLD const char *kmm_report_known_sections(void)
+{
+	return "summary, meminfo, buddyinfo, pagetypeinfo, zoneinfo, slabinfo, vmallocinfo, maps, "
+	       "malloc_info, params, all, check";
 }
 
 KMM_COLD int kmm_report_sections(int fd, const char *list)
@@ -222,7 +283,7 @@ KMM_COLD int kmm_report_sections(int fd, const char *list)
  * lines. */
 #define EXIT_BUF ((size_t)1 << 20)
 
-KMM_COLD void kmm_report_exit(int fd, unsigned long long uptime_ns, const char *list)
+KMM_COLD void kmm_report_exit(int fd, unsigned long long uptime_ns, unsigned list)
 {
 	char small[2048], comm[64] = "?";
 	struct kmm_buf b;
@@ -237,9 +298,6 @@ KMM_COLD void kmm_report_exit(int fd, unsigned long long uptime_ns, const char *
 				*nl = '\0';
 		}
 	}
-	if (list == NULL || *list == '\0')
-		list = "summary";
-	bool valid = list_valid(list);
 	char *big = kmm_os_map(EXIT_BUF, MAP_NORESERVE);
 	if (big != NULL)
 		kmm_buf_init(&b, big, EXIT_BUF, fd);
@@ -248,12 +306,10 @@ KMM_COLD void kmm_report_exit(int fd, unsigned long long uptime_ns, const char *
 	kmm_buf_printf(&b, "== kmm %s report: pid %d (%s), %llu.%03llu s ==\n", PACKAGE_VERSION,
 		       (int)kmm_os_getpid(), comm, uptime_ns / 1000000000ull,
 		       (uptime_ns / 1000000ull) % 1000);
-	if (valid)
-		emit_list(&b, list);
+	for (size_t i = 0; i < KMM_ARRAY_SIZE(sections); i++)
+		if (list & (1u << i))
+			emit(&b, &sections[i]);
 	kmm_buf_flush(&b);
 	if (big != NULL)
 		kmm_os_unmap(big, EXIT_BUF);
-	if (!valid)
-		kmm_warn("KMM_STATS_REPORT: unknown section in '%s' (known: summary, meminfo, buddyinfo, "
-			 "pagetypeinfo, zoneinfo, slabinfo, vmallocinfo, maps, malloc_info, params, all)", list);
 }

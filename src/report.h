@@ -5,13 +5,23 @@
 #ifndef KMM_REPORT_H
 #define KMM_REPORT_H
 
+#include <stddef.h>
+
 /* Write the comma-separated `sections` ("summary", "malloc_info",
  * "params", "all") to fd.  -1/EINVAL for an unknown section, before
  * anything is written. */
 int kmm_report_sections(int fd, const char *sections);
 
+/* The exit report's sections as bits (KMM_STATS_REPORT, parsed when the
+ * options are read: options.c): the bit of the section `name` (len bytes),
+ * every section's but check's for "all", 0 for an unknown name. */
+unsigned kmm_report_section_bits(const char *name, size_t len);
+/* The names kmm_report_section_bits knows, for a warning:
+ * "summary, meminfo, ..., all, check". */
+const char *kmm_report_known_sections(void);
+
 /* The report printed at exit: a header naming the process, then the
- * sections (an unknown one is reported and skipped). */
-void kmm_report_exit(int fd, unsigned long long uptime_ns, const char *sections);
+ * sections whose bits are set, in the order of the table in report.c. */
+void kmm_report_exit(int fd, unsigned long long uptime_ns, unsigned sections);
 
 #endif /* KMM_REPORT_H */

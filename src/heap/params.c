@@ -80,7 +80,11 @@ KMM_COLD int kmm_params_set(int param, long long value)
 		p->arena_test = (size_t)value;
 		return 1;
 	case KMM_P_ARENA_MAX:
-		if (value <= 0)
+		/* 0: no limit of its own, the default (arenas.c,
+		 * kmm_arena_limit: arena_test arenas, then 8 x the CPUs).
+		 * glibc's mallopt returns 1 for 0 but keeps the old value, and
+		 * its tunable refuses 0 */
+		if (value < 0)
 			return 0;
 		p->arena_max = (size_t)value;
 		return 1;

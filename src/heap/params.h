@@ -86,7 +86,7 @@ struct kmm_params {
 	int    n_mmaps_max;
 	int    no_dyn_threshold;   /* set once the user fixed any threshold */
 	size_t arena_test;
-	size_t arena_max;          /* 0: 8 x cores (used by the arenas issue) */
+	size_t arena_max;          /* 0: none of its own: arena_test arenas, then 8 x cores (arenas.c) */
 	int    perturb_byte;
 	size_t max_fast;           /* largest chunk size kept in fastbins (0: none) */
 	size_t tcache_count;       /* entries per tcache bin */

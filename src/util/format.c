@@ -3,6 +3,7 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -312,6 +313,40 @@ KMM_COLD void kmm_printerr_ptr(const char *who, const char *what, const void *pt
 	char g[64];
 	kmm_snprintf(g, sizeof g, "%s: %s", who, what);
 	kmm_printerr(g, " %p (%s)", ptr, why);
+}
+
+KMM_COLD const char *kmm_strerror(int err, char *buf, size_t cap)
+{
+	static const struct { int err; const char *text; } texts[] = {
+		{ EPERM, "Operation not permitted" },
+		{ ENOENT, "No such file or directory" },
+		{ EIO, "Input/output error" },
+		{ EBADF, "Bad file descriptor" },
+		{ ENOMEM, "Cannot allocate memory" },
+		{ EACCES, "Permission denied" },
+		{ EFAULT, "Bad address" },
+		{ EBUSY, "Device or resource busy" },
+		{ EEXIST, "File exists" },
+		{ ENOTDIR, "Not a directory" },
+		{ EISDIR, "Is a directory" },
+		{ EINVAL, "Invalid argument" },
+		{ ENFILE, "Too many open files in system" },
+		{ EMFILE, "Too many open files" },
+		{ ETXTBSY, "Text file busy" },
+		{ EFBIG, "File too large" },
+		{ ENOSPC, "No space left on device" },
+		{ EROFS, "Read-only file system" },
+		{ ERANGE, "Numerical result out of range" },
+		{ ENAMETOOLONG, "File name too long" },
+		{ ELOOP, "Too many levels of symbolic links" },
+		{ EDQUOT, "Disk quota exceeded" },
+		{ ENXIO, "No such device or address" },
+	};
+	for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++)
+		if (texts[i].err == err)
+			return texts[i].text;
+	kmm_snprintf(buf, cap, "error %d", err);
+	return buf;
 }
 
 KMM_COLD void kmm_warn(const char *fmt, ...)

@@ -71,6 +71,12 @@ extern bool kmm_glibc_messages;
  * " PTR (WHY)" as kmm's detail. */
 KMM_NORETURN KMM_COLD void kmm_printerr_ptr(const char *who, const char *what, const void *ptr, const char *why);
 
+/* The text of an errno value as glibc's strerror gives it in the C locale
+ * ("No such file or directory"), for the errors opening or writing a file
+ * can meet; "error N" for others.  Never allocates (strerror may, to
+ * translate). */
+const char *kmm_strerror(int err, char *buf, size_t cap);
+
 /* Print "kmm: <message>\n" to standard error and carry on. */
 KMM_COLD void kmm_warn(const char *fmt, ...) KMM_PRINTF(1, 2);
 

@@ -87,8 +87,8 @@ PROGS_CFLAGS = -Wall -Wextra -fno-builtin
 PROGS_LIBS = -ldl
 
 tests_progs_heapprobe_SOURCES = tests/progs/heapprobe.c
-tests_progs_heapprobe_CFLAGS = $(PROGS_CFLAGS)
-tests_progs_heapprobe_LDADD = $(PROGS_LIBS)
+tests_progs_heapprobe_CFLAGS = $(PROGS_CFLAGS) -pthread
+tests_progs_heapprobe_LDADD = $(PROGS_LIBS) -lpthread
 
 tests_progs_oom_SOURCES = tests/progs/oom.c
 tests_progs_oom_CFLAGS = $(PROGS_CFLAGS)

@@ -6,7 +6,7 @@
 . "$KMM_SRCDIR/tests/tap.sh"
 . "$KMM_SRCDIR/tests/integration/common.sh"
 
-plan 26
+plan 37
 
 HP=$KMM_PROGS/heapprobe
 
@@ -129,6 +129,79 @@ is "$(cat "$KMM_TMP/prof2.err") | $(params '' nosuch 2>/dev/null)" \
 	"KMM_DEFAULT_PROFILE=nosuch: a warning, kmm's defaults"
 is "$(with_timeout 60 "$KMM_TOOL" run --profile=glibc --report=params -- /bin/true 2>&1 |
 	awk '$1 == "profile" { print $2 }')" "glibc" "kmm run --profile=glibc"
+
+# --- what the options say, and when (issue 16) ----------------------------------------
+# ls closes its stderr before kmm's destructor runs: what kmm has to say
+# about the options is said at start-up, and the report goes to its own
+# copy of fd 2.
+KNOWN="summary, meminfo, buddyinfo, pagetypeinfo, zoneinfo, slabinfo, vmallocinfo, maps, malloc_info, params, all, check"
+with_timeout 60 env LD_PRELOAD="$KMM_LIB" KMM_STATS=1 KMM_STATS_REPORT=buddyinfo,vmalocinfo ls / \
+	>/dev/null 2>"$KMM_TMP/sect.err"
+is "$(head -1 "$KMM_TMP/sect.err")" \
+	"kmm: KMM_STATS_REPORT: unknown section 'vmalocinfo' (ignored; known: $KNOWN)" \
+	"KMM_STATS_REPORT=buddyinfo,vmalocinfo, ls: the unknown section named at start-up"
+ok "KMM_STATS_REPORT=buddyinfo,vmalocinfo, ls: the report has the buddyinfo section" sh -c "
+	grep -q '^buddyinfo (free blocks' '$KMM_TMP/sect.err' && grep -qE '^Node 0, zone +Normal' '$KMM_TMP/sect.err'"
+
+params_line() { awk -v k="$1" '$1 == k { $1 = ""; sub(/^ /, ""); print }'; }
+with_timeout 60 env LD_PRELOAD="$KMM_LIB" KMM_OPTIONS=arena_max=4,arena_max=0 KMM_STATS=1 KMM_STATS_REPORT=params \
+	/bin/true 2>"$KMM_TMP/amax.err"
+is "$(grep -c '^kmm:' "$KMM_TMP/amax.err") $(params_line arena_max <"$KMM_TMP/amax.err" | cut -d' ' -f1)" "0 0" \
+	"KMM_OPTIONS=arena_max=0: no warning, the default (0) in force"
+
+with_timeout 60 env LD_PRELOAD="$KMM_LIB" KMM_OPTIONS=tcache_count=70000,mxfast=0x100 /bin/true 2>"$KMM_TMP/range.err"
+is "$(cat "$KMM_TMP/range.err")" "kmm: KMM_OPTIONS: tcache_count=70000 out of range (0..65535; ignored)
+kmm: KMM_OPTIONS: mxfast=0x100 out of range (0..160; ignored)" \
+	"an out-of-range value: the warning gives the range"
+
+# a relative KMM_STATS is the start-up directory's, for the process that
+# moves (bash: dash ends with _exit, no report) and the programs it starts
+# afterwards (ls)
+mkdir -p "$KMM_TMP/start/elsewhere"
+if have bash; then
+	(cd "$KMM_TMP/start" && with_timeout 60 env LD_PRELOAD="$KMM_LIB" KMM_STATS=rel.stats \
+		bash -c 'cd elsewhere; ls >/dev/null; exit 0')
+	is "$(stats_reports "$KMM_TMP/start/rel.stats" bash)/$(stats_reports "$KMM_TMP/start/rel.stats" ls)/$(ls "$KMM_TMP/start/elsewhere")" \
+		"1/1/" "KMM_STATS=rel.stats, bash -c 'cd elsewhere; ls': both reports in the start directory, none elsewhere"
+else
+	skip "KMM_STATS=rel.stats, bash -c 'cd elsewhere; ls': both reports in the start directory" "no bash"
+fi
+
+with_timeout 60 env LD_PRELOAD="$KMM_LIB" KMM_STATS=/nonexistent/dir/x ls / >/dev/null 2>"$KMM_TMP/nodir.err"
+is "$(cat "$KMM_TMP/nodir.err")" \
+	"kmm: KMM_STATS: cannot open /nonexistent/dir/x: No such file or directory (the report will be lost)" \
+	"KMM_STATS=/nonexistent/dir/x, ls: a warning at start-up, while stderr is open"
+
+# a FIFO is not opened at start-up: its reader would see the end of its
+# input before the report
+if mkfifo "$KMM_TMP/fifo" 2>/dev/null; then
+	with_timeout 30 cat "$KMM_TMP/fifo" >"$KMM_TMP/fifo.out" &
+	_cat=$!
+	with_timeout 20 env LD_PRELOAD="$KMM_LIB" KMM_STATS="$KMM_TMP/fifo" KMM_STATS_REPORT=summary /bin/true
+	wait $_cat
+	is "$(stats_reports "$KMM_TMP/fifo.out" true)" 1 "KMM_STATS=FIFO: its reader gets the report"
+else
+	skip "KMM_STATS=FIFO: its reader gets the report" "no mkfifo"
+fi
+
+# --- what docs/api.md says ----------------------------------------------------------------
+# malloc_usable_size: a big block (200000 bytes: above the mmap threshold)
+# reports its whole pages (49 pages: 200704), a heap chunk its size - 8
+probe usable kmm 'KMM_OPTIONS=front=tcache,redzone=off' m200000 u0 m100 u1
+probe usable plain '' m200000 u0
+is "$(sed -n 's/^u //p' "$KMM_TMP/usable.kmm" | tr '\n' ' ')" "200000 200704 100 104 " \
+	"malloc_usable_size: a big block's page-rounded size, a heap chunk's size - 8 (api.md)"
+is "$(sed -n 's/^u //p' "$KMM_TMP/usable.plain")" "200000 200688" \
+	"glibc's mapped chunk: its size - 16 (api.md's difference)"
+# arenas: each thread that allocates gets one of its own, as in glibc
+# (up to 8 x cores: 4 threads fit any machine's limit); malloc_info
+# lists a heap per arena
+probe arenas kmm '' a4
+probe arenas plain '' a4
+is "$(cat "$KMM_TMP/arenas.kmm")/$(cat "$KMM_TMP/arenas.plain")" "arenas 5/arenas 5" \
+	"4 threads allocating at once: 5 arenas in malloc_info (main + 4), as glibc's"
+probe arenas2 kmm 'KMM_OPTIONS=arena_max=2' a4
+is "$(cat "$KMM_TMP/arenas2.kmm")" "arenas 2" "arena_max=2: 4 threads share 2 arenas"
 
 # --- the same in the system calls --------------------------------------------------
 if strace_ok; then

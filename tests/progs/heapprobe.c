@@ -18,13 +18,20 @@
  *   M            write a marker "@@heapprobe mark N@@" to stderr (for strace)
  *   s            print kmm's counters if kmm is loaded ("stats none" if not)
  *   k            print "kmm yes" if libkmm.so is loaded, "kmm no" if not
+ *   uN           print "u SIZE USABLE": slot N's size and malloc_usable_size
+ *   aN           N threads each malloc(100) and hold the block until all
+ *                have one, then free it and end; then print "arenas H", H
+ *                the <heap> elements of malloc_info (one per arena)
  *
  * Nothing here allocates behind the steps' back: output is collected in a
  * static buffer and written with write(2) at exit, /proc files are read with
- * open/read into static buffers.
+ * open/read into static buffers.  (Except aN: thread stacks, and the FILE
+ * malloc_info writes to.)
  */
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <malloc.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -148,6 +155,47 @@ static const char *kind_of(void *ptr)
 		line = nl + 1;
 	}
 	return "other";
+}
+
+static pthread_barrier_t all_have_one;
+
+static void *hold_a_block(void *arg)
+{
+	(void)arg;
+	char *p = malloc(100);
+	if (p == NULL)
+		die("malloc failed in a thread");
+	p[0] = 1;
+	pthread_barrier_wait(&all_have_one);
+	free(p);
+	return NULL;
+}
+
+/* aN: N threads at once, then count malloc_info's heaps */
+static void arenas_step(long n)
+{
+	pthread_t t[64];
+	if (n < 1 || n > 64)
+		die("bad a step");
+	pthread_barrier_init(&all_have_one, NULL, (unsigned)n);
+	for (long i = 0; i < n; i++)
+		if (pthread_create(&t[i], NULL, hold_a_block, NULL) != 0)
+			die("pthread_create failed");
+	for (long i = 0; i < n; i++)
+		pthread_join(t[i], NULL);
+	pthread_barrier_destroy(&all_have_one);
+	FILE *f = tmpfile();
+	if (f == NULL || malloc_info(0, f) != 0 || fflush(f) != 0)
+		die("malloc_info failed");
+	size_t len = 0;
+	for (ssize_t r; (r = pread(fileno(f), file_buf + len, sizeof file_buf - 1 - len, (off_t)len)) > 0;)
+		len += (size_t)r;
+	file_buf[len] = '\0';
+	fclose(f);
+	int heaps = 0;
+	for (char *h = file_buf; (h = strstr(h, "<heap nr=")) != NULL; h++)
+		heaps++;
+	out("arenas %d\n", heaps);
 }
 
 static size_t parse_size(const char *s, char **endp)
@@ -278,6 +326,20 @@ static void step(const char *arg)
 	case 'k':
 		out("kmm %s\n", dlsym(RTLD_DEFAULT, "kmm_version") ? "yes" : "no");
 		break;
+	case 'u': {
+		long i = strtol(arg + 1, &end, 10);
+		if (*end || i < 0 || i >= nslots)
+			die("bad u step");
+		out("u %zu %zu\n", slot_size[i], malloc_usable_size(slots[i]));
+		break;
+	}
+	case 'a': {
+		long n = strtol(arg + 1, &end, 10);
+		if (*end)
+			die("bad a step");
+		arenas_step(n);
+		break;
+	}
 	default:
 		die("unknown step");
 	}
