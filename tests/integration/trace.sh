@@ -160,6 +160,36 @@ else
 	skip "python3 under kmm trace" "no python3"
 fi
 
+# --- a stripped binary: sites are not named after a far dynamic symbol ------------------
+# /usr/bin/ls has only dynamic symbols; most of its code is static functions
+# past them.  A site in it is NAME+0xOFF only when OFF < NAME's st_size
+# (nm -D -S), else ls+0xOFF (the link-time address); never a bare NAME
+# (addr2line's nearest symbol below, however far).
+lsbin=/usr/bin/ls
+if [ -x "$lsbin" ] && have nm && [ -z "$(nm "$lsbin" 2>/dev/null)" ]; then
+	with_timeout 60 "$KMM_TOOL" trace -o "$T/l.trace" -- "$lsbin" -la / >/dev/null 2>&1
+	reader summary --top 1000 "$T/l.trace" >"$T/l.sum" 2>/dev/null
+	# the sites in ls itself: "0xADDR NAME+0xOFF" with no "(libX)" after
+	awk '/^top [0-9]+ allocation site/ { on = 1; next } on && NF >= 4 && $3 ~ /^0x/ && $0 !~ /\(lib/ { print $4 }' \
+		"$T/l.sum" >"$T/l.sites"
+	ok "stripped ls: some allocation sites are in ls itself" test -s "$T/l.sites"
+	ok "stripped ls: sites past the dynamic symbols are named ls+0xOFF" grep -q '^ls+0x[0-9a-f]*$' "$T/l.sites"
+	nm -D -S --defined-only "$lsbin" | awk 'NF == 4 { print $4, $2 }' >"$T/l.syms"
+	bad=
+	while read -r site; do
+		case $site in ls+0x*) continue ;; esac
+		name=${site%%+0x*}
+		off=${site#"$name"}; off=${off#+}
+		# a bare name: no ELF symbol held the address (addr2line's guess)
+		[ -n "$off" ] || { bad="$bad $site"; continue; }
+		size=$(awk -v n="$name" '$1 == n { print $2; exit }' "$T/l.syms")
+		if [ -z "$size" ] || [ $((off)) -ge $((0x$size)) ]; then bad="$bad $site"; fi
+	done <"$T/l.sites"
+	is "$bad" "" "stripped ls: no site is named after a dynamic symbol that does not hold it"
+else
+	skip "stripped ls: site names" "no stripped /usr/bin/ls, or no nm"
+fi
+
 # --- tracing off: no log, no file ---------------------------------------------------------
 rm -f "$T/none.trace"
 with_timeout 60 env LD_PRELOAD="$KMM_LIB" "$TP" known >/dev/null 2>&1
