@@ -32,7 +32,7 @@ static void lt_grow(struct stats *s)
 }
 
 /* insert; returns the replaced entry's size + 1, or 0 */
-static uint64_t lt_put(struct stats *s, uint64_t ptr, uint64_t size, const uint8_t *rec, uint32_t tid)
+uint64_t kt_lt_put(struct stats *s, uint64_t ptr, uint64_t size, const uint8_t *rec, uint32_t tid)
 {
 	if (2 * (s->ltn + 1) > s->ltcap)
 		lt_grow(s);
@@ -56,7 +56,7 @@ static uint64_t lt_put(struct stats *s, uint64_t ptr, uint64_t size, const uint8
 }
 
 /* remove; returns the size + 1, or 0 if it was not live */
-static uint64_t lt_del(struct stats *s, uint64_t ptr)
+uint64_t kt_lt_del(struct stats *s, uint64_t ptr)
 {
 	if (!s->ltcap || !ptr)
 		return 0;
@@ -122,7 +122,7 @@ static unsigned size_class(uint64_t n)
 
 static void st_alloc(struct stats *s, const struct ev *e, uint64_t ptr, uint64_t size)
 {
-	uint64_t old = lt_put(s, ptr, size, e->rec, e->tid);
+	uint64_t old = kt_lt_put(s, ptr, size, e->rec, e->tid);
 	if (old) {
 		s->dup_alloc++;
 		s->live -= old - 1;
@@ -143,7 +143,7 @@ static void st_alloc(struct stats *s, const struct ev *e, uint64_t ptr, uint64_t
 
 static int st_free(struct stats *s, uint64_t ptr)
 {
-	uint64_t old = lt_del(s, ptr);
+	uint64_t old = kt_lt_del(s, ptr);
 	if (!old)
 		return 0;
 	s->live -= old - 1;

@@ -407,6 +407,11 @@ struct stats {
 	struct plotdata *plot; /* when plotting: sampled after every event */
 };
 
+/* the live-block table of s: insert (returns the replaced entry's size + 1,
+ * or 0), remove (the size + 1, or 0 if it was not live) */
+uint64_t kt_lt_put(struct stats *s, uint64_t ptr, uint64_t size, const uint8_t *rec, uint32_t tid);
+uint64_t kt_lt_del(struct stats *s, uint64_t ptr);
+
 /* Every event of the log, in sequence order, into s (zeroed by the caller,
  * with s->plot set when plotting). */
 void kt_analyze(const struct log *L, struct stats *s);
