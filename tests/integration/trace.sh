@@ -137,6 +137,19 @@ with_timeout 60 "$KMM_TOOL" trace -o "$T/x.trace" -- "$TP" cut >/dev/null 2>&1
 reader summary "$T/x.trace" >"$T/x.sum" 2>"$T/x.sum.err"
 ok "_exit: the reader says the log was cut short" grep -qi 'cut short' "$T/x.sum.err"
 
+# --- exec: the old image's log names the new one's -----------------------------------
+# sh writes the log and execs the program, whose log is FILE.PID (same pid)
+with_timeout 60 "$KMM_TOOL" trace -o "$T/e.trace" -- sh -c "exec '$TP' known" >"$T/e.out" 2>&1
+pid=$(ls "$T" | sed -n 's/^e\.trace\.\([0-9][0-9]*\)$/\1/p' | head -1)
+ok "exec: the exec'd program wrote FILE.PID" test -n "$pid"
+reader summary "$T/e.trace" >"$T/e.sum" 2>"$T/e.sum.err"
+ok "exec: the summary of the shell's log says it exec'd traceprobe and names FILE.$pid" \
+	grep -qE "^log +exec'd [^ ]*traceprobe: continued in [^ ]*e\.trace\.$pid " "$T/e.sum"
+is "$(grep -c 'CUT SHORT' "$T/e.sum")" "0" "exec: the shell's log is not called CUT SHORT"
+ok "exec: the stderr note names the successor too" grep -q "continues in .*e\.trace\.$pid" "$T/e.sum.err"
+reader summary "$T/e.trace.$pid" >"$T/e2.sum" 2>/dev/null
+ok "exec: the successor's log is complete" grep -q '^log  *complete' "$T/e2.sum"
+
 # --- python3 ----------------------------------------------------------------------------
 # the interpreter itself (python3 may be a wrapper script, as pyenv's is:
 # its shell would write the log and python FILE.PID.N)

@@ -249,6 +249,7 @@ struct log {
 	unsigned unknown_kinds;
 
 	char *exe, *cmdline;
+	char *exec_file, *exec_exe; /* an exec block: the successor's log, its program */
 	struct snap *snaps;
 	size_t nsnaps, capsnaps;
 	size_t primary; /* the snapshot used first */
@@ -260,8 +261,17 @@ struct log {
 void kt_log_open(struct log *L, const char *path);
 /* Whether it was cut short (no end block, or a bad block). */
 int kt_log_cut(const struct log *L);
-/* the stderr warning of a cut-short log */
+/* Whether the process exec'd (an exec block, no end block): its log ends
+ * at the exec and goes on in L->exec_file */
+int kt_log_execd(const struct log *L);
+/* the exec'd log's successor as a path (beside L->path), malloc'd */
+char *kt_exec_path(const struct log *L);
+/* the stderr warning of a cut-short log; the note of an exec'd one */
 void kt_warn_cut(const struct log *L);
+/* the log's status in words ("exec'd ...", "complete", "CUT SHORT ...") */
+const char *kt_log_status(const struct log *L, char *buf, size_t n);
+/* unmap and free what kt_log_open made */
+void kt_log_close(struct log *L);
 /* the program's name (the exe= of the info block, without directories) */
 const char *kt_prog_name(const struct log *L);
 

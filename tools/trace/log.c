@@ -76,6 +76,24 @@ static int scan_events(struct log *L, const uint8_t *p, uint32_t size, struct bl
 	return 0;
 }
 
+static void parse_exec(struct log *L, const uint8_t *p, uint32_t size)
+{
+	char *t = kt_xstrndup((const char *)p, size);
+	for (char *line = t, *nl; line && *line; line = nl) {
+		nl = strchr(line, '\n');
+		if (nl)
+			*nl++ = 0;
+		if (!strncmp(line, "file=", 5) && line[5] && !strchr(line + 5, '/')) {
+			free(L->exec_file);
+			L->exec_file = kt_xstrdup(line + 5);
+		} else if (!strncmp(line, "exe=", 4)) {
+			free(L->exec_exe);
+			L->exec_exe = kt_xstrdup(line + 4);
+		}
+	}
+	free(t);
+}
+
 static void parse_info(struct log *L, const uint8_t *p, uint32_t size)
 {
 	char *t = kt_xstrndup((const char *)p, size);
@@ -194,6 +212,8 @@ void kt_log_open(struct log *L, const char *path)
 			L->end_lastseq = rd64(pl + END_AT(last_seq));
 		} else if (b.kind == KMM_TB_INFO) {
 			parse_info(L, pl, b.size);
+		} else if (b.kind == KMM_TB_EXEC) {
+			parse_exec(L, pl, b.size);
 		} else if (b.kind != KMM_TB_MAPS) {
 			L->unknown_kinds++;
 		}
@@ -227,10 +247,40 @@ void kt_log_open(struct log *L, const char *path)
 
 int kt_log_cut(const struct log *L) { return !L->have_end || L->bad; }
 
+int kt_log_execd(const struct log *L) { return !L->have_end && L->exec_file; }
+
+char *kt_exec_path(const struct log *L)
+{
+	const char *slash = strrchr(L->path, '/');
+	if (!slash)
+		return kt_xstrdup(L->exec_file);
+	return kt_xasprintf("%.*s/%s", (int)(slash - L->path), L->path, L->exec_file);
+}
+
+const char *kt_log_status(const struct log *L, char *buf, size_t n)
+{
+	if (kt_log_execd(L)) {
+		char *p = kt_exec_path(L);
+		snprintf(buf, n, "exec'd %s: continued in %s", L->exec_exe && L->exec_exe[0] ? L->exec_exe : "?", p);
+		free(p);
+	} else if (L->have_end)
+		snprintf(buf, n, "%s", L->bad ? "CUT SHORT (a bad block)" : "complete");
+	else
+		snprintf(buf, n, "CUT SHORT");
+	return buf;
+}
+
 /* the stderr warning of a cut-short log */
 void kt_warn_cut(const struct log *L)
 {
-	if (!L->have_end)
+	if (kt_log_execd(L)) {
+		char *p = kt_exec_path(L);
+		fprintf(stderr,
+			PROG ": %s: the process exec'd %s: its log continues in %s (the events the old image had "
+			"buffered at the exec, up to one buffer per thread, are not in either)\n",
+			L->path, L->exec_exe && L->exec_exe[0] ? L->exec_exe : "a new program", p);
+		free(p);
+	} else if (!L->have_end)
 		fprintf(stderr,
 			PROG ": %s was cut short: no end block (the process crashed, was killed or called _exit); "
 			"up to one buffer per thread may be missing\n",
@@ -247,4 +297,25 @@ const char *kt_prog_name(const struct log *L)
 		return s ? s + 1 : L->exe;
 	}
 	return "?";
+}
+
+void kt_log_close(struct log *L)
+{
+	if (L->m)
+		munmap((void *)L->m, L->size);
+	free(L->b);
+	free(L->sg);
+	free(L->exe);
+	free(L->cmdline);
+	free(L->exec_file);
+	free(L->exec_exe);
+	for (size_t i = 0; i < L->nsnaps; i++) {
+		for (size_t j = 0; j < L->snaps[i].n; j++)
+			if (L->snaps[i].r[j].obj < 0) /* else the object's path */
+				free((char *)L->snaps[i].r[j].name);
+		free(L->snaps[i].r);
+	}
+	free(L->snaps);
+	free(L->tids);
+	memset(L, 0, sizeof *L);
 }

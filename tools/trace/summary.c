@@ -25,6 +25,12 @@ static void print_log_status(FILE *o, const struct log *L)
 		if (L->after_end)
 			fprintf(o, ", %" PRIu64 " event%s after it", L->after_end, L->after_end == 1 ? "" : "s");
 		fputc('\n', o);
+	} else if (kt_log_execd(L)) {
+		char *p = kt_exec_path(L);
+		fprintf(o, "log            exec'd %s: continued in %s (no end block: the events the old image had "
+			   "buffered at the exec, up to one buffer per thread, are missing)\n",
+			L->exec_exe && L->exec_exe[0] ? L->exec_exe : "?", p);
+		free(p);
 	} else
 		fprintf(o, "log            CUT SHORT: no end block (the process crashed, was killed or called _exit); "
 			   "up to one buffer per thread may be missing\n");

@@ -61,6 +61,15 @@ static struct sym *sym_slot(uint64_t a, int insert)
 
 void kt_sym_init(const struct log *L, int enabled, int lines)
 {
+	/* the addresses of another log (another process) mean other things */
+	for (size_t i = 0; i < S.cap; i++)
+		if (S.t[i].used) {
+			free(S.t[i].desc);
+			free(S.t[i].where);
+		}
+	free(S.t);
+	S.t = NULL;
+	S.cap = S.n = 0;
 	S.L = L;
 	S.enabled = enabled;
 	S.lines = lines;
