@@ -150,6 +150,21 @@ ok "exec: the stderr note names the successor too" grep -q "continues in .*e\.tr
 reader summary "$T/e.trace.$pid" >"$T/e2.sum" 2>/dev/null
 ok "exec: the successor's log is complete" grep -q '^log  *complete' "$T/e2.sum"
 
+# --- a run of several processes: summary --run ------------------------------------------
+with_timeout 60 "$KMM_TOOL" trace -o "$T/r.trace" -- sh -c "ls / | sort -r >/dev/null; exec '$TP' known >/dev/null" 2>/dev/null
+reader summary --run "$T/r.trace" >"$T/r.sum" 2>"$T/r.sum.err"
+is "$?" "0" "run: kmm trace summary --run exits 0"
+nlogs=$(ls "$T" | grep -cE '^r\.trace(\.[0-9]+(\.[0-9]+)?)?$')
+ok "run: the header counts every log of the run ($nlogs)" grep -q "^kmm-trace summary: $nlogs logs" "$T/r.sum"
+for prog in ls sort traceprobe; do
+	ok "run: a line for $prog, with its pid and events" grep -qE "^ +[0-9]+ +r\.trace[.0-9]* +[0-9]+ +[-0-9]+ +$prog +[0-9]+ " "$T/r.sum"
+done
+# the totals are the sums of the process lines (allocations: malloc+calloc+realloc+memalign)
+sum_allocs=$(awk '$1 ~ /^[0-9]+$/ && $2 ~ /^r\.trace/ { n += $7 } END { print n + 0 }' "$T/r.sum")
+tot_allocs=$(awk '/^total of the/ { on = 1 } on && $1 ~ /^(malloc|calloc|realloc|memalign)$/ { n += $2 } /^live heap/ { on = 0 } END { print n + 0 }' "$T/r.sum")
+is "$tot_allocs" "$sum_allocs" "run: the total allocations are the sum of the process lines"
+ok "run: traceprobe's 1000 malloc(1111) are in the total (more than 1000 allocations)" test "${tot_allocs:-0}" -gt 1000
+
 # --- python3 ----------------------------------------------------------------------------
 # the interpreter itself (python3 may be a wrapper script, as pyenv's is:
 # its shell would write the log and python FILE.PID.N)

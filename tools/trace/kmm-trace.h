@@ -3,7 +3,8 @@
  * what the files of tools/trace/ share.  Internal: kmm-trace is one
  * program, built from these files (tools/trace.mk).
  *
- *     kmm-trace dump|summary|leaks|plot|mtrace [OPTIONS] FILE
+ *     kmm-trace dump|summary|leaks|plot|mtrace [OPTIONS] FILE...
+ *     kmm-trace dump|summary|leaks|plot [OPTIONS] --run FILE
  *
  * dump     one line per event, in global sequence order, symbolized
  * summary  counts and bytes per operation, serving path, size class and
@@ -64,12 +65,15 @@
  *   analysis.c   one pass over the events in sequence order: counts, live
  *                blocks, sites, peak (struct stats): kt_analyze
  *   dump.c       kmm-trace dump: kt_cmd_dump; kt_print_frames (also leaks)
- *   summary.c    kmm-trace summary: kt_cmd_summary
+ *   summary.c    kmm-trace summary: kt_cmd_summary, kt_cmd_summary_run
+ *                (several logs: a process a line, totals)
  *   leaks.c      kmm-trace leaks: kt_cmd_leaks
  *   mtrace.c     kmm-trace mtrace: kt_cmd_mtrace
  *   plot.c       kmm-trace plot: kt_cmd_plot; kt_plot_sample (the
  *                analysis samples the series into time buckets)
- *   main.c       the command line, --help texts, main
+ *   main.c       the command line, --help texts, the list of logs (several
+ *                FILEs; --run: FILE's FILE.PID[.N] siblings; the logs exec
+ *                blocks name), main
  */
 #ifndef KMM_TRACE_READER_H
 #define KMM_TRACE_READER_H
@@ -430,6 +434,9 @@ void kt_analyze(const struct log *L, struct stats *s);
 
 int kt_cmd_dump(struct log *L);
 int kt_cmd_summary(struct log *L, unsigned top);
+/* the summary of several logs (a run): one line per process, totals, the
+ * top sites by name; each log opened, analysed and closed in turn */
+int kt_cmd_summary_run(char **paths, size_t n, unsigned top, int symbols);
 int kt_cmd_leaks(struct log *L, int all);
 int kt_cmd_mtrace(struct log *L);
 int kt_cmd_plot(struct log *L, const char *out);
