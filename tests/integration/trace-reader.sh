@@ -256,17 +256,37 @@ ok "plot exits 0 and writes FILE.svg" sh -c "test $? -eq 0 && test -s known.log.
 rd plot -o "$KMM_TMP/other.svg" known.log >/dev/null 2>&1
 ok "plot -o OUT writes OUT" test -s other.svg
 if have python3; then
-	ok "plot: a well-formed SVG with axes, a legend, 4 lines and the program in the title" python3 -c '
+	ok "plot: a well-formed SVG with axes, a legend, 5 lines and the program in the title" python3 -c '
 import sys, xml.etree.ElementTree as ET
 ns = "{http://www.w3.org/2000/svg}"
 root = ET.parse(sys.argv[1]).getroot()
 assert root.tag == ns + "svg", root.tag
 texts = ["".join(t.itertext()) for t in root.iter(ns + "text")]
 paths = [p for p in root.iter(ns + "path") if p.get("stroke")]
-assert len(paths) == 4, len(paths)
+assert len(paths) == 5, len(paths)
 assert any("tracegen" in t for t in texts), texts[:3]
-for want in ("live heap", "break size", "vmalloc", "mapped", "MiB", "\u00b5s", "time since start"):
+for want in ("live heap", "break size", "vmalloc", "arena heaps", "committed", "MiB", "\u00b5s"):
     assert any(want in t for t in texts), want
+' known.log.svg
+	# the known log: events at 1..43 us after the trace started; the peak
+	# (seq 20) at 20 us, so 19 us after the first event
+	ok "plot: the x axis starts at the first event, and says so" python3 -c '
+import sys, xml.etree.ElementTree as ET
+ns = "{http://www.w3.org/2000/svg}"
+texts = ["".join(t.itertext()) for t in ET.parse(sys.argv[1]).getroot().iter(ns + "text")]
+assert any(t.startswith("time since the first event (which came 1.0 \u00b5s after the trace started)") for t in texts), texts
+assert any(t.startswith("live heap, peak 1.9 MiB at 19.0 \u00b5s") for t in texts), texts
+' known.log.svg
+	# regions: brk heap 132 KiB (then 128), arena heap 132 KiB (seq 10-41),
+	# vmalloc area 8 MiB + 4 KiB: 8.3 MiB committed at most; the 64 MiB
+	# PROT_NONE mmap (an arena's reservation) is not in it (old: 72.1 MiB mapped)
+	ok "plot: arena heaps (132 KiB) and committed bytes (8.3 MiB), not the 64 MiB reservation as mapped" python3 -c '
+import sys, xml.etree.ElementTree as ET
+ns = "{http://www.w3.org/2000/svg}"
+texts = ["".join(t.itertext()) for t in ET.parse(sys.argv[1]).getroot().iter(ns + "text")]
+assert any(t == "arena heaps, peak 132 KiB" for t in texts), texts
+assert any(t.startswith("committed (") and "not reservations" in t and t.endswith("peak 8.3 MiB") for t in texts), texts
+assert not any("72.1 MiB" in t or "mapped" in t for t in texts), texts
 ' known.log.svg
 else
 	skip "plot: a well-formed SVG" "no python3"

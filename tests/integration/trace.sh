@@ -86,6 +86,15 @@ reader plot -o "$T/k.svg" "$T/k.trace" >/dev/null 2>&1
 ok "plot: writes an SVG" grep -q '<svg' "$T/k.svg"
 if have python3; then
 	ok "plot: the SVG is well-formed XML" python3 -c 'import sys, xml.etree.ElementTree as E; E.parse(sys.argv[1])' "$T/k.svg"
+	# traceprobe's 8 MiB block: a vmalloc area in a 4 GiB PROT_NONE reservation
+	ok "plot: committed bytes (kmm's regions) in MiB, not the 4 GiB vmalloc reservation" python3 -c '
+import sys, xml.etree.ElementTree as ET
+ns = "{http://www.w3.org/2000/svg}"
+texts = ["".join(t.itertext()) for t in ET.parse(sys.argv[1]).getroot().iter(ns + "text")]
+c = [t for t in texts if t.startswith("committed (")]
+assert c and c[0].endswith(" MiB"), texts
+assert not any("GiB" in t for t in texts), texts
+' "$T/k.svg"
 else
 	skip "plot: the SVG is well-formed XML" "no python3"
 fi

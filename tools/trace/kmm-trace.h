@@ -11,7 +11,8 @@
  *          system call; peak live bytes; kmm's own slab and vmalloc use;
  *          the top allocation sites; threads; whether the log was cut short
  * leaks    blocks never freed, grouped by allocation site or backtrace
- * plot     an SVG of live heap bytes, break size, vmalloc and mapped bytes
+ * plot     an SVG of live heap bytes, break size, vmalloc, arena heaps and
+ *          committed bytes (kmm's regions), from the first event on
  * mtrace   the log in glibc's mtrace(3) text format, for mtrace(1)
  *
  * How it works: the log is mapped read-only and its blocks are indexed and
@@ -244,6 +245,7 @@ struct log {
 	size_t nsg, capsg;
 	uint64_t unordered; /* event blocks whose sequence numbers go backwards */
 	uint64_t nevents, tmax, seq_min, seq_max;
+	uint64_t tmin; /* the earliest event's time (0 without events) */
 
 	int have_end;
 	uint64_t end_written, end_lastseq, after_end; /* events in blocks after it */
@@ -409,6 +411,10 @@ struct stats {
 	int64_t vm_live;
 	uint64_t vm_peak;
 	uint64_t reg_add, reg_upd, reg_del, populates, pop_pages;
+	/* live regions (the fault-in model: what kmm committed), bytes by
+	 * kind (enum kmm_region_kind); regs: their table, keyed by start */
+	int64_t reg_bytes[8];
+	struct stats *regs;
 	uint64_t thr_start, thr_exit, forks;
 	uint64_t unknown_types;
 	/* live blocks */

@@ -36,7 +36,7 @@ static int scan_events(struct log *L, const uint8_t *p, uint32_t size, struct bl
 {
 	const uint8_t *q = p, *end = p + size;
 	uint32_t n = 0;
-	uint64_t tmax = L->tmax;
+	uint64_t tmax = L->tmax, tmin = L->tmin;
 	while (q < end) {
 		size_t left = (size_t)(end - q);
 		if (left < EV_SIZE) {
@@ -51,11 +51,14 @@ static int scan_events(struct log *L, const uint8_t *p, uint32_t size, struct bl
 		uint64_t t = rec_time(q);
 		if (t > tmax)
 			tmax = t;
+		if (t < tmin)
+			tmin = t;
 		q += rl;
 		n++;
 	}
 	b->nev = n;
 	L->tmax = tmax;
+	L->tmin = tmin;
 	/* the runs */
 	const uint8_t *run = p;
 	uint64_t first = n ? rec_seq(p) : 0, last = first;
@@ -170,6 +173,7 @@ void kt_log_open(struct log *L, const char *path)
 	L->start_real = rd64(h + FH_AT(start_real));
 	L->first_seq = rd64(h + FH_AT(first_seq));
 	L->seq_min = UINT64_MAX;
+	L->tmin = UINT64_MAX;
 
 	uint64_t off = L->hdrsize;
 	while (off < L->size) {
@@ -223,6 +227,8 @@ void kt_log_open(struct log *L, const char *path)
 	}
 	if (L->seq_min == UINT64_MAX)
 		L->seq_min = 0;
+	if (L->tmin == UINT64_MAX)
+		L->tmin = 0;
 
 	/* threads: the writers of event blocks */
 	uint32_t *t = NULL;

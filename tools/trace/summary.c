@@ -305,6 +305,9 @@ int kt_cmd_summary_run(char **paths, size_t n, unsigned top, int symbols)
 		free(v);
 		free(s->lt);
 		free(s->st);
+		if (s->regs)
+			free(s->regs->lt);
+		free(s->regs);
 		free(s);
 		kt_log_close(&L);
 	}
