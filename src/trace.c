@@ -742,6 +742,7 @@ void kmm_trace_fork_parent(void)
 {
 	if (!kmm_trace_on)
 		return;
+	parent_pid = 0;
 	spin_unlock(&registry_lock);
 }
 
@@ -750,6 +751,10 @@ void kmm_trace_fork_child(void)
 	if (!kmm_trace_on)
 		return;
 	struct tthread *ts = &tself;
+	/* a single-threaded fork skips the prepare handler (init.c): the
+	 * parent is then the process that made this one */
+	if (parent_pid == 0)
+		parent_pid = (int)KMM_RAW0(SYS_getppid);
 	registry_lock = 0;
 	/* the other threads do not exist here, and the parent writes out
 	 * what every buffer holds: keep only ours, empty */
@@ -779,4 +784,5 @@ void kmm_trace_fork_child(void)
 	write_info(tid);
 	write_maps(tid);
 	kmm_trace_event(KMM_TR_FORK, 0, 0, (uint64_t)parent_pid, 0, 0, 0);
+	parent_pid = 0;
 }

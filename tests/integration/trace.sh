@@ -174,6 +174,41 @@ tot_allocs=$(awk '/^total of the/ { on = 1 } on && $1 ~ /^(malloc|calloc|realloc
 is "$tot_allocs" "$sum_allocs" "run: the total allocations are the sum of the process lines"
 ok "run: traceprobe's 1000 malloc(1111) are in the total (more than 1000 allocations)" test "${tot_allocs:-0}" -gt 1000
 
+# --- mtrace of a forked child: its parent's blocks ------------------------------------------
+# bash forks for $(...) after it allocated: the child frees blocks of its
+# parent, which its own log never saw allocated; mtrace(1) must not call
+# them errors, and kmm-trace says on stderr how many it left out
+if have bash; then
+	with_timeout 60 "$KMM_TOOL" trace -o "$T/f.trace" -- bash -c 'x=$(echo hi); echo "$x" >/dev/null' 2>/dev/null
+	child=
+	for f in "$T"/f.trace.*; do
+		[ -f "$f" ] || continue
+		reader summary "$f" >"$T/f.sum" 2>/dev/null
+		if grep -qE 'not in this log: [1-9][0-9]* frees' "$T/f.sum"; then
+			child=$f
+			break
+		fi
+	done
+	ok "mtrace: bash's forked child frees blocks its log never saw allocated" test -n "$child"
+	if [ -n "$child" ]; then
+		# a single-threaded fork skips kmm's prepare handler: the child
+		# finds its parent with getppid
+		ok "fork: a single-threaded fork's child names its parent too" grep -q 'forked from [1-9]' "$T/f.sum"
+		n=$(sed -n 's/.*not in this log: \([0-9]*\) frees.*/\1/p' "$T/f.sum")
+		reader mtrace "$child" >"$T/f.mtrace" 2>"$T/f.mtrace.err"
+		ok "mtrace: stderr says the $n frees were left out, and why" \
+			grep -q "left out $n frees and .* (allocated by its parent, pid [0-9]*, before the fork)" "$T/f.mtrace.err"
+		if have mtrace && have perl; then
+			mtrace "$T/f.mtrace" >"$T/f.mtrace.out" 2>&1
+			is "$(grep -c "never alloc'd" "$T/f.mtrace.out")" "0" "mtrace(1) on the child's log: no \"was never alloc'd\""
+		else
+			skip "mtrace(1) on the child's log" "no mtrace (libc-dev-bin) or perl"
+		fi
+	fi
+else
+	skip "mtrace of a forked child" "no bash"
+fi
+
 # --- python3 ----------------------------------------------------------------------------
 # the interpreter itself (python3 may be a wrapper script, as pyenv's is:
 # its shell would write the log and python FILE.PID.N)

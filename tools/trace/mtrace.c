@@ -1,8 +1,8 @@
 /*
  * mtrace.c — kmm-trace mtrace: the log in glibc's mtrace(3) text format.
  * Frees (and reallocs) of blocks the log never saw allocated (the loader's
- * and libc's, made before kmm's constructor started the trace) are left
- * out, and counted on stderr: mtrace(1) would report each one as "Free N
+ * and libc's, made before kmm's constructor started the trace; a forked
+ * child's parent's) are left out, and counted on stderr: mtrace(1) would report each one as "Free N
  * was never alloc'd".  A table of the live blocks (kt_lt_put) tells them.
  * See kmm-trace.h for what each file of kmm-trace holds.
  */
@@ -67,12 +67,18 @@ int kt_cmd_mtrace(struct log *L)
 	kt_merge_free(&M);
 	fputs("= End\n", o);
 	free(live.lt);
-	if (left_free || left_realloc)
+	if (left_free || left_realloc) {
+		char why[128];
+		if (L->ppid)
+			snprintf(why, sizeof why, "allocated by its parent, pid %" PRIu32 ", before the fork", L->ppid);
+		else
+			snprintf(why, sizeof why, "allocated before the trace began: the loader's and libc's, before kmm's constructor");
 		fprintf(stderr,
 			PROG " mtrace: %s: left out %" PRIu64 " free%s and %" PRIu64 " realloc%s of blocks this log never saw "
-			"allocated (allocated before the trace began: by the loader and libc before kmm's constructor; or "
-			"in events lost from a log cut short), which mtrace(1) would report as \"was never alloc'd\"; "
-			"a realloc of one is written as a new allocation (+)\n",
-			L->path, left_free, left_free == 1 ? "" : "s", left_realloc, left_realloc == 1 ? "" : "s");
+			"allocated (%s%s), which mtrace(1) would report as \"was never alloc'd\"; a realloc of one is "
+			"written as a new allocation (+)\n",
+			L->path, left_free, left_free == 1 ? "" : "s", left_realloc, left_realloc == 1 ? "" : "s", why,
+			kt_log_cut(L) ? "; or in events this log lost" : "");
+	}
 	return 0;
 }
