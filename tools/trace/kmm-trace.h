@@ -272,6 +272,9 @@ int kt_log_cut(const struct log *L);
 int kt_log_execd(const struct log *L);
 /* the exec'd log's successor as a path (beside L->path), malloc'd */
 char *kt_exec_path(const struct log *L);
+/* the same for the log at path, from its block headers only; NULL if it
+ * did not exec (or is not a log) */
+char *kt_log_exec_successor(const char *path);
 /* the stderr warning of a cut-short log; the note of an exec'd one */
 void kt_warn_cut(const struct log *L);
 /* the log's status in words ("exec'd ...", "complete", "CUT SHORT ...") */

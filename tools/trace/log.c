@@ -325,3 +325,51 @@ void kt_log_close(struct log *L)
 	free(L->tids);
 	memset(L, 0, sizeof *L);
 }
+
+char *kt_log_exec_successor(const char *path)
+{
+	/* the block headers only (16 bytes each, read with pread): the
+	 * payloads stay on disk */
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	struct stat st;
+	uint8_t h[HDR_SIZE];
+	char *res = NULL;
+	if (fstat(fd, &st) < 0 || pread(fd, h, sizeof h, 0) != (ssize_t)sizeof h ||
+	    memcmp(h, KMM_TRACE_MAGIC, KMM_TRACE_MAGIC_LEN)) {
+		close(fd);
+		return NULL;
+	}
+	uint64_t off = rd32(h + FH_AT(header_size)), size = (uint64_t)st.st_size;
+	int have_end = 0;
+	struct log L;
+	memset(&L, 0, sizeof L);
+	L.path = path;
+	while (off + BLK_HDR <= size) {
+		uint8_t b[BLK_HDR];
+		if (pread(fd, b, sizeof b, (off_t)off) != (ssize_t)sizeof b ||
+		    memcmp(b + BH_AT(magic), KMM_TRACE_BLOCK_MAGIC, KMM_TRACE_BLOCK_MAGIC_LEN))
+			break;
+		uint32_t bs = rd32(b + BH_AT(size));
+		unsigned kind = rd16(b + BH_AT(kind));
+		if (off + BLK_HDR + bs > size)
+			break;
+		if (kind == KMM_TB_END)
+			have_end = 1;
+		else if (kind == KMM_TB_EXEC && bs < 65536) {
+			uint8_t *pl = kt_xrealloc(NULL, bs ? bs : 1);
+			if (pread(fd, pl, bs, (off_t)(off + BLK_HDR)) == (ssize_t)bs)
+				parse_exec(&L, pl, bs);
+			free(pl);
+		}
+		off += BLK_HDR + bs;
+	}
+	close(fd);
+	L.have_end = have_end;
+	if (kt_log_execd(&L))
+		res = kt_exec_path(&L);
+	free(L.exec_file);
+	free(L.exec_exe);
+	return res;
+}

@@ -174,19 +174,14 @@ static size_t siblings(const char *file, struct flist *F)
 static void follow_execs(struct flist *F)
 {
 	for (size_t i = 0; i < F->n; i++) {
-		struct log L;
-		kt_log_open(&L, F->v[i]);
-		if (kt_log_execd(&L)) {
-			char *p = kt_exec_path(&L);
-			if (!flist_has(F, p) && access(p, R_OK) == 0) {
-				GROW(F->v, F->n, F->cap);
-				memmove(F->v + i + 2, F->v + i + 1, (F->n - i - 1) * sizeof *F->v);
-				F->v[i + 1] = kt_xstrdup(p);
-				F->n++;
-			}
-			free(p);
+		char *p = kt_log_exec_successor(F->v[i]);
+		if (p && !flist_has(F, p) && access(p, R_OK) == 0) {
+			GROW(F->v, F->n, F->cap);
+			memmove(F->v + i + 2, F->v + i + 1, (F->n - i - 1) * sizeof *F->v);
+			F->v[i + 1] = kt_xstrdup(p);
+			F->n++;
 		}
-		kt_log_close(&L);
+		free(p);
 	}
 }
 
