@@ -424,6 +424,15 @@ is "$(grep '^kmm-trace leaks:' rleaks.out | sed 's/ never freed.*//' | tr '\n' '
 	"leaks --run: each process's leaks"
 rd plot --run run.log >/dev/null 2>&1
 ok "plot --run: an SVG per log" sh -c 'grep -q "<svg" run.log.svg && grep -q "<svg" run.log.5000.svg && grep -q "<svg" run.log.5001.svg'
+# a log of an earlier run beside them (kmm trace -o removes FILE only):
+# its header's wall-clock start (offset 40) before FILE's
+cp run.log.5001 run.log.4999
+printf '\000\000\000\000\000\000\000\000' | dd of=run.log.4999 bs=1 seek=40 conv=notrunc 2>/dev/null
+rd summary --run run.log >rstale.out 2>rstale.err
+is "$(grep -c '^kmm-trace summary: 3 logs' rstale.out) $(grep -c 'run\.log\.4999' rstale.out)" "1 0" \
+	"summary --run: a log that started before FILE (an earlier run's) is left out"
+ok "summary --run: and stderr says so" grep -q 'left out 1 log named run.log.PID\[.N\] that started before run.log' rstale.err
+rm -f run.log.4999
 rd mtrace run.log run.log.5001 >/dev/null 2>&1
 is "$?" 2 "mtrace of two logs: exit 2 (mtrace(1) reads one process)"
 # mtrace: the shell frees a block and reallocs one from before its trace

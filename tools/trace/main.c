@@ -111,8 +111,25 @@ static int is_pid_suffix(const char *s)
 
 struct sib {
 	char *path;
-	uint64_t start;
+	uint64_t start, real;
 };
+
+/* a log's header: its start times (0 if it is not a log) */
+static int read_starts(const char *path, uint64_t *mono, uint64_t *real)
+{
+	uint8_t h[HDR_SIZE];
+	int ok = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		if (read(fd, h, sizeof h) == (ssize_t)sizeof h && !memcmp(h, KMM_TRACE_MAGIC, KMM_TRACE_MAGIC_LEN)) {
+			*mono = rd64(h + FH_AT(start_mono));
+			*real = rd64(h + FH_AT(start_real));
+			ok = 1;
+		}
+		close(fd);
+	}
+	return ok;
+}
 
 static int cmp_sib(const void *x, const void *y)
 {
@@ -123,9 +140,14 @@ static int cmp_sib(const void *x, const void *y)
 }
 
 /* FILE's FILE.PID and FILE.PID.N beside it, in the order they started
- * (their headers' start times) */
-static size_t siblings(const char *file, struct flist *F)
+ * (their headers' start times).  Every log of a run starts after FILE
+ * (FILE is the first one taken, and kmm trace -o removes it, not the
+ * others): older ones are left out, their number in *stale. */
+static size_t siblings(const char *file, struct flist *F, size_t *stale)
 {
+	uint64_t fmono = 0, freal = 0;
+	int have_file = read_starts(file, &fmono, &freal);
+	*stale = 0;
 	const char *slash = strrchr(file, '/');
 	char *dir = slash ? kt_xstrndup(file, (size_t)(slash - file) + (slash == file)) : kt_xstrdup(".");
 	const char *base = slash ? slash + 1 : file;
@@ -142,17 +164,18 @@ static size_t siblings(const char *file, struct flist *F)
 		if (strncmp(de->d_name, base, bl) || de->d_name[bl] != '.' || !is_pid_suffix(de->d_name + bl + 1))
 			continue;
 		char *p = slash ? kt_xasprintf("%.*s/%s", (int)(slash - file), file, de->d_name) : kt_xstrdup(de->d_name);
-		uint8_t h[HDR_SIZE];
-		uint64_t start = UINT64_MAX;
-		int fd = open(p, O_RDONLY | O_CLOEXEC);
-		if (fd >= 0) {
-			if (read(fd, h, sizeof h) == (ssize_t)sizeof h && !memcmp(h, KMM_TRACE_MAGIC, KMM_TRACE_MAGIC_LEN))
-				start = rd64(h + FH_AT(start_mono));
-			close(fd);
+		uint64_t start = UINT64_MAX, real = UINT64_MAX;
+		read_starts(p, &start, &real);
+		/* wall-clock seconds: the monotonic clock restarts at boot */
+		if (have_file && real / 1000000000u < freal / 1000000000u) {
+			(*stale)++;
+			free(p);
+			continue;
 		}
 		GROW(v, n, cap);
 		v[n].path = p;
 		v[n].start = start;
+		v[n].real = real;
 		n++;
 	}
 	closedir(d);
@@ -242,7 +265,11 @@ int main(int argc, char **argv)
 	if (run) {
 		if (F.n != 1)
 			kt_fatal("%s: --run takes one FILE, the run's first log (got %zu)", cmd, F.n);
-		siblings(F.v[0], &F);
+		size_t stale;
+		siblings(F.v[0], &F, &stale);
+		if (stale)
+			fprintf(stderr, PROG ": left out %zu log%s named %s.PID[.N] that started before %s (an earlier run's)\n",
+				stale, stale == 1 ? "" : "s", F.v[0], F.v[0]);
 	}
 	/* several logs: the ones their exec blocks name too (one FILE: its
 	 * summary names the next log, and the reader reads only FILE) */
@@ -286,7 +313,8 @@ int main(int argc, char **argv)
 				/* a new user's first question: where are the other processes? */
 				struct flist S = {0};
 				flist_add(&S, F.v[0]);
-				size_t more = siblings(F.v[0], &S);
+				size_t stale;
+				size_t more = siblings(F.v[0], &S, &stale);
 				if (more)
 					fprintf(stderr,
 						PROG ": %zu more log%s of this run beside %s (processes it forked or exec'd: "
