@@ -4,7 +4,10 @@
 # against what the programs did: tests/progs/traceprobe (known calls and
 # leaks, printed by the program itself), the same program under strace
 # (the break growth events), a threaded program that forks, a program that
-# ends with _exit, python3, and the tracing switched off.
+# ends with _exit, a shell that execs a program (the exec block), a run of
+# several processes (summary --run), bash's forked child (mtrace(1) on a
+# log with frees of its parent's blocks), python3, stripped /usr/bin/ls's
+# site names, and the tracing switched off.
 . "$KMM_SRCDIR/tests/tap.sh"
 . "$KMM_SRCDIR/tests/integration/common.sh"
 

@@ -14,6 +14,8 @@
  * plot     an SVG of live heap bytes, break size, vmalloc, arena heaps and
  *          committed bytes (kmm's regions), from the first event on
  * mtrace   the log in glibc's mtrace(3) text format, for mtrace(1)
+ * Several logs (FILE..., or --run FILE: FILE.PID[.N] beside it) are read
+ * one at a time; summary totals them, with a line per process.
  *
  * How it works: the log is mapped read-only and its blocks are indexed and
  * validated in one pass (the first truncated or foreign block ends the log:
@@ -50,7 +52,9 @@
  *                search in the symbols and the maps)
  *   log.c        the log: kt_log_open maps and validates the file, indexes
  *                its blocks, splits event blocks into ordered runs, reads
- *                the info block; kt_log_cut, kt_warn_cut, kt_prog_name
+ *                the info and exec blocks; kt_log_close; kt_log_cut,
+ *                kt_log_execd, kt_exec_path, kt_log_exec_successor (headers
+ *                only), kt_log_status, kt_warn_cut, kt_prog_name
  *   merge.c      the k-way merge over the threads' streams:
  *                kt_merge_init, kt_merge_next, kt_merge_free
  *   maps.c       the maps snapshots: kt_parse_maps, kt_find_range
@@ -64,12 +68,14 @@
  *                kt_region_kind, kt_prot_str, kt_mmap_flags_str,
  *                kt_mremap_flags_str, kt_advice_str, kt_hresult
  *   analysis.c   one pass over the events in sequence order: counts, live
- *                blocks, sites, peak (struct stats): kt_analyze
+ *                blocks, sites, peak, live regions by kind (struct stats):
+ *                kt_analyze; the live-block table: kt_lt_put, kt_lt_del
  *   dump.c       kmm-trace dump: kt_cmd_dump; kt_print_frames (also leaks)
  *   summary.c    kmm-trace summary: kt_cmd_summary, kt_cmd_summary_run
  *                (several logs: a process a line, totals)
  *   leaks.c      kmm-trace leaks: kt_cmd_leaks
- *   mtrace.c     kmm-trace mtrace: kt_cmd_mtrace
+ *   mtrace.c     kmm-trace mtrace: kt_cmd_mtrace (frees of blocks the log
+ *                never saw allocated left out, counted on stderr)
  *   plot.c       kmm-trace plot: kt_cmd_plot; kt_plot_sample (the
  *                analysis samples the series into time buckets)
  *   main.c       the command line, --help texts, the list of logs (several
