@@ -28,11 +28,14 @@
  * its own, empties that one (the parent writes those events) and starts a
  * file of its own.  Crash, kill, _exit or exec: the buffers not yet
  * written are lost, and the log has no end block, which the reader reports.
+ * exec: the new image's trace starts in FILE.PID[.N] and appends an exec
+ * block to the old image's log naming it (note_exec).
  */
 #include "config.h"
 
 #include <fcntl.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/uio.h>
 #include <time.h>
 
@@ -260,16 +263,22 @@ static long open_at(const char *path, int flags, int mode)
 /* ---- file, header, info, maps ----------------------------------------------------- */
 
 /* FILE, else FILE.PID, else FILE.PID.N (docs/trace.md, "Files").  The first
- * try is skipped for a forked child. */
-static int create_log(bool may_take_plain, uint32_t pid)
+ * try is skipped for a forked child.  *k: 0 for FILE, 1 for FILE.PID, N
+ * for FILE.PID.N; the name taken is in created_path. */
+static char created_path[sizeof trace_path + 48];
+
+static int create_log(bool may_take_plain, uint32_t pid, unsigned *k_out)
 {
 	char name[sizeof trace_path + 48];
 	size_t n = strlen(trace_path);
 	int flags = O_WRONLY | O_CREAT | O_EXCL | O_APPEND;
 	if (may_take_plain) {
 		long fd = open_at(trace_path, flags, 0644);
-		if (fd >= 0 || fd != -EEXIST)
+		if (fd >= 0 || fd != -EEXIST) {
+			memcpy(created_path, trace_path, n + 1);
+			*k_out = 0;
 			return (int)fd;
+		}
 	}
 	memcpy(name, trace_path, n);
 	char *p = name + n;
@@ -283,10 +292,124 @@ static int create_log(bool may_take_plain, uint32_t pid)
 		}
 		*q = '\0';
 		long fd = open_at(name, flags, 0644);
-		if (fd >= 0 || fd != -EEXIST)
+		if (fd >= 0 || fd != -EEXIST) {
+			memcpy(created_path, name, (size_t)(q - name) + 1);
+			*k_out = k;
 			return (int)fd;
+		}
 	}
 	return -1;
+}
+
+/* ---- exec: the predecessor's log names this one ------------------------------------ */
+
+/* The name FILE.PID.K would have (K 0: FILE, 1: FILE.PID) into name. */
+static void log_name(char *name, uint32_t pid, unsigned k)
+{
+	size_t n = strlen(trace_path);
+	memcpy(name, trace_path, n);
+	char *p = name + n;
+	if (k > 0) {
+		*p++ = '.';
+		p = put_uint(p, pid);
+	}
+	if (k > 1) {
+		*p++ = '.';
+		p = put_uint(p, k);
+	}
+	*p = '\0';
+}
+
+/* When this process started, as CLOCK_MONOTONIC ns (0 if unknown):
+ * /proc/self/stat's starttime (clock ticks since boot, which exec keeps)
+ * less the time the machine was suspended (BOOTTIME - MONOTONIC). */
+static uint64_t process_start_mono(void)
+{
+	char buf[1024];
+	long fd = open_at("/proc/self/stat", O_RDONLY, 0);
+	if (fd < 0)
+		return 0;
+	long r = KMM_RAW3(SYS_read, fd, buf, sizeof buf - 1);
+	KMM_RAW3(SYS_close, fd, 0, 0);
+	if (r <= 0)
+		return 0;
+	buf[r] = '\0';
+	/* after "(comm)", which may hold spaces and parentheses: field 3 on */
+	const char *p = NULL;
+	for (long i = r - 1; i >= 0; i--)
+		if (buf[i] == ')') {
+			p = buf + i + 1;
+			break;
+		}
+	if (p == NULL)
+		return 0;
+	/* starttime is field 22: the 20th after the ')' */
+	for (int field = 3; field < 22; field++) {
+		while (*p == ' ')
+			p++;
+		while (*p != ' ' && *p != '\0')
+			p++;
+	}
+	while (*p == ' ')
+		p++;
+	uint64_t ticks = 0;
+	if (*p < '0' || *p > '9')
+		return 0;
+	while (*p >= '0' && *p <= '9')
+		ticks = ticks * 10 + (uint64_t)(*p++ - '0');
+	unsigned long hz = getauxval(AT_CLKTCK);
+	if (hz == 0)
+		hz = 100;
+	uint64_t boot = ticks * (1000000000u / hz);
+	uint64_t mono = clock_ns(CLOCK_MONOTONIC), since_boot = clock_ns(CLOCK_BOOTTIME);
+	uint64_t suspended = since_boot > mono ? since_boot - mono : 0;
+	return boot > suspended ? boot - suspended : 1;
+}
+
+/* This image's log is FILE.PID.K (k >= 1).  If the log named just before
+ * it (FILE.PID.K-1, FILE.PID, or FILE) is this same process's, from
+ * before an exec (the same pid in its header, and started after this
+ * process did: not a log of an earlier process that had the same pid),
+ * append an exec block to it naming this log, so that its reader finds
+ * where the process went on. */
+static void note_exec(uint32_t pid, unsigned k, uint32_t tid)
+{
+	char prev[sizeof created_path];
+	log_name(prev, pid, k - 1);
+	long fd = open_at(prev, O_RDWR | O_APPEND, 0);
+	if (fd < 0)
+		return;
+	struct kmm_trace_file_header h;
+	long r = KMM_RAW6(SYS_pread64, fd, &h, sizeof h, 0, 0, 0);
+	uint64_t started = process_start_mono();
+	/* starttime counts in clock ticks: 10 ms at 100 Hz, 20 ms of slack */
+	if (r != (long)sizeof h || memcmp(h.magic, KMM_TRACE_MAGIC, KMM_TRACE_MAGIC_LEN) != 0 ||
+	    h.version != KMM_TRACE_VERSION || h.pid != pid || started == 0 || h.start_mono + 20000000u < started) {
+		KMM_RAW3(SYS_close, fd, 0, 0);
+		return;
+	}
+	char buf[4096 + sizeof created_path];
+	size_t n = 0;
+	const char *base = created_path;
+	for (const char *c = created_path; *c; c++)
+		if (*c == '/')
+			base = c + 1;
+	size_t bl = strlen(base);
+	memcpy(buf, "file=", 5);
+	n = 5;
+	memcpy(buf + n, base, bl);
+	n += bl;
+	memcpy(buf + n, "\nexe=", 5);
+	n += 5;
+	r = KMM_RAW6(SYS_readlinkat, AT_FDCWD, "/proc/self/exe", buf + n, 4000, 0, 0);
+	if (r > 0)
+		n += (size_t)r;
+	buf[n++] = '\n';
+	struct kmm_trace_block_header bh = { KMM_TRACE_BLOCK_MAGIC_U32, KMM_TB_EXEC, 0, tid, (uint32_t)n };
+	struct iovec iov[2] = { { &bh, sizeof bh }, { buf, n } };
+	/* one writev on O_APPEND: the old image's threads are gone */
+	KMM_RAW3(SYS_writev, fd, iov, 2);
+	KMM_RAW3(SYS_close, fd, 0, 0);
 }
 
 static void write_header(uint32_t pid, uint32_t ppid)
@@ -363,7 +486,8 @@ bool kmm_trace_start(const char *path, unsigned depth, const struct kmm_trace_pr
 	trace_depth = depth;
 	provider = *prov;
 	uint32_t pid = (uint32_t)KMM_RAW0(SYS_getpid);
-	int fd = create_log(true, pid);
+	unsigned k = 0;
+	int fd = create_log(true, pid, &k);
 	if (fd < 0)
 		return false;
 	trace_fd = fd;
@@ -374,6 +498,8 @@ bool kmm_trace_start(const char *path, unsigned depth, const struct kmm_trace_pr
 	write_header(pid, 0);
 	write_info(tid);
 	write_maps(tid);
+	if (k > 0)
+		note_exec(pid, k, tid);
 	__atomic_store_n(&kmm_trace_on, true, __ATOMIC_RELEASE);
 	return true;
 }
@@ -616,6 +742,7 @@ void kmm_trace_fork_parent(void)
 {
 	if (!kmm_trace_on)
 		return;
+	parent_pid = 0;
 	spin_unlock(&registry_lock);
 }
 
@@ -624,6 +751,10 @@ void kmm_trace_fork_child(void)
 	if (!kmm_trace_on)
 		return;
 	struct tthread *ts = &tself;
+	/* a single-threaded fork skips the prepare handler (init.c): the
+	 * parent is then the process that made this one */
+	if (parent_pid == 0)
+		parent_pid = (int)KMM_RAW0(SYS_getppid);
 	registry_lock = 0;
 	/* the other threads do not exist here, and the parent writes out
 	 * what every buffer holds: keep only ours, empty */
@@ -641,7 +772,8 @@ void kmm_trace_fork_child(void)
 	if (trace_fd >= 0)
 		KMM_RAW3(SYS_close, trace_fd, 0, 0);
 	uint32_t pid = (uint32_t)KMM_RAW0(SYS_getpid);
-	trace_fd = create_log(false, pid);
+	unsigned k;
+	trace_fd = create_log(false, pid, &k);
 	if (trace_fd < 0) {
 		kmm_trace_on = false;
 		return;
@@ -652,4 +784,5 @@ void kmm_trace_fork_child(void)
 	write_info(tid);
 	write_maps(tid);
 	kmm_trace_event(KMM_TR_FORK, 0, 0, (uint64_t)parent_pid, 0, 0, 0);
+	parent_pid = 0;
 }

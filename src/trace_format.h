@@ -22,6 +22,10 @@
  *     maps block:   a piece of /proc/self/maps
  *     end block:    struct kmm_trace_end
  *     info block:   "key=value\n" lines
+ *     exec block:   "key=value\n" lines (file=, exe=): the successor's log
+ *
+ * A reader skips blocks of kinds it does not know: a new kind keeps the
+ * version (docs/trace.md, "Compatibility").
  */
 #ifndef KMM_TRACE_FORMAT_H
 #define KMM_TRACE_FORMAT_H
@@ -69,6 +73,9 @@ enum kmm_trace_block_kind {
 	KMM_TB_MAPS = 2,   /* a piece of the text of /proc/self/maps */
 	KMM_TB_END = 3,    /* struct kmm_trace_end: written once, at normal exit */
 	KMM_TB_INFO = 4,   /* text, key=value lines: exe=, cmdline= */
+	KMM_TB_EXEC = 5,   /* text, key=value lines: file=, exe=: this process exec'd,
+			    * and its new image's log is file= (written by the new
+			    * image, into this log, when its trace starts) */
 };
 
 /* The payload of an end block. */

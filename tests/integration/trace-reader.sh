@@ -7,6 +7,11 @@
 #          sites; mtrace(1) on the converted log; a well-formed SVG plot
 #   cut    the same log cut short (no end block, a truncated last block)
 #   unordered  the known log with sequence numbers going backwards in a block
+#   run    three processes' logs (a shell that forks a child and execs a
+#          program): summary --run (a line per process, totals), the exec
+#          block naming the successor, several FILEs, dump/leaks/plot of
+#          all; mtrace(1) without "was never alloc'd" for the frees of
+#          blocks from before the trace
 #   big    10,000,000 random events: summary within 60 s, and its totals
 # plus bad usage, invalid files, truncated and corrupted logs (never a crash).
 # The reader is $KMM_TRACE_TOOL, else $KMM_PROGS/../../tools/kmm-trace.
@@ -251,17 +256,37 @@ ok "plot exits 0 and writes FILE.svg" sh -c "test $? -eq 0 && test -s known.log.
 rd plot -o "$KMM_TMP/other.svg" known.log >/dev/null 2>&1
 ok "plot -o OUT writes OUT" test -s other.svg
 if have python3; then
-	ok "plot: a well-formed SVG with axes, a legend, 4 lines and the program in the title" python3 -c '
+	ok "plot: a well-formed SVG with axes, a legend, 5 lines and the program in the title" python3 -c '
 import sys, xml.etree.ElementTree as ET
 ns = "{http://www.w3.org/2000/svg}"
 root = ET.parse(sys.argv[1]).getroot()
 assert root.tag == ns + "svg", root.tag
 texts = ["".join(t.itertext()) for t in root.iter(ns + "text")]
 paths = [p for p in root.iter(ns + "path") if p.get("stroke")]
-assert len(paths) == 4, len(paths)
+assert len(paths) == 5, len(paths)
 assert any("tracegen" in t for t in texts), texts[:3]
-for want in ("live heap", "break size", "vmalloc", "mapped", "MiB", "\u00b5s", "time since start"):
+for want in ("live heap", "break size", "vmalloc", "arena heaps", "committed", "MiB", "\u00b5s"):
     assert any(want in t for t in texts), want
+' known.log.svg
+	# the known log: events at 1..43 us after the trace started; the peak
+	# (seq 20) at 20 us, so 19 us after the first event
+	ok "plot: the x axis starts at the first event, and says so" python3 -c '
+import sys, xml.etree.ElementTree as ET
+ns = "{http://www.w3.org/2000/svg}"
+texts = ["".join(t.itertext()) for t in ET.parse(sys.argv[1]).getroot().iter(ns + "text")]
+assert any(t.startswith("time since the first event (which came 1.0 \u00b5s after the trace started)") for t in texts), texts
+assert any(t.startswith("live heap, peak 1.9 MiB at 19.0 \u00b5s") for t in texts), texts
+' known.log.svg
+	# regions: brk heap 132 KiB (then 128), arena heap 132 KiB (seq 10-41),
+	# vmalloc area 8 MiB + 4 KiB: 8.3 MiB committed at most; the 64 MiB
+	# PROT_NONE mmap (an arena's reservation) is not in it (old: 72.1 MiB mapped)
+	ok "plot: arena heaps (132 KiB) and committed bytes (8.3 MiB), not the 64 MiB reservation as mapped" python3 -c '
+import sys, xml.etree.ElementTree as ET
+ns = "{http://www.w3.org/2000/svg}"
+texts = ["".join(t.itertext()) for t in ET.parse(sys.argv[1]).getroot().iter(ns + "text")]
+assert any(t == "arena heaps, peak 132 KiB" for t in texts), texts
+assert any(t.startswith("committed (") and "not reservations" in t and t.endswith("peak 8.3 MiB") for t in texts), texts
+assert not any("72.1 MiB" in t or "mapped" in t for t in texts), texts
 ' known.log.svg
 else
 	skip "plot: a well-formed SVG" "no python3"
@@ -316,9 +341,9 @@ rd frobnicate known.log >/dev/null 2>&1
 st2=$?
 rd summary --frobnicate known.log >/dev/null 2>&1
 st3=$?
-rd summary known.log known.log >/dev/null 2>&1
+rd summary --run known.log known2.log >/dev/null 2>&1
 st4=$?
-is "$st1 $st2 $st3 $st4" "2 2 2 2" "bad usage (no command, unknown command, unknown option, two files): exit 2"
+is "$st1 $st2 $st3 $st4" "2 2 2 2" "bad usage (no command, unknown command, unknown option, --run with two files): exit 2"
 rd --help >help.out 2>&1
 st1=$?
 rd leaks --help >lhelp.out 2>&1
@@ -365,6 +390,64 @@ for pos in 20 70 75 90 100 104 120 150 400 700 1000 1100 1234 1500 2000 2345 300
 	read_all bad.log "$pos"
 done
 ok "corrupted logs ($n runs): exit 0 or 2, never a crash${crash:+ (crashes:$crash)}" test -z "$crash"
+
+# --- a run: several processes' logs ---------------------------------------------------
+"$GEN" run run.log >rgen.out 2>&1
+ok "tracegen run writes three logs" test -s run.log -a -s run.log.5000 -a -s run.log.5001
+rd summary --run run.log >rsum.out 2>rsum.err
+is "$?" 0 "summary --run: exit 0"
+# the process lines: file pid parent program events allocs bytes frees peak live log
+is "$(awk '$1 ~ /^[0-9]+$/ && $2 ~ /^run\.log/ { $1 = ""; print }' rsum.out | squeeze | tr '\n' ';')" \
+	"run.log 5000 - tg-shell 5 3 600 1 600 600 exec'd /usr/bin/tg-prog: continued in run.log.5000;run.log.5000 5000 - tg-prog 3 2 1100 1 1100 100 complete;run.log.5001 5001 5000 tg-child 5 3 12288 1 12288 8192 complete;" \
+	"summary --run: a line per process: pid, parent, program, events, allocations, bytes, frees, peak, live, how the log ends"
+is "$(awk '/^total of the 3 logs: 13 events/ { on = 1; next } on && /^operation/ { t = 1; next } t && /^  [a-z]/ { print $1, $2, $4 } /^live heap/ { t = 0 }' rsum.out | tr '\n' ';')" \
+	"malloc 6 13588;calloc 1 100;realloc 1 300;memalign 0 0;free 3 5128;" \
+	"summary --run: the totals of the three logs (13 events, calls and bytes per operation)"
+ok "summary --run: the top sites name their program" grep -qE '^ +12288 +3 +alloc_site_c.*\(tg-child\)$' rsum.out
+is "$(grep -c 'CUT SHORT' rsum.out) $(grep -c "exec'd" rsum.out)" "0 1" "summary --run: the shell's log, which exec'd, says so and is not CUT SHORT"
+rd summary run.log >rsum1.out 2>rsum1.err
+ok "summary of the shell's log alone: it exec'd tg-prog, continued in run.log.5000" \
+	grep -qE "^log +exec'd /usr/bin/tg-prog: continued in run\.log\.5000 " rsum1.out
+ok "summary of one log: stderr points to the 2 other logs of the run and to --run" \
+	grep -q '2 more logs of this run beside run.log.*summary --run run.log' rsum1.err
+rd summary run.log.5001 run.log >rsum2.out 2>/dev/null
+is "$(awk '$1 ~ /^[0-9]+$/ && $2 ~ /^run\.log/ { print $2 }' rsum2.out | tr '\n' ' ')" "run.log.5001 run.log run.log.5000 " \
+	"summary FILE FILE: those logs in that order, and the one the exec'd shell names after it"
+rd dump --run run.log >rdump.out 2>/dev/null
+is "$(grep '^== ' rdump.out | tr '\n' ';')" \
+	"== run.log: pid 5000 (tg-shell) ==;== run.log.5000: pid 5000 (tg-prog) ==;== run.log.5001: pid 5001 (tg-child) ==;" \
+	"dump --run: each log after a heading"
+is "$(grep -c '^#' rdump.out)" "13" "dump --run: all 13 events"
+rd leaks --run run.log >rleaks.out 2>/dev/null
+is "$(grep '^kmm-trace leaks:' rleaks.out | sed 's/ never freed.*//' | tr '\n' ';')" \
+	"kmm-trace leaks: run.log: 3 blocks, 600 bytes (600 B);kmm-trace leaks: run.log.5000: 1 block, 100 bytes (100 B);kmm-trace leaks: run.log.5001: 2 blocks, 8192 bytes (8 KiB);" \
+	"leaks --run: each process's leaks"
+rd plot --run run.log >/dev/null 2>&1
+ok "plot --run: an SVG per log" sh -c 'grep -q "<svg" run.log.svg && grep -q "<svg" run.log.5000.svg && grep -q "<svg" run.log.5001.svg'
+# a log of an earlier run beside them (kmm trace -o removes FILE only):
+# its header's wall-clock start (offset 40) before FILE's
+cp run.log.5001 run.log.4999
+printf '\000\000\000\000\000\000\000\000' | dd of=run.log.4999 bs=1 seek=40 conv=notrunc 2>/dev/null
+rd summary --run run.log >rstale.out 2>rstale.err
+is "$(grep -c '^kmm-trace summary: 3 logs' rstale.out) $(grep -c 'run\.log\.4999' rstale.out)" "1 0" \
+	"summary --run: a log that started before FILE (an earlier run's) is left out"
+ok "summary --run: and stderr says so" grep -q 'left out 1 log named run.log.PID\[.N\] that started before run.log' rstale.err
+rm -f run.log.4999
+rd mtrace run.log run.log.5001 >/dev/null 2>&1
+is "$?" 2 "mtrace of two logs: exit 2 (mtrace(1) reads one process)"
+# mtrace: the shell frees a block and reallocs one from before its trace
+rd mtrace run.log >run.mtrace 2>rmt.err
+ok "mtrace: stderr counts the free and the realloc left out" grep -q 'left out 1 free and 1 realloc of blocks this log never saw allocated' rmt.err
+is "$(grep -c '0x55d0c0a00010\|0x55d0c0a00020' run.mtrace)" "0" "mtrace: neither pre-trace block is in the conversion"
+if have mtrace && have perl; then
+	mtrace run.mtrace >run.mtrace.out 2>&1
+	is "$(grep -c "never alloc'd" run.mtrace.out)" "0" "mtrace(1): no \"was never alloc'd\" for the blocks from before the trace"
+	is "$(grep -oiE '^0x0*55d0c0a00[0-9a-f]+ +0x[0-9a-f]+' run.mtrace.out | squeeze | tr '\n' ';')" \
+		"0x000055d0c0a00100 0x64;0x000055d0c0a00200 0xc8;0x000055d0c0a00800 0x12c;" \
+		"mtrace(1): the shell's three blocks not freed, the realloc'd one among them"
+else
+	skip "mtrace(1) on the run's shell log" "no mtrace (libc-dev-bin) or perl"
+fi
 
 # --- a big log: speed -----------------------------------------------------------------
 now_ms() { date +%s%N 2>/dev/null | awk '{ if ($1 ~ /N/) print 0; else printf "%.0f\n", $1 / 1000000 }'; }

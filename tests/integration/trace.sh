@@ -4,7 +4,10 @@
 # against what the programs did: tests/progs/traceprobe (known calls and
 # leaks, printed by the program itself), the same program under strace
 # (the break growth events), a threaded program that forks, a program that
-# ends with _exit, python3, and the tracing switched off.
+# ends with _exit, a shell that execs a program (the exec block), a run of
+# several processes (summary --run), bash's forked child (mtrace(1) on a
+# log with frees of its parent's blocks), python3, stripped /usr/bin/ls's
+# site names, and the tracing switched off.
 . "$KMM_SRCDIR/tests/tap.sh"
 . "$KMM_SRCDIR/tests/integration/common.sh"
 
@@ -86,6 +89,15 @@ reader plot -o "$T/k.svg" "$T/k.trace" >/dev/null 2>&1
 ok "plot: writes an SVG" grep -q '<svg' "$T/k.svg"
 if have python3; then
 	ok "plot: the SVG is well-formed XML" python3 -c 'import sys, xml.etree.ElementTree as E; E.parse(sys.argv[1])' "$T/k.svg"
+	# traceprobe's 8 MiB block: a vmalloc area in a 4 GiB PROT_NONE reservation
+	ok "plot: committed bytes (kmm's regions) in MiB, not the 4 GiB vmalloc reservation" python3 -c '
+import sys, xml.etree.ElementTree as ET
+ns = "{http://www.w3.org/2000/svg}"
+texts = ["".join(t.itertext()) for t in ET.parse(sys.argv[1]).getroot().iter(ns + "text")]
+c = [t for t in texts if t.startswith("committed (")]
+assert c and c[0].endswith(" MiB"), texts
+assert not any("GiB" in t for t in texts), texts
+' "$T/k.svg"
 else
 	skip "plot: the SVG is well-formed XML" "no python3"
 fi
@@ -137,6 +149,69 @@ with_timeout 60 "$KMM_TOOL" trace -o "$T/x.trace" -- "$TP" cut >/dev/null 2>&1
 reader summary "$T/x.trace" >"$T/x.sum" 2>"$T/x.sum.err"
 ok "_exit: the reader says the log was cut short" grep -qi 'cut short' "$T/x.sum.err"
 
+# --- exec: the old image's log names the new one's -----------------------------------
+# sh writes the log and execs the program, whose log is FILE.PID (same pid)
+with_timeout 60 "$KMM_TOOL" trace -o "$T/e.trace" -- sh -c "exec '$TP' known" >"$T/e.out" 2>&1
+pid=$(ls "$T" | sed -n 's/^e\.trace\.\([0-9][0-9]*\)$/\1/p' | head -1)
+ok "exec: the exec'd program wrote FILE.PID" test -n "$pid"
+reader summary "$T/e.trace" >"$T/e.sum" 2>"$T/e.sum.err"
+ok "exec: the summary of the shell's log says it exec'd traceprobe and names FILE.$pid" \
+	grep -qE "^log +exec'd [^ ]*traceprobe: continued in [^ ]*e\.trace\.$pid " "$T/e.sum"
+is "$(grep -c 'CUT SHORT' "$T/e.sum")" "0" "exec: the shell's log is not called CUT SHORT"
+ok "exec: the stderr note names the successor too" grep -q "continues in .*e\.trace\.$pid" "$T/e.sum.err"
+reader summary "$T/e.trace.$pid" >"$T/e2.sum" 2>/dev/null
+ok "exec: the successor's log is complete" grep -q '^log  *complete' "$T/e2.sum"
+
+# --- a run of several processes: summary --run ------------------------------------------
+with_timeout 60 "$KMM_TOOL" trace -o "$T/r.trace" -- sh -c "ls / | sort -r >/dev/null; exec '$TP' known >/dev/null" 2>/dev/null
+reader summary --run "$T/r.trace" >"$T/r.sum" 2>"$T/r.sum.err"
+is "$?" "0" "run: kmm trace summary --run exits 0"
+nlogs=$(ls "$T" | grep -cE '^r\.trace(\.[0-9]+(\.[0-9]+)?)?$')
+ok "run: the header counts every log of the run ($nlogs)" grep -q "^kmm-trace summary: $nlogs logs" "$T/r.sum"
+for prog in ls sort traceprobe; do
+	ok "run: a line for $prog, with its pid and events" grep -qE "^ +[0-9]+ +r\.trace[.0-9]* +[0-9]+ +[-0-9]+ +$prog +[0-9]+ " "$T/r.sum"
+done
+# the totals are the sums of the process lines (allocations: malloc+calloc+realloc+memalign)
+sum_allocs=$(awk '$1 ~ /^[0-9]+$/ && $2 ~ /^r\.trace/ { n += $7 } END { print n + 0 }' "$T/r.sum")
+tot_allocs=$(awk '/^total of the/ { on = 1 } on && $1 ~ /^(malloc|calloc|realloc|memalign)$/ { n += $2 } /^live heap/ { on = 0 } END { print n + 0 }' "$T/r.sum")
+is "$tot_allocs" "$sum_allocs" "run: the total allocations are the sum of the process lines"
+ok "run: traceprobe's 1000 malloc(1111) are in the total (more than 1000 allocations)" test "${tot_allocs:-0}" -gt 1000
+
+# --- mtrace of a forked child: its parent's blocks ------------------------------------------
+# bash forks for $(...) after it allocated: the child frees blocks of its
+# parent, which its own log never saw allocated; mtrace(1) must not call
+# them errors, and kmm-trace says on stderr how many it left out
+if have bash; then
+	with_timeout 60 "$KMM_TOOL" trace -o "$T/f.trace" -- bash -c 'x=$(echo hi); echo "$x" >/dev/null' 2>/dev/null
+	child=
+	for f in "$T"/f.trace.*; do
+		[ -f "$f" ] || continue
+		reader summary "$f" >"$T/f.sum" 2>/dev/null
+		if grep -qE 'not in this log: [1-9][0-9]* frees' "$T/f.sum"; then
+			child=$f
+			break
+		fi
+	done
+	ok "mtrace: bash's forked child frees blocks its log never saw allocated" test -n "$child"
+	if [ -n "$child" ]; then
+		# a single-threaded fork skips kmm's prepare handler: the child
+		# finds its parent with getppid
+		ok "fork: a single-threaded fork's child names its parent too" grep -q 'forked from [1-9]' "$T/f.sum"
+		n=$(sed -n 's/.*not in this log: \([0-9]*\) frees.*/\1/p' "$T/f.sum")
+		reader mtrace "$child" >"$T/f.mtrace" 2>"$T/f.mtrace.err"
+		ok "mtrace: stderr says the $n frees were left out, and why" \
+			grep -q "left out $n frees and .* (allocated by its parent, pid [0-9]*, before the fork)" "$T/f.mtrace.err"
+		if have mtrace && have perl; then
+			mtrace "$T/f.mtrace" >"$T/f.mtrace.out" 2>&1
+			is "$(grep -c "never alloc'd" "$T/f.mtrace.out")" "0" "mtrace(1) on the child's log: no \"was never alloc'd\""
+		else
+			skip "mtrace(1) on the child's log" "no mtrace (libc-dev-bin) or perl"
+		fi
+	fi
+else
+	skip "mtrace of a forked child" "no bash"
+fi
+
 # --- python3 ----------------------------------------------------------------------------
 # the interpreter itself (python3 may be a wrapper script, as pyenv's is:
 # its shell would write the log and python FILE.PID.N)
@@ -158,6 +233,36 @@ print(len(s))' >"$T/p.out" 2>"$T/p.err"
 		"python3: dump prints one line per event ($events)"
 else
 	skip "python3 under kmm trace" "no python3"
+fi
+
+# --- a stripped binary: sites are not named after a far dynamic symbol ------------------
+# /usr/bin/ls has only dynamic symbols; most of its code is static functions
+# past them.  A site in it is NAME+0xOFF only when OFF < NAME's st_size
+# (nm -D -S), else ls+0xOFF (the link-time address); never a bare NAME
+# (addr2line's nearest symbol below, however far).
+lsbin=/usr/bin/ls
+if [ -x "$lsbin" ] && have nm && [ -z "$(nm "$lsbin" 2>/dev/null)" ]; then
+	with_timeout 60 "$KMM_TOOL" trace -o "$T/l.trace" -- "$lsbin" -la / >/dev/null 2>&1
+	reader summary --top 1000 "$T/l.trace" >"$T/l.sum" 2>/dev/null
+	# the sites in ls itself: "0xADDR NAME+0xOFF" with no "(libX)" after
+	awk '/^top [0-9]+ allocation site/ { on = 1; next } on && NF >= 4 && $3 ~ /^0x/ && $0 !~ /\(lib/ { print $4 }' \
+		"$T/l.sum" >"$T/l.sites"
+	ok "stripped ls: some allocation sites are in ls itself" test -s "$T/l.sites"
+	ok "stripped ls: sites past the dynamic symbols are named ls+0xOFF" grep -q '^ls+0x[0-9a-f]*$' "$T/l.sites"
+	nm -D -S --defined-only "$lsbin" | awk 'NF == 4 { print $4, $2 }' >"$T/l.syms"
+	bad=
+	while read -r site; do
+		case $site in ls+0x*) continue ;; esac
+		name=${site%%+0x*}
+		off=${site#"$name"}; off=${off#+}
+		# a bare name: no ELF symbol held the address (addr2line's guess)
+		[ -n "$off" ] || { bad="$bad $site"; continue; }
+		size=$(awk -v n="$name" '$1 == n { print $2; exit }' "$T/l.syms")
+		if [ -z "$size" ] || [ $((off)) -ge $((0x$size)) ]; then bad="$bad $site"; fi
+	done <"$T/l.sites"
+	is "$bad" "" "stripped ls: no site is named after a dynamic symbol that does not hold it"
+else
+	skip "stripped ls: site names" "no stripped /usr/bin/ls, or no nm"
 fi
 
 # --- tracing off: no log, no file ---------------------------------------------------------

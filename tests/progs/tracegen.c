@@ -18,6 +18,12 @@
  *   tracegen unordered OUT  the known log with events 1 and 2 swapped inside
  *                         their block (sequence numbers going backwards)
  *   tracegen big N OUT    N events: random mallocs and frees over 4 threads
+ *   tracegen run OUT      the logs of a run of 3 processes: OUT (pid 5000,
+ *                         "tg-shell"), which frees and reallocs a block from
+ *                         before its trace, forks pid 5001 (OUT.5001,
+ *                         "tg-child") and execs "tg-prog", whose log is
+ *                         OUT.5000 (an exec block in OUT names it).  The
+ *                         expected numbers are in trace-reader.sh.
  *
  * The call sites are real return addresses inside this program (functions
  * alloc_site_a ... alloc_site_i) and the maps snapshots are this process's
@@ -138,6 +144,8 @@ static void wr(const void *p, size_t n)
 #define EV(f) offsetof(struct kmm_trace_record, f)
 #define END(f) offsetof(struct kmm_trace_end, f)
 
+static uint32_t g_ppid; /* the next header's parent */
+
 static void header(uint32_t pid, uint32_t btdepth, uint64_t first_seq)
 {
 	uint8_t h[sizeof(struct kmm_trace_file_header)] = {0};
@@ -145,7 +153,7 @@ static void header(uint32_t pid, uint32_t btdepth, uint64_t first_seq)
 	put32(h + FH(version), KMM_TRACE_VERSION);
 	put32(h + FH(header_size), sizeof h);
 	put32(h + FH(pid), pid);
-	put32(h + FH(ppid), 0);
+	put32(h + FH(ppid), g_ppid);
 	put32(h + FH(depth), btdepth);
 	put32(h + FH(page_size), 4096);
 	put64(h + FH(start_mono), 3600ull * 1000000000ull);       /* CLOCK_MONOTONIC */
@@ -429,9 +437,71 @@ static void big(uint64_t n, int argc, char **argv)
 	       g_events, mallocs, frees, live_blocks, live, peak, peak_seq);
 }
 
+/* ---- a run of three processes ------------------------------------------ */
+
+static void text_block(uint16_t kind, uint32_t tid, const char *text)
+{
+	block(kind, tid, text, (uint32_t)strlen(text), (uint32_t)strlen(text));
+}
+
+static void run(const char *out)
+{
+	char path[4096], text[8192];
+	const char *base = strrchr(out, '/') ? strrchr(out, '/') + 1 : out;
+	/* OUT: the shell, pid 5000 */
+	open_out(out);
+	t1.tid = 5000;
+	g_events = 0;
+	header(5000, 0, 1);
+	text_block(KMM_TB_INFO, 5000, "exe=/usr/bin/tg-shell\ncmdline=tg-shell -c prog\n");
+	maps_snapshot(5000);
+	MALLOC(&t1, 100, H(0x100), TCACHE, A);                 /* 1 */
+	FREE(&t1, H(0x10), 32, TCACHE, HF);                    /* 2 a block from before the trace */
+	REALLOC(&t1, H(0x20), 300, H(0x800), TOP, D);          /* 3 one more */
+	SYS(&t1, FORK, 0, 0, 0, 0, 0);                         /* 4 fork (parent) */
+	MALLOC(&t1, 200, H(0x200), TCACHE, B);                 /* 5 */
+	flush(&t1);
+	/* exec'd: no end block; the new image's exec block */
+	snprintf(text, sizeof text, "file=%s.5000\nexe=/usr/bin/tg-prog\n", base);
+	text_block(KMM_TB_EXEC, 5000, text);
+	close_out();
+	/* OUT.5001: the forked child */
+	snprintf(path, sizeof path, "%s.5001", out);
+	open_out(path);
+	t1.tid = 5001;
+	g_events = 0;
+	g_ppid = 5000;
+	header(5001, 0, 5);
+	g_ppid = 0;
+	text_block(KMM_TB_INFO, 5001, "exe=/usr/bin/tg-child\ncmdline=tg-child\n");
+	maps_snapshot(5001);
+	SYS(&t1, FORK, 0, 5000, 0, 0, 0);                      /* 5 fork (child) */
+	MALLOC(&t1, 4096, H(0x1000), TOP, C);                  /* 6 */
+	MALLOC(&t1, 4096, H(0x2000), TOP, C);                  /* 7 */
+	MALLOC(&t1, 4096, H(0x3000), TOP, C);                  /* 8 */
+	FREE(&t1, H(0x2000), 4096, UNSORTED, HF);              /* 9 */
+	flush(&t1);
+	end_block(5001);
+	close_out();
+	/* OUT.5000: the program the shell exec'd */
+	snprintf(path, sizeof path, "%s.5000", out);
+	open_out(path);
+	t1.tid = 5000;
+	g_events = 0;
+	header(5000, 0, 1);
+	text_block(KMM_TB_INFO, 5000, "exe=/usr/bin/tg-prog\ncmdline=tg-prog\n");
+	maps_snapshot(5000);
+	MALLOC(&t1, 1000, H(0x400), TOP, E);                   /* 1 */
+	CALLOC(&t1, 10, 10, H(0x800), TOP, F);                 /* 2 */
+	FREE(&t1, H(0x400), 1000, TCACHE, HF);                 /* 3 */
+	flush(&t1);
+	end_block(5000);
+	printf("events %" PRIu64 "\n", g_events);
+}
+
 static void usage(void)
 {
-	fprintf(stderr, "usage: tracegen known|cut|unordered OUT | tracegen big N OUT\n");
+	fprintf(stderr, "usage: tracegen known|cut|unordered|run OUT | tracegen big N OUT\n");
 	exit(2);
 }
 
@@ -449,6 +519,9 @@ int main(int argc, char **argv)
 	} else if (!strcmp(argv[1], "unordered") && argc == 3) {
 		open_out(argv[2]);
 		known(UNORDERED, argc, argv);
+	} else if (!strcmp(argv[1], "run") && argc == 3) {
+		run(argv[2]);
+		return 0;
 	} else if (!strcmp(argv[1], "big") && argc == 4) {
 		char *end;
 		uint64_t n = strtoull(argv[2], &end, 10);

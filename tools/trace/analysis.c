@@ -32,7 +32,7 @@ static void lt_grow(struct stats *s)
 }
 
 /* insert; returns the replaced entry's size + 1, or 0 */
-static uint64_t lt_put(struct stats *s, uint64_t ptr, uint64_t size, const uint8_t *rec, uint32_t tid)
+uint64_t kt_lt_put(struct stats *s, uint64_t ptr, uint64_t size, const uint8_t *rec, uint32_t tid)
 {
 	if (2 * (s->ltn + 1) > s->ltcap)
 		lt_grow(s);
@@ -56,7 +56,7 @@ static uint64_t lt_put(struct stats *s, uint64_t ptr, uint64_t size, const uint8
 }
 
 /* remove; returns the size + 1, or 0 if it was not live */
-static uint64_t lt_del(struct stats *s, uint64_t ptr)
+uint64_t kt_lt_del(struct stats *s, uint64_t ptr)
 {
 	if (!s->ltcap || !ptr)
 		return 0;
@@ -82,6 +82,29 @@ static uint64_t lt_del(struct stats *s, uint64_t ptr)
 	s->lt[i].ptr = 0;
 	s->ltn--;
 	return size + 1;
+}
+
+/* the live regions: a (start -> size, kind in tid) table of their own;
+ * an update keeps the start (trace.c) */
+static void region(struct stats *s, const struct ev *e)
+{
+	if (!e->a || e->b < e->a)
+		return;
+	if (!s->regs)
+		s->regs = kt_xcalloc(1, sizeof *s->regs);
+	struct stats *r = s->regs;
+	if (r->ltcap) { /* the old size and kind, if live */
+		size_t mask = r->ltcap - 1, h = lt_home(r, e->a);
+		while (r->lt[h].ptr && r->lt[h].ptr != e->a)
+			h = (h + 1) & mask;
+		if (r->lt[h].ptr == e->a)
+			s->reg_bytes[r->lt[h].tid & 7] -= (int64_t)r->lt[h].size;
+	}
+	kt_lt_del(r, e->a);
+	if (e->type == KMM_TR_REGION_DEL)
+		return;
+	kt_lt_put(r, e->a, e->b - e->a, NULL, (uint32_t)(e->c & 7));
+	s->reg_bytes[e->c & 7] += (int64_t)(e->b - e->a);
 }
 
 static void site_add(struct stats *s, uint64_t caller, uint64_t bytes)
@@ -122,7 +145,7 @@ static unsigned size_class(uint64_t n)
 
 static void st_alloc(struct stats *s, const struct ev *e, uint64_t ptr, uint64_t size)
 {
-	uint64_t old = lt_put(s, ptr, size, e->rec, e->tid);
+	uint64_t old = kt_lt_put(s, ptr, size, e->rec, e->tid);
 	if (old) {
 		s->dup_alloc++;
 		s->live -= old - 1;
@@ -143,7 +166,7 @@ static void st_alloc(struct stats *s, const struct ev *e, uint64_t ptr, uint64_t
 
 static int st_free(struct stats *s, uint64_t ptr)
 {
-	uint64_t old = lt_del(s, ptr);
+	uint64_t old = kt_lt_del(s, ptr);
 	if (!old)
 		return 0;
 	s->live -= old - 1;
@@ -242,9 +265,17 @@ static void st_event(struct stats *s, const struct ev *e)
 			s->mapped += (int64_t)(e->c - e->b);
 		}
 		break;
-	case KMM_TR_REGION_ADD: s->reg_add++; break;
-	case KMM_TR_REGION_UPDATE: s->reg_upd++; break;
-	case KMM_TR_REGION_DEL: s->reg_del++; break;
+	case KMM_TR_REGION_ADD:
+	case KMM_TR_REGION_UPDATE:
+	case KMM_TR_REGION_DEL:
+		if (e->type == KMM_TR_REGION_ADD)
+			s->reg_add++;
+		else if (e->type == KMM_TR_REGION_UPDATE)
+			s->reg_upd++;
+		else
+			s->reg_del++;
+		region(s, e);
+		break;
 	case KMM_TR_POPULATE:
 		s->populates++;
 		if (e->d != UINT64_MAX)

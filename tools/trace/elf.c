@@ -124,11 +124,20 @@ uint64_t kt_obj_vaddr(const struct obj *o, uint64_t fileoff)
 const struct fsym *kt_obj_sym(const struct obj *o, uint64_t va)
 {
 	size_t lo = kt_upper_bound(o->fs, o->nfs, sizeof *o->fs, offsetof(struct fsym, value), va);
-	/* the nearest symbol at or below va that contains it (or is unsized) */
+	/* The nearest symbol at or below va whose st_size covers it.  A symbol
+	 * of size 0 (no extent recorded) only when no sized symbol lies between
+	 * it and va: a sized symbol that ends below va ends the search, so an
+	 * address past a function's end (a stripped binary's static code, near
+	 * the last exported function) gets no name rather than a wrong one. */
+	const struct fsym *unsized = NULL;
 	for (size_t i = lo; i-- > 0 && lo - i <= 8;) {
 		const struct fsym *f = &o->fs[i];
-		if (!f->size || va - f->value < f->size)
-			return f;
+		if (f->size) {
+			if (va - f->value < f->size)
+				return f;
+			break;
+		} else if (!unsized)
+			unsized = f;
 	}
-	return NULL;
+	return unsized;
 }

@@ -3,15 +3,19 @@
  * what the files of tools/trace/ share.  Internal: kmm-trace is one
  * program, built from these files (tools/trace.mk).
  *
- *     kmm-trace dump|summary|leaks|plot|mtrace [OPTIONS] FILE
+ *     kmm-trace dump|summary|leaks|plot|mtrace [OPTIONS] FILE...
+ *     kmm-trace dump|summary|leaks|plot [OPTIONS] --run FILE
  *
  * dump     one line per event, in global sequence order, symbolized
  * summary  counts and bytes per operation, serving path, size class and
  *          system call; peak live bytes; kmm's own slab and vmalloc use;
  *          the top allocation sites; threads; whether the log was cut short
  * leaks    blocks never freed, grouped by allocation site or backtrace
- * plot     an SVG of live heap bytes, break size, vmalloc and mapped bytes
+ * plot     an SVG of live heap bytes, break size, vmalloc, arena heaps and
+ *          committed bytes (kmm's regions), from the first event on
  * mtrace   the log in glibc's mtrace(3) text format, for mtrace(1)
+ * Several logs (FILE..., or --run FILE: FILE.PID[.N] beside it) are read
+ * one at a time; summary totals them, with a line per process.
  *
  * How it works: the log is mapped read-only and its blocks are indexed and
  * validated in one pass (the first truncated or foreign block ends the log:
@@ -48,7 +52,9 @@
  *                search in the symbols and the maps)
  *   log.c        the log: kt_log_open maps and validates the file, indexes
  *                its blocks, splits event blocks into ordered runs, reads
- *                the info block; kt_log_cut, kt_warn_cut, kt_prog_name
+ *                the info and exec blocks; kt_log_close; kt_log_cut,
+ *                kt_log_execd, kt_exec_path, kt_log_exec_successor (headers
+ *                only), kt_log_status, kt_warn_cut, kt_prog_name
  *   merge.c      the k-way merge over the threads' streams:
  *                kt_merge_init, kt_merge_next, kt_merge_free
  *   maps.c       the maps snapshots: kt_parse_maps, kt_find_range
@@ -62,14 +68,19 @@
  *                kt_region_kind, kt_prot_str, kt_mmap_flags_str,
  *                kt_mremap_flags_str, kt_advice_str, kt_hresult
  *   analysis.c   one pass over the events in sequence order: counts, live
- *                blocks, sites, peak (struct stats): kt_analyze
+ *                blocks, sites, peak, live regions by kind (struct stats):
+ *                kt_analyze; the live-block table: kt_lt_put, kt_lt_del
  *   dump.c       kmm-trace dump: kt_cmd_dump; kt_print_frames (also leaks)
- *   summary.c    kmm-trace summary: kt_cmd_summary
+ *   summary.c    kmm-trace summary: kt_cmd_summary, kt_cmd_summary_run
+ *                (several logs: a process a line, totals)
  *   leaks.c      kmm-trace leaks: kt_cmd_leaks
- *   mtrace.c     kmm-trace mtrace: kt_cmd_mtrace
+ *   mtrace.c     kmm-trace mtrace: kt_cmd_mtrace (frees of blocks the log
+ *                never saw allocated left out, counted on stderr)
  *   plot.c       kmm-trace plot: kt_cmd_plot; kt_plot_sample (the
  *                analysis samples the series into time buckets)
- *   main.c       the command line, --help texts, main
+ *   main.c       the command line, --help texts, the list of logs (several
+ *                FILEs; --run: FILE's FILE.PID[.N] siblings; the logs exec
+ *                blocks name), main
  */
 #ifndef KMM_TRACE_READER_H
 #define KMM_TRACE_READER_H
@@ -240,6 +251,7 @@ struct log {
 	size_t nsg, capsg;
 	uint64_t unordered; /* event blocks whose sequence numbers go backwards */
 	uint64_t nevents, tmax, seq_min, seq_max;
+	uint64_t tmin; /* the earliest event's time (0 without events) */
 
 	int have_end;
 	uint64_t end_written, end_lastseq, after_end; /* events in blocks after it */
@@ -249,6 +261,7 @@ struct log {
 	unsigned unknown_kinds;
 
 	char *exe, *cmdline;
+	char *exec_file, *exec_exe; /* an exec block: the successor's log, its program */
 	struct snap *snaps;
 	size_t nsnaps, capsnaps;
 	size_t primary; /* the snapshot used first */
@@ -260,8 +273,20 @@ struct log {
 void kt_log_open(struct log *L, const char *path);
 /* Whether it was cut short (no end block, or a bad block). */
 int kt_log_cut(const struct log *L);
-/* the stderr warning of a cut-short log */
+/* Whether the process exec'd (an exec block, no end block): its log ends
+ * at the exec and goes on in L->exec_file */
+int kt_log_execd(const struct log *L);
+/* the exec'd log's successor as a path (beside L->path), malloc'd */
+char *kt_exec_path(const struct log *L);
+/* the same for the log at path, from its block headers only; NULL if it
+ * did not exec (or is not a log) */
+char *kt_log_exec_successor(const char *path);
+/* the stderr warning of a cut-short log; the note of an exec'd one */
 void kt_warn_cut(const struct log *L);
+/* the log's status in words ("exec'd ...", "complete", "CUT SHORT ...") */
+const char *kt_log_status(const struct log *L, char *buf, size_t n);
+/* unmap and free what kt_log_open made */
+void kt_log_close(struct log *L);
 /* the program's name (the exe= of the info block, without directories) */
 const char *kt_prog_name(const struct log *L);
 
@@ -395,6 +420,10 @@ struct stats {
 	int64_t vm_live;
 	uint64_t vm_peak;
 	uint64_t reg_add, reg_upd, reg_del, populates, pop_pages;
+	/* live regions (the fault-in model: what kmm committed), bytes by
+	 * kind (enum kmm_region_kind); regs: their table, keyed by start */
+	int64_t reg_bytes[8];
+	struct stats *regs;
 	uint64_t thr_start, thr_exit, forks;
 	uint64_t unknown_types;
 	/* live blocks */
@@ -407,6 +436,11 @@ struct stats {
 	struct plotdata *plot; /* when plotting: sampled after every event */
 };
 
+/* the live-block table of s: insert (returns the replaced entry's size + 1,
+ * or 0), remove (the size + 1, or 0 if it was not live) */
+uint64_t kt_lt_put(struct stats *s, uint64_t ptr, uint64_t size, const uint8_t *rec, uint32_t tid);
+uint64_t kt_lt_del(struct stats *s, uint64_t ptr);
+
 /* Every event of the log, in sequence order, into s (zeroed by the caller,
  * with s->plot set when plotting). */
 void kt_analyze(const struct log *L, struct stats *s);
@@ -415,6 +449,9 @@ void kt_analyze(const struct log *L, struct stats *s);
 
 int kt_cmd_dump(struct log *L);
 int kt_cmd_summary(struct log *L, unsigned top);
+/* the summary of several logs (a run): one line per process, totals, the
+ * top sites by name; each log opened, analysed and closed in turn */
+int kt_cmd_summary_run(char **paths, size_t n, unsigned top, int symbols);
 int kt_cmd_leaks(struct log *L, int all);
 int kt_cmd_mtrace(struct log *L);
 int kt_cmd_plot(struct log *L, const char *out);

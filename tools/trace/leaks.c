@@ -85,7 +85,13 @@ int kt_cmd_leaks(struct log *L, int all)
 	else
 		fprintf(o, "kmm-trace leaks: %s: %zu block%s, %" PRIu64 " bytes (%s) never freed, from %zu site%s\n", L->path,
 			n, n == 1 ? "" : "s", s->live, kt_hbytes((double)s->live, b1, sizeof b1), ng, ng == 1 ? "" : "s");
-	if (kt_log_cut(L))
+	if (kt_log_execd(L)) {
+		char *p = kt_exec_path(L);
+		fprintf(o, "(the process exec'd %s, which replaced its memory: these are the blocks live at the exec, "
+			   "less those freed in events lost at the exec; the new program's log is %s)\n",
+			L->exec_exe && L->exec_exe[0] ? L->exec_exe : "?", p);
+		free(p);
+	} else if (kt_log_cut(L))
 		fprintf(o, "(the log was cut short: blocks freed in the events it lost show here as leaks)\n");
 	for (size_t i = 0; i < ng; i++) {
 		struct ev e;

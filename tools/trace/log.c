@@ -36,7 +36,7 @@ static int scan_events(struct log *L, const uint8_t *p, uint32_t size, struct bl
 {
 	const uint8_t *q = p, *end = p + size;
 	uint32_t n = 0;
-	uint64_t tmax = L->tmax;
+	uint64_t tmax = L->tmax, tmin = L->tmin;
 	while (q < end) {
 		size_t left = (size_t)(end - q);
 		if (left < EV_SIZE) {
@@ -51,11 +51,14 @@ static int scan_events(struct log *L, const uint8_t *p, uint32_t size, struct bl
 		uint64_t t = rec_time(q);
 		if (t > tmax)
 			tmax = t;
+		if (t < tmin)
+			tmin = t;
 		q += rl;
 		n++;
 	}
 	b->nev = n;
 	L->tmax = tmax;
+	L->tmin = tmin;
 	/* the runs */
 	const uint8_t *run = p;
 	uint64_t first = n ? rec_seq(p) : 0, last = first;
@@ -74,6 +77,24 @@ static int scan_events(struct log *L, const uint8_t *p, uint32_t size, struct bl
 		add_seg(L, run, end, b->tid, first, last);
 	L->unordered += (uint64_t)backwards;
 	return 0;
+}
+
+static void parse_exec(struct log *L, const uint8_t *p, uint32_t size)
+{
+	char *t = kt_xstrndup((const char *)p, size);
+	for (char *line = t, *nl; line && *line; line = nl) {
+		nl = strchr(line, '\n');
+		if (nl)
+			*nl++ = 0;
+		if (!strncmp(line, "file=", 5) && line[5] && !strchr(line + 5, '/')) {
+			free(L->exec_file);
+			L->exec_file = kt_xstrdup(line + 5);
+		} else if (!strncmp(line, "exe=", 4)) {
+			free(L->exec_exe);
+			L->exec_exe = kt_xstrdup(line + 4);
+		}
+	}
+	free(t);
 }
 
 static void parse_info(struct log *L, const uint8_t *p, uint32_t size)
@@ -152,6 +173,7 @@ void kt_log_open(struct log *L, const char *path)
 	L->start_real = rd64(h + FH_AT(start_real));
 	L->first_seq = rd64(h + FH_AT(first_seq));
 	L->seq_min = UINT64_MAX;
+	L->tmin = UINT64_MAX;
 
 	uint64_t off = L->hdrsize;
 	while (off < L->size) {
@@ -194,6 +216,8 @@ void kt_log_open(struct log *L, const char *path)
 			L->end_lastseq = rd64(pl + END_AT(last_seq));
 		} else if (b.kind == KMM_TB_INFO) {
 			parse_info(L, pl, b.size);
+		} else if (b.kind == KMM_TB_EXEC) {
+			parse_exec(L, pl, b.size);
 		} else if (b.kind != KMM_TB_MAPS) {
 			L->unknown_kinds++;
 		}
@@ -203,6 +227,8 @@ void kt_log_open(struct log *L, const char *path)
 	}
 	if (L->seq_min == UINT64_MAX)
 		L->seq_min = 0;
+	if (L->tmin == UINT64_MAX)
+		L->tmin = 0;
 
 	/* threads: the writers of event blocks */
 	uint32_t *t = NULL;
@@ -227,10 +253,40 @@ void kt_log_open(struct log *L, const char *path)
 
 int kt_log_cut(const struct log *L) { return !L->have_end || L->bad; }
 
+int kt_log_execd(const struct log *L) { return !L->have_end && L->exec_file; }
+
+char *kt_exec_path(const struct log *L)
+{
+	const char *slash = strrchr(L->path, '/');
+	if (!slash)
+		return kt_xstrdup(L->exec_file);
+	return kt_xasprintf("%.*s/%s", (int)(slash - L->path), L->path, L->exec_file);
+}
+
+const char *kt_log_status(const struct log *L, char *buf, size_t n)
+{
+	if (kt_log_execd(L)) {
+		char *p = kt_exec_path(L);
+		snprintf(buf, n, "exec'd %s: continued in %s", L->exec_exe && L->exec_exe[0] ? L->exec_exe : "?", p);
+		free(p);
+	} else if (L->have_end)
+		snprintf(buf, n, "%s", L->bad ? "CUT SHORT (a bad block)" : "complete");
+	else
+		snprintf(buf, n, "CUT SHORT");
+	return buf;
+}
+
 /* the stderr warning of a cut-short log */
 void kt_warn_cut(const struct log *L)
 {
-	if (!L->have_end)
+	if (kt_log_execd(L)) {
+		char *p = kt_exec_path(L);
+		fprintf(stderr,
+			PROG ": %s: the process exec'd %s: its log continues in %s (the events the old image had "
+			"buffered at the exec, up to one buffer per thread, are not in either)\n",
+			L->path, L->exec_exe && L->exec_exe[0] ? L->exec_exe : "a new program", p);
+		free(p);
+	} else if (!L->have_end)
 		fprintf(stderr,
 			PROG ": %s was cut short: no end block (the process crashed, was killed or called _exit); "
 			"up to one buffer per thread may be missing\n",
@@ -247,4 +303,73 @@ const char *kt_prog_name(const struct log *L)
 		return s ? s + 1 : L->exe;
 	}
 	return "?";
+}
+
+void kt_log_close(struct log *L)
+{
+	if (L->m)
+		munmap((void *)L->m, L->size);
+	free(L->b);
+	free(L->sg);
+	free(L->exe);
+	free(L->cmdline);
+	free(L->exec_file);
+	free(L->exec_exe);
+	for (size_t i = 0; i < L->nsnaps; i++) {
+		for (size_t j = 0; j < L->snaps[i].n; j++)
+			if (L->snaps[i].r[j].obj < 0) /* else the object's path */
+				free((char *)L->snaps[i].r[j].name);
+		free(L->snaps[i].r);
+	}
+	free(L->snaps);
+	free(L->tids);
+	memset(L, 0, sizeof *L);
+}
+
+char *kt_log_exec_successor(const char *path)
+{
+	/* the block headers only (16 bytes each, read with pread): the
+	 * payloads stay on disk */
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	struct stat st;
+	uint8_t h[HDR_SIZE];
+	char *res = NULL;
+	if (fstat(fd, &st) < 0 || pread(fd, h, sizeof h, 0) != (ssize_t)sizeof h ||
+	    memcmp(h, KMM_TRACE_MAGIC, KMM_TRACE_MAGIC_LEN)) {
+		close(fd);
+		return NULL;
+	}
+	uint64_t off = rd32(h + FH_AT(header_size)), size = (uint64_t)st.st_size;
+	int have_end = 0;
+	struct log L;
+	memset(&L, 0, sizeof L);
+	L.path = path;
+	while (off + BLK_HDR <= size) {
+		uint8_t b[BLK_HDR];
+		if (pread(fd, b, sizeof b, (off_t)off) != (ssize_t)sizeof b ||
+		    memcmp(b + BH_AT(magic), KMM_TRACE_BLOCK_MAGIC, KMM_TRACE_BLOCK_MAGIC_LEN))
+			break;
+		uint32_t bs = rd32(b + BH_AT(size));
+		unsigned kind = rd16(b + BH_AT(kind));
+		if (off + BLK_HDR + bs > size)
+			break;
+		if (kind == KMM_TB_END)
+			have_end = 1;
+		else if (kind == KMM_TB_EXEC && bs < 65536) {
+			uint8_t *pl = kt_xrealloc(NULL, bs ? bs : 1);
+			if (pread(fd, pl, bs, (off_t)(off + BLK_HDR)) == (ssize_t)bs)
+				parse_exec(&L, pl, bs);
+			free(pl);
+		}
+		off += BLK_HDR + bs;
+	}
+	close(fd);
+	L.have_end = have_end;
+	if (kt_log_execd(&L))
+		res = kt_exec_path(&L);
+	free(L.exec_file);
+	free(L.exec_exe);
+	return res;
 }

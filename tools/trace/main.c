@@ -5,21 +5,31 @@
  */
 #include "kmm-trace.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 static const char usage_text[] =
-	"usage: kmm-trace COMMAND [OPTIONS] FILE\n"
+	"usage: kmm-trace COMMAND [OPTIONS] FILE...\n"
+	"       kmm-trace COMMAND [OPTIONS] --run FILE\n"
 	"Reads kmm's allocation trace log (KMM_TRACE=FILE, docs/trace.md).\n"
+	"Processes a traced program forks or execs write FILE.PID or FILE.PID.N:\n"
+	"--run (-r) reads FILE and all of those beside it, in the order they\n"
+	"started; several FILEs are read in turn, each followed by the log its\n"
+	"process exec'd into (the log names it) when that is not listed.\n"
 	"\n"
 	"commands:\n"
 	"  dump      every event, one line each, in sequence order\n"
 	"  summary   counts and bytes per operation, path, size and system call;\n"
 	"            peak live bytes; kmm's own memory; top allocation sites\n"
 	"  leaks     blocks never freed, grouped by allocation site\n"
-	"  plot      an SVG of live heap, break size, vmalloc and mapped bytes\n"
+	"  plot      an SVG of live heap, break size, vmalloc, arena heaps and\n"
+	"            committed bytes\n"
 	"  mtrace    the log in glibc's mtrace(3) format, for mtrace(1)\n"
 	"\n"
 	"options:\n"
+	"  -r, --run      FILE and its FILE.PID, FILE.PID.N siblings: the whole run\n"
 	"  --no-symbols   do not look addresses up (no addr2line)\n"
 	"  -h, --help     this help; `kmm-trace COMMAND --help` for a command's\n"
 	"\n"
@@ -28,30 +38,175 @@ static const char usage_text[] =
 
 struct cmdhelp { const char *name, *text; };
 static const struct cmdhelp cmd_help[] = {
-	{"dump", "usage: kmm-trace dump [--no-symbols] FILE\n"
+	{"dump", "usage: kmm-trace dump [--no-symbols] FILE... | --run FILE\n"
 		 "One line per event, in global sequence order:\n"
 		 "  #SEQ +SECONDSs tid TID EVENT\n"
 		 "malloc-family calls with their result, serving path and caller\n"
 		 "(symbolized), system calls, regions, slab and vmalloc events;\n"
-		 "backtraces follow on indented lines.\n"},
-	{"summary", "usage: kmm-trace summary [--no-symbols] [--top N] FILE\n"
+		 "backtraces follow on indented lines.  Several logs: each in turn, after\n"
+		 "a line `== FILE: pid PID (PROGRAM) ==`.\n"},
+	{"summary", "usage: kmm-trace summary [--no-symbols] [--top N] FILE... | --run FILE\n"
 		    "Counts and bytes per operation, serving path, where frees went, size\n"
 		    "class; peak live bytes (requested sizes) with its time and sequence\n"
 		    "number; system calls; kmm's slab, vmalloc and regions; the top N\n"
 		    "allocation sites by bytes (10 by default); threads; whether the log\n"
-		    "was cut short.\n"},
-	{"leaks", "usage: kmm-trace leaks [--no-symbols] [--all] FILE\n"
+		    "was cut short, or that the process exec'd and which log goes on.\n"
+		    "Several logs (a run): a line per process (file, pid, parent, program,\n"
+		    "events, allocations, bytes, frees, peak and final live bytes, how its\n"
+		    "log ends), the totals of the operations and system calls, and the top\n"
+		    "N sites over the processes, by name and program.\n"},
+	{"leaks", "usage: kmm-trace leaks [--no-symbols] [--all] FILE... | --run FILE\n"
 		  "The program's blocks still allocated at the end of the log, grouped by\n"
 		  "allocation site (caller, and backtrace when recorded), largest first;\n"
-		  "five example blocks per site, or all of them with --all.\n"},
-	{"plot", "usage: kmm-trace plot [-o OUT.svg] FILE\n"
-		 "Writes an SVG (FILE.svg by default): over time, live heap bytes, the\n"
-		 "break's growth over its start, live vmalloc areas and the bytes mapped\n"
-		 "with mmap (less munmap, with mremap), at most ~2000 points per line.\n"},
+		  "five example blocks per site, or all of them with --all.  Several\n"
+		  "logs: each in turn.\n"},
+	{"plot", "usage: kmm-trace plot [-o OUT.svg] FILE... | --run FILE\n"
+		 "Writes an SVG (FILE.svg by default): from the first event to the last,\n"
+		 "live heap bytes, the break's growth over its start, live vmalloc areas\n"
+		 "and arena heaps; and the bytes kmm committed (its regions: heaps, arena\n"
+		 "heaps, vmalloc areas; not its PROT_NONE reservations); at most ~2000\n"
+		 "points per line.\n"
+		 "Several logs: FILE.svg for each (-o only with one).\n"},
 	{"mtrace", "usage: kmm-trace mtrace [--no-symbols] FILE > OUT\n"
 		   "Converts the log to glibc's mtrace(3) text format: `mtrace OUT` (the\n"
-		   "perl script of libc-dev-bin) then lists the memory not freed.\n"},
+		   "perl script of libc-dev-bin) then lists the memory not freed.  Frees and\n"
+		   "reallocs of blocks the log never saw allocated (made before the trace\n"
+		   "began) are left out, with their count on stderr: mtrace(1) would call\n"
+		   "them errors.  One FILE: mtrace(1) reads one process's calls.\n"},
 };
+
+/* ---- the list of logs ------------------------------------------------------- */
+
+struct flist {
+	char **v;
+	size_t n, cap;
+};
+
+static int flist_has(const struct flist *F, const char *p)
+{
+	for (size_t i = 0; i < F->n; i++)
+		if (!strcmp(F->v[i], p))
+			return 1;
+	return 0;
+}
+
+static void flist_add(struct flist *F, const char *p)
+{
+	if (flist_has(F, p))
+		return;
+	GROW(F->v, F->n, F->cap);
+	F->v[F->n++] = kt_xstrdup(p);
+}
+
+/* "PID" or "PID.N": a sibling's suffix */
+static int is_pid_suffix(const char *s)
+{
+	size_t a = strspn(s, "0123456789");
+	if (!a)
+		return 0;
+	if (!s[a])
+		return 1;
+	return s[a] == '.' && strspn(s + a + 1, "0123456789") > 0 && !s[a + 1 + strspn(s + a + 1, "0123456789")];
+}
+
+struct sib {
+	char *path;
+	uint64_t start, real;
+};
+
+/* a log's header: its start times (0 if it is not a log) */
+static int read_starts(const char *path, uint64_t *mono, uint64_t *real)
+{
+	uint8_t h[HDR_SIZE];
+	int ok = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		if (read(fd, h, sizeof h) == (ssize_t)sizeof h && !memcmp(h, KMM_TRACE_MAGIC, KMM_TRACE_MAGIC_LEN)) {
+			*mono = rd64(h + FH_AT(start_mono));
+			*real = rd64(h + FH_AT(start_real));
+			ok = 1;
+		}
+		close(fd);
+	}
+	return ok;
+}
+
+static int cmp_sib(const void *x, const void *y)
+{
+	const struct sib *a = x, *b = y;
+	if (a->start != b->start)
+		return a->start < b->start ? -1 : 1;
+	return strcmp(a->path, b->path);
+}
+
+/* FILE's FILE.PID and FILE.PID.N beside it, in the order they started
+ * (their headers' start times).  Every log of a run starts after FILE
+ * (FILE is the first one taken, and kmm trace -o removes it, not the
+ * others): older ones are left out, their number in *stale. */
+static size_t siblings(const char *file, struct flist *F, size_t *stale)
+{
+	uint64_t fmono = 0, freal = 0;
+	int have_file = read_starts(file, &fmono, &freal);
+	*stale = 0;
+	const char *slash = strrchr(file, '/');
+	char *dir = slash ? kt_xstrndup(file, (size_t)(slash - file) + (slash == file)) : kt_xstrdup(".");
+	const char *base = slash ? slash + 1 : file;
+	size_t bl = strlen(base), found = 0;
+	DIR *d = opendir(dir);
+	if (!d) {
+		free(dir);
+		return 0;
+	}
+	struct sib *v = NULL;
+	size_t n = 0, cap = 0;
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, base, bl) || de->d_name[bl] != '.' || !is_pid_suffix(de->d_name + bl + 1))
+			continue;
+		char *p = slash ? kt_xasprintf("%.*s/%s", (int)(slash - file), file, de->d_name) : kt_xstrdup(de->d_name);
+		uint64_t start = UINT64_MAX, real = UINT64_MAX;
+		read_starts(p, &start, &real);
+		/* wall-clock seconds: the monotonic clock restarts at boot */
+		if (have_file && real / 1000000000u < freal / 1000000000u) {
+			(*stale)++;
+			free(p);
+			continue;
+		}
+		GROW(v, n, cap);
+		v[n].path = p;
+		v[n].start = start;
+		v[n].real = real;
+		n++;
+	}
+	closedir(d);
+	qsort(v, n, sizeof *v, cmp_sib);
+	for (size_t i = 0; i < n; i++) {
+		if (!flist_has(F, v[i].path)) {
+			flist_add(F, v[i].path);
+			found++;
+		}
+		free(v[i].path);
+	}
+	free(v);
+	free(dir);
+	return found;
+}
+
+/* the logs of F, and after each one that exec'd, the log it names (when
+ * it is there and not listed yet): the paths read, one at a time */
+static void follow_execs(struct flist *F)
+{
+	for (size_t i = 0; i < F->n; i++) {
+		char *p = kt_log_exec_successor(F->v[i]);
+		if (p && !flist_has(F, p) && access(p, R_OK) == 0) {
+			GROW(F->v, F->n, F->cap);
+			memmove(F->v + i + 2, F->v + i + 1, (F->n - i - 1) * sizeof *F->v);
+			F->v[i + 1] = kt_xstrdup(p);
+			F->n++;
+		}
+		free(p);
+	}
+}
 
 int main(int argc, char **argv)
 {
@@ -70,9 +225,10 @@ int main(int argc, char **argv)
 			ch = &cmd_help[i];
 	if (!ch)
 		kt_fatal("unknown command '%s' (dump, summary, leaks, plot, mtrace; see kmm-trace --help)", cmd);
-	const char *file = NULL, *out = NULL;
-	int nosym = 0, all = 0;
+	const char *out = NULL;
+	int nosym = 0, all = 0, run = 0;
 	unsigned top = 10;
+	struct flist F = {0};
 	for (int i = 2; i < argc; i++) {
 		const char *a = argv[i];
 		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -80,6 +236,8 @@ int main(int argc, char **argv)
 			return 0;
 		} else if (!strcmp(a, "--no-symbols"))
 			nosym = 1;
+		else if ((!strcmp(a, "--run") || !strcmp(a, "-r")) && strcmp(cmd, "mtrace"))
+			run = 1;
 		else if (!strcmp(a, "--all") && !strcmp(cmd, "leaks"))
 			all = 1;
 		else if (!strcmp(a, "-o") && !strcmp(cmd, "plot")) {
@@ -98,33 +256,77 @@ int main(int argc, char **argv)
 			top = (unsigned)v;
 		} else if (a[0] == '-' && a[1])
 			kt_fatal("%s: unknown option '%s' (see kmm-trace %s --help)", cmd, a, cmd);
-		else if (file)
-			kt_fatal("%s: one FILE only (got '%s' and '%s')", cmd, file, a);
 		else
-			file = a;
+			flist_add(&F, a);
 	}
-	if (!file)
+	if (!F.n)
 		kt_fatal("%s: no FILE (see kmm-trace %s --help)", cmd, cmd);
+	int plot = !strcmp(cmd, "plot"), mtrace = !strcmp(cmd, "mtrace");
+	if (run) {
+		if (F.n != 1)
+			kt_fatal("%s: --run takes one FILE, the run's first log (got %zu)", cmd, F.n);
+		size_t stale;
+		siblings(F.v[0], &F, &stale);
+		if (stale)
+			fprintf(stderr, PROG ": left out %zu log%s named %s.PID[.N] that started before %s (an earlier run's)\n",
+				stale, stale == 1 ? "" : "s", F.v[0], F.v[0]);
+	}
+	/* several logs: the ones their exec blocks name too (one FILE: its
+	 * summary names the next log, and the reader reads only FILE) */
+	if (!mtrace && (F.n > 1 || run))
+		follow_execs(&F);
+	if (mtrace && F.n > 1)
+		kt_fatal("mtrace: one FILE only: mtrace(1) reads one process's calls (the addresses of several would mix)");
+	if (out && F.n > 1)
+		kt_fatal("plot: -o with one log only (%zu here): each log gets FILE.svg", F.n);
 
 	static char obuf[1 << 20];
 	setvbuf(stdout, obuf, _IOFBF, sizeof obuf);
 
-	struct log L;
-	kt_log_open(&L, file);
-	kt_warn_cut(&L);
-	int plot = !strcmp(cmd, "plot"), mtrace = !strcmp(cmd, "mtrace");
-	kt_sym_init(&L, !nosym && !plot, !mtrace);
-	int rc;
-	if (!strcmp(cmd, "dump"))
-		rc = kt_cmd_dump(&L);
-	else if (!strcmp(cmd, "summary"))
-		rc = kt_cmd_summary(&L, top);
-	else if (!strcmp(cmd, "leaks"))
-		rc = kt_cmd_leaks(&L, all);
-	else if (plot)
-		rc = kt_cmd_plot(&L, out);
+	int rc = 0;
+	if (!strcmp(cmd, "summary") && F.n > 1)
+		rc = kt_cmd_summary_run(F.v, F.n, top, !nosym);
 	else
-		rc = kt_cmd_mtrace(&L);
+		for (size_t i = 0; i < F.n; i++) {
+			struct log L;
+			kt_log_open(&L, F.v[i]);
+			if (F.n > 1 && !strcmp(cmd, "dump"))
+				printf("%s== %s: pid %" PRIu32 " (%s) ==\n", i ? "\n" : "", F.v[i], L.pid, kt_prog_name(&L));
+			else if (F.n > 1 && i && !plot)
+				putchar('\n');
+			kt_warn_cut(&L);
+			kt_sym_init(&L, !nosym && !plot, !mtrace);
+			int r;
+			if (!strcmp(cmd, "dump"))
+				r = kt_cmd_dump(&L);
+			else if (!strcmp(cmd, "summary"))
+				r = kt_cmd_summary(&L, top);
+			else if (!strcmp(cmd, "leaks"))
+				r = kt_cmd_leaks(&L, all);
+			else if (plot)
+				r = kt_cmd_plot(&L, out);
+			else
+				r = kt_cmd_mtrace(&L);
+			if (r > rc)
+				rc = r;
+			if (F.n == 1 && !run && !strcmp(cmd, "summary")) {
+				/* a new user's first question: where are the other processes? */
+				struct flist S = {0};
+				flist_add(&S, F.v[0]);
+				size_t stale;
+				size_t more = siblings(F.v[0], &S, &stale);
+				if (more)
+					fprintf(stderr,
+						PROG ": %zu more log%s of this run beside %s (processes it forked or exec'd: "
+						"FILE.PID, FILE.PID.N): kmm-trace summary --run %s\n",
+						more, more == 1 ? "" : "s", F.v[0], F.v[0]);
+				for (size_t k = 0; k < S.n; k++)
+					free(S.v[k]);
+				free(S.v);
+			}
+			fflush(stdout);
+			kt_log_close(&L);
+		}
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		fprintf(stderr, PROG ": writing the output: %s\n", strerror(errno));
 		return 2;

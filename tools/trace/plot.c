@@ -7,32 +7,36 @@
 
 #include <errno.h>
 
-#define NSERIES 4
+#define NSERIES 5
 #define NBUCKETS 500
 
 struct bucket { int64_t min, max, last; uint32_t imin, imax; int has; };
 
 struct plotdata {
 	struct bucket b[NSERIES][NBUCKETS];
-	uint64_t tmax;
+	uint64_t tmin, tmax; /* the x axis: the first event to the last */
 	uint32_t counter;
 };
 
 void kt_plot_sample(struct stats *s, const struct ev *e)
 {
 	struct plotdata *P = s->plot;
+	int64_t committed = 0;
+	for (int k = 0; k < 8; k++)
+		committed += s->reg_bytes[k];
 	int64_t v[NSERIES] = {
 		(int64_t)s->live,
 		s->brk_seen ? (int64_t)(s->brk_cur - s->brk_first) : 0,
 		s->vm_live,
-		s->mapped,
+		s->reg_bytes[KMM_REGION_ARENA_HEAP],
+		committed,
 	};
 	/* a forked child frees blocks and areas its parent made: what the
 	 * log cannot account for would go below zero */
 	for (int i = 0; i < NSERIES; i++)
 		if (v[i] < 0)
 			v[i] = 0;
-	double f = (double)e->time / ((double)P->tmax + 1.0) * NBUCKETS;
+	double f = (double)(e->time - P->tmin) / ((double)(P->tmax - P->tmin) + 1.0) * NBUCKETS;
 	size_t bk = f < 0 ? 0 : f >= NBUCKETS ? NBUCKETS - 1 : (size_t)f;
 	uint32_t c = ++P->counter;
 	for (int i = 0; i < NSERIES; i++) {
@@ -112,9 +116,9 @@ static double text_width(const char *s) { return 7.3 * (double)strlen(s); }
 static size_t plot_panel(FILE *o, const struct plotdata *P, unsigned mask, const int64_t *vpeak,
 			 const struct axis_x *ax, double Y0, double Y1, int nyticks, int xlabels, const struct stats *s)
 {
-	static const char *names[NSERIES] = {"live heap", "break size", "vmalloc areas",
-					     "mapped (mmap - munmap, with mremap)"};
-	static const char *colors[NSERIES] = {"#1f6fd1", "#e07b00", "#2a9d3a", "#c62828"};
+	static const char *names[NSERIES] = {"live heap", "break size", "vmalloc areas", "arena heaps",
+					     "committed (kmm's regions: heaps, arena heaps, vmalloc areas; not reservations)"};
+	static const char *colors[NSERIES] = {"#1f6fd1", "#e07b00", "#2a9d3a", "#8e44ad", "#c62828"};
 	static const char *bunit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
 	const double X0 = ax->x0, X1 = ax->x1;
 	int64_t vmax = 1;
@@ -137,21 +141,38 @@ static size_t plot_panel(FILE *o, const struct plotdata *P, unsigned mask, const
 		ytop = ystep;
 #define XP(tu) (X0 + (X1 - X0) * ((tu) / ax->right))
 #define YP(v) (Y1 - (Y1 - Y0) * ((double)(v) / ud / ytop))
-	/* legend */
+	/* legend: rows above the panel, as many as its entries need */
+	char lt[NSERIES][200];
+	double lxs[NSERIES];
+	int lrow[NSERIES], nrows = 1;
 	double lx = X0;
 	for (int i = 0; i < NSERIES; i++) {
 		if (!(mask >> i & 1))
 			continue;
-		char b1[64], t[160];
+		char b1[64];
 		if (i == 0 && s->peak) {
 			char b2[64];
-			fmt_num(b2, sizeof b2, (double)s->peak_time / ax->div, step_decimals(ax->step) + 1, ax->unit);
-			snprintf(t, sizeof t, "%s, peak %s at %s (the dot)", names[i], kt_hbytes((double)s->peak, b1, sizeof b1), b2);
+			fmt_num(b2, sizeof b2, (double)(s->peak_time - P->tmin) / ax->div, step_decimals(ax->step) + 1, ax->unit);
+			snprintf(lt[i], sizeof lt[i], "%s, peak %s at %s (the dot)", names[i], kt_hbytes((double)s->peak, b1, sizeof b1), b2);
 		} else
-			snprintf(t, sizeof t, "%s, peak %s", names[i], kt_hbytes((double)vpeak[i], b1, sizeof b1));
-		fprintf(o, "<rect x=\"%.0f\" y=\"%.0f\" width=\"22\" height=\"4\" fill=\"%s\"/>\n", lx, Y0 - 16, colors[i]);
-		fprintf(o, "<text x=\"%.0f\" y=\"%.0f\" fill=\"#222\">%s</text>\n", lx + 28, Y0 - 10, t);
-		lx += 28 + text_width(t) + 28;
+			snprintf(lt[i], sizeof lt[i], "%s, peak %s", names[i], kt_hbytes((double)vpeak[i], b1, sizeof b1));
+		double w = 28 + text_width(lt[i]);
+		if (lx > X0 && lx + w > X1) {
+			nrows++;
+			lx = X0;
+		}
+		lxs[i] = lx;
+		lrow[i] = nrows - 1;
+		lx += w + 28;
+	}
+	for (int i = 0; i < NSERIES; i++) {
+		if (!(mask >> i & 1))
+			continue;
+		double y = Y0 - 10 - 18.0 * (nrows - 1 - lrow[i]);
+		fprintf(o, "<rect x=\"%.0f\" y=\"%.0f\" width=\"22\" height=\"4\" fill=\"%s\"/>\n", lxs[i], y - 6, colors[i]);
+		fprintf(o, "<text x=\"%.0f\" y=\"%.0f\" fill=\"#222\">", lxs[i] + 28, y);
+		xml_escape(o, lt[i]);
+		fprintf(o, "</text>\n");
 	}
 	/* grid, ticks */
 	fprintf(o, "<g stroke=\"#e4e4e4\" stroke-width=\"1\">\n");
@@ -180,7 +201,7 @@ static size_t plot_panel(FILE *o, const struct plotdata *P, unsigned mask, const
 		}
 		fprintf(o, "</g>\n");
 	}
-	if (vmax <= 1024 && !(mask & 1) && !vpeak[3])
+	if (vmax <= 1024 && !(mask & 1) && !vpeak[4])
 		fprintf(o, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" fill=\"#888\">none in this log</text>\n",
 			(X0 + X1) / 2, (Y0 + Y1) / 2 + 4);
 	/* the lines: step functions; per bucket its extremes, in their order */
@@ -196,7 +217,7 @@ static size_t plot_panel(FILE *o, const struct plotdata *P, unsigned mask, const
 			const struct bucket *B = &P->b[i][k];
 			if (!B->has)
 				continue;
-			double x = X0 + (X1 - X0) * ((double)k * (double)(P->tmax + 1) / NBUCKETS / ax->div) / ax->right;
+			double x = X0 + (X1 - X0) * ((double)k * (double)(P->tmax - P->tmin + 1) / NBUCKETS / ax->div) / ax->right;
 			double ys[3];
 			int ny = 0;
 			if (B->imin < B->imax) {
@@ -227,7 +248,7 @@ static size_t plot_panel(FILE *o, const struct plotdata *P, unsigned mask, const
 	}
 	if ((mask & 1) && s->peak)
 		fprintf(o, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4.5\" fill=\"%s\" stroke=\"white\" stroke-width=\"1.5\"/>\n",
-			XP((double)s->peak_time / ax->div), YP(s->peak), colors[0]);
+			XP((double)(s->peak_time - P->tmin) / ax->div), YP(s->peak), colors[0]);
 	fprintf(o, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" stroke=\"#444\"/>\n", X0, Y0,
 		X1 - X0, Y1 - Y0);
 #undef XP
@@ -239,7 +260,8 @@ int kt_cmd_plot(struct log *L, const char *out)
 {
 	struct stats *s = kt_xcalloc(1, sizeof *s);
 	s->plot = kt_xcalloc(1, sizeof *s->plot);
-	s->plot->tmax = L->tmax;
+	s->plot->tmin = L->tmin;
+	s->plot->tmax = L->tmax > L->tmin ? L->tmax : L->tmin;
 	kt_analyze(L, s);
 	const struct plotdata *P = s->plot;
 
@@ -257,7 +279,7 @@ int kt_cmd_plot(struct log *L, const char *out)
 	const double W = 1000, H = 660;
 	/* x axis: time in s, ms or us */
 	struct axis_x ax = {.x0 = 96, .x1 = 970, .unit = "s", .div = 1e9};
-	double tmax = (double)(L->tmax ? L->tmax : 1);
+	double tmax = (double)(P->tmax > P->tmin ? P->tmax - P->tmin : 1);
 	if (tmax < 1e6) {
 		ax.unit = "\xc2\xb5s";
 		ax.div = 1e3;
@@ -286,19 +308,31 @@ int kt_cmd_plot(struct log *L, const char *out)
 			fprintf(o, "; the log was cut short");
 		fprintf(o, "</text>\n");
 	}
-	const double AY0 = 100, AY1 = 420, BY0 = 470, BY1 = 590;
-	size_t points = plot_panel(o, P, 1 | 2 | 4, vpeak, &ax, AY0, AY1, 6, 0, s);
-	points += plot_panel(o, P, 8, vpeak, &ax, BY0, BY1, 3, 1, s);
-	fprintf(o, "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"middle\" fill=\"#333\">time since start</text>\n",
-		(ax.x0 + ax.x1) / 2, BY1 + 44);
+	const double AY0 = 110, AY1 = 420, BY0 = 470, BY1 = 590;
+	size_t points = plot_panel(o, P, 1 | 2 | 4 | 8, vpeak, &ax, AY0, AY1, 6, 0, s);
+	points += plot_panel(o, P, 16, vpeak, &ax, BY0, BY1, 3, 1, s);
+	{
+		char b1[64];
+		fmt_num(b1, sizeof b1, (double)P->tmin / ax.div, step_decimals(ax.step) + 1, ax.unit);
+		fprintf(o, "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"middle\" fill=\"#333\">time since the first event "
+			   "(which came %s after the trace started)</text>\n",
+			(ax.x0 + ax.x1) / 2, BY1 + 44, b1);
+	}
 	fprintf(o, "<text transform=\"translate(20 %.0f) rotate(-90)\" text-anchor=\"middle\" fill=\"#333\">heap</text>\n",
 		(AY0 + AY1) / 2);
-	fprintf(o, "<text transform=\"translate(20 %.0f) rotate(-90)\" text-anchor=\"middle\" fill=\"#333\">mapped</text>\n",
+	fprintf(o, "<text transform=\"translate(20 %.0f) rotate(-90)\" text-anchor=\"middle\" fill=\"#333\">committed</text>\n",
 		(BY0 + BY1) / 2);
 	fprintf(o, "</svg>\n");
 	if (fclose(o) != 0)
 		kt_fatal("%s: %s", outname, strerror(errno));
 	printf("kmm-trace plot: wrote %s (%zu points)\n", outname, points);
 	free(outname);
+	if (s->regs)
+		free(s->regs->lt);
+	free(s->regs);
+	free(s->lt);
+	free(s->st);
+	free(s->plot);
+	free(s);
 	return 0;
 }

@@ -25,6 +25,12 @@ static void print_log_status(FILE *o, const struct log *L)
 		if (L->after_end)
 			fprintf(o, ", %" PRIu64 " event%s after it", L->after_end, L->after_end == 1 ? "" : "s");
 		fputc('\n', o);
+	} else if (kt_log_execd(L)) {
+		char *p = kt_exec_path(L);
+		fprintf(o, "log            exec'd %s: continued in %s (no end block: the events the old image had "
+			   "buffered at the exec, up to one buffer per thread, are missing)\n",
+			L->exec_exe && L->exec_exe[0] ? L->exec_exe : "?", p);
+		free(p);
 	} else
 		fprintf(o, "log            CUT SHORT: no end block (the process crashed, was killed or called _exit); "
 			   "up to one buffer per thread may be missing\n");
@@ -175,5 +181,197 @@ int kt_cmd_summary(struct log *L, unsigned top)
 	}
 	free(v);
 	(void)b3;
+	return 0;
+}
+/* ---- a run: several logs (kmm-trace summary FILE... / --run FILE) ------------- */
+
+/* one process's line */
+struct prow {
+	char *file, *prog, *status;
+	uint32_t pid, ppid;
+	uint64_t events, allocs, alloc_bytes, frees, peak, live, live_blocks;
+	double secs;
+};
+
+/* a site of the run: its description in one program */
+struct rsite {
+	char *key; /* "DESC" (PROG) */
+	uint64_t calls, bytes;
+};
+
+static int cmp_rsite(const void *x, const void *y)
+{
+	const struct rsite *a = x, *b = y;
+	if (a->bytes != b->bytes)
+		return a->bytes > b->bytes ? -1 : 1;
+	return strcmp(a->key, b->key);
+}
+
+static void add_stats(struct stats *t, const struct stats *s)
+{
+	t->nevents += s->nevents;
+	for (size_t i = 0; i <= KMM_TR_MEMALIGN; i++) {
+		t->op[i].calls += s->op[i].calls;
+		t->op[i].failed += s->op[i].failed;
+		t->op[i].bytes += s->op[i].bytes;
+	}
+	for (size_t i = 0; i < SC_N; i++) {
+		t->sc[i].calls += s->sc[i].calls;
+		t->sc[i].failed += s->sc[i].failed;
+		t->sc[i].bytes += s->sc[i].bytes;
+	}
+	t->brk_grew += s->brk_grew;
+	t->brk_shrank += s->brk_shrank;
+	t->mremap_grew += s->mremap_grew;
+	t->mremap_shrank += s->mremap_shrank;
+	t->unknown_free += s->unknown_free;
+	t->unknown_realloc += s->unknown_realloc;
+	t->peak += s->peak;
+	t->live += s->live;
+	t->live_blocks += s->live_blocks;
+	t->slab_allocs += s->slab_allocs;
+	t->slab_alloc_bytes += s->slab_alloc_bytes;
+	t->vm_new += s->vm_new;
+	t->vm_reused += s->vm_reused;
+	t->vm_bytes += s->vm_bytes;
+	t->thr_start += s->thr_start;
+	t->forks += s->forks;
+}
+
+int kt_cmd_summary_run(char **paths, size_t n, unsigned top, int symbols)
+{
+	FILE *o = stdout;
+	char b1[64], b2[64], st[8192];
+	struct prow *rows = kt_xcalloc(n, sizeof *rows);
+	struct stats *tot = kt_xcalloc(1, sizeof *tot);
+	struct rsite *rs = NULL;
+	size_t nrs = 0, caprs = 0;
+	for (size_t i = 0; i < n; i++) {
+		/* one log at a time: mapped, analysed, closed */
+		struct log L;
+		kt_log_open(&L, paths[i]);
+		kt_warn_cut(&L);
+		struct stats *s = kt_xcalloc(1, sizeof *s);
+		kt_analyze(&L, s);
+		struct prow *r = &rows[i];
+		const char *slash = strrchr(paths[i], '/');
+		r->file = kt_xstrdup(slash ? slash + 1 : paths[i]);
+		r->prog = kt_xstrdup(kt_prog_name(&L));
+		r->status = kt_xstrdup(kt_log_status(&L, st, sizeof st));
+		r->pid = L.pid;
+		r->ppid = L.ppid;
+		r->events = s->nevents;
+		for (unsigned t = KMM_TR_MALLOC; t <= KMM_TR_MEMALIGN; t++)
+			if (t != KMM_TR_FREE) {
+				r->allocs += s->op[t].calls;
+				r->alloc_bytes += s->op[t].bytes;
+			}
+		r->frees = s->op[KMM_TR_FREE].calls;
+		r->peak = s->peak;
+		r->live = s->live;
+		r->live_blocks = s->live_blocks;
+		r->secs = (double)s->tlast / 1e9;
+		add_stats(tot, s);
+		/* this log's top sites, by their description in its program */
+		struct site *v = kt_xcalloc(s->stn + 1, sizeof *v);
+		size_t nv = 0;
+		for (size_t k = 0; k < s->stcap; k++)
+			if (s->st[k].used)
+				v[nv++] = s->st[k];
+		qsort(v, nv, sizeof *v, cmp_site_bytes);
+		if (nv > top)
+			nv = top;
+		kt_sym_init(&L, symbols, 1);
+		for (size_t k = 0; k < nv; k++)
+			kt_sym_want(v[k].caller);
+		kt_sym_resolve();
+		for (size_t k = 0; k < nv; k++) {
+			const char *d = kt_sym_desc(v[k].caller);
+			char *key = d[0] ? kt_xasprintf("%s (%s)", d, r->prog)
+					 : kt_xasprintf("0x%" PRIx64 " (%s, pid %" PRIu32 ")", v[k].caller, r->prog, L.pid);
+			size_t j = 0;
+			while (j < nrs && strcmp(rs[j].key, key))
+				j++;
+			if (j == nrs) {
+				GROW(rs, nrs, caprs);
+				rs[nrs].key = key;
+				rs[nrs].calls = rs[nrs].bytes = 0;
+				nrs++;
+			} else
+				free(key);
+			rs[j].calls += v[k].calls;
+			rs[j].bytes += v[k].bytes;
+		}
+		free(v);
+		free(s->lt);
+		free(s->st);
+		if (s->regs)
+			free(s->regs->lt);
+		free(s->regs);
+		free(s);
+		kt_log_close(&L);
+	}
+
+	fprintf(o, "kmm-trace summary: %zu logs, one per process image\n", n);
+	fprintf(o, "\n  %-5s %-24s %7s %7s  %-14s %8s %10s %12s %10s %12s %12s  %s\n", "#", "file", "pid", "parent",
+		"program", "events", "allocs", "alloc bytes", "frees", "peak live", "live at end", "log");
+	for (size_t i = 0; i < n; i++) {
+		const struct prow *r = &rows[i];
+		char pp[16] = "-";
+		if (r->ppid)
+			snprintf(pp, sizeof pp, "%" PRIu32, r->ppid);
+		fprintf(o, "  %-5zu %-24s %7" PRIu32 " %7s  %-14s %8" PRIu64 " %10" PRIu64 " %12" PRIu64 " %10" PRIu64
+			   " %12" PRIu64 " %12" PRIu64 "  %s\n",
+			i + 1, r->file, r->pid, pp, r->prog, r->events, r->allocs, r->alloc_bytes, r->frees, r->peak, r->live,
+			r->status);
+	}
+
+	fprintf(o, "\ntotal of the %zu logs: %" PRIu64 " events\n", n, tot->nevents);
+	fprintf(o, "operation           calls     failed            bytes\n");
+	static const unsigned order[] = {KMM_TR_MALLOC, KMM_TR_CALLOC, KMM_TR_REALLOC, KMM_TR_MEMALIGN, KMM_TR_FREE};
+	for (size_t i = 0; i < 5; i++) {
+		const struct opstat *p = &tot->op[order[i]];
+		fprintf(o, "  %-12s %10" PRIu64 " %10" PRIu64 " %16" PRIu64 "%s\n", kt_op_name(order[i]), p->calls, p->failed,
+			p->bytes, order[i] == KMM_TR_FREE ? "  (usable size freed)" : "");
+	}
+	fprintf(o, "live heap, the sum over the processes (not at one time)\n");
+	fprintf(o, "  peaks    %14" PRIu64 " bytes  (%s)\n", tot->peak, kt_hbytes((double)tot->peak, b1, sizeof b1));
+	fprintf(o, "  at end   %14" PRIu64 " bytes  (%s in %" PRIu64 " blocks)\n", tot->live,
+		kt_hbytes((double)tot->live, b2, sizeof b2), tot->live_blocks);
+	if (tot->unknown_free || tot->unknown_realloc)
+		fprintf(o, "  not in these logs: %" PRIu64 " frees and %" PRIu64 " reallocs of blocks allocated before them\n",
+			tot->unknown_free, tot->unknown_realloc);
+	fprintf(o, "system call         calls     failed\n");
+	fprintf(o, "  %-12s %10" PRIu64 " %10" PRIu64 "  grew %" PRIu64 ", shrank %" PRIu64 "\n", "brk", tot->sc[SC_BRK].calls,
+		tot->sc[SC_BRK].failed, tot->brk_grew, tot->brk_shrank);
+	fprintf(o, "  %-12s %10" PRIu64 " %10" PRIu64 "  %" PRIu64 " bytes mapped\n", "mmap", tot->sc[SC_MMAP].calls,
+		tot->sc[SC_MMAP].failed, tot->sc[SC_MMAP].bytes);
+	fprintf(o, "  %-12s %10" PRIu64 " %10" PRIu64 "  %" PRIu64 " bytes unmapped\n", "munmap", tot->sc[SC_MUNMAP].calls,
+		tot->sc[SC_MUNMAP].failed, tot->sc[SC_MUNMAP].bytes);
+	fprintf(o, "  %-12s %10" PRIu64 " %10" PRIu64 "  grew %" PRIu64 ", shrank %" PRIu64 "\n", "mremap",
+		tot->sc[SC_MREMAP].calls, tot->sc[SC_MREMAP].failed, tot->mremap_grew, tot->mremap_shrank);
+	fprintf(o, "  %-12s %10" PRIu64 " %10" PRIu64 "\n", "mprotect", tot->sc[SC_MPROTECT].calls, tot->sc[SC_MPROTECT].failed);
+	fprintf(o, "  %-12s %10" PRIu64 " %10" PRIu64 "\n", "madvise", tot->sc[SC_MADVISE].calls, tot->sc[SC_MADVISE].failed);
+	fprintf(o, "threads started %" PRIu64 ", forks %" PRIu64 "; kmm's slab objects %" PRIu64 ", vmalloc areas %" PRIu64 "\n",
+		tot->thr_start, tot->forks, tot->slab_allocs, tot->vm_new + tot->vm_reused);
+
+	qsort(rs, nrs, sizeof *rs, cmp_rsite);
+	size_t show = nrs < top ? nrs : top;
+	fprintf(o, "\ntop %zu allocation site%s by bytes, over the processes (each log's top %u, by name and program)\n",
+		show, show == 1 ? "" : "s", top);
+	fprintf(o, "             bytes      calls  site (program)\n");
+	for (size_t i = 0; i < show; i++)
+		fprintf(o, "  %16" PRIu64 " %10" PRIu64 "  %s\n", rs[i].bytes, rs[i].calls, rs[i].key);
+	fprintf(o, "\n(one process in detail: kmm-trace summary FILE)\n");
+	for (size_t i = 0; i < nrs; i++)
+		free(rs[i].key);
+	free(rs);
+	for (size_t i = 0; i < n; i++) {
+		free(rows[i].file);
+		free(rows[i].prog);
+		free(rows[i].status);
+	}
+	free(rows);
+	free(tot);
 	return 0;
 }

@@ -61,6 +61,15 @@ static struct sym *sym_slot(uint64_t a, int insert)
 
 void kt_sym_init(const struct log *L, int enabled, int lines)
 {
+	/* the addresses of another log (another process) mean other things */
+	for (size_t i = 0; i < S.cap; i++)
+		if (S.t[i].used) {
+			free(S.t[i].desc);
+			free(S.t[i].where);
+		}
+	free(S.t);
+	S.t = NULL;
+	S.cap = S.n = 0;
 	S.L = L;
 	S.enabled = enabled;
 	S.lines = lines;
@@ -88,7 +97,12 @@ static char *make_desc(const struct sym *y, char **fn, char **loc, size_t np)
 			return kt_xasprintf("%s+0x%" PRIx64, y->mr->name, y->addr - y->mr->start);
 		return kt_xstrdup("");
 	}
-	const char *outer = np && strcmp(fn[np - 1], "??") ? fn[np - 1] : y->fs ? y->fs->name : NULL;
+	/* addr2line's function name: from the debug information when it also
+	 * has a source line; without one it is the nearest symbol below the
+	 * address, however far (a stripped binary's dynamic symbols), so it is
+	 * taken only where the ELF symbols agree that one holds the address */
+	int a2l_name = np && strcmp(fn[np - 1], "??") && (loc[np - 1][0] != '?' || y->fs);
+	const char *outer = a2l_name ? fn[np - 1] : y->fs ? y->fs->name : NULL;
 	char offs[32] = "";
 	if (y->fs)
 		snprintf(offs, sizeof offs, "+0x%" PRIx64, y->vaddr - y->fs->value);
