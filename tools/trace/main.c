@@ -294,7 +294,9 @@ int main(int argc, char **argv)
 				printf("%s== %s: pid %" PRIu32 " (%s) ==\n", i ? "\n" : "", F.v[i], L.pid, kt_prog_name(&L));
 			else if (F.n > 1 && i && !plot)
 				putchar('\n');
-			kt_warn_cut(&L);
+			/* with several logs, an exec'd one's successor is among them */
+			if (F.n == 1 || !kt_log_execd(&L) || L.bad)
+				kt_warn_cut(&L);
 			kt_sym_init(&L, !nosym && !plot, !mtrace);
 			int r;
 			if (!strcmp(cmd, "dump"))

@@ -250,7 +250,8 @@ int kt_cmd_summary_run(char **paths, size_t n, unsigned top, int symbols)
 		/* one log at a time: mapped, analysed, closed */
 		struct log L;
 		kt_log_open(&L, paths[i]);
-		kt_warn_cut(&L);
+		if (!kt_log_execd(&L) || L.bad)   /* the table says where an exec'd log goes on */
+			kt_warn_cut(&L);
 		struct stats *s = kt_xcalloc(1, sizeof *s);
 		kt_analyze(&L, s);
 		struct prow *r = &rows[i];
