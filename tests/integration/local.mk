@@ -35,7 +35,9 @@ integration_tests = \
 	tests/integration/guard.sh \
 	tests/integration/hardened.sh \
 	tests/integration/glibc-malloc.sh \
-	tests/integration/fuzz.sh
+	tests/integration/fuzz.sh \
+	tests/integration/manpages.sh \
+	tests/integration/install.sh
 
 TESTS += $(integration_tests)
 
@@ -55,7 +57,8 @@ distcheck_tests = $(unit_tests) \
 	tests/integration/compilers.sh tests/integration/kernel.sh \
 	tests/integration/startup.sh tests/integration/trace.sh \
 	tests/integration/guard.sh tests/integration/hardened.sh \
-	tests/integration/fuzz.sh
+	tests/integration/fuzz.sh \
+	tests/integration/manpages.sh tests/integration/install.sh
 
 # check-profiles: the integration tests again under profile=glibc
 # (KMM_DEFAULT_PROFILE, docs/options.md), logged to test-suite-glibc.log; plain
