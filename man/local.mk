@@ -5,13 +5,13 @@
 ## environment and reports.  tests/integration/manpages.sh checks that they
 ## render without warnings and cover every command, function, option and
 ## report section; `make installcheck` (so `make distcheck`) runs it again
-## on the installed pages.  The documentation goes to $(docdir) with its
-## layout kept ($(docdir)/README.md, $(docdir)/docs/*.md), so that the
-## README's links and the --help texts' docs/*.md names still resolve.
+## on the installed pages.  The documentation goes to $(docdir), in one
+## directory ($(docdir)/README.md, $(docdir)/options.md, ...): the paths
+## that `kmm COMMAND --help` prints (tools/kmm.in, $docdir/options.md).
 
 dist_man_MANS = man/kmm.1 man/kmm.3 man/kmm.7
 
-nobase_dist_doc_DATA = README.md \
+dist_doc_DATA = README.md \
 	docs/api.md docs/design.md docs/hardening.md docs/kernel.md \
 	docs/lab.md docs/options.md docs/stats.md docs/trace.md \
 	docs/valgrind.md

@@ -164,9 +164,19 @@ if [ -z "${KMM_MANDIR:-}" ] && [ -f "$KMM_SRCDIR/man/local.mk" ]; then
 	done
 fi
 if [ -n "${KMM_DOCDIR:-}" ]; then
-	for d in README.md docs/options.md docs/stats.md docs/api.md; do
+	for d in "$KMM_SRCDIR"/README.md "$KMM_SRCDIR"/docs/*.md; do
+		d=${d##*/}
 		ok "installed: \$(docdir)/$d" test -s "$KMM_DOCDIR/$d"
 	done
+	# every DOCDIR/NAME.md that the help texts name is installed
+	for c in '' run trace leakcheck; do
+		"$KMM_TOOL" ${c:+"$c"} --help 2>&1
+	done | grep -o '/[^ ():,;]*/[A-Za-z_-]*\.md' | sort -u >"$KMM_TMP/helpdocs"
+	ok "the help texts name installed documents ($(wc -l <"$KMM_TMP/helpdocs"))" \
+		test -s "$KMM_TMP/helpdocs"
+	while read -r d; do
+		ok "kmm --help's $d is installed" test -s "$KMM_DOCDIR/${d##*/}"
+	done <"$KMM_TMP/helpdocs"
 fi
 
 done_testing
