@@ -334,7 +334,7 @@ KMM_COLD int kmm_options_parse(const char *text, bool warn)
 			long long v;
 			if (o == NULL) {
 				if (warn)
-					kmm_warn("KMM_OPTIONS: unknown option '%.*s' (ignored; see docs/options.md)",
+					kmm_warn("KMM_OPTIONS: unknown option '%.*s' (ignored; see kmm(7))",
 						 (int)(eq - p), p);
 				failures++;
 			} else if (!parse_value(o, eq + 1, (size_t)(end - eq - 1), &v)) {

@@ -13,7 +13,8 @@
 static const char usage_text[] =
 	"usage: kmm-trace COMMAND [OPTIONS] FILE...\n"
 	"       kmm-trace COMMAND [OPTIONS] --run FILE\n"
-	"Reads kmm's allocation trace log (KMM_TRACE=FILE, docs/trace.md).\n"
+	"Reads kmm's allocation trace log (KMM_TRACE=FILE; kmm(1), and trace.md in the\n"
+	"installed docs, share/doc/kmm).\n"
 	"Processes a traced program forks or execs write FILE.PID or FILE.PID.N:\n"
 	"--run (-r) reads FILE and all of those beside it, in the order they\n"
 	"started; several FILEs are read in turn, each followed by the log its\n"
