@@ -1,16 +1,30 @@
 #!/bin/sh
-# glibc-malloc.sh — glibc's own malloc tests (glibc 2.36's malloc/tst-*.c,
+# glibc-malloc-body.sh — glibc's own malloc tests (glibc 2.36's malloc/tst-*.c,
 # from Debian's glibc-source) built by tests/glibc/glibc-malloc-tests.sh
 # and run with libkmm.so preloaded: one TAP line per test, under the
 # profile of the run (make check-profiles runs them again under
 # profile=glibc).  Each test is first run with glibc's own malloc, which
 # must pass it: a test that fails there says nothing about kmm.
 # KMM_GLIBC_SLOW=no skips the two fork tests that take a minute each.
+#
+# Sourced by four parts that make -j runs side by side, GLIBC_PART set:
+#   fork2, fork3  tst-mallocfork2, tst-mallocfork3 (the two long ones)
+#   1             the tests before them in glibc-malloc-tests.sh's list
+#   2             the tests after them
+# Each part builds the tests (once per build tree: the first part to come
+# builds them, the others wait for it) and runs its own.
 . "$KMM_SRCDIR/tests/tap.sh"
 . "$KMM_SRCDIR/tests/integration/common.sh"
 
 GT=$KMM_SRCDIR/tests/glibc/glibc-malloc-tests.sh
-tests=$(sh "$GT" list)
+all=$(sh "$GT" list)
+case ${GLIBC_PART:?GLIBC_PART must name the part} in
+fork2) tests=tst-mallocfork2 ;;
+fork3) tests=tst-mallocfork3 ;;
+1) tests=$(printf '%s\n' "$all" | sed '/^tst-mallocfork[23]$/,$d') ;;
+2) tests=$(printf '%s\n' "$all" | sed '1,/^tst-mallocfork3$/d') ;;
+*) echo "glibc-malloc-body.sh: no part $GLIBC_PART" >&2; exit 99 ;;
+esac
 n=$(printf '%s\n' "$tests" | wc -l)
 
 tarball=
@@ -24,7 +38,12 @@ fi
 plan $((1 + 2 * n))
 # built once per build tree, next to the test helpers
 work=$KMM_PROGS/../glibc-work
-sh "$GT" build "$work" "$tarball" >"$KMM_TMP/build.log" 2>&1
+mkdir -p "$work"
+if have flock; then
+	flock "$work/.build-lock" sh "$GT" build "$work" "$tarball" >"$KMM_TMP/build.log" 2>&1
+else
+	sh "$GT" build "$work" "$tarball" >"$KMM_TMP/build.log" 2>&1
+fi
 st=$?
 ok "glibc's malloc tests build from $(basename "$tarball")" status_is $st 0
 [ $st -eq 0 ] || sed 's/^/#   /' "$KMM_TMP/build.log" | tail -20
