@@ -17,8 +17,10 @@
 integration_tests = \
 	tests/integration/sigfork-one-sender.sh \
 	tests/integration/fuzz.sh \
-	tests/integration/glibc-malloc-fork2.sh \
-	tests/integration/glibc-malloc-fork3.sh \
+	tests/integration/glibc-malloc-fork3-kmm.sh \
+	tests/integration/glibc-malloc-fork2-kmm.sh \
+	tests/integration/glibc-malloc-fork3-glibc.sh \
+	tests/integration/glibc-malloc-fork2-glibc.sh \
 	tests/integration/memcheck-heap-2.sh \
 	tests/integration/memcheck-slab-1.sh \
 	tests/integration/memcheck-vmalloc-2.sh \

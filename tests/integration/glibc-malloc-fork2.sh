@@ -1,4 +1,0 @@
-#!/bin/sh
-# glibc-malloc-fork2.sh — one part of glibc's malloc tests: glibc-malloc-body.sh says what.
-GLIBC_PART=fork2
-. "$KMM_SRCDIR/tests/integration/glibc-malloc-body.sh"
