@@ -19,7 +19,25 @@ AM_TESTS_ENVIRONMENT = \
 	KMM_PROGS='$(abs_top_builddir)/tests/progs'; export KMM_PROGS; \
 	KMM_SRCDIR='$(abs_top_srcdir)'; export KMM_SRCDIR; \
 	STRACE='$(STRACE)'; export STRACE; \
-	KMM_DEFAULT_PROFILE='$(KMM_DEFAULT_PROFILE)'; export KMM_DEFAULT_PROFILE;
+	KMM_DEFAULT_PROFILE='$(KMM_DEFAULT_PROFILE)'; export KMM_DEFAULT_PROFILE; \
+	$(warnings_environment)
+
+# tests/integration/warnings.sh compiles every source again, with the
+# compilers and the flags of the targets that build them
+warnings_environment = \
+	KMM_WARN_CC='$(CC)'; KMM_WARN_CXX='$(CXX)'; \
+	KMM_WARN_CPPFLAGS='$(DEFS) -I$(abs_top_builddir) $(AM_CPPFLAGS) $(CPPFLAGS)'; \
+	KMM_WARN_TRACE_CPPFLAGS='$(DEFS) -I$(abs_top_builddir) $(TRACE_FORMAT_CPPFLAGS) $(CPPFLAGS)'; \
+	KMM_WARN_CORE_CFLAGS='$(AM_CFLAGS)'; KMM_WARN_UNIT_CFLAGS='$(UNIT_CFLAGS)'; \
+	KMM_WARN_PROGS_CFLAGS='$(PROGS_CFLAGS)'; KMM_WARN_TRACE_CFLAGS='$(tools_kmm_trace_CFLAGS)'; \
+	KMM_WARN_EXAMPLES_CFLAGS='$(EXAMPLES_CFLAGS)'; \
+	export KMM_WARN_CC KMM_WARN_CXX KMM_WARN_CPPFLAGS KMM_WARN_TRACE_CPPFLAGS \
+		KMM_WARN_CORE_CFLAGS KMM_WARN_UNIT_CFLAGS KMM_WARN_PROGS_CFLAGS \
+		KMM_WARN_TRACE_CFLAGS KMM_WARN_EXAMPLES_CFLAGS;
+
+# fd 9 is make's stderr: the long runs that cannot be divided show their
+# progress there (with_progress, tests/integration/common.sh)
+AM_TESTS_FD_REDIRECT = 9>&2
 
 EXTRA_DIST += tests/criterion-tap tests/tap.sh tests/unit/pattern.h
 
@@ -39,7 +57,6 @@ unit_tests = $(unit_tests_kernel) \
 	tests/unit/test_threads \
 	tests/unit/test_uslab
 check_PROGRAMS += $(unit_tests)
-TESTS += $(unit_tests)
 endif
 
 # `make check-unit`: the unit tests only (CI runs them in a debug build too)
@@ -86,3 +103,9 @@ tests_unit_test_threads_LDADD = $(UNIT_LDADD)
 
 include tests/integration/local.mk
 include tests/fuzz/local.mk
+
+# the unit tests after the integration tests: they take seconds, and make -j
+# starts the tests in TESTS order, the longest first
+if HAVE_CRITERION
+TESTS += $(unit_tests)
+endif

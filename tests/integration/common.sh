@@ -27,6 +27,32 @@ with_timeout() {
 	if have timeout; then timeout -k 10 "$_wt_s" "$@"; else "$@"; fi
 }
 
+# with_progress WHAT CMD...: CMD, and while it runs, a line every 20 s on
+# the terminal ("NAME.sh: WHAT: N s so far"), for the runs of minutes that
+# cannot be divided: the test's PASS/FAIL lines show only when it ends.
+# tests/local.mk's AM_TESTS_FD_REDIRECT gives the tests make's stderr as
+# fd 9; without it (a test run by hand), CMD just runs.
+with_progress() {
+	_wp_what=$1; shift
+	if ! { true >&9; } 2>/dev/null; then "$@"; return; fi
+	"$@" &
+	_wp_pid=$!
+	(
+		_wp_t=0
+		while kill -0 "$_wp_pid" 2>/dev/null; do
+			sleep 1; _wp_t=$((_wp_t + 1))
+			[ $((_wp_t % 20)) -eq 0 ] && kill -0 "$_wp_pid" 2>/dev/null &&
+				echo "${0##*/}: $_wp_what: $_wp_t s so far" >&9
+		done
+	) </dev/null >/dev/null 2>&1 &
+	_wp_ticker=$!
+	wait "$_wp_pid"
+	_wp_st=$?
+	kill "$_wp_ticker" 2>/dev/null
+	wait "$_wp_ticker" 2>/dev/null
+	return $_wp_st
+}
+
 # kmm_run STATSFILE CMD...: CMD (and everything it starts) with libkmm.so
 # preloaded; every process appends its exit report to STATSFILE.
 kmm_run() {

@@ -41,7 +41,8 @@ fi
 mkdir "$KMM_TMP/corpus" "$KMM_TMP/crashes"
 cp "$CORPUS"/* "$KMM_TMP/corpus/"
 log=$KMM_TMP/fuzz.log
-with_timeout $((secs + 120)) "$FUZZ_DIR/kmm-fuzz" -max_total_time="$secs" -timeout=30 \
+# one run of a minute: with_progress (common.sh) shows it on the terminal
+with_progress "kmm-fuzz for $secs s" with_timeout $((secs + 120)) "$FUZZ_DIR/kmm-fuzz" -max_total_time="$secs" -timeout=30 \
 	-print_final_stats=1 -artifact_prefix="$KMM_TMP/crashes/" "$KMM_TMP/corpus" >"$log" 2>&1
 st=$?
 runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")

@@ -7,7 +7,54 @@
 ## strace, nm, xz).  The helper programs in tests/progs/ are check_PROGRAMS: they
 ## never link libkmm, they get it preloaded.
 
+# Longest first: make -j starts the tests in this order, so the runs of
+# minutes start at once and the short ones fill the other jobs around them.
+# The tests that took minutes are divided into parts, each sourcing its
+# *-body.sh with the part's name: memcheck-*.sh (memcheck-body.sh),
+# glibc-malloc-*.sh, lab-*.sh, sigfork-*.sh.  sigfork-one-sender.sh's
+# 10 000 forks and fuzz.sh's minute of fuzzing are single runs: they show
+# their progress on the terminal instead (with_progress, common.sh).
 integration_tests = \
+	tests/integration/sigfork-one-sender.sh \
+	tests/integration/fuzz.sh \
+	tests/integration/glibc-malloc-fork3-kmm.sh \
+	tests/integration/glibc-malloc-fork2-kmm.sh \
+	tests/integration/glibc-malloc-fork3-glibc.sh \
+	tests/integration/glibc-malloc-fork2-glibc.sh \
+	tests/integration/memcheck-heap-2.sh \
+	tests/integration/memcheck-slab-1.sh \
+	tests/integration/memcheck-vmalloc-2.sh \
+	tests/integration/memcheck-heap-1.sh \
+	tests/integration/memcheck-vmalloc-1.sh \
+	tests/integration/memcheck-heap-4.sh \
+	tests/integration/memcheck-programs.sh \
+	tests/integration/memcheck-options.sh \
+	tests/integration/memcheck-slab-3.sh \
+	tests/integration/memcheck-vmalloc-3.sh \
+	tests/integration/memcheck-heap-3.sh \
+	tests/integration/memcheck-vmalloc-4.sh \
+	tests/integration/memcheck-slab-2.sh \
+	tests/integration/memcheck-slab-4.sh \
+	tests/integration/memcheck-region.sh \
+	tests/integration/glibc-malloc-1.sh \
+	tests/integration/glibc-malloc-2.sh \
+	tests/integration/sigfork-two-senders.sh \
+	tests/integration/lab-thresholds.sh \
+	tests/integration/lab-trim.sh \
+	tests/integration/lab-programs.sh \
+	tests/integration/threads-fork.sh \
+	tests/integration/warnings.sh \
+	tests/integration/failinject.sh \
+	tests/integration/oom.sh \
+	tests/integration/threads-apps.sh \
+	tests/integration/python.sh \
+	tests/integration/kernel.sh \
+	tests/integration/compilers.sh \
+	tests/integration/guard.sh \
+	tests/integration/sort.sh \
+	tests/integration/git.sh \
+	tests/integration/leakcheck.sh \
+	tests/integration/hardened.sh \
 	tests/integration/symbols.sh \
 	tests/integration/layers.sh \
 	tests/integration/tool.sh \
@@ -15,50 +62,33 @@ integration_tests = \
 	tests/integration/errors.sh \
 	tests/integration/options.sh \
 	tests/integration/heap-strace.sh \
-	tests/integration/threads-fork.sh \
-	tests/integration/sigfork.sh \
-	tests/integration/oom.sh \
-	tests/integration/failinject.sh \
-	tests/integration/threads-apps.sh \
 	tests/integration/shell.sh \
-	tests/integration/sort.sh \
 	tests/integration/sqlite.sh \
-	tests/integration/git.sh \
-	tests/integration/compilers.sh \
-	tests/integration/python.sh \
-	tests/integration/kernel.sh \
 	tests/integration/startup.sh \
 	tests/integration/trace.sh \
-	tests/integration/lab.sh \
-	tests/integration/memcheck.sh \
-	tests/integration/leakcheck.sh \
-	tests/integration/guard.sh \
-	tests/integration/hardened.sh \
-	tests/integration/glibc-malloc.sh \
-	tests/integration/fuzz.sh \
-	tests/integration/manpages.sh \
-	tests/integration/install.sh
+	tests/integration/install.sh \
+	tests/integration/manpages.sh
 
 TESTS += $(integration_tests)
 
 # .ci/run's `make distcheck TESTS='$(distcheck_tests)'`: in the tree built
 # from the release tarball, the unit tests and the integration tests that
-# take seconds (make check ran all of them before; memcheck.sh, lab.sh,
-# threads-fork.sh, sigfork.sh, leakcheck.sh, glibc-malloc.sh, python.sh and
-# threads-apps.sh take minutes between them)
+# take seconds (make check ran all of them before; the memcheck-*.sh,
+# lab-*.sh, sigfork-*.sh and glibc-malloc-*.sh parts, threads-fork.sh,
+# leakcheck.sh, python.sh and threads-apps.sh take minutes between them)
 distcheck_tests = $(unit_tests) \
+	tests/integration/fuzz.sh tests/integration/warnings.sh \
+	tests/integration/failinject.sh tests/integration/oom.sh \
+	tests/integration/kernel.sh tests/integration/compilers.sh \
+	tests/integration/guard.sh tests/integration/sort.sh \
+	tests/integration/git.sh tests/integration/hardened.sh \
 	tests/integration/symbols.sh tests/integration/layers.sh \
 	tests/integration/tool.sh tests/integration/firsthour.sh \
 	tests/integration/errors.sh \
 	tests/integration/options.sh tests/integration/heap-strace.sh \
-	tests/integration/oom.sh tests/integration/failinject.sh \
-	tests/integration/shell.sh tests/integration/sort.sh \
-	tests/integration/sqlite.sh tests/integration/git.sh \
-	tests/integration/compilers.sh tests/integration/kernel.sh \
+	tests/integration/shell.sh tests/integration/sqlite.sh \
 	tests/integration/startup.sh tests/integration/trace.sh \
-	tests/integration/guard.sh tests/integration/hardened.sh \
-	tests/integration/fuzz.sh \
-	tests/integration/manpages.sh tests/integration/install.sh
+	tests/integration/install.sh tests/integration/manpages.sh
 
 # check-profiles: the integration tests again under profile=glibc
 # (KMM_DEFAULT_PROFILE, docs/options.md), logged to test-suite-glibc.log; plain
@@ -68,7 +98,9 @@ check-profiles:
 		TEST_SUITE_LOG=test-suite-glibc.log KMM_DEFAULT_PROFILE=glibc
 .PHONY: check-profiles
 dist_check_SCRIPTS += $(integration_tests)
-EXTRA_DIST += tests/integration/common.sh tests/glibc/glibc-malloc-tests.sh
+EXTRA_DIST += tests/integration/common.sh tests/glibc/glibc-malloc-tests.sh \
+	tests/integration/memcheck-body.sh tests/integration/glibc-malloc-body.sh \
+	tests/integration/lab-body.sh tests/integration/sigfork-body.sh
 
 check_PROGRAMS += \
 	tests/progs/heapprobe \
@@ -145,7 +177,7 @@ tests_progs_leakprobe_CFLAGS = $(PROGS_CFLAGS) -g -pthread
 tests_progs_leakprobe_LDADD = $(PROGS_LIBS) -lpthread
 tests_progs_leakprobe_LDFLAGS = -rdynamic
 
-# glibc-malloc.sh builds glibc's malloc tests here, once per build tree
+# glibc-malloc-*.sh build glibc's malloc tests here, once per build tree
 clean-local: clean-glibc-work
 clean-glibc-work:
 	rm -rf tests/glibc-work

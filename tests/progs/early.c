@@ -6,7 +6,9 @@
  * strings), malloc/calloc/realloc/free, a thread that allocates, and a fork
  * whose child allocates.  earlyprobe checks the outcome.
  */
+#ifndef _GNU_SOURCE /* AM_CPPFLAGS defines it */
 #define _GNU_SOURCE
+#endif
 #include <dlfcn.h>
 #include <pthread.h>
 #include <stdlib.h>

@@ -3,7 +3,9 @@
  * whether kmm served those early calls, and whether dlopen/dlclose (the
  * dynamic loader allocating through kmm) work.  Prints "key value" lines.
  */
+#ifndef _GNU_SOURCE /* AM_CPPFLAGS defines it */
 #define _GNU_SOURCE
+#endif
 #include <dlfcn.h>
 #include <stdint.h>
 #include <stdio.h>

@@ -39,7 +39,9 @@ int main(int argc, char **argv)
 	if (strcmp(argv[1], "over") == 0)
 		p[usable] = 1;
 	else if (strcmp(argv[1], "under") == 0)
-		p[-1] = 1;
+		/* the byte before the block, as an address: p[-1] is outside
+		 * the object malloc returned (-Warray-bounds) */
+		*(volatile char *)((uintptr_t)p - 1) = 1;
 	else
 		return 2;
 	printf("survived\n");

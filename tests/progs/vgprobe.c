@@ -1,6 +1,6 @@
 /*
  * vgprobe — a program with the bugs memcheck exists to find, for
- * tests/integration/memcheck.sh: run under valgrind with libkmm.so
+ * tests/integration/memcheck-*.sh: run under valgrind with libkmm.so
  * preloaded, memcheck must report each at the line marked BUG-n below, and
  * nothing else.  Each bug is in its own noinline function so that the
  * reports name it.

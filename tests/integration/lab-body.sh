@@ -1,5 +1,5 @@
 #!/bin/sh
-# lab.sh — the strace comparison lab (docs/lab.md): kmm-strace-compare runs
+# lab-body.sh — the strace comparison lab (docs/lab.md): kmm-strace-compare runs
 # each of examples/ under strace with glibc's malloc and with kmm, and the
 # patterns the seed slides show must be there: the same break sequence for
 # the small-allocation experiments (the first growth 0x21000, 128 KiB steps,
@@ -7,9 +7,19 @@
 # under kmm, glibc's threshold raised after a free (and kmm's under
 # profile=glibc, the comparison's default; not under profile=kmm), the 8 MiB vmalloc of 0x801000 bytes with 2048
 # pages; and a real program gives a readable comparison.
+#
+# Sourced by three parts that make -j runs side by side, LAB_PART set:
+#   thresholds  (lab-thresholds.sh) the first malloc, the mmap threshold
+#               and the dynamic threshold
+#   trim        (lab-trim.sh) trimming, free_and_sbrk, the 8 MiB vmalloc
+#   programs    (lab-programs.sh) sort and python3, and the tool's usage
 . "$KMM_SRCDIR/tests/tap.sh"
 . "$KMM_SRCDIR/tests/integration/common.sh"
 
+case ${LAB_PART:?LAB_PART must name the part} in
+thresholds|trim|programs) ;;
+*) echo "lab-body.sh: no part $LAB_PART" >&2; exit 99 ;;
+esac
 plan_lazy
 
 CMP=$KMM_SRCDIR/tools/kmm-strace-compare
@@ -36,6 +46,7 @@ g, k = d["glibc"], d["kmm"]
 print(eval(sys.argv[2]))' "$T/$1.json" "$2"
 }
 
+if [ "$LAB_PART" = thresholds ]; then
 # --- the first malloc: 0x21000, then the next growth steps --------------------------------
 compare first -- "$EX/first_malloc"
 is "$(cat "$T/first.rc")" "0" "first_malloc: the break changes the same way (exit 0)"
@@ -65,7 +76,9 @@ is "$(q dyn '[hex(x) for x in k["summary"]["brk_deltas"][0]]')" "['0x21000']" \
 	"dynamic_threshold, kmm default: the second 1 MiB is a vmalloc area again"
 compare dyng -- "$EX/dynamic_threshold"
 is "$(cat "$T/dyng.rc")" "0" "dynamic_threshold, kmm compare's default (profile=glibc): the same break as glibc"
+fi
 
+if [ "$LAB_PART" = trim ]; then
 # --- trimming: the break goes down when the top chunk passes the trim threshold ----------------------
 compare trim -- "$EX/trim"
 is "$(cat "$T/trim.rc")" "0" "trim: the break changes the same way"
@@ -90,7 +103,9 @@ ok "vmalloc8m, glibc: an mmap of 8 MiB + a page" \
 	test "$(q vm 'sum(1 for e in g["events"] if e.startswith("mmap 8.0 MiB rw"))')" -ge 1
 ok "vmalloc8m, kmm: the area's pages moved in (mremap of 8 MiB)" \
 	test "$(q vm 'sum(1 for e in k["events"] if e.startswith("mremap") and "8 MiB" in e)')" -ge 1
+fi
 
+if [ "$LAB_PART" = programs ]; then
 # --- a real program: a readable comparison -------------------------------------------------------------
 seq 1 200000 | sort -R >"$T/big.txt" 2>/dev/null || seq 1 200000 >"$T/big.txt"
 # --parallel=1: sort's threads (one per core) each take an arena and a
@@ -112,5 +127,6 @@ ok "python3: the summary table is there" grep -q '^peak mapped' "$T/py.cmp"
 python3 "$CMP" >/dev/null 2>&1
 is "$?" "2" "no command: exit 2"
 ok "--help describes the tool" sh -c "python3 '$CMP' --help | grep -q 'side by side'"
+fi
 
 done_testing

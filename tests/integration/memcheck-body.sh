@@ -1,10 +1,17 @@
 #!/bin/sh
-# memcheck.sh — kmm under valgrind's memcheck (src/heap/vg.h,
+# memcheck-body.sh — kmm under valgrind's memcheck (src/heap/vg.h,
 # docs/hardening.md "Valgrind"): with libkmm.so preloaded and
 # --soname-synonyms=somalloc=nouserintercepts, memcheck reports a program's
 # overflows, uses after free, uninitialised reads, invalid frees and leaks
 # in kmm's blocks at the same lines as with its own malloc; and kmm itself
 # makes no error, there or in the unit tests run under memcheck.
+#
+# Sourced by the tests/integration/memcheck-*.sh, one part each (so that
+# make -j runs them side by side and none is silent for minutes), with
+# MEMCHECK_PART set:
+#   programs    vgprobe and sort, under memcheck with kmm and with its own
+#               malloc
+#   unit SPEC   one of the unit tests (SPEC: NAME or NAME:FILTER, below)
 . "$KMM_SRCDIR/tests/tap.sh"
 . "$KMM_SRCDIR/tests/integration/common.sh"
 
@@ -20,7 +27,43 @@ UNIT=$KMM_PROGS/../unit
 # sweep of failing OS calls (40 rounds of hundreds of areas: minutes under
 # memcheck); zero-size blocks and the hardening observers, which kmm turns
 # off under memcheck (it has its own redzones and quarantine).
-unit_tests=${KMM_MEMCHECK_UNITS-"test_slab test_vmalloc:!(vmalloc_fork/*|failinject/*) test_region:!(region_threads/*) test_options test_heap:!(fork/*|segments/free_of_kmm_metadata*|zero/*|harden/*)"}
+# The parts divide test_slab, test_vmalloc and test_heap by suite (and
+# slab_misuse by name), 10 to 22 tests each (about a second each under
+# memcheck): every part but the last of
+# each names its suites, the last takes the rest, so that the parts add up
+# to what one run of each test ran: all of test_slab,
+# test_vmalloc:!(vmalloc_fork/*|failinject/*), test_region:!(region_threads/*),
+# test_options, test_heap:!(fork/*|segments/free_of_kmm_metadata*|zero/*|harden/*).
+slab_1="kmalloc/*|slab_random/*|slab_threads/*"
+slab_2="slab/*"
+slab_3="slab_misuse/cache_*|slab_misuse/double_*"
+vmalloc_out="vmalloc_fork/*|failinject/*"
+vmalloc_1="demand/*"
+vmalloc_2="vmalloc/*"
+vmalloc_3="vmalloc_guard/*|vmalloc_random/*"
+heap_out="fork/*|segments/free_of_kmm_metadata*|zero/*|harden/*"
+heap_1="arenas/*|bins/*|brk/*|calloc/*"
+heap_2="memalign/*|misuse/*|mmap/*"
+heap_3="tcache/*|threads/*|trim/*"
+case ${MEMCHECK_PART:?MEMCHECK_PART must name the part} in
+programs) unit_tests= ;;
+slab-1) unit_tests="test_slab:@($slab_1)" ;;
+slab-2) unit_tests="test_slab:@($slab_2)" ;;
+slab-3) unit_tests="test_slab:@($slab_3)" ;;
+slab-4) unit_tests="test_slab:!($slab_1|$slab_2|$slab_3)" ;;
+vmalloc-1) unit_tests="test_vmalloc:@($vmalloc_1)" ;;
+vmalloc-2) unit_tests="test_vmalloc:@($vmalloc_2)" ;;
+vmalloc-3) unit_tests="test_vmalloc:@($vmalloc_3)" ;;
+vmalloc-4) unit_tests="test_vmalloc:!($vmalloc_out|$vmalloc_1|$vmalloc_2|$vmalloc_3)" ;;
+region) unit_tests="test_region:!(region_threads/*)" ;;
+options) unit_tests="test_options" ;;
+heap-1) unit_tests="test_heap:@($heap_1)" ;;
+heap-2) unit_tests="test_heap:@($heap_2)" ;;
+heap-3) unit_tests="test_heap:@($heap_3)" ;;
+heap-4) unit_tests="test_heap:!($heap_out|$heap_1|$heap_2|$heap_3)" ;;
+*) echo "memcheck-body.sh: no part $MEMCHECK_PART" >&2; exit 99 ;;
+esac
+[ "$MEMCHECK_PART" = programs ] || unit_tests=${KMM_MEMCHECK_UNITS-$unit_tests}
 
 if ! have valgrind; then
 	plan 1; skip "memcheck" "no valgrind"; exit 0
@@ -69,7 +112,8 @@ caller_at() {
 set -f   # the filters are patterns for criterion, not for the shell
 set -- $unit_tests
 set +f
-plan $((22 + 2 * $#))
+if [ "$MEMCHECK_PART" = programs ]; then
+plan 22
 
 # --- a program with known bugs, under kmm and under memcheck's own malloc ----
 KMM_TIMEOUT=300
@@ -125,6 +169,10 @@ if have sort && have seq; then
 else
 	skip "sort under memcheck" "no sort"; skip "sort: 0 errors" "no sort"; skip "sort: kmm" "no sort"
 fi
+
+exit 0
+fi
+plan $((2 * $#))
 
 # --- the unit tests under memcheck ---------------------------------------------
 # They run with the default profile whatever KMM_DEFAULT_PROFILE says, so

@@ -1,17 +1,39 @@
 #!/bin/sh
-# glibc-malloc.sh — glibc's own malloc tests (glibc 2.36's malloc/tst-*.c,
+# glibc-malloc-body.sh — glibc's own malloc tests (glibc 2.36's malloc/tst-*.c,
 # from Debian's glibc-source) built by tests/glibc/glibc-malloc-tests.sh
 # and run with libkmm.so preloaded: one TAP line per test, under the
 # profile of the run (make check-profiles runs them again under
 # profile=glibc).  Each test is first run with glibc's own malloc, which
 # must pass it: a test that fails there says nothing about kmm.
 # KMM_GLIBC_SLOW=no skips the two fork tests that take a minute each.
+#
+# Sourced by four parts that make -j runs side by side, GLIBC_PART set:
+#   fork2-glibc, fork2-kmm, fork3-glibc, fork3-kmm
+#                 tst-mallocfork2, tst-mallocfork3 (the two long ones), the
+#                 reference run with glibc's malloc and the run under kmm
+#                 apart
+#   1             the tests before them in glibc-malloc-tests.sh's list
+#   2             the tests after them
+# Each part builds the tests (once per build tree: the first part to come
+# builds them, the others wait for it) and runs its own.
 . "$KMM_SRCDIR/tests/tap.sh"
 . "$KMM_SRCDIR/tests/integration/common.sh"
 
 GT=$KMM_SRCDIR/tests/glibc/glibc-malloc-tests.sh
-tests=$(sh "$GT" list)
+all=$(sh "$GT" list)
+case ${GLIBC_PART:?GLIBC_PART must name the part} in
+fork[23]-glibc|fork[23]-kmm) tests=tst-mallocfork${GLIBC_PART#fork}; tests=${tests%-*} ;;
+1) tests=$(printf '%s\n' "$all" | sed '/^tst-mallocfork[23]$/,$d') ;;
+2) tests=$(printf '%s\n' "$all" | sed '1,/^tst-mallocfork3$/d') ;;
+*) echo "glibc-malloc-body.sh: no part $GLIBC_PART" >&2; exit 99 ;;
+esac
 n=$(printf '%s\n' "$tests" | wc -l)
+# the runs of each test: with glibc's malloc, under kmm, or both
+case $GLIBC_PART in
+*-glibc) sides=glibc; per_test=1 ;;
+*-kmm) sides=kmm; per_test=1 ;;
+*) sides=both; per_test=2 ;;
+esac
 
 tarball=
 for t in /usr/src/glibc/glibc-*.tar.xz; do [ -f "$t" ] && tarball=$t; done
@@ -21,10 +43,15 @@ if [ -z "$tarball" ]; then
 	exit 0
 fi
 
-plan $((1 + 2 * n))
+plan $((1 + per_test * n))
 # built once per build tree, next to the test helpers
 work=$KMM_PROGS/../glibc-work
-sh "$GT" build "$work" "$tarball" >"$KMM_TMP/build.log" 2>&1
+mkdir -p "$work"
+if have flock; then
+	flock "$work/.build-lock" sh "$GT" build "$work" "$tarball" >"$KMM_TMP/build.log" 2>&1
+else
+	sh "$GT" build "$work" "$tarball" >"$KMM_TMP/build.log" 2>&1
+fi
 st=$?
 ok "glibc's malloc tests build from $(basename "$tarball")" status_is $st 0
 [ $st -eq 0 ] || sed 's/^/#   /' "$KMM_TMP/build.log" | tail -20
@@ -44,8 +71,8 @@ for t in $tests; do
 	# more): not the two fork tests that take a minute each
 	case ${KMM_GLIBC_SLOW-}:$t in
 	no:tst-mallocfork2|no:tst-mallocfork3)
-		skip "$t passes with glibc's malloc" "KMM_GLIBC_SLOW=no"
-		skip "$t passes under kmm ($profile profile)" "KMM_GLIBC_SLOW=no"
+		[ $sides = kmm ] || skip "$t passes with glibc's malloc" "KMM_GLIBC_SLOW=no"
+		[ $sides = glibc ] || skip "$t passes under kmm ($profile profile)" "KMM_GLIBC_SLOW=no"
 		continue ;;
 	esac
 	# glibc's test driver has its own timeout (20 s unless the test sets
@@ -53,7 +80,9 @@ for t in $tests; do
 	# that hangs itself.  The reference
 	# run with glibc's malloc only under the default profile (it is the
 	# same run under both): tst-mallocfork2 and 3 take a minute each.
-	if [ "$profile" = glibc ]; then
+	if [ $sides = kmm ]; then
+		:
+	elif [ "$profile" = glibc ]; then
 		skip "$t passes with glibc's malloc" "checked by the default profile's run"
 	else
 		with_timeout 600 sh "$GT" run "$work" "$t" none >"$KMM_TMP/$t.glibc" 2>&1
@@ -61,6 +90,7 @@ for t in $tests; do
 		ok "$t passes with glibc's malloc" status_is $st 0
 		[ $st -eq 0 ] || sed 's/^/#   /' "$KMM_TMP/$t.glibc" | tail -10
 	fi
+	[ $sides = glibc ] && continue
 	start=$(date +%s)
 	with_timeout 600 sh "$GT" run "$work" "$t" "$KMM_LIB" >"$KMM_TMP/$t.kmm" 2>&1
 	st=$?

@@ -1,0 +1,4 @@
+#!/bin/sh
+# glibc-malloc-fork2-glibc.sh — one part of glibc's malloc tests: glibc-malloc-body.sh says what.
+GLIBC_PART=fork2-glibc
+. "$KMM_SRCDIR/tests/integration/glibc-malloc-body.sh"

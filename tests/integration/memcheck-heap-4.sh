@@ -1,0 +1,4 @@
+#!/bin/sh
+# memcheck-heap-4.sh — one part of the memcheck tests: memcheck-body.sh says what.
+MEMCHECK_PART=heap-4
+. "$KMM_SRCDIR/tests/integration/memcheck-body.sh"
