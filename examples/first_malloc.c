@@ -41,6 +41,7 @@
 
 #define BLOCK   1024    /* the size of every block */
 #define GROWTHS 5       /* how many growths after the first one to report */
+#define STILL_MAX 65536L /* blocks without a growth before giving up (64 MiB) */
 
 /* stdout writes from a static buffer: if printf had to malloc its buffer,
  * it would move the very break we are watching. */
@@ -117,7 +118,7 @@ int main(int argc, char **argv)
 	printf("\nnow malloc(%d) again and again (never freed):\n", BLOCK);
 	char *brk = brk1;
 	long blocks = 1, since = 0;
-	for (int g = 1; g <= GROWTHS; ) {
+	for (int g = 1; g <= GROWTHS;) {
 		if (!malloc(BLOCK)) {
 			perror("malloc");
 			return 1;
@@ -125,6 +126,15 @@ int main(int argc, char **argv)
 		blocks++;
 		since++;
 		char *now = sbrk(0);
+		if (now == brk && since == STILL_MAX) {
+			/* kmm's default profile serves small blocks from slabs,
+			 * which do not live on the break */
+			printf("  the break has not moved in %ld blocks (%s): this malloc does not take\n"
+			       "  small blocks from the break (kmm's default profile serves them from\n"
+			       "  slabs; KMM_OPTIONS=profile=glibc behaves as glibc does); stopping\n",
+			       since, size_str((size_t)since * BLOCK));
+			break;
+		}
 		if (now != brk) {
 			printf("  growth %d: after %ld more blocks, the break grew by %s; now start + %#tx\n",
 			       g, since, size_str((size_t)(now - brk)), now - start);
