@@ -27,6 +27,9 @@ ok "the log exists and starts with the KMMTRACE header" sh -c "head -c 8 '$T/k.t
 reader summary "$T/k.trace" >"$T/k.sum" 2>"$T/k.sum.err"
 ok "summary: the log is complete (end block)" grep -q '^log  *complete' "$T/k.sum"
 is "$(grep -c 'cut short' "$T/k.sum.err")" "0" "summary: no cut-short warning"
+slab_served=$(sed -n '/^served by/,/^$/s/^  slab  *\([0-9]*\) .*/\1/p' "$T/k.sum")
+ok "summary: 'served by' counts the slab front end's allocations (${slab_served:-none}; at least the 1000 malloc(1111))" \
+	test "${slab_served:-0}" -ge 1000
 reader dump "$T/k.trace" >"$T/k.dump" 2>"$T/k.dump.err"
 is "$(count "$T/k.dump" ' malloc\(1111\) = 0x')" "1000" "dump: exactly the 1000 malloc(1111) calls"
 # the pointers of those mallocs, and the frees of exactly those pointers

@@ -160,8 +160,8 @@ static void st_alloc(struct stats *s, const struct ev *e, uint64_t ptr, uint64_t
 	}
 	site_add(s, e->d, size);
 	s->sclass[size_class(size)]++;
-	s->apath[e->path & 15].calls++;
-	s->apath[e->path & 15].bytes += size;
+	s->apath[e->path].calls++;
+	s->apath[e->path].bytes += size;
 }
 
 static int st_free(struct stats *s, uint64_t ptr)
@@ -208,8 +208,8 @@ static void st_event(struct stats *s, const struct ev *e)
 	case KMM_TR_FREE:
 		s->op[KMM_TR_FREE].calls++;
 		s->op[KMM_TR_FREE].bytes += e->b;
-		s->fpath[e->path & 15].calls++;
-		s->fpath[e->path & 15].bytes += e->b;
+		s->fpath[e->path].calls++;
+		s->fpath[e->path].bytes += e->b;
 		if (!st_free(s, e->c))
 			s->unknown_free++;
 		break;

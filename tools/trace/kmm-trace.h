@@ -404,7 +404,7 @@ struct plotdata; /* plot.c */
 struct stats {
 	uint64_t nevents, tlast;
 	struct opstat op[KMM_TR_MEMALIGN + 1]; /* by type: the malloc family */
-	struct opstat apath[16], fpath[16];
+	struct opstat apath[256], fpath[256]; /* by path (a uint8_t: every value has its slot) */
 	uint64_t sclass[64];
 	uint64_t live, live_blocks, peak, peak_blocks, peak_seq, peak_time;
 	uint64_t unknown_free, unknown_realloc, dup_alloc;

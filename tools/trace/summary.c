@@ -62,6 +62,18 @@ static void print_header(FILE *o, const struct log *L, const char *what)
 	(void)b2;
 }
 
+/* the table of calls per operation */
+static void put_ops(FILE *o, const struct stats *s)
+{
+	static const unsigned order[] = {KMM_TR_MALLOC, KMM_TR_CALLOC, KMM_TR_REALLOC, KMM_TR_MEMALIGN, KMM_TR_FREE};
+	fprintf(o, "operation           calls     failed            bytes\n");
+	for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
+		const struct opstat *p = &s->op[order[i]];
+		fprintf(o, "  %-12s %10" PRIu64 " %10" PRIu64 " %16" PRIu64 "%s\n", kt_op_name(order[i]), p->calls, p->failed,
+			p->bytes, order[i] == KMM_TR_FREE ? "  (usable size freed)" : "");
+	}
+}
+
 int kt_cmd_summary(struct log *L, unsigned top)
 {
 	struct stats *s = kt_xcalloc(1, sizeof *s);
@@ -89,21 +101,16 @@ int kt_cmd_summary(struct log *L, unsigned top)
 	if (s->unknown_types)
 		fprintf(o, "unknown        %" PRIu64 " events of unknown types\n", s->unknown_types);
 
-	fprintf(o, "\noperation           calls     failed            bytes\n");
-	static const unsigned order[] = {KMM_TR_MALLOC, KMM_TR_CALLOC, KMM_TR_REALLOC, KMM_TR_MEMALIGN, KMM_TR_FREE};
-	for (size_t i = 0; i < 5; i++) {
-		const struct opstat *p = &s->op[order[i]];
-		fprintf(o, "  %-12s %10" PRIu64 " %10" PRIu64 " %16" PRIu64 "%s\n", kt_op_name(order[i]), p->calls, p->failed,
-			p->bytes, order[i] == KMM_TR_FREE ? "  (usable size freed)" : "");
-	}
+	fputc('\n', o);
+	put_ops(o, s);
 
 	fprintf(o, "\nserved by           calls            bytes\n");
-	for (unsigned p = 0; p < 16; p++)
+	for (unsigned p = 0; p < 256; p++)
 		if (s->apath[p].calls)
 			fprintf(o, "  %-15s %8" PRIu64 " %16" PRIu64 "\n", kt_path_str(p, b1, sizeof b1), s->apath[p].calls,
 				s->apath[p].bytes);
 	fprintf(o, "\nfreed to            calls            bytes\n");
-	for (unsigned p = 0; p < 16; p++)
+	for (unsigned p = 0; p < 256; p++)
 		if (s->fpath[p].calls)
 			fprintf(o, "  %-15s %8" PRIu64 " %16" PRIu64 "\n", kt_path_str(p, b1, sizeof b1), s->fpath[p].calls,
 				s->fpath[p].bytes);
@@ -328,13 +335,7 @@ int kt_cmd_summary_run(char **paths, size_t n, unsigned top, int symbols)
 	}
 
 	fprintf(o, "\ntotal of the %zu logs: %" PRIu64 " events\n", n, tot->nevents);
-	fprintf(o, "operation           calls     failed            bytes\n");
-	static const unsigned order[] = {KMM_TR_MALLOC, KMM_TR_CALLOC, KMM_TR_REALLOC, KMM_TR_MEMALIGN, KMM_TR_FREE};
-	for (size_t i = 0; i < 5; i++) {
-		const struct opstat *p = &tot->op[order[i]];
-		fprintf(o, "  %-12s %10" PRIu64 " %10" PRIu64 " %16" PRIu64 "%s\n", kt_op_name(order[i]), p->calls, p->failed,
-			p->bytes, order[i] == KMM_TR_FREE ? "  (usable size freed)" : "");
-	}
+	put_ops(o, tot);
 	fprintf(o, "live heap, the sum over the processes (not at one time)\n");
 	fprintf(o, "  peaks    %14" PRIu64 " bytes  (%s)\n", tot->peak, kt_hbytes((double)tot->peak, b1, sizeof b1));
 	fprintf(o, "  at end   %14" PRIu64 " bytes  (%s in %" PRIu64 " blocks)\n", tot->live,
