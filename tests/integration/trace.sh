@@ -27,6 +27,21 @@ ok "the log exists and starts with the KMMTRACE header" sh -c "head -c 8 '$T/k.t
 reader summary "$T/k.trace" >"$T/k.sum" 2>"$T/k.sum.err"
 ok "summary: the log is complete (end block)" grep -q '^log  *complete' "$T/k.sum"
 is "$(grep -c 'cut short' "$T/k.sum.err")" "0" "summary: no cut-short warning"
+# export --format=folded: the same totals as the summary
+reader export --format=folded "$T/k.trace" >"$T/k.folded" 2>/dev/null
+is "$?" "0" "export --format=folded exits 0"
+ok "export folded: every line is PROGRAM;FRAME...;FRAME VALUE" sh -c \
+	"test -s '$T/k.folded' && ! grep -vqE '^traceprobe(;[^;]+)+ [0-9]+\$' '$T/k.folded'"
+want=$(awk '/^  (malloc|calloc|realloc|memalign) / { s += $4 } END { print s + 0 }' "$T/k.sum")
+is "$(awk '{ s += $NF } END { print s + 0 }' "$T/k.folded")" "$want" \
+	"export folded: the bytes add up to the summary's bytes allocated ($want)"
+want=$(sed -n 's/^  at end .* in \([0-9]*\) blocks)$/\1/p' "$T/k.sum")
+is "$(reader export --format=folded --live --count "$T/k.trace" 2>/dev/null | awk '{ s += $NF } END { print s + 0 }')" \
+	"${want:-?}" "export folded --live --count: the blocks add up to the summary's live blocks at the end"
+reader export --format=folded -o "$T/k2.folded" "$T/k.trace" >"$T/k2.out" 2>&1
+ok "export -o FILE: the same lines in FILE, nothing on stdout" sh -c "cmp -s '$T/k.folded' '$T/k2.folded' && test ! -s '$T/k2.out'"
+reader export --format=pprof-x "$T/k.trace" >/dev/null 2>&1
+is "$?" "2" "export: an unknown format is a usage error (exit 2)"
 slab_served=$(sed -n '/^served by/,/^$/s/^  slab  *\([0-9]*\) .*/\1/p' "$T/k.sum")
 ok "summary: 'served by' counts the slab front end's allocations (${slab_served:-none}; at least the 1000 malloc(1111))" \
 	test "${slab_served:-0}" -ge 1000
@@ -118,6 +133,9 @@ if [ -n "$unwind" ]; then
 	is "$(grep -cE '^ +#4 ' "$T/b.leaks")" "0" "backtraces: at most KMM_TRACE_BACKTRACE=4 frames"
 	is "$(grep -cE '^ +#[0-9]+ 0x[0-9a-f]+ .*\(libkmm' "$T/b.leaks")" "0" "backtraces: no frame of kmm's own"
 	is "$(grep -c . "$T/b.err")" "0" "backtraces: no warning (libunwind found)"
+	reader export --format=folded --live "$T/b.trace" >"$T/b.folded" 2>/dev/null
+	ok "export folded --live: leak_twice's 2 x 4321 bytes under known() on one stack" \
+		grep -qE '^traceprobe;.*;known;leak_twice 8642$' "$T/b.folded"
 else
 	skip "backtraces with libunwind" "no libunwind.so.8 (Debian package libunwind8)"
 fi

@@ -14,6 +14,7 @@
  * plot     an SVG of live heap bytes, break size, vmalloc, arena heaps and
  *          committed bytes (kmm's regions), from the first event on
  * mtrace   the log in glibc's mtrace(3) text format, for mtrace(1)
+ * export   the log in other tools' formats (folded stacks)
  * Several logs (FILE..., or --run FILE: FILE.PID[.N] beside it) are read
  * one at a time; summary totals them, with a line per process.
  *
@@ -78,6 +79,8 @@
  *                never saw allocated left out, counted on stderr)
  *   plot.c       kmm-trace plot: kt_cmd_plot; kt_plot_sample (the
  *                analysis samples the series into time buckets)
+ *   export.c     kmm-trace export: kt_cmd_export (--format=folded: folded
+ *                stacks for flame graphs)
  *   main.c       the command line, --help texts, the list of logs (several
  *                FILEs; --run: FILE's FILE.PID[.N] siblings; the logs exec
  *                blocks name), main
@@ -455,6 +458,9 @@ int kt_cmd_summary_run(char **paths, size_t n, unsigned top, int symbols);
 int kt_cmd_leaks(struct log *L, int all);
 int kt_cmd_mtrace(struct log *L);
 int kt_cmd_plot(struct log *L, const char *out);
+/* the log in FORMAT (folded) to o: allocations, or with live the blocks
+ * live at the end; weighed by bytes, or with count by calls */
+int kt_cmd_export(struct log *L, const char *format, int live, int count, FILE *o);
 
 /* e's backtrace, one frame a line after indent */
 void kt_print_frames(FILE *o, const struct ev *e, const char *indent);

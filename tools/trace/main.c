@@ -28,6 +28,7 @@ static const char usage_text[] =
 	"  plot      an SVG of live heap, break size, vmalloc, arena heaps and\n"
 	"            committed bytes\n"
 	"  mtrace    the log in glibc's mtrace(3) format, for mtrace(1)\n"
+	"  export    the log in another tool's format (--format=folded: flame graphs)\n"
 	"\n"
 	"options:\n"
 	"  -r, --run      FILE and its FILE.PID, FILE.PID.N siblings: the whole run\n"
@@ -68,6 +69,17 @@ static const struct cmdhelp cmd_help[] = {
 		 "heaps, vmalloc areas; not its PROT_NONE reservations); at most ~2000\n"
 		 "points per line.\n"
 		 "Several logs: FILE.svg for each (-o only with one).\n"},
+	{"export", "usage: kmm-trace export --format=folded [--live] [--count] [-o OUT] FILE... | --run FILE\n"
+		   "The log in another tool's format, to standard output or OUT:\n"
+		   "  folded   one line per call stack, `PROGRAM;outermost;...;caller VALUE`,\n"
+		   "           for flamegraph.pl, speedscope or inferno: the allocations of the\n"
+		   "           log weighed by bytes (--count: by calls), or with --live the\n"
+		   "           blocks still allocated at its end.  The stack is the event's\n"
+		   "           backtrace (KMM_TRACE_BACKTRACE=N when recording), else its\n"
+		   "           caller; a frame is its function's name, OBJECT+0xOFF where no\n"
+		   "           symbol holds the address, or the address.\n"
+		   "Several logs: their lines one after the other (each stack starts with\n"
+		   "its program's name; flame graph tools add identical stacks up).\n"},
 	{"mtrace", "usage: kmm-trace mtrace [--no-symbols] FILE > OUT\n"
 		   "Converts the log to glibc's mtrace(3) text format: `mtrace OUT` (the\n"
 		   "perl script of libc-dev-bin) then lists the memory not freed.  Frees and\n"
@@ -225,9 +237,10 @@ int main(int argc, char **argv)
 		if (!strcmp(cmd, cmd_help[i].name))
 			ch = &cmd_help[i];
 	if (!ch)
-		kt_fatal("unknown command '%s' (dump, summary, leaks, plot, mtrace; see kmm-trace --help)", cmd);
-	const char *out = NULL;
-	int nosym = 0, all = 0, run = 0;
+		kt_fatal("unknown command '%s' (dump, summary, leaks, plot, mtrace, export; see kmm-trace --help)", cmd);
+	const char *out = NULL, *format = NULL;
+	int nosym = 0, all = 0, run = 0, live = 0, count = 0;
+	int export = !strcmp(cmd, "export");
 	unsigned top = 10;
 	struct flist F = {0};
 	for (int i = 2; i < argc; i++) {
@@ -241,12 +254,18 @@ int main(int argc, char **argv)
 			run = 1;
 		else if (!strcmp(a, "--all") && !strcmp(cmd, "leaks"))
 			all = 1;
-		else if (!strcmp(a, "-o") && !strcmp(cmd, "plot")) {
+		else if (!strcmp(a, "-o") && (!strcmp(cmd, "plot") || export)) {
 			if (++i >= argc)
-				kt_fatal("plot: -o needs a file name");
+				kt_fatal("%s: -o needs a file name", cmd);
 			out = argv[i];
-		} else if (!strncmp(a, "-o", 2) && a[2] && !strcmp(cmd, "plot"))
+		} else if (!strncmp(a, "-o", 2) && a[2] && (!strcmp(cmd, "plot") || export))
 			out = a + 2;
+		else if (!strncmp(a, "--format=", 9) && export)
+			format = a + 9;
+		else if (!strcmp(a, "--live") && export)
+			live = 1;
+		else if (!strcmp(a, "--count") && export)
+			count = 1;
 		else if (!strcmp(a, "--top") && !strcmp(cmd, "summary")) {
 			char *end;
 			if (++i >= argc)
@@ -278,8 +297,15 @@ int main(int argc, char **argv)
 		follow_execs(&F);
 	if (mtrace && F.n > 1)
 		kt_fatal("mtrace: one FILE only: mtrace(1) reads one process's calls (the addresses of several would mix)");
-	if (out && F.n > 1)
+	if (out && F.n > 1 && !export)
 		kt_fatal("plot: -o with one log only (%zu here): each log gets FILE.svg", F.n);
+	if (export && !format)
+		kt_fatal("export: no --format (folded; see kmm-trace export --help)");
+	if (export && strcmp(format, "folded") != 0)
+		kt_fatal("export: unknown format '%s' (folded; see kmm-trace export --help)", format);
+	FILE *xo = stdout;
+	if (export && out && !(xo = fopen(out, "w")))
+		kt_fatal("export: cannot write %s: %s", out, strerror(errno));
 
 	static char obuf[1 << 20];
 	setvbuf(stdout, obuf, _IOFBF, sizeof obuf);
@@ -293,7 +319,7 @@ int main(int argc, char **argv)
 			kt_log_open(&L, F.v[i]);
 			if (F.n > 1 && !strcmp(cmd, "dump"))
 				printf("%s== %s: pid %" PRIu32 " (%s) ==\n", i ? "\n" : "", F.v[i], L.pid, kt_prog_name(&L));
-			else if (F.n > 1 && i && !plot)
+			else if (F.n > 1 && i && !plot && !export)
 				putchar('\n');
 			/* with several logs, an exec'd one's successor is among them */
 			if (F.n == 1 || !kt_log_execd(&L) || L.bad)
@@ -308,6 +334,8 @@ int main(int argc, char **argv)
 				r = kt_cmd_leaks(&L, all);
 			else if (plot)
 				r = kt_cmd_plot(&L, out);
+			else if (export)
+				r = kt_cmd_export(&L, format, live, count, xo);
 			else
 				r = kt_cmd_mtrace(&L);
 			if (r > rc)
@@ -330,6 +358,10 @@ int main(int argc, char **argv)
 			fflush(stdout);
 			kt_log_close(&L);
 		}
+	if (xo != stdout && (fclose(xo) != 0)) {
+		fprintf(stderr, PROG ": writing %s: %s\n", out, strerror(errno));
+		return 2;
+	}
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		fprintf(stderr, PROG ": writing the output: %s\n", strerror(errno));
 		return 2;

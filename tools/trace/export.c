@@ -1,0 +1,149 @@
+/*
+ * export.c — kmm-trace export: the log in other tools' formats.
+ *
+ *   folded   one line per call stack, "root;...;leaf VALUE", the input of
+ *            flamegraph.pl, speedscope and inferno: the allocations of the
+ *            log (or, with --live, the blocks live at its end), weighed by
+ *            bytes (or, with --count, by calls)
+ *
+ * A stack is the event's backtrace (KMM_TRACE_BACKTRACE), outermost frame
+ * first, or only its caller when the log has no backtraces; the root is
+ * the program's name.  A frame is its function's name (the offset left
+ * out, so that the calls of one function add up), or OBJECT+0xOFF where no
+ * symbol holds the address, or the address.
+ * See kmm-trace.h for what each file of kmm-trace holds.
+ */
+#include "kmm-trace.h"
+
+struct xent { const uint8_t *rec; uint64_t value; };
+
+/* events with the same caller and backtrace next to each other */
+static int cmp_stack(const void *x, const void *y)
+{
+	const uint8_t *a = ((const struct xent *)x)->rec, *b = ((const struct xent *)y)->rec;
+	uint64_t ca = rec_caller(a), cb = rec_caller(b);
+	if (ca != cb)
+		return ca < cb ? -1 : 1;
+	unsigned na = rec_nframes(a), nb = rec_nframes(b);
+	if (na != nb)
+		return na < nb ? -1 : 1;
+	return memcmp(rec_frames(a), rec_frames(b), KMM_TRACE_FRAME_SIZE * (size_t)na);
+}
+
+/* the frame name of address a into buf: the description's first word, its
+ * +0xOFF cut when the description names a function (has more words) */
+static void frame_name(uint64_t a, char *buf, size_t n)
+{
+	const char *d = kt_sym_desc(a);
+	if (!d[0]) {
+		snprintf(buf, n, "0x%" PRIx64, a);
+		return;
+	}
+	size_t len = strcspn(d, " ");
+	if (len >= n)
+		len = n - 1;
+	memcpy(buf, d, len);
+	buf[len] = '\0';
+	char *plus = strstr(buf, "+0x");
+	if (plus && d[len] == ' ')
+		*plus = '\0';
+	for (char *p = buf; *p; p++)
+		if (*p == ';')
+			*p = ':';
+}
+
+struct line { char *stack; uint64_t value; };
+
+static int cmp_line(const void *x, const void *y)
+{
+	return strcmp(((const struct line *)x)->stack, ((const struct line *)y)->stack);
+}
+
+int kt_cmd_export(struct log *L, const char *format, int live, int count, FILE *o)
+{
+	if (strcmp(format, "folded") != 0)
+		kt_fatal("export: unknown format '%s' (folded)", format);
+	struct xent *v = NULL;
+	size_t n = 0, cap = 0;
+	struct stats *s = NULL;
+	if (live) {
+		s = kt_xcalloc(1, sizeof *s);
+		kt_analyze(L, s);
+		for (size_t i = 0; i < s->ltcap; i++)
+			if (s->lt[i].ptr) {
+				GROW(v, n, cap);
+				v[n].rec = s->lt[i].rec;
+				v[n++].value = count ? 1 : s->lt[i].size;
+			}
+	} else {
+		struct ev e;
+		FOR_EACH_EVENT_IN_FILE(L, e)
+		{
+			int alloc = e.type == KMM_TR_MALLOC || e.type == KMM_TR_CALLOC || e.type == KMM_TR_MEMALIGN ||
+				    e.type == KMM_TR_REALLOC;
+			if (!alloc || !e.a)
+				continue;
+			GROW(v, n, cap);
+			v[n].rec = e.rec;
+			v[n++].value = count ? 1 : e.b;
+		}
+	}
+	if (n)
+		qsort(v, n, sizeof *v, cmp_stack);
+	/* the addresses of one event per stack */
+	for (size_t i = 0; i < n; i++) {
+		if (i && !cmp_stack(&v[i - 1], &v[i]))
+			continue;
+		struct ev e;
+		ev_decode(v[i].rec, 0, &e);
+		kt_sym_want(e.d);
+		for (unsigned k = 0; k < e.nframes; k++)
+			kt_sym_want(ev_frame(&e, k));
+	}
+	kt_sym_resolve();
+
+	/* a line per distinct stack of addresses, then merged by text */
+	struct line *ln = NULL;
+	size_t nl = 0, capl = 0;
+	const char *prog = kt_prog_name(L);
+	const char *slash = strrchr(prog, '/');
+	for (size_t i = 0; i < n;) {
+		size_t j = i;
+		uint64_t sum = 0;
+		while (j < n && !cmp_stack(&v[i], &v[j]))
+			sum += v[j++].value;
+		struct ev e;
+		ev_decode(v[i].rec, 0, &e);
+		size_t sz = 256 + 256 * (size_t)(e.nframes + 1), k = 0;
+		char *buf = kt_xcalloc(1, sz), name[256];
+		k += (size_t)snprintf(buf, sz, "%s", slash ? slash + 1 : prog);
+		if (e.nframes)
+			for (unsigned f = e.nframes; f-- > 0;) {
+				frame_name(ev_frame(&e, f), name, sizeof name);
+				k += (size_t)snprintf(buf + k, sz - k, ";%s", name);
+			}
+		else {
+			frame_name(e.d, name, sizeof name);
+			k += (size_t)snprintf(buf + k, sz - k, ";%s", name);
+		}
+		GROW(ln, nl, capl);
+		ln[nl].stack = buf;
+		ln[nl++].value = sum;
+		i = j;
+	}
+	if (nl)
+		qsort(ln, nl, sizeof *ln, cmp_line);
+	for (size_t i = 0; i < nl;) {
+		size_t j = i;
+		uint64_t sum = 0;
+		while (j < nl && !strcmp(ln[i].stack, ln[j].stack))
+			sum += ln[j++].value;
+		fprintf(o, "%s %" PRIu64 "\n", ln[i].stack, sum);
+		i = j;
+	}
+	for (size_t i = 0; i < nl; i++)
+		free(ln[i].stack);
+	free(ln);
+	free(v);
+	return 0;
+}
