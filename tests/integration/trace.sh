@@ -42,6 +42,23 @@ reader export --format=folded -o "$T/k2.folded" "$T/k.trace" >"$T/k2.out" 2>&1
 ok "export -o FILE: the same lines in FILE, nothing on stdout" sh -c "cmp -s '$T/k.folded' '$T/k2.folded' && test ! -s '$T/k2.out'"
 reader export --format=pprof-x "$T/k.trace" >/dev/null 2>&1
 is "$?" "2" "export: an unknown format is a usage error (exit 2)"
+# diff A B: what grew, by call stack
+HPR=$KMM_PROGS/heapprobe
+with_timeout 60 "$KMM_TOOL" trace -o "$T/da.trace" -- "$HPR" n100x64 >/dev/null 2>&1
+with_timeout 60 "$KMM_TOOL" trace -o "$T/db.trace" -- "$HPR" n300x64 >/dev/null 2>&1
+with_timeout 60 "$KMM_TOOL" trace -o "$T/dc.trace" -- "$HPR" n100x64 F >/dev/null 2>&1
+reader diff "$T/da.trace" "$T/db.trace" >"$T/d.out" 2>&1
+is "$?" "0" "diff A B exits 0"
+ok "diff: 100 -> 300 blocks of 64 bytes: the stack grew by 200 calls, 6400 -> 19200 bytes" \
+	grep -qE '^ +\+12\.5 KiB +\+200 +6400 +19200  heapprobe;' "$T/d.out"
+ok "diff: the total line" grep -q '^total: +12.5 KiB (6400 -> 19200 bytes), +200 calls (100 -> 300)$' "$T/d.out"
+reader diff "$T/db.trace" "$T/da.trace" >"$T/d2.out" 2>&1
+ok "diff B A: the same stack shrank by 200 calls" grep -qE '^ +-12\.5 KiB +-200 +19200 +6400  heapprobe;' "$T/d2.out"
+reader diff --live "$T/da.trace" "$T/dc.trace" >"$T/d3.out" 2>&1
+ok "diff --live: the 100 blocks freed in B are 100 fewer live blocks" \
+	grep -qE '^ +-6\.2 KiB +-100 +6400 +0  heapprobe;' "$T/d3.out"
+reader diff "$T/da.trace" >/dev/null 2>&1
+is "$?" "2" "diff with one FILE: a usage error (exit 2)"
 slab_served=$(sed -n '/^served by/,/^$/s/^  slab  *\([0-9]*\) .*/\1/p' "$T/k.sum")
 ok "summary: 'served by' counts the slab front end's allocations (${slab_served:-none}; at least the 1000 malloc(1111))" \
 	test "${slab_served:-0}" -ge 1000

@@ -52,28 +52,23 @@ static void frame_name(uint64_t a, char *buf, size_t n)
 			*p = ':';
 }
 
-struct line { char *stack; uint64_t value; };
-
 static int cmp_line(const void *x, const void *y)
 {
-	return strcmp(((const struct line *)x)->stack, ((const struct line *)y)->stack);
+	return strcmp(((const struct kt_stack *)x)->stack, ((const struct kt_stack *)y)->stack);
 }
 
-int kt_cmd_export(struct log *L, const char *format, int live, int count, FILE *o)
+size_t kt_stacks(struct log *L, int live, struct kt_stack **out)
 {
-	if (strcmp(format, "folded") != 0)
-		kt_fatal("export: unknown format '%s' (folded)", format);
 	struct xent *v = NULL;
 	size_t n = 0, cap = 0;
-	struct stats *s = NULL;
 	if (live) {
-		s = kt_xcalloc(1, sizeof *s);
+		struct stats *s = kt_xcalloc(1, sizeof *s);
 		kt_analyze(L, s);
 		for (size_t i = 0; i < s->ltcap; i++)
 			if (s->lt[i].ptr) {
 				GROW(v, n, cap);
 				v[n].rec = s->lt[i].rec;
-				v[n++].value = count ? 1 : s->lt[i].size;
+				v[n++].value = s->lt[i].size;
 			}
 	} else {
 		struct ev e;
@@ -85,7 +80,7 @@ int kt_cmd_export(struct log *L, const char *format, int live, int count, FILE *
 				continue;
 			GROW(v, n, cap);
 			v[n].rec = e.rec;
-			v[n++].value = count ? 1 : e.b;
+			v[n++].value = e.b;
 		}
 	}
 	if (n)
@@ -103,7 +98,7 @@ int kt_cmd_export(struct log *L, const char *format, int live, int count, FILE *
 	kt_sym_resolve();
 
 	/* a line per distinct stack of addresses, then merged by text */
-	struct line *ln = NULL;
+	struct kt_stack *ln = NULL;
 	size_t nl = 0, capl = 0;
 	const char *prog = kt_prog_name(L);
 	const char *slash = strrchr(prog, '/');
@@ -128,22 +123,41 @@ int kt_cmd_export(struct log *L, const char *format, int live, int count, FILE *
 		}
 		GROW(ln, nl, capl);
 		ln[nl].stack = buf;
-		ln[nl++].value = sum;
+		ln[nl].bytes = sum;
+		ln[nl++].count = j - i;
 		i = j;
 	}
+	free(v);
 	if (nl)
 		qsort(ln, nl, sizeof *ln, cmp_line);
-	for (size_t i = 0; i < nl;) {
-		size_t j = i;
-		uint64_t sum = 0;
-		while (j < nl && !strcmp(ln[i].stack, ln[j].stack))
-			sum += ln[j++].value;
-		fprintf(o, "%s %" PRIu64 "\n", ln[i].stack, sum);
-		i = j;
+	size_t m = 0;
+	for (size_t i = 0; i < nl; i++) {
+		if (m && !strcmp(ln[m - 1].stack, ln[i].stack)) {
+			ln[m - 1].bytes += ln[i].bytes;
+			ln[m - 1].count += ln[i].count;
+			free(ln[i].stack);
+		} else
+			ln[m++] = ln[i];
 	}
-	for (size_t i = 0; i < nl; i++)
-		free(ln[i].stack);
-	free(ln);
+	*out = ln;
+	return m;
+}
+
+void kt_stacks_free(struct kt_stack *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i].stack);
 	free(v);
+}
+
+int kt_cmd_export(struct log *L, const char *format, int live, int count, FILE *o)
+{
+	if (strcmp(format, "folded") != 0)
+		kt_fatal("export: unknown format '%s' (folded)", format);
+	struct kt_stack *v;
+	size_t n = kt_stacks(L, live, &v);
+	for (size_t i = 0; i < n; i++)
+		fprintf(o, "%s %" PRIu64 "\n", v[i].stack, count ? v[i].count : v[i].bytes);
+	kt_stacks_free(v, n);
 	return 0;
 }

@@ -15,6 +15,7 @@
  *          committed bytes (kmm's regions), from the first event on
  * mtrace   the log in glibc's mtrace(3) text format, for mtrace(1)
  * export   the log in other tools' formats (folded stacks)
+ * diff     what grew from one log to another, by call stack
  * Several logs (FILE..., or --run FILE: FILE.PID[.N] beside it) are read
  * one at a time; summary totals them, with a line per process.
  *
@@ -79,8 +80,10 @@
  *                never saw allocated left out, counted on stderr)
  *   plot.c       kmm-trace plot: kt_cmd_plot; kt_plot_sample (the
  *                analysis samples the series into time buckets)
- *   export.c     kmm-trace export: kt_cmd_export (--format=folded: folded
- *                stacks for flame graphs)
+ *   export.c     kmm-trace export: kt_stacks (the allocations by call
+ *                stack, as text), kt_cmd_export (--format=folded: flame
+ *                graphs)
+ *   diff.c       kmm-trace diff A B: kt_cmd_diff (what grew, by stack)
  *   main.c       the command line, --help texts, the list of logs (several
  *                FILEs; --run: FILE's FILE.PID[.N] siblings; the logs exec
  *                blocks name), main
@@ -458,6 +461,14 @@ int kt_cmd_summary_run(char **paths, size_t n, unsigned top, int symbols);
 int kt_cmd_leaks(struct log *L, int all);
 int kt_cmd_mtrace(struct log *L);
 int kt_cmd_plot(struct log *L, const char *out);
+/* the allocations of the log (or with live the blocks live at its end) by
+ * call stack as text ("PROGRAM;outermost;...;caller", export.c), sorted
+ * by that text, each with its bytes and calls; *out to kt_stacks_free */
+struct kt_stack { char *stack; uint64_t bytes, count; };
+size_t kt_stacks(struct log *L, int live, struct kt_stack **out);
+void kt_stacks_free(struct kt_stack *v, size_t n);
+/* kmm-trace diff (diff.c): what grew from log A to log B, by call stack */
+int kt_cmd_diff(const char *a, const char *b, int live, unsigned top, int symbols);
 /* the log in FORMAT (folded) to o: allocations, or with live the blocks
  * live at the end; weighed by bytes, or with count by calls */
 int kt_cmd_export(struct log *L, const char *format, int live, int count, FILE *o);

@@ -29,6 +29,7 @@ static const char usage_text[] =
 	"            committed bytes\n"
 	"  mtrace    the log in glibc's mtrace(3) format, for mtrace(1)\n"
 	"  export    the log in another tool's format (--format=folded: flame graphs)\n"
+	"  diff      what grew from one log to another, by call stack\n"
 	"\n"
 	"options:\n"
 	"  -r, --run      FILE and its FILE.PID, FILE.PID.N siblings: the whole run\n"
@@ -80,6 +81,13 @@ static const struct cmdhelp cmd_help[] = {
 		   "           symbol holds the address, or the address.\n"
 		   "Several logs: their lines one after the other (each stack starts with\n"
 		   "its program's name; flame graph tools add identical stacks up).\n"},
+	{"diff", "usage: kmm-trace diff [--live] [--top N] [--no-symbols] A B\n"
+		 "What grew from trace A to trace B, by call stack (as `pprof -base A B`\n"
+		 "shows it): the bytes and calls of each stack in B less those in A, the\n"
+		 "largest growth first (the top N, 20 by default), then what shrank.\n"
+		 "Stacks are compared by their functions' names (export --format=folded's\n"
+		 "stacks), since two runs' addresses differ.  --live: the blocks live at\n"
+		 "the end of each log instead of every allocation.\n"},
 	{"mtrace", "usage: kmm-trace mtrace [--no-symbols] FILE > OUT\n"
 		   "Converts the log to glibc's mtrace(3) text format: `mtrace OUT` (the\n"
 		   "perl script of libc-dev-bin) then lists the memory not freed.  Frees and\n"
@@ -237,9 +245,9 @@ int main(int argc, char **argv)
 		if (!strcmp(cmd, cmd_help[i].name))
 			ch = &cmd_help[i];
 	if (!ch)
-		kt_fatal("unknown command '%s' (dump, summary, leaks, plot, mtrace, export; see kmm-trace --help)", cmd);
+		kt_fatal("unknown command '%s' (dump, summary, leaks, plot, mtrace, export, diff; see kmm-trace --help)", cmd);
 	const char *out = NULL, *format = NULL;
-	int nosym = 0, all = 0, run = 0, live = 0, count = 0;
+	int nosym = 0, all = 0, run = 0, live = 0, count = 0, top_set = 0;
 	int export = !strcmp(cmd, "export");
 	unsigned top = 10;
 	struct flist F = {0};
@@ -262,18 +270,19 @@ int main(int argc, char **argv)
 			out = a + 2;
 		else if (!strncmp(a, "--format=", 9) && export)
 			format = a + 9;
-		else if (!strcmp(a, "--live") && export)
+		else if (!strcmp(a, "--live") && (export || !strcmp(cmd, "diff")))
 			live = 1;
 		else if (!strcmp(a, "--count") && export)
 			count = 1;
-		else if (!strcmp(a, "--top") && !strcmp(cmd, "summary")) {
+		else if (!strcmp(a, "--top") && (!strcmp(cmd, "summary") || !strcmp(cmd, "diff"))) {
 			char *end;
 			if (++i >= argc)
-				kt_fatal("summary: --top needs a number");
+				kt_fatal("%s: --top needs a number", cmd);
 			unsigned long v = strtoul(argv[i], &end, 10);
 			if (*end || end == argv[i] || v > 1000000)
-				kt_fatal("summary: --top %s: not a number", argv[i]);
+				kt_fatal("%s: --top %s: not a number", cmd, argv[i]);
 			top = (unsigned)v;
+			top_set = 1;
 		} else if (a[0] == '-' && a[1])
 			kt_fatal("%s: unknown option '%s' (see kmm-trace %s --help)", cmd, a, cmd);
 		else
@@ -282,6 +291,16 @@ int main(int argc, char **argv)
 	if (!F.n)
 		kt_fatal("%s: no FILE (see kmm-trace %s --help)", cmd, cmd);
 	int plot = !strcmp(cmd, "plot"), mtrace = !strcmp(cmd, "mtrace");
+	if (!strcmp(cmd, "diff")) {
+		if (run || F.n != 2)
+			kt_fatal("diff: two FILEs, A and B (got %zu%s)", F.n, run ? " and --run" : "");
+		int rc = kt_cmd_diff(F.v[0], F.v[1], live, top == 10 && !top_set ? 20 : top, !nosym);
+		if (fflush(stdout) != 0 || ferror(stdout)) {
+			fprintf(stderr, PROG ": writing the output: %s\n", strerror(errno));
+			return 2;
+		}
+		return rc;
+	}
 	if (run) {
 		if (F.n != 1)
 			kt_fatal("%s: --run takes one FILE, the run's first log (got %zu)", cmd, F.n);
