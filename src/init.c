@@ -37,6 +37,7 @@
 #include <pthread.h>
 
 #include "init.h"
+#include "backtrace.h"
 #include "leakcheck.h"
 #include "memcheck.h"
 #include "harden.h"
@@ -305,10 +306,10 @@ extern int __register_atfork(void (*prepare)(void), void (*parent)(void), void (
 			     void *dso_handle);
 extern void *__dso_handle __attribute__((weak, visibility("hidden")));
 
-/* KMM_TRACE_BACKTRACE: libunwind's unw_backtrace, loaded here, where
- * dlopen may allocate (not from inside malloc), and only when asked for:
- * a process that does not trace does not map libunwind.  Backtraces start
- * with the events after this (docs/trace.md). */
+/* KMM_TRACE_BACKTRACE: libunwind's unw_backtrace (backtrace.h), loaded
+ * here, where dlopen may allocate (not from inside malloc), and only when
+ * asked for: a process that does not trace does not map libunwind.
+ * Backtraces start with the events after this (docs/trace.md). */
 static int own_code(struct dl_phdr_info *info, size_t size, void *arg)
 {
 	uintptr_t *range = arg;   /* in: an address of ours; out: our code's range */
@@ -340,7 +341,7 @@ static KMM_COLD void trace_load_unwinder(void)
 	uintptr_t range[2] = { (uintptr_t)&trace_load_unwinder, 0 };
 	if (dl_iterate_phdr(own_code, range) == 0)
 		range[0] = range[1] = 0;
-	kmm_trace_set_unwinder(fn, range[0], range[1]);
+	kmm_backtrace_set_unwinder(fn, range[0], range[1]);
 }
 
 __attribute__((constructor)) static void kmm_constructor(void)

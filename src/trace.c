@@ -40,6 +40,7 @@
 #include <time.h>
 
 #include "trace.h"
+#include "backtrace.h"
 #include "sys.h"
 #include "util/lock.h"
 
@@ -66,7 +67,6 @@ struct tbuf {
 struct tthread {
 	struct tbuf *buf;
 	uint32_t tid;
-	uint8_t in_unwind;            /* taking a backtrace now: no nested ones */
 	uint8_t providing;            /* asking the provider for a buffer now */
 	uint8_t exited;               /* after kmm_trace_thread_exit: unbuffered */
 	uint8_t vmalloc_path;
@@ -95,8 +95,6 @@ static volatile int registry_lock;
 static struct tbuf *registry;
 static bool finished;
 static int parent_pid;               /* saved in fork prepare */
-static int (*unwinder)(void **frames, int max);
-static uintptr_t own_lo, own_hi;     /* kmm's code: frames there are skipped */
 
 /* ---- small helpers (no libc beyond memcpy and clock_gettime) ------------------- */
 
@@ -654,32 +652,14 @@ KMM_NOINLINE void kmm_trace_call_at(uint64_t seq, unsigned type, unsigned path, 
 				    uint64_t b, uint64_t c, uint64_t d)
 {
 	struct tthread *ts = &tself;
-	uint64_t frames[KMM_TRACE_MAX_FRAMES + 16];
-	unsigned n = 0;
+	uint64_t frames[KMM_TRACE_MAX_FRAMES];
 	/* the backtrace first: what the unwinder records (it may allocate)
 	 * comes before this event, without a backtrace of its own */
-	if (trace_depth > 0 && unwinder != NULL && !ts->in_unwind) {
-		void *raw[KMM_TRACE_MAX_FRAMES + 16];
-		ts->in_unwind = 1;
-		int got = unwinder(raw, (int)(trace_depth + 16));
-		ts->in_unwind = 0;
-		int i = 0;
-		while (i < got && (uintptr_t)raw[i] >= own_lo && (uintptr_t)raw[i] < own_hi)
-			i++;   /* kmm's own frames */
-		for (; i < got && n < trace_depth; i++)
-			frames[n++] = (uint64_t)(uintptr_t)raw[i];
-	}
+	unsigned n = trace_depth > 0 ? kmm_backtrace(frames, trace_depth) : 0;
 	struct kmm_trace_record e;
 	fill(&e, seq, type, path, aux, a, b, c, d);
 	e.nframes = (uint16_t)n;
 	append(ts, &e, frames);
-}
-
-void kmm_trace_set_unwinder(int (*fn)(void **frames, int max), uintptr_t lo, uintptr_t hi)
-{
-	own_lo = lo;
-	own_hi = hi;
-	__atomic_store_n(&unwinder, fn, __ATOMIC_RELEASE);
 }
 
 unsigned kmm_trace_last_vmalloc_path(void)

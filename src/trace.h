@@ -58,15 +58,11 @@ uint64_t kmm_trace_reserve(void);
 
 /* Record a malloc-family call, numbered `seq` (from kmm_trace_reserve, or
  * KMM_TRACE_SEQ_NOW for a number taken now): with a backtrace of up to the
- * KMM_TRACE_BACKTRACE frames outside kmm, once an unwinder is set. */
+ * KMM_TRACE_BACKTRACE frames outside kmm, once an unwinder is set
+ * (backtrace.h). */
 #define KMM_TRACE_MAX_FRAMES 64
 KMM_NOINLINE void kmm_trace_call_at(uint64_t seq, unsigned type, unsigned path, uint32_t aux, uint64_t a,
 				    uint64_t b, uint64_t c, uint64_t d);
-
-/* The unwinder kmm_trace_call_at uses (libunwind's unw_backtrace, found by
- * the library constructor: init.c), and the range of kmm's own code,
- * whose frames are left out. */
-void kmm_trace_set_unwinder(int (*fn)(void **frames, int max), uintptr_t lo, uintptr_t hi);
 
 #define KMM_TRACE(type, path, aux, a, b, c, d)                                                      \
 	do {                                                                                        \
