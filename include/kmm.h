@@ -139,6 +139,16 @@ int kmm_check(int verbose);
  * calls while the scan looks at the blocks. */
 int kmm_leak_check(int fd);
 
+/* The sampled heap profile (KMM_SAMPLE=BYTES; docs/profiling.md): write
+ * it now, as a gzipped pprof profile (profile.proto: alloc_objects,
+ * alloc_space, inuse_objects, inuse_space), to `path`, or with path NULL
+ * to KMM_PROFILE's file (default kmm-profile.PID.pb.gz in the directory
+ * the process started in); an existing file is replaced.  Returns 0, or -1
+ * with errno = ENOTSUP if the process does not sample (KMM_SAMPLE unset or
+ * 0), EAGAIN in a fork child kmm had to rescue, or the error of opening or
+ * writing the file. */
+int kmm_profile_dump(const char *path);
+
 /* "0.1.0" */
 const char *kmm_version(void);
 

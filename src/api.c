@@ -13,6 +13,7 @@
 #include "init.h"
 #include "leakcheck.h"
 #include "report.h"
+#include "sample.h"
 #include "heap/fastpath.h"
 #include "heap/heap.h"
 #include "heap/arenas.h"
@@ -63,6 +64,12 @@ API KMM_COLD int kmm_leak_check(int fd)
 	}
 	kmm_ensure_init();
 	return kmm_leakcheck_scan(fd);
+}
+
+API KMM_COLD int kmm_profile_dump(const char *path)
+{
+	kmm_ensure_init();
+	return kmm_sample_dump(path);
 }
 
 API int kmm_report(int fd, const char *sections)

@@ -46,6 +46,7 @@
 #include "options.h"
 #include "os.h"
 #include "report.h"
+#include "sample.h"
 #include "heap/arena.h"
 #include "heap/arenas.h"
 #include "heap/big.h"
@@ -131,6 +132,7 @@ KMM_HOT KMM_NOINLINE void kmm_init_slow(void)
 			kmm_memcheck_start();
 #endif
 		observers_start();
+		kmm_sample_start();
 		__atomic_store_n(&kmm_ready, 1, __ATOMIC_RELEASE);
 	}
 	kmm_unlock(&kmm_init_lock);
@@ -196,6 +198,7 @@ static bool take_every_lock(void)
 	kmm_vg_fork_prepare();
 #endif
 	kmm_harden_fork_prepare();
+	kmm_sample_fork_prepare();
 	kmm_trace_fork_prepare();
 	if (kmm_fork_locks_end())
 		return true;
@@ -247,6 +250,7 @@ static void fork_parent(void)
 	}
 	kmm_in_fork = false;
 	kmm_trace_fork_parent();
+	kmm_sample_fork_parent();
 	kmm_harden_fork_parent();
 #if KMM_VALGRIND
 	kmm_vg_fork_parent();
@@ -278,6 +282,7 @@ static void fork_child(void)
 	if (took_nothing) {
 		/* the one thread: nothing to take over from others */
 		kmm_thread_fork_child();   /* (its thread id) */
+		kmm_sample_fork_child(false);
 		kmm_trace_fork_child();
 		return;
 	}
@@ -286,6 +291,7 @@ static void fork_child(void)
 	kmm_lock_witness_fork_child();
 	kmm_kernel_fork_child();
 	kmm_harden_fork_child();
+	kmm_sample_fork_child(true);
 #if KMM_VALGRIND
 	kmm_vg_fork_child();
 	kmm_memcheck_fork_child();
@@ -306,10 +312,11 @@ extern int __register_atfork(void (*prepare)(void), void (*parent)(void), void (
 			     void *dso_handle);
 extern void *__dso_handle __attribute__((weak, visibility("hidden")));
 
-/* KMM_TRACE_BACKTRACE: libunwind's unw_backtrace (backtrace.h), loaded
- * here, where dlopen may allocate (not from inside malloc), and only when
- * asked for: a process that does not trace does not map libunwind.
- * Backtraces start with the events after this (docs/trace.md). */
+/* KMM_TRACE_BACKTRACE, KMM_SAMPLE: libunwind's unw_backtrace
+ * (backtrace.h), loaded here, where dlopen may allocate (not from inside
+ * malloc), and only when asked for: a process that neither traces with
+ * backtraces nor samples does not map libunwind.  Backtraces start with
+ * the events and samples after this (docs/trace.md, docs/profiling.md). */
 static int own_code(struct dl_phdr_info *info, size_t size, void *arg)
 {
 	uintptr_t *range = arg;   /* in: an address of ours; out: our code's range */
@@ -326,7 +333,7 @@ static int own_code(struct dl_phdr_info *info, size_t size, void *arg)
 	return 0;
 }
 
-static KMM_COLD void trace_load_unwinder(void)
+static KMM_COLD void load_unwinder(const char *who)
 {
 	void *h = dlopen("libunwind.so.8", RTLD_NOW | RTLD_LOCAL);
 	if (h == NULL)
@@ -335,10 +342,11 @@ static KMM_COLD void trace_load_unwinder(void)
 	if (h != NULL)
 		*(void **)&fn = dlsym(h, "unw_backtrace");
 	if (fn == NULL) {
-		kmm_warn("KMM_TRACE_BACKTRACE: no libunwind (libunwind.so.8): events carry no backtrace");
+		kmm_warn("%s: no libunwind (libunwind.so.8): %s carry no backtrace", who,
+			 who[4] == 'T' ? "events" : "samples");
 		return;
 	}
-	uintptr_t range[2] = { (uintptr_t)&trace_load_unwinder, 0 };
+	uintptr_t range[2] = { (uintptr_t)&load_unwinder, 0 };
 	if (dl_iterate_phdr(own_code, range) == 0)
 		range[0] = range[1] = 0;
 	kmm_backtrace_set_unwinder(fn, range[0], range[1]);
@@ -354,6 +362,7 @@ __attribute__((constructor)) static void kmm_constructor(void)
 			kmm_harden_early(kmm_main_arena.span_hi);
 		kmm_unlock(&kmm_main_arena.lock);
 		observers_start();
+		kmm_sample_start();
 	}
 	if (kmm_params.observed & KMM_OBSERVE_LEAKS)
 		kmm_leakcheck_constructor();
@@ -361,9 +370,12 @@ __attribute__((constructor)) static void kmm_constructor(void)
 		kmm_options_export_paths();
 	__register_atfork(fork_prepare, fork_parent, fork_child, __dso_handle);
 	if (kmm_trace_on && kmm_options.trace_depth > 0)
-		trace_load_unwinder();
+		load_unwinder("KMM_TRACE_BACKTRACE");
+	else if (kmm_sample_on())
+		load_unwinder("KMM_SAMPLE");
 	if (report_wanted_here() && kmm_options.stats_path[0] == '\0')
 		kmm_report_fd = kmm_os_dup_fd(2, 100);
+	kmm_sample_constructor();
 }
 
 static KMM_COLD void report_at_exit(void)
@@ -418,6 +430,8 @@ __attribute__((destructor)) static void kmm_destructor(void)
 	}
 	if (kmm_params.observed & KMM_OBSERVE_LEAKS)
 		kmm_leakcheck_exit();
+	if (kmm_sample_on())   /* (before the report, which shows its counters) */
+		kmm_sample_exit();
 	if (report_wanted_here())
 		report_at_exit();
 	if (kmm_trace_on)   /* (trace.c's code is not touched otherwise) */

@@ -5,10 +5,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "options.h"
+#include "sample.h"
 #include "os.h"
 #include "report.h"
 #include "heap/params.h"
@@ -71,6 +73,7 @@ static const struct option_name option_names[] = {
 	{ "slab_debug",            KMM_KP_SLAB_DEBUG,       kmm_kernel_param_set, "on or off" },
 	{ "fail",                  0,                       fail_set, "0 or more" },
 	{ "fail_from",             1,                       fail_set, "0 or more" },
+	{ "sample",                0,                       kmm_sample_set_period, "0 (off) or more" },
 };
 
 /* The profiles (options.h): what each sets, as (parameter, value) pairs
@@ -465,12 +468,35 @@ KMM_COLD void kmm_options_export_paths(void)
 	static char stats[sizeof kmm_options.stats_path + 16];
 	static char leakcheck[sizeof kmm_options.leakcheck_path + 24];
 	static char trace[sizeof kmm_options.trace_path + 16];
+	static char profile[sizeof kmm_options.profile_path + 16];
 	if (kmm_options.resolved & KMM_RESOLVED_STATS)
 		export_path("KMM_STATS", kmm_options.stats_path, stats, sizeof stats);
 	if (kmm_options.resolved & KMM_RESOLVED_LEAKCHECK)
 		export_path("KMM_LEAKCHECK_FILE", kmm_options.leakcheck_path, leakcheck, sizeof leakcheck);
 	if (kmm_options.resolved & KMM_RESOLVED_TRACE)
 		export_path("KMM_TRACE", kmm_options.trace_path, trace, sizeof trace);
+	if (kmm_options.resolved & KMM_RESOLVED_PROFILE)
+		export_path("KMM_PROFILE", kmm_options.profile_path, profile, sizeof profile);
+}
+
+/* KMM_PROFILE_SIGNAL: USR1, SIGUSR2, a number... (0: none, warned). */
+static KMM_COLD int signal_number(const char *v)
+{
+	static const struct { const char *name; int sig; } names[] = {
+		{ "HUP", SIGHUP }, { "INT", SIGINT }, { "QUIT", SIGQUIT }, { "USR1", SIGUSR1 },
+		{ "USR2", SIGUSR2 }, { "ALRM", SIGALRM }, { "TERM", SIGTERM }, { "PROF", SIGPROF },
+		{ "WINCH", SIGWINCH }, { "URG", SIGURG },
+	};
+	long long n;
+	if (strncmp(v, "SIG", 3) == 0)
+		v += 3;
+	for (size_t i = 0; i < KMM_ARRAY_SIZE(names); i++)
+		if (strcmp(v, names[i].name) == 0)
+			return names[i].sig;
+	if (kmm_parse_number(v, strlen(v), false, &n) && n > 0 && n < 65 && n != SIGKILL && n != SIGSTOP)
+		return (int)n;
+	kmm_warn("KMM_PROFILE_SIGNAL: unknown signal '%s' (ignored; USR1, USR2, HUP... or a number)", v);
+	return 0;
 }
 
 /* Can the report be written to `path`?  Opened for appending (created if
@@ -507,6 +533,9 @@ KMM_HOT void kmm_options_load(void)
 		kmm_options.trace_path[0] = '\0';
 		kmm_options.leakcheck = false;
 		kmm_options.resolved = 0;
+		kmm_options.profile_path[0] = '\0';
+		kmm_options.profile_signal = 0;
+		kmm_sample_set_period(0, 0);
 		return;
 	}
 	kmm_options.trace_path[0] = '\0';
@@ -550,8 +579,21 @@ KMM_HOT void kmm_options_load(void)
 		    kmm_parse_number(v, strlen(v), false, &n))
 			kmm_params_set(legacy_names[i].param, n);
 	}
+	long long sample = 0;
+	if ((v = kmm_getenv("KMM_SAMPLE")) != NULL && *v != '\0' &&
+	    (!kmm_parse_number(v, strlen(v), true, &sample) || sample < 0)) {
+		kmm_warn("KMM_SAMPLE: bad value '%s' (ignored; bytes, with k/m/g suffixes)", v);
+		sample = 0;
+	}
+	kmm_sample_set_period(0, sample);
 	if (opts != NULL)
 		kmm_options_parse(opts, true);
+	kmm_options.profile_path[0] = '\0';
+	if ((v = kmm_getenv("KMM_PROFILE")) != NULL && *v != '\0' && strlen(v) < sizeof kmm_options.profile_path)
+		memcpy(kmm_options.profile_path, v, strlen(v) + 1);
+	kmm_options.profile_signal = 0;
+	if ((v = kmm_getenv("KMM_PROFILE_SIGNAL")) != NULL && *v != '\0')
+		kmm_options.profile_signal = signal_number(v);
 
 	v = kmm_getenv("KMM_STATS");
 	kmm_options.stats = v != NULL && *v != '\0' && strcmp(v, "0") != 0;
@@ -580,7 +622,9 @@ KMM_HOT void kmm_options_load(void)
 		(resolve_path("KMM_LEAKCHECK_FILE", kmm_options.leakcheck_path, sizeof kmm_options.leakcheck_path)
 			 ? KMM_RESOLVED_LEAKCHECK : 0) |
 		(resolve_path("KMM_TRACE", kmm_options.trace_path, sizeof kmm_options.trace_path)
-			 ? KMM_RESOLVED_TRACE : 0);
+			 ? KMM_RESOLVED_TRACE : 0) |
+		(resolve_path("KMM_PROFILE", kmm_options.profile_path, sizeof kmm_options.profile_path)
+			 ? KMM_RESOLVED_PROFILE : 0);
 	if (report_here && kmm_options.stats_path[0] != '\0')
 		check_report_file("KMM_STATS", kmm_options.stats_path);
 	if (kmm_options.leakcheck && kmm_options.leakcheck_path[0] != '\0')

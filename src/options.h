@@ -16,8 +16,12 @@
  *   KMM_LEAKCHECK    1: track every block, scan for leaks at exit
  *   KMM_LEAKCHECK_FILE  append that report to a file, not stderr
  *   KMM_TRACE        the trace log's file
+ *   KMM_SAMPLE       the sampled heap profile's mean bytes between samples
+ *                    (k/m/g suffixes; also KMM_OPTIONS sample=, which wins)
+ *   KMM_PROFILE      its file (default kmm-profile.PID.pb.gz in the start-up
+ *                    directory); KMM_PROFILE_SIGNAL the signal that writes it
  *
- * Relative KMM_STATS, KMM_LEAKCHECK_FILE and KMM_TRACE paths are made
+ * Relative KMM_STATS, KMM_LEAKCHECK_FILE, KMM_TRACE and KMM_PROFILE paths are made
  * absolute against the working directory when the options are read, and
  * the report files are opened once then (O_APPEND, nothing truncated) to
  * warn about one that cannot be written while stderr is still open.
@@ -41,6 +45,8 @@ struct kmm_options {
 	unsigned trace_depth;      /* KMM_TRACE_BACKTRACE: frames per event */
 	bool  leakcheck;           /* KMM_LEAKCHECK: the leak scanner (leakcheck.h) */
 	char  leakcheck_path[1024];/* KMM_LEAKCHECK_FILE: its exit report ("" = stderr) */
+	char  profile_path[1024];  /* KMM_PROFILE: the sampled profile ("" = default) */
+	int   profile_signal;      /* KMM_PROFILE_SIGNAL: its signal (0: none) */
 	bool  pending;             /* environ was not available yet */
 	int   profile;             /* enum kmm_profile: the bundle of defaults in force */
 	unsigned resolved;         /* KMM_RESOLVED_*: relative paths made absolute */
@@ -49,6 +55,7 @@ struct kmm_options {
 #define KMM_RESOLVED_STATS     1u
 #define KMM_RESOLVED_LEAKCHECK 2u
 #define KMM_RESOLVED_TRACE     4u
+#define KMM_RESOLVED_PROFILE   8u
 
 /* profile=NAME in KMM_OPTIONS (docs/options.md, "Profiles"): a bundle of
  * defaults applied before every other setting, which may then change any

@@ -156,6 +156,14 @@ pid_t kmm_os_gettid(void);
 /* CLOCK_MONOTONIC in nanoseconds (vDSO, no system call in practice). */
 uint64_t kmm_os_now_ns(void);
 
+/* CLOCK_REALTIME in nanoseconds since the epoch (vDSO; async-signal-safe). */
+uint64_t kmm_os_realtime_ns(void);
+
+/* sigaction(2): run `handler` on signal `sig` (SA_RESTART; the other
+ * signals not blocked).  From the library constructor only (not from
+ * inside malloc).  Returns 0 or -1 with errno set. */
+int kmm_os_set_signal(int sig, void (*handler)(int));
+
 /* 64 random bits from the kernel (AT_RANDOM, then getrandom(2), then the
  * clock): used for per-process keys.  Never blocks. */
 uint64_t kmm_os_random(void);

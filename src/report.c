@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "report.h"
+#include "sample.h"
 #include "options.h"
 #include "os.h"
 #include "heap/arena.h"
@@ -107,6 +108,18 @@ static KMM_COLD void emit_params(struct kmm_buf *b)
 	P("quarantine", "%zu", p->quarantine);
 	P("fail", "%llu", fail_from ? 0ull : fail);
 	P("fail_from", "%llu", fail_from ? fail : 0ull);
+	kmm_buf_puts(b, "  [profiling]\n");
+	if (kmm_sample_period() != 0)
+		P("sample", "%zu", kmm_sample_period());
+	else
+		P("sample", "%s", "0 (off)");
+}
+
+/* The heap's summary, then the sampled profile's counters (if sampling). */
+static KMM_COLD void emit_summary(struct kmm_buf *b)
+{
+	kmm_heap_report_summary(b);
+	kmm_sample_report(b);
 }
 
 #undef P
@@ -188,7 +201,7 @@ static KMM_COLD void emit_check(struct kmm_buf *b)
 }
 
 static const struct section sections[] = {
-	{ "summary",      NULL, kmm_heap_report_summary },
+	{ "summary",      NULL, emit_summary },
 	{ "meminfo",      NULL, emit_meminfo },
 	{ "buddyinfo",    "buddyinfo (free blocks of 4 KiB << order, orders 0..10)\n", kmm_buddy_report_buddyinfo },
 	{ "pagetypeinfo", "pagetypeinfo\n", kmm_buddy_report_pagetypeinfo },

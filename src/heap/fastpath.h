@@ -33,6 +33,13 @@
  * lines with another thread's blocks (passive false sharing), and memory
  * flows back to where it came from instead of piling up in consumers'
  * caches.
+ *
+ * Sampling (heap.h): malloc first subtracts the request from the thread's
+ * byte countdown (one TLS subtract and a never-taken branch while sampling
+ * is off: the countdown is then 2^63 - 1, set by the thread's first malloc);
+ * a call that takes it below zero goes to kmm_heap_malloc_sampled.  A
+ * sampled block is a big block (page aligned), whose free never takes the
+ * fast path above, so frees of ordinary blocks pay nothing.
  */
 #ifndef KMM_HEAP_FASTPATH_H
 #define KMM_HEAP_FASTPATH_H
@@ -46,6 +53,8 @@
 
 KMM_INLINE void *kmm_malloc_fast(size_t n, const void *caller)
 {
+	if (KMM_UNLIKELY((kmm_self.sample_left -= (int64_t)n) < 0))
+		return kmm_heap_malloc_sampled(n, caller);
 	if (KMM_LIKELY(kmm_params.front == KMM_FRONT_SLAB_)) {
 		if (KMM_LIKELY(n <= KMM_USLAB_MAX)) {
 			void *obj = kmm_uslab_pop(kmm_uslab_class(n));

@@ -94,6 +94,34 @@ void  *kmm_heap_realloc_unobserved(void *mem, size_t n, const void *caller);
 void  *kmm_heap_memalign_unobserved(size_t alignment, size_t n, const void *caller);
 size_t kmm_heap_usable_size_unobserved(const void *mem);
 
+/* ---- sampling (malloc.c) -----------------------------------------------------
+ *
+ * A sampler above the heap (src/sample.h: KMM_SAMPLE) sees some of the
+ * allocations, chosen by bytes: each thread keeps a countdown
+ * (kmm_self.sample_left, thread.h) that malloc and calloc decrement by the
+ * request; the call that takes it below zero goes to
+ * kmm_heap_malloc_sampled, which asks the sampler whether to sample it
+ * (the sampler sets the next countdown).  A sampled block is served as a
+ * big block (big.h), so its free is recognised on the slow path, where
+ * the heap tells the sampler of every big block freed or reallocated.
+ * Without a sampler (or in an observed process) the countdown is set to
+ * INT64_MAX.  The heap knows the sampler only through this table. */
+struct kmm_heap_sampler {
+	/* the calling thread's countdown went below zero with a request of
+	 * n bytes: whether to sample it; sets kmm_self.sample_left */
+	bool (*due)(size_t n);
+	/* the sampled block mem (n bytes asked for) was made */
+	void (*made)(void *mem, size_t n, const void *caller);
+	/* the big block mem is freed or reallocated (it may be a sample) */
+	void (*gone)(void *mem);
+};
+
+/* Install the sampler (NULL: none).  From kmm's initialisation. */
+void kmm_heap_set_sampler(const struct kmm_heap_sampler *s);
+
+/* malloc whose request took the countdown below zero (fastpath.h). */
+void *kmm_heap_malloc_sampled(size_t n, const void *caller);
+
 /* Bytes the block at mem holds (a heap chunk's or a big block's); aborts
  * with who's name if mem is not a block kmm handed out. */
 size_t kmm_heap_block_usable(const void *mem, const char *who);

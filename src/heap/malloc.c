@@ -46,6 +46,8 @@
 
 /* Who watches the calls (the observed mode, at the end of this file). */
 static const struct kmm_heap_observer *observer;
+/* Who samples (heap.h, "sampling"; NULL: nobody). */
+static const struct kmm_heap_sampler *sampler;
 
 static inline bool single_threaded(void)
 {
@@ -278,6 +280,52 @@ KMM_INLINE void *malloc_slow(size_t n, const void *caller)
 	return chunk2mem(p);
 }
 
+/* ---- sampling (heap.h) ----------------------------------------------------------
+ *
+ * The call whose request took the thread's countdown below zero: the
+ * sampler decides, and a sampled request becomes a big block (whose free
+ * takes the slow path, where gone() hears of it).  NULL when the call is
+ * not sampled (then the caller serves it as usual). */
+static KMM_NOINLINE void *sampled_alloc(size_t n, const void *caller)
+{
+	const struct kmm_heap_sampler *s = __atomic_load_n(&sampler, __ATOMIC_ACQUIRE);
+	if (s == NULL || kmm_params.observed) {
+		kmm_self.sample_left = INT64_MAX;
+		return NULL;
+	}
+	if (!s->due(n) || n > KMM_MAX_REQUEST ||
+	    __atomic_load_n(&kmm_big_stats.n_mmaps, __ATOMIC_RELAXED) >= (size_t)kmm_params.n_mmaps_max)
+		return NULL;
+	void *mem = kmm_big_alloc(n, 0, caller);
+	if (mem == NULL)
+		return NULL;
+	kmm_self.c.mallocs_slow++;
+	s->made(mem, n, caller);
+	return mem;
+}
+
+KMM_NOINLINE void *kmm_heap_malloc_sampled(size_t n, const void *caller)
+{
+	kmm_ensure_init();
+	kmm_busy++;
+	void *mem = sampled_alloc(n, caller);
+	kmm_busy--;
+	return mem != NULL ? mem : kmm_heap_malloc_slow(n, caller);
+}
+
+KMM_COLD void kmm_heap_set_sampler(const struct kmm_heap_sampler *s)
+{
+	__atomic_store_n(&sampler, s, __ATOMIC_RELEASE);
+}
+
+/* A big block is freed or reallocated: the sampler may know it. */
+KMM_INLINE void sampled_gone(void *mem)
+{
+	const struct kmm_heap_sampler *s = __atomic_load_n(&sampler, __ATOMIC_RELAXED);
+	if (KMM_UNLIKELY(s != NULL))
+		s->gone(mem);
+}
+
 static KMM_COLD KMM_NORETURN void not_ours(const void *mem, const char *who)
 {
 	kmm_printerr_ptr(who, "invalid pointer", mem, "not a block kmm handed out");
@@ -338,6 +386,7 @@ KMM_INLINE void free_slow(void *mem)
 		t->last_path = KMM_TP_VFREE;
 		if (KMM_UNLIKELY(kmm_params.init_on_free))
 			memset(mem, 0, kmm_big_usable(mem, "free()"));
+		sampled_gone(mem);
 		kmm_big_free(mem);
 		return;
 	}
@@ -433,6 +482,14 @@ KMM_HOT KMM_NOINLINE void kmm_heap_free_slow(void *mem)
 
 /* calloc of a big block: all of it reads as zero (a reused area may be
  * bigger than asked), but only pages that may hold old data are cleared. */
+static void *zero_big(void *mem, size_t bytes)
+{
+	if (KMM_UNLIKELY(kmm_params.perturb_byte != 0))
+		return memset(mem, 0, bytes);
+	kmm_big_zero(mem, kmm_big_usable(mem, "calloc()"));
+	return mem;
+}
+
 static KMM_NOINLINE void *calloc_big(struct kmm_arena *a, size_t bytes, const void *caller)
 {
 	void *mem = big_or_heap(a, bytes, 0, caller);
@@ -440,10 +497,14 @@ static KMM_NOINLINE void *calloc_big(struct kmm_arena *a, size_t bytes, const vo
 		return NULL;
 	if (!kmm_big_owns(mem))   /* the heap fallback */
 		return memset(mem, 0, chunk_usable(mem2chunk(mem)));
-	if (KMM_UNLIKELY(kmm_params.perturb_byte != 0))
-		return memset(mem, 0, bytes);
-	kmm_big_zero(mem, kmm_big_usable(mem, "calloc()"));
-	return mem;
+	return zero_big(mem, bytes);
+}
+
+/* calloc's turn at the countdown (a sampled calloc is a zeroed big block). */
+static KMM_NOINLINE void *calloc_sampled(size_t bytes, const void *caller)
+{
+	void *mem = sampled_alloc(bytes, caller);
+	return mem != NULL ? zero_big(mem, bytes) : NULL;
 }
 
 static void *calloc_impl(size_t n, size_t size, const void *caller)
@@ -523,8 +584,14 @@ KMM_HOT void *kmm_heap_calloc(size_t n, size_t size, const void *caller)
 {
 	kmm_ensure_init();
 	kmm_busy++;
-	void *mem = KMM_UNLIKELY(kmm_params.observed) ? observer->calloc(n, size, caller)
-						       : calloc_impl(n, size, caller);
+	size_t bytes;
+	void *mem = NULL;
+	if (KMM_UNLIKELY(!__builtin_mul_overflow(n, size, &bytes) &&
+			 (kmm_self.sample_left -= (int64_t)bytes) < 0))
+		mem = calloc_sampled(bytes, caller);
+	if (mem == NULL)
+		mem = KMM_UNLIKELY(kmm_params.observed) ? observer->calloc(n, size, caller)
+							 : calloc_impl(n, size, caller);
 	kmm_busy--;
 	return mem;
 }
@@ -535,6 +602,7 @@ KMM_HOT void *kmm_heap_calloc(size_t n, size_t size, const void *caller)
 static KMM_NOINLINE void *realloc_big(void *mem, size_t n, const void *caller)
 {
 	size_t old = kmm_big_usable(mem, "realloc()");
+	sampled_gone(mem);   /* (a reallocated sample counts as freed) */
 	void *nmem = kmm_big_realloc(mem, n);
 	if (nmem != NULL)
 		return nmem;

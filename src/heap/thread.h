@@ -42,6 +42,10 @@ struct kmm_thread {
 	uintptr_t heap_hint;          /* a heap of `arena` (further arenas): a chunk
 					 in it is the thread's own without looking
 					 up the heap (fastpath.h) */
+	int64_t sample_left;          /* bytes malloc may still hand out before the
+					 next call goes to the sampler (heap.h,
+					 "sampling"); 0 in a new thread: its first
+					 malloc asks the sampler for a countdown */
 	struct kmm_thread_counters c;
 	const void *caller;           /* return address of the current slow-path call */
 	/* Remote batch (remote.h): chunks of another arena freed by this

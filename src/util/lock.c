@@ -189,6 +189,7 @@ static const char *const rank_names[KMM_RANK_NR] = {
 	[KMM_RANK_VG_QUARANTINE]  = "memcheck quarantine lock",
 	[KMM_RANK_VG_HEAD]        = "memcheck header lock",
 	[KMM_RANK_QUARANTINE]     = "quarantine lock",
+	[KMM_RANK_SAMPLE]         = "sampled profile lock",
 	[KMM_RANK_TRACE_REGISTRY] = "trace registry lock",
 	[KMM_RANK_TRACE_BUFFER]   = "trace buffer flush lock",
 	[KMM_RANK_TEST_A]         = "test lock A",

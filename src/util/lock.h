@@ -37,6 +37,8 @@
  *   VG_QUARANTINE  vg.c qlock (only under valgrind)
  *   VG_HEAD        vg.c head_lock: one header access, under any arena lock
  *   QUARANTINE     harden.c qlock: the quarantine's ring (redzone/quarantine=)
+ *   SAMPLE         sample.c's lock: the sampled heap profile's tables
+ *                  (KMM_SAMPLE); also tried from its dump signal's handler
  *   TRACE_REGISTRY trace.c registry_lock  } spin locks (not kmm_lock_t, so
  *   TRACE_BUFFER   trace.c flush_lock     } not witnessed): trace hooks run
  *                                           with any lock above held
@@ -97,6 +99,7 @@ enum kmm_lock_rank {
 	KMM_RANK_VG_QUARANTINE,
 	KMM_RANK_VG_HEAD,
 	KMM_RANK_QUARANTINE,
+	KMM_RANK_SAMPLE,
 	KMM_RANK_TRACE_REGISTRY,
 	KMM_RANK_TRACE_BUFFER,
 	KMM_RANK_TEST_A,       /* for tests/unit/test_lock.c */
