@@ -66,6 +66,7 @@ integration_tests = \
 	tests/integration/sqlite.sh \
 	tests/integration/startup.sh \
 	tests/integration/trace.sh \
+	tests/integration/sample.sh \
 	tests/integration/install.sh \
 	tests/integration/manpages.sh
 
@@ -88,6 +89,7 @@ distcheck_tests = $(unit_tests) \
 	tests/integration/options.sh tests/integration/heap-strace.sh \
 	tests/integration/shell.sh tests/integration/sqlite.sh \
 	tests/integration/startup.sh tests/integration/trace.sh \
+	tests/integration/sample.sh \
 	tests/integration/install.sh tests/integration/manpages.sh
 
 # check-profiles: the integration tests again under profile=glibc
@@ -100,7 +102,8 @@ check-profiles:
 dist_check_SCRIPTS += $(integration_tests)
 EXTRA_DIST += tests/integration/common.sh tests/glibc/glibc-malloc-tests.sh \
 	tests/integration/memcheck-body.sh tests/integration/glibc-malloc-body.sh \
-	tests/integration/lab-body.sh tests/integration/sigfork-body.sh
+	tests/integration/lab-body.sh tests/integration/sigfork-body.sh \
+	tests/integration/pprof-totals.py
 
 check_PROGRAMS += \
 	tests/progs/heapprobe \
@@ -113,7 +116,8 @@ check_PROGRAMS += \
 	tests/progs/traceprobe \
 	tests/progs/vgprobe \
 	tests/progs/leakprobe \
-	tests/progs/guardprobe
+	tests/progs/guardprobe \
+	tests/progs/sampleprobe
 
 # -fno-builtin: the compiler must not fold or drop the allocations the
 # helpers make on purpose (malloc(SIZE_MAX), new/delete pairs, ...)
@@ -170,6 +174,11 @@ tests_progs_vgprobe_CFLAGS = $(PROGS_CFLAGS) -O0 -g
 tests_progs_traceprobe_SOURCES = tests/progs/traceprobe.c
 tests_progs_traceprobe_CFLAGS = $(PROGS_CFLAGS) -g -pthread
 tests_progs_traceprobe_LDADD = $(PROGS_LIBS) -lpthread
+
+# -g: go tool pprof names alloc_small and alloc_big from the symbols
+tests_progs_sampleprobe_SOURCES = tests/progs/sampleprobe.c
+tests_progs_sampleprobe_CFLAGS = $(PROGS_CFLAGS) -g -pthread
+tests_progs_sampleprobe_LDADD = $(PROGS_LIBS) -lpthread
 
 # -rdynamic: the leak report names the leak_* functions (dladdr)
 tests_progs_leakprobe_SOURCES = tests/progs/leakprobe.c

@@ -1,0 +1,145 @@
+/*
+ * sampleprobe.c — a program whose allocations are known, for the sampled
+ * heap profile's tests (tests/integration/sample.sh).  Run with libkmm.so
+ * preloaded and KMM_SAMPLE set; kmm_profile_dump is found with dlsym.
+ *
+ *   sampleprobe totals [DUMP]  100000 blocks of 1000 bytes (from
+ *                              alloc_small) and 1000 of 100000 bytes (from
+ *                              alloc_big), every other one of each freed;
+ *                              prints "true alloc_space N", "true
+ *                              inuse_space N", "true alloc_objects N",
+ *                              "true inuse_objects N"; with DUMP, writes the
+ *                              profile there (kmm_profile_dump) and prints
+ *                              "dump R" (its result).
+ *   sampleprobe dump PATH      kmm_profile_dump(PATH): prints "dump R ERRNO".
+ *   sampleprobe signal SIG N   the totals' allocations, then raise(SIG) N
+ *                              times, a malloc/free between each.
+ *   sampleprobe fork           the totals' allocations, then a fork whose
+ *                              child allocates 20000 more blocks of 1000
+ *                              bytes; the parent waits, prints
+ *                              "child PID".
+ *   sampleprobe threads N      N threads each allocate and free 200000
+ *                              blocks of 16..4096 bytes, keeping 1000.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define NSMALL 100000
+#define NBIG   1000
+
+static void *small[NSMALL], *big[NBIG];
+
+static __attribute__((noinline)) void *alloc_small(void)
+{
+	void *p = malloc(1000);
+	memset(p, 1, 16);
+	return p;
+}
+
+static __attribute__((noinline)) void *alloc_big(void)
+{
+	void *p = malloc(100000);
+	memset(p, 2, 16);
+	return p;
+}
+
+static void totals(void)
+{
+	for (int i = 0; i < NSMALL; i++)
+		small[i] = alloc_small();
+	for (int i = 0; i < NBIG; i++)
+		big[i] = alloc_big();
+	for (int i = 0; i < NSMALL; i += 2) {
+		free(small[i]);
+		small[i] = NULL;
+	}
+	for (int i = 0; i < NBIG; i += 2) {
+		free(big[i]);
+		big[i] = NULL;
+	}
+	printf("true alloc_space %lld\n", (long long)NSMALL * 1000 + (long long)NBIG * 100000);
+	printf("true inuse_space %lld\n", (long long)NSMALL / 2 * 1000 + (long long)NBIG / 2 * 100000);
+	printf("true alloc_objects %d\n", NSMALL + NBIG);
+	printf("true inuse_objects %d\n", NSMALL / 2 + NBIG / 2);
+}
+
+static int dump(const char *path)
+{
+	int (*fn)(const char *) = (int (*)(const char *))dlsym(RTLD_DEFAULT, "kmm_profile_dump");
+	if (fn == NULL) {
+		fprintf(stderr, "sampleprobe: no kmm_profile_dump (is libkmm.so preloaded?)\n");
+		exit(2);
+	}
+	errno = 0;
+	int r = fn(path);
+	printf("dump %d %d\n", r, r == 0 ? 0 : errno);
+	return r;
+}
+
+static void *churn(void *arg)
+{
+	void *keep[1000] = { 0 };
+	unsigned x = (unsigned)(size_t)arg * 2654435761u + 1;
+	for (int i = 0; i < 200000; i++) {
+		x = x * 1103515245u + 12345u;
+		size_t n = 16 + (x >> 8) % 4081;
+		void *p = malloc(n);
+		memset(p, 3, 8);
+		unsigned k = (x >> 4) % 1000;
+		free(keep[k]);
+		keep[k] = p;
+	}
+	for (int k = 0; k < 1000; k++)
+		free(keep[k]);
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2)
+		return 2;
+	setvbuf(stdout, NULL, _IONBF, 0);
+	if (strcmp(argv[1], "totals") == 0) {
+		totals();
+		if (argc > 2)
+			dump(argv[2]);
+	} else if (strcmp(argv[1], "dump") == 0 && argc > 2) {
+		dump(argv[2]);
+	} else if (strcmp(argv[1], "signal") == 0 && argc > 3) {
+		totals();
+		for (int i = 0; i < atoi(argv[3]); i++) {
+			raise(atoi(argv[2]));
+			free(malloc(100));
+		}
+	} else if (strcmp(argv[1], "fork") == 0) {
+		totals();
+		pid_t pid = fork();
+		if (pid == 0) {
+			for (int i = 0; i < 20000; i++)
+				(void)alloc_small();
+			exit(0);   /* (the destructor writes the child's profile) */
+		}
+		int st;
+		waitpid(pid, &st, 0);
+		printf("child %d\n", (int)pid);
+		if (!WIFEXITED(st))
+			return 1;
+	} else if (strcmp(argv[1], "threads") == 0 && argc > 2) {
+		int n = atoi(argv[2]);
+		pthread_t t[64];
+		for (int i = 0; i < n && i < 64; i++)
+			pthread_create(&t[i], NULL, churn, (void *)(size_t)i);
+		for (int i = 0; i < n && i < 64; i++)
+			pthread_join(t[i], NULL);
+	} else {
+		return 2;
+	}
+	return 0;
+}
