@@ -20,38 +20,94 @@
 #include "util/lock.h"
 #include "util/pprof.h"
 
+/* Estimates are kept in fixed point, so that threads add them up with
+ * atomic additions: blocks in 1/65536ths, bytes in 1/256ths. */
+#define FX_OBJS  65536.0
+#define FX_BYTES 256.0
+
+/* A stack: published (hash >= 2) once its frames are written; its
+ * counters only grow (in use = allocated - freed). */
+#define STACK_BUSY 1u
 struct stack {
-	uint64_t hash;                 /* 0: a free slot */
+	uint64_t hash;                 /* 0: a free slot; STACK_BUSY: being written */
 	uint32_t depth;
 	uint64_t frames[KMM_SAMPLE_DEPTH];
-	double alloc_objs, alloc_bytes, inuse_objs, inuse_bytes;
+	uint64_t alloc_objs, alloc_bytes, free_objs, free_bytes;
 };
 
 struct live {
 	uintptr_t addr;                /* 0: a free slot */
 	uint32_t stack;
-	double objs, bytes;
+	uint64_t objs, bytes;          /* (fixed point) */
+};
+
+/* The live samples, in shards by address, each with its own spin lock. */
+#define SHARDS      64
+#define SHARD_SLOTS (KMM_SAMPLE_LIVE / SHARDS)
+struct shard {
+	volatile int lock;
+	uint32_t n;                    /* entries in use */
+	uint64_t samples, frees;       /* sampled calls of its addresses, their frees seen */
+	char pad[40];
 };
 
 /* Stack 0 is where samples go when the stack table is full (no frames). */
 struct tables {
 	struct stack stacks[KMM_SAMPLE_STACKS];
-	struct live live[KMM_SAMPLE_LIVE];
+	struct live live[SHARDS][SHARD_SLOTS];
 };
 
 static size_t period;
 static struct tables *tab;
+static struct shard shards[SHARDS] __attribute__((aligned(64)));
+/* The profile's writer and buffers (below); tried by the signal handler. */
 static kmm_lock_t lock = KMM_LOCK_INIT_RANK(KMM_RANK_SAMPLE);
-static struct kmm_sample_totals tot;   /* the counters (lock), estimates aside */
-static volatile int dump_pending;      /* a signal found the lock busy */
+static struct kmm_sample_totals tot;   /* counters (atomic), estimates aside */
+static volatile int dump_pending;      /* a signal found the dump lock busy */
 static pid_t start_pid;
 static uint64_t start_ns;
 static char start_dir[1024];
 static KMM_TLS uint64_t rng;           /* the thread's generator (0: not seeded) */
 
+#define ADD(v, n) __atomic_add_fetch(&(v), (n), __ATOMIC_RELAXED)
+#define GET(v)    __atomic_load_n(&(v), __ATOMIC_RELAXED)
+
+/* The shards' spin locks (not kmm_lock_t: there are 64 of them, held for
+ * a few instructions).  Counted busy as util/lock.h says; a thread that
+ * is forking (kmm_in_fork) holds them all already: not taken (false). */
+static bool spin_lock(volatile int *l)
+{
+	kmm_busy++;
+	while (__atomic_exchange_n(l, 1, __ATOMIC_ACQUIRE) != 0) {
+		if (kmm_in_fork) {
+			kmm_busy--;
+			return false;
+		}
+		for (int i = 0; i < 128 && *l != 0; i++)
+			kmm_cpu_relax();
+		if (*l != 0)
+			kmm_os_yield();
+	}
+	return true;
+}
+
+static void spin_unlock(volatile int *l, bool locked)
+{
+	if (!locked)
+		return;
+	__atomic_store_n(l, 0, __ATOMIC_RELEASE);
+	kmm_busy--;
+}
+
 /* ---- arithmetic without libm ------------------------------------------------ */
 
 #define LN2 0.69314718055994530942
+
+/* 1/k for the series below: multiplications, not divisions. */
+static const double inv[18] = {
+	0, 1, 1 / 2.0, 1 / 3.0, 1 / 4.0, 1 / 5.0, 1 / 6.0, 1 / 7.0, 1 / 8.0, 1 / 9.0,
+	1 / 10.0, 1 / 11.0, 1 / 12.0, 1 / 13.0, 1 / 14.0, 1 / 15.0, 1 / 16.0, 1 / 17.0,
+};
 
 /* ln(x) for x > 0: x = m 2^e with m in [sqrt(1/2), sqrt(2)), then
  * ln(m) = 2 atanh(z), z = (m - 1) / (m + 1), |z| < 0.172: eight terms. */
@@ -67,7 +123,7 @@ static double ln(double x)
 	}
 	double z = (m - 1) / (m + 1), z2 = z * z, t = z, s = 0;
 	for (int k = 1; k <= 17; k += 2) {
-		s += t / k;
+		s += t * inv[k];
 		t *= z2;
 	}
 	return 2 * s + e * LN2;
@@ -79,10 +135,10 @@ static double exp_neg(double y)
 {
 	if (y > 700)
 		return 0;
-	int k = (int)(y / LN2 + 0.5);
+	int k = (int)(y * (1 / LN2) + 0.5);
 	double r = y - k * LN2, term = 1, sum = 1;
 	for (int i = 1; i <= 14; i++) {
-		term *= -r / i;
+		term *= -r * inv[i];
 		sum += term;
 	}
 	union { double d; uint64_t u; } scale = { .u = (uint64_t)(1023 - k) << 52 };
@@ -96,7 +152,7 @@ static double one_minus_exp_neg(double y)
 		return 1 - exp_neg(y);
 	double term = y, sum = y;
 	for (int i = 2; i <= 16; i++) {
-		term *= -y / i;
+		term *= -y * inv[i];
 		sum += term;
 	}
 	return sum;
@@ -130,7 +186,7 @@ static int64_t draw(void)
 	return (int64_t)d;
 }
 
-/* ---- the tables (lock held) ----------------------------------------------------- */
+/* ---- the tables ------------------------------------------------------------------ */
 
 static uint64_t stack_hash(const uint64_t *frames, unsigned depth)
 {
@@ -140,10 +196,14 @@ static uint64_t stack_hash(const uint64_t *frames, unsigned depth)
 		h *= 0x100000001b3ull;
 		h ^= h >> 29;
 	}
-	return h | 1;
+	return h | 2;   /* (never 0 nor STACK_BUSY) */
 }
 
-/* The stack's slot (1...), added if new; 0 when the table is full. */
+/* The stack's slot (1...), added if new; 0 when the table is full.
+ * Lock free: a slot is claimed by a compare-and-swap, written, then
+ * published.  A slot still being written is passed over (its stack may
+ * then have two slots, which pprof adds up: never a wait, so a fork child
+ * whose parent was half way through one is not stuck). */
 static uint32_t stack_find(const uint64_t *frames, unsigned depth)
 {
 	uint64_t h = stack_hash(frames, depth);
@@ -152,62 +212,79 @@ static uint32_t stack_find(const uint64_t *frames, unsigned depth)
 		if (i == 0)
 			continue;
 		struct stack *s = &tab->stacks[i];
-		if (s->hash == h && s->depth == depth && memcmp(s->frames, frames, depth * sizeof *frames) == 0)
+		uint64_t cur = __atomic_load_n(&s->hash, __ATOMIC_ACQUIRE);
+		if (cur == h && s->depth == depth && memcmp(s->frames, frames, depth * sizeof *frames) == 0)
 			return i;
-		if (s->hash == 0) {
-			if (tot.stacks >= KMM_SAMPLE_STACKS * 7 / 8)
-				break;   /* (keeps the probes short) */
-			s->hash = h;
-			s->depth = depth;
-			memcpy(s->frames, frames, depth * sizeof *frames);
-			tot.stacks++;
-			return i;
+		if (cur != 0)
+			continue;
+		if (GET(tot.stacks) >= KMM_SAMPLE_STACKS * 7 / 8)
+			break;   /* (keeps the probes short) */
+		uint64_t zero = 0;
+		if (!__atomic_compare_exchange_n(&s->hash, &zero, STACK_BUSY, false, __ATOMIC_ACQUIRE,
+						 __ATOMIC_RELAXED)) {
+			i = (i - 1) & mask;   /* (taken meanwhile: look at it again) */
+			n--;
+			continue;
 		}
+		s->depth = depth;
+		memcpy(s->frames, frames, depth * sizeof *frames);
+		__atomic_store_n(&s->hash, h, __ATOMIC_RELEASE);
+		ADD(tot.stacks, 1);
+		return i;
 	}
-	tot.dropped_stacks++;
+	ADD(tot.dropped_stacks, 1);
 	return 0;
 }
 
-static uint32_t live_slot(uintptr_t addr)
+static uint64_t addr_hash(uintptr_t addr)
 {
-	return (uint32_t)(((addr >> 12) * 0x9e3779b97f4a7c15ull) >> 48) & (KMM_SAMPLE_LIVE - 1);
+	/* (sampled heap chunks may share a page: every 16-byte unit counts) */
+	return (uint64_t)(addr >> 4) * 0x9e3779b97f4a7c15ull;
 }
 
-static bool live_insert(uintptr_t addr, uint32_t stack, double objs, double bytes)
+/* Insert into / remove from addr's shard; its lock held. */
+static bool live_insert(struct shard *sh, struct live *slots, uintptr_t addr, uint32_t stack, uint64_t objs,
+			uint64_t bytes)
 {
-	if (tot.live >= KMM_SAMPLE_LIVE * 7 / 8)
+	if (sh->n >= SHARD_SLOTS * 7 / 8)
 		return false;
-	uint32_t i = live_slot(addr);
-	while (tab->live[i].addr != 0)
-		i = (i + 1) & (KMM_SAMPLE_LIVE - 1);
-	tab->live[i] = (struct live){ addr, stack, objs, bytes };
-	__atomic_store_n(&tot.live, tot.live + 1, __ATOMIC_RELAXED);
+	uint32_t i = (uint32_t)addr_hash(addr) & (SHARD_SLOTS - 1);
+	while (slots[i].addr != 0)
+		i = (i + 1) & (SHARD_SLOTS - 1);
+	slots[i] = (struct live){ addr, stack, objs, bytes };
+	__atomic_store_n(&sh->n, sh->n + 1, __ATOMIC_RELAXED);
 	return true;
 }
 
-/* Remove addr's entry into *out; linear probing's deletion by moving
- * back the entries after it that would no longer be found. */
-static bool live_remove(uintptr_t addr, struct live *out)
+/* Linear probing's deletion: the entries after the hole that would no
+ * longer be found move back into it. */
+static bool live_remove(struct shard *sh, struct live *slots, uintptr_t addr, struct live *out)
 {
-	uint32_t mask = KMM_SAMPLE_LIVE - 1, i = live_slot(addr);
-	while (tab->live[i].addr != addr) {
-		if (tab->live[i].addr == 0)
+	uint32_t mask = SHARD_SLOTS - 1, i = (uint32_t)addr_hash(addr) & mask;
+	while (slots[i].addr != addr) {
+		if (slots[i].addr == 0)
 			return false;
 		i = (i + 1) & mask;
 	}
-	*out = tab->live[i];
-	for (uint32_t j = (i + 1) & mask; tab->live[j].addr != 0; j = (j + 1) & mask) {
-		uint32_t home = live_slot(tab->live[j].addr);
+	*out = slots[i];
+	for (uint32_t j = (i + 1) & mask; slots[j].addr != 0; j = (j + 1) & mask) {
+		uint32_t home = (uint32_t)addr_hash(slots[j].addr) & mask;
 		/* j's entry may move to the hole at i unless its home lies
 		 * cyclically in (i, j] */
 		if (((j - home) & mask) >= ((j - i) & mask)) {
-			tab->live[i] = tab->live[j];
+			slots[i] = slots[j];
 			i = j;
 		}
 	}
-	tab->live[i].addr = 0;
-	__atomic_store_n(&tot.live, tot.live - 1, __ATOMIC_RELAXED);
+	slots[i].addr = 0;
+	__atomic_store_n(&sh->n, sh->n - 1, __ATOMIC_RELAXED);
+	sh->frees++;
 	return true;
+}
+
+static uint32_t shard_of(uintptr_t addr)
+{
+	return (uint32_t)(addr_hash(addr) >> 58);   /* (the top 6 bits: SHARDS) */
 }
 
 /* ---- the heap's hooks (heap.h) ------------------------------------------------ */
@@ -242,36 +319,40 @@ static void made(void *mem, size_t n, const void *caller)
 		frames[0] = (uint64_t)(uintptr_t)caller;   /* (no unwinder: the caller alone) */
 		depth = 1;
 	}
-	double objs = 1 / one_minus_exp_neg((double)n / (double)period), bytes = (double)n * objs;
-	bool locked = kmm_lock_fork_aware(&lock);
+	double w = 1 / one_minus_exp_neg((double)n / (double)period);
+	uint64_t objs = (uint64_t)(w * FX_OBJS), bytes = (uint64_t)(w * (double)n * FX_BYTES);
 	uint32_t si = stack_find(frames, depth);
 	struct stack *s = &tab->stacks[si];
-	s->alloc_objs += objs;
-	s->alloc_bytes += bytes;
-	tot.samples++;
-	if (live_insert((uintptr_t)mem, si, objs, bytes)) {
-		s->inuse_objs += objs;
-		s->inuse_bytes += bytes;
-	} else {
-		tot.dropped_live++;
+	ADD(s->alloc_objs, objs);
+	ADD(s->alloc_bytes, bytes);
+	uint32_t k = shard_of((uintptr_t)mem);
+	bool locked = spin_lock(&shards[k].lock);
+	shards[k].samples++;
+	bool kept = live_insert(&shards[k], tab->live[k], (uintptr_t)mem, si, objs, bytes);
+	spin_unlock(&shards[k].lock, locked);
+	if (!kept) {
+		/* no room to hear of its free: not counted in use */
+		ADD(tot.dropped_live, 1);
+		ADD(s->free_objs, objs);
+		ADD(s->free_bytes, bytes);
 	}
-	kmm_unlock_if(&lock, locked);
 	dump_if_pending();
 }
 
 static void gone(void *mem)
 {
-	if (__atomic_load_n(&tot.live, __ATOMIC_RELAXED) == 0)
-		return;
 	struct live e;
-	bool locked = kmm_lock_fork_aware(&lock);
-	if (live_remove((uintptr_t)mem, &e)) {
+	uint32_t k = shard_of((uintptr_t)mem);
+	if (GET(shards[k].n) == 0)
+		return;
+	bool locked = spin_lock(&shards[k].lock);
+	bool found = live_remove(&shards[k], tab->live[k], (uintptr_t)mem, &e);
+	spin_unlock(&shards[k].lock, locked);
+	if (found) {
 		struct stack *s = &tab->stacks[e.stack];
-		s->inuse_objs -= e.objs;
-		s->inuse_bytes -= e.bytes;
-		tot.frees++;
+		ADD(s->free_objs, e.objs);
+		ADD(s->free_bytes, e.bytes);
 	}
-	kmm_unlock_if(&lock, locked);
 	dump_if_pending();
 }
 
@@ -370,6 +451,18 @@ static int64_t rounded(double v)
 	return v > 0 ? (int64_t)(v + 0.5) : 0;
 }
 
+/* A stack's four values (alloc_objects, alloc_space, inuse_objects,
+ * inuse_space), rounded; frees read first, so in use is never negative. */
+static void stack_values(const struct stack *s, int64_t v[4])
+{
+	uint64_t fo = GET(s->free_objs), fb = GET(s->free_bytes);
+	uint64_t ao = GET(s->alloc_objs), ab = GET(s->alloc_bytes);
+	v[0] = rounded((double)ao / FX_OBJS);
+	v[1] = rounded((double)ab / FX_BYTES);
+	v[2] = ao > fo ? rounded((double)(ao - fo) / FX_OBJS) : 0;
+	v[3] = ab > fb ? rounded((double)(ab - fb) / FX_BYTES) : 0;
+}
+
 /* The profile to fd; lock held.  0 or -1. */
 static int write_profile(int fd)
 {
@@ -383,18 +476,20 @@ static int write_profile(int fd)
 	write_mappings();
 	for (uint32_t si = 0; si < KMM_SAMPLE_STACKS; si++) {
 		const struct stack *s = &tab->stacks[si];
-		if (s->alloc_objs <= 0)
-			continue;
+		uint64_t h = __atomic_load_n(&s->hash, __ATOMIC_ACQUIRE);
+		if ((si != 0 && h < 2) || GET(s->alloc_objs) == 0)
+			continue;   /* (free, or still being written) */
+		unsigned depth = si != 0 ? s->depth : 0;
 		uint64_t locs[KMM_SAMPLE_DEPTH];
-		for (unsigned i = 0; i < s->depth; i++) {
+		for (unsigned i = 0; i < depth; i++) {
 			/* a return address: the call is the byte before */
 			uint64_t addr = s->frames[i] - 1;
 			locs[i] = (uint64_t)si * KMM_SAMPLE_DEPTH + i + 1;
 			kmm_pprof_location(&pp, locs[i], mapping_of(addr), addr, NULL, NULL, 0);
 		}
-		int64_t v[4] = { rounded(s->alloc_objs), rounded(s->alloc_bytes), rounded(s->inuse_objs),
-				 rounded(s->inuse_bytes) };
-		kmm_pprof_sample(&pp, locs, s->depth, v, 4);
+		int64_t v[4];
+		stack_values(s, v);
+		kmm_pprof_sample(&pp, locs, depth, v, 4);
 	}
 	uint64_t now = kmm_os_now_ns();
 	kmm_pprof_meta(&pp, (int64_t)kmm_os_realtime_ns(), (int64_t)(now - start_ns), kmm_pprof_cstring(&pp, "space"),
@@ -429,7 +524,7 @@ static int dump_locked(const char *path)
 		errno = err != 0 ? err : EIO;
 		return -1;
 	}
-	tot.dumps++;
+	ADD(tot.dumps, 1);
 	return 0;
 }
 
@@ -539,7 +634,7 @@ KMM_COLD void kmm_sample_exit(void)
 		char err[32];
 		kmm_warn("KMM_PROFILE: cannot write the profile: %s", kmm_strerror(errno, err, sizeof err));
 	}
-	if (tot.dropped_stacks != 0 || tot.dropped_live != 0)
+	if (GET(tot.dropped_stacks) != 0 || GET(tot.dropped_live) != 0)
 		kmm_warn("KMM_SAMPLE: tables full: %llu samples without their stack, %llu without their free "
 			 "(counted in use until exit)",
 			 (unsigned long long)tot.dropped_stacks, (unsigned long long)tot.dropped_live);
@@ -550,20 +645,23 @@ KMM_COLD void kmm_sample_totals(struct kmm_sample_totals *out)
 	memset(out, 0, sizeof *out);
 	if (tab == NULL)
 		return;
-	bool locked = kmm_lock_fork_aware(&lock);
-	double v[4] = { 0, 0, 0, 0 };
 	for (uint32_t i = 0; i < KMM_SAMPLE_STACKS; i++) {
-		v[0] += tab->stacks[i].alloc_objs;
-		v[1] += tab->stacks[i].alloc_bytes;
-		v[2] += tab->stacks[i].inuse_objs;
-		v[3] += tab->stacks[i].inuse_bytes;
+		int64_t v[4];
+		stack_values(&tab->stacks[i], v);
+		out->alloc_objects += (uint64_t)v[0];
+		out->alloc_bytes += (uint64_t)v[1];
+		out->inuse_objects += (uint64_t)v[2];
+		out->inuse_bytes += (uint64_t)v[3];
 	}
-	*out = tot;
-	kmm_unlock_if(&lock, locked);
-	out->alloc_objects = (uint64_t)rounded(v[0]);
-	out->alloc_bytes = (uint64_t)rounded(v[1]);
-	out->inuse_objects = (uint64_t)rounded(v[2]);
-	out->inuse_bytes = (uint64_t)rounded(v[3]);
+	for (int k = 0; k < SHARDS; k++) {
+		out->samples += GET(shards[k].samples);
+		out->frees += GET(shards[k].frees);
+		out->live += GET(shards[k].n);
+	}
+	out->stacks = GET(tot.stacks);
+	out->dropped_stacks = GET(tot.dropped_stacks);
+	out->dropped_live = GET(tot.dropped_live);
+	out->dumps = GET(tot.dumps);
 }
 
 KMM_COLD void kmm_sample_report(struct kmm_buf *b)
@@ -587,16 +685,23 @@ KMM_COLD void kmm_sample_report(struct kmm_buf *b)
 void kmm_sample_fork_prepare(void)
 {
 	kmm_fork_lock(&lock);
+	for (int k = 0; k < SHARDS; k++)
+		kmm_fork_spin_lock(&shards[k].lock);
 }
 
 void kmm_sample_fork_parent(void)
 {
+	for (int k = SHARDS - 1; k >= 0; k--)
+		spin_unlock(&shards[k].lock, true);
 	kmm_unlock(&lock);
 }
 
 void kmm_sample_fork_child(bool all_locks)
 {
-	if (all_locks)
+	if (all_locks) {
+		for (int k = 0; k < SHARDS; k++)
+			shards[k].lock = 0;
 		kmm_lock_reset(&lock);
+	}
 	rng = 0;   /* (reseeded: not the parent's sequence) */
 }

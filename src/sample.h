@@ -7,31 +7,36 @@
  * docs/profiling.md, "Sampled profiles".
  *
  * Contract:
- *   - Each byte malloc or calloc hands out has probability 1/BYTES of
- *     being sampled: every thread counts down an exponentially
- *     distributed number of bytes (mean BYTES; its own xorshift generator,
- *     no libc rand, no libm) and samples the call that crosses zero.  A
- *     sample of S bytes stands for S / (1 - exp(-S/BYTES)) bytes and
- *     1 / (1 - exp(-S/BYTES)) blocks; it records its backtrace
- *     (backtrace.h), and its free.  The heap sees the sampler only through
- *     its hook table (heap.h, "sampling"); a sampled block is a big block.
- *   - realloc, memalign and their kin are not sampled; a sampled block
- *     that is reallocated counts as freed.  An observed process (trace
- *     log, leak check, debug options, memcheck) does not sample.
+ *   - Each byte malloc, calloc, realloc (an allocation of its new size)
+ *     or operator new hands out has probability 1/BYTES of being sampled:
+ *     every thread counts down an exponentially distributed number of
+ *     bytes (mean BYTES; its own xorshift generator, no libc rand, no
+ *     libm) and samples the call that crosses zero.  A sample of S bytes
+ *     stands for S / (1 - exp(-S/BYTES)) bytes and 1 / (1 - exp(-S/BYTES))
+ *     blocks; it records its backtrace (backtrace.h), and its free.  The
+ *     heap sees the sampler only through its hook table (heap.h,
+ *     "sampling"), and serves a sampled call as a chunk with the M bit
+ *     set (chunk.h) or a big block, whose frees take the slow path.
+ *   - memalign and its kin are not sampled; a sampled block that realloc
+ *     resizes counts as freed.  An observed process (trace log, leak
+ *     check, debug options, memcheck) does not sample.
  *   - No allocation: the tables are one anonymous mapping made at start,
  *     of fixed size (KMM_SAMPLE_STACKS distinct stacks, KMM_SAMPLE_LIVE
  *     live samples).  When full, samples are still counted (under one
- *     "dropped" stack, or without their free) and the drops are reported
- *     at exit; malloc itself is never affected.
- *   - Thread-safe (one leaf lock, util/lock.h SAMPLE); fork-safe: a child
- *     keeps its parent's samples (its heap is a copy of the parent's),
- *     reseeds each thread's generator and writes its own file at exit:
- *     kmm-profile.CHILDPID.pb.gz, or FILE.CHILDPID when KMM_PROFILE=FILE.
- *   - The signal handler is async-signal-safe: it tries the lock and, if
- *     it gets it, writes the profile itself with raw system calls
- *     (open, read of /proc/self/maps, write, close: os.h); if the lock is
- *     busy (the signal interrupted a sampled call or a dump), the dump is
- *     made by whoever releases the lock, right after.
+ *     "dropped" stack, or not in use) and the drops are reported at exit;
+ *     malloc itself is never affected.
+ *   - Thread-safe: stacks are claimed by compare-and-swap and counted by
+ *     atomic additions, live samples sit in 64 shards with a spin lock
+ *     each; one lock (util/lock.h SAMPLE) serialises the dumps.  Fork-safe:
+ *     the fork handlers take them all; a child keeps its parent's samples
+ *     (its heap is a copy of the parent's), reseeds each thread's
+ *     generator and writes its own file at exit: kmm-profile.CHILDPID.pb.gz,
+ *     or FILE.CHILDPID when KMM_PROFILE=FILE.
+ *   - The signal handler is async-signal-safe: it tries the dump lock and,
+ *     if it gets it, writes the profile itself with raw system calls
+ *     (open, read of /proc/self/maps, write, close: os.h) from the atomic
+ *     counters; if the lock is busy (the signal interrupted a dump), the
+ *     profile is written at the next sampled call or free of a sample.
  */
 #ifndef KMM_SAMPLE_H
 #define KMM_SAMPLE_H

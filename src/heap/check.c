@@ -220,7 +220,7 @@ static void walk_segment(struct kmm_arena *a, struct checker *c, struct kmm_segm
 	while (p < end) {
 		mchunk ch = (mchunk)p;
 		size_t size = chunksize(ch);
-		if (size < KMM_CHUNK_HDR || !aligned_ok(size) || p + size > end || chunk_is_mmapped(ch)) {
+		if (size < KMM_CHUNK_HDR || !aligned_ok(size) || p + size > end) {
 			bad(c, "walk: chunk %p has bad size %zu (segment ends at %p)", (void *)p, size, (void *)end);
 			return;
 		}
@@ -242,6 +242,10 @@ static void walk_segment(struct kmm_arena *a, struct checker *c, struct kmm_segm
 		} else {
 			is_free = !prev_inuse((mchunk)nextp);
 		}
+		/* M: an in-use chunk the sampler chose (chunk.h), never a
+		 * free one nor a fencepost */
+		if (chunk_is_sampled(ch) && (is_free || size < KMM_MINSIZE))
+			bad(c, "walk: %s chunk %p has the M bit", is_free ? "free" : "16-byte", (void *)p);
 		if (size < KMM_MINSIZE) {
 			/* only fenceposts (and a leftover 16-byte chunk before
 			 * them) are that small, and only at a segment's end */

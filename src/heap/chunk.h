@@ -23,9 +23,14 @@
  *
  * Flag bits in head:
  *   P  KMM_PREV_INUSE     the previous chunk is in use (or a fencepost)
- *   M  KMM_IS_MMAPPED     glibc's "mapping of its own"; never set by kmm,
- *                         whose big blocks have no chunk header (big.h):
- *                         a chunk that shows it is corrupt
+ *   M  KMM_IS_MMAPPED     glibc's "mapping of its own", which kmm never
+ *                         makes (its big blocks have no chunk header:
+ *                         big.h).  kmm sets it, as KMM_SAMPLED, on an in-use
+ *                         chunk the sampler chose (heap.h, "sampling"), so
+ *                         that its free fails the tcache fast path's test
+ *                         and reaches the slow path, which clears it (under
+ *                         the arena lock) before the chunk goes anywhere; a
+ *                         free chunk that shows it is corrupt (check.c)
  *   A  KMM_NON_MAIN_ARENA the chunk belongs to an arena other than the main
  *                         (brk) arena
  *
@@ -58,6 +63,7 @@
 #define KMM_IS_MMAPPED     ((size_t)0x2)
 #define KMM_NON_MAIN_ARENA ((size_t)0x4)
 #define KMM_SIZE_BITS      (KMM_PREV_INUSE | KMM_IS_MMAPPED | KMM_NON_MAIN_ARENA)
+#define KMM_SAMPLED        KMM_IS_MMAPPED
 
 /* Largest request kmm accepts: glibc's limit, so that size arithmetic can
  * never wrap (malloc(SIZE_MAX) fails with ENOMEM). */
@@ -113,6 +119,7 @@ KMM_INLINE mchunk prev_chunk(mchunk p)      { return (mchunk)((char *)p - p->pre
 
 KMM_INLINE int prev_inuse(const struct kmm_chunk *p)  { return (int)(chunk_head(p) & KMM_PREV_INUSE); }
 KMM_INLINE int chunk_is_mmapped(const struct kmm_chunk *p) { return (chunk_head(p) & KMM_IS_MMAPPED) != 0; }
+KMM_INLINE int chunk_is_sampled(const struct kmm_chunk *p) { return (chunk_head(p) & KMM_SAMPLED) != 0; }
 KMM_INLINE int chunk_main_arena(const struct kmm_chunk *p) { return (chunk_head(p) & KMM_NON_MAIN_ARENA) == 0; }
 
 /* Whether p is in use, read from the next chunk's P bit. */

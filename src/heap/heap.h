@@ -98,12 +98,17 @@ size_t kmm_heap_usable_size_unobserved(const void *mem);
  *
  * A sampler above the heap (src/sample.h: KMM_SAMPLE) sees some of the
  * allocations, chosen by bytes: each thread keeps a countdown
- * (kmm_self.sample_left, thread.h) that malloc and calloc decrement by the
- * request; the call that takes it below zero goes to
- * kmm_heap_malloc_sampled, which asks the sampler whether to sample it
- * (the sampler sets the next countdown).  A sampled block is served as a
- * big block (big.h), so its free is recognised on the slow path, where
- * the heap tells the sampler of every big block freed or reallocated.
+ * (kmm_self.sample_left, thread.h) that malloc, calloc and realloc
+ * decrement by the request; the call that takes it below zero goes to
+ * kmm_heap_malloc_sampled (or calloc's and realloc's own), which asks the
+ * sampler whether to sample it (the sampler sets the next countdown).  A
+ * sampled block is a chunk of the thread's arena with the M bit set
+ * (chunk.h), or a big block if the arena finds the request big: the free
+ * of either takes the slow path, where the heap clears the bit and tells
+ * the sampler of every sampled chunk and big block freed or reallocated
+ * (a sampled block that realloc resizes counts as freed; realloc's result
+ * has its own turn at the countdown).  memalign and its kin are not
+ * sampled.
  * Without a sampler (or in an observed process) the countdown is set to
  * INT64_MAX.  The heap knows the sampler only through this table. */
 struct kmm_heap_sampler {
@@ -112,7 +117,8 @@ struct kmm_heap_sampler {
 	bool (*due)(size_t n);
 	/* the sampled block mem (n bytes asked for) was made */
 	void (*made)(void *mem, size_t n, const void *caller);
-	/* the big block mem is freed or reallocated (it may be a sample) */
+	/* the sampled chunk, or the big block, mem is freed or reallocated
+	 * (a big block may not be a sample) */
 	void (*gone)(void *mem);
 };
 

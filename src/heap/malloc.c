@@ -283,9 +283,12 @@ KMM_INLINE void *malloc_slow(size_t n, const void *caller)
 /* ---- sampling (heap.h) ----------------------------------------------------------
  *
  * The call whose request took the thread's countdown below zero: the
- * sampler decides, and a sampled request becomes a big block (whose free
- * takes the slow path, where gone() hears of it).  NULL when the call is
- * not sampled (then the caller serves it as usual). */
+ * sampler decides.  A sampled request is a chunk of the thread's arena
+ * (never the slab front end's or the tcache's) with the M bit set
+ * (chunk.h: "sampled"), which sends its free to the slow path, where the
+ * sampler hears of it and the bit is cleared; a request the arena finds
+ * big is a big block, whose free takes the slow path anyway.  NULL when
+ * the call is not sampled (then the caller serves it as usual). */
 static KMM_NOINLINE void *sampled_alloc(size_t n, const void *caller)
 {
 	const struct kmm_heap_sampler *s = __atomic_load_n(&sampler, __ATOMIC_ACQUIRE);
@@ -293,13 +296,31 @@ static KMM_NOINLINE void *sampled_alloc(size_t n, const void *caller)
 		kmm_self.sample_left = INT64_MAX;
 		return NULL;
 	}
-	if (!s->due(n) || n > KMM_MAX_REQUEST ||
-	    __atomic_load_n(&kmm_big_stats.n_mmaps, __ATOMIC_RELAXED) >= (size_t)kmm_params.n_mmaps_max)
+	if (!s->due(n) || n > KMM_MAX_REQUEST)
 		return NULL;
-	void *mem = kmm_big_alloc(n, 0, caller);
-	if (mem == NULL)
+	struct kmm_thread *t = &kmm_self;
+	void *mem;
+	if (kmm_thread_tcache(t) == NULL)
+		return NULL;   /* (a thread past its exit) */
+	bool locked;
+	struct kmm_arena *a = lock_my_arena(t, &locked);
+	mchunk p = kmm_int_malloc(a, request2size(n), NULL);
+	enum kmm_path path = a->last_path;
+	if (p != NULL)
+		set_head(p, chunk_head(p) | KMM_SAMPLED);   /* (under the lock: neighbours write P) */
+	arena_unlock(a, locked);
+	if (p != NULL) {
+		mem = chunk2mem(p);
+	} else if (path == KMM_PATH_BIG &&
+		   __atomic_load_n(&kmm_big_stats.n_mmaps, __ATOMIC_RELAXED) < (size_t)kmm_params.n_mmaps_max) {
+		mem = kmm_big_alloc(n, 0, caller);
+		if (mem == NULL)
+			return NULL;
+	} else {
 		return NULL;
-	kmm_self.c.mallocs_slow++;
+	}
+	t->c.mallocs_slow++;
+	t->last_path = trace_path_of(path);
 	s->made(mem, n, caller);
 	return mem;
 }
@@ -324,6 +345,17 @@ KMM_INLINE void sampled_gone(void *mem)
 	const struct kmm_heap_sampler *s = __atomic_load_n(&sampler, __ATOMIC_RELAXED);
 	if (KMM_UNLIKELY(s != NULL))
 		s->gone(mem);
+}
+
+/* A sampled heap chunk is freed or reallocated: its M bit cleared (under
+ * its arena's lock: the neighbours' frees write its P bit), then the
+ * sampler told. */
+static KMM_NOINLINE void sampled_chunk_gone(struct kmm_arena *a, mchunk p)
+{
+	bool locked = arena_lock(a);
+	set_head(p, chunk_head(p) & ~KMM_SAMPLED);
+	arena_unlock(a, locked);
+	sampled_gone(chunk2mem(p));
 }
 
 static KMM_COLD KMM_NORETURN void not_ours(const void *mem, const char *who)
@@ -367,7 +399,8 @@ KMM_INLINE size_t heap_chunk_size(const void *mem, const char *who, struct kmm_a
 		if (KMM_UNLIKELY(!chunk_main_arena(p)))
 			kmm_printerr_ptr(who, "invalid pointer", mem, "corrupted chunk header: arena bit set in the main heap");
 	}
-	if (KMM_UNLIKELY(size < KMM_MINSIZE || !aligned_ok(size) || chunk_is_mmapped(p)))
+	/* (the M bit: a sampled chunk, chunk.h) */
+	if (KMM_UNLIKELY(size < KMM_MINSIZE || !aligned_ok(size)))
 		kmm_printerr_ptr(who, "invalid size", mem, "corrupted chunk header: size out of range");
 	*ap = a;
 	return size;
@@ -407,6 +440,8 @@ KMM_INLINE void free_slow(void *mem)
 	mchunk p = mem2chunk(mem);
 	struct kmm_arena *a;
 	size_t size = heap_chunk_size(mem, "free()", &a);
+	if (KMM_UNLIKELY(chunk_is_sampled(p)))
+		sampled_chunk_gone(a, p);
 	/* init_on_free=on: what the block held does not outlive it (past the
 	 * two list words, which the free itself writes) */
 	if (KMM_UNLIKELY(kmm_params.init_on_free) && chunk_usable(p) > 16)
@@ -500,11 +535,15 @@ static KMM_NOINLINE void *calloc_big(struct kmm_arena *a, size_t bytes, const vo
 	return zero_big(mem, bytes);
 }
 
-/* calloc's turn at the countdown (a sampled calloc is a zeroed big block). */
+/* calloc's turn at the countdown (heap.h, "sampling"). */
 static KMM_NOINLINE void *calloc_sampled(size_t bytes, const void *caller)
 {
 	void *mem = sampled_alloc(bytes, caller);
-	return mem != NULL ? zero_big(mem, bytes) : NULL;
+	if (mem == NULL)
+		return NULL;
+	if (kmm_big_owns(mem))
+		return zero_big(mem, bytes);
+	return memset(mem, 0, chunk_usable(mem2chunk(mem)));
 }
 
 static void *calloc_impl(size_t n, size_t size, const void *caller)
@@ -596,6 +635,28 @@ KMM_HOT void *kmm_heap_calloc(size_t n, size_t size, const void *caller)
 	return mem;
 }
 
+/* malloc inside realloc, whose request went through the countdown already
+ * (realloc_impl). */
+KMM_INLINE void *malloc_counted(size_t n, const void *caller)
+{
+	kmm_self.sample_left += (int64_t)n;
+	return kmm_malloc_fast(n, caller);
+}
+
+/* realloc's request took the countdown below zero: if the sampler takes
+ * it, the result is a sampled block, the contents copied and mem freed
+ * (a sampled mem is freed so: heap.h).  NULL: not sampled. */
+static KMM_NOINLINE void *realloc_sampled(void *mem, size_t n, const void *caller)
+{
+	size_t old = kmm_heap_block_usable(mem, "realloc()");
+	void *nmem = sampled_alloc(n, caller);
+	if (nmem == NULL)
+		return NULL;
+	memcpy(nmem, mem, old < n ? old : n);
+	kmm_free_fast(mem);
+	return nmem;
+}
+
 /* realloc of a big block: vrealloc grows in place or moves the pages
  * without copying; it stays a big block even when it shrinks below the
  * threshold, as a mapped chunk does in glibc. */
@@ -608,7 +669,7 @@ static KMM_NOINLINE void *realloc_big(void *mem, size_t n, const void *caller)
 		return nmem;
 	if (old >= n)   /* could not shrink: still fits */
 		return mem;
-	nmem = kmm_malloc_fast(n, caller);
+	nmem = malloc_counted(n, caller);
 	if (nmem == NULL)
 		return NULL;
 	memcpy(nmem, mem, old);
@@ -659,7 +720,7 @@ static KMM_NOINLINE void *realloc_slab(struct kmm_page *slab, void *mem, size_t 
 		kmm_self.last_path = KMM_TP_IN_PLACE;
 		return mem;
 	}
-	void *nmem = kmm_malloc_fast(n, caller);
+	void *nmem = malloc_counted(n, caller);
 	if (nmem == NULL)
 		return NULL;
 	memcpy(nmem, mem, old < n ? old : n);
@@ -685,12 +746,19 @@ static void *realloc_impl(void *mem, size_t n, const void *caller)
 	struct kmm_thread *t = &kmm_self;
 	t->caller = caller;
 	t->c.mallocs_slow++;
+	/* the result is an allocation of n bytes, as far as sampling goes
+	 * (heap.h): its turn at the countdown */
+	if (KMM_UNLIKELY((t->sample_left -= (int64_t)n) < 0)) {
+		void *nmem = realloc_sampled(mem, n, caller);
+		if (nmem != NULL)
+			return nmem;
+	}
 
 	if (KMM_UNLIKELY(kmm_zero_owns(mem))) {
 		/* nothing to copy; a freed one aborts, as free() would */
 		if (!kmm_zero_live(mem, "realloc()"))
 			kmm_printerr("realloc(): invalid pointer", " %p (a zero-size block, freed already)", mem);
-		void *nmem = kmm_malloc_fast(n, caller);
+		void *nmem = malloc_counted(n, caller);
 		if (nmem != NULL)
 			kmm_free_fast(mem);
 		return nmem;
@@ -705,6 +773,8 @@ static void *realloc_impl(void *mem, size_t n, const void *caller)
 	struct kmm_arena *a;
 	size_t oldsize = heap_chunk_size(mem, "realloc()", &a);
 	size_t nb = request2size(n);
+	if (KMM_UNLIKELY(chunk_is_sampled(oldp)))
+		sampled_chunk_gone(a, oldp);   /* (a reallocated sample counts as freed) */
 	bool locked = arena_lock(a);
 	/* a block freed already (glibc does not look, and reads past its
 	 * heap or corrupts it): merged into the top, or free in a bin (the
