@@ -76,6 +76,22 @@ else
 	skip "go tool pprof reads the profile" "no go (golang-go)"
 fi
 
+# ---- sampled blocks through realloc, calloc and the invariant checker -------------------
+sample_run KMM_SAMPLE=4k KMM_STATS="$T/re.stats" KMM_STATS_REPORT=summary,check KMM_PROFILE="$T/re.pb.gz" \
+	"$SP" realloc >/dev/null 2>"$T/re.err"
+ok "sampled blocks reallocated, calloc'ed and freed: contents kept" test $? -eq 0
+ok "the invariant checker at exit: 0 violations (half the sampled chunks live)" \
+	grep -q '^check: 0 violations' "$T/re.stats"
+# (a sample that realloc moves counts as freed; the new block is a malloc,
+# sampled or not): 10000 blocks of 500 bytes live at exit
+if have python3; then
+	$TOTALS "$T/re.pb.gz" >"$T/re.totals" 2>&1
+	ok "after the reallocs: inuse_space $(value "$T/re.totals" inuse_space) within 15% of 5000000" \
+		awk -v g="$(value "$T/re.totals" inuse_space)" 'BEGIN { d = g - 5000000; if (d < 0) d = -d; exit !(g != "" && d * 100 <= 15 * 5000000) }'
+fi
+sample_run KMM_SAMPLE=64k KMM_STATS="$T/chk.stats" KMM_STATS_REPORT=check "$SP" totals >/dev/null 2>&1
+ok "totals: the invariant checker at exit: 0 violations" grep -q '^check: 0 violations' "$T/chk.stats"
+
 # ---- KMM_OPTIONS sample=, KMM_PROFILE ------------------------------------------------
 sample_run KMM_OPTIONS=sample=64k KMM_PROFILE=opt.pb.gz "$SP" totals >"$T/out2" 2>&1
 ok "KMM_OPTIONS=sample=64k KMM_PROFILE=opt.pb.gz (relative: the start-up directory)" test -s "$T/opt.pb.gz"

@@ -20,6 +20,10 @@
  *                              "child PID".
  *   sampleprobe threads N      N threads each allocate and free 200000
  *                              blocks of 16..4096 bytes, keeping 1000.
+ *   sampleprobe realloc        20000 blocks of 1000 bytes (calloc for every
+ *                              other one), each reallocated to 3000 bytes
+ *                              then to 500 (checking their contents), half
+ *                              of them freed.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -138,6 +142,23 @@ int main(int argc, char **argv)
 			pthread_create(&t[i], NULL, churn, (void *)(size_t)i);
 		for (int i = 0; i < n && i < 64; i++)
 			pthread_join(t[i], NULL);
+	} else if (strcmp(argv[1], "realloc") == 0) {
+		static unsigned char *b[20000];
+		for (int i = 0; i < 20000; i++) {
+			b[i] = i % 2 ? malloc(1000) : calloc(1, 1000);
+			if (i % 2 == 0 && b[i][999] != 0)
+				return 1;
+			memset(b[i], i & 0xff, 1000);
+		}
+		for (int i = 0; i < 20000; i++)
+			b[i] = realloc(b[i], 3000);
+		for (int i = 0; i < 20000; i++) {
+			b[i] = realloc(b[i], 500);
+			if (b[i][0] != (i & 0xff) || b[i][499] != (i & 0xff))
+				return 1;
+		}
+		for (int i = 0; i < 20000; i += 2)
+			free(b[i]);
 	} else {
 		return 2;
 	}
