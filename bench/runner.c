@@ -127,10 +127,12 @@ struct allocator {
 	int trace;              /* run with KMM_TRACE (kmm-trace): a log per run,
 				   its size reported, the file removed after */
 	const char *options;    /* appended to KMM_OPTIONS (kmm-glibc) */
+	int sample;             /* run with KMM_SAMPLE=512k (kmm-sample), the
+				   profile written to /dev/null */
 };
 
 /* The allocators kmm is compared with in the best-peer column; kmm's own
- * variants (kmm-glibc, kmm-trace) and -L additions are not peers. */
+ * variants (kmm-glibc, kmm-trace, kmm-sample) and -L additions are not peers. */
 static int is_peer(const char *name)
 {
 	return strcmp(name, "glibc") == 0 || strcmp(name, "jemalloc") == 0 ||
@@ -398,7 +400,7 @@ static char **child_env(const struct allocator *a, const char *datadir, char **m
 
 	while (environ[n] != NULL)
 		n++;
-	env = xmalloc((n + 5) * sizeof *env);
+	env = xmalloc((n + 7) * sizeof *env);
 	for (i = 0; i < n; i++) {
 		if (strncmp(environ[i], "LD_PRELOAD=", 11) == 0)
 			continue;
@@ -418,6 +420,10 @@ static char **child_env(const struct allocator *a, const char *datadir, char **m
 	}
 	if (a->trace)
 		env[j++] = made[m++] = xprintf("KMM_TRACE=%s", trace_file());
+	if (a->sample) {
+		env[j++] = (char *)"KMM_SAMPLE=512k";
+		env[j++] = (char *)"KMM_PROFILE=/dev/null";
+	}
 	if (a->options != NULL)
 		env[j++] = made[m++] = old_opts != NULL && *old_opts != '\0' ?
 			xprintf("KMM_OPTIONS=%s,%s", old_opts, a->options) :
@@ -798,7 +804,9 @@ static void usage(FILE *f)
 "Allocators: glibc (no preload), jemalloc, tcmalloc, mimalloc, kmm,\n"
 "kmm-glibc (the same libkmm.so with KMM_OPTIONS=profile=glibc), and\n"
 "kmm-trace (kmm writing its trace log, KMM_TRACE; only when named in -a:\n"
-"the table then ends with the tracing cost against kmm and the log sizes).\n"
+"the table then ends with the tracing cost against kmm and the log sizes),\n"
+"and kmm-sample (kmm with KMM_SAMPLE=512k, the sampled heap profile, written\n"
+"to /dev/null; only when named in -a).\n"
 "The peers, whose fastest is the best peer, are glibc, jemalloc, tcmalloc\n"
 "and mimalloc; kmm-glibc and -L additions are not.\n"
 "Exit status: 0 if every run succeeded and the checksums agree, 1 if not,\n"
@@ -1096,6 +1104,15 @@ int main(int argc, char **argv)
 		t->trace = 1;
 		t->selected = 0;
 	}
+	{
+		/* kmm sampling its heap profile: only when asked for (-a kmm-sample) */
+		struct allocator *k = find_alloc("kmm"), *t = add_alloc("kmm-sample");
+
+		t->path = k->path;
+		t->missing = k->missing;
+		t->sample = 1;
+		t->selected = 0;
+	}
 	if (wlist != NULL)
 		select_workloads(wlist);
 	if (alist != NULL)
@@ -1125,11 +1142,12 @@ int main(int argc, char **argv)
 		}
 		printf("allocators:\n");
 		for (i = 0; i < nalloc; i++)
-			printf("  %-9s %s%s%s\n", allocs[i].name,
+			printf("  %-10s %s%s%s%s\n", allocs[i].name,
 			       allocs[i].missing ? allocs[i].missing :
 			       allocs[i].path ? allocs[i].path : "(no preload)",
 			       allocs[i].options && !allocs[i].missing ? " with KMM_OPTIONS=" : "",
-			       allocs[i].options && !allocs[i].missing ? allocs[i].options : "");
+			       allocs[i].options && !allocs[i].missing ? allocs[i].options : "",
+			       allocs[i].sample && !allocs[i].missing ? " with KMM_SAMPLE=512k" : "");
 		return 0;
 	}
 
