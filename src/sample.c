@@ -29,7 +29,6 @@
  * counters only grow (in use = allocated - freed). */
 #define STACK_BUSY 1u
 struct stack {
-	uint64_t hash;                 /* 0: a free slot; STACK_BUSY: being written */
 	uint32_t depth;
 	uint64_t frames[KMM_SAMPLE_DEPTH];
 	uint64_t alloc_objs, alloc_bytes, free_objs, free_bytes;
@@ -51,8 +50,11 @@ struct shard {
 	char pad[40];
 };
 
-/* Stack 0 is where samples go when the stack table is full (no frames). */
+/* Stack 0 is where samples go when the stack table is full (no frames).
+ * The stacks' hashes are apart, so that lookups and the dump's scan touch
+ * 32 KiB, not every stack's page. */
 struct tables {
+	uint64_t hashes[KMM_SAMPLE_STACKS];   /* 0: a free slot; STACK_BUSY: being written */
 	struct stack stacks[KMM_SAMPLE_STACKS];
 	struct live live[SHARDS][SHARD_SLOTS];
 };
@@ -212,7 +214,7 @@ static uint32_t stack_find(const uint64_t *frames, unsigned depth)
 		if (i == 0)
 			continue;
 		struct stack *s = &tab->stacks[i];
-		uint64_t cur = __atomic_load_n(&s->hash, __ATOMIC_ACQUIRE);
+		uint64_t cur = __atomic_load_n(&tab->hashes[i], __ATOMIC_ACQUIRE);
 		if (cur == h && s->depth == depth && memcmp(s->frames, frames, depth * sizeof *frames) == 0)
 			return i;
 		if (cur != 0)
@@ -220,7 +222,7 @@ static uint32_t stack_find(const uint64_t *frames, unsigned depth)
 		if (GET(tot.stacks) >= KMM_SAMPLE_STACKS * 7 / 8)
 			break;   /* (keeps the probes short) */
 		uint64_t zero = 0;
-		if (!__atomic_compare_exchange_n(&s->hash, &zero, STACK_BUSY, false, __ATOMIC_ACQUIRE,
+		if (!__atomic_compare_exchange_n(&tab->hashes[i], &zero, STACK_BUSY, false, __ATOMIC_ACQUIRE,
 						 __ATOMIC_RELAXED)) {
 			i = (i - 1) & mask;   /* (taken meanwhile: look at it again) */
 			n--;
@@ -228,7 +230,7 @@ static uint32_t stack_find(const uint64_t *frames, unsigned depth)
 		}
 		s->depth = depth;
 		memcpy(s->frames, frames, depth * sizeof *frames);
-		__atomic_store_n(&s->hash, h, __ATOMIC_RELEASE);
+		__atomic_store_n(&tab->hashes[i], h, __ATOMIC_RELEASE);
 		ADD(tot.stacks, 1);
 		return i;
 	}
@@ -475,10 +477,12 @@ static int write_profile(int fd)
 	kmm_pprof_sample_type(&pp, inuse_space, bytes);
 	write_mappings();
 	for (uint32_t si = 0; si < KMM_SAMPLE_STACKS; si++) {
-		const struct stack *s = &tab->stacks[si];
-		uint64_t h = __atomic_load_n(&s->hash, __ATOMIC_ACQUIRE);
-		if ((si != 0 && h < 2) || GET(s->alloc_objs) == 0)
+		uint64_t h = __atomic_load_n(&tab->hashes[si], __ATOMIC_ACQUIRE);
+		if (si != 0 && h < 2)
 			continue;   /* (free, or still being written) */
+		const struct stack *s = &tab->stacks[si];
+		if (GET(s->alloc_objs) == 0)
+			continue;
 		unsigned depth = si != 0 ? s->depth : 0;
 		uint64_t locs[KMM_SAMPLE_DEPTH];
 		for (unsigned i = 0; i < depth; i++) {
@@ -647,6 +651,8 @@ KMM_COLD void kmm_sample_totals(struct kmm_sample_totals *out)
 		return;
 	for (uint32_t i = 0; i < KMM_SAMPLE_STACKS; i++) {
 		int64_t v[4];
+		if (i != 0 && __atomic_load_n(&tab->hashes[i], __ATOMIC_ACQUIRE) < 2)
+			continue;
 		stack_values(&tab->stacks[i], v);
 		out->alloc_objects += (uint64_t)v[0];
 		out->alloc_bytes += (uint64_t)v[1];

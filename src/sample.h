@@ -49,7 +49,7 @@ struct kmm_buf;
 
 #define KMM_SAMPLE_DEPTH  32      /* frames kept per sample */
 #define KMM_SAMPLE_STACKS 4096    /* distinct stacks */
-#define KMM_SAMPLE_LIVE   65536   /* samples live at once */
+#define KMM_SAMPLE_LIVE   16384   /* samples live at once (8 GiB at 512k) */
 
 /* The mean bytes between samples (0: off); set from the options. */
 int    kmm_sample_set_period(int param, long long bytes);

@@ -289,7 +289,9 @@ KMM_INLINE void *malloc_slow(size_t n, const void *caller)
  * sampler hears of it and the bit is cleared; a request the arena finds
  * big is a big block, whose free takes the slow path anyway.  NULL when
  * the call is not sampled (then the caller serves it as usual). */
-static KMM_NOINLINE void *sampled_alloc(size_t n, const void *caller)
+/* The sampler, if it takes this call (its countdown went below zero with
+ * a request of n bytes), else NULL. */
+static const struct kmm_heap_sampler *sampler_takes(size_t n)
 {
 	const struct kmm_heap_sampler *s = __atomic_load_n(&sampler, __ATOMIC_ACQUIRE);
 	if (s == NULL || kmm_params.observed) {
@@ -298,6 +300,12 @@ static KMM_NOINLINE void *sampled_alloc(size_t n, const void *caller)
 	}
 	if (!s->due(n) || n > KMM_MAX_REQUEST)
 		return NULL;
+	return s;
+}
+
+/* A sampled block of n bytes for sampler s (which took the call). */
+static void *sampled_block(const struct kmm_heap_sampler *s, size_t n, const void *caller)
+{
 	struct kmm_thread *t = &kmm_self;
 	void *mem;
 	if (kmm_thread_tcache(t) == NULL)
@@ -323,6 +331,12 @@ static KMM_NOINLINE void *sampled_alloc(size_t n, const void *caller)
 	t->last_path = trace_path_of(path);
 	s->made(mem, n, caller);
 	return mem;
+}
+
+static KMM_NOINLINE void *sampled_alloc(size_t n, const void *caller)
+{
+	const struct kmm_heap_sampler *s = sampler_takes(n);
+	return s != NULL ? sampled_block(s, n, caller) : NULL;
 }
 
 KMM_NOINLINE void *kmm_heap_malloc_sampled(size_t n, const void *caller)
@@ -635,6 +649,8 @@ KMM_HOT void *kmm_heap_calloc(size_t n, size_t size, const void *caller)
 	return mem;
 }
 
+static void *realloc_impl(void *mem, size_t n, const void *caller);
+
 /* malloc inside realloc, whose request went through the countdown already
  * (realloc_impl). */
 KMM_INLINE void *malloc_counted(size_t n, const void *caller)
@@ -643,15 +659,38 @@ KMM_INLINE void *malloc_counted(size_t n, const void *caller)
 	return kmm_malloc_fast(n, caller);
 }
 
-/* realloc's request took the countdown below zero: if the sampler takes
- * it, the result is a sampled block, the contents copied and mem freed
- * (a sampled mem is freed so: heap.h).  NULL: not sampled. */
-static KMM_NOINLINE void *realloc_sampled(void *mem, size_t n, const void *caller)
+/* realloc's request took the countdown below zero and sampler s took it.
+ * A big block or heap chunk is resized as usual (no copy more than
+ * unsampled), then the result made a sample: a big block as it is, a
+ * heap chunk with its M bit set; a slab object or a zero-size block
+ * (at most 4 KiB to copy) moves into a sampled block.  (A sampled mem
+ * counts as freed on the way: heap.h.) */
+static KMM_NOINLINE void *realloc_sampled(const struct kmm_heap_sampler *s, void *mem, size_t n,
+					  const void *caller)
 {
+	kmm_self.sample_left += (int64_t)n;   /* (realloc_impl counts n again) */
+	if (kmm_big_owns(mem) || (!kmm_zero_owns(mem) && kmm_uslab_head(mem) == NULL)) {
+		void *nmem = realloc_impl(mem, n, caller);
+		if (nmem == NULL)
+			return NULL;
+		if (!kmm_big_owns(nmem)) {
+			if (kmm_uslab_head(nmem) != NULL || kmm_zero_owns(nmem))
+				return nmem;   /* (not a heap chunk after all: unsampled) */
+			struct kmm_arena *a;
+			mchunk p = mem2chunk(nmem);
+			(void)heap_chunk_size(nmem, "realloc()", &a);
+			bool locked = arena_lock(a);
+			set_head(p, chunk_head(p) | KMM_SAMPLED);
+			arena_unlock(a, locked);
+		}
+		s->made(nmem, n, caller);
+		return nmem;
+	}
 	size_t old = kmm_heap_block_usable(mem, "realloc()");
-	void *nmem = sampled_alloc(n, caller);
+	void *nmem = sampled_block(s, n, caller);
 	if (nmem == NULL)
-		return NULL;
+		return realloc_impl(mem, n, caller);
+	kmm_self.sample_left -= (int64_t)n;
 	memcpy(nmem, mem, old < n ? old : n);
 	kmm_free_fast(mem);
 	return nmem;
@@ -749,9 +788,9 @@ static void *realloc_impl(void *mem, size_t n, const void *caller)
 	/* the result is an allocation of n bytes, as far as sampling goes
 	 * (heap.h): its turn at the countdown */
 	if (KMM_UNLIKELY((t->sample_left -= (int64_t)n) < 0)) {
-		void *nmem = realloc_sampled(mem, n, caller);
-		if (nmem != NULL)
-			return nmem;
+		const struct kmm_heap_sampler *s = sampler_takes(n);
+		if (s != NULL)
+			return realloc_sampled(s, mem, n, caller);
 	}
 
 	if (KMM_UNLIKELY(kmm_zero_owns(mem))) {
