@@ -243,8 +243,8 @@ static void walk_segment(struct kmm_arena *a, struct checker *c, struct kmm_segm
 			is_free = !prev_inuse((mchunk)nextp);
 		}
 		/* M: an in-use chunk the sampler chose (chunk.h), never a
-		 * free one nor a fencepost */
-		if (chunk_is_sampled(ch) && (is_free || size < KMM_MINSIZE))
+		 * free one nor a fencepost, nor any without a sampler */
+		if (chunk_is_sampled(ch) && (is_free || size < KMM_MINSIZE || !kmm_heap_sampling()))
 			bad(c, "walk: %s chunk %p has the M bit", is_free ? "free" : "16-byte", (void *)p);
 		if (size < KMM_MINSIZE) {
 			/* only fenceposts (and a leftover 16-byte chunk before

@@ -30,7 +30,9 @@
  *                         that its free fails the tcache fast path's test
  *                         and reaches the slow path, which clears it (under
  *                         the arena lock) before the chunk goes anywhere; a
- *                         free chunk that shows it is corrupt (check.c)
+ *                         free chunk that shows it, or any chunk in a process
+ *                         that does not sample, is corrupt (check.c,
+ *                         malloc.c's heap_chunk_size)
  *   A  KMM_NON_MAIN_ARENA the chunk belongs to an arena other than the main
  *                         (brk) arena
  *

@@ -125,6 +125,10 @@ struct kmm_heap_sampler {
 /* Install the sampler (NULL: none).  From kmm's initialisation. */
 void kmm_heap_set_sampler(const struct kmm_heap_sampler *s);
 
+/* Whether a sampler is installed (an M bit on an in-use chunk is valid:
+ * chunk.h). */
+bool kmm_heap_sampling(void);
+
 /* malloc whose request took the countdown below zero (fastpath.h). */
 void *kmm_heap_malloc_sampled(size_t n, const void *caller);
 

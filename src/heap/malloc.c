@@ -353,6 +353,11 @@ KMM_COLD void kmm_heap_set_sampler(const struct kmm_heap_sampler *s)
 	__atomic_store_n(&sampler, s, __ATOMIC_RELEASE);
 }
 
+bool kmm_heap_sampling(void)
+{
+	return __atomic_load_n(&sampler, __ATOMIC_RELAXED) != NULL;
+}
+
 /* A big block is freed or reallocated: the sampler may know it. */
 KMM_INLINE void sampled_gone(void *mem)
 {
@@ -413,8 +418,8 @@ KMM_INLINE size_t heap_chunk_size(const void *mem, const char *who, struct kmm_a
 		if (KMM_UNLIKELY(!chunk_main_arena(p)))
 			kmm_printerr_ptr(who, "invalid pointer", mem, "corrupted chunk header: arena bit set in the main heap");
 	}
-	/* (the M bit: a sampled chunk, chunk.h) */
-	if (KMM_UNLIKELY(size < KMM_MINSIZE || !aligned_ok(size)))
+	/* (the M bit: a sampled chunk, chunk.h; corruption when nothing samples) */
+	if (KMM_UNLIKELY(size < KMM_MINSIZE || !aligned_ok(size) || (chunk_is_sampled(p) && !kmm_heap_sampling())))
 		kmm_printerr_ptr(who, "invalid size", mem, "corrupted chunk header: size out of range");
 	*ap = a;
 	return size;

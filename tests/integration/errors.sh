@@ -67,7 +67,8 @@ never-allocated|kmm: free(): invalid pointer
 never-allocated-in-page|kmm: free(): invalid pointer
 realloc-stack|kmm: realloc(): invalid pointer
 realloc-freed|kmm: realloc(): 
-realloc-freed-200|kmm: realloc(): '
+realloc-freed-200|kmm: realloc(): 
+header-mbit|kmm: free(): invalid size'
 printf '%s\n' "$more_aborts" | glibc_text >"$KMM_TMP/more_aborts"
 # checks glibc does not make: kmm's own line in both profiles (a 200-byte
 # block freed by two threads: glibc 2.36 misses both)

@@ -19,13 +19,14 @@
  *   big-double-free, big-interior, big-misaligned, never-allocated,
  *   never-allocated-in-page, realloc-stack, realloc-freed (a freed 24-byte
  *   block, realloc to 48: in the tcache or on a slab list), realloc-freed-200
- *   (the same, 200 bytes), header-overflow
+ *   (the same, 200 bytes), header-overflow, header-mbit
  *                more misuse that must abort under kmm: a second free of a
  *                1 MiB (vmalloc) block, a free of a pointer 4 KiB or 24
  *                bytes into one, of an address kmm never handed out (page
  *                aligned, or 16 bytes into an unmapped page), a
- *                realloc of a stack address, and a free after an overflow
- *                overwrote the next block's header; "survived" if not
+ *                realloc of a stack address, a free after an overflow
+ *                overwrote the next block's header, and a free of a heap
+ *                chunk whose header has the M bit set; "survived" if not
  *   xthread-cached, xthread-remote
  *                a 200-byte block freed twice by two threads: freed by a
  *                thread that stays alive (into its cache), then by the
@@ -317,7 +318,7 @@ int main(int argc, char **argv)
 	if (strncmp(mode, "double-free", 11) == 0 || strncmp(mode, "free-", 5) == 0 ||
 	    strstr(mode, "-poison") != NULL || strcmp(mode, "uaf-write") == 0 ||
 	    strncmp(mode, "big-", 4) == 0 || strncmp(mode, "never-allocated", 15) == 0 ||
-	    strncmp(mode, "realloc-", 8) == 0 || strcmp(mode, "header-overflow") == 0 ||
+	    strncmp(mode, "realloc-", 8) == 0 || strncmp(mode, "header-", 7) == 0 ||
 	    strncmp(mode, "xthread-", 8) == 0)
 		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);     /* no core file */
 
@@ -370,6 +371,13 @@ int main(int argc, char **argv)
 		char *q = malloc(40);
 		memset(p, 'A', 56);         /* 16 bytes past the block: q's header */
 		free(q);
+		free(p);
+	} else if (strcmp(mode, "header-mbit") == 0) {
+		/* a heap chunk (above the slab front end's sizes) whose M bit
+		 * is set: kmm never makes mapped chunks, and only a sampling
+		 * process (KMM_SAMPLE) marks in-use chunks with that bit */
+		p = malloc(5000);
+		((size_t *)p)[-1] |= 2;
 		free(p);
 	} else if (strcmp(mode, "uaf-write") == 0) {
 		p = malloc(48);
