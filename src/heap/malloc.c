@@ -459,8 +459,15 @@ KMM_INLINE void free_slow(void *mem)
 	mchunk p = mem2chunk(mem);
 	struct kmm_arena *a;
 	size_t size = heap_chunk_size(mem, "free()", &a);
-	if (KMM_UNLIKELY(chunk_is_sampled(p)))
-		sampled_chunk_gone(a, p);
+	/* another thread's arena (below) */
+	bool remote = a != t->arena && !single_threaded() &&
+		      __atomic_load_n(&a->attached_threads, __ATOMIC_RELAXED) != 0;
+	if (KMM_UNLIKELY(chunk_is_sampled(p))) {
+		if (remote)
+			sampled_gone(mem);   /* (the bit is cleared by the drain: remote.c) */
+		else
+			sampled_chunk_gone(a, p);
+	}
 	/* init_on_free=on: what the block held does not outlive it (past the
 	 * two list words, which the free itself writes) */
 	if (KMM_UNLIKELY(kmm_params.init_on_free) && chunk_usable(p) > 16)
@@ -471,8 +478,7 @@ KMM_INLINE void free_slow(void *mem)
 	/* another thread's arena: not into our tcache (fastpath.h says why),
 	 * no lock either: into this thread's remote batch for that arena,
 	 * pushed on its remote list when full (remote.h) */
-	if (a != t->arena && !single_threaded() &&
-	    __atomic_load_n(&a->attached_threads, __ATOMIC_RELAXED) != 0) {
+	if (remote) {
 		kmm_remote_free(t, a, p);
 		return;
 	}

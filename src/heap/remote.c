@@ -25,6 +25,8 @@ KMM_HOT void kmm_arena_remote_drain_slow(struct kmm_arena *a)
 		if (KMM_UNLIKELY(!aligned_ok((uintptr_t)chunk2mem(p))))
 			kmm_fatal("free(): corrupted remote free list of arena %d", a->index);
 		a->st.remote_drained++;
+		if (KMM_UNLIKELY(chunk_is_sampled(p)))   /* (a sample freed by another thread: malloc.c) */
+			set_head(p, chunk_head(p) & ~KMM_SAMPLED);
 		size_t tidx = kmm_csize2tidx(chunksize(p));
 		if (tc != NULL && tidx < tbins && tc->counts[tidx] < tcount) {
 			kmm_tcache_put(tc, p, tidx);   /* keeps the "freed" key */

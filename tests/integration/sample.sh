@@ -92,6 +92,14 @@ fi
 sample_run KMM_SAMPLE=64k KMM_STATS="$T/chk.stats" KMM_STATS_REPORT=check "$SP" totals >/dev/null 2>&1
 ok "totals: the invariant checker at exit: 0 violations" grep -q '^check: 0 violations' "$T/chk.stats"
 
+# ---- sampled chunks freed by another thread (remote frees) ------------------------------
+sample_run KMM_SAMPLE=64k KMM_STATS="$T/xf.stats" KMM_STATS_REPORT=summary,check KMM_PROFILE="$T/xf.pb.gz" \
+	"$SP" xfree >/dev/null 2>&1
+ok "sampled chunks freed by another thread" test $? -eq 0
+ok "... the invariant checker at exit: 0 violations" grep -q '^check: 0 violations' "$T/xf.stats"
+xf=$(sed -n 's/^sampled heap profile (KMM_SAMPLE=65536): \([0-9]*\) samples, \([0-9]*\) of them freed$/\1 \2/p' "$T/xf.stats")
+ok "... every sample's free seen ($xf)" sh -c "set -- $xf; test \"\$1\" -gt 1000 -a \"\$1\" = \"\$2\""
+
 # ---- KMM_OPTIONS sample=, KMM_PROFILE ------------------------------------------------
 sample_run KMM_OPTIONS=sample=64k KMM_PROFILE=opt.pb.gz "$SP" totals >"$T/out2" 2>&1
 ok "KMM_OPTIONS=sample=64k KMM_PROFILE=opt.pb.gz (relative: the start-up directory)" test -s "$T/opt.pb.gz"

@@ -377,7 +377,7 @@ int main(int argc, char **argv)
 		 * is set: kmm never makes mapped chunks, and only a sampling
 		 * process (KMM_SAMPLE) marks in-use chunks with that bit */
 		p = malloc(5000);
-		((size_t *)p)[-1] |= 2;
+		*(volatile size_t *)((uintptr_t)p - sizeof(size_t)) |= 2;   /* (its header) */
 		free(p);
 	} else if (strcmp(mode, "uaf-write") == 0) {
 		p = malloc(48);

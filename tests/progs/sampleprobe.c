@@ -20,6 +20,10 @@
  *                              "child PID".
  *   sampleprobe threads N      N threads each allocate and free 200000
  *                              blocks of 16..4096 bytes, keeping 1000.
+ *   sampleprobe xfree          a thread allocates 100000 blocks of 1000
+ *                              bytes and waits while the main thread
+ *                              frees them all (frees of another thread's
+ *                              arena: remote frees).
  *   sampleprobe realloc        20000 blocks of 1000 bytes (calloc for every
  *                              other one), each reallocated to 3000 bytes
  *                              then to 500 (checking their contents), half
@@ -87,6 +91,18 @@ static int dump(const char *path)
 	return r;
 }
 
+static pthread_barrier_t xb;
+
+static void *xalloc(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < NSMALL; i++)
+		small[i] = alloc_small();
+	pthread_barrier_wait(&xb);   /* the main thread frees them */
+	pthread_barrier_wait(&xb);   /* then this thread exits */
+	return NULL;
+}
+
 static void *churn(void *arg)
 {
 	void *keep[1000] = { 0 };
@@ -142,6 +158,15 @@ int main(int argc, char **argv)
 			pthread_create(&t[i], NULL, churn, (void *)(size_t)i);
 		for (int i = 0; i < n && i < 64; i++)
 			pthread_join(t[i], NULL);
+	} else if (strcmp(argv[1], "xfree") == 0) {
+		pthread_t t;
+		pthread_barrier_init(&xb, NULL, 2);
+		pthread_create(&t, NULL, xalloc, NULL);
+		pthread_barrier_wait(&xb);
+		for (int i = 0; i < NSMALL; i++)
+			free(small[i]);
+		pthread_barrier_wait(&xb);
+		pthread_join(t, NULL);
 	} else if (strcmp(argv[1], "realloc") == 0) {
 		static unsigned char *b[20000];
 		for (int i = 0; i < 20000; i++) {
