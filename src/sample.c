@@ -41,7 +41,7 @@ struct live {
 };
 
 /* The live samples, in shards by address, each with its own spin lock. */
-#define SHARDS      64
+#define SHARDS      16
 #define SHARD_SLOTS (KMM_SAMPLE_LIVE / SHARDS)
 struct shard {
 	volatile int lock;
@@ -74,7 +74,7 @@ static KMM_TLS uint64_t rng;           /* the thread's generator (0: not seeded)
 #define ADD(v, n) __atomic_add_fetch(&(v), (n), __ATOMIC_RELAXED)
 #define GET(v)    __atomic_load_n(&(v), __ATOMIC_RELAXED)
 
-/* The shards' spin locks (not kmm_lock_t: there are 64 of them, held for
+/* The shards' spin locks (not kmm_lock_t: there are 16 of them, held for
  * a few instructions).  Counted busy as util/lock.h says; a thread that
  * is forking (kmm_in_fork) holds them all already: not taken (false). */
 static bool spin_lock(volatile int *l)
@@ -286,7 +286,7 @@ static bool live_remove(struct shard *sh, struct live *slots, uintptr_t addr, st
 
 static uint32_t shard_of(uintptr_t addr)
 {
-	return (uint32_t)(addr_hash(addr) >> 58);   /* (the top 6 bits: SHARDS) */
+	return (uint32_t)(addr_hash(addr) >> 60);   /* (the top 4 bits: SHARDS) */
 }
 
 /* ---- the heap's hooks (heap.h) ------------------------------------------------ */
@@ -688,25 +688,30 @@ KMM_COLD void kmm_sample_report(struct kmm_buf *b)
 	kmm_buf_printf(b, "  profiles written: %llu\n", (unsigned long long)t.dumps);
 }
 
+/* (Without sampling nothing takes the shards' locks: a fork need not
+ * either, nor log them.) */
 void kmm_sample_fork_prepare(void)
 {
 	kmm_fork_lock(&lock);
-	for (int k = 0; k < SHARDS; k++)
-		kmm_fork_spin_lock(&shards[k].lock);
+	if (tab != NULL)
+		for (int k = 0; k < SHARDS; k++)
+			kmm_fork_spin_lock(&shards[k].lock);
 }
 
 void kmm_sample_fork_parent(void)
 {
-	for (int k = SHARDS - 1; k >= 0; k--)
-		spin_unlock(&shards[k].lock, true);
+	if (tab != NULL)
+		for (int k = SHARDS - 1; k >= 0; k--)
+			spin_unlock(&shards[k].lock, true);
 	kmm_unlock(&lock);
 }
 
 void kmm_sample_fork_child(bool all_locks)
 {
 	if (all_locks) {
-		for (int k = 0; k < SHARDS; k++)
-			shards[k].lock = 0;
+		if (tab != NULL)
+			for (int k = 0; k < SHARDS; k++)
+				shards[k].lock = 0;
 		kmm_lock_reset(&lock);
 	}
 	rng = 0;   /* (reseeded: not the parent's sequence) */

@@ -26,7 +26,7 @@
  *     "dropped" stack, or not in use) and the drops are reported at exit;
  *     malloc itself is never affected.
  *   - Thread-safe: stacks are claimed by compare-and-swap and counted by
- *     atomic additions, live samples sit in 64 shards with a spin lock
+ *     atomic additions, live samples sit in 16 shards with a spin lock
  *     each; one lock (util/lock.h SAMPLE) serialises the dumps.  Fork-safe:
  *     the fork handlers take them all; a child keeps its parent's samples
  *     (its heap is a copy of the parent's), reseeds each thread's

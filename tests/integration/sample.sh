@@ -137,6 +137,14 @@ if have python3; then
 		within10 "$(value "$T/fork/child.totals" alloc_space)" 220000000
 fi
 
+# ---- forks while threads sample (tests/progs/forkstress) ---------------------------------
+mkdir "$T/fs" && (cd "$T/fs" && sample_run KMM_SAMPLE=4k KMM_STATS="$T/fs.stats" KMM_STATS_REPORT=check \
+	"$KMM_PROGS/forkstress" 4 100 >"$T/fs.out" 2>&1)
+ok "100 forks while 4 threads allocate, sampled at 4k: every child clean" \
+	sh -c "grep -q '^forks 100/100 clean' '$T/fs.out' && grep -q '^threads 4 ok' '$T/fs.out'"
+is "$(grep -c '^check: 0 violations' "$T/fs.stats")" 101 "... 101 processes' checkers: 0 violations"
+is "$(ls "$T/fs" | grep -c '^kmm-profile\.[0-9]*\.pb\.gz$')" 101 "... 101 profiles written"
+
 # ---- threads ----------------------------------------------------------------------------
 sample_run KMM_SAMPLE=512k KMM_PROFILE="$T/thr.pb.gz" KMM_STATS="$T/thr.stats" "$SP" threads 4 >/dev/null 2>&1
 ok "4 threads churning under KMM_SAMPLE=512k" test $? -eq 0
