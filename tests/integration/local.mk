@@ -66,6 +66,7 @@ integration_tests = \
 	tests/integration/sqlite.sh \
 	tests/integration/startup.sh \
 	tests/integration/trace.sh \
+	tests/integration/trace-export.sh \
 	tests/integration/install.sh \
 	tests/integration/manpages.sh
 
@@ -88,6 +89,7 @@ distcheck_tests = $(unit_tests) \
 	tests/integration/options.sh tests/integration/heap-strace.sh \
 	tests/integration/shell.sh tests/integration/sqlite.sh \
 	tests/integration/startup.sh tests/integration/trace.sh \
+	tests/integration/trace-export.sh \
 	tests/integration/install.sh tests/integration/manpages.sh
 
 # check-profiles: the integration tests again under profile=glibc

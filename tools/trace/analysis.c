@@ -320,6 +320,8 @@ static void st_event(struct stats *s, const struct ev *e)
 		s->mapped_peak = (uint64_t)s->mapped;
 	if (s->plot)
 		kt_plot_sample(s, e);
+	if (s->each)
+		s->each(s, e, s->each_ctx);
 }
 
 void kt_analyze(const struct log *L, struct stats *s)
@@ -327,7 +329,7 @@ void kt_analyze(const struct log *L, struct stats *s)
 	struct merge M;
 	kt_merge_init(&M, L);
 	struct ev e;
-	while (kt_merge_next(&M, &e))
+	while (!s->stop && kt_merge_next(&M, &e))
 		st_event(s, &e);
 	kt_merge_free(&M);
 }

@@ -5,6 +5,7 @@
  *            flamegraph.pl, speedscope and inferno: the allocations of the
  *            log (or, with --live, the blocks live at its end), weighed by
  *            bytes (or, with --count, by calls)
+ *   massif   massif.c
  *
  * A stack is the event's backtrace (KMM_TRACE_BACKTRACE), outermost frame
  * first, or only its caller when the log has no backtraces; the root is
@@ -150,14 +151,16 @@ void kt_stacks_free(struct kt_stack *v, size_t n)
 	free(v);
 }
 
-int kt_cmd_export(struct log *L, const char *format, int live, int count, FILE *o)
+int kt_cmd_export(struct log *L, const struct kt_export *xo, FILE *o)
 {
-	if (strcmp(format, "folded") != 0)
-		kt_fatal("export: unknown format '%s' (folded)", format);
+	if (!strcmp(xo->format, "massif"))
+		return kt_export_massif(L, o);
+	if (strcmp(xo->format, "folded") != 0)
+		kt_fatal("export: unknown format '%s' (folded, massif)", xo->format);
 	struct kt_stack *v;
-	size_t n = kt_stacks(L, live, &v);
+	size_t n = kt_stacks(L, xo->live, &v);
 	for (size_t i = 0; i < n; i++)
-		fprintf(o, "%s %" PRIu64 "\n", v[i].stack, count ? v[i].count : v[i].bytes);
+		fprintf(o, "%s %" PRIu64 "\n", v[i].stack, xo->count ? v[i].count : v[i].bytes);
 	kt_stacks_free(v, n);
 	return 0;
 }

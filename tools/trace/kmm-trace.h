@@ -14,7 +14,7 @@
  * plot     an SVG of live heap bytes, break size, vmalloc, arena heaps and
  *          committed bytes (kmm's regions), from the first event on
  * mtrace   the log in glibc's mtrace(3) text format, for mtrace(1)
- * export   the log in other tools' formats (folded stacks)
+ * export   the log in other tools' formats (folded stacks, massif)
  * diff     what grew from one log to another, by call stack
  * Several logs (FILE..., or --run FILE: FILE.PID[.N] beside it) are read
  * one at a time; summary totals them, with a line per process.
@@ -82,7 +82,9 @@
  *                analysis samples the series into time buckets)
  *   export.c     kmm-trace export: kt_stacks (the allocations by call
  *                stack, as text), kt_cmd_export (--format=folded: flame
- *                graphs)
+ *                graphs; the other formats' files below)
+ *   massif.c     export --format=massif: kt_export_massif (massif.out
+ *                snapshots of the live heap, for ms_print)
  *   diff.c       kmm-trace diff A B: kt_cmd_diff (what grew, by stack)
  *   main.c       the command line, --help texts, the list of logs (several
  *                FILEs; --run: FILE's FILE.PID[.N] siblings; the logs exec
@@ -372,6 +374,12 @@ void kt_want_all_sites(const struct log *L);
 void kt_sym_resolve(void);
 /* the description of an address ("" when unknown) */
 const char *kt_sym_desc(uint64_t a);
+/* an address's function, source file ("" unknown) and line (0 unknown),
+ * innermost (inlined) first, parsed from its description: how many there
+ * are (at most max; 0 when nothing is known).  func: the name without its
+ * +0xOFF, or OBJECT+0xOFF where no symbol holds the address. */
+struct kt_symline { char func[256], file[256]; unsigned line; };
+size_t kt_sym_lines(uint64_t a, struct kt_symline *v, size_t max);
 /* mtrace's "@ FILE:(SYM+0xOFF)[0xREL] " for an address */
 const char *kt_sym_where(uint64_t a, char *buf, size_t n);
 
@@ -440,6 +448,11 @@ struct stats {
 	struct site *st;
 	size_t stcap, stn;
 	struct plotdata *plot; /* when plotting: sampled after every event */
+	/* when set, called after every event with each_ctx (export's
+	 * massif and perfetto, at); setting stop ends kt_analyze after it */
+	void (*each)(struct stats *s, const struct ev *e, void *ctx);
+	void *each_ctx;
+	int stop;
 };
 
 /* the live-block table of s: insert (returns the replaced entry's size + 1,
@@ -448,7 +461,8 @@ uint64_t kt_lt_put(struct stats *s, uint64_t ptr, uint64_t size, const uint8_t *
 uint64_t kt_lt_del(struct stats *s, uint64_t ptr);
 
 /* Every event of the log, in sequence order, into s (zeroed by the caller,
- * with s->plot set when plotting). */
+ * with s->plot set when plotting, s->each when a command follows the
+ * events; until s->stop is set). */
 void kt_analyze(const struct log *L, struct stats *s);
 
 /* ---- the commands (dump.c, summary.c, leaks.c, mtrace.c, plot.c) ----------------- */
@@ -469,9 +483,22 @@ size_t kt_stacks(struct log *L, int live, struct kt_stack **out);
 void kt_stacks_free(struct kt_stack *v, size_t n);
 /* kmm-trace diff (diff.c): what grew from log A to log B, by call stack */
 int kt_cmd_diff(const char *a, const char *b, int live, unsigned top, int symbols);
-/* the log in FORMAT (folded) to o: allocations, or with live the blocks
- * live at the end; weighed by bytes, or with count by calls */
-int kt_cmd_export(struct log *L, const char *format, int live, int count, FILE *o);
+/* kmm-trace export's options: the format (folded, massif, perfetto,
+ * pprof); folded: allocations, or with live the blocks live at the end,
+ * weighed by bytes, or with count by calls; the log's index among nlogs
+ * (perfetto writes one JSON document for all of them), and the earliest
+ * start time (CLOCK_MONOTONIC ns) of those logs (perfetto's time 0) */
+struct kt_export {
+	const char *format;
+	int live, count;
+	size_t idx, nlogs;
+	uint64_t base_mono;
+};
+/* the log in xo->format to o (export.c; massif.c, perfetto.c, pprof_out.c) */
+int kt_cmd_export(struct log *L, const struct kt_export *xo, FILE *o);
+int kt_export_massif(struct log *L, FILE *o);
+int kt_export_perfetto(struct log *L, const struct kt_export *xo, FILE *o);
+int kt_export_pprof(struct log *L, FILE *o);
 
 /* e's backtrace, one frame a line after indent */
 void kt_print_frames(FILE *o, const struct ev *e, const char *indent);

@@ -10,6 +10,18 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+/* export's formats, as the messages list them */
+#define EXPORT_FORMATS "folded, massif"
+
+static int known_format(const char *f)
+{
+	static const char *const v[] = {"folded", "massif"};
+	for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
+		if (!strcmp(f, v[i]))
+			return 1;
+	return 0;
+}
+
 static const char usage_text[] =
 	"usage: kmm-trace COMMAND [OPTIONS] FILE...\n"
 	"       kmm-trace COMMAND [OPTIONS] --run FILE\n"
@@ -28,7 +40,8 @@ static const char usage_text[] =
 	"  plot      an SVG of live heap, break size, vmalloc, arena heaps and\n"
 	"            committed bytes\n"
 	"  mtrace    the log in glibc's mtrace(3) format, for mtrace(1)\n"
-	"  export    the log in another tool's format (--format=folded: flame graphs)\n"
+	"  export    the log in another tool's format (--format=folded: flame graphs;\n"
+	"            massif: ms_print)\n"
 	"  diff      what grew from one log to another, by call stack\n"
 	"\n"
 	"options:\n"
@@ -71,6 +84,7 @@ static const struct cmdhelp cmd_help[] = {
 		 "points per line.\n"
 		 "Several logs: FILE.svg for each (-o only with one).\n"},
 	{"export", "usage: kmm-trace export --format=folded [--live] [--count] [-o OUT] FILE... | --run FILE\n"
+		   "       kmm-trace export --format=massif [-o OUT] FILE\n"
 		   "The log in another tool's format, to standard output or OUT:\n"
 		   "  folded   one line per call stack, `PROGRAM;outermost;...;caller VALUE`,\n"
 		   "           for flamegraph.pl, speedscope or inferno: the allocations of the\n"
@@ -80,7 +94,12 @@ static const struct cmdhelp cmd_help[] = {
 		   "           caller; a frame is its function's name, OBJECT+0xOFF where no\n"
 		   "           symbol holds the address, or the address.\n"
 		   "Several logs: their lines one after the other (each stack starts with\n"
-		   "its program's name; flame graph tools add identical stacks up).\n"},
+		   "its program's name; flame graph tools add identical stacks up).\n"
+		   "  massif   valgrind massif's massif.out format, for ms_print and\n"
+		   "           massif-visualizer: at most 50 snapshots of the live blocks'\n"
+		   "           requested bytes over time (ms since the trace started), every\n"
+		   "           10th detailed (the tree of the live blocks by call stack) and\n"
+		   "           a detailed one at the peak of live bytes.  One log.\n"},
 	{"diff", "usage: kmm-trace diff [--live] [--top N] [--no-symbols] A B\n"
 		 "What grew from trace A to trace B, by call stack (as `pprof -base A B`\n"
 		 "shows it): the bytes and calls of each stack in B less those in A, the\n"
@@ -319,12 +338,29 @@ int main(int argc, char **argv)
 	if (out && F.n > 1 && !export)
 		kt_fatal("plot: -o with one log only (%zu here): each log gets FILE.svg", F.n);
 	if (export && !format)
-		kt_fatal("export: no --format (folded; see kmm-trace export --help)");
-	if (export && strcmp(format, "folded") != 0)
-		kt_fatal("export: unknown format '%s' (folded; see kmm-trace export --help)", format);
+		kt_fatal("export: no --format (" EXPORT_FORMATS "; see kmm-trace export --help)");
+	if (export && !known_format(format))
+		kt_fatal("export: unknown format '%s' (" EXPORT_FORMATS "; see kmm-trace export --help)", format);
+	int folded = export && !strcmp(format, "folded");
+	if (export && !folded && (live || count))
+		kt_fatal("export: --live and --count are folded's options (--format=%s)", format);
+	if (export && F.n > 1 && (!strcmp(format, "massif") || !strcmp(format, "pprof")))
+		kt_fatal("export: --format=%s takes one log (%zu here): one process's heap per file", format, F.n);
 	FILE *xo = stdout;
 	if (export && out && !(xo = fopen(out, "w")))
 		kt_fatal("export: cannot write %s: %s", out, strerror(errno));
+
+	struct kt_export xopt = {.format = format, .live = live, .count = count, .nlogs = F.n};
+	if (export) { /* the earliest start: perfetto's time 0 */
+		xopt.base_mono = UINT64_MAX;
+		for (size_t i = 0; i < F.n; i++) {
+			uint64_t mono, real;
+			if (read_starts(F.v[i], &mono, &real) && mono < xopt.base_mono)
+				xopt.base_mono = mono;
+		}
+		if (xopt.base_mono == UINT64_MAX)
+			xopt.base_mono = 0;
+	}
 
 	static char obuf[1 << 20];
 	setvbuf(stdout, obuf, _IOFBF, sizeof obuf);
@@ -336,6 +372,7 @@ int main(int argc, char **argv)
 		for (size_t i = 0; i < F.n; i++) {
 			struct log L;
 			kt_log_open(&L, F.v[i]);
+			xopt.idx = i;
 			if (F.n > 1 && !strcmp(cmd, "dump"))
 				printf("%s== %s: pid %" PRIu32 " (%s) ==\n", i ? "\n" : "", F.v[i], L.pid, kt_prog_name(&L));
 			else if (F.n > 1 && i && !plot && !export)
@@ -354,7 +391,7 @@ int main(int argc, char **argv)
 			else if (plot)
 				r = kt_cmd_plot(&L, out);
 			else if (export)
-				r = kt_cmd_export(&L, format, live, count, xo);
+				r = kt_cmd_export(&L, &xopt, xo);
 			else
 				r = kt_cmd_mtrace(&L);
 			if (r > rc)
