@@ -8,10 +8,11 @@
  *     time_unit: ms; times are milliseconds since the trace started, with
  *     microseconds as decimals (massif writes whole ones; ms_print and
  *     massif-visualizer read either).
- *   - Snapshots: number 0 at time 0, then one after the first event at or
- *     past each of 46 equal steps from the log's first event to its last,
- *     one after its last event, and one after the event of the peak of live
- *     bytes (heap_tree=peak): at most 50.  mem_heap_B is the requested
+ *   - Snapshots: number 0 at time 0, then one after the first event and
+ *     after each 46th of the log's events (where the heap changes, as
+ *     massif takes its snapshots: a burst of calls gets as many as a slow
+ *     phase of as many calls), one after its last event, and one after
+ *     the event of the peak of live bytes (heap_tree=peak): at most 50.  mem_heap_B is the requested
  *     bytes of the program's live blocks (kmm-trace summary's live heap;
  *     the peak snapshot's is the summary's peak); mem_heap_extra_B is 0
  *     (the log records the sizes asked for, not the usable sizes);
@@ -40,7 +41,8 @@ struct mblk { const uint8_t *rec; uint64_t size; };
 struct mctx {
 	const struct log *L;
 	FILE *o;
-	uint64_t peak_seq, t0, span, next_t;
+	uint64_t peak_seq;
+	uint64_t nev, next_n; /* the events, the count of the next step */
 	unsigned step, snaps;
 	uint64_t last_seq; /* of the last snapshot's event */
 	uint64_t ev_seq;   /* of the last event */
@@ -184,17 +186,6 @@ static void emit_tree(FILE *o, const struct stats *s)
 	free(v);
 }
 
-static void stats_free(struct stats *s)
-{
-	free(s->lt);
-	free(s->st);
-	if (s->regs) {
-		free(s->regs->lt);
-		free(s->regs);
-	}
-	free(s);
-}
-
 static void snapshot(struct mctx *m, const struct stats *s, uint64_t t, const char *tree)
 {
 	fprintf(m->o, "#-----------\nsnapshot=%u\n#-----------\n", m->snaps++);
@@ -215,23 +206,18 @@ static void each_event(struct stats *s, const struct ev *e, void *ctx)
 	struct mctx *m = ctx;
 	m->any = 1;
 	m->ev_seq = e->seq;
-	if (e->seq == m->peak_seq && s->live == s->peak) {
+	if (e->seq == m->peak_seq && s->live == s->peak)
 		snapshot(m, s, e->time, "peak");
-		m->last_seq = e->seq;
-	} else if (e->time >= m->next_t) {
+	else if (s->nevents >= m->next_n)
 		snapshot(m, s, e->time, kind_now(m));
-		m->last_seq = e->seq;
-	} else
+	else
 		return;
-	/* the next step past this event's time */
-	while (m->step <= STEPS && m->next_t <= e->time) {
+	m->last_seq = e->seq;
+	/* the next step past this event */
+	while (m->next_n <= s->nevents) {
 		m->step++;
-		m->next_t = m->t0 + (m->span * m->step) / STEPS;
-		if (!m->span)
-			m->next_t = UINT64_MAX;
+		m->next_n = m->step > STEPS ? UINT64_MAX : (m->nev * m->step + STEPS - 1) / STEPS;
 	}
-	if (m->step > STEPS)
-		m->next_t = UINT64_MAX;
 }
 
 int kt_export_massif(struct log *L, FILE *o)
@@ -239,9 +225,9 @@ int kt_export_massif(struct log *L, FILE *o)
 	/* the peak first (its sequence number), then the snapshots */
 	struct stats *s = kt_xcalloc(1, sizeof *s);
 	kt_analyze(L, s);
-	uint64_t peak_seq = s->peak_seq, peak = s->peak;
+	uint64_t peak_seq = s->peak_seq, peak = s->peak, nev = s->nevents;
 	int have_peak = peak > 0;
-	stats_free(s);
+	kt_stats_free(s);
 
 	kt_want_all_sites(L);
 	kt_sym_resolve();
@@ -254,9 +240,7 @@ int kt_export_massif(struct log *L, FILE *o)
 		fputc(*p == '\n' ? ' ' : *p, o);
 	fprintf(o, "\ntime_unit: ms\n");
 
-	struct mctx m = {.L = L, .o = o, .peak_seq = have_peak ? peak_seq : UINT64_MAX, .t0 = L->tmin};
-	m.span = L->tmax > L->tmin ? L->tmax - L->tmin : 0;
-	m.next_t = m.t0;
+	struct mctx m = {.L = L, .o = o, .peak_seq = have_peak ? peak_seq : UINT64_MAX, .nev = nev, .next_n = 1};
 	m.last_seq = UINT64_MAX;
 	snapshot(&m, NULL, 0, "empty");
 	s = kt_xcalloc(1, sizeof *s);
@@ -267,6 +251,6 @@ int kt_export_massif(struct log *L, FILE *o)
 		/* after the last event, unless it was just taken */
 		snapshot(&m, s, s->tlast, kind_now(&m));
 	}
-	stats_free(s);
+	kt_stats_free(s);
 	return 0;
 }
