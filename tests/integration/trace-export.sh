@@ -68,4 +68,79 @@ is "$?" "2" "massif: two logs are a usage error (one heap per file)"
 reader export --format=massif --live "$T/k.trace" >/dev/null 2>&1
 is "$?" "2" "massif: --live (folded's option) is a usage error"
 
+# --- perfetto -----------------------------------------------------------------------
+# summary_syscalls SUM: the calls of the system call table
+summary_syscalls() {
+	awk '/^system call/ { on = 1; next } on && /^  (brk|mmap|munmap|mremap|mprotect|madvise) / { n += $2 }
+	     /^$/ { on = 0 } END { print n + 0 }' "$1"
+}
+# check.py JSON: the structure, then per process (pid): "PID max-live syscalls"
+cat >"$T/check.py" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert set(d) == {"traceEvents", "displayTimeUnit"}, sorted(d)
+assert d["displayTimeUnit"] == "ms"
+ev = d["traceEvents"]
+assert isinstance(ev, list) and ev
+last, live, sysc, names = {}, {}, {}, {}
+for e in ev:
+    for k in ("ph", "ts", "pid", "name"):
+        assert k in e, ("no %s" % k, e)
+    assert isinstance(e["ts"], (int, float)) and e["ts"] >= 0, e
+    p = e["pid"]
+    if e["ph"] == "M":
+        assert e["name"] == "process_name" and e["args"]["name"], e
+        names[p] = e["args"]["name"]
+    elif e["ph"] == "C":
+        key = (p, e["name"])
+        assert e["ts"] >= last.get(key, 0), ("counter goes back in time", e)
+        last[key] = e["ts"]
+        assert list(e["args"]) == ["bytes"], e
+        if e["name"] == "live heap bytes":
+            live[p] = max(live.get(p, 0), e["args"]["bytes"])
+    elif e["ph"] == "i":
+        assert e["name"] in ("brk", "mmap", "munmap", "mprotect", "madvise", "mremap"), e
+        assert "size" in e["args"] and "result" in e["args"] and "tid" in e, e
+        sysc[p] = sysc.get(p, 0) + 1
+    else:
+        raise AssertionError(("unexpected ph", e))
+for p in sorted(names):
+    for c in ("live heap bytes", "break bytes", "mapped bytes", "vmalloc bytes"):
+        assert (p, c) in last, ("no %s track" % c, p)
+    print(p, live.get(p, 0), sysc.get(p, 0))
+PY
+if have python3; then
+	reader export --format=perfetto -o "$T/k.json" "$T/k.trace" >"$T/k.json.out" 2>&1
+	is "$?" "0" "export --format=perfetto exits 0"
+	python3 "$T/check.py" "$T/k.json" >"$T/k.check" 2>&1
+	is "$?" "0" "perfetto: valid trace-event JSON (every event has ph/ts/pid, counters in time order, four counter tracks)"
+	cat_diag "$T/k.check"
+	pid=$(od -An -t u4 -j 16 -N 4 "$T/k.trace" | tr -d ' ')
+	is "$(cat "$T/k.check")" "$pid $(summary_peak "$T/k.sum") $(summary_syscalls "$T/k.sum")" \
+		"perfetto: one process (the log's pid), its live-bytes maximum is the summary's peak, an instant per system call"
+	# a run: the parent and the child it forked, one process each
+	with_timeout 60 "$KMM_TOOL" trace -o "$T/t.trace" -- "$TP" threads >"$T/t.out" 2>/dev/null
+	child=$(awk '$1 == "child" { print $2 }' "$T/t.out")
+	reader export --format=perfetto --run "$T/t.trace" >"$T/t.json" 2>/dev/null
+	is "$?" "0" "perfetto --run exits 0"
+	python3 "$T/check.py" "$T/t.json" >"$T/t.check" 2>&1
+	is "$?" "0" "perfetto --run: valid trace-event JSON"
+	cat_diag "$T/t.check"
+	want=""
+	for f in "$T/t.trace" "$T/t.trace.$child"; do
+		reader summary "$f" >"$T/t1.sum" 2>/dev/null
+		want="$want$(od -An -t u4 -j 16 -N 4 "$f" | tr -d ' ') $(summary_peak "$T/t1.sum") $(summary_syscalls "$T/t1.sum")
+"
+	done
+	is "$(sort -n "$T/t.check")" "$(printf '%s' "$want" | sort -n)" \
+		"perfetto --run: a process per log (parent and forked child), each with its summary's peak and system calls"
+	ppid=$(od -An -t u4 -j 16 -N 4 "$T/t.trace" | tr -d ' ')
+	ntid=$(python3 -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+print(len({e["tid"] for e in d["traceEvents"] if e["pid"] == int(sys.argv[2]) and e["ph"] == "C"}))' "$T/t.json" "$ppid" 2>&1)
+	ok "perfetto: the parent's events carry its threads' tids (4 threads: $ntid)" test "$ntid" -ge 2
+else
+	skip "perfetto: the JSON checks" "no python3"
+fi
+
 done_testing

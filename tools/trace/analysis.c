@@ -333,3 +333,14 @@ void kt_analyze(const struct log *L, struct stats *s)
 		st_event(s, &e);
 	kt_merge_free(&M);
 }
+
+void kt_stats_free(struct stats *s)
+{
+	free(s->lt);
+	free(s->st);
+	if (s->regs) {
+		free(s->regs->lt);
+		free(s->regs);
+	}
+	free(s);
+}

@@ -6,6 +6,7 @@
  *            log (or, with --live, the blocks live at its end), weighed by
  *            bytes (or, with --count, by calls)
  *   massif   massif.c
+ *   perfetto perfetto.c
  *
  * A stack is the event's backtrace (KMM_TRACE_BACKTRACE), outermost frame
  * first, or only its caller when the log has no backtraces; the root is
@@ -155,8 +156,10 @@ int kt_cmd_export(struct log *L, const struct kt_export *xo, FILE *o)
 {
 	if (!strcmp(xo->format, "massif"))
 		return kt_export_massif(L, o);
+	if (!strcmp(xo->format, "perfetto"))
+		return kt_export_perfetto(L, xo, o);
 	if (strcmp(xo->format, "folded") != 0)
-		kt_fatal("export: unknown format '%s' (folded, massif)", xo->format);
+		kt_fatal("export: unknown format '%s' (folded, massif, perfetto)", xo->format);
 	struct kt_stack *v;
 	size_t n = kt_stacks(L, xo->live, &v);
 	for (size_t i = 0; i < n; i++)

@@ -14,7 +14,8 @@
  * plot     an SVG of live heap bytes, break size, vmalloc, arena heaps and
  *          committed bytes (kmm's regions), from the first event on
  * mtrace   the log in glibc's mtrace(3) text format, for mtrace(1)
- * export   the log in other tools' formats (folded stacks, massif)
+ * export   the log in other tools' formats (folded stacks, massif,
+ *          perfetto)
  * diff     what grew from one log to another, by call stack
  * Several logs (FILE..., or --run FILE: FILE.PID[.N] beside it) are read
  * one at a time; summary totals them, with a line per process.
@@ -71,7 +72,8 @@
  *                kt_mremap_flags_str, kt_advice_str, kt_hresult
  *   analysis.c   one pass over the events in sequence order: counts, live
  *                blocks, sites, peak, live regions by kind (struct stats):
- *                kt_analyze; the live-block table: kt_lt_put, kt_lt_del
+ *                kt_analyze, kt_stats_free; the live-block table:
+ *                kt_lt_put, kt_lt_del
  *   dump.c       kmm-trace dump: kt_cmd_dump; kt_print_frames (also leaks)
  *   summary.c    kmm-trace summary: kt_cmd_summary, kt_cmd_summary_run
  *                (several logs: a process a line, totals)
@@ -85,6 +87,8 @@
  *                graphs; the other formats' files below)
  *   massif.c     export --format=massif: kt_export_massif (massif.out
  *                snapshots of the live heap, for ms_print)
+ *   perfetto.c   export --format=perfetto: kt_export_perfetto (Chrome
+ *                trace-event JSON: counters and system calls over time)
  *   diff.c       kmm-trace diff A B: kt_cmd_diff (what grew, by stack)
  *   main.c       the command line, --help texts, the list of logs (several
  *                FILEs; --run: FILE's FILE.PID[.N] siblings; the logs exec
@@ -464,6 +468,8 @@ uint64_t kt_lt_del(struct stats *s, uint64_t ptr);
  * with s->plot set when plotting, s->each when a command follows the
  * events; until s->stop is set). */
 void kt_analyze(const struct log *L, struct stats *s);
+/* free s (kt_xcalloc'd) and its tables */
+void kt_stats_free(struct stats *s);
 
 /* ---- the commands (dump.c, summary.c, leaks.c, mtrace.c, plot.c) ----------------- */
 
