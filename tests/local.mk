@@ -54,6 +54,7 @@ unit_tests = $(unit_tests_kernel) \
 	tests/unit/test_lock \
 	tests/unit/test_model \
 	tests/unit/test_options \
+	tests/unit/test_pprof \
 	tests/unit/test_threads \
 	tests/unit/test_uslab
 check_PROGRAMS += $(unit_tests)
@@ -92,6 +93,10 @@ tests_unit_test_model_LDADD = $(UNIT_LDADD)
 tests_unit_test_options_SOURCES = tests/unit/test_options.c tests/unit/testutil.h
 tests_unit_test_options_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_options_LDADD = $(UNIT_LDADD)
+
+tests_unit_test_pprof_SOURCES = tests/unit/test_pprof.c
+tests_unit_test_pprof_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_pprof_LDADD = $(UNIT_LDADD)
 
 tests_unit_test_uslab_SOURCES = tests/unit/test_uslab.c tests/unit/testutil.h
 tests_unit_test_uslab_CFLAGS = $(UNIT_CFLAGS)

@@ -17,19 +17,52 @@
  */
 #include "kmm-trace.h"
 
-struct xent { const uint8_t *rec; uint64_t value; };
+/* the distinct stacks of the events, each with its bytes and calls: an
+ * open-addressing table keyed by caller and backtrace, so the memory is
+ * that of the distinct stacks, not of the events */
+struct xent { const uint8_t *rec; uint64_t value, count; };
+struct xtab { struct xent *v; size_t cap, n; };
 
-/* events with the same caller and backtrace next to each other */
-static int cmp_stack(const void *x, const void *y)
+/* events with the same caller and backtrace compare equal */
+static int same_stack(const uint8_t *a, const uint8_t *b)
 {
-	const uint8_t *a = ((const struct xent *)x)->rec, *b = ((const struct xent *)y)->rec;
-	uint64_t ca = rec_caller(a), cb = rec_caller(b);
-	if (ca != cb)
-		return ca < cb ? -1 : 1;
-	unsigned na = rec_nframes(a), nb = rec_nframes(b);
-	if (na != nb)
-		return na < nb ? -1 : 1;
-	return memcmp(rec_frames(a), rec_frames(b), KMM_TRACE_FRAME_SIZE * (size_t)na);
+	unsigned na = rec_nframes(a);
+	return rec_caller(a) == rec_caller(b) && na == rec_nframes(b) &&
+	       !memcmp(rec_frames(a), rec_frames(b), KMM_TRACE_FRAME_SIZE * (size_t)na);
+}
+
+static uint64_t stack_hash(const uint8_t *r)
+{
+	uint64_t h = hash64(rec_caller(r) + rec_nframes(r));
+	for (unsigned i = 0; i < rec_nframes(r); i++)
+		h = hash64(h ^ rd64(rec_frames(r) + KMM_TRACE_FRAME_SIZE * (size_t)i));
+	return h;
+}
+
+static void xtab_add(struct xtab *t, const uint8_t *rec, uint64_t value)
+{
+	if (2 * (t->n + 1) > t->cap) {
+		struct xtab g = { kt_xcalloc(t->cap ? 2 * t->cap : 1024, sizeof *g.v), t->cap ? 2 * t->cap : 1024, 0 };
+		for (size_t i = 0; i < t->cap; i++)
+			if (t->v[i].rec) {
+				size_t k = stack_hash(t->v[i].rec) & (g.cap - 1);
+				while (g.v[k].rec)
+					k = (k + 1) & (g.cap - 1);
+				g.v[k] = t->v[i];
+				g.n++;
+			}
+		free(t->v);
+		*t = g;
+	}
+	size_t k = stack_hash(rec) & (t->cap - 1);
+	while (t->v[k].rec && !same_stack(t->v[k].rec, rec))
+		k = (k + 1) & (t->cap - 1);
+	if (!t->v[k].rec) {
+		t->v[k].rec = rec;
+		t->n++;
+	}
+	t->v[k].value += value;
+	t->v[k].count++;
 }
 
 /* the frame name of address a into buf: the description's first word, its
@@ -61,36 +94,33 @@ static int cmp_line(const void *x, const void *y)
 
 size_t kt_stacks(struct log *L, int live, struct kt_stack **out)
 {
-	struct xent *v = NULL;
-	size_t n = 0, cap = 0;
+	struct xtab t = { NULL, 0, 0 };
 	if (live) {
 		struct stats *s = kt_xcalloc(1, sizeof *s);
 		kt_analyze(L, s);
 		for (size_t i = 0; i < s->ltcap; i++)
-			if (s->lt[i].ptr) {
-				GROW(v, n, cap);
-				v[n].rec = s->lt[i].rec;
-				v[n++].value = s->lt[i].size;
-			}
+			if (s->lt[i].ptr)
+				xtab_add(&t, s->lt[i].rec, s->lt[i].size);
+		free(s->lt);
+		free(s->st);
+		free(s);
 	} else {
 		struct ev e;
 		FOR_EACH_EVENT_IN_FILE(L, e)
 		{
 			int alloc = e.type == KMM_TR_MALLOC || e.type == KMM_TR_CALLOC || e.type == KMM_TR_MEMALIGN ||
 				    e.type == KMM_TR_REALLOC;
-			if (!alloc || !e.a)
-				continue;
-			GROW(v, n, cap);
-			v[n].rec = e.rec;
-			v[n++].value = e.b;
+			if (alloc && e.a)
+				xtab_add(&t, e.rec, e.b);
 		}
 	}
-	if (n)
-		qsort(v, n, sizeof *v, cmp_stack);
-	/* the addresses of one event per stack */
+	/* the distinct stacks, packed; the addresses of each wanted */
+	struct xent *v = t.v;
+	size_t n = 0;
+	for (size_t i = 0; i < t.cap; i++)
+		if (t.v[i].rec)
+			v[n++] = t.v[i];
 	for (size_t i = 0; i < n; i++) {
-		if (i && !cmp_stack(&v[i - 1], &v[i]))
-			continue;
 		struct ev e;
 		ev_decode(v[i].rec, 0, &e);
 		kt_sym_want(e.d);
@@ -104,11 +134,7 @@ size_t kt_stacks(struct log *L, int live, struct kt_stack **out)
 	size_t nl = 0, capl = 0;
 	const char *prog = kt_prog_name(L);
 	const char *slash = strrchr(prog, '/');
-	for (size_t i = 0; i < n;) {
-		size_t j = i;
-		uint64_t sum = 0;
-		while (j < n && !cmp_stack(&v[i], &v[j]))
-			sum += v[j++].value;
+	for (size_t i = 0; i < n; i++) {
 		struct ev e;
 		ev_decode(v[i].rec, 0, &e);
 		size_t sz = 256 + 256 * (size_t)(e.nframes + 1), k = 0;
@@ -125,9 +151,8 @@ size_t kt_stacks(struct log *L, int live, struct kt_stack **out)
 		}
 		GROW(ln, nl, capl);
 		ln[nl].stack = buf;
-		ln[nl].bytes = sum;
-		ln[nl++].count = j - i;
-		i = j;
+		ln[nl].bytes = v[i].value;
+		ln[nl++].count = v[i].count;
 	}
 	free(v);
 	if (nl)

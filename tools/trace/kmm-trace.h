@@ -26,7 +26,9 @@
  * in sequence order; a k-way merge over the streams (a binary heap keyed by
  * the next sequence number) delivers all events in global order without
  * copying them.  Live blocks are kept in an open-addressing hash table, so
- * nothing is allocated per event.
+ * nothing is allocated per event; the mapping's pages are dropped every
+ * KT_RELEASE_EVERY bytes read (kt_log_progress), so memory does not grow
+ * with the log's length.
  *
  * Symbols: an address is looked up in the last complete /proc/self/maps
  * snapshot of the log (older snapshots as a fallback), which gives a file
@@ -297,6 +299,11 @@ char *kt_log_exec_successor(const char *path);
 void kt_warn_cut(const struct log *L);
 /* the log's status in words ("exec'd ...", "complete", "CUT SHORT ...") */
 const char *kt_log_status(const struct log *L, char *buf, size_t n);
+/* Bytes of L a pass has just read: every KT_RELEASE_EVERY bytes, the
+ * pages of the mapping are dropped, so the reader's memory does not grow
+ * with the log (log.c).  The merge and FOR_EACH_EVENT_IN_FILE call it. */
+#define KT_RELEASE_EVERY ((size_t)32 << 20)
+void kt_log_progress(const struct log *L, size_t bytes);
 /* unmap and free what kt_log_open made */
 void kt_log_close(struct log *L);
 /* the program's name (the exe= of the info block, without directories) */
@@ -321,7 +328,7 @@ void kt_merge_free(struct merge *M);
 
 /* all events, in file order (no merge): for collecting addresses */
 #define FOR_EACH_EVENT_IN_FILE(L, e)                                                      \
-	for (size_t bi_ = 0; bi_ < (L)->nb; bi_++)                                        \
+	for (size_t bi_ = 0; bi_ < (L)->nb; kt_log_progress((L), (L)->b[bi_].size), bi_++) \
 		if ((L)->b[bi_].kind == KMM_TB_EVENTS)                                    \
 			for (const uint8_t *p_ = (L)->m + (L)->b[bi_].off + BLK_HDR,      \
 					   *pe_ = p_ + (L)->b[bi_].size;                   \

@@ -152,7 +152,10 @@ void kt_log_open(struct log *L, const char *path)
 	if (m == MAP_FAILED)
 		kt_fatal("%s: cannot map it: %s", path, strerror(errno));
 	close(fd);
-	madvise(m, L->size, MADV_WILLNEED);
+	/* read ahead a log that fits easily in memory; a bigger one is read
+	 * as the passes go, and its pages dropped behind them */
+	if (L->size <= KT_RELEASE_EVERY)
+		madvise(m, L->size, MADV_WILLNEED);
 	L->m = m;
 
 	const uint8_t *h = L->m;
@@ -224,6 +227,7 @@ void kt_log_open(struct log *L, const char *path)
 		GROW(L->b, L->nb, L->capb);
 		L->b[L->nb++] = b;
 		off += BLK_HDR + b.size;
+		kt_log_progress(L, BLK_HDR + b.size);
 	}
 	if (L->seq_min == UINT64_MAX)
 		L->seq_min = 0;
@@ -249,6 +253,27 @@ void kt_log_open(struct log *L, const char *path)
 	L->tids = t;
 	L->ntids = nt;
 	kt_parse_maps(L);
+}
+
+/*
+ * Bounded memory.  The log is mapped, not read: the pages a pass has read
+ * count in the reader's RSS (file pages, clean) until they are unmapped, so
+ * a pass over a 10 GB log would end with 10 GB resident.  Every
+ * KT_RELEASE_EVERY bytes read, the whole mapping's pages are dropped
+ * (MADV_DONTNEED on a private mapping never written: the next access reads
+ * the file again, a minor fault while the page cache still holds it).
+ * Pointers into the mapping (records of live blocks, map names) stay
+ * valid.  One counter for the program: kmm-trace reads one log at a time.
+ */
+static uint64_t progress;
+
+void kt_log_progress(const struct log *L, size_t bytes)
+{
+	progress += bytes;
+	if (progress < KT_RELEASE_EVERY)
+		return;
+	progress = 0;
+	madvise((void *)L->m, L->size, MADV_DONTNEED);
 }
 
 int kt_log_cut(const struct log *L) { return !L->have_end || L->bad; }

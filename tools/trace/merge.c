@@ -95,7 +95,9 @@ int kt_merge_next(struct merge *M, struct ev *e)
 		return 0;
 	struct stream *s = &M->s[M->heap[0]];
 	ev_decode(s->cur, s->tid, e);
-	s->cur += rec_size(s->cur);
+	size_t sz = rec_size(s->cur);
+	s->cur += sz;
+	kt_log_progress(M->L, sz);
 	if (s->cur >= s->end) {
 		size_t nx = M->L->sg[s->seg].next;
 		if (nx != NONE)
