@@ -143,4 +143,40 @@ else
 	skip "perfetto: the JSON checks" "no python3"
 fi
 
+# --- pprof --------------------------------------------------------------------------
+reader export --format=pprof -o "$T/k.pb.gz" "$T/k.trace" >"$T/k.pb.out" 2>&1
+is "$?" "0" "export --format=pprof exits 0"
+ok "pprof: the file is gzip (stored blocks: gzip -t)" gzip -t "$T/k.pb.gz"
+reader export --format=pprof "$T/k.trace" "$T/h.trace" >/dev/null 2>&1
+is "$?" "2" "pprof: two logs are a usage error (go tool pprof merges profiles itself)"
+if have go; then
+	# go tool pprof: no symbolization (the profile has its functions), no
+	# fetching, its cache in the test's directory
+	gp() { with_timeout 120 env HOME="$T/gohome" GOCACHE="$T/gocache" GOFLAGS=-mod=mod PPROF_TMPDIR="$T" \
+		go tool pprof -symbolize=none "$@"; }
+	mkdir -p "$T/gohome"
+	# gp_total INDEX FILE: the "Total samples = N" of -top, in bytes or counts
+	gp_total() { gp -top -unit=B -sample_index="$1" "$2" 2>&1 | sed -n 's/.*Total samples = \([0-9]*\)B* *$/\1/p'; }
+	alloc=$(awk '/^  (malloc|calloc|realloc|memalign) / { s += $4 } END { print s + 0 }' "$T/k.sum")
+	calls=$(awk '/^  (malloc|calloc|realloc|memalign) / { s += $2 - $3 } END { print s + 0 }' "$T/k.sum")
+	live=$(sed -n 's/^  at end  *\([0-9]*\) bytes .*/\1/p' "$T/k.sum")
+	blocks=$(sed -n 's/^  at end .* in \([0-9]*\) blocks)$/\1/p' "$T/k.sum")
+	is "$(gp_total alloc_space "$T/k.pb.gz")" "$alloc" "go tool pprof -top: alloc_space is the summary's bytes allocated ($alloc)"
+	is "$(gp_total alloc_objects "$T/k.pb.gz")" "$calls" "go tool pprof -top: alloc_objects is the summary's allocations ($calls)"
+	is "$(gp_total inuse_space "$T/k.pb.gz")" "${live:-?}" "go tool pprof -top: inuse_space is the summary's live bytes at the end ($live)"
+	is "$(gp_total inuse_objects "$T/k.pb.gz")" "${blocks:-?}" "go tool pprof -top: inuse_objects is the summary's live blocks at the end ($blocks)"
+	gp -traces -sample_index=inuse_space "$T/k.pb.gz" >"$T/k.traces" 2>&1
+	is "$?" "0" "go tool pprof -traces reads the profile"
+	is "$(gp -traces -unit=B -sample_index=inuse_space "$T/k.pb.gz" 2>/dev/null |
+	      awk '$2 == "leak_twice" { sub(/B$/, "", $1); s += $1 } END { print s + 0 }')" "8642" \
+		"pprof -traces: leak_twice's stacks hold its 2 x 4321 live bytes"
+	reader export --format=pprof -o "$T/h.pb.gz" "$T/h.trace" >/dev/null 2>&1
+	gp -raw "$T/h.pb.gz" >"$T/h.raw" 2>&1
+	ok "pprof: heapprobe's locations carry heapprobe.c lines and a mapping of the heapprobe file" \
+		sh -c "grep -qE ' step heapprobe\\.c:[0-9]+' '$T/h.raw' && grep -qE '^[0-9]+: 0x[0-9a-f]+/0x[0-9a-f]+/0x[0-9a-f]+ [^ ]*/heapprobe( |\$)' '$T/h.raw'"
+	is "$(gp_total inuse_space "$T/h.pb.gz")" "7040" "pprof: heapprobe's inuse_space is its 110 x 64 bytes left (7040)"
+else
+	skip "go tool pprof checks" "no go (Debian package golang-go)"
+fi
+
 done_testing

@@ -7,6 +7,7 @@
  *            bytes (or, with --count, by calls)
  *   massif   massif.c
  *   perfetto perfetto.c
+ *   pprof    pprof_out.c
  *
  * A stack is the event's backtrace (KMM_TRACE_BACKTRACE), outermost frame
  * first, or only its caller when the log has no backtraces; the root is
@@ -24,14 +25,14 @@ struct xent { const uint8_t *rec; uint64_t value, count; };
 struct xtab { struct xent *v; size_t cap, n; };
 
 /* events with the same caller and backtrace compare equal */
-static int same_stack(const uint8_t *a, const uint8_t *b)
+int kt_same_stack(const uint8_t *a, const uint8_t *b)
 {
 	unsigned na = rec_nframes(a);
 	return rec_caller(a) == rec_caller(b) && na == rec_nframes(b) &&
 	       !memcmp(rec_frames(a), rec_frames(b), KMM_TRACE_FRAME_SIZE * (size_t)na);
 }
 
-static uint64_t stack_hash(const uint8_t *r)
+uint64_t kt_stack_hash(const uint8_t *r)
 {
 	uint64_t h = hash64(rec_caller(r) + rec_nframes(r));
 	for (unsigned i = 0; i < rec_nframes(r); i++)
@@ -45,7 +46,7 @@ static void xtab_add(struct xtab *t, const uint8_t *rec, uint64_t value)
 		struct xtab g = { kt_xcalloc(t->cap ? 2 * t->cap : 1024, sizeof *g.v), t->cap ? 2 * t->cap : 1024, 0 };
 		for (size_t i = 0; i < t->cap; i++)
 			if (t->v[i].rec) {
-				size_t k = stack_hash(t->v[i].rec) & (g.cap - 1);
+				size_t k = kt_stack_hash(t->v[i].rec) & (g.cap - 1);
 				while (g.v[k].rec)
 					k = (k + 1) & (g.cap - 1);
 				g.v[k] = t->v[i];
@@ -54,8 +55,8 @@ static void xtab_add(struct xtab *t, const uint8_t *rec, uint64_t value)
 		free(t->v);
 		*t = g;
 	}
-	size_t k = stack_hash(rec) & (t->cap - 1);
-	while (t->v[k].rec && !same_stack(t->v[k].rec, rec))
+	size_t k = kt_stack_hash(rec) & (t->cap - 1);
+	while (t->v[k].rec && !kt_same_stack(t->v[k].rec, rec))
 		k = (k + 1) & (t->cap - 1);
 	if (!t->v[k].rec) {
 		t->v[k].rec = rec;
@@ -183,8 +184,10 @@ int kt_cmd_export(struct log *L, const struct kt_export *xo, FILE *o)
 		return kt_export_massif(L, o);
 	if (!strcmp(xo->format, "perfetto"))
 		return kt_export_perfetto(L, xo, o);
+	if (!strcmp(xo->format, "pprof"))
+		return kt_export_pprof(L, o);
 	if (strcmp(xo->format, "folded") != 0)
-		kt_fatal("export: unknown format '%s' (folded, massif, perfetto)", xo->format);
+		kt_fatal("export: unknown format '%s' (folded, massif, perfetto, pprof)", xo->format);
 	struct kt_stack *v;
 	size_t n = kt_stacks(L, xo->live, &v);
 	for (size_t i = 0; i < n; i++)

@@ -15,7 +15,7 @@
  *          committed bytes (kmm's regions), from the first event on
  * mtrace   the log in glibc's mtrace(3) text format, for mtrace(1)
  * export   the log in other tools' formats (folded stacks, massif,
- *          perfetto)
+ *          perfetto, pprof)
  * diff     what grew from one log to another, by call stack
  * Several logs (FILE..., or --run FILE: FILE.PID[.N] beside it) are read
  * one at a time; summary totals them, with a line per process.
@@ -91,6 +91,8 @@
  *                snapshots of the live heap, for ms_print)
  *   perfetto.c   export --format=perfetto: kt_export_perfetto (Chrome
  *                trace-event JSON: counters and system calls over time)
+ *   pprof_out.c  export --format=pprof: kt_export_pprof (a gzipped
+ *                profile.proto, through src/util/pprof.c's writer)
  *   diff.c       kmm-trace diff A B: kt_cmd_diff (what grew, by stack)
  *   main.c       the command line, --help texts, the list of logs (several
  *                FILEs; --run: FILE's FILE.PID[.N] siblings; the logs exec
@@ -494,6 +496,9 @@ int kt_cmd_plot(struct log *L, const char *out);
 struct kt_stack { char *stack; uint64_t bytes, count; };
 size_t kt_stacks(struct log *L, int live, struct kt_stack **out);
 void kt_stacks_free(struct kt_stack *v, size_t n);
+/* two events' stacks (caller and backtrace) are the same; a stack's hash */
+int kt_same_stack(const uint8_t *a, const uint8_t *b);
+uint64_t kt_stack_hash(const uint8_t *rec);
 /* kmm-trace diff (diff.c): what grew from log A to log B, by call stack */
 int kt_cmd_diff(const char *a, const char *b, int live, unsigned top, int symbols);
 /* kmm-trace export's options: the format (folded, massif, perfetto,

@@ -11,11 +11,11 @@
 #include <unistd.h>
 
 /* export's formats, as the messages list them */
-#define EXPORT_FORMATS "folded, massif, perfetto"
+#define EXPORT_FORMATS "folded, massif, perfetto, pprof"
 
 static int known_format(const char *f)
 {
-	static const char *const v[] = {"folded", "massif", "perfetto"};
+	static const char *const v[] = {"folded", "massif", "perfetto", "pprof"};
 	for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
 		if (!strcmp(f, v[i]))
 			return 1;
@@ -41,7 +41,7 @@ static const char usage_text[] =
 	"            committed bytes\n"
 	"  mtrace    the log in glibc's mtrace(3) format, for mtrace(1)\n"
 	"  export    the log in another tool's format (--format=folded: flame graphs;\n"
-	"            massif: ms_print; perfetto: Perfetto UI)\n"
+	"            massif: ms_print; perfetto: Perfetto UI; pprof: go tool pprof)\n"
 	"  diff      what grew from one log to another, by call stack\n"
 	"\n"
 	"options:\n"
@@ -86,6 +86,7 @@ static const struct cmdhelp cmd_help[] = {
 	{"export", "usage: kmm-trace export --format=folded [--live] [--count] [-o OUT] FILE... | --run FILE\n"
 		   "       kmm-trace export --format=massif [-o OUT] FILE\n"
 		   "       kmm-trace export --format=perfetto [-o OUT] FILE... | --run FILE\n"
+		   "       kmm-trace export --format=pprof [-o OUT] FILE\n"
 		   "The log in another tool's format, to standard output or OUT:\n"
 		   "  folded   one line per call stack, `PROGRAM;outermost;...;caller VALUE`,\n"
 		   "           for flamegraph.pl, speedscope or inferno: the allocations of the\n"
@@ -104,7 +105,11 @@ static const struct cmdhelp cmd_help[] = {
 		   "  perfetto Chrome trace-event JSON for Perfetto UI and chrome://tracing:\n"
 		   "           a process per log, counter tracks (live heap bytes, break\n"
 		   "           bytes, mapped bytes, vmalloc bytes) and an instant event per\n"
-		   "           system call.  The log has no RSS: no RSS track.\n"},
+		   "           system call.  The log has no RSS: no RSS track.\n"
+		   "  pprof    a gzipped profile.proto for go tool pprof (-symbolize=none):\n"
+		   "           alloc_objects, alloc_space (every allocation), inuse_objects,\n"
+		   "           inuse_space (live at the end; the default), a sample per call\n"
+		   "           stack, functions and lines, a mapping per file.  One log.\n"},
 	{"diff", "usage: kmm-trace diff [--live] [--top N] [--no-symbols] A B\n"
 		 "What grew from trace A to trace B, by call stack (as `pprof -base A B`\n"
 		 "shows it): the bytes and calls of each stack in B less those in A, the\n"
