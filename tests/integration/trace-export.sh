@@ -109,6 +109,9 @@ for p in sorted(names):
         assert (p, c) in last, ("no %s track" % c, p)
     print(p, live.get(p, 0), sysc.get(p, 0))
 PY
+# a run of two processes: traceprobe's threads and the child it forks
+with_timeout 60 "$KMM_TOOL" trace -o "$T/t.trace" -- "$TP" threads >"$T/t.out" 2>/dev/null
+child=$(awk '$1 == "child" { print $2 }' "$T/t.out")
 if have python3; then
 	reader export --format=perfetto -o "$T/k.json" "$T/k.trace" >"$T/k.json.out" 2>&1
 	is "$?" "0" "export --format=perfetto exits 0"
@@ -119,8 +122,6 @@ if have python3; then
 	is "$(cat "$T/k.check")" "$pid $(summary_peak "$T/k.sum") $(summary_syscalls "$T/k.sum")" \
 		"perfetto: one process (the log's pid), its live-bytes maximum is the summary's peak, an instant per system call"
 	# a run: the parent and the child it forked, one process each
-	with_timeout 60 "$KMM_TOOL" trace -o "$T/t.trace" -- "$TP" threads >"$T/t.out" 2>/dev/null
-	child=$(awk '$1 == "child" { print $2 }' "$T/t.out")
 	reader export --format=perfetto --run "$T/t.trace" >"$T/t.json" 2>/dev/null
 	is "$?" "0" "perfetto --run exits 0"
 	python3 "$T/check.py" "$T/t.json" >"$T/t.check" 2>&1
@@ -178,5 +179,47 @@ if have go; then
 else
 	skip "go tool pprof checks" "no go (Debian package golang-go)"
 fi
+
+# --- at WHEN: the heap at a moment ------------------------------------------------------
+# heapprobe's phases 200 ms apart: 1 MiB; + 100 x 64 bytes; the 1 MiB freed;
+# + 10 x 64; all 110 small blocks freed
+with_timeout 60 "$KMM_TOOL" trace -o "$T/z.trace" -- "$HPR" m1m z200 n100x64 z200 f0 z200 n10x64 z200 F >/dev/null 2>&1
+is "$?" "0" "heapprobe with phases 200 ms apart runs under kmm trace -o"
+reader dump "$T/z.trace" >"$T/z.dump" 2>/dev/null
+# ms_of PATTERN: the time of the first dump line matching PATTERN, in ms (rounded down)
+ms_of() { grep -m1 -E "$1" "$T/z.dump" | sed -n 's/^#[0-9]* +\([0-9]*\)\.\([0-9]\{3\}\).*/\1\2/p' | sed 's/^0*//;s/^$/0/'; }
+seq_of() { grep -m1 -E "$1" "$T/z.dump" | sed -n 's/^#\([0-9]*\) .*/\1/p'; }
+# live AT: "BYTES BLOCKS" of the live row of kmm trace at AT
+live_at() { reader at "$1" "$T/z.trace" 2>/dev/null | awk '/^  live \(the program.s blocks\)/ { print $6, $5 }'; }
+t1=$(ms_of ' malloc\(1048576\) = 0x')
+t2=$(ms_of ' malloc\(64\) = 0x')
+t3=$(ms_of ' free\(0x[0-9a-f]*\) 1048576 bytes')
+fseq=$(seq_of ' free\(0x[0-9a-f]*\) 1048576 bytes')
+diag "phases at $t1, $t2, $t3 ms; the free of the 1 MiB is #$fseq"
+is "$(live_at "$((t1 + 100))ms")" "1048576 1" "at TIME: 100 ms into the first phase, the 1 MiB block alone"
+is "$(live_at "$((t2 + 100))ms")" "1054976 101" "at TIME: in the second phase, 1 MiB and 100 x 64 bytes"
+is "$(live_at "$((t3 + 100)).5ms")" "6400 100" "at TIME (with decimals): after the 1 MiB's free, 100 x 64 bytes"
+is "$(live_at "#$fseq")" "6400 100" "at #SEQ: after the free's event"
+is "$(live_at "#$((fseq - 1))")" "1054976 101" "at #SEQ: the event before it"
+is "$(live_at peak)" "1054976 101" "at peak: the summary's peak"
+is "$(live_at end)" "0 0" "at end: nothing live"
+is "$(live_at 0ns)" "0 0" "at 0ns: before the first event"
+reader at "$((t3 + 300))ms" "$T/z.trace" >"$T/z.at" 2>&1
+ok "at: after the 10 more, the top site is heapprobe's 110 x 64 bytes" \
+	grep -qE '^ +7040 +110  0x[0-9a-f]+ step\+0x[0-9a-f]+ at heapprobe\.c:[0-9]+' "$T/z.at"
+reader at end "$T/z.trace" >"$T/z.end" 2>&1
+is "$(awk '/^  tcache / || /^  fastbins / { n += $2 } /^  slab front end lists / { n += $5 } /^  remote lists / { n += $3 }
+	END { print n + 0 }' "$T/z.end")" "110" \
+	"at end: the 110 freed blocks are in the caches the frees named (tcache, fastbins, slab lists, remote), none handed out again"
+ok "at: what the log cannot say is 'not recorded' (bins, top, buddy, RSS)" sh -c \
+	"grep -qE '^  bins .* not recorded' '$T/z.end' && grep -qE '^  top chunk .* not recorded' '$T/z.end' &&
+	 grep -qE '^  buddy .* not recorded' '$T/z.end' && grep -qE '^  resident set size .* not recorded' '$T/z.end'"
+reader at end --run "$T/t.trace" >"$T/t.at" 2>&1
+is "$?" "0" "at end --run: the forked run's logs"
+is "$(grep -c '^kmm-trace at end: ' "$T/t.at")" "2" "at --run: the parent and the child, one report each"
+reader at 1.5 "$T/z.trace" >/dev/null 2>&1
+is "$?" "2" "at: a time without a unit is a usage error"
+reader at "$T/z.trace" >/dev/null 2>&1
+is "$?" "2" "at: no FILE after WHEN is a usage error"
 
 done_testing

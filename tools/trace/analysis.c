@@ -174,7 +174,7 @@ static int st_free(struct stats *s, uint64_t ptr)
 	return 1;
 }
 
-static void st_event(struct stats *s, const struct ev *e)
+void kt_analyze_event(struct stats *s, const struct ev *e)
 {
 	s->nevents++;
 	if (e->time > s->tlast)
@@ -330,7 +330,7 @@ void kt_analyze(const struct log *L, struct stats *s)
 	kt_merge_init(&M, L);
 	struct ev e;
 	while (!s->stop && kt_merge_next(&M, &e))
-		st_event(s, &e);
+		kt_analyze_event(s, &e);
 	kt_merge_free(&M);
 }
 

@@ -3,7 +3,8 @@
  * what the files of tools/trace/ share.  Internal: kmm-trace is one
  * program, built from these files (tools/trace.mk).
  *
- *     kmm-trace dump|summary|leaks|plot|mtrace [OPTIONS] FILE...
+ *     kmm-trace dump|summary|leaks|plot|mtrace|export|diff [OPTIONS] FILE...
+ *     kmm-trace at WHEN [OPTIONS] FILE...
  *     kmm-trace dump|summary|leaks|plot [OPTIONS] --run FILE
  *
  * dump     one line per event, in global sequence order, symbolized
@@ -17,6 +18,7 @@
  * export   the log in other tools' formats (folded stacks, massif,
  *          perfetto, pprof)
  * diff     what grew from one log to another, by call stack
+ * at       the live blocks and the heap's layers at a moment of the log
  * Several logs (FILE..., or --run FILE: FILE.PID[.N] beside it) are read
  * one at a time; summary totals them, with a line per process.
  *
@@ -94,6 +96,8 @@
  *   pprof_out.c  export --format=pprof: kt_export_pprof (a gzipped
  *                profile.proto, through src/util/pprof.c's writer)
  *   diff.c       kmm-trace diff A B: kt_cmd_diff (what grew, by stack)
+ *   at.c         kmm-trace at WHEN: kt_parse_when, kt_cmd_at (the live
+ *                blocks by site and the layers at a moment)
  *   main.c       the command line, --help texts, the list of logs (several
  *                FILEs; --run: FILE's FILE.PID[.N] siblings; the logs exec
  *                blocks name), main
@@ -477,6 +481,9 @@ uint64_t kt_lt_del(struct stats *s, uint64_t ptr);
  * with s->plot set when plotting, s->each when a command follows the
  * events; until s->stop is set). */
 void kt_analyze(const struct log *L, struct stats *s);
+/* one event into s (kt_analyze's step: for a reader that runs the merge
+ * itself and stops before an event) */
+void kt_analyze_event(struct stats *s, const struct ev *e);
 /* free s (kt_xcalloc'd) and its tables */
 void kt_stats_free(struct stats *s);
 
@@ -517,6 +524,16 @@ int kt_cmd_export(struct log *L, const struct kt_export *xo, FILE *o);
 int kt_export_massif(struct log *L, FILE *o);
 int kt_export_perfetto(struct log *L, const struct kt_export *xo, FILE *o);
 int kt_export_pprof(struct log *L, FILE *o);
+
+/* kmm-trace at WHEN (at.c): a moment of the log (TIME since the earliest
+ * log's start in ns, #SEQ, peak, end), parsed from the command line (0,
+ * or -1 if it is none of those) */
+enum { KT_AT_TIME, KT_AT_SEQ, KT_AT_PEAK, KT_AT_END };
+struct kt_when { int kind; uint64_t v; const char *text; };
+int kt_parse_when(const char *s, struct kt_when *w);
+/* the live blocks by site (top N) and the heap's layers at that moment;
+ * base_mono: the earliest start of the logs read (TIME counts from it) */
+int kt_cmd_at(struct log *L, const struct kt_when *w, unsigned top, uint64_t base_mono);
 
 /* e's backtrace, one frame a line after indent */
 void kt_print_frames(FILE *o, const struct ev *e, const char *indent);

@@ -43,6 +43,7 @@ static const char usage_text[] =
 	"  export    the log in another tool's format (--format=folded: flame graphs;\n"
 	"            massif: ms_print; perfetto: Perfetto UI; pprof: go tool pprof)\n"
 	"  diff      what grew from one log to another, by call stack\n"
+	"  at        the live blocks and the heap's layers at a moment (at WHEN FILE)\n"
 	"\n"
 	"options:\n"
 	"  -r, --run      FILE and its FILE.PID, FILE.PID.N siblings: the whole run\n"
@@ -117,6 +118,21 @@ static const struct cmdhelp cmd_help[] = {
 		 "Stacks are compared by their functions' names (export --format=folded's\n"
 		 "stacks), since two runs' addresses differ.  --live: the blocks live at\n"
 		 "the end of each log instead of every allocation.\n"},
+	{"at", "usage: kmm-trace at WHEN [--top N] [--no-symbols] FILE... | --run FILE\n"
+	       "The heap at one moment: the events of the log applied in sequence order up\n"
+	       "to WHEN, then the live blocks (bytes, count, peak so far), the heap's layers\n"
+	       "as far as the log records them, kmm's memory then, and the top N allocation\n"
+	       "sites of the live blocks (10 by default).  WHEN is\n"
+	       "  TIME    since the trace started: 1.5s, 250ms, 40us, 1200ns (several logs:\n"
+	       "          since the earliest of them started; the first event after it is\n"
+	       "          not applied)\n"
+	       "  #SEQ    after the event with sequence number SEQ (dump's #SEQ)\n"
+	       "  peak    after the event of the peak of live bytes\n"
+	       "  end     after the last event\n"
+	       "Layers: blocks freed to the tcache, fastbins, the slab front end's lists or\n"
+	       "a remote list and not handed out again since (their usable sizes).  The\n"
+	       "bins, the top chunk, buddy free pages, the vmalloc lazy-free cache and the\n"
+	       "RSS are not recorded in the log: `not recorded` says so.\n"},
 	{"mtrace", "usage: kmm-trace mtrace [--no-symbols] FILE > OUT\n"
 		   "Converts the log to glibc's mtrace(3) text format: `mtrace OUT` (the\n"
 		   "perl script of libc-dev-bin) then lists the memory not freed.  Frees and\n"
@@ -274,10 +290,12 @@ int main(int argc, char **argv)
 		if (!strcmp(cmd, cmd_help[i].name))
 			ch = &cmd_help[i];
 	if (!ch)
-		kt_fatal("unknown command '%s' (dump, summary, leaks, plot, mtrace, export, diff; see kmm-trace --help)", cmd);
+		kt_fatal("unknown command '%s' (dump, summary, leaks, plot, mtrace, export, diff, at; see kmm-trace --help)", cmd);
 	const char *out = NULL, *format = NULL;
 	int nosym = 0, all = 0, run = 0, live = 0, count = 0, top_set = 0;
-	int export = !strcmp(cmd, "export");
+	int export = !strcmp(cmd, "export"), at = !strcmp(cmd, "at");
+	struct kt_when when;
+	int have_when = 0;
 	unsigned top = 10;
 	struct flist F = {0};
 	for (int i = 2; i < argc; i++) {
@@ -303,7 +321,7 @@ int main(int argc, char **argv)
 			live = 1;
 		else if (!strcmp(a, "--count") && export)
 			count = 1;
-		else if (!strcmp(a, "--top") && (!strcmp(cmd, "summary") || !strcmp(cmd, "diff"))) {
+		else if (!strcmp(a, "--top") && (!strcmp(cmd, "summary") || !strcmp(cmd, "diff") || at)) {
 			char *end;
 			if (++i >= argc)
 				kt_fatal("%s: --top needs a number", cmd);
@@ -312,11 +330,17 @@ int main(int argc, char **argv)
 				kt_fatal("%s: --top %s: not a number", cmd, argv[i]);
 			top = (unsigned)v;
 			top_set = 1;
+		} else if (at && !have_when) {
+			if (kt_parse_when(a, &when))
+				kt_fatal("at: '%s' is not a moment: TIME (1.5s, 250ms, 40us, 1200ns), #SEQ, peak or end", a);
+			have_when = 1;
 		} else if (a[0] == '-' && a[1])
 			kt_fatal("%s: unknown option '%s' (see kmm-trace %s --help)", cmd, a, cmd);
 		else
 			flist_add(&F, a);
 	}
+	if (at && !have_when)
+		kt_fatal("at: no WHEN (see kmm-trace at --help)");
 	if (!F.n)
 		kt_fatal("%s: no FILE (see kmm-trace %s --help)", cmd, cmd);
 	int plot = !strcmp(cmd, "plot"), mtrace = !strcmp(cmd, "mtrace");
@@ -361,7 +385,7 @@ int main(int argc, char **argv)
 		kt_fatal("export: cannot write %s: %s", out, strerror(errno));
 
 	struct kt_export xopt = {.format = format, .live = live, .count = count, .nlogs = F.n};
-	if (export) { /* the earliest start: perfetto's time 0 */
+	if (export || at) { /* the earliest start: perfetto's and at's time 0 */
 		xopt.base_mono = UINT64_MAX;
 		for (size_t i = 0; i < F.n; i++) {
 			uint64_t mono, real;
@@ -402,6 +426,8 @@ int main(int argc, char **argv)
 				r = kt_cmd_plot(&L, out);
 			else if (export)
 				r = kt_cmd_export(&L, &xopt, xo);
+			else if (at)
+				r = kt_cmd_at(&L, &when, top, xopt.base_mono);
 			else
 				r = kt_cmd_mtrace(&L);
 			if (r > rc)
