@@ -20,7 +20,7 @@ tools_kmm_trace_SOURCES = \
 	tools/trace/names.c tools/trace/analysis.c \
 	tools/trace/dump.c tools/trace/summary.c tools/trace/leaks.c \
 	tools/trace/mtrace.c tools/trace/plot.c tools/trace/export.c tools/trace/massif.c tools/trace/perfetto.c \
-	tools/trace/pprof_out.c src/util/pprof.c src/util/pprof.h tools/trace/at.c \
+	tools/trace/pprof_out.c src/util/pprof.c src/util/pprof.h tools/trace/stackid.c tools/trace/at.c \
 	tools/trace/diff.c tools/trace/main.c
 tools_kmm_trace_CPPFLAGS = $(TRACE_FORMAT_CPPFLAGS)
 tools_kmm_trace_CFLAGS = -Wall -Wextra -O2

@@ -43,6 +43,7 @@ uint64_t kt_lt_put(struct stats *s, uint64_t ptr, uint64_t size, const uint8_t *
 			s->lt[h].size = size;
 			s->lt[h].rec = rec;
 			s->lt[h].tid = tid;
+			s->lt[h].pad = 0;
 			return old + 1;
 		}
 		h = (h + 1) & mask;
@@ -51,8 +52,22 @@ uint64_t kt_lt_put(struct stats *s, uint64_t ptr, uint64_t size, const uint8_t *
 	s->lt[h].size = size;
 	s->lt[h].rec = rec;
 	s->lt[h].tid = tid;
+	s->lt[h].pad = 0;
 	s->ltn++;
 	return 0;
+}
+
+struct lent *kt_lt_get(struct stats *s, uint64_t ptr)
+{
+	if (!s->ltcap || !ptr)
+		return NULL;
+	size_t mask = s->ltcap - 1, i = lt_home(s, ptr);
+	while (s->lt[i].ptr != ptr) {
+		if (!s->lt[i].ptr)
+			return NULL;
+		i = (i + 1) & mask;
+	}
+	return &s->lt[i];
 }
 
 /* remove; returns the size + 1, or 0 if it was not live */

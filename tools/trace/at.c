@@ -24,8 +24,10 @@
  *   - kmm's own memory then: the break's growth, bytes mapped, committed
  *     regions by kind, live vmalloc areas, kmm's slab objects.
  *
- * Memory: the live-block table and a table of the blocks in the layers
- * above (both bounded by the blocks of the heap, not by the events).
+ * Memory: the live-block table, a table of the blocks in the layers above
+ * (both bounded by the blocks of the heap, not by the events) and the
+ * distinct stacks (stackid.c: the live blocks are added up by site without
+ * reading their records again).
  * See kmm-trace.h for what each file of kmm-trace holds.
  */
 #include "kmm-trace.h"
@@ -217,20 +219,28 @@ static int cmp_bytes(const void *x, const void *y)
 	return a->count > b->count ? -1 : a->count < b->count;
 }
 
-static void print_sites(const struct stats *s, unsigned top)
+/* the live blocks by caller: added up by the stack ids their events gave
+ * them (lent.pad), so that their records are not read again */
+static void print_sites(struct kt_stackids *ids, struct stats *s, unsigned top)
 {
-	struct srow *v = kt_xcalloc(s->ltn + 1, sizeof *v);
-	size_t n = 0;
+	for (size_t i = 0; i < s->ltcap; i++) /* none without one, but to be sure */
+		if (s->lt[i].ptr && s->lt[i].rec && !s->lt[i].pad)
+			s->lt[i].pad = kt_stackid(ids, s->lt[i].rec);
+	struct srow *v = kt_xcalloc(ids->n + 1, sizeof *v);
+	size_t n = ids->n;
+	for (size_t k = 0; k < n; k++)
+		v[k].caller = rec_caller(ids->rec[k]);
 	for (size_t i = 0; i < s->ltcap; i++)
 		if (s->lt[i].ptr && s->lt[i].rec) {
-			v[n].caller = rec_caller(s->lt[i].rec);
-			v[n].bytes = s->lt[i].size;
-			v[n++].count = 1;
+			v[s->lt[i].pad - 1].bytes += s->lt[i].size;
+			v[s->lt[i].pad - 1].count++;
 		}
 	if (n)
 		qsort(v, n, sizeof *v, cmp_caller);
 	size_t m = 0;
 	for (size_t i = 0; i < n; i++) {
+		if (!v[i].count)
+			continue;
 		if (m && v[m - 1].caller == v[i].caller) {
 			v[m - 1].bytes += v[i].bytes;
 			v[m - 1].count += v[i].count;
@@ -299,6 +309,7 @@ int kt_cmd_at(struct log *L, const struct kt_when *w, unsigned top, uint64_t bas
 
 	struct stats *s = kt_xcalloc(1, sizeof *s);
 	struct at A = {0};
+	struct kt_stackids ids = {0};
 	struct merge M;
 	struct ev e, last = {0};
 	int any = 0, more = 0;
@@ -310,6 +321,11 @@ int kt_cmd_at(struct log *L, const struct kt_when *w, unsigned top, uint64_t bas
 		}
 		kt_analyze_event(s, &e);
 		at_event(&A, &e);
+		if (kmm_trace_is_call(e.type) && e.type != KMM_TR_FREE && e.a) {
+			struct lent *l = kt_lt_get(s, e.a);
+			if (l)
+				l->pad = kt_stackid(&ids, e.rec);
+		}
 		last = e;
 		any = 1;
 	}
@@ -367,7 +383,8 @@ int kt_cmd_at(struct log *L, const struct kt_when *w, unsigned top, uint64_t bas
 	printf("%s (bytes of kmm's live regions)\n", first ? "none" : "");
 	printf("  kmm's slab      %" PRId64 " bytes of its own objects\n", s->slab_live);
 
-	print_sites(s, top);
+	print_sites(&ids, s, top);
+	kt_stackids_free(&ids);
 	free(A.t);
 	kt_stats_free(s);
 	return 0;

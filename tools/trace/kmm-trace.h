@@ -96,6 +96,7 @@
  *   pprof_out.c  export --format=pprof: kt_export_pprof (a gzipped
  *                profile.proto, through src/util/pprof.c's writer)
  *   diff.c       kmm-trace diff A B: kt_cmd_diff (what grew, by stack)
+ *   stackid.c    numbers for the distinct stacks: kt_stackid
  *   at.c         kmm-trace at WHEN: kt_parse_when, kt_cmd_at (the live
  *                blocks by site and the layers at a moment)
  *   main.c       the command line, --help texts, the list of logs (several
@@ -418,7 +419,7 @@ const char *kt_hresult(uint64_t r, char *buf, size_t n);
 struct lent { /* a live block */
 	uint64_t ptr, size;
 	const uint8_t *rec; /* the event that allocated it */
-	uint32_t tid, pad;
+	uint32_t tid, pad;  /* pad: a reader's own (massif, at: a stack id) */
 };
 
 struct site {
@@ -476,6 +477,8 @@ struct stats {
  * or 0), remove (the size + 1, or 0 if it was not live) */
 uint64_t kt_lt_put(struct stats *s, uint64_t ptr, uint64_t size, const uint8_t *rec, uint32_t tid);
 uint64_t kt_lt_del(struct stats *s, uint64_t ptr);
+/* the live block at ptr, or NULL */
+struct lent *kt_lt_get(struct stats *s, uint64_t ptr);
 
 /* Every event of the log, in sequence order, into s (zeroed by the caller,
  * with s->plot set when plotting, s->each when a command follows the
@@ -506,6 +509,16 @@ void kt_stacks_free(struct kt_stack *v, size_t n);
 /* two events' stacks (caller and backtrace) are the same; a stack's hash */
 int kt_same_stack(const uint8_t *a, const uint8_t *b);
 uint64_t kt_stack_hash(const uint8_t *rec);
+/* the distinct stacks of events numbered 1, 2, ... (stackid.c); rec[id - 1]
+ * is the first event met with that stack */
+struct kt_stackids {
+	const uint8_t **rec;
+	size_t n, cap;
+	uint32_t *tab; /* hash table of ids */
+	size_t tcap;
+};
+uint32_t kt_stackid(struct kt_stackids *S, const uint8_t *rec);
+void kt_stackids_free(struct kt_stackids *S);
 /* kmm-trace diff (diff.c): what grew from log A to log B, by call stack */
 int kt_cmd_diff(const char *a, const char *b, int live, unsigned top, int symbols);
 /* kmm-trace export's options: the format (folded, massif, perfetto,

@@ -26,8 +26,10 @@
  *     (FILE:LINE)", without a line "0xADDR: FUNCTION" (OBJECT+0xOFF where no
  *     symbol holds it), "0xADDR: ???" unknown.  The stack
  *     is the backtrace (KMM_TRACE_BACKTRACE) or, without one, the caller.
- *   - Memory: the live-block table and, for a detailed snapshot, an array
- *     of the live blocks; nothing per event.
+ *   - Memory: the live-block table, the distinct stacks (each allocation
+ *     gets a stack id as it is read: a detailed snapshot adds the live
+ *     blocks up by id without reading their records again); nothing per
+ *     event.
  * See kmm-trace.h for what each file of kmm-trace holds.
  */
 #include "kmm-trace.h"
@@ -36,7 +38,7 @@
 #define DETAIL_EVERY 10
 #define THRESHOLD 1.0 /* percent, as massif's default */
 
-struct mblk { const uint8_t *rec; uint64_t size; };
+struct mblk { const uint8_t *rec; uint64_t size; }; /* a stack, its live bytes */
 
 struct mctx {
 	const struct log *L;
@@ -46,6 +48,7 @@ struct mctx {
 	unsigned step, snaps;
 	uint64_t last_seq; /* of the last snapshot's event */
 	uint64_t ev_seq;   /* of the last event */
+	struct kt_stackids ids; /* the live blocks' stacks: lent.pad */
 	int any;
 };
 
@@ -158,15 +161,38 @@ static void emit_children(FILE *o, const struct mblk *v, size_t lo, size_t hi, u
 }
 
 /* the live blocks of s as massif's tree */
-static void emit_tree(FILE *o, const struct stats *s)
+/* the live blocks of s added up by stack into *out, from the stack ids
+ * the events gave them (their records are not read again); how many */
+static size_t live_stacks(struct kt_stackids *ids, struct stats *s, struct mblk **out)
 {
-	struct mblk *v = kt_xcalloc(s->ltn + 1, sizeof *v);
-	size_t n = 0;
-	for (size_t i = 0; i < s->ltcap; i++)
-		if (s->lt[i].ptr && s->lt[i].rec) {
-			v[n].rec = s->lt[i].rec;
-			v[n++].size = s->lt[i].size;
+	for (size_t i = 0; i < s->ltcap; i++) /* none without one, but to be sure */
+		if (s->lt[i].ptr && s->lt[i].rec && !s->lt[i].pad)
+			s->lt[i].pad = kt_stackid(ids, s->lt[i].rec);
+	uint64_t *sum = kt_xcalloc(ids->n + 1, sizeof *sum), *cnt = kt_xcalloc(ids->n + 1, sizeof *cnt);
+	for (size_t i = 0; i < s->ltcap; i++) {
+		const struct lent *l = &s->lt[i];
+		if (!l->ptr || !l->rec)
+			continue;
+		sum[l->pad - 1] += l->size;
+		cnt[l->pad - 1]++;
+	}
+	struct mblk *v = kt_xcalloc(ids->n + 1, sizeof *v);
+	size_t m = 0;
+	for (size_t k = 0; k < ids->n; k++)
+		if (cnt[k]) {
+			v[m].rec = ids->rec[k];
+			v[m++].size = sum[k];
 		}
+	free(sum);
+	free(cnt);
+	*out = v;
+	return m;
+}
+
+static void emit_tree(FILE *o, struct kt_stackids *ids, struct stats *s)
+{
+	struct mblk *v;
+	size_t n = live_stacks(ids, s, &v);
 	if (n)
 		qsort(v, n, sizeof *v, cmp_mblk);
 	/* the root's children: the distinct innermost frames, by threshold */
@@ -186,14 +212,14 @@ static void emit_tree(FILE *o, const struct stats *s)
 	free(v);
 }
 
-static void snapshot(struct mctx *m, const struct stats *s, uint64_t t, const char *tree)
+static void snapshot(struct mctx *m, struct stats *s, uint64_t t, const char *tree)
 {
 	fprintf(m->o, "#-----------\nsnapshot=%u\n#-----------\n", m->snaps++);
 	fprintf(m->o, "time=%" PRIu64 ".%03" PRIu64 "\n", t / 1000000, t / 1000 % 1000);
 	fprintf(m->o, "mem_heap_B=%" PRIu64 "\nmem_heap_extra_B=0\nmem_stacks_B=0\nheap_tree=%s\n", s ? s->live : 0,
 		tree);
 	if (strcmp(tree, "empty") != 0)
-		emit_tree(m->o, s);
+		emit_tree(m->o, &m->ids, s);
 }
 
 static const char *kind_now(const struct mctx *m)
@@ -206,6 +232,11 @@ static void each_event(struct stats *s, const struct ev *e, void *ctx)
 	struct mctx *m = ctx;
 	m->any = 1;
 	m->ev_seq = e->seq;
+	if (kmm_trace_is_call(e->type) && e->type != KMM_TR_FREE && e->a) {
+		struct lent *l = kt_lt_get(s, e->a);
+		if (l)
+			l->pad = kt_stackid(&m->ids, e->rec);
+	}
 	if (e->seq == m->peak_seq && s->live == s->peak)
 		snapshot(m, s, e->time, "peak");
 	else if (s->nevents >= m->next_n)
@@ -251,6 +282,7 @@ int kt_export_massif(struct log *L, FILE *o)
 		/* after the last event, unless it was just taken */
 		snapshot(&m, s, s->tlast, kind_now(&m));
 	}
+	kt_stackids_free(&m.ids);
 	kt_stats_free(s);
 	return 0;
 }
