@@ -14,32 +14,51 @@
  *     processes share), in sequence order and never going backwards within
  *     a process (an event whose time is earlier than the one before it,
  *     across threads, gets the time before).
- *   - Counter events ("ph":"C"), one per change, after the event that made
- *     it: "live heap bytes" (the requested bytes of the live blocks, as the
+ *   - Counter events ("ph":"C"): "live heap bytes" (the requested bytes of the live blocks, as the
  *     summary counts them), "break bytes" (the break's growth over the first
  *     brk event's old break), "mapped bytes" (mapped less unmapped by kmm's
  *     mmap, munmap, mremap), "vmalloc bytes" (kmm's live vmalloc areas, with
- *     guard pages); their first value at the log's first event.
+ *     guard pages).  Values are true values at true times, but not all of
+ *     them: the log's span is cut in 20000 slots, and each counter writes
+ *     in each slot where it changed its lowest and highest values (in time
+ *     order) and its last, so the output is bounded by the slots, not the
+ *     events, and a peak is never lost (the maximum of "live heap bytes" is
+ *     the summary's peak).  Their first value at the log's first event.
  *     The log has no resident set size (RSS) field: no RSS track.
  *   - Instant events ("ph":"i", thread scope) for each system call the log
  *     recorded (brk, mmap, munmap, mprotect, madvise, mremap): name the call,
  *     args its address, size and result (as the summary counts them: failed
  *     ones too).
- *   - Memory: the live-block table (kt_analyze); nothing per event.
+ *   - Memory: the live-block table (kt_analyze); nothing per event.  The
+ *     output: at most 3 points per counter and slot, plus one instant
+ *     event per system call.
  * See kmm-trace.h for what each file of kmm-trace holds.
  */
 #include "kmm-trace.h"
 
 enum { C_LIVE, C_BRK, C_MAPPED, C_VMALLOC, C_N };
+#define SLOTS 20000 /* time slots of the log's span, per counter */
 static const char *const counter_names[C_N] = {"live heap bytes", "break bytes", "mapped bytes", "vmalloc bytes"};
+
+/* a point of a counter: value, time, thread */
+struct cpt { int64_t v; uint64_t ns; uint32_t tid; };
+
+/* a counter's current time slot: its lowest, highest and last values */
+struct ctrack {
+	int seen, open, emitted;
+	int64_t cur;     /* the value now */
+	int64_t last_v;  /* the last value written */
+	uint64_t q_end;  /* the slot's end */
+	struct cpt lo, hi, end;
+};
 
 struct pctx {
 	const struct log *L;
 	FILE *o;
 	uint64_t base; /* start_mono - kt_export's base_mono */
 	uint64_t last_ns;
-	int64_t last[C_N];
-	int have[C_N];
+	uint64_t slot;  /* ns per slot */
+	struct ctrack c[C_N];
 };
 
 /* s as a JSON string's contents */
@@ -61,16 +80,57 @@ static void ts(FILE *o, uint64_t ns)
 	fprintf(o, "%" PRIu64 ".%03" PRIu64, ns / 1000, ns % 1000);
 }
 
+static void emit(struct pctx *p, unsigned k, const struct cpt *c)
+{
+	struct ctrack *t = &p->c[k];
+	if (t->emitted && t->last_v == c->v)
+		return;
+	t->emitted = 1;
+	t->last_v = c->v;
+	fprintf(p->o, ",\n{\"ph\":\"C\",\"name\":\"%s\",\"pid\":%" PRIu32 ",\"tid\":%" PRIu32 ",\"ts\":",
+		counter_names[k], p->L->pid, c->tid);
+	ts(p->o, c->ns);
+	fprintf(p->o, ",\"args\":{\"bytes\":%" PRId64 "}}", c->v);
+}
+
+/* the slot's lowest and highest values in time order, then its last */
+static void flush(struct pctx *p, unsigned k)
+{
+	struct ctrack *t = &p->c[k];
+	if (!t->open)
+		return;
+	t->open = 0;
+	const struct cpt *a = &t->lo, *b = &t->hi;
+	if (b->ns < a->ns) {
+		a = &t->hi;
+		b = &t->lo;
+	}
+	emit(p, k, a);
+	emit(p, k, b);
+	emit(p, k, &t->end);
+}
+
+/* counter k is v after an event at ns */
 static void counter(struct pctx *p, unsigned k, int64_t v, const struct ev *e, uint64_t ns)
 {
-	if (p->have[k] && p->last[k] == v)
+	struct ctrack *t = &p->c[k];
+	if (t->seen && t->cur == v)
 		return;
-	p->have[k] = 1;
-	p->last[k] = v;
-	fprintf(p->o, ",\n{\"ph\":\"C\",\"name\":\"%s\",\"pid\":%" PRIu32 ",\"tid\":%" PRIu32 ",\"ts\":", counter_names[k],
-		p->L->pid, e->tid);
-	ts(p->o, ns);
-	fprintf(p->o, ",\"args\":{\"bytes\":%" PRId64 "}}", v);
+	t->seen = 1;
+	t->cur = v;
+	if (t->open && ns >= t->q_end)
+		flush(p, k);
+	struct cpt c = {v, ns, e->tid};
+	if (!t->open) {
+		t->open = 1;
+		t->q_end = ns - ns % p->slot + p->slot;
+		t->lo = t->hi = c;
+	}
+	if (v < t->lo.v)
+		t->lo = c;
+	if (v > t->hi.v)
+		t->hi = c;
+	t->end = c;
 }
 
 static void syscall_event(struct pctx *p, const struct ev *e, uint64_t ns)
@@ -120,6 +180,9 @@ int kt_export_perfetto(struct log *L, const struct kt_export *xo, FILE *o)
 		fprintf(o, "{\"traceEvents\":[\n");
 	struct pctx p = {.L = L, .o = o};
 	p.base = L->start_mono > xo->base_mono ? L->start_mono - xo->base_mono : 0;
+	p.slot = (L->tmax > L->tmin ? L->tmax - L->tmin : 0) / SLOTS;
+	if (!p.slot)
+		p.slot = 1;
 	fprintf(o, "%s{\"ph\":\"M\",\"name\":\"process_name\",\"pid\":%" PRIu32 ",\"tid\":%" PRIu32
 		   ",\"ts\":0,\"args\":{\"name\":\"",
 		xo->idx ? ",\n" : "", L->pid, L->pid);
@@ -129,6 +192,8 @@ int kt_export_perfetto(struct log *L, const struct kt_export *xo, FILE *o)
 	s->each = each_event;
 	s->each_ctx = &p;
 	kt_analyze(L, s);
+	for (unsigned k = 0; k < C_N; k++)
+		flush(&p, k);
 	kt_stats_free(s);
 	if (xo->idx + 1 == xo->nlogs)
 		fprintf(o, "\n],\"displayTimeUnit\":\"ms\"}\n");
