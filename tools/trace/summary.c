@@ -135,6 +135,14 @@ int kt_cmd_summary(struct log *L, unsigned top)
 			   " blocks allocated twice\n",
 			s->unknown_free, s->unknown_realloc, s->dup_alloc);
 
+	if (s->rss_samples) {
+		fprintf(o, "\nresident memory (%" PRIu64 " samples of /proc/self/statm)\n", s->rss_samples);
+		fprintf(o, "  peak     %14" PRIu64 " bytes  (%s)  at +%ss\n", s->rss_peak,
+			kt_hbytes((double)s->rss_peak, b1, sizeof b1), kt_hsecs(s->rss_peak_time, b2, sizeof b2));
+		fprintf(o, "  at end   %14" PRIu64 " bytes  (%s; %s of it shared or file-backed)\n", s->rss,
+			kt_hbytes((double)s->rss, b1, sizeof b1), kt_hbytes((double)s->rss_shared, b2, sizeof b2));
+	}
+
 	fprintf(o, "\nsystem call         calls     failed\n");
 	fprintf(o, "  %-12s %10" PRIu64 " %10" PRIu64 "  grew %" PRIu64 ", shrank %" PRIu64, "brk", s->sc[SC_BRK].calls,
 		s->sc[SC_BRK].failed, s->brk_grew, s->brk_shrank);
