@@ -160,8 +160,15 @@ int kt_cmd_summary(struct log *L, unsigned top)
 		s->sc[SC_MPROTECT].failed, s->sc[SC_MPROTECT].bytes);
 	fprintf(o, "  %-12s %10" PRIu64 " %10" PRIu64 "  %" PRIu64 " bytes\n", "madvise", s->sc[SC_MADVISE].calls,
 		s->sc[SC_MADVISE].failed, s->sc[SC_MADVISE].bytes);
-	fprintf(o, "  mapped at end: %" PRId64 " bytes (%s), peak %" PRIu64 " bytes (%s)\n", s->mapped,
+	fprintf(o, "  mapped at end: %" PRId64 " bytes (%s), peak %" PRIu64 " bytes (%s); address space, PROT_NONE "
+		   "reservations included\n", s->mapped,
 		kt_hbytes((double)s->mapped, b1, sizeof b1), s->mapped_peak, kt_hbytes((double)s->mapped_peak, b2, sizeof b2));
+	int64_t committed = 0;
+	for (int k = 0; k < 8; k++)
+		committed += s->reg_bytes[k];
+	if (s->reg_add)
+		fprintf(o, "  committed at end: %" PRId64 " bytes (%s): kmm's regions, made readable and writable\n",
+			committed, kt_hbytes((double)committed, b1, sizeof b1));
 
 	fprintf(o, "\nkmm's own memory\n");
 	fprintf(o, "  slab       allocs %" PRIu64 " (%" PRIu64 " bytes), frees %" PRIu64 " (%" PRIu64
