@@ -185,8 +185,9 @@ munmap 1 0 131072 bytes unmapped (128 KiB);\
 mremap 1 0 grew 65536, shrank 0;\
 mprotect 1 0 135168 bytes;\
 madvise 1 0 2093056 bytes;\
-mapped at end: 75501568 bytes (72.0 MiB), peak 75632640 bytes (72.1 MiB);" \
-	"summary: system calls, failures and bytes; break and mapped bytes at the end"
+mapped at end: 75501568 bytes (72.0 MiB), peak 75632640 bytes (72.1 MiB); address space, PROT_NONE reservations included;\
+committed at end: 8523776 bytes (8.1 MiB): kmm's regions, made readable and writable;" \
+	"summary: system calls, failures and bytes; break and mapped bytes at the end; committed: brk heap 128 KiB + vmalloc area 8 MiB + 4 KiB"
 is "$(section sum.out "kmm's own memory" | squeeze | tr '\n' ';')" \
 "slab allocs 1 (64 bytes), frees 1 (64 bytes), live at end 0 bytes;\
 vmalloc areas 2 (new 1, reused 1; 3153920 bytes), vfrees 1 (2101248 bytes), live at end 1052672 bytes, peak 2101248 (2.0 MiB);\

@@ -329,6 +329,16 @@ void kt_analyze_event(struct stats *s, const struct ev *e)
 	case KMM_TR_THREAD_START: s->thr_start++; break;
 	case KMM_TR_THREAD_EXIT: s->thr_exit++; break;
 	case KMM_TR_FORK: s->forks++; break;
+	case KMM_TR_RSS:
+		s->rss_samples++;
+		s->rss = e->a;
+		s->rss_shared = e->b;
+		s->rss_size = e->c;
+		if (e->a > s->rss_peak) {
+			s->rss_peak = e->a;
+			s->rss_peak_time = e->time;
+		}
+		break;
 	default: s->unknown_types++;
 	}
 	if (s->mapped > 0 && (uint64_t)s->mapped > s->mapped_peak)

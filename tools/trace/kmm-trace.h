@@ -457,6 +457,8 @@ struct stats {
 	int64_t reg_bytes[8];
 	struct stats *regs;
 	uint64_t thr_start, thr_exit, forks;
+	/* rss samples: the last (resident, shared, size) and the peak */
+	uint64_t rss_samples, rss, rss_shared, rss_size, rss_peak, rss_peak_time;
 	uint64_t unknown_types;
 	/* live blocks */
 	struct lent *lt;
