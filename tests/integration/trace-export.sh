@@ -27,7 +27,9 @@ with_timeout 60 "$KMM_TOOL" trace -o "$T/h.trace" -- "$HPR" m1m n100x64 f0 n10x6
 is "$?" "0" "heapprobe m1m n100x64 f0 n10x64 runs under kmm trace -o"
 reader summary "$T/h.trace" >"$T/h.sum" 2>/dev/null
 # summary_peak SUM: the peak live bytes of a summary
-summary_peak() { sed -n 's/^  peak  *\([0-9]*\) bytes .*/\1/p' "$1"; }
+summary_peak() { sed -n '/^live heap/,/^$/s/^  peak  *\([0-9]*\) bytes .*/\1/p' "$1"; }
+# summary_rss SUM: the resident peak of a summary's rss samples (0: none)
+summary_rss() { sed -n '/^resident memory/,/^$/s/^  peak  *\([0-9]*\) bytes .*/\1/p' "$1" | grep . || echo 0; }
 
 # --- massif -------------------------------------------------------------------------
 # massif_peak FILE: the mem_heap_B of the heap_tree=peak snapshot
@@ -74,7 +76,8 @@ summary_syscalls() {
 	awk '/^system call/ { on = 1; next } on && /^  (brk|mmap|munmap|mremap|mprotect|madvise) / { n += $2 }
 	     /^$/ { on = 0 } END { print n + 0 }' "$1"
 }
-# check.py JSON: the structure, then per process (pid): "PID max-live syscalls"
+# check.py JSON: the structure, then per process (pid): "PID max-live
+# syscalls max-rss" (max-rss 0 without an rss track)
 cat >"$T/check.py" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
@@ -82,7 +85,7 @@ assert set(d) == {"traceEvents", "displayTimeUnit"}, sorted(d)
 assert d["displayTimeUnit"] == "ms"
 ev = d["traceEvents"]
 assert isinstance(ev, list) and ev
-last, live, sysc, names = {}, {}, {}, {}
+last, live, sysc, names, rss = {}, {}, {}, {}, {}
 for e in ev:
     for k in ("ph", "ts", "pid", "name"):
         assert k in e, ("no %s" % k, e)
@@ -98,6 +101,10 @@ for e in ev:
         assert list(e["args"]) == ["bytes"], e
         if e["name"] == "live heap bytes":
             live[p] = max(live.get(p, 0), e["args"]["bytes"])
+        elif e["name"] == "rss bytes":
+            rss[p] = max(rss.get(p, 0), e["args"]["bytes"])
+        else:
+            assert e["name"] in ("break bytes", "mapped bytes", "vmalloc bytes"), e
     elif e["ph"] == "i":
         assert e["name"] in ("brk", "mmap", "munmap", "mprotect", "madvise", "mremap"), e
         assert "size" in e["args"] and "result" in e["args"] and "tid" in e, e
@@ -107,7 +114,7 @@ for e in ev:
 for p in sorted(names):
     for c in ("live heap bytes", "break bytes", "mapped bytes", "vmalloc bytes"):
         assert (p, c) in last, ("no %s track" % c, p)
-    print(p, live.get(p, 0), sysc.get(p, 0))
+    print(p, live.get(p, 0), sysc.get(p, 0), rss.get(p, 0))
 PY
 # a run of two processes: traceprobe's threads and the child it forks
 with_timeout 60 "$KMM_TOOL" trace -o "$T/t.trace" -- "$TP" threads >"$T/t.out" 2>/dev/null
@@ -119,8 +126,8 @@ if have python3; then
 	is "$?" "0" "perfetto: valid trace-event JSON (every event has ph/ts/pid, counters in time order, four counter tracks)"
 	cat_diag "$T/k.check"
 	pid=$(od -An -t u4 -j 16 -N 4 "$T/k.trace" | tr -d ' ')
-	is "$(cat "$T/k.check")" "$pid $(summary_peak "$T/k.sum") $(summary_syscalls "$T/k.sum")" \
-		"perfetto: one process (the log's pid), its live-bytes maximum is the summary's peak, an instant per system call"
+	is "$(cat "$T/k.check")" "$pid $(summary_peak "$T/k.sum") $(summary_syscalls "$T/k.sum") $(summary_rss "$T/k.sum")" \
+		"perfetto: one process (the log's pid), its live-bytes maximum is the summary's peak, an instant per system call, its RSS track's maximum the summary's resident peak"
 	# a run: the parent and the child it forked, one process each
 	reader export --format=perfetto --run "$T/t.trace" >"$T/t.json" 2>/dev/null
 	is "$?" "0" "perfetto --run exits 0"
@@ -130,7 +137,7 @@ if have python3; then
 	want=""
 	for f in "$T/t.trace" "$T/t.trace.$child"; do
 		reader summary "$f" >"$T/t1.sum" 2>/dev/null
-		want="$want$(od -An -t u4 -j 16 -N 4 "$f" | tr -d ' ') $(summary_peak "$T/t1.sum") $(summary_syscalls "$T/t1.sum")
+		want="$want$(od -An -t u4 -j 16 -N 4 "$f" | tr -d ' ') $(summary_peak "$T/t1.sum") $(summary_syscalls "$T/t1.sum") $(summary_rss "$T/t1.sum")
 "
 	done
 	is "$(sort -n "$T/t.check")" "$(printf '%s' "$want" | sort -n)" \
@@ -167,7 +174,7 @@ if have go; then
 	gp_total() { gp -top -unit=B -sample_index="$1" "$2" 2>&1 | sed -n 's/.*Total samples = \([0-9]*\)B* *$/\1/p'; }
 	alloc=$(awk '/^  (malloc|calloc|realloc|memalign) / { s += $4 } END { print s + 0 }' "$T/k.sum")
 	calls=$(awk '/^  (malloc|calloc|realloc|memalign) / { s += $2 - $3 } END { print s + 0 }' "$T/k.sum")
-	live=$(sed -n 's/^  at end  *\([0-9]*\) bytes .*/\1/p' "$T/k.sum")
+	live=$(sed -n '/^live heap/,/^$/s/^  at end  *\([0-9]*\) bytes .*/\1/p' "$T/k.sum")
 	blocks=$(sed -n 's/^  at end .* in \([0-9]*\) blocks)$/\1/p' "$T/k.sum")
 	is "$(gp_total alloc_space "$T/k.pb.gz")" "$alloc" "go tool pprof -top: alloc_space is the summary's bytes allocated ($alloc)"
 	is "$(gp_total alloc_objects "$T/k.pb.gz")" "$calls" "go tool pprof -top: alloc_objects is the summary's allocations ($calls)"
@@ -218,9 +225,15 @@ reader at end "$T/z.trace" >"$T/z.end" 2>&1
 is "$(awk '/^  tcache / || /^  fastbins / { n += $2 } /^  slab front end lists / { n += $5 } /^  remote lists / { n += $3 }
 	END { print n + 0 }' "$T/z.end")" "110" \
 	"at end: the 110 freed blocks are in the caches the frees named (tcache, fastbins, slab lists, remote), none handed out again"
-ok "at: what the log cannot say is 'not recorded' (bins, top, buddy, RSS)" sh -c \
+ok "at: what the log cannot say is 'not recorded' (bins, top, buddy)" sh -c \
 	"grep -qE '^  bins .* not recorded' '$T/z.end' && grep -qE '^  top chunk .* not recorded' '$T/z.end' &&
-	 grep -qE '^  buddy .* not recorded' '$T/z.end' && grep -qE '^  resident set size .* not recorded' '$T/z.end'"
+	 grep -qE '^  buddy .* not recorded' '$T/z.end'"
+reader summary "$T/z.trace" >"$T/z.sum" 2>/dev/null
+rss_end=$(sed -n '/^resident memory/,/^$/s/^  at end  *\([0-9]*\) bytes .*/\1/p' "$T/z.sum")
+is "$(awk '/^  resident set size \(RSS\) / { print $5 }' "$T/z.end")" "${rss_end:-not}" \
+	"at end: the RSS is the log's last rss sample (the summary's resident at end)"
+ok "at 0ns: no rss sample before it: 'not recorded'" sh -c \
+	"'$KMM_TOOL' trace at 0ns '$T/z.trace' 2>/dev/null | grep -qE '^  resident set size \\(RSS\\) .* not recorded'"
 reader at end --run "$T/t.trace" >"$T/t.at" 2>&1
 is "$?" "0" "at end --run: the forked run's logs"
 is "$(grep -c '^kmm-trace at end: ' "$T/t.at")" "2" "at --run: the parent and the child, one report each"

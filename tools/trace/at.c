@@ -16,9 +16,11 @@
  *     returned: a block leaves such a layer when it is returned again);
  *     their sizes are the usable sizes the frees recorded.  The bins' and
  *     the top chunk's contents, the buddy allocator's free pages, the
- *     vmalloc lazy-free cache and the resident set size are not recorded
- *     (merging, splitting, consolidation and trimming make no events): the
- *     output says "not recorded" there instead of a number; fastbin and
+ *     vmalloc lazy-free cache are not recorded (merging, splitting,
+ *     consolidation and trimming make no events): the output says "not
+ *     recorded" there instead of a number; the resident set size is the
+ *     last rss event's before the moment (sampled: when there is none,
+ *     "not recorded"); fastbin and
  *     slab counts are upper bounds (consolidation and returning empty slabs
  *     move their blocks without an event).
  *   - kmm's own memory then: the break's growth, bytes mapped, committed
@@ -310,6 +312,7 @@ int kt_cmd_at(struct log *L, const struct kt_when *w, unsigned top, uint64_t bas
 	struct stats *s = kt_xcalloc(1, sizeof *s);
 	struct at A = {0};
 	struct kt_stackids ids = {0};
+	uint64_t rss_time = 0;
 	struct merge M;
 	struct ev e, last = {0};
 	int any = 0, more = 0;
@@ -321,6 +324,8 @@ int kt_cmd_at(struct log *L, const struct kt_when *w, unsigned top, uint64_t bas
 		}
 		kt_analyze_event(s, &e);
 		at_event(&A, &e);
+		if (e.type == KMM_TR_RSS)
+			rss_time = e.time;
 		if (kmm_trace_is_call(e.type) && e.type != KMM_TR_FREE && e.a) {
 			struct lent *l = kt_lt_get(s, e.a);
 			if (l)
@@ -367,7 +372,11 @@ int kt_cmd_at(struct log *L, const struct kt_when *w, unsigned top, uint64_t bas
 	not_recorded("vmalloc lazy-free cache", "%" PRIu64 " vfrees (%" PRIu64 " bytes): whether each area was kept is not recorded",
 		     A.vfrees, A.vfree_bytes);
 	not_recorded("buddy free, still resident", "%s", "");
-	not_recorded("resident set size (RSS)", "%s", "");
+	if (s->rss_samples)
+		printf("  %-28s %8s %14" PRIu64 "  the last sample before it, at +%ss (%" PRIu64 " of them shared or file-backed)\n",
+		       "resident set size (RSS)", "", s->rss, kt_hsecs(rss_time, t1, sizeof t1), s->rss_shared);
+	else
+		not_recorded("resident set size (RSS)", "%s", "no rss sample before it in the log");
 
 	printf("\nkmm's memory then\n");
 	printf("  break growth    %" PRIu64 " bytes (%s)\n", s->brk_seen ? s->brk_cur - s->brk_first : 0,

@@ -106,8 +106,8 @@ static const struct cmdhelp cmd_help[] = {
 		   "           a detailed one at the peak of live bytes.  One log.\n"
 		   "  perfetto Chrome trace-event JSON for Perfetto UI and chrome://tracing:\n"
 		   "           a process per log, counter tracks (live heap bytes, break\n"
-		   "           bytes, mapped bytes, vmalloc bytes) and an instant event per\n"
-		   "           system call.  The log has no RSS: no RSS track.\n"
+		   "           bytes, mapped bytes, vmalloc bytes, rss bytes: the log's rss\n"
+		   "           samples) and an instant event per system call.\n"
 		   "  pprof    a gzipped profile.proto for go tool pprof (-symbolize=none):\n"
 		   "           alloc_objects, alloc_space (every allocation), inuse_objects,\n"
 		   "           inuse_space (live at the end; the default), a sample per call\n"
@@ -132,8 +132,9 @@ static const struct cmdhelp cmd_help[] = {
 	       "  end     after the last event\n"
 	       "Layers: blocks freed to the tcache, fastbins, the slab front end's lists or\n"
 	       "a remote list and not handed out again since (their usable sizes).  The\n"
-	       "bins, the top chunk, buddy free pages, the vmalloc lazy-free cache and the\n"
-	       "RSS are not recorded in the log: `not recorded` says so.\n"},
+	       "bins, the top chunk, buddy free pages and the vmalloc lazy-free cache are\n"
+	       "not recorded in the log: `not recorded` says so.  RSS: the last rss\n"
+	       "sample before WHEN.\n"},
 	{"mtrace", "usage: kmm-trace mtrace [--no-symbols] FILE > OUT\n"
 		   "Converts the log to glibc's mtrace(3) text format: `mtrace OUT` (the\n"
 		   "perl script of libc-dev-bin) then lists the memory not freed.  Frees and\n"

@@ -18,13 +18,14 @@
  *     summary counts them), "break bytes" (the break's growth over the first
  *     brk event's old break), "mapped bytes" (mapped less unmapped by kmm's
  *     mmap, munmap, mremap), "vmalloc bytes" (kmm's live vmalloc areas, with
- *     guard pages).  Values are true values at true times, but not all of
+ *     guard pages), "rss bytes" (the resident bytes of the log's rss events,
+ *     samples of /proc/self/statm: from the first one on; no track in a log
+ *     without them, written before they existed).  Values are true values at true times, but not all of
  *     them: the log's span is cut in 20000 slots, and each counter writes
  *     in each slot where it changed its lowest and highest values (in time
  *     order) and its last, so the output is bounded by the slots, not the
  *     events, and a peak is never lost (the maximum of "live heap bytes" is
  *     the summary's peak).  Their first value at the log's first event.
- *     The log has no resident set size (RSS) field: no RSS track.
  *   - Instant events ("ph":"i", thread scope) for each system call the log
  *     recorded (brk, mmap, munmap, mprotect, madvise, mremap): name the call,
  *     args its address, size and result (as the summary counts them: failed
@@ -36,9 +37,10 @@
  */
 #include "kmm-trace.h"
 
-enum { C_LIVE, C_BRK, C_MAPPED, C_VMALLOC, C_N };
+enum { C_LIVE, C_BRK, C_MAPPED, C_VMALLOC, C_RSS, C_N };
 #define SLOTS 20000 /* time slots of the log's span, per counter */
-static const char *const counter_names[C_N] = {"live heap bytes", "break bytes", "mapped bytes", "vmalloc bytes"};
+static const char *const counter_names[C_N] = {"live heap bytes", "break bytes", "mapped bytes", "vmalloc bytes",
+					       "rss bytes"};
 
 /* a point of a counter: value, time, thread */
 struct cpt { int64_t v; uint64_t ns; uint32_t tid; };
@@ -172,6 +174,8 @@ static void each_event(struct stats *s, const struct ev *e, void *ctx)
 	counter(p, C_BRK, s->brk_seen ? (int64_t)(s->brk_cur - s->brk_first) : 0, e, ns);
 	counter(p, C_MAPPED, s->mapped, e, ns);
 	counter(p, C_VMALLOC, s->vm_live, e, ns);
+	if (s->rss_samples) /* from the first rss event on */
+		counter(p, C_RSS, (int64_t)s->rss, e, ns);
 }
 
 int kt_export_perfetto(struct log *L, const struct kt_export *xo, FILE *o)
