@@ -38,6 +38,7 @@
 #include "zero.h"
 #include "thread.h"
 #include "../init.h"
+#include "../live.h"
 #include "../kernel/kernel.h"
 #include "../kernel/uslab.h"
 #include "../trace.h"
@@ -418,6 +419,7 @@ KMM_HOT KMM_NOINLINE void *kmm_heap_malloc_slow(size_t n, const void *caller)
 	kmm_busy++;
 	void *mem = KMM_UNLIKELY(kmm_params.observed) ? observer->malloc(n, caller) : malloc_slow(n, caller);
 	kmm_busy--;
+	kmm_live_tick();   /* (KMM_LIVE: publish every 100 ms, live.h) */
 	return mem;
 }
 
@@ -429,6 +431,7 @@ KMM_HOT KMM_NOINLINE void kmm_heap_free_slow(void *mem)
 	else
 		free_slow(mem);
 	kmm_busy--;
+	kmm_live_tick();
 }
 
 /* calloc of a big block: all of it reads as zero (a reused area may be

@@ -66,6 +66,7 @@ integration_tests = \
 	tests/integration/sqlite.sh \
 	tests/integration/startup.sh \
 	tests/integration/trace.sh \
+	tests/integration/live.sh \
 	tests/integration/install.sh \
 	tests/integration/manpages.sh
 
@@ -88,6 +89,7 @@ distcheck_tests = $(unit_tests) \
 	tests/integration/options.sh tests/integration/heap-strace.sh \
 	tests/integration/shell.sh tests/integration/sqlite.sh \
 	tests/integration/startup.sh tests/integration/trace.sh \
+	tests/integration/live.sh \
 	tests/integration/install.sh tests/integration/manpages.sh
 
 # check-profiles: the integration tests again under profile=glibc
@@ -113,7 +115,8 @@ check_PROGRAMS += \
 	tests/progs/traceprobe \
 	tests/progs/vgprobe \
 	tests/progs/leakprobe \
-	tests/progs/guardprobe
+	tests/progs/guardprobe \
+	tests/progs/livephases
 
 # -fno-builtin: the compiler must not fold or drop the allocations the
 # helpers make on purpose (malloc(SIZE_MAX), new/delete pairs, ...)
@@ -124,6 +127,10 @@ PROGS_LIBS = -ldl
 tests_progs_heapprobe_SOURCES = tests/progs/heapprobe.c
 tests_progs_heapprobe_CFLAGS = $(PROGS_CFLAGS) -pthread
 tests_progs_heapprobe_LDADD = $(PROGS_LIBS) -lpthread
+
+tests_progs_livephases_SOURCES = tests/progs/livephases.c
+tests_progs_livephases_CFLAGS = $(PROGS_CFLAGS) -pthread
+tests_progs_livephases_LDADD = $(PROGS_LIBS) -lpthread
 
 tests_progs_oom_SOURCES = tests/progs/oom.c
 tests_progs_oom_CFLAGS = $(PROGS_CFLAGS)
