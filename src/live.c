@@ -8,7 +8,12 @@
  * hold, and a reader that stops mid-copy just retries.  Published from
  * the slow paths (at most every 100 ms, checked on the coarse clock), at
  * start and at exit; removed at exit and on fatal errors.  A fork child
- * makes its own segment and never writes its parent's.
+ * never writes its parent's segment: it makes its own on its first slow
+ * path (a child that execs or _exits first makes none).  What exit does
+ * not run for (_exit, exec of a program without kmm, SIGKILL) leaves a
+ * segment behind, which readers call stale (its pid is gone or reused);
+ * the next process of the same user that starts with KMM_LIVE=1 removes
+ * those whose pid is gone.
  *
  * What is published, and why both numbers and text: the numbers (struct
  * kmm_live_counters) are what `kmm top` sorts and compares between
@@ -32,6 +37,7 @@
 
 #include "kmm.h"
 #include "live.h"
+#include "options.h"
 #include "live_format.h"
 #include "os.h"
 #include "report.h"
@@ -56,6 +62,7 @@ static char *scratch;                 /* private: the text, rendered */
 static uint64_t next_ns;              /* coarse clock of the next publication */
 static int publishing;                /* a thread is publishing */
 static uint64_t live_peak;
+static bool create_pending;           /* a fork child: made on its first publication */
 
 static const char *const section_names[KMM_LIVE_SECTIONS] = KMM_LIVE_SECTION_NAMES;
 
@@ -96,6 +103,50 @@ static KMM_COLD pid_t stale_owner(const char *path)
 	if (n != (ssize_t)sizeof h || h.magic != KMM_LIVE_MAGIC)
 		return 0;
 	return h.pid;
+}
+
+/* Remove the segments of this user's processes that are gone without
+ * removing theirs (_exit, SIGKILL, exec of a program without kmm): /dev/shm
+ * would fill up with them (shells _exit).  Only a file with our magic, our
+ * uid in its header and a pid that no longer exists. */
+static KMM_COLD void sweep_stale(pid_t self, uint32_t uid)
+{
+	char buf[4096];
+	int dir = kmm_os_open("/dev/shm", O_RDONLY | O_DIRECTORY, 0);
+	if (dir < 0)
+		return;
+	for (int rounds = 0; rounds < 64; rounds++) {   /* (bounded: 256 KiB of entries) */
+		long n = kmm_os_getdents(dir, buf, sizeof buf);
+		if (n <= 0)
+			break;
+		for (long off = 0; off < n;) {
+			/* struct linux_dirent64: ino 8, off 8, reclen 2, type 1, name */
+			unsigned short reclen;
+			memcpy(&reclen, buf + off + 16, sizeof reclen);
+			const char *name = buf + off + 19;
+			off += reclen;
+			if (reclen == 0)
+				break;
+			if (strncmp(name, "kmm.", 4) != 0)
+				continue;
+			long long pid = 0;
+			if (!kmm_parse_number(name + 4, strlen(name + 4), false, &pid) || pid <= 0 || pid == self)
+				continue;
+			if (kmm_os_probe_pid((pid_t)pid) != -ESRCH)
+				continue;
+			char path[48];
+			struct kmm_live_header h;
+			kmm_snprintf(path, sizeof path, "/dev/shm/%s", name);
+			int fd = kmm_os_open(path, O_RDONLY | O_NOFOLLOW, 0);
+			if (fd < 0)
+				continue;
+			ssize_t got = kmm_os_pread(fd, &h, sizeof h, 0);
+			kmm_os_close(fd);
+			if (got == (ssize_t)sizeof h && h.magic == KMM_LIVE_MAGIC && h.pid == pid && h.uid == uid)
+				kmm_os_unlink(path);
+		}
+	}
+	kmm_os_close(dir);
 }
 
 /* Create and map this process's segment; false (and a warning) if not. */
@@ -260,6 +311,11 @@ static KMM_COLD void try_publish(bool exiting)
 {
 	if (__atomic_exchange_n(&publishing, 1, __ATOMIC_ACQUIRE))
 		return;
+	if (create_pending && seg == NULL && !kmm_rescued()) {
+		create_pending = false;
+		if (!create())
+			__atomic_store_n(&kmm_live_on, false, __ATOMIC_RELAXED);
+	}
 	if (seg != NULL && kmm_os_getpid() == seg_pid && !kmm_rescued()) {
 		int saved = errno;   /* (free keeps errno; a failed malloc's ENOMEM stays) */
 		kmm_busy++;   /* (locks are taken below: a fork from a signal handler rescues) */
@@ -273,7 +329,10 @@ static KMM_COLD void try_publish(bool exiting)
 
 KMM_COLD void kmm_live_start(void)
 {
-	if (seg != NULL || !create())
+	if (seg != NULL)
+		return;
+	sweep_stale(kmm_os_getpid(), (uint32_t)kmm_os_getuid());
+	if (!create())
 		return;
 	kmm_os_count_syscalls(true);
 	kmm_os_at_abort(kmm_live_unlink);
@@ -298,11 +357,15 @@ KMM_COLD void kmm_live_fork_child(bool rescued)
 	kmm_os_unmap(seg, seg_size);
 	seg = NULL;
 	__atomic_store_n(&publishing, 0, __ATOMIC_RELAXED);
-	if (rescued || !create()) {
+	if (rescued) {
 		__atomic_store_n(&kmm_live_on, false, __ATOMIC_RELAXED);
 		return;
 	}
-	__atomic_store_n(&next_ns, 0, __ATOMIC_RELAXED);   /* the child's first slow path publishes */
+	/* made by the child's first slow path, not here: a child that execs
+	 * or _exits at once (no destructor: the segment would stay behind)
+	 * makes none */
+	create_pending = true;
+	__atomic_store_n(&next_ns, 0, __ATOMIC_RELAXED);
 }
 
 KMM_COLD void kmm_live_exit(void)

@@ -37,8 +37,8 @@ KMM_INLINE void kmm_live_tick(void)
 }
 
 /* The fork child's handler: drop the parent's segment (without writing
- * it) and make the child's own, /dev/shm/kmm.CHILDPID, published on its
- * next slow path; a rescued child (heap/rescue.h) has none. */
+ * it); the child's own, /dev/shm/kmm.CHILDPID, is made and published on
+ * its first slow path; a rescued child (heap/rescue.h) has none. */
 void kmm_live_fork_child(bool rescued);
 
 /* At exit (the library destructor): a last publication, then the segment

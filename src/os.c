@@ -31,7 +31,8 @@
  *                             MADV_POPULATE_WRITE
  *   mincore  kmm_os_resident_pages  resident pages for the reports
  *   process_vm_readv  kmm_os_read_self  the leak scanner reading its roots
- *   openat, ftruncate, mmap (MAP_SHARED), unlinkat, kill(pid, 0)
+ *   openat, ftruncate, mmap (MAP_SHARED), unlinkat, kill(pid, 0),
+ *   getdents64
  *            kmm_os_shm_create...  the live view's segment (KMM_LIVE=1,
  *                             live.c), the one shared mapping kmm makes
  *
@@ -516,6 +517,11 @@ KMM_COLD int kmm_os_unlink(const char *path)
 KMM_COLD int kmm_os_probe_pid(pid_t pid)
 {
 	return (int)KMM_RAW3(SYS_kill, pid, 0, 0);
+}
+
+KMM_COLD long kmm_os_getdents(int fd, void *buf, size_t len)
+{
+	return KMM_RAW3(SYS_getdents64, fd, buf, len);
 }
 
 KMM_COLD uid_t kmm_os_getuid(void)

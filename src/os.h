@@ -190,6 +190,10 @@ int kmm_os_unlink(const char *path);
 /* kill(pid, 0): 0 (the process exists and may be signalled), -ESRCH (no
  * such process) or -EPERM (it exists, another user's). */
 int kmm_os_probe_pid(pid_t pid);
+/* getdents64(2): directory entries of fd (opened O_DIRECTORY) into buf,
+ * struct linux_dirent64 records; the bytes filled, 0 at the end, or
+ * -errno. */
+long kmm_os_getdents(int fd, void *buf, size_t len);
 /* getuid(2). */
 uid_t kmm_os_getuid(void);
 /* CLOCK_MONOTONIC_COARSE in nanoseconds (vDSO: no system call; a few ms

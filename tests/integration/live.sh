@@ -6,7 +6,8 @@
 # freed; the slabinfo layout is the --stats report's; readers running in
 # loops while 2 threads churn never get a torn copy and the program's
 # blocks stay intact; a fork child has its own segment; the segment is
-# 0600 and gone at exit; a SIGKILLed process's segment is called stale,
+# 0600 and gone at exit; a SIGKILLed process's segment is called stale
+# (and removed by the next KMM_LIVE process),
 # and the other one-line answers (no such process, not running kmm,
 # another user's, another layout version) are given.
 . "$KMM_SRCDIR/tests/tap.sh"
@@ -172,12 +173,14 @@ parent = os.getpid()
 pid = os.fork()
 if pid == 0:
     child = os.getpid()
+    junk = [bytearray(300000) for i in range(4)]   # slow paths: the segment is made on the first
+    del junk
     ok = os.path.exists("/dev/shm/kmm.%d" % child) and os.path.exists("/dev/shm/kmm.%d" % parent)
     os._exit(0 if ok else 1)
 _, st = os.waitpid(pid, 0)
 print("child", os.waitstatus_to_exitcode(st), "parent", os.path.exists("/dev/shm/kmm.%d" % parent))
 ' >"$T/fork.out" 2>&1
-	is "$(cat "$T/fork.out")" "child 0 parent True" "fork: the child has kmm.CHILDPID, the parent's kmm.PID stays"
+	is "$(cat "$T/fork.out")" "child 0 parent True" "fork: the child has kmm.CHILDPID once it allocates, the parent's kmm.PID stays"
 else
 	skip "fork: the child has its own segment" "no python3"
 fi
@@ -205,6 +208,10 @@ ok "a segment of an earlier process with a live pid: stale" grep -q "stale segme
 printf '\143' | dd of="/dev/shm/kmm.$spid" bs=1 seek=8 conv=notrunc 2>/dev/null
 live cat "$spid" meminfo >"$T/version.out" 2>&1
 ok "another layout version: said so (status 2)" grep -q "layout version 99" "$T/version.out"
+# the next KMM_LIVE process of the user removes the dead process's segment
+with_timeout 60 env LD_PRELOAD="$KMM_LIB" KMM_LIVE=1 true
+ok "a new KMM_LIVE process removed the killed process's stale segment" test ! -e "/dev/shm/kmm.$kpid"
+ok "... and left a live pid's segment alone" test -e "/dev/shm/kmm.$spid"
 rm -f "/dev/shm/kmm.$spid" "/dev/shm/kmm.$kpid"
 # not running kmm
 live cat "$spid" meminfo >"$T/nokmm.out" 2>&1
