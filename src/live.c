@@ -306,6 +306,12 @@ static KMM_COLD void publish(bool exiting)
 	__atomic_store_n(&h->seq, s + 2, __ATOMIC_RELEASE);
 }
 
+static void live_off(void)
+{
+	__atomic_store_n(&kmm_heap_slow_hook, NULL, __ATOMIC_RELAXED);
+	__atomic_store_n(&kmm_live_on, false, __ATOMIC_RELAXED);
+}
+
 /* Publish if this thread gets the right to (another one publishing: not). */
 static KMM_COLD void try_publish(bool exiting)
 {
@@ -314,7 +320,7 @@ static KMM_COLD void try_publish(bool exiting)
 	if (create_pending && seg == NULL && !kmm_rescued()) {
 		create_pending = false;
 		if (!create())
-			__atomic_store_n(&kmm_live_on, false, __ATOMIC_RELAXED);
+			live_off();
 	}
 	if (seg != NULL && kmm_os_getpid() == seg_pid && !kmm_rescued()) {
 		int saved = errno;   /* (free keeps errno; a failed malloc's ENOMEM stays) */
@@ -338,6 +344,7 @@ KMM_COLD void kmm_live_start(void)
 	kmm_os_at_abort(kmm_live_unlink);
 	try_publish(false);
 	__atomic_store_n(&kmm_live_on, true, __ATOMIC_RELAXED);
+	__atomic_store_n(&kmm_heap_slow_hook, kmm_live_tick_slow, __ATOMIC_RELAXED);
 }
 
 KMM_COLD KMM_NOINLINE void kmm_live_tick_slow(void)
@@ -358,7 +365,7 @@ KMM_COLD void kmm_live_fork_child(bool rescued)
 	seg = NULL;
 	__atomic_store_n(&publishing, 0, __ATOMIC_RELAXED);
 	if (rescued) {
-		__atomic_store_n(&kmm_live_on, false, __ATOMIC_RELAXED);
+		live_off();
 		return;
 	}
 	/* made by the child's first slow path, not here: a child that execs
@@ -373,7 +380,7 @@ KMM_COLD void kmm_live_exit(void)
 	if (seg == NULL || kmm_os_getpid() != seg_pid)
 		return;
 	try_publish(true);
-	__atomic_store_n(&kmm_live_on, false, __ATOMIC_RELAXED);
+	live_off();
 	kmm_os_unlink(seg_path);
 }
 

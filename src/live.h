@@ -3,7 +3,7 @@
  * report sections published in /dev/shm/kmm.PID for `kmm cat` and
  * `kmm top` (src/live_format.h has the layout, src/live.c the writer).
  *
- * No thread of its own: the malloc and free slow paths call kmm_live_tick(),
+ * No thread of its own: the malloc and free slow paths call kmm_live_tick_slow(),
  * which publishes when at least KMM_LIVE_PERIOD_NS passed since the last
  * publication; the library constructor publishes first, the destructor
  * last, then removes the segment.  A process that stops allocating keeps
@@ -27,14 +27,9 @@ extern bool kmm_live_on;
 void kmm_live_start(void);
 
 /* Publish now if the period has passed and no other thread is publishing.
- * Called with no kmm lock held. */
+ * The heap's slow paths call it (kmm_heap_slow_hook, heap/heap.h, set
+ * while live) with no kmm lock held. */
 void kmm_live_tick_slow(void);
-
-KMM_INLINE void kmm_live_tick(void)
-{
-	if (KMM_UNLIKELY(__atomic_load_n(&kmm_live_on, __ATOMIC_RELAXED)))
-		kmm_live_tick_slow();
-}
 
 /* The fork child's handler: drop the parent's segment (without writing
  * it); the child's own, /dev/shm/kmm.CHILDPID, is made and published on

@@ -81,6 +81,11 @@ struct kmm_heap_observer {
  * initialisation, before anything is observed. */
 void kmm_heap_set_observer(const struct kmm_heap_observer *o);
 
+/* Called at the end of the malloc and free slow paths, with no kmm lock
+ * held, while set (NULL: nothing; one load and a branch): the live view's
+ * publication clock (src/live.c), which sits in the layer above. */
+extern void (*kmm_heap_slow_hook)(void);
+
 /* Start observing: bits into kmm_params.observed, the calling thread's
  * fast paths off (threads set up later start so). */
 void kmm_heap_observe(unsigned bits);
