@@ -21,8 +21,9 @@
  * the very code of the --stats report (report.c, kmm_report_render), so
  * `kmm cat PID slabinfo` prints exactly what KMM_STATS_REPORT=slabinfo
  * prints, and the reader carries no copy of the formatting (which would
- * drift from report.c).  `kmm top PID` reads its per-cache rows from the
- * slabinfo text, as slabtop reads /proc/slabinfo.  Rendering goes into a
+ * drift from report.c).  Both come from the same gathering functions
+ * (kmm_slab_rows and kmm_uslab_rows give the report its slabinfo lines and
+ * `kmm top PID` its per-cache rows).  Rendering goes into a
  * private buffer first, so the seqlock's odd window is one memcpy.
  *
  * Nothing here allocates from the heap: the text buffer is a mapping of
@@ -214,7 +215,10 @@ static KMM_COLD void gather(struct kmm_live_counters *c)
 	struct kmm_vmalloc_stats vs;
 	struct kmm_thread_counters tc;
 	struct kmm_zone *z = &kmm_zone;
-	struct kmm_heap_arena_usage au[KMM_LIVE_ARENAS];
+	/* (static, not on the stack of whichever thread publishes, which may
+	 * be small: publications are one at a time, under `publishing`) */
+	static struct kmm_heap_arena_usage au[KMM_LIVE_ARENAS];
+	static struct kmm_slabinfo_row rows[KMM_LIVE_CACHES];
 	size_t orders[KMM_MAX_ORDER];
 	unsigned long minflt, majflt;
 
@@ -245,6 +249,22 @@ static KMM_COLD void gather(struct kmm_live_counters *c)
 	kmm_buddy_free_blocks(orders);
 	for (unsigned o = 0; o < KMM_LIVE_ORDERS; o++)
 		c->buddy_free_blocks[o] = orders[o];
+	size_t own = kmm_slab_rows(rows, KMM_LIVE_CACHES);
+	size_t filled = own < KMM_LIVE_CACHES ? own : KMM_LIVE_CACHES;
+	size_t front = kmm_uslab_rows(rows + filled, KMM_LIVE_CACHES - filled);
+	c->nr_caches = filled + front;
+	c->caches_left_out = own - filled;
+	for (size_t i = 0; i < c->nr_caches; i++) {
+		struct kmm_live_cache *lc = &c->cache[i];
+		_Static_assert(sizeof lc->name >= sizeof rows[i].name, "cache names fit");
+		memcpy(lc->name, rows[i].name, sizeof rows[i].name);
+		lc->active_objs = rows[i].active_objs;
+		lc->num_objs = rows[i].num_objs;
+		lc->objsize = rows[i].objsize;
+		lc->objperslab = rows[i].objperslab;
+		lc->pagesperslab = rows[i].pagesperslab;
+		lc->num_slabs = rows[i].num_slabs;
+	}
 	c->vmalloc_regions = vs.busy_areas;
 	c->vmalloc_bytes = vs.busy_bytes;
 	c->vmalloc_lazy_regions = vs.lazy_areas;
@@ -271,7 +291,7 @@ static KMM_COLD void gather(struct kmm_live_counters *c)
  * seqlock.  The caller owns `publishing`. */
 static KMM_COLD void publish(bool exiting)
 {
-	struct kmm_live_counters c;
+	static struct kmm_live_counters c;   /* (static: see gather) */
 	struct kmm_live_text text[KMM_LIVE_SECTIONS];
 	static const char cut_note[] = "[... cut: the live view's text is full]\n";
 	size_t used = 0;

@@ -8,11 +8,12 @@
  * of the segment.  Any change to the layout bumps KMM_LIVE_VERSION; a
  * reader refuses another version with a one-line message.
  *
- * The segment: one struct kmm_live_header, then at text_off the rendered
+ * The segment: one struct kmm_live_header, then at text_off (page aligned) the rendered
  * report sections (text[i].off/len, relative to text_off), KMM_LIVE_TEXT_CAP
- * bytes at most.  The numbers (struct kmm_live_counters) are what `kmm top`
- * sorts and shows; the text is what `kmm cat` prints, rendered by the same
- * code as the --stats report (src/report.c), so the two cannot differ.
+ * bytes at most.  The numbers (struct kmm_live_counters, slabinfo's rows
+ * included) are what `kmm top` sorts and shows; the text is what `kmm cat`
+ * prints, rendered by the same code as the --stats report (src/report.c),
+ * so the two cannot differ.
  *
  * Consistency (a seqlock): the writer makes seq odd, issues a release
  * fence, writes the counters and text, issues a release fence and makes
@@ -34,6 +35,7 @@
 
 #define KMM_LIVE_ORDERS   11u     /* buddy orders 0..10 (KMM_MAX_ORDER) */
 #define KMM_LIVE_ARENAS   64u     /* arenas with a row of their own (more: summed in the last) */
+#define KMM_LIVE_CACHES   96u     /* slab caches with a row (kmm's own first, then the front end's) */
 
 /* The system calls counted by the OS layer (src/os.c), in this order. */
 enum kmm_live_syscall {
@@ -57,6 +59,11 @@ struct kmm_live_arena {
 	uint64_t system, in_use, free;   /* bytes, as the summary's "arenas" rows */
 };
 
+struct kmm_live_cache {             /* one slabinfo line */
+	char     name[24];               /* NUL-terminated */
+	uint64_t active_objs, num_objs, objsize, objperslab, pagesperslab, num_slabs;
+};
+
 struct kmm_live_counters {
 	uint64_t check_a;                /* == check_b in a consistent copy */
 	/* meminfo (bytes) */
@@ -69,6 +76,10 @@ struct kmm_live_counters {
 	uint64_t minor_faults, major_faults;
 	/* buddyinfo: free blocks per order */
 	uint64_t buddy_free_blocks[KMM_LIVE_ORDERS];
+	/* slabinfo: per cache */
+	uint64_t nr_caches;              /* rows used in cache[] */
+	uint64_t caches_left_out;        /* caches past KMM_LIVE_CACHES (in the text only) */
+	struct kmm_live_cache cache[KMM_LIVE_CACHES];
 	/* vmallocinfo summary */
 	uint64_t vmalloc_regions, vmalloc_bytes, vmalloc_lazy_regions, vmalloc_lazy_bytes;
 	/* arenas */
@@ -113,7 +124,8 @@ struct kmm_live_header {
 _Static_assert(sizeof(struct kmm_live_arena) == 24, "kmm_live_arena layout");
 _Static_assert(sizeof(struct kmm_live_counters) % 8 == 0, "kmm_live_counters layout");
 _Static_assert(sizeof(struct kmm_live_header) % 8 == 0, "kmm_live_header layout");
-_Static_assert(sizeof(struct kmm_live_header) < 4096, "the header fits its first page");
+_Static_assert(sizeof(struct kmm_live_cache) == 72, "kmm_live_cache layout");
+_Static_assert(sizeof(struct kmm_live_header) < 65536, "the header is small: the text starts on the page after it");
 _Static_assert(sizeof(uint64_t) == 8, "64-bit sequence, lock-free on the supported targets");
 
 #endif /* KMM_LIVE_FORMAT_H */

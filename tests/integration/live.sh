@@ -73,6 +73,9 @@ ok "phase 1: live bytes up by the phase's bytes (+$d; 1000 x 112-byte objects = 
 	test "$d" -ge 112000 -a "$d" -le 140000
 d=$((objs1 - objs0))
 ok "phase 1: uslab-112 active objects up by 1000 (+$d)" test "$d" -ge 1000 -a "$d" -le 1010
+is "$(live cat "$pid" counters | awk '$1 == "cache_uslab-112" { print $3, $5, $7 }')" \
+	"$(live cat "$pid" slabinfo | awk '$1 == "uslab-112" { print $2, $3, $4 }')" \
+	"phase 1: the published uslab-112 row (active, total, size) is the slabinfo text's"
 ok "phase 1: more publications than at phase 0" test "$(counter "$pid" publications)" -gt "$pub0"
 
 # phase 2: 20 big blocks of 200000 bytes (vmalloc areas)

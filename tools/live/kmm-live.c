@@ -24,8 +24,7 @@
  *
  * The text of each section was rendered by the writer with the --stats
  * report's own code (see src/live.c for why): `cat` prints it unchanged;
- * `top`'s per-cache rows parse the slabinfo text, as slabtop parses
- * /proc/slabinfo.
+ * `top` shows the published numbers (per process, and slabinfo's rows).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -279,6 +278,11 @@ static void print_counters(const struct snap *s)
 		       (unsigned long long)c->arena[i].free);
 	for (unsigned i = 0; i < KMM_LIVE_SC_NR; i++)
 		printf("syscall_%-14s %llu\n", syscall_names[i], (unsigned long long)c->syscalls[i]);
+	printf("%-22s %llu\n", "nr_caches", (unsigned long long)c->nr_caches);
+	for (uint64_t i = 0; i < c->nr_caches && i < KMM_LIVE_CACHES; i++)
+		printf("cache_%-16.24s active %llu total %llu objsize %llu slabs %llu\n", c->cache[i].name,
+		       (unsigned long long)c->cache[i].active_objs, (unsigned long long)c->cache[i].num_objs,
+		       (unsigned long long)c->cache[i].objsize, (unsigned long long)c->cache[i].num_slabs);
 }
 
 static void print_section(const struct snap *s, unsigned i)
@@ -497,42 +501,21 @@ static int show_procs(int npids, const int *pids, int batch)
 	return (int)n;
 }
 
-/* slabinfo text -> rows ("name active num objsize objperslab pagesperslab
- * : tunables ... : slabdata active_slabs num_slabs sharedavail") */
-static size_t parse_slabinfo(const char *text, size_t len, struct cache_row **out)
+/* The published slabinfo rows (kmm's own caches, then the front end's). */
+static size_t cache_rows(const struct snap *sn, struct cache_row **out)
 {
-	struct cache_row *rows = NULL;
-	size_t n = 0, cap = 0;
-	const char *p = text, *end = text + len;
-	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
-		char line[512];
-		if (l < sizeof line) {
-			memcpy(line, p, l);
-			line[l] = '\0';
-			struct cache_row r;
-			unsigned long long act, num, size, per, pages, aslabs, nslabs;
-			char name[40];
-			if (line[0] != '#' &&
-			    sscanf(line, "%39s %llu %llu %llu %llu %llu : tunables %*u %*u %*u : slabdata %llu %llu", name,
-				   &act, &num, &size, &per, &pages, &aslabs, &nslabs) == 8) {
-				memset(&r, 0, sizeof r);
-				snprintf(r.name, sizeof r.name, "%s", name);
-				r.active = act;
-				r.objs = num;
-				r.size = size;
-				r.per_slab = per;
-				r.slabs = nslabs;
-				r.cache_bytes = nslabs * pages * 4096;
-				if (n == cap) {
-					cap = cap ? 2 * cap : 64;
-					rows = realloc(rows, cap * sizeof *rows);
-				}
-				rows[n++] = r;
-			}
-		}
-		p += l + 1;
+	const struct kmm_live_counters *c = &sn->h.c;
+	size_t n = c->nr_caches < KMM_LIVE_CACHES ? (size_t)c->nr_caches : KMM_LIVE_CACHES;
+	struct cache_row *rows = calloc(n + 1, sizeof *rows);
+	for (size_t i = 0; i < n; i++) {
+		const struct kmm_live_cache *lc = &c->cache[i];
+		snprintf(rows[i].name, sizeof rows[i].name, "%.*s", (int)sizeof lc->name, lc->name);
+		rows[i].active = lc->active_objs;
+		rows[i].objs = lc->num_objs;
+		rows[i].size = lc->objsize;
+		rows[i].per_slab = lc->objperslab;
+		rows[i].slabs = lc->num_slabs;
+		rows[i].cache_bytes = lc->num_slabs * lc->pagesperslab * 4096;
 	}
 	*out = rows;
 	return n;
@@ -545,8 +528,7 @@ static int show_caches(int pid, int batch)
 	if (rc != 0)
 		return -rc;
 	struct cache_row *rows;
-	const struct kmm_live_text *t = &s.h.text[KMM_LIVE_SLABINFO];
-	size_t n = parse_slabinfo(s.text + t->off, t->len, &rows);
+	size_t n = cache_rows(&s, &rows);
 	qsort(rows, n, sizeof *rows, cmp_cache);
 	uint64_t objs = 0, active = 0, bytes = 0, used = 0;
 	for (size_t i = 0; i < n; i++) {
