@@ -35,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <termios.h>
 #include <time.h>
@@ -337,6 +338,17 @@ struct cache_row {
 
 static const char *sort_key = NULL;
 
+/* Rows that fit the terminal below `header` lines (interactive mode), or
+ * all of them (batch mode, or not a terminal). */
+static size_t fit_rows(size_t n, int batch, int header)
+{
+	struct winsize ws;
+	if (batch || ioctl(1, TIOCGWINSZ, &ws) != 0 || ws.ws_row == 0)
+		return n;
+	size_t room = ws.ws_row > header + 1 ? (size_t)(ws.ws_row - header - 1) : 1;
+	return n < room ? n : room;
+}
+
 static int cmp_u64(uint64_t a, uint64_t b)
 {
 	return a < b ? 1 : a > b ? -1 : 0;   /* biggest first */
@@ -480,7 +492,8 @@ static int show_procs(int npids, const int *pids, int batch)
 	       batch ? "" : " (q quits)");
 	printf("%7s %-15s %9s %9s %9s %9s %9s %9s %4s %6s %9s %7s\n", "PID", "COMM", "LIVE", "PEAK", "HEAP", "SLAB",
 	       "BIG", "LAZY", "THR", "HIT%", "SYSCALLS", "AGE");
-	for (size_t i = 0; i < n; i++) {
+	size_t shown = fit_rows(n, batch, 2);
+	for (size_t i = 0; i < shown; i++) {
 		struct proc_row *r = &rows[i];
 		char live[16], peak[16], heap[16], slab[16], big[16], lazy[16], hit[16];
 		human(live, sizeof live, r->live);
@@ -551,7 +564,8 @@ static int show_caches(int pid, int batch)
 	       bytes ? 100.0 * (double)used / (double)bytes : 0.0);
 	printf("\n%9s %9s %4s %8s %6s %8s %10s %s\n", "OBJS", "ACTIVE", "USE", "OBJ SIZE", "SLABS", "OBJ/SLAB",
 	       "CACHE SIZE", "NAME");
-	for (size_t i = 0; i < n; i++) {
+	size_t shown = fit_rows(n, batch, 5);
+	for (size_t i = 0; i < shown; i++) {
 		struct cache_row *r = &rows[i];
 		char cs[16];
 		human(cs, sizeof cs, r->cache_bytes);
