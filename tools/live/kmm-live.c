@@ -144,6 +144,9 @@ static int snap_read(int pid, struct snap *s, int quiet)
 		return 2;
 	}
 	struct stat st;
+	/* a segment being made is empty until its ftruncate: wait for it a little */
+	for (int tries = 0; tries < 200 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0; tries++)
+		nap_ms(5);
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size < sizeof(struct kmm_live_header)) {
 		if (!quiet)
 			fprintf(stderr, "kmm: pid %d: %s is not a kmm live segment\n", pid, path);
@@ -160,6 +163,8 @@ static int snap_read(int pid, struct snap *s, int quiet)
 	}
 	const struct kmm_live_header *h = (const void *)m;
 	int rc = 0;
+	for (int tries = 0; tries < 200 && __atomic_load_n(&h->magic, __ATOMIC_ACQUIRE) == 0; tries++)
+		nap_ms(5);   /* (its header is written after the ftruncate) */
 	if (__atomic_load_n(&h->magic, __ATOMIC_ACQUIRE) != KMM_LIVE_MAGIC) {
 		if (!quiet)
 			fprintf(stderr, "kmm: pid %d: %s is not a kmm live segment\n", pid, path);
