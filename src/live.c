@@ -317,11 +317,15 @@ static KMM_COLD void publish(bool exiting)
 	uint64_t s = __atomic_load_n(&h->seq, __ATOMIC_RELAXED);
 	__atomic_store_n(&h->seq, s + 1, __ATOMIC_RELAXED);
 	__atomic_thread_fence(__ATOMIC_RELEASE);
+	/* check_b last, after the text: all through the write the pair differs */
+	uint64_t check = c.check_b;
+	c.check_b = h->c.check_b;
 	memcpy(&h->c, &c, sizeof c);
 	memcpy(h->text, text, sizeof text);
 	memcpy((char *)h + h->text_off, scratch, used);
 	h->exiting = exiting;
 	h->publish_ns = kmm_os_now_ns();
+	__atomic_store_n(&h->c.check_b, check, __ATOMIC_RELAXED);
 	__atomic_thread_fence(__ATOMIC_RELEASE);
 	__atomic_store_n(&h->seq, s + 2, __ATOMIC_RELEASE);
 }
