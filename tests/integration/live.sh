@@ -222,6 +222,27 @@ is "$?:$(cat "$T/nokmm.out")" "2:kmm: pid $spid: not running kmm with KMM_LIVE=1
 	"a process not running kmm: said so (status 2)"
 kill "$spid" 2>/dev/null
 
+# the reader's refusals, on segments written by hand (tests/progs/livefake)
+fake() { # STATE: run livefake STATE, then kmm cat its pid's counters into $T/fake.out
+	mkfifo "$T/fake.in.$1"
+	"$KMM_PROGS/livefake" "$1" <"$T/fake.in.$1" >"$T/fake.ready" &
+	_fp=$!
+	exec 6>"$T/fake.in.$1"
+	for _i in $(seq 100); do grep -q ready "$T/fake.ready" && break; sleep 0.05; done
+	live cat "$_fp" counters >"$T/fake.out" 2>&1
+	fake_status=$?
+	exec 6>&-
+	wait "$_fp"
+}
+fake good
+is "$fake_status:$(awk '$1 == "live_bytes" { print $2 }' "$T/fake.out")" "0:4242" "a consistent segment written by hand is read (live_bytes 4242)"
+fake torn
+is "$fake_status" "3" "a torn copy (check_a != check_b): status 3"
+ok "a torn copy: said so" grep -q "torn copy (check 1 != 2)" "$T/fake.out"
+fake odd
+is "$fake_status" "3" "a publication never finished (seq odd): status 3 after a second"
+ok "a publication never finished: said so" grep -q "no complete publication" "$T/fake.out"
+
 # another user's process
 if [ "$(id -u)" = 0 ] && have setpriv && id nobody >/dev/null 2>&1; then
 	start

@@ -116,7 +116,8 @@ check_PROGRAMS += \
 	tests/progs/vgprobe \
 	tests/progs/leakprobe \
 	tests/progs/guardprobe \
-	tests/progs/livephases
+	tests/progs/livephases \
+	tests/progs/livefake
 
 # -fno-builtin: the compiler must not fold or drop the allocations the
 # helpers make on purpose (malloc(SIZE_MAX), new/delete pairs, ...)
@@ -131,6 +132,11 @@ tests_progs_heapprobe_LDADD = $(PROGS_LIBS) -lpthread
 tests_progs_livephases_SOURCES = tests/progs/livephases.c
 tests_progs_livephases_CFLAGS = $(PROGS_CFLAGS) -pthread
 tests_progs_livephases_LDADD = $(PROGS_LIBS) -lpthread
+
+# (the live view's segment layout: src/live_format.h, its only kmm header)
+tests_progs_livefake_SOURCES = tests/progs/livefake.c src/live_format.h
+tests_progs_livefake_CPPFLAGS = -I$(top_srcdir)/src
+tests_progs_livefake_CFLAGS = $(PROGS_CFLAGS)
 
 tests_progs_oom_SOURCES = tests/progs/oom.c
 tests_progs_oom_CFLAGS = $(PROGS_CFLAGS)
