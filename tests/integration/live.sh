@@ -9,7 +9,9 @@
 # 0600 and gone at exit; a SIGKILLed process's segment is called stale
 # (and removed by the next KMM_LIVE process),
 # and the other one-line answers (no such process, not running kmm,
-# another user's, another layout version) are given.
+# another user's, another layout version) are given; segments written by
+# hand (tests/progs/livefake) check that the reader refuses a torn copy
+# and a publication that never ends.
 . "$KMM_SRCDIR/tests/tap.sh"
 . "$KMM_SRCDIR/tests/integration/common.sh"
 
