@@ -4,8 +4,8 @@
  * `kmm top` (src/live_format.h has the layout, src/live.c the writer).
  *
  * No thread of its own: the malloc and free slow paths call kmm_live_tick_slow(),
- * which publishes when at least KMM_LIVE_PERIOD_NS passed since the last
- * publication; the library constructor publishes first, the destructor
+ * which, on every 16th slow path of a thread, publishes when at least
+ * KMM_LIVE_PERIOD_NS passed since the last publication; the library constructor publishes first, the destructor
  * last, then removes the segment.  A process that stops allocating keeps
  * showing its last publication (readers show its age).
  */

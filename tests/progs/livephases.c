@@ -7,10 +7,11 @@
  *   alloc N SIZE   allocate N blocks of SIZE bytes and keep them
  *   free           free every block kept so far
  *   churn SECS     2 threads allocate and free for SECS seconds
- *   poke           allocate 8 KiB (a heap block: slow paths), wait 150 ms
- *                  and free it: a slow path after the live view's period,
- *                  so the segment shows the phase, the block already gone
- *                  (KMM_LIVE publishes on slow paths only)
+ *   poke           wait 150 ms, then 64 malloc/free pairs of 8 KiB (heap
+ *                  blocks: 128 slow paths after the live view's period,
+ *                  which reads the clock on every 16th), so the segment
+ *                  shows the phase, with at most one 8 KiB block of the
+ *                  poke's (KMM_LIVE publishes on slow paths only)
  *   quit           free everything and exit 0
  *
  * The answers are checked by the test too: "ok churn OPS" counts the
@@ -102,9 +103,11 @@ int main(void)
 			printf("ok churn %lu\n", (unsigned long)(uintptr_t)ops[0] + (unsigned long)(uintptr_t)ops[1]);
 		} else if (strncmp(line, "poke", 4) == 0) {
 			struct timespec ts = { 0, 150000000 };
-			void *volatile p = malloc(8192);
 			nanosleep(&ts, NULL);
-			free(p);
+			for (int i = 0; i < 64; i++) {
+				void *volatile p = malloc(8192);
+				free(p);
+			}
 			printf("ok poke\n");
 		} else if (strncmp(line, "quit", 4) == 0) {
 			for (size_t i = 0; i < nblocks; i++)
