@@ -33,6 +33,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -92,18 +93,26 @@ static KMM_COLD uint64_t read_start_time(void)
 	return v;
 }
 
-/* The pid in a segment left at path, or 0 if it is not one of ours. */
-static KMM_COLD pid_t stale_owner(const char *path)
+/* The writer's pid and uid in a segment left at path; false if it is not
+ * one (reads the header's first fields only: this may run on a small
+ * thread stack, a fork child's first slow path). */
+static KMM_COLD bool segment_owner(const char *path, pid_t *pid, uint32_t *uid)
 {
-	struct kmm_live_header h;
+	char head[offsetof(struct kmm_live_header, start_time)];
+	uint64_t magic;
+	int32_t p;
 	int fd = kmm_os_open(path, O_RDONLY | O_NOFOLLOW, 0);
 	if (fd < 0)
-		return 0;
-	ssize_t n = kmm_os_pread(fd, &h, sizeof h, 0);
+		return false;
+	ssize_t n = kmm_os_pread(fd, head, sizeof head, 0);
 	kmm_os_close(fd);
-	if (n != (ssize_t)sizeof h || h.magic != KMM_LIVE_MAGIC)
-		return 0;
-	return h.pid;
+	if (n != (ssize_t)sizeof head)
+		return false;
+	memcpy(&magic, head + offsetof(struct kmm_live_header, magic), sizeof magic);
+	memcpy(&p, head + offsetof(struct kmm_live_header, pid), sizeof p);
+	memcpy(uid, head + offsetof(struct kmm_live_header, uid), sizeof *uid);
+	*pid = p;
+	return magic == KMM_LIVE_MAGIC;
 }
 
 /* Remove the segments of this user's processes that are gone without
@@ -131,19 +140,16 @@ static KMM_COLD void sweep_stale(pid_t self, uint32_t uid)
 			if (strncmp(name, "kmm.", 4) != 0)
 				continue;
 			long long pid = 0;
-			if (!kmm_parse_number(name + 4, strlen(name + 4), false, &pid) || pid <= 0 || pid == self)
+			if (strlen(name + 4) > 10 || !kmm_parse_number(name + 4, strlen(name + 4), false, &pid) ||
+			    pid <= 0 || pid > 0x3fffffff || pid == self)
 				continue;
 			if (kmm_os_probe_pid((pid_t)pid) != -ESRCH)
 				continue;
 			char path[48];
-			struct kmm_live_header h;
+			pid_t owner;
+			uint32_t owner_uid;
 			kmm_snprintf(path, sizeof path, "/dev/shm/%s", name);
-			int fd = kmm_os_open(path, O_RDONLY | O_NOFOLLOW, 0);
-			if (fd < 0)
-				continue;
-			ssize_t got = kmm_os_pread(fd, &h, sizeof h, 0);
-			kmm_os_close(fd);
-			if (got == (ssize_t)sizeof h && h.magic == KMM_LIVE_MAGIC && h.pid == pid && h.uid == uid)
+			if (segment_owner(path, &owner, &owner_uid) && owner == pid && owner_uid == uid)
 				kmm_os_unlink(path);
 		}
 	}
@@ -160,7 +166,10 @@ static KMM_COLD bool create(void)
 		/* left by this pid before an exec (the same pid: the old image
 		 * did not exit) or by a dead process whose pid came back:
 		 * replace it; anything else stays */
-		pid_t owner = stale_owner(seg_path);
+		pid_t owner = 0;
+		uint32_t owner_uid;
+		if (!segment_owner(seg_path, &owner, &owner_uid))
+			owner = 0;
 		if (owner == pid || (owner > 0 && kmm_os_probe_pid(owner) == -ESRCH)) {
 			kmm_os_unlink(seg_path);
 			fd = kmm_os_shm_create(seg_path);
