@@ -127,6 +127,7 @@ struct allocator {
 	int trace;              /* run with KMM_TRACE (kmm-trace): a log per run,
 				   its size reported, the file removed after */
 	const char *options;    /* appended to KMM_OPTIONS (kmm-glibc) */
+	const char *env;        /* one more NAME=VALUE (kmm-live: KMM_LIVE=1) */
 };
 
 /* The allocators kmm is compared with in the best-peer column; kmm's own
@@ -398,7 +399,7 @@ static char **child_env(const struct allocator *a, const char *datadir, char **m
 
 	while (environ[n] != NULL)
 		n++;
-	env = xmalloc((n + 5) * sizeof *env);
+	env = xmalloc((n + 6) * sizeof *env);
 	for (i = 0; i < n; i++) {
 		if (strncmp(environ[i], "LD_PRELOAD=", 11) == 0)
 			continue;
@@ -406,6 +407,8 @@ static char **child_env(const struct allocator *a, const char *datadir, char **m
 					strncmp(environ[i], "KMM_BENCH_PRELOAD=", 18) == 0))
 			continue;
 		if (a->options != NULL && strncmp(environ[i], "KMM_OPTIONS=", 12) == 0)
+			continue;
+		if (a->env != NULL && strncmp(environ[i], a->env, (size_t)(strchr(a->env, '=') - a->env) + 1) == 0)
 			continue;
 		env[j++] = environ[i];
 	}
@@ -418,6 +421,8 @@ static char **child_env(const struct allocator *a, const char *datadir, char **m
 	}
 	if (a->trace)
 		env[j++] = made[m++] = xprintf("KMM_TRACE=%s", trace_file());
+	if (a->env != NULL)
+		env[j++] = (char *)a->env;
 	if (a->options != NULL)
 		env[j++] = made[m++] = old_opts != NULL && *old_opts != '\0' ?
 			xprintf("KMM_OPTIONS=%s,%s", old_opts, a->options) :
@@ -798,7 +803,8 @@ static void usage(FILE *f)
 "Allocators: glibc (no preload), jemalloc, tcmalloc, mimalloc, kmm,\n"
 "kmm-glibc (the same libkmm.so with KMM_OPTIONS=profile=glibc), and\n"
 "kmm-trace (kmm writing its trace log, KMM_TRACE; only when named in -a:\n"
-"the table then ends with the tracing cost against kmm and the log sizes).\n"
+"the table then ends with the tracing cost against kmm and the log sizes),\n"
+"kmm-live (kmm publishing its live view, KMM_LIVE=1; only when named in -a).\n"
 "The peers, whose fastest is the best peer, are glibc, jemalloc, tcmalloc\n"
 "and mimalloc; kmm-glibc and -L additions are not.\n"
 "Exit status: 0 if every run succeeded and the checksums agree, 1 if not,\n"
@@ -1095,6 +1101,12 @@ int main(int argc, char **argv)
 		t->missing = k->missing;
 		t->trace = 1;
 		t->selected = 0;
+		/* kmm publishing its live view (KMM_LIVE=1): only when asked for */
+		struct allocator *l = add_alloc("kmm-live");
+		l->path = k->path;
+		l->missing = k->missing;
+		l->env = "KMM_LIVE=1";
+		l->selected = 0;
 	}
 	if (wlist != NULL)
 		select_workloads(wlist);
@@ -1125,11 +1137,13 @@ int main(int argc, char **argv)
 		}
 		printf("allocators:\n");
 		for (i = 0; i < nalloc; i++)
-			printf("  %-9s %s%s%s\n", allocs[i].name,
+			printf("  %-9s %s%s%s%s%s\n", allocs[i].name,
 			       allocs[i].missing ? allocs[i].missing :
 			       allocs[i].path ? allocs[i].path : "(no preload)",
 			       allocs[i].options && !allocs[i].missing ? " with KMM_OPTIONS=" : "",
-			       allocs[i].options && !allocs[i].missing ? allocs[i].options : "");
+			       allocs[i].options && !allocs[i].missing ? allocs[i].options : "",
+			       allocs[i].env && !allocs[i].missing ? " with " : "",
+			       allocs[i].env && !allocs[i].missing ? allocs[i].env : "");
 		return 0;
 	}
 
@@ -1421,6 +1435,8 @@ int main(int argc, char **argv)
 			fprintf(out, " with KMM_OPTIONS=%s%s%s",
 				getenv("KMM_OPTIONS") && *getenv("KMM_OPTIONS") ? getenv("KMM_OPTIONS") : "",
 				getenv("KMM_OPTIONS") && *getenv("KMM_OPTIONS") ? "," : "", a->options);
+		if (a->env != NULL)
+			fprintf(out, " with %s", a->env);
 		fputc('\n', out);
 	}
 	fprintf(out, "\ntime: median wall seconds; range: (max-min)/median; peak RSS: median ru_maxrss;\n"

@@ -16,6 +16,7 @@
  *   KMM_LEAKCHECK    1: track every block, scan for leaks at exit
  *   KMM_LEAKCHECK_FILE  append that report to a file, not stderr
  *   KMM_TRACE        the trace log's file
+ *   KMM_LIVE         1: publish counters in /dev/shm/kmm.PID (live.h)
  *
  * Relative KMM_STATS, KMM_LEAKCHECK_FILE and KMM_TRACE paths are made
  * absolute against the working directory when the options are read, and
@@ -41,6 +42,7 @@ struct kmm_options {
 	unsigned trace_depth;      /* KMM_TRACE_BACKTRACE: frames per event */
 	bool  leakcheck;           /* KMM_LEAKCHECK: the leak scanner (leakcheck.h) */
 	char  leakcheck_path[1024];/* KMM_LEAKCHECK_FILE: its exit report ("" = stderr) */
+	bool  live;                /* KMM_LIVE: the live view's segment (live.h) */
 	bool  pending;             /* environ was not available yet */
 	int   profile;             /* enum kmm_profile: the bundle of defaults in force */
 	unsigned resolved;         /* KMM_RESOLVED_*: relative paths made absolute */
