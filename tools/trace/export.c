@@ -18,11 +18,8 @@
  */
 #include "kmm-trace.h"
 
-/* the distinct stacks of the events, each with its bytes and calls: an
- * open-addressing table keyed by caller and backtrace, so the memory is
- * that of the distinct stacks, not of the events */
-struct xent { const uint8_t *rec; uint64_t value, count; };
-struct xtab { struct xent *v; size_t cap, n; };
+/* the bytes and calls of a distinct stack (by kt_stackid) */
+struct xsum { uint64_t value, count; };
 
 /* events with the same caller and backtrace compare equal */
 int kt_same_stack(const uint8_t *a, const uint8_t *b)
@@ -40,30 +37,11 @@ uint64_t kt_stack_hash(const uint8_t *r)
 	return h;
 }
 
-static void xtab_add(struct xtab *t, const uint8_t *rec, uint64_t value)
+static void xadd(struct kt_stackids *S, struct xsum **v, size_t *cap, const uint8_t *rec, uint64_t value)
 {
-	if (2 * (t->n + 1) > t->cap) {
-		struct xtab g = { kt_xcalloc(t->cap ? 2 * t->cap : 1024, sizeof *g.v), t->cap ? 2 * t->cap : 1024, 0 };
-		for (size_t i = 0; i < t->cap; i++)
-			if (t->v[i].rec) {
-				size_t k = kt_stack_hash(t->v[i].rec) & (g.cap - 1);
-				while (g.v[k].rec)
-					k = (k + 1) & (g.cap - 1);
-				g.v[k] = t->v[i];
-				g.n++;
-			}
-		free(t->v);
-		*t = g;
-	}
-	size_t k = kt_stack_hash(rec) & (t->cap - 1);
-	while (t->v[k].rec && !kt_same_stack(t->v[k].rec, rec))
-		k = (k + 1) & (t->cap - 1);
-	if (!t->v[k].rec) {
-		t->v[k].rec = rec;
-		t->n++;
-	}
-	t->v[k].value += value;
-	t->v[k].count++;
+	struct xsum *x = kt_stack_slot(S, rec, (void **)v, cap, sizeof **v);
+	x->value += value;
+	x->count++;
 }
 
 /* the frame name of address a into buf: the description's first word, its
@@ -95,13 +73,15 @@ static int cmp_line(const void *x, const void *y)
 
 size_t kt_stacks(struct log *L, int live, struct kt_stack **out)
 {
-	struct xtab t = { NULL, 0, 0 };
+	struct kt_stackids S = {0};
+	struct xsum *sum = NULL;
+	size_t cap = 0;
 	if (live) {
 		struct stats *s = kt_xcalloc(1, sizeof *s);
 		kt_analyze(L, s);
 		for (size_t i = 0; i < s->ltcap; i++)
 			if (s->lt[i].ptr)
-				xtab_add(&t, s->lt[i].rec, s->lt[i].size);
+				xadd(&S, &sum, &cap, s->lt[i].rec, s->lt[i].size);
 		free(s->lt);
 		free(s->st);
 		free(s);
@@ -112,18 +92,14 @@ size_t kt_stacks(struct log *L, int live, struct kt_stack **out)
 			int alloc = e.type == KMM_TR_MALLOC || e.type == KMM_TR_CALLOC || e.type == KMM_TR_MEMALIGN ||
 				    e.type == KMM_TR_REALLOC;
 			if (alloc && e.a)
-				xtab_add(&t, e.rec, e.b);
+				xadd(&S, &sum, &cap, e.rec, e.b);
 		}
 	}
-	/* the distinct stacks, packed; the addresses of each wanted */
-	struct xent *v = t.v;
-	size_t n = 0;
-	for (size_t i = 0; i < t.cap; i++)
-		if (t.v[i].rec)
-			v[n++] = t.v[i];
+	/* the addresses of each distinct stack wanted */
+	size_t n = S.n;
 	for (size_t i = 0; i < n; i++) {
 		struct ev e;
-		ev_decode(v[i].rec, 0, &e);
+		ev_decode(S.rec[i], 0, &e);
 		kt_sym_want(e.d);
 		for (unsigned k = 0; k < e.nframes; k++)
 			kt_sym_want(ev_frame(&e, k));
@@ -137,7 +113,7 @@ size_t kt_stacks(struct log *L, int live, struct kt_stack **out)
 	const char *slash = strrchr(prog, '/');
 	for (size_t i = 0; i < n; i++) {
 		struct ev e;
-		ev_decode(v[i].rec, 0, &e);
+		ev_decode(S.rec[i], 0, &e);
 		size_t sz = 256 + 256 * (size_t)(e.nframes + 1), k = 0;
 		char *buf = kt_xcalloc(1, sz), name[256];
 		k += (size_t)snprintf(buf, sz, "%s", slash ? slash + 1 : prog);
@@ -152,10 +128,11 @@ size_t kt_stacks(struct log *L, int live, struct kt_stack **out)
 		}
 		GROW(ln, nl, capl);
 		ln[nl].stack = buf;
-		ln[nl].bytes = v[i].value;
-		ln[nl++].count = v[i].count;
+		ln[nl].bytes = sum[i].value;
+		ln[nl++].count = sum[i].count;
 	}
-	free(v);
+	free(sum);
+	kt_stackids_free(&S);
 	if (nl)
 		qsort(ln, nl, sizeof *ln, cmp_line);
 	size_t m = 0;

@@ -520,6 +520,9 @@ struct kt_stackids {
 	size_t tcap;
 };
 uint32_t kt_stackid(struct kt_stackids *S, const uint8_t *rec);
+/* the element of rec's stack in *arr, an array of `elem`-byte elements by
+ * id (index id - 1) that grows, zeroed, as ids are given */
+void *kt_stack_slot(struct kt_stackids *S, const uint8_t *rec, void **arr, size_t *cap, size_t elem);
 void kt_stackids_free(struct kt_stackids *S);
 /* kmm-trace diff (diff.c): what grew from log A to log B, by call stack */
 int kt_cmd_diff(const char *a, const char *b, int live, unsigned top, int symbols);

@@ -30,34 +30,9 @@
 
 /* ---- the stacks ------------------------------------------------------------------ */
 
-struct pent { const uint8_t *rec; uint64_t ao, as, io, is; };
-struct ptab { struct pent *v; size_t cap, n; };
-
-static struct pent *ptab_get(struct ptab *t, const uint8_t *rec)
-{
-	if (2 * (t->n + 1) > t->cap) {
-		size_t ncap = t->cap ? 2 * t->cap : 1024;
-		struct pent *nv = kt_xcalloc(ncap, sizeof *nv);
-		for (size_t i = 0; i < t->cap; i++)
-			if (t->v[i].rec) {
-				size_t k = kt_stack_hash(t->v[i].rec) & (ncap - 1);
-				while (nv[k].rec)
-					k = (k + 1) & (ncap - 1);
-				nv[k] = t->v[i];
-			}
-		free(t->v);
-		t->v = nv;
-		t->cap = ncap;
-	}
-	size_t k = kt_stack_hash(rec) & (t->cap - 1);
-	while (t->v[k].rec && !kt_same_stack(t->v[k].rec, rec))
-		k = (k + 1) & (t->cap - 1);
-	if (!t->v[k].rec) {
-		t->v[k].rec = rec;
-		t->n++;
-	}
-	return &t->v[k];
-}
+/* the values of a distinct stack (by kt_stackid): allocations and their
+ * bytes, blocks live at the end and theirs */
+struct pent { uint64_t ao, as, io, is; };
 
 /* ---- strings, functions, locations: each given to the writer once ------------------ */
 
@@ -216,14 +191,16 @@ int kt_export_pprof(struct log *L, FILE *o)
 {
 	memset(&P, 0, sizeof P);
 	P.L = L;
-	struct ptab t = {0};
+	struct kt_stackids S = {0};
+	struct pent *t = NULL;
+	size_t tcap = 0;
 	struct ev e;
 	FOR_EACH_EVENT_IN_FILE(L, e)
 	{
 		int alloc = e.type == KMM_TR_MALLOC || e.type == KMM_TR_CALLOC || e.type == KMM_TR_MEMALIGN ||
 			    e.type == KMM_TR_REALLOC;
 		if (alloc && e.a) {
-			struct pent *p = ptab_get(&t, e.rec);
+			struct pent *p = kt_stack_slot(&S, e.rec, (void **)&t, &tcap, sizeof *t);
 			p->ao++;
 			p->as += e.b;
 		}
@@ -232,20 +209,19 @@ int kt_export_pprof(struct log *L, FILE *o)
 	kt_analyze(L, s);
 	for (size_t i = 0; i < s->ltcap; i++)
 		if (s->lt[i].ptr && s->lt[i].rec) {
-			struct pent *p = ptab_get(&t, s->lt[i].rec);
+			struct pent *p = kt_stack_slot(&S, s->lt[i].rec, (void **)&t, &tcap, sizeof *t);
 			p->io++;
 			p->is += s->lt[i].size;
 		}
 	uint64_t tlast = s->tlast;
 	kt_stats_free(s);
 
-	for (size_t i = 0; i < t.cap; i++)
-		if (t.v[i].rec) {
-			ev_decode(t.v[i].rec, 0, &e);
-			kt_sym_want(e.d);
-			for (unsigned k = 0; k < e.nframes; k++)
-				kt_sym_want(ev_frame(&e, k));
-		}
+	for (size_t i = 0; i < S.n; i++) {
+		ev_decode(S.rec[i], 0, &e);
+		kt_sym_want(e.d);
+		for (unsigned k = 0; k < e.nframes; k++)
+			kt_sym_want(ev_frame(&e, k));
+	}
 	kt_sym_resolve();
 
 	kmm_pprof_begin(&P.pp, sink, o);
@@ -256,11 +232,9 @@ int kt_export_pprof(struct log *L, FILE *o)
 	kmm_pprof_meta(&P.pp, (int64_t)L->start_real, (int64_t)tlast, str_idx("space"), str_idx("bytes"), 1,
 		       str_idx("inuse_space"));
 	uint64_t locs[KMM_PPROF_MSG / 8];
-	for (size_t i = 0; i < t.cap; i++) {
-		const struct pent *p = &t.v[i];
-		if (!p->rec)
-			continue;
-		ev_decode(p->rec, 0, &e);
+	for (size_t i = 0; i < S.n; i++) {
+		const struct pent *p = &t[i];
+		ev_decode(S.rec[i], 0, &e);
 		size_t n = 0;
 		if (!e.nframes)
 			locs[n++] = location_id(e.d);
@@ -270,7 +244,8 @@ int kt_export_pprof(struct log *L, FILE *o)
 		kmm_pprof_sample(&P.pp, locs, n, v, 4);
 	}
 	int rc = kmm_pprof_end(&P.pp);
-	free(t.v);
+	free(t);
+	kt_stackids_free(&S);
 	for (size_t i = 0; i < P.strcap; i++)
 		free(P.str[i].s);
 	free(P.str);

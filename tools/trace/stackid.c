@@ -40,6 +40,20 @@ uint32_t kt_stackid(struct kt_stackids *S, const uint8_t *rec)
 	return S->tab[k];
 }
 
+void *kt_stack_slot(struct kt_stackids *S, const uint8_t *rec, void **arr, size_t *cap, size_t elem)
+{
+	uint32_t id = kt_stackid(S, rec);
+	if (id > *cap) {
+		size_t ncap = *cap ? 2 * *cap : 1024;
+		while (ncap < id)
+			ncap *= 2;
+		*arr = kt_xrealloc(*arr, ncap * elem);
+		memset((char *)*arr + *cap * elem, 0, (ncap - *cap) * elem);
+		*cap = ncap;
+	}
+	return (char *)*arr + (size_t)(id - 1) * elem;
+}
+
 void kt_stackids_free(struct kt_stackids *S)
 {
 	free(S->rec);
