@@ -129,6 +129,7 @@ struct allocator {
 	const char *options;    /* appended to KMM_OPTIONS (kmm-glibc) */
 	int sample;             /* run with KMM_SAMPLE=512k (kmm-sample), the
 				   profile written to /dev/null */
+	const char *env;        /* one more NAME=VALUE (kmm-live: KMM_LIVE=1) */
 };
 
 /* The allocators kmm is compared with in the best-peer column; kmm's own
@@ -400,7 +401,7 @@ static char **child_env(const struct allocator *a, const char *datadir, char **m
 
 	while (environ[n] != NULL)
 		n++;
-	env = xmalloc((n + 7) * sizeof *env);
+	env = xmalloc((n + 8) * sizeof *env);
 	for (i = 0; i < n; i++) {
 		if (strncmp(environ[i], "LD_PRELOAD=", 11) == 0)
 			continue;
@@ -408,6 +409,8 @@ static char **child_env(const struct allocator *a, const char *datadir, char **m
 					strncmp(environ[i], "KMM_BENCH_PRELOAD=", 18) == 0))
 			continue;
 		if (a->options != NULL && strncmp(environ[i], "KMM_OPTIONS=", 12) == 0)
+			continue;
+		if (a->env != NULL && strncmp(environ[i], a->env, (size_t)(strchr(a->env, '=') - a->env) + 1) == 0)
 			continue;
 		env[j++] = environ[i];
 	}
@@ -424,6 +427,8 @@ static char **child_env(const struct allocator *a, const char *datadir, char **m
 		env[j++] = (char *)"KMM_SAMPLE=512k";
 		env[j++] = (char *)"KMM_PROFILE=/dev/null";
 	}
+	if (a->env != NULL)
+		env[j++] = (char *)a->env;
 	if (a->options != NULL)
 		env[j++] = made[m++] = old_opts != NULL && *old_opts != '\0' ?
 			xprintf("KMM_OPTIONS=%s,%s", old_opts, a->options) :
@@ -805,6 +810,7 @@ static void usage(FILE *f)
 "kmm-glibc (the same libkmm.so with KMM_OPTIONS=profile=glibc), and\n"
 "kmm-trace (kmm writing its trace log, KMM_TRACE; only when named in -a:\n"
 "the table then ends with the tracing cost against kmm and the log sizes),\n"
+"kmm-live (kmm publishing its live view, KMM_LIVE=1; only when named in -a),\n"
 "and kmm-sample (kmm with KMM_SAMPLE=512k, the sampled heap profile, written\n"
 "to /dev/null; only when named in -a).\n"
 "The peers, whose fastest is the best peer, are glibc, jemalloc, tcmalloc\n"
@@ -1103,6 +1109,12 @@ int main(int argc, char **argv)
 		t->missing = k->missing;
 		t->trace = 1;
 		t->selected = 0;
+		/* kmm publishing its live view (KMM_LIVE=1): only when asked for */
+		struct allocator *l = add_alloc("kmm-live");
+		l->path = k->path;
+		l->missing = k->missing;
+		l->env = "KMM_LIVE=1";
+		l->selected = 0;
 	}
 	{
 		/* kmm sampling its heap profile: only when asked for (-a kmm-sample) */
@@ -1142,11 +1154,13 @@ int main(int argc, char **argv)
 		}
 		printf("allocators:\n");
 		for (i = 0; i < nalloc; i++)
-			printf("  %-10s %s%s%s%s\n", allocs[i].name,
+			printf("  %-10s %s%s%s%s%s%s\n", allocs[i].name,
 			       allocs[i].missing ? allocs[i].missing :
 			       allocs[i].path ? allocs[i].path : "(no preload)",
 			       allocs[i].options && !allocs[i].missing ? " with KMM_OPTIONS=" : "",
 			       allocs[i].options && !allocs[i].missing ? allocs[i].options : "",
+			       allocs[i].env && !allocs[i].missing ? " with " : "",
+			       allocs[i].env && !allocs[i].missing ? allocs[i].env : "",
 			       allocs[i].sample && !allocs[i].missing ? " with KMM_SAMPLE=512k" : "");
 		return 0;
 	}
@@ -1439,6 +1453,8 @@ int main(int argc, char **argv)
 			fprintf(out, " with KMM_OPTIONS=%s%s%s",
 				getenv("KMM_OPTIONS") && *getenv("KMM_OPTIONS") ? getenv("KMM_OPTIONS") : "",
 				getenv("KMM_OPTIONS") && *getenv("KMM_OPTIONS") ? "," : "", a->options);
+		if (a->env != NULL)
+			fprintf(out, " with %s", a->env);
 		fputc('\n', out);
 	}
 	fprintf(out, "\ntime: median wall seconds; range: (max-min)/median; peak RSS: median ru_maxrss;\n"

@@ -13,8 +13,8 @@ dist_man_MANS = man/kmm.1 man/kmm.3 man/kmm.7
 
 dist_doc_DATA = README.md \
 	docs/api.md docs/design.md docs/hardening.md docs/kernel.md \
-	docs/lab.md docs/options.md docs/profiling.md docs/stats.md \
-	docs/trace.md docs/valgrind.md
+	docs/lab.md docs/options.md docs/profiling.md docs/stats.md docs/trace.md \
+	docs/valgrind.md
 
 # Run from `make installcheck`, after installcheck-local's own checks.
 installcheck-local: installcheck-man installcheck-pkgconfig

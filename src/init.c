@@ -39,6 +39,7 @@
 #include "init.h"
 #include "backtrace.h"
 #include "leakcheck.h"
+#include "live.h"
 #include "memcheck.h"
 #include "harden.h"
 #include "observe.h"
@@ -277,6 +278,7 @@ static void fork_child(void)
 	fork_single >>= 1;   /* (the child's libc resets the list lock) */
 	if (rescue) {
 		kmm_rescue_start();   /* first: nothing else may touch the heap */
+		kmm_live_fork_child(true);
 		return;
 	}
 	if (took_nothing) {
@@ -284,6 +286,7 @@ static void fork_child(void)
 		kmm_thread_fork_child();   /* (its thread id) */
 		kmm_sample_fork_child(false);
 		kmm_trace_fork_child();
+		kmm_live_fork_child(false);
 		return;
 	}
 	kmm_in_fork = false;
@@ -301,7 +304,8 @@ static void fork_child(void)
 	kmm_leakcheck_fork_child();
 	kmm_arenas_fork_child(&kmm_self);
 	kmm_thread_fork_child();
-	kmm_trace_fork_child();   /* last: it records, with every lock reset */
+	kmm_trace_fork_child();   /* it records, with every lock reset */
+	kmm_live_fork_child(false);   /* (its own segment, kmm.CHILDPID) */
 }
 
 /* What pthread_atfork() calls.  pthread_atfork itself is a two-line
@@ -375,6 +379,8 @@ __attribute__((constructor)) static void kmm_constructor(void)
 		load_unwinder("KMM_SAMPLE");
 	if (report_wanted_here() && kmm_options.stats_path[0] == '\0')
 		kmm_report_fd = kmm_os_dup_fd(2, 100);
+	if (kmm_options.live && !kmm_rescued())   /* (KMM_LIVE: live.h) */
+		kmm_live_start();
 	kmm_sample_constructor();
 }
 
@@ -434,6 +440,8 @@ __attribute__((destructor)) static void kmm_destructor(void)
 		kmm_sample_exit();
 	if (report_wanted_here())
 		report_at_exit();
+	if (kmm_live_on)
+		kmm_live_exit();
 	if (kmm_trace_on)   /* (trace.c's code is not touched otherwise) */
 		kmm_trace_finish();
 }

@@ -532,6 +532,7 @@ KMM_HOT void kmm_options_load(void)
 		kmm_options.stats_path[0] = '\0';
 		kmm_options.trace_path[0] = '\0';
 		kmm_options.leakcheck = false;
+		kmm_options.live = false;
 		kmm_options.resolved = 0;
 		kmm_options.profile_path[0] = '\0';
 		kmm_options.profile_signal = 0;
@@ -544,6 +545,9 @@ KMM_HOT void kmm_options_load(void)
 		if (len < sizeof kmm_options.trace_path)
 			memcpy(kmm_options.trace_path, v, len + 1);
 	}
+	/* KMM_LIVE=1 (any value but 0): the live view's segment (live.h) */
+	v = kmm_getenv("KMM_LIVE");
+	kmm_options.live = v != NULL && *v != '\0' && strcmp(v, "0") != 0;
 	/* KMM_LEAKCHECK=1 (any value but 0): the leak scanner */
 	v = kmm_getenv("KMM_LEAKCHECK");
 	kmm_options.leakcheck = v != NULL && *v != '\0' && strcmp(v, "0") != 0;

@@ -20,6 +20,7 @@
  *                    (k/m/g suffixes; also KMM_OPTIONS sample=, which wins)
  *   KMM_PROFILE      its file (default kmm-profile.PID.pb.gz in the start-up
  *                    directory); KMM_PROFILE_SIGNAL the signal that writes it
+ *   KMM_LIVE         1: publish counters in /dev/shm/kmm.PID (live.h)
  *
  * Relative KMM_STATS, KMM_LEAKCHECK_FILE, KMM_TRACE and KMM_PROFILE paths are made
  * absolute against the working directory when the options are read, and
@@ -47,6 +48,7 @@ struct kmm_options {
 	char  leakcheck_path[1024];/* KMM_LEAKCHECK_FILE: its exit report ("" = stderr) */
 	char  profile_path[1024];  /* KMM_PROFILE: the sampled profile ("" = default) */
 	int   profile_signal;      /* KMM_PROFILE_SIGNAL: its signal (0: none) */
+	bool  live;                /* KMM_LIVE: the live view's segment (live.h) */
 	bool  pending;             /* environ was not available yet */
 	int   profile;             /* enum kmm_profile: the bundle of defaults in force */
 	unsigned resolved;         /* KMM_RESOLVED_*: relative paths made absolute */

@@ -31,6 +31,10 @@
  *                             MADV_POPULATE_WRITE
  *   mincore  kmm_os_resident_pages  resident pages for the reports
  *   process_vm_readv  kmm_os_read_self  the leak scanner reading its roots
+ *   openat, ftruncate, mmap (MAP_SHARED), unlinkat, kill(pid, 0),
+ *   getdents64
+ *            kmm_os_shm_create...  the live view's segment (KMM_LIVE=1,
+ *                             live.c), the one shared mapping kmm makes
  *
  * Besides those: futex (kmm's locks, util/lock.c; with a timeout only in
  * the fork handler, which gives up on a lock after 100 ms), sched_yield
@@ -57,11 +61,22 @@
 #include <unistd.h>
 
 #include "os.h"
+#include "live_format.h"
 #include "sys.h"
 #include "trace.h"
 
 /* Raw system calls (sys.h): the calls a running program makes all the
  * time go straight to the kernel, not through libc's wrappers. */
+
+/* System calls counted for the live view (kmm_os_count_syscalls). */
+static bool count_on;
+static uint64_t sc_count[KMM_LIVE_SC_NR];
+
+static inline void count(enum kmm_live_syscall sc)
+{
+	if (KMM_UNLIKELY(__atomic_load_n(&count_on, __ATOMIC_RELAXED)))
+		__atomic_add_fetch(&sc_count[sc], 1, __ATOMIC_RELAXED);
+}
 
 /* A raw result as libc would give it: -1 with errno set on failure. */
 static inline long set_errno(long r)
@@ -77,6 +92,7 @@ static inline long set_errno(long r)
 static inline void *raw_mmap(void *addr, size_t len, int prot, int flags)
 {
 	long r = KMM_RAW6(SYS_mmap, addr, len, prot, flags, -1, 0);
+	count(KMM_LIVE_SC_MMAP);
 	KMM_TRACE(KMM_TR_MMAP, 0, 0, addr, len, (uint32_t)prot | (uint64_t)(uint32_t)flags << 32, r);
 	return set_errno(r) == -1 ? MAP_FAILED : (void *)r;
 }
@@ -84,6 +100,7 @@ static inline void *raw_mmap(void *addr, size_t len, int prot, int flags)
 static inline void *raw_mremap(void *from, size_t old_len, size_t new_len, int flags, void *to)
 {
 	long r = KMM_RAW5(SYS_mremap, from, old_len, new_len, flags, to);
+	count(KMM_LIVE_SC_MREMAP);
 	KMM_TRACE(KMM_TR_MREMAP, 0, (uint32_t)flags, from, old_len, new_len, r);
 	return set_errno(r) == -1 ? MAP_FAILED : (void *)r;
 }
@@ -146,6 +163,8 @@ KMM_HOT void *kmm_os_sbrk(intptr_t increment)
 	if (KMM_UNLIKELY(increment > 0 && injected_failure()))
 		return (void *)-1;
 	void *old = sbrk(increment);
+	if (increment != 0)
+		count(KMM_LIVE_SC_BRK);
 	if (KMM_UNLIKELY(kmm_trace_on) && increment != 0) {   /* sbrk(0) makes no system call */
 		bool ok = old != (void *)-1;
 		kmm_trace_event(KMM_TR_BRK, 0, 0, ok ? (uintptr_t)old : 0, ok ? (uintptr_t)old + (uintptr_t)increment : 0,
@@ -170,6 +189,7 @@ KMM_HOT void *kmm_os_map(size_t len, int extra_flags)
 KMM_HOT int kmm_os_unmap(void *addr, size_t len)
 {
 	long r = KMM_RAW3(SYS_munmap, addr, len, 0);
+	count(KMM_LIVE_SC_MUNMAP);
 	KMM_TRACE(KMM_TR_MUNMAP, 0, 0, addr, len, 0, r);
 	return (int)set_errno(r);
 }
@@ -225,6 +245,7 @@ KMM_COLD long kmm_os_resident_pages(void *addr, size_t len)
 	int saved = errno;
 	for (size_t done = 0; done < pages;) {
 		size_t n = pages - done < sizeof vec ? pages - done : sizeof vec;
+		count(KMM_LIVE_SC_MINCORE);
 		if (mincore((char *)addr + done * ps, n * ps, vec) != 0) {
 			errno = saved;
 			return -1;
@@ -242,6 +263,7 @@ long kmm_os_mincore(void *addr, size_t len, unsigned char *vec)
 	int saved = errno;
 	size_t ps = kmm_os_page_size();
 	long resident = 0;
+	count(KMM_LIVE_SC_MINCORE);
 	if (mincore(addr, len, vec) != 0) {
 		errno = saved;
 		return -1;
@@ -270,6 +292,7 @@ KMM_HOT int kmm_os_protect(void *addr, size_t len, int prot)
 	if (KMM_UNLIKELY((prot & PROT_WRITE) && injected_failure()))
 		return -1;
 	long r = KMM_RAW3(SYS_mprotect, addr, len, prot);
+	count(KMM_LIVE_SC_MPROTECT);
 	KMM_TRACE(KMM_TR_MPROTECT, 0, 0, addr, len, prot, r);
 	return (int)set_errno(r);
 }
@@ -277,6 +300,7 @@ KMM_HOT int kmm_os_protect(void *addr, size_t len, int prot)
 KMM_HOT int kmm_os_advise(void *addr, size_t len, int advice)
 {
 	long r = KMM_RAW3(SYS_madvise, addr, len, advice);
+	count(KMM_LIVE_SC_MADVISE);
 	KMM_TRACE(KMM_TR_MADVISE, 0, 0, addr, len, advice, r);
 	return (int)set_errno(r);
 }
@@ -386,12 +410,14 @@ KMM_COLD long kmm_os_read_self(void *dst, const void *src, size_t len)
 
 KMM_HOT void kmm_os_futex_wait(volatile int *addr, int expected)
 {
+	count(KMM_LIVE_SC_FUTEX);
 	KMM_RAW6(SYS_futex, addr, FUTEX_WAIT_PRIVATE, expected, NULL, NULL, 0);
 }
 
 KMM_COLD void kmm_os_futex_wait_ns(volatile int *addr, int expected, uint64_t ns)
 {
 	struct timespec ts = { (time_t)(ns / 1000000000u), (long)(ns % 1000000000u) };
+	count(KMM_LIVE_SC_FUTEX);
 	KMM_RAW6(SYS_futex, addr, FUTEX_WAIT_PRIVATE, expected, &ts, NULL, 0);
 }
 
@@ -402,6 +428,7 @@ KMM_COLD void kmm_os_yield(void)
 
 KMM_HOT void kmm_os_futex_wake(volatile int *addr, int n)
 {
+	count(KMM_LIVE_SC_FUTEX);
 	KMM_RAW6(SYS_futex, addr, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
 }
 
@@ -473,7 +500,83 @@ KMM_HOT uint64_t kmm_os_random(void)
 	return r ^ (r >> 31);
 }
 
+/* ---- the live view's segment -------------------------------------------------- */
+
+KMM_COLD int kmm_os_shm_create(const char *path)
+{
+	long fd;
+	do
+		fd = KMM_RAW5(SYS_openat, AT_FDCWD, path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600, 0);
+	while (fd == -EINTR);
+	return (int)fd;
+}
+
+KMM_COLD int kmm_os_ftruncate(int fd, uint64_t len)
+{
+	long r;
+	do
+		r = KMM_RAW3(SYS_ftruncate, fd, len, 0);
+	while (r == -EINTR);
+	return (int)r;
+}
+
+KMM_COLD void *kmm_os_map_file_shared(int fd, size_t len)
+{
+	long r = KMM_RAW6(SYS_mmap, NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	count(KMM_LIVE_SC_MMAP);
+	KMM_TRACE(KMM_TR_MMAP, 0, 0, 0, len, (uint32_t)(PROT_READ | PROT_WRITE) | (uint64_t)MAP_SHARED << 32, r);
+	return r < 0 && r > -4096 ? NULL : (void *)r;
+}
+
+KMM_COLD int kmm_os_unlink(const char *path)
+{
+	return (int)KMM_RAW3(SYS_unlinkat, AT_FDCWD, path, 0);
+}
+
+KMM_COLD int kmm_os_probe_pid(pid_t pid)
+{
+	return (int)KMM_RAW3(SYS_kill, pid, 0, 0);
+}
+
+KMM_COLD long kmm_os_getdents(int fd, void *buf, size_t len)
+{
+	return KMM_RAW3(SYS_getdents64, fd, buf, len);
+}
+
+KMM_COLD uid_t kmm_os_getuid(void)
+{
+	return (uid_t)KMM_RAW0(SYS_getuid);
+}
+
+KMM_HOT uint64_t kmm_os_coarse_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+KMM_COLD void kmm_os_count_syscalls(bool on)
+{
+	__atomic_store_n(&count_on, on, __ATOMIC_RELAXED);
+}
+
+KMM_COLD void kmm_os_syscall_counts(uint64_t *out)
+{
+	for (unsigned i = 0; i < KMM_LIVE_SC_NR; i++)
+		out[i] = __atomic_load_n(&sc_count[i], __ATOMIC_RELAXED);
+}
+
+static void (*abort_hook)(void);
+
+KMM_COLD void kmm_os_at_abort(void (*fn)(void))
+{
+	__atomic_store_n(&abort_hook, fn, __ATOMIC_RELEASE);
+}
+
 KMM_COLD void kmm_os_abort(void)
 {
+	void (*fn)(void) = __atomic_load_n(&abort_hook, __ATOMIC_ACQUIRE);
+	if (fn != NULL)
+		fn();
 	abort();
 }

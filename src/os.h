@@ -181,7 +181,47 @@ uint64_t kmm_os_fail_setting(bool *and_after);
 /* With fail= set: how many of those calls were counted so far. */
 uint64_t kmm_os_fail_calls(void);
 
-/* abort(3): raise SIGABRT.  Does not return. */
+/* ---- the live view's segment (src/live.c, KMM_LIVE=1) -------------------------- */
+
+/* Create a new file for the live view's segment: open(2) with O_RDWR |
+ * O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC and mode 0600 (never an
+ * existing file, never through a symbolic link).  The descriptor, or
+ * -errno (-EEXIST: the name is taken). */
+int kmm_os_shm_create(const char *path);
+/* ftruncate(2): 0 or -errno. */
+int kmm_os_ftruncate(int fd, uint64_t len);
+/* A shared read-write mapping of the first len bytes of fd (MAP_SHARED:
+ * the only shared mapping kmm makes, never of user memory), or NULL. */
+void *kmm_os_map_file_shared(int fd, size_t len);
+/* unlink(2): 0 or -errno. */
+int kmm_os_unlink(const char *path);
+/* kill(pid, 0): 0 (the process exists and may be signalled), -ESRCH (no
+ * such process) or -EPERM (it exists, another user's). */
+int kmm_os_probe_pid(pid_t pid);
+/* getdents64(2): directory entries of fd (opened O_DIRECTORY) into buf,
+ * struct linux_dirent64 records; the bytes filled, 0 at the end, or
+ * -errno. */
+long kmm_os_getdents(int fd, void *buf, size_t len);
+/* getuid(2). */
+uid_t kmm_os_getuid(void);
+/* CLOCK_MONOTONIC_COARSE in nanoseconds (vDSO: no system call; a few ms
+ * of resolution), for "has 100 ms passed" on slow paths. */
+uint64_t kmm_os_coarse_ns(void);
+
+/* Counting the system calls of this layer (brk, mmap, munmap, mremap,
+ * mprotect, madvise, mincore, futex; enum kmm_live_syscall of
+ * live_format.h): off until kmm_os_count_syscalls(true) (the live view
+ * turns it on; relaxed atomic additions, one per call).  out gets
+ * KMM_LIVE_SC_NR counts. */
+void kmm_os_count_syscalls(bool on);
+void kmm_os_syscall_counts(uint64_t *out);
+
+/* A function kmm_os_abort calls first (one at a time; the live view
+ * removing its segment): it must make system calls only. */
+void kmm_os_at_abort(void (*fn)(void));
+
+/* abort(3): raise SIGABRT (after the kmm_os_at_abort function).  Does not
+ * return. */
 KMM_NORETURN void kmm_os_abort(void);
 
 #endif /* KMM_OS_H */

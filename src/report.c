@@ -274,6 +274,19 @@ KMM_COLD const char *kmm_report_known_sections(void)
 	       "malloc_info, params, all, check";
 }
 
+KMM_COLD size_t kmm_report_render(const char *name, char *dst, size_t cap, bool *cut)
+{
+	struct kmm_buf b;
+	const struct section *s = find(name, strlen(name));
+	*cut = false;
+	if (s == NULL || cap == 0)
+		return 0;
+	kmm_buf_init(&b, dst, cap, -1);
+	emit(&b, s);
+	*cut = b.truncated != 0;
+	return b.len;
+}
+
 KMM_COLD int kmm_report_sections(int fd, const char *list)
 {
 	char out[2048];

@@ -95,6 +95,7 @@ static volatile int registry_lock;
 static struct tbuf *registry;
 static bool finished;
 static int parent_pid;               /* saved in fork prepare */
+static uint64_t rss_next;            /* event time of the next rss sample */
 
 /* ---- small helpers (no libc beyond memcpy and clock_gettime) ------------------- */
 
@@ -643,6 +644,47 @@ KMM_NOINLINE void kmm_trace_event(unsigned type, unsigned path, uint32_t aux, ui
 	append(ts, &e, NULL);
 }
 
+/* ---- rss samples ------------------------------------------------------------ */
+
+#define RSS_EVERY_NS 10000000ull     /* 10 ms */
+
+/* An rss event: /proc/self/statm's size, resident and shared pages. */
+static KMM_NOINLINE void rss_sample(void)
+{
+	char buf[128];
+	long fd = open_at("/proc/self/statm", O_RDONLY, 0);
+	if (fd < 0)
+		return;
+	long r;
+	do
+		r = KMM_RAW3(SYS_read, fd, buf, sizeof buf - 1);
+	while (r == -EINTR);
+	KMM_RAW3(SYS_close, fd, 0, 0);
+	if (r <= 0)
+		return;
+	uint64_t v[3] = { 0, 0, 0 };
+	unsigned k = 0;
+	for (long i = 0; i < r && k < 3; i++) {
+		if (buf[i] >= '0' && buf[i] <= '9')
+			v[k] = v[k] * 10 + (uint64_t)(buf[i] - '0');
+		else if (buf[i] == ' ')
+			k++;
+	}
+	kmm_trace_event(KMM_TR_RSS, 0, 0, v[1] * 4096, v[2] * 4096, v[0] * 4096, 0);
+}
+
+/* After a malloc-family event at `now`: a sample when 10 ms have passed
+ * since the last (one thread takes it). */
+static inline void rss_maybe(uint64_t now)
+{
+	uint64_t next = __atomic_load_n(&rss_next, __ATOMIC_RELAXED);
+	if (KMM_LIKELY(now < next))
+		return;
+	if (__atomic_compare_exchange_n(&rss_next, &next, now + RSS_EVERY_NS, false, __ATOMIC_RELAXED,
+					__ATOMIC_RELAXED))
+		rss_sample();
+}
+
 uint64_t kmm_trace_reserve(void)
 {
 	return __atomic_fetch_add(&next_seq, 1, __ATOMIC_RELAXED);
@@ -660,6 +702,7 @@ KMM_NOINLINE void kmm_trace_call_at(uint64_t seq, unsigned type, unsigned path, 
 	fill(&e, seq, type, path, aux, a, b, c, d);
 	e.nframes = (uint16_t)n;
 	append(ts, &e, frames);
+	rss_maybe(e.time);
 }
 
 unsigned kmm_trace_last_vmalloc_path(void)
@@ -693,6 +736,7 @@ void kmm_trace_finish(void)
 		return;
 	struct tthread *ts = &tself;
 	uint32_t tid = my_tid(ts);
+	rss_sample();
 	write_maps(tid);
 	spin_lock(&registry_lock);
 	for (struct tbuf *b = registry; b != NULL; b = b->next) {
@@ -765,4 +809,5 @@ void kmm_trace_fork_child(void)
 	write_maps(tid);
 	kmm_trace_event(KMM_TR_FORK, 0, 0, (uint64_t)parent_pid, 0, 0, 0);
 	parent_pid = 0;
+	rss_next = 0;                        /* the child's first sample: soon */
 }

@@ -131,7 +131,9 @@ enum kmm_trace_type {
 	KMM_TR_THREAD_START = 64,
 	KMM_TR_THREAD_EXIT = 65,
 	KMM_TR_FORK = 66,
-	KMM_TR_LAST = KMM_TR_FORK /* the highest type */
+	/* the process's memory as the kernel counts it (/proc/self/statm) */
+	KMM_TR_RSS = 80,
+	KMM_TR_LAST = KMM_TR_RSS /* the highest type */
 };
 
 /* Event paths: for a malloc-family call the path that served it, for a
@@ -185,6 +187,7 @@ static const char *const kmm_trace_type_names[] = {
 	[KMM_TR_THREAD_START] = "thread start",
 	[KMM_TR_THREAD_EXIT] = "thread exit",
 	[KMM_TR_FORK] = "fork",
+	[KMM_TR_RSS] = "rss",
 };
 
 /* Indexed by path; NULL for KMM_TP_NONE. */

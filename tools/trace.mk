@@ -7,7 +7,10 @@
 # and tracegen, the one header of kmm's the two programs include: their
 # CPPFLAGS, which replace AM_CPPFLAGS, give them src/ and nothing else of
 # kmm's.  It is listed in their sources so that make dist packs it
-# (libkmmcore's list in Makefile.am does not name it).
+# (libkmmcore's list in Makefile.am does not name it).  The reader also
+# builds src/util/pprof.c, the streaming pprof writer the library shares
+# (libc-free and self-contained: its header is all it includes), for
+# export --format=pprof.
 TRACE_FORMAT_CPPFLAGS = -I$(top_srcdir)/src -D_GNU_SOURCE
 bin_PROGRAMS = tools/kmm-trace
 tools_kmm_trace_SOURCES = \
@@ -16,7 +19,9 @@ tools_kmm_trace_SOURCES = \
 	tools/trace/maps.c tools/trace/elf.c tools/trace/symbols.c \
 	tools/trace/names.c tools/trace/analysis.c \
 	tools/trace/dump.c tools/trace/summary.c tools/trace/leaks.c \
-	tools/trace/mtrace.c tools/trace/plot.c tools/trace/export.c tools/trace/diff.c tools/trace/main.c
+	tools/trace/mtrace.c tools/trace/plot.c tools/trace/export.c tools/trace/massif.c tools/trace/perfetto.c \
+	tools/trace/pprof_out.c src/util/pprof.c src/util/pprof.h tools/trace/stackid.c tools/trace/at.c \
+	tools/trace/diff.c tools/trace/main.c
 tools_kmm_trace_CPPFLAGS = $(TRACE_FORMAT_CPPFLAGS)
 tools_kmm_trace_CFLAGS = -Wall -Wextra -O2
 

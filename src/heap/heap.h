@@ -45,6 +45,13 @@ void kmm_heap_arena_stats_total(struct kmm_arena_stats *sum, size_t *max_system_
 size_t kmm_heap_headers_total(void);
 /* mallinfo2 of the arenas alone (mallinfo2 adds the slab front end's). */
 struct mallinfo2 kmm_heap_mallinfo2_arenas(void);
+/* One arena's bytes (the live view, src/live.c). */
+struct kmm_heap_arena_usage {
+	size_t system, in_use, free;
+};
+/* Each arena's usage, main arena first, at most max rows (the arenas
+ * past the last row summed into it); returns the rows filled. */
+size_t kmm_heap_arena_usage(struct kmm_heap_arena_usage *out, size_t max);
 struct mallinfo  kmm_heap_mallinfo(void);
 void   kmm_heap_malloc_stats(void);
 int    kmm_heap_malloc_info(int options, FILE *fp);
@@ -73,6 +80,11 @@ struct kmm_heap_observer {
 /* Install the observer (NULL: none, the heap's own calls).  From kmm's
  * initialisation, before anything is observed. */
 void kmm_heap_set_observer(const struct kmm_heap_observer *o);
+
+/* Called at the end of the malloc and free slow paths, with no kmm lock
+ * held, while set (NULL: nothing; one load and a branch): the live view's
+ * publication clock (src/live.c), which sits in the layer above. */
+extern void (*kmm_heap_slow_hook)(void);
 
 /* Start observing: bits into kmm_params.observed, the calling thread's
  * fast paths off (threads set up later start so). */

@@ -521,12 +521,22 @@ KMM_COLD size_t kmm_heap_block_usable(const void *mem, const char *who)
 /* The entry points count the thread busy while they run (util/lock.h,
  * "BUSY"): a fork from a signal handler that interrupted one of them must
  * not trust the heap in the child (rescue.h). */
+void (*kmm_heap_slow_hook)(void);
+
+KMM_INLINE void slow_hook(void)
+{
+	void (*fn)(void) = __atomic_load_n(&kmm_heap_slow_hook, __ATOMIC_RELAXED);
+	if (KMM_UNLIKELY(fn != NULL))
+		fn();
+}
+
 KMM_HOT KMM_NOINLINE void *kmm_heap_malloc_slow(size_t n, const void *caller)
 {
 	kmm_ensure_init();   /* (the options may turn the observed mode on) */
 	kmm_busy++;
 	void *mem = KMM_UNLIKELY(kmm_params.observed) ? observer->malloc(n, caller) : malloc_slow(n, caller);
 	kmm_busy--;
+	slow_hook();   /* (KMM_LIVE: publish every 100 ms, src/live.h) */
 	return mem;
 }
 
@@ -538,6 +548,7 @@ KMM_HOT KMM_NOINLINE void kmm_heap_free_slow(void *mem)
 	else
 		free_slow(mem);
 	kmm_busy--;
+	slow_hook();
 }
 
 /* calloc of a big block: all of it reads as zero (a reused area may be

@@ -211,6 +211,27 @@ KMM_COLD struct mallinfo2 kmm_heap_mallinfo2_arenas(void)
 	return m;
 }
 
+/* Each arena's system, in-use and free bytes, as the summary's arena
+ * rows give them (the live view): at most max rows, the arenas past the
+ * last row summed into it.  Returns the rows filled. */
+KMM_COLD size_t kmm_heap_arena_usage(struct kmm_heap_arena_usage *out, size_t max)
+{
+	struct heap_snapshot s;
+	size_t n = 0;
+	if (max == 0)
+		return 0;
+	memset(out, 0, max * sizeof *out);
+	kmm_for_each_arena(a) {
+		snapshot(a, &s, false);
+		struct kmm_heap_arena_usage *u = &out[n < max ? n : max - 1];
+		u->system += s.system_mem;
+		u->in_use += in_use(&s);
+		u->free += s.avail;
+		n++;
+	}
+	return n < max ? n : max;
+}
+
 KMM_COLD struct mallinfo kmm_heap_mallinfo(void)
 {
 	struct mallinfo2 m2 = kmm_heap_mallinfo2();

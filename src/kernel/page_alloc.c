@@ -684,10 +684,9 @@ void kmm_buddy_set_watermarks(size_t min_pages, size_t low_pages, size_t high_pa
 
 /* ---- reports -------------------------------------------------------------- */
 
-KMM_COLD void kmm_buddy_report_buddyinfo(struct kmm_buf *b)
+KMM_COLD void kmm_buddy_free_blocks(size_t nr[KMM_MAX_ORDER])
 {
 	struct kmm_zone *z = &kmm_zone;
-	size_t nr[KMM_MAX_ORDER];
 	kmm_lock(&z->lock);
 	size_t deferred[KMM_MIGRATE_TYPES][KMM_MAX_ORDER] = { { 0 } };
 	count_deferred(z, deferred);
@@ -697,6 +696,12 @@ KMM_COLD void kmm_buddy_report_buddyinfo(struct kmm_buf *b)
 			nr[o] += deferred[t][o];
 	}
 	kmm_unlock(&z->lock);
+}
+
+KMM_COLD void kmm_buddy_report_buddyinfo(struct kmm_buf *b)
+{
+	size_t nr[KMM_MAX_ORDER];
+	kmm_buddy_free_blocks(nr);
 	kmm_buf_puts(b, "Node 0, zone   Normal ");
 	for (unsigned o = 0; o < KMM_MAX_ORDER; o++)
 		kmm_buf_printf(b, "%7zu", nr[o]);

@@ -295,6 +295,8 @@ void kmm_buddy_set_slab_target(size_t pages);
 
 /* Reports: /proc/buddyinfo, /proc/pagetypeinfo, a zoneinfo-like summary. */
 void kmm_buddy_report_buddyinfo(struct kmm_buf *b);
+/* Free blocks per order now, as buddyinfo shows them (the live view). */
+void kmm_buddy_free_blocks(size_t nr[KMM_MAX_ORDER]);
 void kmm_buddy_report_pagetypeinfo(struct kmm_buf *b);
 void kmm_buddy_report_zoneinfo(struct kmm_buf *b);
 

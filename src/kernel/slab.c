@@ -723,14 +723,9 @@ KMM_HOT void kmm_slab_thread_exit(void)
 
 /* ---- reports ------------------------------------------------------------------ */
 
-struct cache_snap {
-	char name[KMM_CACHE_NAME_LEN];
-	size_t active_objs, num_objs, objsize, objperslab, pagesperslab, active_slabs, num_slabs;
-};
-
 /* active objects: everything except what is free on partial slabs (objects
  * on threads' private lists count as active, as in SLUB) */
-static void snap_cache(struct kmm_kmem_cache *c, struct cache_snap *s)
+static void snap_cache(struct kmm_kmem_cache *c, struct kmm_slabinfo_row *s)
 {
 	kmm_lock(&c->lock);
 	size_t free_on_partial = 0;
@@ -762,13 +757,30 @@ KMM_COLD void kmm_slab_report_slabinfo(struct kmm_buf *b)
 			" <sharedavail>\n");
 	kmm_lock(&cache_list_lock);
 	for (struct kmm_list *l = cache_list.next; l != &cache_list; l = l->next) {
-		struct cache_snap s;
+		struct kmm_slabinfo_row s;
 		snap_cache(kmm_list_entry(l, struct kmm_kmem_cache, list), &s);
-		kmm_buf_printf(b, "%-17s %6zu %6zu %6zu %4zu %4zu : tunables %4d %4d %4d : slabdata %6zu %6zu %6d\n",
-			       s.name, s.active_objs, s.num_objs, s.objsize, s.objperslab, s.pagesperslab, 0, 0, 0,
-			       s.active_slabs, s.num_slabs, 0);
+		kmm_slabinfo_print_row(b, &s);
 	}
 	kmm_unlock(&cache_list_lock);
+}
+
+KMM_COLD void kmm_slabinfo_print_row(struct kmm_buf *b, const struct kmm_slabinfo_row *s)
+{
+	kmm_buf_printf(b, "%-17s %6zu %6zu %6zu %4zu %4zu : tunables %4d %4d %4d : slabdata %6zu %6zu %6d\n",
+		       s->name, s->active_objs, s->num_objs, s->objsize, s->objperslab, s->pagesperslab, 0, 0, 0,
+		       s->active_slabs, s->num_slabs, 0);
+}
+
+KMM_COLD size_t kmm_slab_rows(struct kmm_slabinfo_row *out, size_t max)
+{
+	size_t n = 0;
+	slab_init();
+	kmm_lock(&cache_list_lock);
+	for (struct kmm_list *l = cache_list.next; l != &cache_list; l = l->next, n++)
+		if (n < max)
+			snap_cache(kmm_list_entry(l, struct kmm_kmem_cache, list), &out[n]);
+	kmm_unlock(&cache_list_lock);
+	return n;
 }
 
 KMM_COLD size_t kmm_slab_total_bytes(void)

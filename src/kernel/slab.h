@@ -120,8 +120,20 @@ size_t kmm_ksize(const void *obj);
 /* The calling thread is exiting: give its active slabs back. */
 void kmm_slab_thread_exit(void);
 
+/* One cache's line of slabinfo (kmm's own caches and the slab front
+ * end's classes alike). */
+struct kmm_slabinfo_row {
+	char name[KMM_CACHE_NAME_LEN];
+	size_t active_objs, num_objs, objsize, objperslab, pagesperslab, active_slabs, num_slabs;
+};
+
 /* /proc/slabinfo, version 2.1 */
 void kmm_slab_report_slabinfo(struct kmm_buf *b);
+/* One row in the layout of that report (the slab front end's rows too). */
+void kmm_slabinfo_print_row(struct kmm_buf *b, const struct kmm_slabinfo_row *r);
+/* kmm's own caches, as the report's rows: at most max; returns the number
+ * of caches (may be more than max: the rest are not filled). */
+size_t kmm_slab_rows(struct kmm_slabinfo_row *out, size_t max);
 /* Totals for meminfo: bytes in slabs. */
 size_t kmm_slab_total_bytes(void);
 

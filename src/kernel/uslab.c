@@ -1252,24 +1252,40 @@ KMM_COLD void kmm_uslab_stats(struct kmm_uslab_stats *st)
 	st->bytes = st->slabs * KMM_USLAB_BYTES;
 }
 
-KMM_COLD void kmm_uslab_report_slabinfo(struct kmm_buf *b)
+KMM_COLD size_t kmm_uslab_rows(struct kmm_slabinfo_row *out, size_t max)
 {
 	if (!__atomic_load_n(&uslab_ready, __ATOMIC_ACQUIRE))
-		return;
+		return 0;
 	struct class_snap snap[KMM_USLAB_CLASSES];
 	bool locked = kmm_lock_fork_aware(&owners_lock);
 	bool zl = kmm_lock_fork_aware(&kmm_zone.lock);
 	snap_classes(snap);
 	kmm_unlock_if(&kmm_zone.lock, zl);
 	kmm_unlock_if(&owners_lock, locked);
-	for (size_t k = 0; k < KMM_USLAB_CLASSES; k++) {
+	size_t n = 0;
+	for (size_t k = 0; k < KMM_USLAB_CLASSES && n < max; k++) {
 		const struct kmm_uslab_class *c = &kmm_uslab_classes[k];
 		if (snap[k].slabs == 0)
 			continue;
-		kmm_buf_printf(b, "%-17s %6zu %6zu %6u %4u %4zu : tunables %4d %4d %4d : slabdata %6zu %6zu %6d\n",
-			       class_names[k], snap[k].inuse, snap[k].slabs * c->objects, c->size, c->objects,
-			       KMM_USLAB_PAGES, 0, 0, 0, snap[k].slabs, snap[k].slabs, 0);
+		struct kmm_slabinfo_row *r = &out[n++];
+		memset(r, 0, sizeof *r);
+		kmm_snprintf(r->name, sizeof r->name, "%s", class_names[k]);
+		r->active_objs = snap[k].inuse;
+		r->num_objs = snap[k].slabs * c->objects;
+		r->objsize = c->size;
+		r->objperslab = c->objects;
+		r->pagesperslab = KMM_USLAB_PAGES;
+		r->active_slabs = r->num_slabs = snap[k].slabs;
 	}
+	return n;
+}
+
+KMM_COLD void kmm_uslab_report_slabinfo(struct kmm_buf *b)
+{
+	struct kmm_slabinfo_row rows[KMM_USLAB_CLASSES];
+	size_t n = kmm_uslab_rows(rows, KMM_USLAB_CLASSES);
+	for (size_t i = 0; i < n; i++)
+		kmm_slabinfo_print_row(b, &rows[i]);
 }
 
 /* ---- invariant checker --------------------------------------------------------------------- */

@@ -351,6 +351,10 @@ void kmm_uslab_stats(struct kmm_uslab_stats *st);
 /* slabinfo lines of the front end's classes (uslab-16 ...), same format
  * as slab.c's */
 void kmm_uslab_report_slabinfo(struct kmm_buf *b);
+/* The classes with slabs, as that report's rows: at most max; returns
+ * how many were filled. */
+struct kmm_slabinfo_row;
+size_t kmm_uslab_rows(struct kmm_slabinfo_row *out, size_t max);
 
 /* Invariant checker (uslab.c says what it checks).  Returns violations. */
 int kmm_uslab_check(int verbose);

@@ -67,6 +67,8 @@ integration_tests = \
 	tests/integration/startup.sh \
 	tests/integration/trace.sh \
 	tests/integration/sample.sh \
+	tests/integration/trace-export.sh \
+	tests/integration/live.sh \
 	tests/integration/install.sh \
 	tests/integration/manpages.sh
 
@@ -90,6 +92,8 @@ distcheck_tests = $(unit_tests) \
 	tests/integration/shell.sh tests/integration/sqlite.sh \
 	tests/integration/startup.sh tests/integration/trace.sh \
 	tests/integration/sample.sh \
+	tests/integration/trace-export.sh \
+	tests/integration/live.sh \
 	tests/integration/install.sh tests/integration/manpages.sh
 
 # check-profiles: the integration tests again under profile=glibc
@@ -117,7 +121,9 @@ check_PROGRAMS += \
 	tests/progs/vgprobe \
 	tests/progs/leakprobe \
 	tests/progs/guardprobe \
-	tests/progs/sampleprobe
+	tests/progs/sampleprobe \
+	tests/progs/livephases \
+	tests/progs/livefake
 
 # -fno-builtin: the compiler must not fold or drop the allocations the
 # helpers make on purpose (malloc(SIZE_MAX), new/delete pairs, ...)
@@ -128,6 +134,15 @@ PROGS_LIBS = -ldl
 tests_progs_heapprobe_SOURCES = tests/progs/heapprobe.c
 tests_progs_heapprobe_CFLAGS = $(PROGS_CFLAGS) -pthread
 tests_progs_heapprobe_LDADD = $(PROGS_LIBS) -lpthread
+
+tests_progs_livephases_SOURCES = tests/progs/livephases.c
+tests_progs_livephases_CFLAGS = $(PROGS_CFLAGS) -pthread
+tests_progs_livephases_LDADD = $(PROGS_LIBS) -lpthread
+
+# (the live view's segment layout: src/live_format.h, its only kmm header)
+tests_progs_livefake_SOURCES = tests/progs/livefake.c src/live_format.h
+tests_progs_livefake_CPPFLAGS = -I$(top_srcdir)/src
+tests_progs_livefake_CFLAGS = $(PROGS_CFLAGS)
 
 tests_progs_oom_SOURCES = tests/progs/oom.c
 tests_progs_oom_CFLAGS = $(PROGS_CFLAGS)

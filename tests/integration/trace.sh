@@ -59,6 +59,17 @@ ok "diff --live: the 100 blocks freed in B are 100 fewer live blocks" \
 	grep -qE '^ +-6\.2 KiB +-100 +6400 +0  heapprobe;' "$T/d3.out"
 reader diff "$T/da.trace" >/dev/null 2>&1
 is "$?" "2" "diff with one FILE: a usage error (exit 2)"
+# rss samples (/proc/self/statm): 32 MiB touched and kept to the end
+with_timeout 60 "$KMM_TOOL" trace -o "$T/rss.trace" -- "$HPR" m32m t0 R >"$T/rss.out" 2>&1
+reader summary "$T/rss.trace" >"$T/rss.sum" 2>&1
+rss_kb=$(sed -n 's/^rss //p' "$T/rss.out")
+end_b=$(sed -n '/^resident memory/,/^$/s/^  at end  *\([0-9]*\) bytes.*/\1/p' "$T/rss.sum")
+ok "summary: resident memory at end (${end_b:-none} bytes) within 4 MiB of the VmRSS heapprobe read (${rss_kb:-?} KiB)" \
+	awk -v e="${end_b:-0}" -v k="${rss_kb:-0}" 'BEGIN { d = e - k * 1024; exit !(k > 32768 && d < 4194304 && d > -4194304) }'
+reader plot -o "$T/rss.svg" "$T/rss.trace" >/dev/null 2>&1
+ok "plot: the resident memory line, with its peak" grep -q '>resident (RSS samples), peak [0-9.]* MiB<' "$T/rss.svg"
+is "$(reader dump "$T/rss.trace" 2>/dev/null | grep -c ' rss .* resident')" \
+	"$(sed -n 's/^resident memory (\([0-9]*\) samples.*/\1/p' "$T/rss.sum")" "dump: one line per rss sample, as the summary counts"
 slab_served=$(sed -n '/^served by/,/^$/s/^  slab  *\([0-9]*\) .*/\1/p' "$T/k.sum")
 ok "summary: 'served by' counts the slab front end's allocations (${slab_served:-none}; at least the 1000 malloc(1111))" \
 	test "${slab_served:-0}" -ge 1000

@@ -16,6 +16,7 @@
  *   b            print "brk DELTA": the break now minus the break at startup
  *   R            print "rss KB": VmRSS from /proc/self/status
  *   M            write a marker "@@heapprobe mark N@@" to stderr (for strace)
+ *   zMS          sleep MS milliseconds (phases apart in time, for kmm trace at)
  *   s            print kmm's counters if kmm is loaded ("stats none" if not)
  *   k            print "kmm yes" if libkmm.so is loaded, "kmm no" if not
  *   uN           print "u SIZE USABLE": slot N's size and malloc_usable_size
@@ -37,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kmm.h"
@@ -300,6 +302,15 @@ static void step(const char *arg)
 		read_file("/proc/self/status");
 		char *l = strstr(file_buf, "VmRSS:");
 		out("rss %lu\n", l ? strtoul(l + 6, NULL, 10) : 0UL);
+		break;
+	}
+	case 'z': {
+		long ms = strtol(arg + 1, &end, 10);
+		if (*end || ms < 0 || ms > 60000)
+			die("bad z step");
+		struct timespec ts = {ms / 1000, ms % 1000 * 1000000L};
+		while (nanosleep(&ts, &ts) != 0)
+			;
 		break;
 	}
 	case 'M': {

@@ -43,6 +43,7 @@ uint64_t kt_lt_put(struct stats *s, uint64_t ptr, uint64_t size, const uint8_t *
 			s->lt[h].size = size;
 			s->lt[h].rec = rec;
 			s->lt[h].tid = tid;
+			s->lt[h].pad = 0;
 			return old + 1;
 		}
 		h = (h + 1) & mask;
@@ -51,8 +52,22 @@ uint64_t kt_lt_put(struct stats *s, uint64_t ptr, uint64_t size, const uint8_t *
 	s->lt[h].size = size;
 	s->lt[h].rec = rec;
 	s->lt[h].tid = tid;
+	s->lt[h].pad = 0;
 	s->ltn++;
 	return 0;
+}
+
+struct lent *kt_lt_get(struct stats *s, uint64_t ptr)
+{
+	if (!s->ltcap || !ptr)
+		return NULL;
+	size_t mask = s->ltcap - 1, i = lt_home(s, ptr);
+	while (s->lt[i].ptr != ptr) {
+		if (!s->lt[i].ptr)
+			return NULL;
+		i = (i + 1) & mask;
+	}
+	return &s->lt[i];
 }
 
 /* remove; returns the size + 1, or 0 if it was not live */
@@ -174,7 +189,7 @@ static int st_free(struct stats *s, uint64_t ptr)
 	return 1;
 }
 
-static void st_event(struct stats *s, const struct ev *e)
+void kt_analyze_event(struct stats *s, const struct ev *e)
 {
 	s->nevents++;
 	if (e->time > s->tlast)
@@ -314,12 +329,24 @@ static void st_event(struct stats *s, const struct ev *e)
 	case KMM_TR_THREAD_START: s->thr_start++; break;
 	case KMM_TR_THREAD_EXIT: s->thr_exit++; break;
 	case KMM_TR_FORK: s->forks++; break;
+	case KMM_TR_RSS:
+		s->rss_samples++;
+		s->rss = e->a;
+		s->rss_shared = e->b;
+		s->rss_size = e->c;
+		if (e->a > s->rss_peak) {
+			s->rss_peak = e->a;
+			s->rss_peak_time = e->time;
+		}
+		break;
 	default: s->unknown_types++;
 	}
 	if (s->mapped > 0 && (uint64_t)s->mapped > s->mapped_peak)
 		s->mapped_peak = (uint64_t)s->mapped;
 	if (s->plot)
 		kt_plot_sample(s, e);
+	if (s->each)
+		s->each(s, e, s->each_ctx);
 }
 
 void kt_analyze(const struct log *L, struct stats *s)
@@ -327,7 +354,18 @@ void kt_analyze(const struct log *L, struct stats *s)
 	struct merge M;
 	kt_merge_init(&M, L);
 	struct ev e;
-	while (kt_merge_next(&M, &e))
-		st_event(s, &e);
+	while (!s->stop && kt_merge_next(&M, &e))
+		kt_analyze_event(s, &e);
 	kt_merge_free(&M);
+}
+
+void kt_stats_free(struct stats *s)
+{
+	free(s->lt);
+	free(s->st);
+	if (s->regs) {
+		free(s->regs->lt);
+		free(s->regs);
+	}
+	free(s);
 }

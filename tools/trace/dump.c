@@ -125,6 +125,12 @@ static void dump_event(FILE *o, const struct ev *e)
 	case KMM_TR_THREAD_EXIT:
 		fputs(kmm_trace_type_name(e->type), o);
 		break;
+	case KMM_TR_RSS: {
+		char r1[32], r2[32], r3[32];
+		fprintf(o, "rss %s resident (%s shared or file-backed), size %s", kt_hbytes((double)e->a, r1, sizeof r1),
+			kt_hbytes((double)e->b, r2, sizeof r2), kt_hbytes((double)e->c, r3, sizeof r3));
+		break;
+	}
 	case KMM_TR_FORK:
 		/* docs/trace.md: 0 in the parent, the parent's pid in the child */
 		if (e->a)

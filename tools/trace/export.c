@@ -5,6 +5,9 @@
  *            flamegraph.pl, speedscope and inferno: the allocations of the
  *            log (or, with --live, the blocks live at its end), weighed by
  *            bytes (or, with --count, by calls)
+ *   massif   massif.c
+ *   perfetto perfetto.c
+ *   pprof    pprof_out.c
  *
  * A stack is the event's backtrace (KMM_TRACE_BACKTRACE), outermost frame
  * first, or only its caller when the log has no backtraces; the root is
@@ -15,21 +18,18 @@
  */
 #include "kmm-trace.h"
 
-/* the distinct stacks of the events, each with its bytes and calls: an
- * open-addressing table keyed by caller and backtrace, so the memory is
- * that of the distinct stacks, not of the events */
-struct xent { const uint8_t *rec; uint64_t value, count; };
-struct xtab { struct xent *v; size_t cap, n; };
+/* the bytes and calls of a distinct stack (by kt_stackid) */
+struct xsum { uint64_t value, count; };
 
 /* events with the same caller and backtrace compare equal */
-static int same_stack(const uint8_t *a, const uint8_t *b)
+int kt_same_stack(const uint8_t *a, const uint8_t *b)
 {
 	unsigned na = rec_nframes(a);
 	return rec_caller(a) == rec_caller(b) && na == rec_nframes(b) &&
 	       !memcmp(rec_frames(a), rec_frames(b), KMM_TRACE_FRAME_SIZE * (size_t)na);
 }
 
-static uint64_t stack_hash(const uint8_t *r)
+uint64_t kt_stack_hash(const uint8_t *r)
 {
 	uint64_t h = hash64(rec_caller(r) + rec_nframes(r));
 	for (unsigned i = 0; i < rec_nframes(r); i++)
@@ -37,30 +37,11 @@ static uint64_t stack_hash(const uint8_t *r)
 	return h;
 }
 
-static void xtab_add(struct xtab *t, const uint8_t *rec, uint64_t value)
+static void xadd(struct kt_stackids *S, struct xsum **v, size_t *cap, const uint8_t *rec, uint64_t value)
 {
-	if (2 * (t->n + 1) > t->cap) {
-		struct xtab g = { kt_xcalloc(t->cap ? 2 * t->cap : 1024, sizeof *g.v), t->cap ? 2 * t->cap : 1024, 0 };
-		for (size_t i = 0; i < t->cap; i++)
-			if (t->v[i].rec) {
-				size_t k = stack_hash(t->v[i].rec) & (g.cap - 1);
-				while (g.v[k].rec)
-					k = (k + 1) & (g.cap - 1);
-				g.v[k] = t->v[i];
-				g.n++;
-			}
-		free(t->v);
-		*t = g;
-	}
-	size_t k = stack_hash(rec) & (t->cap - 1);
-	while (t->v[k].rec && !same_stack(t->v[k].rec, rec))
-		k = (k + 1) & (t->cap - 1);
-	if (!t->v[k].rec) {
-		t->v[k].rec = rec;
-		t->n++;
-	}
-	t->v[k].value += value;
-	t->v[k].count++;
+	struct xsum *x = kt_stack_slot(S, rec, (void **)v, cap, sizeof **v);
+	x->value += value;
+	x->count++;
 }
 
 /* the frame name of address a into buf: the description's first word, its
@@ -92,13 +73,15 @@ static int cmp_line(const void *x, const void *y)
 
 size_t kt_stacks(struct log *L, int live, struct kt_stack **out)
 {
-	struct xtab t = { NULL, 0, 0 };
+	struct kt_stackids S = {0};
+	struct xsum *sum = NULL;
+	size_t cap = 0;
 	if (live) {
 		struct stats *s = kt_xcalloc(1, sizeof *s);
 		kt_analyze(L, s);
 		for (size_t i = 0; i < s->ltcap; i++)
 			if (s->lt[i].ptr)
-				xtab_add(&t, s->lt[i].rec, s->lt[i].size);
+				xadd(&S, &sum, &cap, s->lt[i].rec, s->lt[i].size);
 		free(s->lt);
 		free(s->st);
 		free(s);
@@ -109,18 +92,14 @@ size_t kt_stacks(struct log *L, int live, struct kt_stack **out)
 			int alloc = e.type == KMM_TR_MALLOC || e.type == KMM_TR_CALLOC || e.type == KMM_TR_MEMALIGN ||
 				    e.type == KMM_TR_REALLOC;
 			if (alloc && e.a)
-				xtab_add(&t, e.rec, e.b);
+				xadd(&S, &sum, &cap, e.rec, e.b);
 		}
 	}
-	/* the distinct stacks, packed; the addresses of each wanted */
-	struct xent *v = t.v;
-	size_t n = 0;
-	for (size_t i = 0; i < t.cap; i++)
-		if (t.v[i].rec)
-			v[n++] = t.v[i];
+	/* the addresses of each distinct stack wanted */
+	size_t n = S.n;
 	for (size_t i = 0; i < n; i++) {
 		struct ev e;
-		ev_decode(v[i].rec, 0, &e);
+		ev_decode(S.rec[i], 0, &e);
 		kt_sym_want(e.d);
 		for (unsigned k = 0; k < e.nframes; k++)
 			kt_sym_want(ev_frame(&e, k));
@@ -134,7 +113,7 @@ size_t kt_stacks(struct log *L, int live, struct kt_stack **out)
 	const char *slash = strrchr(prog, '/');
 	for (size_t i = 0; i < n; i++) {
 		struct ev e;
-		ev_decode(v[i].rec, 0, &e);
+		ev_decode(S.rec[i], 0, &e);
 		size_t sz = 256 + 256 * (size_t)(e.nframes + 1), k = 0;
 		char *buf = kt_xcalloc(1, sz), name[256];
 		k += (size_t)snprintf(buf, sz, "%s", slash ? slash + 1 : prog);
@@ -149,10 +128,11 @@ size_t kt_stacks(struct log *L, int live, struct kt_stack **out)
 		}
 		GROW(ln, nl, capl);
 		ln[nl].stack = buf;
-		ln[nl].bytes = v[i].value;
-		ln[nl++].count = v[i].count;
+		ln[nl].bytes = sum[i].value;
+		ln[nl++].count = sum[i].count;
 	}
-	free(v);
+	free(sum);
+	kt_stackids_free(&S);
 	if (nl)
 		qsort(ln, nl, sizeof *ln, cmp_line);
 	size_t m = 0;
@@ -175,14 +155,20 @@ void kt_stacks_free(struct kt_stack *v, size_t n)
 	free(v);
 }
 
-int kt_cmd_export(struct log *L, const char *format, int live, int count, FILE *o)
+int kt_cmd_export(struct log *L, const struct kt_export *xo, FILE *o)
 {
-	if (strcmp(format, "folded") != 0)
-		kt_fatal("export: unknown format '%s' (folded)", format);
+	if (!strcmp(xo->format, "massif"))
+		return kt_export_massif(L, o);
+	if (!strcmp(xo->format, "perfetto"))
+		return kt_export_perfetto(L, xo, o);
+	if (!strcmp(xo->format, "pprof"))
+		return kt_export_pprof(L, o);
+	if (strcmp(xo->format, "folded") != 0)
+		kt_fatal("export: unknown format '%s' (folded, massif, perfetto, pprof)", xo->format);
 	struct kt_stack *v;
-	size_t n = kt_stacks(L, live, &v);
+	size_t n = kt_stacks(L, xo->live, &v);
 	for (size_t i = 0; i < n; i++)
-		fprintf(o, "%s %" PRIu64 "\n", v[i].stack, count ? v[i].count : v[i].bytes);
+		fprintf(o, "%s %" PRIu64 "\n", v[i].stack, xo->count ? v[i].count : v[i].bytes);
 	kt_stacks_free(v, n);
 	return 0;
 }

@@ -3,7 +3,8 @@
  * what the files of tools/trace/ share.  Internal: kmm-trace is one
  * program, built from these files (tools/trace.mk).
  *
- *     kmm-trace dump|summary|leaks|plot|mtrace [OPTIONS] FILE...
+ *     kmm-trace dump|summary|leaks|plot|mtrace|export|diff [OPTIONS] FILE...
+ *     kmm-trace at WHEN [OPTIONS] FILE...
  *     kmm-trace dump|summary|leaks|plot [OPTIONS] --run FILE
  *
  * dump     one line per event, in global sequence order, symbolized
@@ -14,8 +15,10 @@
  * plot     an SVG of live heap bytes, break size, vmalloc, arena heaps and
  *          committed bytes (kmm's regions), from the first event on
  * mtrace   the log in glibc's mtrace(3) text format, for mtrace(1)
- * export   the log in other tools' formats (folded stacks)
+ * export   the log in other tools' formats (folded stacks, massif,
+ *          perfetto, pprof)
  * diff     what grew from one log to another, by call stack
+ * at       the live blocks and the heap's layers at a moment of the log
  * Several logs (FILE..., or --run FILE: FILE.PID[.N] beside it) are read
  * one at a time; summary totals them, with a line per process.
  *
@@ -73,7 +76,8 @@
  *                kt_mremap_flags_str, kt_advice_str, kt_hresult
  *   analysis.c   one pass over the events in sequence order: counts, live
  *                blocks, sites, peak, live regions by kind (struct stats):
- *                kt_analyze; the live-block table: kt_lt_put, kt_lt_del
+ *                kt_analyze, kt_stats_free; the live-block table:
+ *                kt_lt_put, kt_lt_del
  *   dump.c       kmm-trace dump: kt_cmd_dump; kt_print_frames (also leaks)
  *   summary.c    kmm-trace summary: kt_cmd_summary, kt_cmd_summary_run
  *                (several logs: a process a line, totals)
@@ -84,8 +88,17 @@
  *                analysis samples the series into time buckets)
  *   export.c     kmm-trace export: kt_stacks (the allocations by call
  *                stack, as text), kt_cmd_export (--format=folded: flame
- *                graphs)
+ *                graphs; the other formats' files below)
+ *   massif.c     export --format=massif: kt_export_massif (massif.out
+ *                snapshots of the live heap, for ms_print)
+ *   perfetto.c   export --format=perfetto: kt_export_perfetto (Chrome
+ *                trace-event JSON: counters and system calls over time)
+ *   pprof_out.c  export --format=pprof: kt_export_pprof (a gzipped
+ *                profile.proto, through src/util/pprof.c's writer)
  *   diff.c       kmm-trace diff A B: kt_cmd_diff (what grew, by stack)
+ *   stackid.c    numbers for the distinct stacks: kt_stackid
+ *   at.c         kmm-trace at WHEN: kt_parse_when, kt_cmd_at (the live
+ *                blocks by site and the layers at a moment)
  *   main.c       the command line, --help texts, the list of logs (several
  *                FILEs; --run: FILE's FILE.PID[.N] siblings; the logs exec
  *                blocks name), main
@@ -379,6 +392,12 @@ void kt_want_all_sites(const struct log *L);
 void kt_sym_resolve(void);
 /* the description of an address ("" when unknown) */
 const char *kt_sym_desc(uint64_t a);
+/* an address's function, source file ("" unknown) and line (0 unknown),
+ * innermost (inlined) first, parsed from its description: how many there
+ * are (at most max; 0 when nothing is known).  func: the name without its
+ * +0xOFF, or OBJECT+0xOFF where no symbol holds the address. */
+struct kt_symline { char func[256], file[256]; unsigned line; };
+size_t kt_sym_lines(uint64_t a, struct kt_symline *v, size_t max);
 /* mtrace's "@ FILE:(SYM+0xOFF)[0xREL] " for an address */
 const char *kt_sym_where(uint64_t a, char *buf, size_t n);
 
@@ -400,7 +419,7 @@ const char *kt_hresult(uint64_t r, char *buf, size_t n);
 struct lent { /* a live block */
 	uint64_t ptr, size;
 	const uint8_t *rec; /* the event that allocated it */
-	uint32_t tid, pad;
+	uint32_t tid, pad;  /* pad: a reader's own (massif, at: a stack id) */
 };
 
 struct site {
@@ -438,6 +457,8 @@ struct stats {
 	int64_t reg_bytes[8];
 	struct stats *regs;
 	uint64_t thr_start, thr_exit, forks;
+	/* rss samples: the last (resident, shared, size) and the peak */
+	uint64_t rss_samples, rss, rss_shared, rss_size, rss_peak, rss_peak_time;
 	uint64_t unknown_types;
 	/* live blocks */
 	struct lent *lt;
@@ -447,16 +468,29 @@ struct stats {
 	struct site *st;
 	size_t stcap, stn;
 	struct plotdata *plot; /* when plotting: sampled after every event */
+	/* when set, called after every event with each_ctx (export's
+	 * massif and perfetto, at); setting stop ends kt_analyze after it */
+	void (*each)(struct stats *s, const struct ev *e, void *ctx);
+	void *each_ctx;
+	int stop;
 };
 
 /* the live-block table of s: insert (returns the replaced entry's size + 1,
  * or 0), remove (the size + 1, or 0 if it was not live) */
 uint64_t kt_lt_put(struct stats *s, uint64_t ptr, uint64_t size, const uint8_t *rec, uint32_t tid);
 uint64_t kt_lt_del(struct stats *s, uint64_t ptr);
+/* the live block at ptr, or NULL */
+struct lent *kt_lt_get(struct stats *s, uint64_t ptr);
 
 /* Every event of the log, in sequence order, into s (zeroed by the caller,
- * with s->plot set when plotting). */
+ * with s->plot set when plotting, s->each when a command follows the
+ * events; until s->stop is set). */
 void kt_analyze(const struct log *L, struct stats *s);
+/* one event into s (kt_analyze's step: for a reader that runs the merge
+ * itself and stops before an event) */
+void kt_analyze_event(struct stats *s, const struct ev *e);
+/* free s (kt_xcalloc'd) and its tables */
+void kt_stats_free(struct stats *s);
 
 /* ---- the commands (dump.c, summary.c, leaks.c, mtrace.c, plot.c) ----------------- */
 
@@ -474,11 +508,50 @@ int kt_cmd_plot(struct log *L, const char *out);
 struct kt_stack { char *stack; uint64_t bytes, count; };
 size_t kt_stacks(struct log *L, int live, struct kt_stack **out);
 void kt_stacks_free(struct kt_stack *v, size_t n);
+/* two events' stacks (caller and backtrace) are the same; a stack's hash */
+int kt_same_stack(const uint8_t *a, const uint8_t *b);
+uint64_t kt_stack_hash(const uint8_t *rec);
+/* the distinct stacks of events numbered 1, 2, ... (stackid.c); rec[id - 1]
+ * is the first event met with that stack */
+struct kt_stackids {
+	const uint8_t **rec;
+	size_t n, cap;
+	uint32_t *tab; /* hash table of ids */
+	size_t tcap;
+};
+uint32_t kt_stackid(struct kt_stackids *S, const uint8_t *rec);
+/* the element of rec's stack in *arr, an array of `elem`-byte elements by
+ * id (index id - 1) that grows, zeroed, as ids are given */
+void *kt_stack_slot(struct kt_stackids *S, const uint8_t *rec, void **arr, size_t *cap, size_t elem);
+void kt_stackids_free(struct kt_stackids *S);
 /* kmm-trace diff (diff.c): what grew from log A to log B, by call stack */
 int kt_cmd_diff(const char *a, const char *b, int live, unsigned top, int symbols);
-/* the log in FORMAT (folded) to o: allocations, or with live the blocks
- * live at the end; weighed by bytes, or with count by calls */
-int kt_cmd_export(struct log *L, const char *format, int live, int count, FILE *o);
+/* kmm-trace export's options: the format (folded, massif, perfetto,
+ * pprof); folded: allocations, or with live the blocks live at the end,
+ * weighed by bytes, or with count by calls; the log's index among nlogs
+ * (perfetto writes one JSON document for all of them), and the earliest
+ * start time (CLOCK_MONOTONIC ns) of those logs (perfetto's time 0) */
+struct kt_export {
+	const char *format;
+	int live, count;
+	size_t idx, nlogs;
+	uint64_t base_mono;
+};
+/* the log in xo->format to o (export.c; massif.c, perfetto.c, pprof_out.c) */
+int kt_cmd_export(struct log *L, const struct kt_export *xo, FILE *o);
+int kt_export_massif(struct log *L, FILE *o);
+int kt_export_perfetto(struct log *L, const struct kt_export *xo, FILE *o);
+int kt_export_pprof(struct log *L, FILE *o);
+
+/* kmm-trace at WHEN (at.c): a moment of the log (TIME since the earliest
+ * log's start in ns, #SEQ, peak, end), parsed from the command line (0,
+ * or -1 if it is none of those) */
+enum { KT_AT_TIME, KT_AT_SEQ, KT_AT_PEAK, KT_AT_END };
+struct kt_when { int kind; uint64_t v; const char *text; };
+int kt_parse_when(const char *s, struct kt_when *w);
+/* the live blocks by site (top N) and the heap's layers at that moment;
+ * base_mono: the earliest start of the logs read (TIME counts from it) */
+int kt_cmd_at(struct log *L, const struct kt_when *w, unsigned top, uint64_t base_mono);
 
 /* e's backtrace, one frame a line after indent */
 void kt_print_frames(FILE *o, const struct ev *e, const char *indent);

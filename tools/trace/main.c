@@ -10,6 +10,18 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+/* export's formats, as the messages list them */
+#define EXPORT_FORMATS "folded, massif, perfetto, pprof"
+
+static int known_format(const char *f)
+{
+	static const char *const v[] = {"folded", "massif", "perfetto", "pprof"};
+	for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
+		if (!strcmp(f, v[i]))
+			return 1;
+	return 0;
+}
+
 static const char usage_text[] =
 	"usage: kmm-trace COMMAND [OPTIONS] FILE...\n"
 	"       kmm-trace COMMAND [OPTIONS] --run FILE\n"
@@ -28,8 +40,10 @@ static const char usage_text[] =
 	"  plot      an SVG of live heap, break size, vmalloc, arena heaps and\n"
 	"            committed bytes\n"
 	"  mtrace    the log in glibc's mtrace(3) format, for mtrace(1)\n"
-	"  export    the log in another tool's format (--format=folded: flame graphs)\n"
+	"  export    the log in another tool's format (--format=folded: flame graphs;\n"
+	"            massif: ms_print; perfetto: Perfetto UI; pprof: go tool pprof)\n"
 	"  diff      what grew from one log to another, by call stack\n"
+	"  at        the live blocks and the heap's layers at a moment (at WHEN FILE)\n"
 	"\n"
 	"options:\n"
 	"  -r, --run      FILE and its FILE.PID, FILE.PID.N siblings: the whole run\n"
@@ -71,6 +85,9 @@ static const struct cmdhelp cmd_help[] = {
 		 "points per line.\n"
 		 "Several logs: FILE.svg for each (-o only with one).\n"},
 	{"export", "usage: kmm-trace export --format=folded [--live] [--count] [-o OUT] FILE... | --run FILE\n"
+		   "       kmm-trace export --format=massif [-o OUT] FILE\n"
+		   "       kmm-trace export --format=perfetto [-o OUT] FILE... | --run FILE\n"
+		   "       kmm-trace export --format=pprof [-o OUT] FILE\n"
 		   "The log in another tool's format, to standard output or OUT:\n"
 		   "  folded   one line per call stack, `PROGRAM;outermost;...;caller VALUE`,\n"
 		   "           for flamegraph.pl, speedscope or inferno: the allocations of the\n"
@@ -79,8 +96,22 @@ static const struct cmdhelp cmd_help[] = {
 		   "           backtrace (KMM_TRACE_BACKTRACE=N when recording), else its\n"
 		   "           caller; a frame is its function's name, OBJECT+0xOFF where no\n"
 		   "           symbol holds the address, or the address.\n"
-		   "Several logs: their lines one after the other (each stack starts with\n"
-		   "its program's name; flame graph tools add identical stacks up).\n"},
+		   "           Several logs: their lines one after the other (each stack\n"
+		   "           starts with its program's name; flame graph tools add\n"
+		   "           identical stacks up).\n"
+		   "  massif   valgrind massif's massif.out format, for ms_print and\n"
+		   "           massif-visualizer: at most 50 snapshots of the live blocks'\n"
+		   "           requested bytes over time (ms since the trace started), every\n"
+		   "           10th detailed (the tree of the live blocks by call stack) and\n"
+		   "           a detailed one at the peak of live bytes.  One log.\n"
+		   "  perfetto Chrome trace-event JSON for Perfetto UI and chrome://tracing:\n"
+		   "           a process per log, counter tracks (live heap bytes, break\n"
+		   "           bytes, mapped bytes, vmalloc bytes, rss bytes: the log's rss\n"
+		   "           samples) and an instant event per system call.\n"
+		   "  pprof    a gzipped profile.proto for go tool pprof (-symbolize=none):\n"
+		   "           alloc_objects, alloc_space (every allocation), inuse_objects,\n"
+		   "           inuse_space (live at the end; the default), a sample per call\n"
+		   "           stack, functions and lines, a mapping per file.  One log.\n"},
 	{"diff", "usage: kmm-trace diff [--live] [--top N] [--no-symbols] A B\n"
 		 "What grew from trace A to trace B, by call stack (as `pprof -base A B`\n"
 		 "shows it): the bytes and calls of each stack in B less those in A, the\n"
@@ -88,6 +119,22 @@ static const struct cmdhelp cmd_help[] = {
 		 "Stacks are compared by their functions' names (export --format=folded's\n"
 		 "stacks), since two runs' addresses differ.  --live: the blocks live at\n"
 		 "the end of each log instead of every allocation.\n"},
+	{"at", "usage: kmm-trace at WHEN [--top N] [--no-symbols] FILE... | --run FILE\n"
+	       "The heap at one moment: the events of the log applied in sequence order up\n"
+	       "to WHEN, then the live blocks (bytes, count, peak so far), the heap's layers\n"
+	       "as far as the log records them, kmm's memory then, and the top N allocation\n"
+	       "sites of the live blocks (10 by default).  WHEN is\n"
+	       "  TIME    since the trace started: 1.5s, 250ms, 40us, 1200ns (several logs:\n"
+	       "          since the earliest of them started; the first event after it is\n"
+	       "          not applied)\n"
+	       "  #SEQ    after the event with sequence number SEQ (dump's #SEQ)\n"
+	       "  peak    after the event of the peak of live bytes\n"
+	       "  end     after the last event\n"
+	       "Layers: blocks freed to the tcache, fastbins, the slab front end's lists or\n"
+	       "a remote list and not handed out again since (their usable sizes).  The\n"
+	       "bins, the top chunk, buddy free pages and the vmalloc lazy-free cache are\n"
+	       "not recorded in the log: `not recorded` says so.  RSS: the last rss\n"
+	       "sample before WHEN.\n"},
 	{"mtrace", "usage: kmm-trace mtrace [--no-symbols] FILE > OUT\n"
 		   "Converts the log to glibc's mtrace(3) text format: `mtrace OUT` (the\n"
 		   "perl script of libc-dev-bin) then lists the memory not freed.  Frees and\n"
@@ -245,10 +292,12 @@ int main(int argc, char **argv)
 		if (!strcmp(cmd, cmd_help[i].name))
 			ch = &cmd_help[i];
 	if (!ch)
-		kt_fatal("unknown command '%s' (dump, summary, leaks, plot, mtrace, export, diff; see kmm-trace --help)", cmd);
+		kt_fatal("unknown command '%s' (dump, summary, leaks, plot, mtrace, export, diff, at; see kmm-trace --help)", cmd);
 	const char *out = NULL, *format = NULL;
 	int nosym = 0, all = 0, run = 0, live = 0, count = 0, top_set = 0;
-	int export = !strcmp(cmd, "export");
+	int export = !strcmp(cmd, "export"), at = !strcmp(cmd, "at");
+	struct kt_when when;
+	int have_when = 0;
 	unsigned top = 10;
 	struct flist F = {0};
 	for (int i = 2; i < argc; i++) {
@@ -274,7 +323,7 @@ int main(int argc, char **argv)
 			live = 1;
 		else if (!strcmp(a, "--count") && export)
 			count = 1;
-		else if (!strcmp(a, "--top") && (!strcmp(cmd, "summary") || !strcmp(cmd, "diff"))) {
+		else if (!strcmp(a, "--top") && (!strcmp(cmd, "summary") || !strcmp(cmd, "diff") || at)) {
 			char *end;
 			if (++i >= argc)
 				kt_fatal("%s: --top needs a number", cmd);
@@ -283,11 +332,17 @@ int main(int argc, char **argv)
 				kt_fatal("%s: --top %s: not a number", cmd, argv[i]);
 			top = (unsigned)v;
 			top_set = 1;
+		} else if (at && !have_when) {
+			if (kt_parse_when(a, &when))
+				kt_fatal("at: '%s' is not a moment: TIME (1.5s, 250ms, 40us, 1200ns), #SEQ, peak or end", a);
+			have_when = 1;
 		} else if (a[0] == '-' && a[1])
 			kt_fatal("%s: unknown option '%s' (see kmm-trace %s --help)", cmd, a, cmd);
 		else
 			flist_add(&F, a);
 	}
+	if (at && !have_when)
+		kt_fatal("at: no WHEN (see kmm-trace at --help)");
 	if (!F.n)
 		kt_fatal("%s: no FILE (see kmm-trace %s --help)", cmd, cmd);
 	int plot = !strcmp(cmd, "plot"), mtrace = !strcmp(cmd, "mtrace");
@@ -319,12 +374,29 @@ int main(int argc, char **argv)
 	if (out && F.n > 1 && !export)
 		kt_fatal("plot: -o with one log only (%zu here): each log gets FILE.svg", F.n);
 	if (export && !format)
-		kt_fatal("export: no --format (folded; see kmm-trace export --help)");
-	if (export && strcmp(format, "folded") != 0)
-		kt_fatal("export: unknown format '%s' (folded; see kmm-trace export --help)", format);
+		kt_fatal("export: no --format (" EXPORT_FORMATS "; see kmm-trace export --help)");
+	if (export && !known_format(format))
+		kt_fatal("export: unknown format '%s' (" EXPORT_FORMATS "; see kmm-trace export --help)", format);
+	int folded = export && !strcmp(format, "folded");
+	if (export && !folded && (live || count))
+		kt_fatal("export: --live and --count are folded's options (--format=%s)", format);
+	if (export && F.n > 1 && (!strcmp(format, "massif") || !strcmp(format, "pprof")))
+		kt_fatal("export: --format=%s takes one log (%zu here): one process's heap per file", format, F.n);
 	FILE *xo = stdout;
 	if (export && out && !(xo = fopen(out, "w")))
 		kt_fatal("export: cannot write %s: %s", out, strerror(errno));
+
+	struct kt_export xopt = {.format = format, .live = live, .count = count, .nlogs = F.n};
+	if (export || at) { /* the earliest start: perfetto's and at's time 0 */
+		xopt.base_mono = UINT64_MAX;
+		for (size_t i = 0; i < F.n; i++) {
+			uint64_t mono, real;
+			if (read_starts(F.v[i], &mono, &real) && mono < xopt.base_mono)
+				xopt.base_mono = mono;
+		}
+		if (xopt.base_mono == UINT64_MAX)
+			xopt.base_mono = 0;
+	}
 
 	static char obuf[1 << 20];
 	setvbuf(stdout, obuf, _IOFBF, sizeof obuf);
@@ -336,6 +408,7 @@ int main(int argc, char **argv)
 		for (size_t i = 0; i < F.n; i++) {
 			struct log L;
 			kt_log_open(&L, F.v[i]);
+			xopt.idx = i;
 			if (F.n > 1 && !strcmp(cmd, "dump"))
 				printf("%s== %s: pid %" PRIu32 " (%s) ==\n", i ? "\n" : "", F.v[i], L.pid, kt_prog_name(&L));
 			else if (F.n > 1 && i && !plot && !export)
@@ -354,7 +427,9 @@ int main(int argc, char **argv)
 			else if (plot)
 				r = kt_cmd_plot(&L, out);
 			else if (export)
-				r = kt_cmd_export(&L, format, live, count, xo);
+				r = kt_cmd_export(&L, &xopt, xo);
+			else if (at)
+				r = kt_cmd_at(&L, &when, top, xopt.base_mono);
 			else
 				r = kt_cmd_mtrace(&L);
 			if (r > rc)

@@ -7,7 +7,7 @@
 
 #include <errno.h>
 
-#define NSERIES 5
+#define NSERIES 6
 #define NBUCKETS 500
 
 struct bucket { int64_t min, max, last; uint32_t imin, imax; int has; };
@@ -30,6 +30,7 @@ void kt_plot_sample(struct stats *s, const struct ev *e)
 		s->vm_live,
 		s->reg_bytes[KMM_REGION_ARENA_HEAP],
 		committed,
+		(int64_t)s->rss,   /* the last rss sample (0 before the first) */
 	};
 	/* a forked child frees blocks and areas its parent made: what the
 	 * log cannot account for would go below zero */
@@ -117,8 +118,9 @@ static size_t plot_panel(FILE *o, const struct plotdata *P, unsigned mask, const
 			 const struct axis_x *ax, double Y0, double Y1, int nyticks, int xlabels, const struct stats *s)
 {
 	static const char *names[NSERIES] = {"live heap", "break size", "vmalloc areas", "arena heaps",
-					     "committed (kmm's regions: heaps, arena heaps, vmalloc areas; not reservations)"};
-	static const char *colors[NSERIES] = {"#1f6fd1", "#e07b00", "#2a9d3a", "#8e44ad", "#c62828"};
+					     "committed (kmm's regions; not reservations)",
+					     "resident (RSS samples)"};
+	static const char *colors[NSERIES] = {"#1f6fd1", "#e07b00", "#2a9d3a", "#8e44ad", "#c62828", "#555555"};
 	static const char *bunit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
 	const double X0 = ax->x0, X1 = ax->x1;
 	int64_t vmax = 1;
@@ -310,7 +312,8 @@ int kt_cmd_plot(struct log *L, const char *out)
 	}
 	const double AY0 = 110, AY1 = 420, BY0 = 470, BY1 = 590;
 	size_t points = plot_panel(o, P, 1 | 2 | 4 | 8, vpeak, &ax, AY0, AY1, 6, 0, s);
-	points += plot_panel(o, P, 16, vpeak, &ax, BY0, BY1, 3, 1, s);
+	/* the resident memory where the log sampled it (rss events) */
+	points += plot_panel(o, P, 16 | (s->rss_samples ? 32 : 0), vpeak, &ax, BY0, BY1, 3, 1, s);
 	{
 		char b1[64];
 		fmt_num(b1, sizeof b1, (double)P->tmin / ax.div, step_decimals(ax.step) + 1, ax.unit);
@@ -320,7 +323,7 @@ int kt_cmd_plot(struct log *L, const char *out)
 	}
 	fprintf(o, "<text transform=\"translate(20 %.0f) rotate(-90)\" text-anchor=\"middle\" fill=\"#333\">heap</text>\n",
 		(AY0 + AY1) / 2);
-	fprintf(o, "<text transform=\"translate(20 %.0f) rotate(-90)\" text-anchor=\"middle\" fill=\"#333\">committed</text>\n",
+	fprintf(o, "<text transform=\"translate(20 %.0f) rotate(-90)\" text-anchor=\"middle\" fill=\"#333\">memory</text>\n",
 		(BY0 + BY1) / 2);
 	fprintf(o, "</svg>\n");
 	if (fclose(o) != 0)

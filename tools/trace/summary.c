@@ -135,6 +135,14 @@ int kt_cmd_summary(struct log *L, unsigned top)
 			   " blocks allocated twice\n",
 			s->unknown_free, s->unknown_realloc, s->dup_alloc);
 
+	if (s->rss_samples) {
+		fprintf(o, "\nresident memory (%" PRIu64 " samples of /proc/self/statm)\n", s->rss_samples);
+		fprintf(o, "  peak     %14" PRIu64 " bytes  (%s)  at +%ss\n", s->rss_peak,
+			kt_hbytes((double)s->rss_peak, b1, sizeof b1), kt_hsecs(s->rss_peak_time, b2, sizeof b2));
+		fprintf(o, "  at end   %14" PRIu64 " bytes  (%s; %s of it shared or file-backed)\n", s->rss,
+			kt_hbytes((double)s->rss, b1, sizeof b1), kt_hbytes((double)s->rss_shared, b2, sizeof b2));
+	}
+
 	fprintf(o, "\nsystem call         calls     failed\n");
 	fprintf(o, "  %-12s %10" PRIu64 " %10" PRIu64 "  grew %" PRIu64 ", shrank %" PRIu64, "brk", s->sc[SC_BRK].calls,
 		s->sc[SC_BRK].failed, s->brk_grew, s->brk_shrank);
@@ -152,8 +160,15 @@ int kt_cmd_summary(struct log *L, unsigned top)
 		s->sc[SC_MPROTECT].failed, s->sc[SC_MPROTECT].bytes);
 	fprintf(o, "  %-12s %10" PRIu64 " %10" PRIu64 "  %" PRIu64 " bytes\n", "madvise", s->sc[SC_MADVISE].calls,
 		s->sc[SC_MADVISE].failed, s->sc[SC_MADVISE].bytes);
-	fprintf(o, "  mapped at end: %" PRId64 " bytes (%s), peak %" PRIu64 " bytes (%s)\n", s->mapped,
+	fprintf(o, "  mapped at end: %" PRId64 " bytes (%s), peak %" PRIu64 " bytes (%s); address space, PROT_NONE "
+		   "reservations included\n", s->mapped,
 		kt_hbytes((double)s->mapped, b1, sizeof b1), s->mapped_peak, kt_hbytes((double)s->mapped_peak, b2, sizeof b2));
+	int64_t committed = 0;
+	for (int k = 0; k < 8; k++)
+		committed += s->reg_bytes[k];
+	if (s->reg_add)
+		fprintf(o, "  committed at end: %" PRId64 " bytes (%s): kmm's regions, made readable and writable\n",
+			committed, kt_hbytes((double)committed, b1, sizeof b1));
 
 	fprintf(o, "\nkmm's own memory\n");
 	fprintf(o, "  slab       allocs %" PRIu64 " (%" PRIu64 " bytes), frees %" PRIu64 " (%" PRIu64

@@ -340,3 +340,65 @@ void kt_want_all_sites(const struct log *L)
 		}
 	}
 }
+
+/* one part of a description ("NAME[+0xOFF][ at FILE:LINE[ (...)]][ (LIB)]")
+ * into l; strip: cut NAME's +0xOFF */
+static void parse_part(const char *p, size_t n, int strip, struct kt_symline *l)
+{
+	char part[1024];
+	if (n >= sizeof part)
+		n = sizeof part - 1;
+	memcpy(part, p, n);
+	part[n] = '\0';
+	l->file[0] = '\0';
+	l->line = 0;
+	char *at = strstr(part, " at ");
+	char *end = at ? at : strstr(part, " (");
+	if (at) {
+		char *loc = at + 4;
+		loc[strcspn(loc, " ")] = '\0';
+		char *colon = strrchr(loc, ':');
+		if (colon && colon[1] >= '0' && colon[1] <= '9') {
+			l->line = (unsigned)strtoul(colon + 1, NULL, 10);
+			*colon = '\0';
+		}
+		size_t len = strlen(loc);
+		if (len >= sizeof l->file)
+			len = sizeof l->file - 1;
+		if (strcmp(loc, "??") != 0) {
+			memcpy(l->file, loc, len);
+			l->file[len] = '\0';
+		}
+	}
+	if (end)
+		*end = '\0';
+	if (strip || end) {
+		char *plus = strstr(part, "+0x");
+		if (plus && plus[3] && strspn(plus + 3, "0123456789abcdef") == strlen(plus + 3))
+			*plus = '\0';
+	}
+	size_t len = strlen(part);
+	if (len >= sizeof l->func)
+		len = sizeof l->func - 1;
+	memcpy(l->func, part, len);
+	l->func[len] = '\0';
+}
+
+size_t kt_sym_lines(uint64_t a, struct kt_symline *v, size_t max)
+{
+	const char *d = kt_sym_desc(a);
+	static const char inl[] = ", inlined in ";
+	size_t n = 0;
+	if (!d[0])
+		return 0;
+	int several = strstr(d, inl) != NULL;
+	while (n < max) {
+		const char *next = strstr(d, inl);
+		size_t len = next ? (size_t)(next - d) : strlen(d);
+		parse_part(d, len, several, &v[n++]);
+		if (!next)
+			break;
+		d = next + sizeof inl - 1;
+	}
+	return n;
+}
