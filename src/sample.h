@@ -17,8 +17,8 @@
  *     heap sees the sampler only through its hook table (heap.h,
  *     "sampling"), and serves a sampled call as a chunk with the M bit
  *     set (chunk.h) or a big block, whose frees take the slow path.
- *   - memalign and its kin are not sampled; a sampled block that realloc
- *     resizes counts as freed.  An observed process (trace log, leak
+ *   - memalign and its kin are sampled too (an aligned chunk with the M
+ *     bit); a sampled block that realloc resizes counts as freed.  An observed process (trace log, leak
  *     check, debug options, memcheck) does not sample.
  *   - No allocation: the tables are one anonymous mapping made at start,
  *     of fixed size (KMM_SAMPLE_STACKS distinct stacks, KMM_SAMPLE_LIVE

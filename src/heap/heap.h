@@ -110,8 +110,8 @@ size_t kmm_heap_usable_size_unobserved(const void *mem);
  *
  * A sampler above the heap (src/sample.h: KMM_SAMPLE) sees some of the
  * allocations, chosen by bytes: each thread keeps a countdown
- * (kmm_self.sample_left, thread.h) that malloc, calloc and realloc
- * decrement by the request; the call that takes it below zero goes to
+ * (kmm_self.sample_left, thread.h) that malloc, calloc, realloc and
+ * memalign decrement by the request; the call that takes it below zero goes to
  * kmm_heap_malloc_sampled (or calloc's and realloc's own), which asks the
  * sampler whether to sample it (the sampler sets the next countdown).  A
  * sampled block is a chunk of the thread's arena with the M bit set
@@ -119,8 +119,8 @@ size_t kmm_heap_usable_size_unobserved(const void *mem);
  * of either takes the slow path, where the heap clears the bit and tells
  * the sampler of every sampled chunk and big block freed or reallocated
  * (a sampled block that realloc resizes counts as freed; realloc's result
- * has its own turn at the countdown).  memalign and its kin are not
- * sampled.
+ * has its own turn at the countdown).  A sampled memalign is an aligned
+ * chunk with the M bit (big requests: not sampled, served as usual).
  * Without a sampler (or in an observed process) the countdown is set to
  * INT64_MAX.  The heap knows the sampler only through this table. */
 struct kmm_heap_sampler {

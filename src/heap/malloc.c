@@ -915,15 +915,48 @@ static KMM_NOINLINE void *slab_memalign(size_t alignment, size_t n, const void *
 	return slab_alloc(t, cls, NULL);
 }
 
+/* memalign's turn at the countdown: a sampled aligned block is a heap
+ * chunk of the thread's arena with the M bit set, as sampled_block's;
+ * alignment is a power of two above 16 (memalign_impl's rules applied).
+ * NULL: not sampled (the caller serves the call as usual). */
+static KMM_NOINLINE void *sampled_memalign(size_t alignment, size_t n, const void *caller)
+{
+	const struct kmm_heap_sampler *s = sampler_takes(n);
+	if (s == NULL)
+		return NULL;
+	struct kmm_thread *t = &kmm_self;
+	if (kmm_thread_tcache(t) == NULL)
+		return NULL;
+	bool locked;
+	struct kmm_arena *a = lock_my_arena(t, &locked);
+	mchunk p = kmm_int_memalign(a, alignment, request2size(n));
+	enum kmm_path path = a->last_path;
+	if (p != NULL)
+		set_head(p, chunk_head(p) | KMM_SAMPLED);   /* (under the lock: neighbours write P) */
+	arena_unlock(a, locked);
+	if (p == NULL)
+		return NULL;   /* (a big block: served, unsampled, as usual) */
+	t->c.mallocs_slow++;
+	t->last_path = trace_path_of(path);
+	void *mem = chunk2mem(p);
+	s->made(mem, n, caller);
+	return mem;
+}
+
 static void *memalign_impl(size_t alignment, size_t n, const void *caller)
 {
-	if (slab_front(n) && alignment <= KMM_USLAB_MAX && (alignment & (alignment - 1)) == 0) {
+	/* the countdown, as malloc's fast path takes it; a sampled call
+	 * skips the slab front end */
+	bool sample = KMM_UNLIKELY((kmm_self.sample_left -= (int64_t)n) < 0);
+	if (!sample && slab_front(n) && alignment <= KMM_USLAB_MAX && (alignment & (alignment - 1)) == 0) {
 		void *obj = slab_memalign(alignment, n, caller);
 		if (obj != NULL)
 			return obj;
 	}
-	if (alignment <= KMM_ALIGNMENT)
+	if (alignment <= KMM_ALIGNMENT) {
+		kmm_self.sample_left += (int64_t)n;   /* (kmm_malloc_fast takes the turn) */
 		return kmm_malloc_fast(n, caller);
+	}
 	if (KMM_UNLIKELY(alignment > SIZE_MAX / 2 + 1)) {
 		errno = EINVAL;
 		return NULL;
@@ -943,6 +976,11 @@ static void *memalign_impl(size_t alignment, size_t n, const void *caller)
 	kmm_ensure_init();
 	struct kmm_thread *t = &kmm_self;
 	t->caller = caller;
+	if (KMM_UNLIKELY(sample)) {
+		void *mem = sampled_memalign(alignment, n, caller);
+		if (mem != NULL)
+			return mem;
+	}
 	t->c.mallocs_slow++;
 	bool locked;
 	struct kmm_arena *a = lock_my_arena(t, &locked);

@@ -24,12 +24,20 @@
  *                              bytes and waits while the main thread
  *                              frees them all (frees of another thread's
  *                              arena: remote frees).
+ *   sampleprobe aligned        as totals, through the aligned
+ *                              allocators: posix_memalign(64, 1000),
+ *                              memalign(256, 1000) and aligned_alloc(16,
+ *                              1000) in turn for the small blocks,
+ *                              aligned_alloc(4096, 102400) for the big
+ *                              ones; checks each alignment; prints the
+ *                              "true" lines.
  *   sampleprobe realloc        20000 blocks of 1000 bytes (calloc for every
  *                              other one), each reallocated to 3000 bytes
  *                              then to 500 (checking their contents), half
  *                              of them freed.
  */
 #include <dlfcn.h>
+#include <malloc.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -74,6 +82,48 @@ static void totals(void)
 	}
 	printf("true alloc_space %lld\n", (long long)NSMALL * 1000 + (long long)NBIG * 100000);
 	printf("true inuse_space %lld\n", (long long)NSMALL / 2 * 1000 + (long long)NBIG / 2 * 100000);
+	printf("true alloc_objects %d\n", NSMALL + NBIG);
+	printf("true inuse_objects %d\n", NSMALL / 2 + NBIG / 2);
+}
+
+static void *aligned_small(int i)
+{
+	void *p = NULL;
+	size_t al = i % 3 == 0 ? 64 : i % 3 == 1 ? 256 : 16;
+	if (i % 3 == 0) {
+		if (posix_memalign(&p, 64, 1000) != 0)
+			p = NULL;
+	} else if (i % 3 == 1) {
+		p = memalign(256, 1000);
+	} else {
+		p = aligned_alloc(16, 1000);
+	}
+	if (p == NULL || (size_t)p % al != 0) {
+		fprintf(stderr, "sampleprobe: aligned block %d: %p, alignment %zu\n", i, p, al);
+		exit(1);
+	}
+	memset(p, 4, 1000);
+	return p;
+}
+
+static void aligned(void)
+{
+	for (int i = 0; i < NSMALL; i++)
+		small[i] = aligned_small(i);
+	for (int i = 0; i < NBIG; i++) {
+		big[i] = aligned_alloc(4096, 102400);   /* (25 pages: a multiple of the alignment, as C11 asks) */
+		if (big[i] == NULL || (size_t)big[i] % 4096 != 0) {
+			fprintf(stderr, "sampleprobe: aligned big block %d: %p\n", i, big[i]);
+			exit(1);
+		}
+		memset(big[i], 5, 16);
+	}
+	for (int i = 0; i < NSMALL; i += 2)
+		free(small[i]);
+	for (int i = 0; i < NBIG; i += 2)
+		free(big[i]);
+	printf("true alloc_space %lld\n", (long long)NSMALL * 1000 + (long long)NBIG * 102400);
+	printf("true inuse_space %lld\n", (long long)NSMALL / 2 * 1000 + (long long)NBIG / 2 * 102400);
 	printf("true alloc_objects %d\n", NSMALL + NBIG);
 	printf("true inuse_objects %d\n", NSMALL / 2 + NBIG / 2);
 }
@@ -130,6 +180,8 @@ int main(int argc, char **argv)
 		totals();
 		if (argc > 2)
 			dump(argv[2]);
+	} else if (strcmp(argv[1], "aligned") == 0) {
+		aligned();
 	} else if (strcmp(argv[1], "dump") == 0 && argc > 2) {
 		dump(argv[2]);
 	} else if (strcmp(argv[1], "signal") == 0 && argc > 3) {
