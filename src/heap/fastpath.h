@@ -53,7 +53,7 @@
 
 KMM_INLINE void *kmm_malloc_fast(size_t n, const void *caller)
 {
-	if (KMM_UNLIKELY((kmm_self.sample_left -= (int64_t)n) < 0))
+	if (KMM_UNLIKELY(kmm_sample_take(&kmm_self, n)))
 		return kmm_heap_malloc_sampled(n, caller);
 	if (KMM_LIKELY(kmm_params.front == KMM_FRONT_SLAB_)) {
 		if (KMM_LIKELY(n <= KMM_USLAB_MAX)) {

@@ -298,7 +298,11 @@ static const struct kmm_heap_sampler *sampler_takes(size_t n)
 		kmm_self.sample_left = INT64_MAX;
 		return NULL;
 	}
-	if (!s->due(n) || n > KMM_MAX_REQUEST)
+	if (n > KMM_MAX_REQUEST) {   /* (it fails: not a sample; the countdown as it was) */
+		kmm_sample_give_back(&kmm_self, n);
+		return NULL;
+	}
+	if (!s->due(n))
 		return NULL;
 	return s;
 }
@@ -662,7 +666,7 @@ KMM_HOT void *kmm_heap_calloc(size_t n, size_t size, const void *caller)
 	size_t bytes;
 	void *mem = NULL;
 	if (KMM_UNLIKELY(!__builtin_mul_overflow(n, size, &bytes) &&
-			 (kmm_self.sample_left -= (int64_t)bytes) < 0))
+			 kmm_sample_take(&kmm_self, bytes)))
 		mem = calloc_sampled(bytes, caller);
 	if (mem == NULL)
 		mem = KMM_UNLIKELY(kmm_params.observed) ? observer->calloc(n, size, caller)
@@ -677,7 +681,7 @@ static void *realloc_impl(void *mem, size_t n, const void *caller);
  * (realloc_impl). */
 KMM_INLINE void *malloc_counted(size_t n, const void *caller)
 {
-	kmm_self.sample_left += (int64_t)n;
+	kmm_sample_give_back(&kmm_self, n);
 	return kmm_malloc_fast(n, caller);
 }
 
@@ -690,7 +694,7 @@ KMM_INLINE void *malloc_counted(size_t n, const void *caller)
 static KMM_NOINLINE void *realloc_sampled(const struct kmm_heap_sampler *s, void *mem, size_t n,
 					  const void *caller)
 {
-	kmm_self.sample_left += (int64_t)n;   /* (realloc_impl counts n again) */
+	kmm_sample_give_back(&kmm_self, n);   /* (realloc_impl counts n again) */
 	if (kmm_big_owns(mem) || (!kmm_zero_owns(mem) && kmm_uslab_head(mem) == NULL)) {
 		void *nmem = realloc_impl(mem, n, caller);
 		if (nmem == NULL)
@@ -712,7 +716,7 @@ static KMM_NOINLINE void *realloc_sampled(const struct kmm_heap_sampler *s, void
 	void *nmem = sampled_block(s, n, caller);
 	if (nmem == NULL)
 		return realloc_impl(mem, n, caller);
-	kmm_self.sample_left -= (int64_t)n;
+	(void)kmm_sample_take(&kmm_self, n);
 	memcpy(nmem, mem, old < n ? old : n);
 	kmm_free_fast(mem);
 	return nmem;
@@ -809,7 +813,7 @@ static void *realloc_impl(void *mem, size_t n, const void *caller)
 	t->c.mallocs_slow++;
 	/* the result is an allocation of n bytes, as far as sampling goes
 	 * (heap.h): its turn at the countdown */
-	if (KMM_UNLIKELY((t->sample_left -= (int64_t)n) < 0)) {
+	if (KMM_UNLIKELY(kmm_sample_take(t, n))) {
 		const struct kmm_heap_sampler *s = sampler_takes(n);
 		if (s != NULL)
 			return realloc_sampled(s, mem, n, caller);
@@ -947,14 +951,14 @@ static void *memalign_impl(size_t alignment, size_t n, const void *caller)
 {
 	/* the countdown, as malloc's fast path takes it; a sampled call
 	 * skips the slab front end */
-	bool sample = KMM_UNLIKELY((kmm_self.sample_left -= (int64_t)n) < 0);
+	bool sample = KMM_UNLIKELY(kmm_sample_take(&kmm_self, n));
 	if (!sample && slab_front(n) && alignment <= KMM_USLAB_MAX && (alignment & (alignment - 1)) == 0) {
 		void *obj = slab_memalign(alignment, n, caller);
 		if (obj != NULL)
 			return obj;
 	}
 	if (alignment <= KMM_ALIGNMENT) {
-		kmm_self.sample_left += (int64_t)n;   /* (kmm_malloc_fast takes the turn) */
+		kmm_sample_give_back(&kmm_self, n);   /* (kmm_malloc_fast takes the turn) */
 		return kmm_malloc_fast(n, caller);
 	}
 	if (KMM_UNLIKELY(alignment > SIZE_MAX / 2 + 1)) {

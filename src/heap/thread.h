@@ -85,6 +85,22 @@ struct kmm_tcache *kmm_thread_tcache_init(void);
 
 /* The calling thread's tcache, creating it on first use; NULL if the
  * thread is exiting or memory ran out. */
+/* The sampling countdown (heap.h, "sampling") takes a request of n bytes:
+ * whether it went below zero.  The arithmetic wraps (unsigned), so that a
+ * request of 2^63 bytes or more, which fails anyway, takes it below zero
+ * instead of overflowing a signed integer. */
+KMM_INLINE bool kmm_sample_take(struct kmm_thread *t, size_t n)
+{
+	t->sample_left = (int64_t)((uint64_t)t->sample_left - (uint64_t)n);
+	return t->sample_left < 0;
+}
+
+/* Give n bytes back to the countdown (a call counted twice). */
+KMM_INLINE void kmm_sample_give_back(struct kmm_thread *t, size_t n)
+{
+	t->sample_left = (int64_t)((uint64_t)t->sample_left + (uint64_t)n);
+}
+
 KMM_INLINE struct kmm_tcache *kmm_thread_tcache(struct kmm_thread *t)
 {
 	struct kmm_tcache *tc = t->tcache;
