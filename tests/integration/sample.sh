@@ -119,7 +119,11 @@ sample_run KMM_SAMPLE=64k KMM_STATS="$T/xf.stats" KMM_STATS_REPORT=summary,check
 ok "sampled chunks freed by another thread" test $? -eq 0
 ok "... the invariant checker at exit: 0 violations" grep -q '^check: 0 violations' "$T/xf.stats"
 xf=$(sed -n 's/^sampled heap profile (KMM_SAMPLE=65536): \([0-9]*\) samples, \([0-9]*\) of them freed$/\1 \2/p' "$T/xf.stats")
-ok "... every sample's free seen ($xf)" sh -c "set -- $xf; test \"\$1\" -gt 1000 -a \"\$1\" = \"\$2\""
+# (all but at most 3: an allocation the process keeps to its end, the C
+# library's or the dynamic loader's, can be sampled too: 1501 samples, 1500
+# freed in one CI run; missed remote frees would miss hundreds)
+ok "... every sample's free seen, but for at most 3 the process keeps ($xf)" \
+	sh -c "set -- $xf; test \"\$1\" -gt 1000 -a \"\$2\" -le \"\$1\" -a \"\$2\" -ge \$((\$1 - 3))"
 
 # ---- KMM_OPTIONS sample=, KMM_PROFILE ------------------------------------------------
 sample_run KMM_OPTIONS=sample=64k KMM_PROFILE=opt.pb.gz "$SP" totals >"$T/out2" 2>&1
