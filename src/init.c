@@ -44,6 +44,7 @@
 #include "harden.h"
 #include "observe.h"
 #include "trace.h"
+#include "trace_layers.h"
 #include "options.h"
 #include "os.h"
 #include "report.h"
@@ -92,7 +93,7 @@ static void trace_buf_free(void *buf)
 /* Start the trace log if KMM_TRACE asked for one. */
 static KMM_COLD void trace_start(void)
 {
-	static const struct kmm_trace_provider provider = { trace_buf_alloc, trace_buf_free };
+	static const struct kmm_trace_provider provider = { trace_buf_alloc, trace_buf_free, kmm_trace_layers_record };
 	if (kmm_trace_on)
 		return;
 	trace_buf_cache = kmm_kmem_cache_create("kmm_trace_buf", KMM_TRACE_BUF_SIZE, 64);

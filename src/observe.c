@@ -191,10 +191,21 @@ static void *vg_realloc(void *mem, size_t n, const void *caller)
 
 /* ---- the observed calls (the table the heap calls) ------------------------------- */
 
+/* The trace's samples (the rss and layer events, trace.c) are taken at the
+ * start of an outermost call: no kmm lock is held, and the call has not
+ * changed anything yet, so the sample a call takes after an idle stretch
+ * shows the heap as it was all through that stretch. */
+static inline void tick(void)
+{
+	if (kmm_trace_on)
+		kmm_trace_tick();
+}
+
 static KMM_NOINLINE void *observed_malloc(size_t n, const void *caller)
 {
 	if (nest)
 		return kmm_heap_malloc_unobserved(n, caller);
+	tick();
 	nest = 1;
 	kmm_self.last_path = KMM_TP_NONE;
 	void *mem = kmm_heap_malloc_unobserved(padded(n), caller);
@@ -212,6 +223,7 @@ static KMM_NOINLINE void observed_free(void *mem, const void *caller)
 		kmm_heap_free_unobserved(mem);
 		return;
 	}
+	tick();
 	nest = 1;
 	kmm_self.last_path = KMM_TP_NONE;
 	/* before the block can be reused */
@@ -233,6 +245,7 @@ static KMM_NOINLINE void *observed_calloc(size_t n, size_t size, const void *cal
 {
 	if (nest)
 		return kmm_heap_calloc_unobserved(n, size, caller);
+	tick();
 	nest = 1;
 	kmm_self.last_path = KMM_TP_NONE;
 	size_t bytes;
@@ -250,6 +263,7 @@ static KMM_NOINLINE void *observed_realloc(void *mem, size_t n, const void *call
 {
 	if (nest)
 		return kmm_heap_realloc_unobserved(mem, n, caller);
+	tick();
 	nest = 1;
 	kmm_self.last_path = KMM_TP_NONE;
 	/* before the old block can be reused */
@@ -283,6 +297,7 @@ static KMM_NOINLINE void *observed_memalign(size_t alignment, size_t n, const vo
 {
 	if (nest)
 		return kmm_heap_memalign_unobserved(alignment, n, caller);
+	tick();
 	nest = 1;
 	kmm_self.last_path = KMM_TP_NONE;
 	void *mem = kmm_heap_memalign_unobserved(alignment, padded(n), caller);

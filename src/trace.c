@@ -95,7 +95,8 @@ static volatile int registry_lock;
 static struct tbuf *registry;
 static bool finished;
 static int parent_pid;               /* saved in fork prepare */
-static uint64_t rss_next;            /* event time of the next rss sample */
+static uint64_t sample_next;         /* event time of the next rss and layer sample */
+static uint64_t layer_samples;       /* layer samples taken (the last one's number) */
 
 /* ---- small helpers (no libc beyond memcpy and clock_gettime) ------------------- */
 
@@ -644,9 +645,13 @@ KMM_NOINLINE void kmm_trace_event(unsigned type, unsigned path, uint32_t aux, ui
 	append(ts, &e, NULL);
 }
 
-/* ---- rss samples ------------------------------------------------------------ */
+/* ---- rss and layer samples ----------------------------------------------------- */
 
-#define RSS_EVERY_NS 10000000ull     /* 10 ms */
+#define SAMPLE_EVERY_NS 10000000ull  /* 10 ms */
+/* A layer sample walks every bin (trace_layers.c): the next one waits at
+ * least this many times as long as the last one took, so that samples
+ * cost at most 2% of the time even when the heap is large. */
+#define LAYERS_SPACING 50
 
 /* An rss event: /proc/self/statm's size, resident and shared pages. */
 static KMM_NOINLINE void rss_sample(void)
@@ -673,16 +678,36 @@ static KMM_NOINLINE void rss_sample(void)
 	kmm_trace_event(KMM_TR_RSS, 0, 0, v[1] * 4096, v[2] * 4096, v[0] * 4096, 0);
 }
 
-/* After a malloc-family event at `now`: a sample when 10 ms have passed
- * since the last (one thread takes it). */
-static inline void rss_maybe(uint64_t now)
+/* The layer events of one sample; returns the time it took. */
+static KMM_NOINLINE uint64_t layers_sample(void)
 {
-	uint64_t next = __atomic_load_n(&rss_next, __ATOMIC_RELAXED);
+	if (provider.layers == NULL)
+		return 0;
+	uint64_t t0 = event_time();
+	provider.layers(__atomic_add_fetch(&layer_samples, 1, __ATOMIC_RELAXED));
+	uint64_t t1 = event_time();
+	return t1 > t0 ? t1 - t0 : 0;
+}
+
+/* At `now`, the start of a malloc-family call (no kmm lock held): samples
+ * when 10 ms have passed since the last ones (one thread takes them). */
+static inline void sample_maybe(uint64_t now)
+{
+	uint64_t next = __atomic_load_n(&sample_next, __ATOMIC_RELAXED);
 	if (KMM_LIKELY(now < next))
 		return;
-	if (__atomic_compare_exchange_n(&rss_next, &next, now + RSS_EVERY_NS, false, __ATOMIC_RELAXED,
-					__ATOMIC_RELAXED))
-		rss_sample();
+	if (!__atomic_compare_exchange_n(&sample_next, &next, now + SAMPLE_EVERY_NS, false, __ATOMIC_RELAXED,
+					 __ATOMIC_RELAXED))
+		return;
+	rss_sample();
+	uint64_t took = layers_sample();
+	if (took * LAYERS_SPACING > SAMPLE_EVERY_NS)
+		__atomic_store_n(&sample_next, now + took * LAYERS_SPACING, __ATOMIC_RELAXED);
+}
+
+void kmm_trace_tick(void)
+{
+	sample_maybe(event_time());
 }
 
 uint64_t kmm_trace_reserve(void)
@@ -702,7 +727,6 @@ KMM_NOINLINE void kmm_trace_call_at(uint64_t seq, unsigned type, unsigned path, 
 	fill(&e, seq, type, path, aux, a, b, c, d);
 	e.nframes = (uint16_t)n;
 	append(ts, &e, frames);
-	rss_maybe(e.time);
 }
 
 unsigned kmm_trace_last_vmalloc_path(void)
@@ -737,6 +761,7 @@ void kmm_trace_finish(void)
 	struct tthread *ts = &tself;
 	uint32_t tid = my_tid(ts);
 	rss_sample();
+	layers_sample();
 	write_maps(tid);
 	spin_lock(&registry_lock);
 	for (struct tbuf *b = registry; b != NULL; b = b->next) {
@@ -809,5 +834,5 @@ void kmm_trace_fork_child(void)
 	write_maps(tid);
 	kmm_trace_event(KMM_TR_FORK, 0, 0, (uint64_t)parent_pid, 0, 0, 0);
 	parent_pid = 0;
-	rss_next = 0;                        /* the child's first sample: soon */
+	sample_next = 0;                     /* the child's first samples: soon */
 }

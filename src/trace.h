@@ -34,6 +34,9 @@ extern bool kmm_trace_on;
 struct kmm_trace_provider {
 	void *(*alloc)(void);         /* KMM_TRACE_BUF_SIZE bytes, or NULL */
 	void (*free)(void *buf);
+	/* record a layer sample numbered `sample` (layer events; NULL: none),
+	 * called with no kmm lock held: trace_layers.h */
+	void (*layers)(uint64_t sample);
 };
 #define KMM_TRACE_BUF_SIZE 65536
 
@@ -70,6 +73,12 @@ KMM_NOINLINE void kmm_trace_call_at(uint64_t seq, unsigned type, unsigned path, 
 			kmm_trace_event((type), (path), (aux), (uint64_t)(a), (uint64_t)(b),        \
 					(uint64_t)(c), (uint64_t)(d));                              \
 	} while (0)
+
+/* At the start of a malloc-family call, with no kmm lock held (observe.c):
+ * an rss sample and a layer sample (trace_layers.h) when 10 ms or more
+ * have passed since the last ones, later when the last layer sample was
+ * slow (at most 2% of the time goes to them). */
+void kmm_trace_tick(void);
 
 /* The path of this thread's last vmalloc event (11 new or 12 reused). */
 unsigned kmm_trace_last_vmalloc_path(void);

@@ -133,7 +133,28 @@ enum kmm_trace_type {
 	KMM_TR_FORK = 66,
 	/* the process's memory as the kernel counts it (/proc/self/statm) */
 	KMM_TR_RSS = 80,
-	KMM_TR_LAST = KMM_TR_RSS /* the highest type */
+	/* the free memory of one layer of the heap (enum kmm_trace_layer) */
+	KMM_TR_LAYER = 81,
+	KMM_TR_LAST = KMM_TR_LAYER /* the highest type */
+};
+
+/* A layer sample: one layer event per layer, written together (after a
+ * malloc-family call, with the rss samples), all with the sample's number
+ * in c.  aux names the layer; a is its bytes, b its blocks. */
+enum kmm_trace_layer {
+	KMM_TL_TCACHE = 1,         /* chunks in the threads' tcaches */
+	KMM_TL_FASTBINS = 2,
+	KMM_TL_UNSORTED = 3,       /* the unsorted bin */
+	KMM_TL_SMALLBINS = 4,
+	KMM_TL_LARGEBINS = 5,
+	KMM_TL_TOP = 6,            /* the top chunks (blocks: arenas with one) */
+	KMM_TL_REMOTE = 7,         /* chunks on the arenas' remote-free lists */
+	KMM_TL_SLAB_FREE = 8,      /* free object slots in the slab front end's slabs */
+	KMM_TL_BUDDY_FREE = 9,     /* the buddy allocator's free pages (blocks: pages) */
+	KMM_TL_BUDDY_RESIDENT = 10,/* ... of them still resident (blocks: pages) */
+	KMM_TL_VMALLOC_LAZY = 11,  /* areas in the vmalloc lazy-free cache */
+	KMM_TL_ARENAS = 12,        /* the arenas' bytes from the OS (blocks: arenas) */
+	KMM_TL_NR                  /* one more than the highest layer */
 };
 
 /* Event paths: for a malloc-family call the path that served it, for a
@@ -188,6 +209,7 @@ static const char *const kmm_trace_type_names[] = {
 	[KMM_TR_THREAD_EXIT] = "thread exit",
 	[KMM_TR_FORK] = "fork",
 	[KMM_TR_RSS] = "rss",
+	[KMM_TR_LAYER] = "layer",
 };
 
 /* Indexed by path; NULL for KMM_TP_NONE. */
@@ -224,6 +246,23 @@ enum kmm_region_kind {
 	KMM_REGION_KIND_NR
 };
 
+/* Indexed by layer (docs/trace.md, layer events). */
+static const char *const kmm_trace_layer_names[] = {
+	[0] = NULL,
+	[KMM_TL_TCACHE] = "tcache",
+	[KMM_TL_FASTBINS] = "fastbins",
+	[KMM_TL_UNSORTED] = "unsorted bin",
+	[KMM_TL_SMALLBINS] = "small bins",
+	[KMM_TL_LARGEBINS] = "large bins",
+	[KMM_TL_TOP] = "top chunk",
+	[KMM_TL_REMOTE] = "remote lists",
+	[KMM_TL_SLAB_FREE] = "slab free slots",
+	[KMM_TL_BUDDY_FREE] = "buddy free",
+	[KMM_TL_BUDDY_RESIDENT] = "buddy free resident",
+	[KMM_TL_VMALLOC_LAZY] = "vmalloc lazy",
+	[KMM_TL_ARENAS] = "arenas",
+};
+
 static const char *const kmm_region_kind_names[] = {
 	[KMM_REGION_BRK_HEAP] = "brk heap",
 	[KMM_REGION_HEAP_SEGMENT] = "heap segment",
@@ -241,6 +280,11 @@ static inline const char *kmm_trace_type_name(unsigned type)
 static inline const char *kmm_trace_path_name(unsigned path)
 {
 	return path < KMM_TP_NR ? kmm_trace_path_names[path] : NULL;
+}
+
+static inline const char *kmm_trace_layer_name(unsigned layer)
+{
+	return layer < KMM_TL_NR ? kmm_trace_layer_names[layer] : NULL;
 }
 
 /* Whether an event type is a malloc-family call (it has a caller, may
@@ -300,6 +344,8 @@ _Static_assert(sizeof kmm_trace_type_names / sizeof kmm_trace_type_names[0] == K
 	       "kmm_trace_type_names: one entry per event type");
 _Static_assert(sizeof kmm_trace_path_names / sizeof kmm_trace_path_names[0] == KMM_TP_NR,
 	       "kmm_trace_path_names: one entry per path");
+_Static_assert(sizeof kmm_trace_layer_names / sizeof kmm_trace_layer_names[0] == KMM_TL_NR,
+	       "kmm_trace_layer_names: one entry per layer");
 _Static_assert(sizeof kmm_region_kind_names / sizeof kmm_region_kind_names[0] == KMM_REGION_KIND_NR,
 	       "kmm_region_kind_names: one name per region kind");
 

@@ -52,6 +52,21 @@ struct kmm_heap_arena_usage {
 /* Each arena's usage, main arena first, at most max rows (the arenas
  * past the last row summed into it); returns the rows filled. */
 size_t kmm_heap_arena_usage(struct kmm_heap_arena_usage *out, size_t max);
+/* The free memory of each layer of the heap: what the tcaches, the
+ * fastbins, the unsorted/small/large bins, the top chunks and the remote
+ * lists hold (blocks and bytes: chunk sizes), and the arenas' bytes from
+ * the OS.  Each arena is read under its lock, the tcaches while their
+ * threads run; called with no kmm lock held (the trace's layer samples,
+ * src/trace.c). */
+struct kmm_heap_layers {
+	size_t arenas, system;
+	size_t tcache_n, tcache_bytes;
+	size_t fast_n, fast_bytes;
+	size_t bin_n[3], bin_bytes[3];   /* unsorted, small, large */
+	size_t top_n, top_bytes;         /* arenas with a top chunk; its bytes */
+	size_t remote_n, remote_bytes;
+};
+void kmm_heap_layers(struct kmm_heap_layers *l);
 struct mallinfo  kmm_heap_mallinfo(void);
 void   kmm_heap_malloc_stats(void);
 int    kmm_heap_malloc_info(int options, FILE *fp);

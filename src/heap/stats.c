@@ -211,6 +211,29 @@ KMM_COLD struct mallinfo2 kmm_heap_mallinfo2_arenas(void)
 	return m;
 }
 
+/* The heap's layers, summed over the arenas and the threads (heap.h). */
+KMM_COLD void kmm_heap_layers(struct kmm_heap_layers *l)
+{
+	struct heap_snapshot s;
+	memset(l, 0, sizeof *l);
+	kmm_for_each_arena(a) {
+		snapshot(a, &s, false);
+		l->arenas++;
+		l->system += s.system_mem;
+		l->fast_n += s.fast_count;
+		l->fast_bytes += s.fast_bytes;
+		for (int k = 0; k < 3; k++) {
+			l->bin_n[k] += s.bin_count[k];
+			l->bin_bytes[k] += s.bin_bytes[k];
+		}
+		l->top_n += s.top > 0;
+		l->top_bytes += s.top;
+		l->remote_n += s.remote_count;
+		l->remote_bytes += s.remote_bytes;
+	}
+	kmm_thread_tcache_totals(&l->tcache_n, &l->tcache_bytes);
+}
+
 /* Each arena's system, in-use and free bytes, as the summary's arena
  * rows give them (the live view): at most max rows, the arenas past the
  * last row summed into it.  Returns the rows filled. */

@@ -85,8 +85,12 @@ static KMM_HOT void thread_exit(void *arg)
 		return;
 	struct kmm_tcache *tc = t->tcache;
 	kmm_kernel_thread_exit();
-	/* first: frees made while we flush (and after) go to the arena */
-	t->tcache = &kmm_tcache_dead;
+	/* first: frees made while we flush (and after) go to the arena; under
+	 * the list's lock, so that kmm_thread_tcache_totals never reads a
+	 * tcache after its release below */
+	bool held = kmm_lock_fork_aware(&kmm_threads_lock);
+	__atomic_store_n(&t->tcache, &kmm_tcache_dead, __ATOMIC_RELAXED);
+	kmm_unlock_if(&kmm_threads_lock, held);
 	t->tc = kmm_heap_observed() ? &kmm_tcache_empty : &kmm_tcache_dead;
 	kmm_thread_remote_flush(t);
 	if (kmm_tcache_is_real(tc))
@@ -171,6 +175,27 @@ KMM_COLD void kmm_thread_counters_total(struct kmm_thread_counters *out)
 	for (struct kmm_thread *t = threads_head; t != NULL; t = t->next)
 		counters_add(out, &t->c);
 	kmm_unlock_if(&kmm_threads_lock, locked);
+}
+
+KMM_COLD void kmm_thread_tcache_totals(size_t *blocks, size_t *bytes)
+{
+	size_t n = 0, b = 0;
+	bool locked = kmm_lock_fork_aware(&kmm_threads_lock);
+	for (struct kmm_thread *t = threads_head; t != NULL; t = t->next) {
+		/* another thread's counts change under us: each read once
+		 * (a moment's value, not a consistent cut) */
+		struct kmm_tcache *tc = __atomic_load_n(&t->tcache, __ATOMIC_RELAXED);
+		if (!kmm_tcache_is_real(tc))
+			continue;
+		for (size_t i = 0; i < KMM_TCACHE_BINS; i++) {
+			size_t c = __atomic_load_n(&tc->counts[i], __ATOMIC_RELAXED);
+			n += c;
+			b += c * (KMM_MINSIZE + i * KMM_ALIGNMENT);
+		}
+	}
+	kmm_unlock_if(&kmm_threads_lock, locked);
+	*blocks = n;
+	*bytes = b;
 }
 
 KMM_COLD int kmm_thread_check(int verbose)

@@ -113,6 +113,9 @@ KMM_INLINE struct kmm_tcache *kmm_thread_tcache(struct kmm_thread *t)
 
 /* Sum of all counters (live threads + exited ones). */
 void kmm_thread_counters_total(struct kmm_thread_counters *out);
+/* The chunks every thread's tcache holds, and their bytes (chunk sizes),
+ * read while their threads run (the trace's layer samples, src/trace.c). */
+void kmm_thread_tcache_totals(size_t *blocks, size_t *bytes);
 
 /* Invariant checker of the thread list: links consistent both ways, every
  * member marked listed, the count equal to kmm_threads_live.  Returns the

@@ -1246,6 +1246,7 @@ KMM_COLD void kmm_uslab_stats(struct kmm_uslab_stats *st)
 		st->objects += snap[k].slabs * kmm_uslab_classes[k].objects;
 		st->inuse_objects += snap[k].inuse;
 		st->inuse_bytes += snap[k].inuse * size;
+		st->free_bytes += (snap[k].slabs * kmm_uslab_classes[k].objects - snap[k].inuse) * size;
 		st->resident += snap[k].touched;
 		st->released += snap[k].released;
 	}

@@ -336,6 +336,7 @@ struct kmm_uslab_stats {
 	size_t objects;        /* object slots in them */
 	size_t inuse_objects;  /* not free as far as the slabs know (see slabinfo) */
 	size_t inuse_bytes;    /* those objects' bytes */
+	size_t free_bytes;     /* the bytes of the free slots (objects - inuse_objects) */
 	size_t resident;       /* bytes of their pages that were touched and not given back */
 	size_t released;       /* bytes of their pages given back to the OS (partly used slabs) */
 	size_t classes;        /* classes with slabs */

@@ -222,12 +222,33 @@ reader at "$((t3 + 300))ms" "$T/z.trace" >"$T/z.at" 2>&1
 ok "at: after the 10 more, the top site is heapprobe's 110 x 64 bytes" \
 	grep -qE '^ +7040 +110  0x[0-9a-f]+ step\+0x[0-9a-f]+ at heapprobe\.c:[0-9]+' "$T/z.at"
 reader at end "$T/z.trace" >"$T/z.end" 2>&1
-is "$(awk '/^  tcache / || /^  fastbins / { n += $2 } /^  slab front end lists / { n += $5 } /^  remote lists / { n += $3 }
-	END { print n + 0 }' "$T/z.end")" "110" \
+is "$(sed -n '/^layers, from the events/,/^$/p' "$T/z.end" | awk '/^  tcache / || /^  fastbins / { n += $2 }
+	/^  slab front end lists / { n += $5 } /^  remote lists / { n += $3 } END { print n + 0 }')" "110" \
 	"at end: the 110 freed blocks are in the caches the frees named (tcache, fastbins, slab lists, remote), none handed out again"
-ok "at: what the log cannot say is 'not recorded' (bins, top, buddy)" sh -c \
-	"grep -qE '^  bins .* not recorded' '$T/z.end' && grep -qE '^  top chunk .* not recorded' '$T/z.end' &&
-	 grep -qE '^  buddy .* not recorded' '$T/z.end'"
+# what no event says (bins, top, slab slots, buddy, vmalloc lazy-free): the
+# layer samples.  slots AT / lazy AT: "BLOCKS BYTES" of that row at AT
+layer_row() { reader at "$2" "$T/z.trace" 2>/dev/null | sed -n '/^layers, at the/,/^$/p' |
+	awk -v r="$1" 'index($0, "  " r " ") == 1 { sub("^  " r " +", ""); print $1, $2; exit }'; }
+s2=$(layer_row "slab front end free slots" "$((t2 + 100))ms")
+s3=$(layer_row "slab front end free slots" "$((t3 + 100))ms")
+s4=$(layer_row "slab front end free slots" "$((t3 + 300))ms")
+se=$(layer_row "slab front end free slots" end)
+diag "slab free slots: in phase 2 $s2, phase 3 $s3, phase 4 $s4, end $se"
+is "$(( ${se% *} - ${s2% *} ))" "100" "at: layer samples: 100 fewer free slab slots while the 100 x 64 bytes live"
+is "$(( ${se#* } - ${s2#* } ))" "6400" "at: layer samples: ... 6400 bytes of them"
+is "$(( ${s3% *} - ${s4% *} ))" "10" "at: layer samples: 10 fewer after the 10 more"
+is "$(layer_row "vmalloc lazy-free cache" "$((t2 + 100))ms")" "0 0" "at: layer samples: no area in the vmalloc lazy-free cache while the 1 MiB lives"
+is "$(layer_row "vmalloc lazy-free cache" "$((t3 + 100))ms")" "1 1052672" \
+	"at: layer samples: its area (1 MiB and a guard page) in the lazy-free cache once freed"
+ok "at: the top chunk and the arenas' bytes are sampled (one arena, a top chunk)" sh -c \
+	"'$KMM_TOOL' trace at end '$T/z.trace' | sed -n '/^layers, at the/,/^\$/p' | grep -qE '^  top chunk +1 +[1-9]' &&
+	 '$KMM_TOOL' trace at end '$T/z.trace' | sed -n '/^layers, at the/,/^\$/p' | grep -qE '^  arenas \(from the OS\) +1 +[1-9]'"
+ok "at TIME in an idle stretch: the sample the next call took first (nothing happened between)" \
+	sh -c "'$KMM_TOOL' trace at '$((t2 + 100))ms' '$T/z.trace' | grep -q '^layers, at the layer sample right after it'"
+ok "at #SEQ in a busy stretch: the last sample before it, and how many events later" \
+	sh -c "'$KMM_TOOL' trace at '#$((fseq - 1))' '$T/z.trace' | grep -qE '^layers, at the last layer sample before it \(#[0-9]+, \+[0-9.]+s; [0-9]+ events? before'"
+ok "at 0ns: no layer sample before it: 'none', bins and top 'not recorded'" sh -c \
+	"'$KMM_TOOL' trace at 0ns '$T/z.trace' 2>/dev/null | grep -qE '^layers, at the last layer sample before it: none \(bins, top chunk'"
 reader summary "$T/z.trace" >"$T/z.sum" 2>/dev/null
 rss_end=$(sed -n '/^resident memory/,/^$/s/^  at end  *\([0-9]*\) bytes .*/\1/p' "$T/z.sum")
 is "$(awk '/^  resident set size \(RSS\) / { print $5 }' "$T/z.end")" "${rss_end:-not}" \

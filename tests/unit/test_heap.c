@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "testutil.h"
+#include "heap/heap.h"
 #include "kernel/slab.h"
 #include "kernel/kernel.h"
 
@@ -1092,6 +1093,52 @@ Test(reports, mallinfo2_balances)
 	cr_assert_eq(mi.hblks, 1);
 	cr_assert(mi.hblkhd >= 1 << 20);
 	kmm_free(big);
+	CHECK_HEAP();
+}
+
+/* The layer samples of the trace log (heap.h, kmm_heap_layers): each
+ * layer holds what the frees put there, and with mallinfo2 they balance. */
+Test(reports, layers_count_each_layer)
+{
+	void *p[40], *guard[40];
+	for (int i = 0; i < 40; i++) {
+		p[i] = kmm_malloc(1000);      /* chunks of 1008 bytes */
+		guard[i] = kmm_malloc(24);    /* keeps them apart */
+	}
+	void *f[12];
+	for (int i = 0; i < 12; i++)
+		f[i] = kmm_malloc(40);        /* fastbin-sized chunks of 48 bytes */
+	kmm_malloc(24);
+	struct kmm_heap_layers l0;
+	kmm_heap_layers(&l0);
+	for (int i = 0; i < 20; i++)
+		kmm_free(p[i]);               /* 7 to the tcache, 13 to the unsorted bin */
+	for (int i = 0; i < 12; i++)
+		kmm_free(f[i]);               /* 7 to the tcache, 5 to a fastbin */
+	struct kmm_heap_layers l;
+	kmm_heap_layers(&l);
+	cr_assert_eq(l.arenas, 1);
+	cr_assert_eq(l.system, kmm_main_arena.system_mem);
+	cr_assert_eq(l.tcache_n - l0.tcache_n, 14, "tcache: %zu chunks (%zu before)", l.tcache_n, l0.tcache_n);
+	cr_assert_eq(l.tcache_bytes - l0.tcache_bytes, 7 * 1008 + 7 * 48);
+	cr_assert_eq(l.fast_n - l0.fast_n, 5);
+	cr_assert_eq(l.fast_bytes - l0.fast_bytes, 5 * 48);
+	cr_assert_eq(l.bin_n[0] - l0.bin_n[0], 13, "unsorted: %zu chunks", l.bin_n[0]);
+	cr_assert_eq(l.bin_bytes[0] - l0.bin_bytes[0], 13 * 1008);
+	cr_assert_eq(l.top_n, 1);
+	cr_assert_eq(l.top_bytes, top_size(&kmm_main_arena));
+	cr_assert_eq(l.remote_n, 0);
+	/* mallinfo2's free bytes are the fastbins', the bins' and the top's */
+	struct mallinfo2 mi = kmm_mallinfo2();
+	cr_assert_eq(mi.fordblks, l.fast_bytes + l.bin_bytes[0] + l.bin_bytes[1] + l.bin_bytes[2] + l.top_bytes);
+	/* sorted: a request the unsorted bin cannot serve exactly moves its
+	 * chunks to their small bin */
+	void *x = kmm_malloc(3000);
+	kmm_heap_layers(&l);
+	cr_assert_eq(l.bin_n[0], 0);
+	cr_assert(l.bin_n[1] >= 13, "small bins: %zu chunks", l.bin_n[1]);
+	kmm_free(x);
+	(void)guard;
 	CHECK_HEAP();
 }
 

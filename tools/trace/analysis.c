@@ -189,6 +189,32 @@ static int st_free(struct stats *s, uint64_t ptr)
 	return 1;
 }
 
+/* A layer event: a sample is complete when every layer this reader knows
+ * has been seen (the writer sends them together, but another thread's
+ * events may come between them in sequence order). */
+void kt_layer_event(struct stats *s, const struct ev *e)
+{
+	const uint32_t all = ((1u << KMM_TL_NR) - 1) & ~1u;
+	if (e->aux == 0 || e->aux >= KMM_TL_NR)
+		return;   /* a layer a newer writer added */
+	if (e->c != s->lay_cur_no || !s->lay_mask) {
+		s->lay_cur_no = e->c;
+		s->lay_mask = 0;
+	}
+	s->lay_cur_bytes[e->aux] = e->a;
+	s->lay_cur_blocks[e->aux] = e->b;
+	s->lay_mask |= 1u << e->aux;
+	if (s->lay_mask == all) {
+		s->layer_samples++;
+		s->lay_no = e->c;
+		s->lay_time = e->time;
+		s->lay_nevents = s->nevents;
+		memcpy(s->lay_bytes, s->lay_cur_bytes, sizeof s->lay_bytes);
+		memcpy(s->lay_blocks, s->lay_cur_blocks, sizeof s->lay_blocks);
+		s->lay_mask = 0;
+	}
+}
+
 void kt_analyze_event(struct stats *s, const struct ev *e)
 {
 	s->nevents++;
@@ -338,6 +364,9 @@ void kt_analyze_event(struct stats *s, const struct ev *e)
 			s->rss_peak = e->a;
 			s->rss_peak_time = e->time;
 		}
+		break;
+	case KMM_TR_LAYER:
+		kt_layer_event(s, e);
 		break;
 	default: s->unknown_types++;
 	}

@@ -9,20 +9,22 @@
  *
  *   - the live blocks: bytes and count, and the top N allocation sites
  *     (by caller) of the blocks live then;
- *   - the layers, as far as the log records them: blocks freed into the
- *     thread caches (tcache), the fastbins, the slab front end's lists or
- *     another thread's remote list and not handed out again since (each
- *     free says where its block went and each allocation which block it
- *     returned: a block leaves such a layer when it is returned again);
- *     their sizes are the usable sizes the frees recorded.  The bins' and
- *     the top chunk's contents, the buddy allocator's free pages, the
- *     vmalloc lazy-free cache are not recorded (merging, splitting,
- *     consolidation and trimming make no events): the output says "not
- *     recorded" there instead of a number; the resident set size is the
- *     last rss event's before the moment (sampled: when there is none,
- *     "not recorded"); fastbin and
- *     slab counts are upper bounds (consolidation and returning empty slabs
- *     move their blocks without an event).
+ *   - the layers the events say: blocks freed into the thread caches
+ *     (tcache), the fastbins, the slab front end's lists or another
+ *     thread's remote list and not handed out again since (each free says
+ *     where its block went and each allocation which block it returned: a
+ *     block leaves such a layer when it is returned again); their sizes
+ *     are the usable sizes the frees recorded; fastbin and slab counts are
+ *     upper bounds (consolidation and returning empty slabs move their
+ *     blocks without an event).  The frees to the bins and the top, the
+ *     vfrees, the live vmalloc areas; the resident set size of the last
+ *     rss event before the moment.
+ *   - what merging, splitting, consolidation and trimming did, which no
+ *     event says: the last layer sample before the moment (layer events,
+ *     trace_format.h: tcaches, fastbins, unsorted/small/large bins, top
+ *     chunks, remote lists, slab free slots, buddy free and free-resident
+ *     pages, the vmalloc lazy-free cache, the arenas' bytes), with how many
+ *     events it is older than the moment; "none" when there is none.
  *   - kmm's own memory then: the break's growth, bytes mapped, committed
  *     regions by kind, live vmalloc areas, kmm's slab objects.
  *
@@ -317,9 +319,21 @@ int kt_cmd_at(struct log *L, const struct kt_when *w, unsigned top, uint64_t bas
 	struct ev e, last = {0};
 	int any = 0, more = 0;
 	kt_merge_init(&M, L);
+	int after = 0; /* the layer sample shown was taken after the moment */
 	while (kt_merge_next(&M, &e)) {
 		if (e.seq > stop_seq || e.time > stop_time) {
 			more = 1;
+			/* samples taken at the start of the next call, with no
+			 * event between the moment and them, show the heap as it
+			 * was at the moment (an idle stretch): read them too */
+			uint64_t before = s->layer_samples;
+			do {
+				if (e.type == KMM_TR_LAYER)
+					kt_layer_event(s, &e);
+				else if (e.type != KMM_TR_RSS)
+					break;
+			} while (s->layer_samples == before && kt_merge_next(&M, &e));
+			after = s->layer_samples != before;
 			break;
 		}
 		kt_analyze_event(s, &e);
@@ -348,35 +362,63 @@ int kt_cmd_at(struct log *L, const struct kt_when *w, unsigned top, uint64_t bas
 		printf("            (no event #%" PRIu64 " in this log: the last one before it)\n", w->v);
 
 	char h[48];
-	printf("\nlayers, as far as the log records them\n  %-28s %8s %14s\n", "", "blocks", "bytes");
+	printf("\nlayers, from the events (as they were at the moment)\n  %-28s %8s %14s\n", "", "blocks", "bytes");
 	row("live (the program's blocks)", s->live_blocks, s->live, kt_hbytes((double)s->live, h, sizeof h));
 	row("peak so far", s->peak_blocks, s->peak, kt_hbytes((double)s->peak, h, sizeof h));
 	static const char *const notes[Y_N] = {
 		"freed to a thread's cache, not handed out again",
-		"freed to a fastbin, not handed out again (at most: consolidation is not recorded)",
-		"freed to its slab's lists, not handed out again (at most: returning empty slabs is not recorded)",
+		"freed to a fastbin, not handed out again (at most: consolidation makes no event)",
+		"freed to its slab's lists, not handed out again (at most: returning empty slabs makes no event)",
 		"pushed to another thread's remote list, not handed out again",
 	};
 	for (int k = 0; k < Y_N; k++)
 		row(layer_names[k], A.nb[k], A.bytes[k], notes[k]);
 	if (A.exit_n)
-		row("tcache of exited threads", A.exit_n, A.exit_bytes, "left with their thread (to where: not recorded)");
-	not_recorded("bins (small/large/unsorted)",
-		     "%" PRIu64 " frees (%" PRIu64 " bytes) went there since the start; merging and splitting are not recorded",
-		     A.to_bins, A.to_bins_bytes);
-	not_recorded("top chunk", "%" PRIu64 " frees (%" PRIu64 " bytes) merged into it since the start", A.to_top,
-		     A.to_top_bytes);
+		row("tcache of exited threads", A.exit_n, A.exit_bytes, "left with their thread (to where: no event says)");
+	row("frees to the bins", A.to_bins, A.to_bins_bytes, "since the start (merging and splitting make no events)");
+	row("frees into the top chunk", A.to_top, A.to_top_bytes, "since the start");
 	uint64_t areas = s->vm_new + s->vm_reused > s->vm_frees ? s->vm_new + s->vm_reused - s->vm_frees : 0;
 	row("vmalloc areas (big blocks)", areas, s->vm_live > 0 ? (uint64_t)s->vm_live : 0,
 	    "live, with their guard pages");
-	not_recorded("vmalloc lazy-free cache", "%" PRIu64 " vfrees (%" PRIu64 " bytes): whether each area was kept is not recorded",
-		     A.vfrees, A.vfree_bytes);
-	not_recorded("buddy free, still resident", "%s", "");
+	row("vfrees", A.vfrees, A.vfree_bytes, "since the start (to the lazy-free cache or unmapped)");
 	if (s->rss_samples)
 		printf("  %-28s %8s %14" PRIu64 "  the last sample before it, at +%ss (%" PRIu64 " of them shared or file-backed)\n",
 		       "resident set size (RSS)", "", s->rss, kt_hsecs(rss_time, t1, sizeof t1), s->rss_shared);
 	else
 		not_recorded("resident set size (RSS)", "%s", "no rss sample before it in the log");
+
+	/* what the events cannot say (what merging, splitting, consolidation
+	 * and trimming did): the last layer sample before the moment */
+	if (s->layer_samples) {
+		uint64_t later = after ? 0 : s->nevents - s->lay_nevents;
+		if (after)
+			printf("\nlayers, at the layer sample right after it (#%" PRIu64 ", +%ss, before the next call: no\n"
+			       "event between the moment and it, so the heap was so at the moment)\n",
+			       s->lay_no, kt_hsecs(s->lay_time, t1, sizeof t1));
+		else
+			printf("\nlayers, at the last layer sample before it (#%" PRIu64 ", +%ss; %" PRIu64 " event%s before the\n"
+			       "moment came after it)\n",
+			       s->lay_no, kt_hsecs(s->lay_time, t1, sizeof t1), later, later == 1 ? "" : "s");
+		printf("  %-28s %8s %14s\n", "", "blocks", "bytes");
+		static const struct { unsigned id; const char *name, *note; } lay[] = {
+			{KMM_TL_TCACHE, "tcache", "chunks in the threads' caches"},
+			{KMM_TL_FASTBINS, "fastbins", "chunks"},
+			{KMM_TL_UNSORTED, "unsorted bin", "chunks"},
+			{KMM_TL_SMALLBINS, "small bins", "chunks"},
+			{KMM_TL_LARGEBINS, "large bins", "chunks"},
+			{KMM_TL_TOP, "top chunk", "arenas with one; its bytes"},
+			{KMM_TL_REMOTE, "remote lists", "chunks other threads freed, not yet taken back"},
+			{KMM_TL_SLAB_FREE, "slab front end free slots", "object slots free in its slabs"},
+			{KMM_TL_BUDDY_FREE, "buddy free", "pages"},
+			{KMM_TL_BUDDY_RESIDENT, "buddy free, still resident", "pages not given back to the OS"},
+			{KMM_TL_VMALLOC_LAZY, "vmalloc lazy-free cache", "areas freed and kept for reuse (guard pages in)"},
+			{KMM_TL_ARENAS, "arenas (from the OS)", "arenas; their bytes"},
+		};
+		for (size_t k = 0; k < sizeof lay / sizeof lay[0]; k++)
+			row(lay[k].name, s->lay_blocks[lay[k].id], s->lay_bytes[lay[k].id], lay[k].note);
+	} else
+		printf("\nlayers, at the last layer sample before it: none (bins, top chunk, buddy and vmalloc lazy-free\n"
+		       "  cache: not recorded; samples come after malloc-family calls, every 10 ms at most)\n");
 
 	printf("\nkmm's memory then\n");
 	printf("  break growth    %" PRIu64 " bytes (%s)\n", s->brk_seen ? s->brk_cur - s->brk_first : 0,

@@ -131,6 +131,23 @@ static void dump_event(FILE *o, const struct ev *e)
 			kt_hbytes((double)e->b, r2, sizeof r2), kt_hbytes((double)e->c, r3, sizeof r3));
 		break;
 	}
+	case KMM_TR_LAYER: {
+		char r1[32];
+		const char *name = kmm_trace_layer_name(e->aux);
+		if (name)
+			fprintf(o, "layer %s: %" PRIu64 " bytes (%s) in %" PRIu64 " %s (sample %" PRIu64 ")", name, e->a,
+				kt_hbytes((double)e->a, r1, sizeof r1), e->b,
+				e->aux == KMM_TL_BUDDY_FREE || e->aux == KMM_TL_BUDDY_RESIDENT ? "pages"
+				: e->aux == KMM_TL_VMALLOC_LAZY				     ? "areas"
+				: e->aux == KMM_TL_ARENAS || e->aux == KMM_TL_TOP	     ? "arenas"
+				: e->aux == KMM_TL_SLAB_FREE				     ? "slots"
+											     : "chunks",
+				e->c);
+		else
+			fprintf(o, "layer %" PRIu32 ": %" PRIu64 " bytes in %" PRIu64 " blocks (sample %" PRIu64 ")", e->aux,
+				e->a, e->b, e->c);
+		break;
+	}
 	case KMM_TR_FORK:
 		/* docs/trace.md: 0 in the parent, the parent's pid in the child */
 		if (e->a)

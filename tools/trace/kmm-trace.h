@@ -459,6 +459,13 @@ struct stats {
 	uint64_t thr_start, thr_exit, forks;
 	/* rss samples: the last (resident, shared, size) and the peak */
 	uint64_t rss_samples, rss, rss_shared, rss_size, rss_peak, rss_peak_time;
+	/* layer samples (KMM_TR_LAYER): the last complete one's bytes and
+	 * blocks by layer, its number, time and the events before it; the
+	 * one being read (its layers seen so far in lay_mask) */
+	uint64_t layer_samples, lay_no, lay_time, lay_nevents;
+	uint64_t lay_bytes[KMM_TL_NR], lay_blocks[KMM_TL_NR];
+	uint64_t lay_cur_no, lay_cur_bytes[KMM_TL_NR], lay_cur_blocks[KMM_TL_NR];
+	uint32_t lay_mask;
 	uint64_t unknown_types;
 	/* live blocks */
 	struct lent *lt;
@@ -489,6 +496,9 @@ void kt_analyze(const struct log *L, struct stats *s);
 /* one event into s (kt_analyze's step: for a reader that runs the merge
  * itself and stops before an event) */
 void kt_analyze_event(struct stats *s, const struct ev *e);
+/* A layer event into s's layer sample (kt_analyze_event does it; `at`
+ * reads the samples taken just after its moment with it). */
+void kt_layer_event(struct stats *s, const struct ev *e);
 /* free s (kt_xcalloc'd) and its tables */
 void kt_stats_free(struct stats *s);
 
