@@ -287,6 +287,20 @@ static inline const char *kmm_trace_layer_name(unsigned layer)
 	return layer < KMM_TL_NR ? kmm_trace_layer_names[layer] : NULL;
 }
 
+/* What a layer event's b counts. */
+static inline const char *kmm_trace_layer_unit(unsigned layer)
+{
+	switch (layer) {
+	case KMM_TL_TOP:
+	case KMM_TL_ARENAS: return "arenas";
+	case KMM_TL_SLAB_FREE: return "slots";
+	case KMM_TL_BUDDY_FREE:
+	case KMM_TL_BUDDY_RESIDENT: return "pages";
+	case KMM_TL_VMALLOC_LAZY: return "areas";
+	default: return "chunks";
+	}
+}
+
 /* Whether an event type is a malloc-family call (it has a caller, may
  * have a backtrace, and its path is a serving path or where a free went). */
 static inline int kmm_trace_is_call(unsigned type)

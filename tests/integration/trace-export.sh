@@ -246,10 +246,15 @@ ok "at: the top chunk and the arenas' bytes are sampled (one arena, a top chunk)
 ok "at TIME in an idle stretch: the sample the next call took first (nothing happened between)" \
 	sh -c "'$KMM_TOOL' trace at '$((t2 + 100))ms' '$T/z.trace' | grep -q '^layers, at the layer sample right after it'"
 ok "at #SEQ in a busy stretch: the last sample before it, and how many events later" \
-	sh -c "'$KMM_TOOL' trace at '#$((fseq - 1))' '$T/z.trace' | grep -qE '^layers, at the last layer sample before it \(#[0-9]+, \+[0-9.]+s; [0-9]+ events? before'"
+	sh -c "'$KMM_TOOL' trace at '#$((fseq - 1))' '$T/z.trace' | grep -qE '^layers, at the last layer sample before it \(#[0-9]+ at \+[0-9.]+s; [0-9]+ events? came between\)'"
 ok "at 0ns: no layer sample before it: 'none', bins and top 'not recorded'" sh -c \
 	"'$KMM_TOOL' trace at 0ns '$T/z.trace' 2>/dev/null | grep -qE '^layers, at the last layer sample before it: none \(bins, top chunk'"
 reader summary "$T/z.trace" >"$T/z.sum" 2>/dev/null
+# the summary's last layer sample: one arena, its bytes the break's growth
+# (heapprobe's heap is brk memory alone)
+brk_growth=$(sed -n 's/.*break at end: start+\([0-9]*\) .*/\1/p' "$T/z.sum")
+is "$(sed -n '/^free memory by layer/,/^$/s/^  arenas  *\([0-9]*\) bytes .* in \([0-9]*\) arenas$/\1 \2/p' "$T/z.sum")" \
+	"${brk_growth:-?} 1" "summary: the last layer sample's arenas (1, with the break's growth, ${brk_growth:-?} bytes)"
 rss_end=$(sed -n '/^resident memory/,/^$/s/^  at end  *\([0-9]*\) bytes .*/\1/p' "$T/z.sum")
 is "$(awk '/^  resident set size \(RSS\) / { print $5 }' "$T/z.end")" "${rss_end:-not}" \
 	"at end: the RSS is the log's last rss sample (the summary's resident at end)"

@@ -392,12 +392,11 @@ int kt_cmd_at(struct log *L, const struct kt_when *w, unsigned top, uint64_t bas
 	if (s->layer_samples) {
 		uint64_t later = after ? 0 : s->nevents - s->lay_nevents;
 		if (after)
-			printf("\nlayers, at the layer sample right after it (#%" PRIu64 ", +%ss, before the next call: no\n"
+			printf("\nlayers, at the layer sample right after it (#%" PRIu64 " at +%ss, before the next call: no\n"
 			       "event between the moment and it, so the heap was so at the moment)\n",
 			       s->lay_no, kt_hsecs(s->lay_time, t1, sizeof t1));
 		else
-			printf("\nlayers, at the last layer sample before it (#%" PRIu64 ", +%ss; %" PRIu64 " event%s before the\n"
-			       "moment came after it)\n",
+			printf("\nlayers, at the last layer sample before it (#%" PRIu64 " at +%ss; %" PRIu64 " event%s came between)\n",
 			       s->lay_no, kt_hsecs(s->lay_time, t1, sizeof t1), later, later == 1 ? "" : "s");
 		printf("  %-28s %8s %14s\n", "", "blocks", "bytes");
 		static const struct { unsigned id; const char *name, *note; } lay[] = {
@@ -418,7 +417,7 @@ int kt_cmd_at(struct log *L, const struct kt_when *w, unsigned top, uint64_t bas
 			row(lay[k].name, s->lay_blocks[lay[k].id], s->lay_bytes[lay[k].id], lay[k].note);
 	} else
 		printf("\nlayers, at the last layer sample before it: none (bins, top chunk, buddy and vmalloc lazy-free\n"
-		       "  cache: not recorded; samples come after malloc-family calls, every 10 ms at most)\n");
+		       "  cache: not recorded; samples come at the start of malloc-family calls, every 10 ms at most)\n");
 
 	printf("\nkmm's memory then\n");
 	printf("  break growth    %" PRIu64 " bytes (%s)\n", s->brk_seen ? s->brk_cur - s->brk_first : 0,

@@ -137,11 +137,7 @@ static void dump_event(FILE *o, const struct ev *e)
 		if (name)
 			fprintf(o, "layer %s: %" PRIu64 " bytes (%s) in %" PRIu64 " %s (sample %" PRIu64 ")", name, e->a,
 				kt_hbytes((double)e->a, r1, sizeof r1), e->b,
-				e->aux == KMM_TL_BUDDY_FREE || e->aux == KMM_TL_BUDDY_RESIDENT ? "pages"
-				: e->aux == KMM_TL_VMALLOC_LAZY				     ? "areas"
-				: e->aux == KMM_TL_ARENAS || e->aux == KMM_TL_TOP	     ? "arenas"
-				: e->aux == KMM_TL_SLAB_FREE				     ? "slots"
-											     : "chunks",
+				kmm_trace_layer_unit(e->aux),
 				e->c);
 		else
 			fprintf(o, "layer %" PRIu32 ": %" PRIu64 " bytes in %" PRIu64 " blocks (sample %" PRIu64 ")", e->aux,

@@ -143,6 +143,15 @@ int kt_cmd_summary(struct log *L, unsigned top)
 			kt_hbytes((double)s->rss, b1, sizeof b1), kt_hbytes((double)s->rss_shared, b2, sizeof b2));
 	}
 
+	if (s->layer_samples) {
+		fprintf(o, "\nfree memory by layer (the last of %" PRIu64 " layer samples, at +%ss)\n", s->layer_samples,
+			kt_hsecs(s->lay_time, b2, sizeof b2));
+		for (unsigned k = 1; k < KMM_TL_NR; k++)
+			fprintf(o, "  %-20s %14" PRIu64 " bytes  (%s) in %" PRIu64 " %s\n", kmm_trace_layer_name(k),
+				s->lay_bytes[k], kt_hbytes((double)s->lay_bytes[k], b1, sizeof b1), s->lay_blocks[k],
+				kmm_trace_layer_unit(k));
+	}
+
 	fprintf(o, "\nsystem call         calls     failed\n");
 	fprintf(o, "  %-12s %10" PRIu64 " %10" PRIu64 "  grew %" PRIu64 ", shrank %" PRIu64, "brk", s->sc[SC_BRK].calls,
 		s->sc[SC_BRK].failed, s->brk_grew, s->brk_shrank);
