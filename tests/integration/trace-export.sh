@@ -104,7 +104,9 @@ for e in ev:
         elif e["name"] == "rss bytes":
             rss[p] = max(rss.get(p, 0), e["args"]["bytes"])
         else:
-            assert e["name"] in ("break bytes", "mapped bytes", "vmalloc bytes"), e
+            assert e["name"] in ("break bytes", "mapped bytes", "vmalloc bytes", "free: tcache and fastbins bytes",
+                                 "free: bins bytes", "free: top chunk bytes", "free: slab slots bytes",
+                                 "free: buddy resident bytes", "free: vmalloc lazy bytes"), e
     elif e["ph"] == "i":
         assert e["name"] in ("brk", "mmap", "munmap", "mprotect", "madvise", "mremap"), e
         assert "size" in e["args"] and "result" in e["args"] and "tid" in e, e
@@ -250,6 +252,22 @@ ok "at #SEQ in a busy stretch: the last sample before it, and how many events la
 ok "at 0ns: no layer sample before it: 'none', bins and top 'not recorded'" sh -c \
 	"'$KMM_TOOL' trace at 0ns '$T/z.trace' 2>/dev/null | grep -qE '^layers, at the last layer sample before it: none \(bins, top chunk'"
 reader summary "$T/z.trace" >"$T/z.sum" 2>/dev/null
+if have python3; then
+	# the layer tracks: heapprobe's 1 MiB area enters the lazy-free cache,
+	# the 110 x 64 bytes take and give back 110 slab slots
+	reader export --format=perfetto -o "$T/z.json" "$T/z.trace" >/dev/null 2>&1
+	is "$(python3 -c '
+import json, sys
+t = {}
+for e in json.load(open(sys.argv[1]))["traceEvents"]:
+    if e["ph"] == "C" and e["name"].startswith("free: "):
+        t.setdefault(e["name"], []).append(e["args"]["bytes"])
+lazy, slab = t["free: vmalloc lazy bytes"], t["free: slab slots bytes"]
+print(len(t), lazy[0], max(lazy), max(slab) - min(v for v in slab if v))' "$T/z.json" 2>&1)" "6 0 1052672 7040" \
+		"perfetto: six layer tracks; vmalloc lazy 0 then 1052672 (the 1 MiB's area), slab slots 7040 bytes apart (the 110 x 64 bytes)"
+else
+	skip "perfetto: the layer tracks" "no python3"
+fi
 # the summary's last layer sample: one arena, its bytes the break's growth
 # (heapprobe's heap is brk memory alone)
 brk_growth=$(sed -n 's/.*break at end: start+\([0-9]*\) .*/\1/p' "$T/z.sum")

@@ -107,6 +107,7 @@ static const struct cmdhelp cmd_help[] = {
 		   "  perfetto Chrome trace-event JSON for Perfetto UI and chrome://tracing:\n"
 		   "           a process per log, counter tracks (live heap bytes, break\n"
 		   "           bytes, mapped bytes, vmalloc bytes, rss bytes: the log's rss\n"
+		   "           samples; the free bytes of the heap's layers: the layer\n"
 		   "           samples) and an instant event per system call.\n"
 		   "  pprof    a gzipped profile.proto for go tool pprof (-symbolize=none):\n"
 		   "           alloc_objects, alloc_space (every allocation), inuse_objects,\n"

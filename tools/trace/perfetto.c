@@ -20,7 +20,12 @@
  *     mmap, munmap, mremap), "vmalloc bytes" (kmm's live vmalloc areas, with
  *     guard pages), "rss bytes" (the resident bytes of the log's rss events,
  *     samples of /proc/self/statm: from the first one on; no track in a log
- *     without them, written before they existed).  Values are true values at true times, but not all of
+ *     without them, written before they existed); from the log's layer
+ *     samples (layer events: no tracks without them), the free memory of
+ *     the heap's layers: "free: tcache and fastbins bytes", "free: bins
+ *     bytes" (unsorted, small and large), "free: top chunk bytes", "free:
+ *     slab slots bytes", "free: buddy resident bytes", "free: vmalloc lazy
+ *     bytes" (each a step at each sample).  Values are true values at true times, but not all of
  *     them: the log's span is cut in 20000 slots, and each counter writes
  *     in each slot where it changed its lowest and highest values (in time
  *     order) and its last, so the output is bounded by the slots, not the
@@ -37,10 +42,12 @@
  */
 #include "kmm-trace.h"
 
-enum { C_LIVE, C_BRK, C_MAPPED, C_VMALLOC, C_RSS, C_N };
+enum { C_LIVE, C_BRK, C_MAPPED, C_VMALLOC, C_RSS, C_CACHES, C_BINS, C_TOP, C_SLAB_FREE, C_BUDDY_RES, C_LAZY, C_N };
 #define SLOTS 20000 /* time slots of the log's span, per counter */
 static const char *const counter_names[C_N] = {"live heap bytes", "break bytes", "mapped bytes", "vmalloc bytes",
-					       "rss bytes"};
+					       "rss bytes", "free: tcache and fastbins bytes", "free: bins bytes",
+					       "free: top chunk bytes", "free: slab slots bytes",
+					       "free: buddy resident bytes", "free: vmalloc lazy bytes"};
 
 /* a point of a counter: value, time, thread */
 struct cpt { int64_t v; uint64_t ns; uint32_t tid; };
@@ -176,6 +183,15 @@ static void each_event(struct stats *s, const struct ev *e, void *ctx)
 	counter(p, C_VMALLOC, s->vm_live, e, ns);
 	if (s->rss_samples) /* from the first rss event on */
 		counter(p, C_RSS, (int64_t)s->rss, e, ns);
+	if (s->layer_samples) { /* from the first complete layer sample on */
+		const uint64_t *b = s->lay_bytes;
+		counter(p, C_CACHES, (int64_t)(b[KMM_TL_TCACHE] + b[KMM_TL_FASTBINS]), e, ns);
+		counter(p, C_BINS, (int64_t)(b[KMM_TL_UNSORTED] + b[KMM_TL_SMALLBINS] + b[KMM_TL_LARGEBINS]), e, ns);
+		counter(p, C_TOP, (int64_t)b[KMM_TL_TOP], e, ns);
+		counter(p, C_SLAB_FREE, (int64_t)b[KMM_TL_SLAB_FREE], e, ns);
+		counter(p, C_BUDDY_RES, (int64_t)b[KMM_TL_BUDDY_RESIDENT], e, ns);
+		counter(p, C_LAZY, (int64_t)b[KMM_TL_VMALLOC_LAZY], e, ns);
+	}
 }
 
 int kt_export_perfetto(struct log *L, const struct kt_export *xo, FILE *o)
