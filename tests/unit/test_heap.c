@@ -1142,6 +1142,61 @@ Test(reports, layers_count_each_layer)
 	CHECK_HEAP();
 }
 
+/* Other threads' tcaches count while they live, and not after they exit;
+ * reading them while threads come and go is safe (the list lock). */
+static pthread_barrier_t layers_bar;
+
+static void *layers_filler(void *arg)
+{
+	(void)arg;
+	void *p[7];
+	for (int i = 0; i < 7; i++)
+		p[i] = kmm_malloc(1000);
+	for (int i = 0; i < 7; i++)
+		kmm_free(p[i]);
+	pthread_barrier_wait(&layers_bar);   /* filled */
+	pthread_barrier_wait(&layers_bar);   /* counted */
+	return NULL;
+}
+
+static void *layers_churn(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < 50; i++)
+		kmm_free(kmm_malloc((size_t)(i * 40 + 16)));
+	return NULL;
+}
+
+Test(reports, layers_count_other_threads_tcaches)
+{
+	struct kmm_heap_layers l0, l;
+	kmm_free(kmm_malloc(16));   /* this thread's tcache exists */
+	kmm_heap_layers(&l0);
+	pthread_t t[4];
+	pthread_barrier_init(&layers_bar, NULL, 5);
+	for (int i = 0; i < 4; i++)
+		cr_assert_eq(pthread_create(&t[i], NULL, layers_filler, NULL), 0);
+	pthread_barrier_wait(&layers_bar);
+	kmm_heap_layers(&l);
+	cr_assert_eq(l.tcache_n - l0.tcache_n, 28, "tcaches: %zu chunks (%zu before)", l.tcache_n, l0.tcache_n);
+	cr_assert_eq(l.tcache_bytes - l0.tcache_bytes, 28 * 1008);
+	pthread_barrier_wait(&layers_bar);
+	for (int i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	pthread_barrier_destroy(&layers_bar);
+	kmm_heap_layers(&l);
+	cr_assert_eq(l.tcache_n, l0.tcache_n, "the exited threads' tcaches went back to the arenas");
+	/* threads start and exit while this one reads */
+	pthread_t c[64];
+	for (int i = 0; i < 64; i++)
+		cr_assert_eq(pthread_create(&c[i], NULL, layers_churn, NULL), 0);
+	for (int k = 0; k < 200; k++)
+		kmm_heap_layers(&l);
+	for (int i = 0; i < 64; i++)
+		pthread_join(c[i], NULL);
+	CHECK_HEAP();
+}
+
 Test(reports, malloc_info_xml_like_glibc)
 {
 	char *buf = NULL;
