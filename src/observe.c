@@ -194,10 +194,12 @@ static void *vg_realloc(void *mem, size_t n, const void *caller)
 /* The trace's samples (the rss and layer events, trace.c) are taken at the
  * start of an outermost call: no kmm lock is held, and the call has not
  * changed anything yet, so the sample a call takes after an idle stretch
- * shows the heap as it was all through that stretch. */
+ * shows the heap as it was all through that stretch.  Not in a call made
+ * by a signal handler that interrupted kmm on this thread (busy beyond
+ * the entry point's own count: util/lock.h), whose locks may be held. */
 static inline void tick(void)
 {
-	if (kmm_trace_on)
+	if (kmm_trace_on && kmm_busy <= 1)
 		kmm_trace_tick();
 }
 

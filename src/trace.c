@@ -760,7 +760,8 @@ void kmm_trace_finish(void)
 	struct tthread *ts = &tself;
 	uint32_t tid = my_tid(ts);
 	rss_sample();
-	layers_sample();
+	if (kmm_busy == 0)   /* (not an exit from a handler that interrupted kmm: its locks) */
+		layers_sample();
 	write_maps(tid);
 	spin_lock(&registry_lock);
 	for (struct tbuf *b = registry; b != NULL; b = b->next) {
