@@ -199,7 +199,9 @@ fi
 # --- at WHEN: the heap at a moment ------------------------------------------------------
 # heapprobe's phases 200 ms apart: 1 MiB; + 100 x 64 bytes; the 1 MiB freed;
 # + 10 x 64; all 110 small blocks freed
-with_timeout 60 "$KMM_TOOL" trace -o "$T/z.trace" -- "$HPR" m1m z200 n100x64 z200 f0 z200 n10x64 z200 F >/dev/null 2>&1
+# (kmm's profile: its layer samples below count slab slots and the vmalloc
+# lazy-free cache, which profile=glibc does not use; its own check follows)
+with_timeout 60 env KMM_OPTIONS=profile=kmm "$KMM_TOOL" trace -o "$T/z.trace" -- "$HPR" m1m z200 n100x64 z200 f0 z200 n10x64 z200 F >/dev/null 2>&1
 is "$?" "0" "heapprobe with phases 200 ms apart runs under kmm trace -o"
 reader dump "$T/z.trace" >"$T/z.dump" 2>/dev/null
 # ms_of PATTERN: the time of the first dump line matching PATTERN, in ms (rounded down)
@@ -245,6 +247,13 @@ is "$(layer_row "vmalloc lazy-free cache" "$((t3 + 100))ms")" "1 1052672" \
 ok "at: the top chunk and the arenas' bytes are sampled (one arena, a top chunk)" sh -c \
 	"'$KMM_TOOL' trace at end '$T/z.trace' | sed -n '/^layers, at the/,/^\$/p' | grep -qE '^  top chunk +1 +[1-9]' &&
 	 '$KMM_TOOL' trace at end '$T/z.trace' | sed -n '/^layers, at the/,/^\$/p' | grep -qE '^  arenas \(from the OS\) +1 +[1-9]'"
+# profile=glibc: 100 x 64 bytes freed go to the tcache (7 chunks of 80
+# bytes) and the fastbins (93), as in glibc
+with_timeout 60 env KMM_OPTIONS=profile=glibc "$KMM_TOOL" trace -o "$T/g.trace" -- "$HPR" n100x64 F >/dev/null 2>&1
+reader summary "$T/g.trace" >"$T/g.sum" 2>/dev/null
+is "$(sed -n '/^free memory by layer/,/^$/s/^  \(tcache\|fastbins\|slab free slots\)  *\([0-9]*\) bytes .* in \([0-9]*\) .*/\1 \2 \3/p' "$T/g.sum" | tr '\n' ' ')" \
+	"tcache 560 7 fastbins 7440 93 slab free slots 0 0 " \
+	"summary, profile=glibc: the 100 freed chunks of 80 bytes, 7 in the tcache and 93 in the fastbins (the last layer sample)"
 ok "at TIME in an idle stretch: the sample the next call took first (nothing happened between)" \
 	sh -c "'$KMM_TOOL' trace at '$((t2 + 100))ms' '$T/z.trace' | grep -q '^layers, at the layer sample right after it'"
 ok "at #SEQ in a busy stretch: the last sample before it, and how many events later" \
