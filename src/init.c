@@ -351,10 +351,16 @@ static KMM_COLD void load_unwinder(const char *who)
 			 who[4] == 'T' ? "events" : "samples");
 		return;
 	}
+	/* the step API under its x86_64 names (libunwind.h's macros) */
+	struct kmm_unwind_step step;
+	*(void **)&step.getcontext = dlsym(h, "_Ux86_64_getcontext");
+	*(void **)&step.init_local = dlsym(h, "_ULx86_64_init_local");
+	*(void **)&step.step = dlsym(h, "_ULx86_64_step");
+	*(void **)&step.get_reg = dlsym(h, "_ULx86_64_get_reg");
 	uintptr_t range[2] = { (uintptr_t)&load_unwinder, 0 };
 	if (dl_iterate_phdr(own_code, range) == 0)
 		range[0] = range[1] = 0;
-	kmm_backtrace_set_unwinder(fn, range[0], range[1]);
+	kmm_backtrace_set_unwinder(fn, &step, range[0], range[1]);
 }
 
 __attribute__((constructor)) static void kmm_constructor(void)
