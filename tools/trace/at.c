@@ -399,22 +399,26 @@ int kt_cmd_at(struct log *L, const struct kt_when *w, unsigned top, uint64_t bas
 			printf("\nlayers, at the last layer sample before it (#%" PRIu64 " at +%ss; %" PRIu64 " event%s came between)\n",
 			       s->lay_no, kt_hsecs(s->lay_time, t1, sizeof t1), later, later == 1 ? "" : "s");
 		printf("  %-28s %8s %14s\n", "", "blocks", "bytes");
-		static const struct { unsigned id; const char *name, *note; } lay[] = {
-			{KMM_TL_TCACHE, "tcache", "chunks in the threads' caches"},
-			{KMM_TL_FASTBINS, "fastbins", "chunks"},
-			{KMM_TL_UNSORTED, "unsorted bin", "chunks"},
-			{KMM_TL_SMALLBINS, "small bins", "chunks"},
-			{KMM_TL_LARGEBINS, "large bins", "chunks"},
-			{KMM_TL_TOP, "top chunk", "arenas with one; its bytes"},
-			{KMM_TL_REMOTE, "remote lists", "chunks other threads freed, not yet taken back"},
-			{KMM_TL_SLAB_FREE, "slab front end free slots", "object slots free in its slabs"},
-			{KMM_TL_BUDDY_FREE, "buddy free", "pages"},
-			{KMM_TL_BUDDY_RESIDENT, "buddy free, still resident", "pages not given back to the OS"},
-			{KMM_TL_VMALLOC_LAZY, "vmalloc lazy-free cache", "areas freed and kept for reuse (guard pages in)"},
-			{KMM_TL_ARENAS, "arenas (from the OS)", "arenas; their bytes"},
+		/* by layer: a layer added to trace_format.h without a row here
+		 * fails the assertion (when it is the highest) or prints no row */
+		static const struct { const char *name, *note; } lay[] = {
+			[KMM_TL_TCACHE] = {"tcache", "chunks in the threads' caches"},
+			[KMM_TL_FASTBINS] = {"fastbins", "chunks"},
+			[KMM_TL_UNSORTED] = {"unsorted bin", "chunks"},
+			[KMM_TL_SMALLBINS] = {"small bins", "chunks"},
+			[KMM_TL_LARGEBINS] = {"large bins", "chunks"},
+			[KMM_TL_TOP] = {"top chunk", "arenas with one; its bytes"},
+			[KMM_TL_REMOTE] = {"remote lists", "chunks other threads freed, not yet taken back"},
+			[KMM_TL_SLAB_FREE] = {"slab front end free slots", "object slots free in its slabs"},
+			[KMM_TL_BUDDY_FREE] = {"buddy free", "pages"},
+			[KMM_TL_BUDDY_RESIDENT] = {"buddy free, still resident", "pages not given back to the OS"},
+			[KMM_TL_VMALLOC_LAZY] = {"vmalloc lazy-free cache", "areas freed and kept for reuse (guard pages in)"},
+			[KMM_TL_ARENAS] = {"arenas (from the OS)", "arenas; their bytes"},
 		};
-		for (size_t k = 0; k < sizeof lay / sizeof lay[0]; k++)
-			row(lay[k].name, s->lay_blocks[lay[k].id], s->lay_bytes[lay[k].id], lay[k].note);
+		_Static_assert(sizeof lay / sizeof lay[0] == KMM_TL_NR, "at.c: a row per layer");
+		for (unsigned k = 1; k < KMM_TL_NR; k++)
+			if (lay[k].name)
+				row(lay[k].name, s->lay_blocks[k], s->lay_bytes[k], lay[k].note);
 	} else
 		printf("\nlayers, at the last layer sample before it: none (bins, top chunk, buddy and vmalloc lazy-free\n"
 		       "  cache: not recorded; samples come at the start of malloc-family calls, every 10 ms at most)\n");
